@@ -1,0 +1,28 @@
+# Two commands do everything on a fresh machine (see README):
+#   make sim    set up, then run the recorder on simulated hardware
+#   make test   set up (Python and system packages), then run the test suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: sim test test-slow setup system-deps
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+system-deps:
+	bash .ci/system-deps.sh
+
+sim: setup
+	$(VENV)/bin/dexumi stream --port sim --seconds 10
+
+test: setup system-deps
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m "not slow and not hardware" $(PYTEST_ARGS)
+
+test-slow: setup system-deps
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m "slow and not hardware" $(PYTEST_ARGS) || [ $$? -eq 5 ]

@@ -1,0 +1,1 @@
+"""User-facing programs: the `dexumi` command, the recorder, the calibration wizard and replay."""

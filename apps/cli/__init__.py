@@ -1,0 +1,1 @@
+"""The `dexumi` console command."""

@@ -1,0 +1,1 @@
+"""Calibration procedures and profiles (GUI-free logic the wizard drives)."""
