@@ -1,0 +1,381 @@
+"""Incremental decoders for protocol v1 and legacy DexUMI frames.
+
+Both take bytes as they arrive (`feed`), resynchronise after garbage, never accept a frame that fails its
+check, and count every anomaly in `DecoderStats`. Samples come out as numpy blocks, many frames at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from firmware_bridge import legacy, protocol
+from firmware_bridge.protocol import MsgType
+
+U32 = 1 << 32
+HALF_U32 = 1 << 31
+
+
+@dataclass
+class DecoderStats:
+    """Counters of everything a decoder saw; all monotonic over a decoder's life."""
+
+    frames: int = 0  # valid frames of any type
+    samples: int = 0  # samples delivered
+    crc_errors: int = 0  # stretches of bytes rejected by an integrity check (CRC, COBS, checksum, length)
+    resync_bytes: int = 0  # bytes skipped while looking for a frame
+    gaps: int = 0  # places where samples are missing (sequence jumps forward)
+    missing_samples: int = 0  # samples lost in those gaps
+    missing_frames: int = 0  # frames lost (v1 frame sequence jumps)
+    duplicates: int = 0  # frames seen twice (dropped)
+    out_of_order: int = 0  # frames older than the newest one seen (dropped)
+    device_resets: int = 0  # the device restarted its counters
+    messages: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class SampleBlock:
+    """Consecutive samples of one layout: sequence numbers, device times (unwrapped) and raw counts."""
+
+    index: np.ndarray  # int64 (n,)
+    device_time_us: np.ndarray  # int64 (n,)
+    values: np.ndarray  # int32 (n, channels)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def channels(self) -> int:
+        return self.values.shape[1]
+
+
+@dataclass
+class DecodeOutput:
+    """What one `feed` produced."""
+
+    blocks: list[SampleBlock] = field(default_factory=list)
+    frame_time_us: list[int] = field(default_factory=list)  # device send time of each sample frame
+    messages: list[object] = field(default_factory=list)  # DeviceInfo, Ack, Pong, DeviceError
+    device_reset: bool = False
+
+    @property
+    def samples(self) -> int:
+        return sum(len(b) for b in self.blocks)
+
+
+class Unwrapper:
+    """Turns a wrapping counter (2**bits) into a monotonic int64; backward steps are reported."""
+
+    def __init__(self, bits: int) -> None:
+        self.modulus = 1 << bits
+        self.half = self.modulus >> 1
+        self.last_raw: int | None = None
+        self.base = 0
+
+    def reset(self) -> None:
+        self.last_raw, self.base = None, 0
+
+    def unwrap_array(self, raw: np.ndarray) -> np.ndarray:
+        """Unwrap consecutive raw readings (steps of less than half the modulus count as forward)."""
+        raw = np.asarray(raw, dtype=np.int64)
+        if len(raw) == 0:
+            return raw
+        if self.last_raw is None:
+            steps = np.diff(raw, prepend=raw[0]) % self.modulus
+            start = int(raw[0])
+        else:
+            steps = np.diff(raw, prepend=self.last_raw) % self.modulus
+            start = self.base
+        steps[steps >= self.half] -= self.modulus
+        out = start + np.cumsum(steps)
+        self.last_raw = int(raw[-1])
+        self.base = int(out[-1])
+        return out
+
+    def unwrap(self, raw: int) -> int:
+        return int(self.unwrap_array(np.asarray([raw]))[0])
+
+
+class V1Decoder:
+    """Protocol v1: COBS frames delimited by 0x00, CRC-32C checked."""
+
+    protocol = "v1"
+
+    def __init__(self) -> None:
+        self.stats = DecoderStats()
+        self._buf = bytearray()
+        self._synced = False
+        self._next_seq: int | None = None
+        self._next_index: int | None = None
+        self._frame_clock = Unwrapper(32)
+        self._sample_clock = Unwrapper(32)
+        self._index = Unwrapper(32)
+        self._restart_expected = False
+
+    def mark_reconnect(self) -> None:
+        """The link was re-established: drop partial bytes; a device that rebooted meanwhile is expected."""
+        self._buf.clear()
+        self._synced = False
+        self._restart_expected = True
+
+    def restart_device(self) -> None:
+        """The device restarted: its counters and clock begin anew."""
+        self._next_seq = self._next_index = None
+        self._frame_clock.reset()
+        self._sample_clock.reset()
+        self._index.reset()
+
+    def feed(self, data: bytes) -> DecodeOutput:
+        out = DecodeOutput()
+        buf = self._buf
+        buf += data
+        frames: list[protocol.Frame] = []
+        if not self._synced:
+            first = buf.find(0)
+            if first < 0:
+                self._drop_overlong(buf)
+                return out
+            # We may have started mid-frame: a first piece that does not check out is skipped, not an error.
+            frame = protocol.decode_wire_chunk(bytes(buf[:first])) if first else None
+            if frame is not None:
+                frames.append(frame)
+            else:
+                self.stats.resync_bytes += first
+            del buf[:first + 1]
+            self._synced = True
+        last = buf.rfind(0)
+        if last < 0:
+            self._drop_overlong(buf)
+            self._process(frames, out)
+            return out
+        chunks = bytes(buf[:last]).split(b"\x00")
+        del buf[:last + 1]
+        for chunk in chunks:
+            if not chunk:
+                continue
+            frame = protocol.decode_wire_chunk(chunk)
+            if frame is None:
+                self.stats.crc_errors += 1
+                frame = self._recover_tail(chunk)
+                if frame is None:
+                    continue
+            frames.append(frame)
+        self._process(frames, out)
+        return out
+
+    def flush(self) -> DecodeOutput:
+        """End of stream: bytes after the last delimiter are an unfinished frame."""
+        if self._buf:
+            self.stats.resync_bytes += len(self._buf)
+            self._buf.clear()
+        return DecodeOutput()
+
+    def _drop_overlong(self, buf: bytearray) -> None:
+        if len(buf) > protocol.MAX_WIRE_FRAME:
+            self.stats.resync_bytes += len(buf)
+            buf.clear()
+            self._synced = False
+
+    def _recover_tail(self, chunk: bytes) -> protocol.Frame | None:
+        """A lost delimiter glues a damaged frame to an intact one: find the intact frame at the end."""
+        for start in range(1, len(chunk) - protocol.MIN_BODY + 1):
+            frame = protocol.decode_wire_chunk(chunk[start:])
+            if frame is not None:
+                self.stats.resync_bytes += start
+                return frame
+        self.stats.resync_bytes += len(chunk)
+        return None
+
+    def _accept_seq(self, seq: int, out: DecodeOutput) -> bool:
+        """Track the frame sequence; False for a duplicate or a late frame."""
+        if self._next_seq is None:
+            self._next_seq = (seq + 1) % U32
+            return True
+        delta = (seq - self._next_seq) % U32
+        if delta < HALF_U32:
+            self._restart_expected = False
+        if delta == 0:
+            self._next_seq = (seq + 1) % U32
+            return True
+        if delta < HALF_U32:
+            self.stats.missing_frames += delta
+            self._next_seq = (seq + 1) % U32
+            return True
+        if self._restart_expected or (seq < 4 and self._next_seq > 1024):  # the device rebooted
+            self.stats.device_resets += 1
+            out.device_reset = True
+            self.restart_device()
+            self._restart_expected = False
+            self._next_seq = (seq + 1) % U32
+            return True
+        if (seq + 1) % U32 == self._next_seq:
+            self.stats.duplicates += 1
+        else:
+            self.stats.out_of_order += 1
+        return False
+
+    def _process(self, frames: list[protocol.Frame], out: DecodeOutput) -> None:
+        run: list[tuple[protocol.Frame, tuple[int, int, int, int]]] = []
+        for frame in frames:
+            if not self._accept_seq(frame.seq, out):
+                continue
+            self.stats.frames += 1
+            name = MsgType(frame.type).name if frame.type in MsgType._value2member_map_ else f"0x{frame.type:02x}"
+            self.stats.messages[name] = self.stats.messages.get(name, 0) + 1
+            if frame.type == MsgType.SAMPLES:
+                layout = protocol.samples_layout(frame.payload)
+                if layout is None:
+                    self.stats.crc_errors += 1
+                    continue
+                if run and run[-1][1][1:] != layout[1:]:
+                    self._emit_run(run, out)
+                    run = []
+                run.append((frame, layout))
+            else:
+                msg = self._parse_message(frame)
+                if msg is not None:
+                    out.messages.append(msg)
+        if run:
+            self._emit_run(run, out)
+
+    @staticmethod
+    def _parse_message(frame: protocol.Frame) -> object | None:
+        if frame.type == MsgType.INFO:
+            return protocol.parse_info(frame.payload)
+        if frame.type == MsgType.ACK:
+            return protocol.parse_ack(frame.payload)
+        if frame.type == MsgType.PONG:
+            return protocol.parse_pong(frame)
+        if frame.type == MsgType.ERROR:
+            return protocol.parse_error(frame.payload)
+        return None
+
+    def _emit_run(self, run: list, out: DecodeOutput) -> None:
+        """Decode frames of one layout together: one numpy pass for all of them."""
+        _, count, channels, width = run[0][1]
+        payload = b"".join(f.payload for f, _ in run)
+        rows = np.frombuffer(payload, np.uint8).reshape(len(run), -1)
+        off = protocol.SAMPLES_HEADER.size
+        raw_times = rows[:, off:off + 4 * count].copy().view("<u4").reshape(-1)
+        values = protocol.unpack_values(rows[:, off + 4 * count:].tobytes(), width, len(run) * count, channels)
+        first = self._index.unwrap_array(np.fromiter((lay[0] for _, lay in run), np.int64, len(run)))
+        index = (first[:, None] + np.arange(count)).reshape(-1)
+        times = self._sample_clock.unwrap_array(raw_times)
+        out.frame_time_us.extend(self._frame_clock.unwrap_array(
+            np.fromiter((f.time_us for f, _ in run), np.int64, len(run))).tolist())
+        keep = np.ones(len(index), bool)
+        expected = self._next_index
+        for k in range(len(run)):
+            lo = int(index[k * count])
+            if expected is not None and lo != expected:
+                if lo > expected:
+                    self.stats.gaps += 1
+                    self.stats.missing_samples += lo - expected
+                else:  # overlap with samples already delivered
+                    dup = min(expected - lo, count)
+                    keep[k * count:k * count + dup] = False
+                    self.stats.duplicates += 1
+            expected = max(lo + count, expected or 0)
+        self._next_index = expected
+        if not keep.all():
+            index, times, values = index[keep], times[keep], values[keep]
+        self.stats.samples += len(index)
+        out.blocks.append(SampleBlock(index, times, values))
+
+
+class LegacyDecoder:
+    """DexUMI frames: ``AA 55 00 00``, channel words, checksum + 16-bit ms counter."""
+
+    protocol = "legacy"
+
+    def __init__(self, channels: int | None = None) -> None:
+        if channels is not None and not 1 <= channels <= legacy.MAX_CHANNELS:
+            raise ValueError(f"legacy channel count must be 1..{legacy.MAX_CHANNELS}")
+        self.channels = channels
+        self.stats = DecoderStats()
+        self._buf = bytearray()
+        self._clock = Unwrapper(16)
+        self._next_index = 0
+
+        self._restarted = False
+
+    def mark_reconnect(self) -> None:
+        """Legacy frames carry no sequence: every reconnect starts a new device-clock segment."""
+        self._buf.clear()
+        self._clock.reset()
+        self._restarted = True
+
+    def feed(self, data: bytes) -> DecodeOutput:
+        self._buf += data
+        return self._decode(final=False)
+
+    def flush(self) -> DecodeOutput:
+        out = self._decode(final=True)
+        self.stats.resync_bytes += len(self._buf)
+        self._buf.clear()
+        return out
+
+    def _decode(self, final: bool) -> DecodeOutput:
+        out = DecodeOutput()
+        if self.channels is None:
+            self.channels = legacy.guess_channels(self._buf)
+            if self.channels is None:
+                self._trim(4 * (legacy.MAX_CHANNELS + 2) * 4)
+                return out
+        size = legacy.frame_size(self.channels)
+        b = np.frombuffer(bytes(self._buf), np.uint8)
+        starts, rejected = legacy.valid_frames(b, self.channels, final=final)
+        self.stats.crc_errors += rejected
+        if len(starts) == 0:
+            self._trim(size + 3)
+            return out
+        covered = len(starts) * size
+        consumed = int(starts[-1]) + size
+        self.stats.resync_bytes += consumed - covered
+        values, ms = legacy.unpack_frames(b, starts, self.channels)
+        del self._buf[:consumed]
+        times = self._clock.unwrap_array(ms.astype(np.int64)) * 1000
+        index = self._next_index + np.arange(len(starts), dtype=np.int64)
+        self._next_index += len(starts)
+        self.stats.frames += len(starts)
+        self.stats.samples += len(starts)
+        self.stats.messages["LEGACY"] = self.stats.messages.get("LEGACY", 0) + len(starts)
+        out.blocks.append(SampleBlock(index, times, values))
+        out.frame_time_us.extend(times.tolist())
+        if self._restarted:
+            out.device_reset, self._restarted = True, False
+            self.stats.device_resets += 1
+        return out
+
+    def _trim(self, keep: int) -> None:
+        """Drop bytes that can no longer start a frame, keeping a possible partial one."""
+        excess = len(self._buf) - keep
+        if excess > 0:
+            self.stats.resync_bytes += excess
+            del self._buf[:excess]
+
+
+Decoder = V1Decoder | LegacyDecoder
+
+
+def make_decoder(protocol_name: str, channels: int | None = None) -> Decoder:
+    if protocol_name == "v1":
+        return V1Decoder()
+    if protocol_name == "legacy":
+        return LegacyDecoder(channels)
+    raise ValueError(f"unknown protocol {protocol_name!r} (v1 or legacy)")
+
+
+def detect_protocol(data: bytes) -> str | None:
+    """'v1' or 'legacy' if `data` holds at least two valid frames of one of them, else None."""
+    v1 = V1Decoder()
+    v1.feed(data)
+    if v1.stats.frames >= 1 and v1.stats.crc_errors <= v1.stats.frames:
+        return "v1"
+    if legacy.guess_channels(data) is not None:
+        return "legacy"
+    return None

@@ -1,0 +1,141 @@
+"""DexUMI's legacy encoder-board frames (STM32 + ADS1256, 921600 baud).
+
+A frame is little-endian 32-bit words: ``0x000055AA`` (bytes ``AA 55 00 00``), one signed word per
+channel (24-bit ADC value, sign-extended), then ``(checksum << 16) | ms_counter`` where checksum is the
+sum of the channel words masked to 16 bits and the millisecond counter wraps every 65.536 s.
+The last two channels are not joints: the second-to-last is the ratiometric reference voltage.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+HEADER_WORD = 0x000055AA
+HEADER_BYTES = b"\xaa\x55\x00\x00"
+BAUDRATE = 921600
+FULL_SCALE_COUNTS = 0x7FFFFF
+FULL_SCALE_VOLTS = 5.0
+KNOWN_CHANNEL_COUNTS = (8, 14)  # Inspire build (6 joints), XHand build (12 joints)
+MAX_CHANNELS = 64
+
+
+def frame_size(channels: int) -> int:
+    return 4 * (channels + 2)
+
+
+def encode_frame(values: np.ndarray, ms_counter: int) -> bytes:
+    """One legacy frame for `values` (int, one per channel) stamped with a 16-bit millisecond counter."""
+    words = np.asarray(values, dtype=np.int64)
+    checksum = int(words.sum()) & 0xFFFF
+    out = np.empty(len(words) + 2, "<u4")
+    out[0] = HEADER_WORD
+    out[1:-1] = (words & 0xFFFFFFFF).astype(np.uint32)
+    out[-1] = (checksum << 16) | (ms_counter & 0xFFFF)
+    return out.tobytes()
+
+
+def encode_frames(values: np.ndarray, ms_counters: np.ndarray) -> bytes:
+    """Many legacy frames at once: values (n, channels), ms_counters (n,)."""
+    values = np.asarray(values, dtype=np.int64)
+    n, ch = values.shape
+    out = np.empty((n, ch + 2), "<u4")
+    out[:, 0] = HEADER_WORD
+    out[:, 1:-1] = (values & 0xFFFFFFFF).astype(np.uint32)
+    checksum = (values.sum(axis=1) & 0xFFFF).astype(np.uint32)
+    out[:, -1] = (checksum << 16) | (np.asarray(ms_counters, dtype=np.int64) & 0xFFFF).astype(np.uint32)
+    return out.tobytes()
+
+
+def counts_to_volts(counts: np.ndarray) -> np.ndarray:
+    return np.asarray(counts, dtype=np.float64) * (FULL_SCALE_VOLTS / FULL_SCALE_COUNTS)
+
+
+def ratiometric_angles(counts: np.ndarray) -> np.ndarray:
+    """Joint angles in radians, ``V / V_ref × 2π`` per joint, as the board's sensors intend.
+
+    `counts` is (n, channels); the result is (n, channels - 2). A zero reference gives NaN (a fault the
+    caller sees), never a division error.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    ref = counts[:, -2:-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        angles = counts[:, :-2] / ref * (2 * np.pi)
+    angles[~np.isfinite(angles)] = np.nan
+    return angles
+
+
+def guess_channels(buf: bytes | bytearray | memoryview) -> int | None:
+    """Channel count from the spacing of headers whose frames check out, or None if not yet clear."""
+    b = np.frombuffer(buf, np.uint8)
+    pos = find_headers(b)
+    if len(pos) < 3:
+        return None
+    votes: dict[int, int] = {}
+    for size in np.diff(pos):
+        ch = int(size) // 4 - 2
+        if size % 4 == 0 and 1 <= ch <= MAX_CHANNELS:
+            votes[ch] = votes.get(ch, 0) + 1
+    for ch, _ in sorted(votes.items(), key=lambda kv: -kv[1]):
+        starts, _ = valid_frames(b, ch, final=True)
+        if len(starts) >= 2:
+            return ch
+    return None
+
+
+def find_headers(b: np.ndarray) -> np.ndarray:
+    """Start offsets of every ``AA 55 00 00`` in a uint8 array."""
+    if len(b) < 4:
+        return np.empty(0, np.int64)
+    m = (b[:-3] == 0xAA) & (b[1:-2] == 0x55) & (b[2:-1] == 0) & (b[3:] == 0)
+    return np.flatnonzero(m)
+
+
+def valid_frames(b: np.ndarray, channels: int, final: bool = False) -> tuple[np.ndarray, int]:
+    """Start offsets of frames that pass their checksum and are followed by another header.
+
+    The next-header rule is DexUMI's own framing rule; with the checksum it stops a channel value that
+    happens to read ``AA 55 00 00`` from starting a false frame. A frame at the very end of the buffer is
+    only accepted when `final` (no more bytes will come). Returns (starts, rejected) where rejected counts
+    header candidates outside accepted frames whose checksum failed.
+    """
+    size = frame_size(channels)
+    pos = find_headers(b)
+    pos = pos[pos + size <= len(b)]
+    if len(pos) == 0:
+        return pos, 0
+    idx = pos[:, None] + np.arange(4, size, dtype=np.int64)
+    words = b[idx].view("<u4").reshape(len(pos), channels + 1)
+    chan = words[:, :-1].astype(np.int64)
+    trailer = words[:, -1].astype(np.int64)
+    ok = (chan.sum(axis=1) & 0xFFFF) == (trailer >> 16)
+    nxt = pos + size
+    has_next = np.zeros(len(pos), bool)
+    inside = nxt + 4 <= len(b)
+    q = nxt[inside]
+    has_next[inside] = (b[q] == 0xAA) & (b[q + 1] == 0x55) & (b[q + 2] == 0) & (b[q + 3] == 0)
+    if final:
+        has_next |= nxt == len(b)
+    good = pos[ok & has_next]
+    if len(good) > 1 and np.any(np.diff(good) < size):
+        keep, end = [], -1
+        for p in good.tolist():
+            if p >= end:
+                keep.append(p)
+                end = p + size
+        good = np.asarray(keep, np.int64)
+    bad = pos[~ok]
+    if len(bad) and len(good):
+        j = np.searchsorted(good, bad, side="right") - 1
+        covered = (j >= 0) & (bad < good[np.maximum(j, 0)] + size)
+        bad = bad[~covered]
+    return good, int(len(bad))
+
+
+def unpack_frames(b: np.ndarray, starts: np.ndarray, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """(values int32 (n, channels), ms counters uint16 (n,)) of the frames at `starts`."""
+    size = frame_size(channels)
+    idx = starts[:, None] + np.arange(4, size, dtype=np.int64)
+    words = b[idx].view("<u4").reshape(len(starts), channels + 1)
+    values = words[:, :-1].view("<i4").astype(np.int32)
+    ms = (words[:, -1] & 0xFFFF).astype(np.uint16)
+    return values, ms
