@@ -1,0 +1,401 @@
+"""The emulated encoder board: clock with drift, sample scheduler, sensor model, framing and faults.
+
+Runs in its own process (`dexumi sim-device`), in real time, writing to a pty through `PtyLink`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import signal
+import tempfile
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from firmware_bridge import legacy, protocol
+from firmware_bridge.emulator.link import PtyLink
+from firmware_bridge.emulator.motion import make_motion
+from firmware_bridge.emulator.truth import Fate, TruthLog, record_dtype
+from firmware_bridge.protocol import MsgType
+
+log = logging.getLogger(__name__)
+TARGET_FRAME_RATE = 500.0  # v1 batches samples to keep about this many frames per second
+LEGACY_REF_VOLTS = 3.3
+
+
+@dataclass
+class EmulatorConfig:
+    """Everything `dexumi sim-device` can be told."""
+
+    protocol: str = "v1"
+    channels: int = 16
+    rate_hz: float = 1000.0
+    batch: int | None = None
+    seed: int = 0
+    drift_ppm: float = 0.0
+    jitter_ms: float = 0.0
+    corrupt: float = 0.0  # probability that any one byte on the wire is corrupted
+    drop: float = 0.0  # probability that a whole frame is lost
+    disconnect_after: float | None = None
+    reconnect_after: float | None = None
+    duration: float | None = None
+    motion: str = "grasp"
+    truth_path: Path | None = None
+    link_path: Path | None = None
+    reset_on_reconnect: bool = True
+    autostart: bool = False
+    resolution_bits: int = 24
+    clock_start_us: int | None = None
+    noise_counts: float = 2.0
+    sensor_offset_rad: list[float] = field(default_factory=list)
+    sensor_sign: list[int] = field(default_factory=list)
+    sensor_gain: list[float] = field(default_factory=list)
+    device_id: str = "SIM-0001"
+
+    def validate(self) -> None:
+        if self.protocol not in ("v1", "legacy"):
+            raise ValueError(f"--protocol must be v1 or legacy, not {self.protocol!r}")
+        low = 3 if self.protocol == "legacy" else 1
+        if not low <= self.channels <= 64:
+            raise ValueError(f"--channels must be {low}..64 for {self.protocol}")
+        if not 0 < self.rate_hz <= 20000:
+            raise ValueError("--rate must be in (0, 20000] Hz")
+        for name in ("corrupt", "drop"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"--{name} is a probability in [0, 1)")
+        if self.jitter_ms < 0:
+            raise ValueError("--jitter-ms must be >= 0")
+        for name in ("sensor_offset_rad", "sensor_sign", "sensor_gain"):
+            values = getattr(self, name)
+            if values and len(values) != self.joints:
+                raise ValueError(f"{name.replace('_', '-')}: {len(values)} values for {self.joints} joints")
+
+    @property
+    def joints(self) -> int:
+        return self.channels - 2 if self.protocol == "legacy" else self.channels
+
+    @property
+    def samples_per_frame(self) -> int:
+        if self.protocol == "legacy":
+            return 1
+        return self.batch or max(1, math.ceil(self.rate_hz / TARGET_FRAME_RATE))
+
+
+class SensorModel:
+    """Joint angles → raw counts, with the per-channel offset, sign and gain a calibration must find."""
+
+    def __init__(self, cfg: EmulatorConfig, rng: np.random.Generator) -> None:
+        j = cfg.joints
+        self.cfg = cfg
+        self.rng = rng
+        self.offset = np.asarray(cfg.sensor_offset_rad or [0.0] * j, dtype=np.float64)
+        self.sign = np.asarray(cfg.sensor_sign or [1] * j, dtype=np.float64)
+        self.gain = np.asarray(cfg.sensor_gain or [1.0] * j, dtype=np.float64)
+        self.full_scale = float(1 << (cfg.resolution_bits - 1))
+
+    def sensor_angles(self, angles: np.ndarray) -> np.ndarray:
+        return (self.sign * angles + self.offset) * self.gain
+
+    def counts(self, angles: np.ndarray) -> np.ndarray:
+        noise = self.rng.normal(0, self.cfg.noise_counts, angles.shape) if self.cfg.noise_counts else 0
+        theta = self.sensor_angles(angles)
+        if self.cfg.protocol == "v1":
+            # nominal conversion (before calibration): full scale = ±π
+            raw = np.round(theta / np.pi * self.full_scale + noise)
+            return np.clip(raw, -self.full_scale, self.full_scale - 1).astype(np.int32)
+        ref = LEGACY_REF_VOLTS / legacy.FULL_SCALE_VOLTS * legacy.FULL_SCALE_COUNTS
+        joint = np.round((theta % (2 * np.pi)) / (2 * np.pi) * ref + noise)
+        n = len(angles)
+        ref_col = np.round(ref + self.rng.normal(0, self.cfg.noise_counts or 0, n))[:, None]
+        spare = np.round(self.rng.normal(0, 50, n))[:, None]
+        return np.concatenate([joint, ref_col, spare], axis=1).astype(np.int32)
+
+
+@dataclass
+class PendingFrame:
+    wire: bytes
+    write_at: float
+    records: np.ndarray
+    fate: Fate
+
+
+class Emulator:
+    """The device's main loop: commands in, frames out, faults injected, truth logged."""
+
+    def __init__(self, cfg: EmulatorConfig) -> None:
+        cfg.validate()
+        self.cfg = cfg
+        self.rng = np.random.default_rng(cfg.seed)
+        self.fault_rng = np.random.default_rng(cfg.seed + 1_000_003)
+        self.motion = make_motion(cfg.motion, cfg.joints, cfg.seed)
+        self.sensor = SensorModel(cfg, np.random.default_rng(cfg.seed + 7))
+        self._own_dir: Path | None = None
+        if cfg.link_path is None:
+            self._own_dir = Path(tempfile.mkdtemp(prefix="dexumi-sim-"))
+            cfg.link_path = self._own_dir / "ttySIM0"
+        self.link = PtyLink(cfg.link_path)
+        self.truth = TruthLog(cfg.truth_path, cfg.channels, self._meta()) if cfg.truth_path else None
+        self.dtype = record_dtype(cfg.channels)
+        self.pending: deque[PendingFrame] = deque()
+        self.running = True
+        self.period_us = 1e6 / cfg.rate_hz
+        self.batch = cfg.samples_per_frame
+        self.t0 = time.monotonic()
+        self.segment = 0
+        self._boot(self.t0, cfg.clock_start_us)
+        self._command_buf = bytearray()
+        self.stats = {"frames": 0, "samples": 0, "corrupted_frames": 0, "dropped_frames": 0, "not_sent": 0}
+
+    def _meta(self) -> dict:
+        c = self.cfg
+        return {"protocol": c.protocol, "channels": c.channels, "rate_hz": c.rate_hz, "seed": c.seed,
+                "drift_ppm": c.drift_ppm, "jitter_ms": c.jitter_ms, "motion": c.motion, "t0": time.monotonic()}
+
+    # ------------------------------------------------------------------------------------------ the clock
+    def _boot(self, now: float, clock_start_us: int | None = None) -> None:
+        """Power-on: counters from zero, clock from an arbitrary value, idle (v1) or free-running (legacy)."""
+        self.boot_time = now
+        self.clock_start_us = int(clock_start_us if clock_start_us is not None
+                                  else self.rng.integers(0, 50_000_000))
+        self.seq = 0
+        self.sample_index = 0
+        self.streaming = self.cfg.protocol == "legacy" or self.cfg.autostart
+        self.next_sample_us = float(self.device_us(now))
+
+    def device_us(self, t: float) -> float:
+        """The device clock (µs, unwrapped) at host monotonic time t."""
+        return self.clock_start_us + (t - self.boot_time) * (1 + self.cfg.drift_ppm * 1e-6) * 1e6
+
+    def host_time(self, device_us: np.ndarray | float) -> np.ndarray | float:
+        return self.boot_time + (np.asarray(device_us) - self.clock_start_us) / ((1 + self.cfg.drift_ppm * 1e-6) * 1e6)
+
+    # --------------------------------------------------------------------------------------- main loop
+    def run(self) -> None:
+        cfg = self.cfg
+        self.link.plug()
+        print(str(cfg.link_path), flush=True)
+        unplug_at = self.t0 + cfg.disconnect_after if cfg.disconnect_after is not None else None
+        replug_at: float | None = None
+        end_at = self.t0 + cfg.duration if cfg.duration else None
+        last_flush = self.t0
+        while self.running:
+            now = time.monotonic()
+            if end_at is not None and now >= end_at:
+                break
+            if unplug_at is not None and now >= unplug_at:
+                self._unplug(now)
+                unplug_at = None
+                replug_at = now + cfg.reconnect_after if cfg.reconnect_after is not None else None
+            if replug_at is not None and now >= replug_at:
+                replug_at = None
+                self._replug(now)
+            if self.link.plugged:
+                self._handle_commands(now)
+            if self.streaming:
+                self._produce(now)
+            self._send_due(time.monotonic())
+            if self.truth and now - last_flush > 0.1:
+                self.truth.flush()
+                last_flush = now
+            self._sleep()
+        self.close()
+
+    def _sleep(self) -> None:
+        now = time.monotonic()
+        wake = now + 0.005
+        if self.streaming:
+            wake = min(wake, self.host_time(self.next_sample_us + (self.batch - 1) * self.period_us))
+        if self.pending:
+            wake = min(wake, self.pending[0].write_at)
+        if wake > now:
+            time.sleep(wake - now)
+
+    def close(self) -> None:
+        self._flush_all_pending()
+        self.link.unplug()
+        if self.truth:
+            self.truth.close()
+        if self._own_dir is not None:
+            try:
+                self._own_dir.rmdir()
+            except OSError:
+                pass
+
+    def stop(self, *_: object) -> None:
+        self.running = False
+
+    # ------------------------------------------------------------------------------------------ samples
+    def _produce(self, now: float) -> None:
+        """Take every sample whose time has come, in frames of `batch`."""
+        while True:
+            times_us = self.next_sample_us + np.arange(self.batch) * self.period_us
+            last_t = float(self.host_time(times_us[-1]))
+            if last_t > now:
+                return
+            self.next_sample_us = float(times_us[-1] + self.period_us)
+            self._emit(np.round(times_us).astype(np.int64), last_t)
+
+    def _emit(self, times_us: np.ndarray, build_t: float) -> None:
+        true_t = self.host_time(times_us)
+        angles = self.motion.angles(true_t - self.t0)
+        values = self.sensor.counts(angles)
+        n = len(times_us)
+        index = self.sample_index + np.arange(n)
+        self.sample_index += n
+        if self.cfg.protocol == "v1":
+            payload = protocol.samples_payload(int(index[0]), times_us, values, width=3)
+            wire = protocol.encode_frame(MsgType.SAMPLES, self.seq, int(times_us[-1]), payload)
+        else:
+            wire = legacy.encode_frame(values[0], int(times_us[0] // 1000))
+        rec = np.zeros(n, self.dtype)
+        rec["index"], rec["segment"], rec["frame_seq"] = index, self.segment, self.seq
+        rec["device_time_us"], rec["true_time"] = times_us, true_t
+        rec["values"] = values
+        angle_cols = np.zeros((n, self.cfg.channels))
+        angle_cols[:, :angles.shape[1]] = angles
+        rec["angles"] = angle_cols
+        self.seq += 1
+        self._queue(wire, build_t, rec)
+
+    def _queue(self, wire: bytes, build_t: float, records: np.ndarray) -> None:
+        """Apply the link's faults and delay; frames stay in order (a serial link cannot reorder)."""
+        cfg = self.cfg
+        fate = Fate.SENT
+        if cfg.drop and self.fault_rng.random() < cfg.drop:
+            fate = Fate.DROPPED
+        elif cfg.corrupt:
+            hits = np.flatnonzero(self.fault_rng.random(len(wire)) < cfg.corrupt)
+            if len(hits):
+                buf = bytearray(wire)
+                for i in hits:
+                    buf[i] ^= int(self.fault_rng.integers(1, 256))
+                wire = bytes(buf)
+                fate = Fate.CORRUPTED
+        delay = self.fault_rng.uniform(0, cfg.jitter_ms * 1e-3) if cfg.jitter_ms else 0.0
+        write_at = build_t + delay
+        if self.pending:
+            write_at = max(write_at, self.pending[-1].write_at)
+        self.pending.append(PendingFrame(wire, write_at, records, fate))
+
+    def _send_due(self, now: float) -> None:
+        while self.pending and self.pending[0].write_at <= now:
+            self._send(self.pending.popleft())
+
+    def _flush_all_pending(self) -> None:
+        while self.pending:
+            frame = self.pending.popleft()
+            frame.fate = Fate.NOT_SENT
+            self._log(frame, float("nan"))
+
+    def _send(self, frame: PendingFrame) -> None:
+        sent_at = time.monotonic()
+        if frame.fate != Fate.DROPPED:
+            written = self.link.write(frame.wire) if self.link.plugged else 0
+            if written < len(frame.wire):
+                frame.fate = Fate.NOT_SENT if written == 0 else Fate.CORRUPTED
+        self._log(frame, sent_at)
+
+    def _log(self, frame: PendingFrame, sent_at: float) -> None:
+        frame.records["fate"] = frame.fate
+        frame.records["send_time"] = sent_at
+        key = {Fate.SENT: "frames", Fate.CORRUPTED: "corrupted_frames", Fate.DROPPED: "dropped_frames",
+               Fate.NOT_SENT: "not_sent"}[frame.fate]
+        self.stats[key] += 1
+        self.stats["samples"] += len(frame.records)
+        if self.truth:
+            self.truth.write(frame.records)
+
+    # ----------------------------------------------------------------------------------------- cable
+    def _unplug(self, now: float) -> None:
+        self._send_due(now)
+        self._flush_all_pending()
+        self.link.unplug()
+        self.streaming = False
+
+    def _replug(self, now: float) -> None:
+        self.segment += 1
+        if self.cfg.reset_on_reconnect:
+            self._boot(now)
+        else:
+            self.streaming = self.cfg.protocol == "legacy" or self.cfg.autostart
+            self.next_sample_us = float(self.device_us(now))
+        self._command_buf.clear()
+        self.link.plug()
+
+    # -------------------------------------------------------------------------------------- commands
+    def _handle_commands(self, now: float) -> None:
+        data = self.link.read()
+        if not data or self.cfg.protocol != "v1":
+            return  # legacy boards ignore whatever the host sends
+        self._command_buf += data
+        while True:
+            end = self._command_buf.find(0)
+            if end < 0:
+                break
+            chunk = bytes(self._command_buf[:end])
+            del self._command_buf[:end + 1]
+            frame = protocol.decode_wire_chunk(chunk) if chunk else None
+            if frame is not None:
+                self._answer(frame, time.monotonic())
+
+    def _reply(self, msg_type: int, payload: bytes) -> None:
+        t = time.monotonic()
+        wire = protocol.encode_frame(msg_type, self.seq, int(self.device_us(t)), payload)
+        self.seq += 1
+        self._queue(wire, t, np.zeros(0, self.dtype))
+
+    def _answer(self, frame: protocol.Frame, now: float) -> None:
+        rx_us = int(self.device_us(now))
+        kind = frame.type
+        status = protocol.AckStatus.OK
+        if kind == MsgType.PING:
+            token = protocol.PING.unpack(frame.payload)[0] if len(frame.payload) == 8 else 0
+            self._reply(MsgType.PONG, protocol.pong_payload(frame.seq, token, rx_us))
+            return
+        if kind == MsgType.START:
+            if not self.streaming:
+                self.streaming = True
+                self.next_sample_us = float(self.device_us(now))
+        elif kind == MsgType.STOP:
+            self.streaming = False
+        elif kind == MsgType.SET_RATE:
+            rate = protocol.RATE.unpack(frame.payload)[0] / 1000 if len(frame.payload) == 4 else 0
+            if 0 < rate <= 20000:
+                self.period_us = 1e6 / rate
+                self.cfg.rate_hz = rate
+                if self.cfg.batch is None:
+                    self.batch = max(1, math.ceil(rate / TARGET_FRAME_RATE))
+            else:
+                status = protocol.AckStatus.BAD_ARGUMENT
+        elif kind == MsgType.SET_BATCH:
+            n = protocol.BATCH.unpack(frame.payload)[0] if len(frame.payload) == 2 else 0
+            if 1 <= n <= 64:
+                self.batch = n
+            else:
+                status = protocol.AckStatus.BAD_ARGUMENT
+        elif kind != MsgType.GET_INFO:
+            status = protocol.AckStatus.UNSUPPORTED
+        self._reply(MsgType.ACK, protocol.ack_payload(frame.seq, kind, status))
+        if kind == MsgType.GET_INFO:
+            info = protocol.DeviceInfo(self.cfg.device_id, "dexumi-sim", (0, 1, 0), self.cfg.channels,
+                                       self.cfg.resolution_bits, 3, 64, self.cfg.rate_hz, 20000.0)
+            self._reply(MsgType.INFO, protocol.info_payload(info))
+
+
+def run_emulator(cfg: EmulatorConfig) -> dict:
+    """Run until SIGTERM/SIGINT or the configured duration; returns the emulator's counters."""
+    emulator = Emulator(cfg)
+    signal.signal(signal.SIGTERM, emulator.stop)
+    signal.signal(signal.SIGINT, emulator.stop)
+    signal.signal(signal.SIGHUP, emulator.stop)
+    try:
+        emulator.run()
+    finally:
+        emulator.close()
+    log.info("emulator finished: %s (pid %d)", emulator.stats, os.getpid())
+    return emulator.stats
