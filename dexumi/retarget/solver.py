@@ -1,0 +1,140 @@
+"""Fingertip inverse kinematics: damped least squares (Levenberg-Marquardt) with box limits.
+
+Per frame: residuals r = [w_k (p_k(q) - target_k); w_d (u_d(q) - dir_d); tau (q - q_prev)], one pinocchio pass
+for all frame positions and Jacobians per iteration, a small normal-equation solve in numpy with an active
+set for joints pressed against a limit, projection onto the box, and LM accept/reject. Warm-started from
+the previous frame's solution, which the ``tau`` term also pulls towards (temporal regulariser).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from dexumi.kinematics import HandKinematics
+
+
+@dataclass(frozen=True)
+class SolverSettings:
+    """``temporal_weight`` tau in metres per radian: 1 rad of change costs like tau metres of tip error."""
+
+    iterations: int = 10
+    damping: float = 1e-4
+    temporal_weight: float = 1e-3
+    tolerance: float = 1e-6
+    first_frame_iterations: int = 100
+
+
+@dataclass(frozen=True)
+class SolveStats:
+    """Per-frame iteration counts and final cost (sum of squared weighted residuals, m^2)."""
+
+    iterations: np.ndarray
+    cost: np.ndarray
+
+
+class FingertipSolver:
+    """Solve robot q so that named frames reach target positions (and optional directions)."""
+
+    def __init__(self, kin: HandKinematics, frames: Sequence[str], weights: Sequence[float] | None = None,
+                 directions: Sequence[tuple[str, str, float]] = (), settings: SolverSettings | None = None) -> None:
+        self.kin = kin
+        self.settings = settings or SolverSettings()
+        self.frames = tuple(frames)
+        all_frames = list(dict.fromkeys(list(self.frames) + [f for d in directions for f in d[:2]]))
+        self._ids = kin.frame_ids(all_frames)
+        pos = {f: i for i, f in enumerate(all_frames)}
+        self._tip_rows = np.array([pos[f] for f in self.frames], dtype=int)
+        self._w = np.ones(len(self.frames)) if weights is None else np.asarray(weights, dtype=float)
+        self._dirs = [(pos[a], pos[b], float(w)) for a, b, w in directions]
+        self._lo, self._hi = kin.lower, kin.upper
+        self._eye = np.eye(kin.nq)
+        self.q_prev: np.ndarray | None = None
+
+    def reset(self, q: np.ndarray | None = None) -> None:
+        """Forget the previous frame (next solve starts from ``q`` or the open hand)."""
+        self.q_prev = None if q is None else self.kin.clip(np.asarray(q, dtype=float))
+
+    # ---- residuals ----------------------------------------------------------------------------
+    def _residuals(self, q: np.ndarray, targets: np.ndarray, dir_targets: np.ndarray | None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        pos, jac = self.kin.positions_and_jacobians(q, self._ids)
+        w = self._w
+        p, j = pos[self._tip_rows], jac[self._tip_rows]
+        r = ((p - targets) * w[:, None]).ravel()
+        jm = (j * w[:, None, None]).reshape(-1, q.size)
+        if not self._dirs:
+            return r, jm
+        rs, js = [r], [jm]
+        for k, (a, b, wd) in enumerate(self._dirs):
+            v = pos[b] - pos[a]
+            n = float(np.linalg.norm(v)) or 1e-12
+            u = v / n
+            proj = (np.eye(3) - np.outer(u, u)) / n
+            rs.append(wd * (u - dir_targets[k]))  # type: ignore[index]
+            js.append(wd * proj @ (jac[b] - jac[a]))
+        return np.concatenate(rs), np.concatenate(js)
+
+    def _step(self, jm: np.ndarray, r: np.ndarray, dq_ref: np.ndarray, q: np.ndarray, mu: float, tau2: float
+              ) -> np.ndarray:
+        h = jm.T @ jm + (tau2 + mu) * self._eye
+        g = jm.T @ r + tau2 * dq_ref
+        free = np.ones(q.size, dtype=bool)
+        dq = np.zeros(q.size)
+        for _ in range(3):  # active set: joints at a limit that the step pushes outwards are held
+            idx = np.flatnonzero(free)
+            dq[:] = 0.0
+            dq[idx] = -np.linalg.solve(h[np.ix_(idx, idx)], g[idx])
+            blocked = free & (((q <= self._lo + 1e-12) & (dq < 0)) | ((q >= self._hi - 1e-12) & (dq > 0)))
+            if not blocked.any():
+                break
+            free &= ~blocked
+            if not free.any():
+                dq[:] = 0.0
+                break
+        return dq
+
+    # ---- solving ------------------------------------------------------------------------------
+    def solve(self, targets: np.ndarray, dir_targets: np.ndarray | None = None, iterations: int | None = None
+              ) -> tuple[np.ndarray, int, float]:
+        """One frame: (F,3) targets [+ (D,3) unit directions] -> (q, iterations used, final cost)."""
+        s = self.settings
+        first = self.q_prev is None
+        q_ref = self.kin.clip(np.zeros(self.kin.nq)) if first else self.q_prev
+        q = q_ref.copy()  # type: ignore[union-attr]
+        n_iter = iterations or (s.first_frame_iterations if first else s.iterations)
+        tau2 = 0.0 if first else s.temporal_weight**2
+        r, jm = self._residuals(q, targets, dir_targets)
+        dq_ref = q - q_ref
+        cost = float(r @ r) + tau2 * float(dq_ref @ dq_ref)
+        mu = s.damping
+        it = 0
+        for it in range(1, n_iter + 1):
+            dq = self._step(jm, r, dq_ref, q, mu, tau2)
+            if np.max(np.abs(dq)) < s.tolerance:
+                break
+            q_new = np.clip(q + dq, self._lo, self._hi)
+            r_new, j_new = self._residuals(q_new, targets, dir_targets)
+            dq_ref_new = q_new - q_ref
+            cost_new = float(r_new @ r_new) + tau2 * float(dq_ref_new @ dq_ref_new)
+            if cost_new <= cost:
+                q, r, jm, dq_ref, cost = q_new, r_new, j_new, dq_ref_new, cost_new
+                mu = max(mu * 0.3, s.damping)
+            else:
+                mu *= 10.0
+        self.q_prev = q
+        return q, it, cost
+
+    def solve_batch(self, targets: np.ndarray, dir_targets: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, SolveStats]:
+        """(N,F,3) targets -> (N,nq) joints, frame after frame, warm-started."""
+        targets = np.asarray(targets, dtype=float)
+        n = targets.shape[0]
+        out = np.empty((n, self.kin.nq))
+        iters = np.empty(n, dtype=int)
+        costs = np.empty(n)
+        for i in range(n):
+            out[i], iters[i], costs[i] = self.solve(targets[i], None if dir_targets is None else dir_targets[i])
+        return out, SolveStats(iters, costs)
