@@ -251,8 +251,8 @@ class HandKinematics:
             "name": self.name,
             "source": self.source,
             "nq": self.nq,
-            "joints": [{"name": n, "lower": float(self.lower[i]), "upper": float(self.upper[i])}
-                       for i, n in enumerate(self.joint_names)],
+            "joints": [{"name": n, "lower": float(self.lower[self._index[n]]), "upper": float(self.upper[self._index[n]])}
+                       for n in self.all_joint_names if n in self._index],  # URDF order, for people
             "mimic": [{"name": c.joint, "source": c.source, "multiplier": c.multiplier, "offset": c.offset}
                       for c in self.mimics.values()],
             "tips": list(self.tip_frames),
