@@ -1,0 +1,104 @@
+"""Device clock → host clock mapping with drift, fitted on the lower envelope of arrival times.
+
+Every frame gives a pair (device send time, host receive time). Arrival is the send time plus a delay that
+is never negative and often much larger than its minimum (USB polling, scheduling, the device's own
+buffering). As in Lab Streaming Layer, which keeps the probe with the smallest round trip, we keep the
+earliest arrival in each short window of device time — the lower envelope — and fit a line through those
+points, rejecting windows whose minimum is still delayed. The slope gives the drift, the scatter of the
+kept points about the line the residual.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ClockEstimate:
+    """host_time = host_at_ref + slope * (device_us - ref_device_us) * 1e-6."""
+
+    ref_device_us: int
+    host_at_ref: float
+    slope: float
+    residual_ms: float
+    points: int
+    span_s: float
+
+    @property
+    def drift_ppm(self) -> float:
+        """How fast the device clock runs against the host's (positive: device fast)."""
+        return (1.0 / self.slope - 1.0) * 1e6
+
+    def to_host(self, device_us: np.ndarray | float) -> np.ndarray | float:
+        d = np.asarray(device_us, dtype=np.int64) - self.ref_device_us
+        return self.host_at_ref + self.slope * (d * 1e-6)
+
+
+class ClockFit:
+    """Online lower-envelope fit of one device-clock segment (a device reset starts a new one)."""
+
+    def __init__(self, window_s: float = 0.25, max_windows: int = 2400, min_windows_for_slope: int = 8) -> None:
+        self.window_us = int(window_s * 1e6)
+        self.max_windows = max_windows
+        self.min_windows_for_slope = min_windows_for_slope
+        self.ref_device_us: int | None = None
+        self._x: dict[int, float] = {}  # window → device seconds since ref of its earliest arrival
+        self._y: dict[int, float] = {}  # window → (host - device) seconds of that arrival
+        self._estimate: ClockEstimate | None = None
+        self._dirty = False
+
+    def add(self, device_us: np.ndarray, host_s: np.ndarray | float) -> None:
+        """Pairs of device send time (µs, unwrapped) and host receive time (s)."""
+        d = np.asarray(device_us, dtype=np.int64)
+        if len(d) == 0:
+            return
+        if self.ref_device_us is None:
+            self.ref_device_us = int(d[0])
+        x = (d - self.ref_device_us) * 1e-6
+        h = np.broadcast_to(np.asarray(host_s, dtype=np.float64), x.shape)
+        y = h - x
+        win = (d - self.ref_device_us) // self.window_us
+        for w in np.unique(win).tolist():
+            sel = win == w
+            k = int(np.argmin(np.where(sel, y, np.inf)))
+            if w not in self._y or y[k] < self._y[w]:
+                self._x[w], self._y[w] = float(x[k]), float(y[k])
+                self._dirty = True
+        if len(self._y) > self.max_windows:
+            for w in sorted(self._y)[: len(self._y) - self.max_windows]:
+                del self._x[w], self._y[w]
+
+    def estimate(self) -> ClockEstimate | None:
+        if self._dirty or self._estimate is None:
+            self._estimate = self._fit()
+            self._dirty = False
+        return self._estimate
+
+    def _fit(self) -> ClockEstimate | None:
+        if not self._y:
+            return None
+        keys = sorted(self._y)
+        x = np.array([self._x[k] for k in keys])
+        y = np.array([self._y[k] for k in keys])
+        span = float(x[-1] - x[0])
+        if len(x) < self.min_windows_for_slope:
+            # too short to see drift: offset only, from the earliest arrival seen
+            return ClockEstimate(self.ref_device_us or 0, float(y.min()), 1.0, 0.0, len(x), span)
+        keep = np.ones(len(x), bool)
+        for _ in range(3):
+            b, a = np.polyfit(x[keep], y[keep], 1)
+            r = y - (a + b * x)
+            rk = r[keep]
+            mad = float(np.median(np.abs(rk - np.median(rk)))) * 1.4826
+            new_keep = r <= np.median(rk) + max(3 * mad, 20e-6)
+            if new_keep.sum() < self.min_windows_for_slope or np.array_equal(new_keep, keep):
+                break
+            keep = new_keep
+        b, a = np.polyfit(x[keep], y[keep], 1)
+        r = y[keep] - (a + b * x[keep])
+        # the envelope's line should pass under the points, not through their middle
+        a += float(r.min())
+        residual = float(np.sqrt(np.mean((r - r.mean()) ** 2)))
+        return ClockEstimate(self.ref_device_us or 0, a, 1.0 + b, residual * 1e3, int(keep.sum()), span)

@@ -1,0 +1,346 @@
+"""The exoskeleton encoder driver: a reader thread turning bytes into timestamped sample batches.
+
+Lossless by design: batches go into a bounded buffer that the consumer drains; if the consumer falls so far
+behind that the buffer is full, the overflow is counted, logged and shown — never silently dropped.
+The link reconnects by itself after an unplug; each gap is recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from dexumi.clock import ClockEstimate, ClockFit
+from dexumi.errors import DexumiError
+from dexumi.types import EncoderBatch, EncoderCalibration, GapEvent, StreamStats
+from firmware_bridge import legacy, protocol
+from firmware_bridge.decoder import Decoder, DecodeOutput, LegacyDecoder, V1Decoder, detect_protocol
+from firmware_bridge.errors import BridgeError, ProtocolMismatch
+from firmware_bridge.protocol import MsgType
+from firmware_bridge.transports import Transport, TransportLost, make_transport
+
+log = logging.getLogger(__name__)
+READ_CHUNK = 1 << 16
+
+
+@dataclass
+class EncoderConfig:
+    port: str
+    protocol: str = "auto"  # v1 | legacy | auto
+    channels: int | None = None  # legacy boards: 8 or 14 (auto-detected when None)
+    rate_hz: float | None = None  # v1: ask the device for this rate
+    calibration: EncoderCalibration | None = None
+    buffer_samples: int = 2_000_000  # ~17 min at 2 kHz: the consumer is far behind long before this
+    detect_timeout_s: float = 3.0
+    reconnect: bool = True
+    reconnect_backoff_s: tuple[float, float] = (0.05, 0.25)
+    name: str = "encoder"
+
+
+@dataclass
+class _Segment:
+    fit: ClockFit = field(default_factory=ClockFit)
+
+
+class EncoderDriver:
+    """Open with `start()`, drain with `read()`, watch with `stats()`, end with `close()`."""
+
+    def __init__(self, config: EncoderConfig) -> None:
+        if config.protocol not in ("v1", "legacy", "auto"):
+            raise DexumiError(f"unknown protocol {config.protocol!r}: use v1, legacy or auto")
+        self.config = config
+        self.transport: Transport = make_transport(config.port)
+        self.protocol = config.protocol
+        self.decoder: Decoder | None = None
+        self.info: protocol.DeviceInfo | None = None
+        self.segments: list[_Segment] = [_Segment()]
+        self._buffer: deque[EncoderBatch] = deque()
+        self._buffered = 0
+        self._lock = threading.Lock()
+        self._data_ready = threading.Condition(self._lock)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._cmd_seq = 0
+        self._connected = False
+        self._stats = StreamStats(config.name)
+        self._first_rx: float | None = None
+        self._first_rx_samples = 0
+        self._last_rx: float | None = None
+        self._acks: dict[int, protocol.Ack] = {}
+        self._pongs: deque[tuple[protocol.Pong, float]] = deque(maxlen=64)
+        self.device_errors: deque[protocol.DeviceError] = deque(maxlen=100)
+
+    # ------------------------------------------------------------------------------------------ life
+    def start(self) -> EncoderDriver:
+        """Open the port, find out what the device speaks, start it and the reader thread."""
+        self.transport.open()
+        try:
+            pending = self._handshake()
+        except BaseException:
+            self.transport.close()
+            raise
+        self._connected = True
+        self._stats.connected = True
+        self._thread = threading.Thread(target=self._run, args=(pending,), name=f"{self.config.name}-reader",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._connected and self.protocol == "v1":
+            try:
+                self._send(MsgType.STOP)
+            except BridgeError:
+                pass
+        self.transport.close()
+        self._connected = False
+
+    def __enter__(self) -> EncoderDriver:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------------- handshake
+    def _send(self, command: MsgType, **kwargs: object) -> int:
+        seq = self._cmd_seq
+        self._cmd_seq += 1
+        self.transport.write(protocol.command_frame(command, seq, **kwargs))
+        return seq
+
+    def _start_v1(self) -> None:
+        self._send(MsgType.GET_INFO)
+        if self.config.rate_hz:
+            self._send(MsgType.SET_RATE, rate_hz=self.config.rate_hz)
+        self._send(MsgType.START)
+
+    def _handshake(self) -> bytes:
+        """Detect the protocol (unless told), start a v1 device, wait for its INFO; returns unread bytes."""
+        deadline = time.monotonic() + self.config.detect_timeout_s
+        next_query = 0.0
+        seen = bytearray()
+        while (now := time.monotonic()) < deadline:
+            if self.protocol in ("auto", "v1") and now >= next_query:
+                # a legacy board ignores this; a v1 device answers ACK + INFO (asked again if a reply is lost)
+                self._send(MsgType.GET_INFO)
+                next_query = now + 0.25
+            seen += self.transport.read(READ_CHUNK, 0.05)
+            if self.protocol == "auto" and len(seen) >= 16:
+                found = detect_protocol(bytes(seen))
+                if found:
+                    self.protocol = found
+            if self.protocol == "v1":
+                probe = V1Decoder()
+                out = probe.feed(bytes(seen))
+                info = next((m for m in out.messages if isinstance(m, protocol.DeviceInfo)), None)
+                if info is not None:
+                    self.info = info
+                    break
+            elif self.protocol == "legacy":
+                channels = self.config.channels or legacy.guess_channels(bytes(seen))
+                if channels:
+                    self.config = replace(self.config, channels=channels)
+                    break
+        else:
+            self._no_device(seen)
+        self._check_calibration()
+        if self.protocol == "v1":
+            self.decoder = V1Decoder()
+            if self.config.rate_hz:
+                self._send(MsgType.SET_RATE, rate_hz=self.config.rate_hz)
+            self._send(MsgType.START)
+            self._stats.nominal_rate_hz = self.config.rate_hz or (self.info.rate_hz if self.info else 0.0)
+            return b""  # what came before START is only the handshake's answers
+        self.decoder = LegacyDecoder(self.config.channels)
+        self._stats.nominal_rate_hz = 0.0  # legacy boards free-run
+        return bytes(seen)
+
+    def _no_device(self, seen: bytearray) -> None:
+        port = self.config.port
+        if not seen:
+            raise ProtocolMismatch(f"no data from {port} within {self.config.detect_timeout_s:g} s: is the board "
+                                   f"powered and is this its port? (`dexumi devices` lists ports)")
+        what = {"auto": "dexumi v1 or legacy DexUMI frames", "v1": "dexumi protocol v1 (try --protocol legacy)",
+                "legacy": "legacy DexUMI frames (try --protocol v1)"}[self.protocol]
+        raise ProtocolMismatch(f"the device on {port} does not speak {what}: got {len(seen)} bytes starting "
+                               f"{bytes(seen[:8]).hex(' ')}")
+
+    @property
+    def channels(self) -> int:
+        if self.protocol == "v1" and self.info is not None:
+            return self.info.channels
+        return int(self.config.channels or 0)
+
+    @property
+    def joints(self) -> int:
+        return self.channels - 2 if self.protocol == "legacy" else self.channels
+
+    def _check_calibration(self) -> None:
+        cal = self.config.calibration
+        if cal is not None and cal.channels != self.joints:
+            raise DexumiError(f"calibration profile has {cal.channels} channels but the device on "
+                              f"{self.config.port} has {self.joints} joint channels; pick the profile made for "
+                              f"this exoskeleton (or recalibrate)")
+
+    # ---------------------------------------------------------------------------------- reader thread
+    def _run(self, pending: bytes) -> None:
+        if pending:
+            self._ingest(pending, time.monotonic())
+        while not self._stop.is_set():
+            try:
+                data = self.transport.read(READ_CHUNK, 0.05)
+            except TransportLost as exc:
+                self._on_lost(str(exc))
+                continue
+            if data:
+                self._ingest(data, time.monotonic())
+        if self.decoder is not None:
+            self._deliver(self.decoder.flush(), time.monotonic())
+
+    def _ingest(self, data: bytes, rx_time: float) -> None:
+        assert self.decoder is not None
+        self._deliver(self.decoder.feed(data), rx_time)
+
+    def _deliver(self, out: DecodeOutput, rx_time: float) -> None:
+        for msg in out.messages:
+            self._on_message(msg, rx_time)
+        if out.device_reset:
+            self.segments.append(_Segment())
+            self._stats.device_resets += 1
+            log.info("%s: device restarted; new clock segment %d", self.config.name, len(self.segments) - 1)
+        if not out.blocks:
+            return
+        seg = self.segments[-1]
+        seg.fit.add(np.asarray(out.frame_time_us, dtype=np.int64), rx_time)
+        est = seg.fit.estimate()
+        for block in out.blocks:
+            self._push(self._make_batch(block, rx_time, est))
+
+    def _make_batch(self, block, rx_time: float, est: ClockEstimate | None) -> EncoderBatch:
+        n = len(block)
+        mapped = est.to_host(block.device_time_us) if est else np.full(n, rx_time)
+        return EncoderBatch(block.index, block.device_time_us, np.full(n, rx_time), np.asarray(mapped, np.float64),
+                            block.values, self.to_angles(block.values), len(self.segments) - 1)
+
+    def to_angles(self, counts: np.ndarray) -> np.ndarray:
+        """Raw counts → radians: the calibration if given, else the board's nominal conversion."""
+        cal = self.config.calibration
+        joint_counts = counts[:, :-2] if self.protocol == "legacy" else counts
+        if cal is not None:
+            if self.protocol == "legacy":  # ratiometric first, then the per-joint calibration
+                return cal.apply(legacy.ratiometric_angles(counts) / (2 * np.pi))
+            return cal.apply(joint_counts)
+        if self.protocol == "legacy":
+            return legacy.ratiometric_angles(counts)
+        bits = self.info.resolution_bits if self.info else 24
+        return joint_counts * (np.pi / float(1 << (bits - 1)))
+
+    def _push(self, batch: EncoderBatch) -> None:
+        with self._lock:
+            if self._buffered + len(batch) > self.config.buffer_samples:
+                self._stats.overflows += len(batch)
+                log.error("%s: buffer full (%d samples): the consumer is not keeping up; %d samples lost",
+                          self.config.name, self._buffered, len(batch))
+                return
+            self._buffer.append(batch)
+            self._buffered += len(batch)
+            now = batch.host_time[0]
+            if self._first_rx is None:
+                self._first_rx, self._first_rx_samples = now, len(batch)
+            self._last_rx = now
+            self._data_ready.notify_all()
+
+    def _on_message(self, msg: object, rx_time: float) -> None:
+        if isinstance(msg, protocol.DeviceInfo):
+            self.info = msg
+        elif isinstance(msg, protocol.Ack):
+            self._acks[msg.command_seq] = msg
+            if msg.status != protocol.AckStatus.OK:
+                log.warning("%s: device refused command %s: %s", self.config.name, msg.command, msg.status.name)
+        elif isinstance(msg, protocol.Pong):
+            self._pongs.append((msg, rx_time))
+        elif isinstance(msg, protocol.DeviceError):
+            self.device_errors.append(msg)
+            self._stats.device_errors += 1
+            log.error("%s: device error %d (%d): %s", self.config.name, msg.code, msg.detail, msg.text)
+
+    def _on_lost(self, why: str) -> None:
+        """The link dropped: record the gap, reconnect with back-off until it is back or we are stopped."""
+        lost_at = self._last_rx if self._last_rx is not None else time.monotonic()
+        self._connected = False
+        self._stats.connected = False
+        log.warning("%s: link lost (%s)", self.config.name, why)
+        self.transport.close()
+        if not self.config.reconnect:
+            self._stop.set()
+            return
+        delay, cap = self.config.reconnect_backoff_s
+        while not self._stop.wait(delay):
+            try:
+                self.transport.open()
+            except BridgeError:
+                delay = min(cap, delay * 1.5)
+                continue
+            break
+        if self._stop.is_set():
+            return
+        assert self.decoder is not None
+        self.decoder.mark_reconnect()
+        if self.protocol == "v1":
+            try:
+                self._start_v1()
+            except TransportLost:
+                return
+        back = time.monotonic()
+        self._connected = True
+        self._stats.connected = True
+        self._stats.reconnects += 1
+        self._stats.gap_events.append(GapEvent(lost_at, back, None, "link lost: " + why))
+        log.warning("%s: reconnected after %.2f s", self.config.name, back - lost_at)
+
+    # ----------------------------------------------------------------------------------- consumer API
+    def read(self, timeout: float = 0.0) -> list[EncoderBatch]:
+        """Everything buffered so far (waiting up to `timeout` for the first batch)."""
+        with self._data_ready:
+            if not self._buffer and timeout > 0:
+                self._data_ready.wait(timeout)
+            out = list(self._buffer)
+            self._buffer.clear()
+            self._buffered = 0
+        return out
+
+    def clock(self, segment: int | None = None) -> ClockEstimate | None:
+        return self.segments[-1 if segment is None else segment].fit.estimate()
+
+    def ping(self, token: int | None = None) -> int:
+        """Send a clock probe (answered by PONG); returns the command's sequence number."""
+        return self._send(MsgType.PING, token=token if token is not None else time.monotonic_ns())
+
+    def stats(self) -> StreamStats:
+        """A consistent snapshot of counters, rate and clock state."""
+        s = replace(self._stats, gap_events=list(self._stats.gap_events))
+        s.protocol = self.protocol
+        d = self.decoder.stats if self.decoder is not None else None
+        if d is not None:
+            s.frames, s.samples, s.crc_errors = d.frames, d.samples, d.crc_errors
+            s.resync_bytes, s.gaps, s.missing_samples = d.resync_bytes, d.gaps, d.missing_samples
+            s.duplicates, s.out_of_order = d.duplicates, d.out_of_order
+        with self._lock:
+            first, last, first_n = self._first_rx, self._last_rx, self._first_rx_samples
+        if first is not None and last is not None and last > first:
+            s.rate_hz = (s.samples - first_n) / (last - first)
+        if last is not None:
+            s.last_data_age_s = time.monotonic() - last
+        est = self.clock()
+        if est is not None:
+            s.drift_ppm, s.residual_ms = est.drift_ppm, est.residual_ms
+        return s
