@@ -146,6 +146,7 @@ class _ByteStream:
         self._lost: str | None = None
         self.notifications = 0
         self.bytes = 0
+        self.largest = 0
         self.dropped = 0
 
     def push(self, data: bytes) -> None:
@@ -153,6 +154,7 @@ class _ByteStream:
             self._buf += data
             self.notifications += 1
             self.bytes += len(data)
+            self.largest = max(self.largest, len(data))
             excess = len(self._buf) - MAX_BUFFERED
             if excess > 0:
                 del self._buf[:excess]
@@ -299,7 +301,8 @@ class BleTransport(Transport):
     @property
     def stats(self) -> dict:
         s = self._stream
-        return {"notifications": s.notifications, "bytes": s.bytes, "dropped_bytes": s.dropped}
+        return {"notifications": s.notifications, "bytes": s.bytes, "largest_notification": s.largest,
+                "dropped_bytes": s.dropped}
 
     def describe(self) -> str:
         if self.info is None:

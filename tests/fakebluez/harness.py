@@ -11,9 +11,18 @@ import sys
 import time
 from dataclasses import fields
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from .config import DeviceConfig
 from .groundtruth import GroundTruth, read_ground_truth
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from firmware_bridge.protocol import MsgType
+    from firmware_bridge.transports.base import Transport
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
 _FLAGS = {"name": "--name", "address": "--address", "rssi": "--rssi", "mtu": "--mtu", "rate_hz": "--rate",
@@ -96,3 +105,67 @@ class FakeBlueZProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class HostSession:
+    """The host side of a protocol v1 session over any Transport: commands out, decoded frames in."""
+
+    def __init__(self, transport: Transport) -> None:
+        from firmware_bridge.decoder import V1Decoder
+
+        self.transport = transport
+        self.decoder = V1Decoder()
+        self.seq = 100
+        self.index: list[np.ndarray] = []
+        self.t_us: list[np.ndarray] = []
+        self.values: list[np.ndarray] = []
+        self.messages: list[object] = []
+
+    def send(self, command: MsgType, **kwargs: object) -> int:
+        from firmware_bridge import protocol
+
+        seq = self.seq
+        self.seq += 1
+        self.transport.write(protocol.command_frame(command, seq, **kwargs))
+        return seq
+
+    def pump(self, seconds: float) -> None:
+        """Read and decode for `seconds` (TransportLost propagates)."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            self.feed(self.transport.read(1 << 16, min(0.05, left)))
+
+    def drain(self, quiet: float = 0.3, limit: float = 5.0) -> None:
+        """Read until nothing arrived for `quiet` seconds."""
+        deadline = time.monotonic() + limit
+        last = time.monotonic()
+        while time.monotonic() - last < quiet and time.monotonic() < deadline:
+            data = self.transport.read(1 << 16, 0.05)
+            if data:
+                self.feed(data)
+                last = time.monotonic()
+
+    def feed(self, data: bytes) -> None:
+        if not data:
+            return
+        out = self.decoder.feed(data)
+        self.messages += out.messages
+        for b in out.blocks:
+            self.index.append(b.index)
+            self.t_us.append(b.device_time_us)
+            self.values.append(b.values)
+
+    def wait_for(self, predicate: Callable[[object], bool], timeout: float = 3.0) -> object | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            hit = next((m for m in self.messages if predicate(m)), None)
+            if hit is not None:
+                return hit
+            self.feed(self.transport.read(1 << 16, 0.05))
+        return next((m for m in self.messages if predicate(m)), None)
+
+    def samples(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(index, device_time_us, values) of everything received."""
+        if not self.index:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 0), np.int32)
+        return np.concatenate(self.index), np.concatenate(self.t_us), np.concatenate(self.values)
