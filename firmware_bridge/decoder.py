@@ -302,10 +302,12 @@ class LegacyDecoder:
         self._next_index = 0
 
         self._restarted = False
+        self._prev: tuple[np.ndarray, int] | None = None
 
     def mark_reconnect(self) -> None:
         """Legacy frames carry no sequence: every reconnect starts a new device-clock segment."""
         self._buf.clear()
+        self._prev = None
         self._clock.reset()
         self._restarted = True
 
@@ -329,21 +331,40 @@ class LegacyDecoder:
         size = legacy.frame_size(self.channels)
         b = np.frombuffer(bytes(self._buf), np.uint8)
         starts, rejected = legacy.valid_frames(b, self.channels, final=final)
-        self.stats.crc_errors += rejected
+        # the newest frame waits for the next one, so that every frame is checked against both neighbours
+        held = None
+        if not final and self._prev is None and len(starts) < 3:
+            return out  # the first frames are judged together: wait for three
+        if not final and len(starts):
+            held, starts = int(starts[-1]), starts[:-1]
         if len(starts) == 0:
-            self._trim(size + 3)
+            if held is None:
+                self.stats.crc_errors += len(rejected)
+                self._trim(size + 3)
             return out
-        covered = len(starts) * size
         consumed = int(starts[-1]) + size
-        self.stats.resync_bytes += consumed - covered
+        self.stats.crc_errors += int((rejected < consumed).sum())
+        self.stats.resync_bytes += consumed - len(starts) * size
         values, ms = legacy.unpack_frames(b, starts, self.channels)
+        nxt = None
+        if held is not None:
+            v_next, ms_next = legacy.unpack_frames(b, np.array([held]), self.channels)
+            nxt = (v_next[0], int(ms_next[0]))
         del self._buf[:consumed]
+        bad = legacy.implausible_rows(values, ms, self._prev, nxt)
+        self._prev = (values[-1].copy(), int(ms[-1]))
+        if bad.any():
+            self.stats.crc_errors += int(bad.sum())
+            values, ms = values[~bad], ms[~bad]
+        n = len(values)
+        if n == 0:
+            return out
         times = self._clock.unwrap_array(ms.astype(np.int64)) * 1000
-        index = self._next_index + np.arange(len(starts), dtype=np.int64)
-        self._next_index += len(starts)
-        self.stats.frames += len(starts)
-        self.stats.samples += len(starts)
-        self.stats.messages["LEGACY"] = self.stats.messages.get("LEGACY", 0) + len(starts)
+        index = self._next_index + np.arange(n, dtype=np.int64)
+        self._next_index += n
+        self.stats.frames += n
+        self.stats.samples += n
+        self.stats.messages["LEGACY"] = self.stats.messages.get("LEGACY", 0) + n
         out.blocks.append(SampleBlock(index, times, values))
         out.frame_time_us.extend(times.tolist())
         if self._restarted:

@@ -90,19 +90,19 @@ def find_headers(b: np.ndarray) -> np.ndarray:
     return np.flatnonzero(m)
 
 
-def valid_frames(b: np.ndarray, channels: int, final: bool = False) -> tuple[np.ndarray, int]:
+def valid_frames(b: np.ndarray, channels: int, final: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Start offsets of frames that pass their checksum and are followed by another header.
 
     The next-header rule is DexUMI's own framing rule; with the checksum it stops a channel value that
     happens to read ``AA 55 00 00`` from starting a false frame. A frame at the very end of the buffer is
-    only accepted when `final` (no more bytes will come). Returns (starts, rejected) where rejected counts
+    only accepted when `final` (no more bytes will come). Returns (starts, rejected): the offsets of
     header candidates outside accepted frames whose checksum failed.
     """
     size = frame_size(channels)
     pos = find_headers(b)
     pos = pos[pos + size <= len(b)]
     if len(pos) == 0:
-        return pos, 0
+        return pos, pos
     idx = pos[:, None] + np.arange(4, size, dtype=np.int64)
     words = b[idx].view("<u4").reshape(len(pos), channels + 1)
     chan = words[:, :-1].astype(np.int64)
@@ -128,7 +128,7 @@ def valid_frames(b: np.ndarray, channels: int, final: bool = False) -> tuple[np.
         j = np.searchsorted(good, bad, side="right") - 1
         covered = (j >= 0) & (bad < good[np.maximum(j, 0)] + size)
         bad = bad[~covered]
-    return good, int(len(bad))
+    return good, bad
 
 
 def unpack_frames(b: np.ndarray, starts: np.ndarray, channels: int) -> tuple[np.ndarray, np.ndarray]:
@@ -139,3 +139,56 @@ def unpack_frames(b: np.ndarray, starts: np.ndarray, channels: int) -> tuple[np.
     values = words[:, :-1].view("<i4").astype(np.int32)
     ms = (words[:, -1] & 0xFFFF).astype(np.uint16)
     return values, ms
+
+
+SPIKE_COUNTS = 1 << 15  # a channel that jumps this far and straight back was corrupted in its upper bytes
+
+
+def implausible_rows(values: np.ndarray, ms: np.ndarray, prev: tuple[np.ndarray, int] | None,
+                     nxt: tuple[np.ndarray, int] | None) -> np.ndarray:
+    """Frames whose checksum passed but whose content cannot be what the board sent.
+
+    The checksum is the low 16 bits of the sum: it misses changes to bits 16-31 of any channel and to the
+    ms counter. So we also reject (a) values that are not sign-extended 24-bit numbers, (b) a channel that
+    spikes by ≥ 2^15 counts away from both neighbours which agree with each other, (c) an ms counter that
+    jumps away from both neighbours which agree with each other. (b) and (c) need both neighbours.
+    """
+    v = values.astype(np.int64)
+    bad = ((v < -(1 << 23)) | (v >= (1 << 23))).any(axis=1)
+    rows, t = v, ms.astype(np.int64)
+    first = 0  # position of values[0] in the padded sequence
+    if prev is not None:
+        rows = np.concatenate([prev[0][None, :].astype(np.int64), rows])
+        t = np.concatenate([[prev[1]], t])
+        first = 1
+    if nxt is not None:
+        rows = np.concatenate([rows, nxt[0][None, :].astype(np.int64)])
+        t = np.concatenate([t, [nxt[1]]])
+    if len(rows) < 3:
+        return bad
+    mid, before, after = rows[1:-1], rows[:-2], rows[2:]
+    spike = ((np.abs(mid - before) >= SPIKE_COUNTS) & (np.abs(mid - after) >= SPIKE_COUNTS)
+             & (np.abs(after - before) < SPIKE_COUNTS)).any(axis=1)
+    steps = (t[1:] - t[:-1]) % 65536
+    typical = max(3, 4 * int(np.median(steps)))
+    bridge = (t[2:] - t[:-2]) % 65536
+    glitch = (steps[:-1] > typical) & (steps[1:] > typical) & (bridge <= typical)
+    checked = spike | glitch  # for padded positions 1 .. len(rows) - 2
+    lo = 1 - first  # values index of padded position 1
+    out = bad.copy()
+    idx = np.arange(len(checked)) + lo
+    ok = (idx >= 0) & (idx < len(v))
+    out[idx[ok]] |= checked[ok]
+    # an end with no neighbour beyond it is judged against the two frames on its inner side
+    if prev is None:
+        out[0] |= _edge_outlier(rows[0], rows[1], rows[2], t[0], t[1], t[2], typical)
+    if nxt is None:
+        out[-1] |= _edge_outlier(rows[-1], rows[-2], rows[-3], t[-1], t[-2], t[-3], typical)
+    return out
+
+
+def _edge_outlier(x0, x1, x2, t0, t1, t2, typical: int) -> bool:
+    jump = bool(((np.abs(x0 - x1) >= SPIKE_COUNTS) & (np.abs(x1 - x2) < SPIKE_COUNTS)).any())
+    dt01, dt12 = abs(int(t0) - int(t1)) % 65536, abs(int(t1) - int(t2)) % 65536
+    dt01, dt12 = min(dt01, 65536 - dt01), min(dt12, 65536 - dt12)
+    return jump or (dt01 > typical and dt12 <= typical)

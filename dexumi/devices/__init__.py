@@ -1,0 +1,1 @@
+"""Device drivers: encoder boards and cameras."""

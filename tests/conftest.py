@@ -1,0 +1,50 @@
+"""Shared fixtures: the emulator as a separate process with its ground-truth log, and data locations."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+KEYPOINTS = SHARED / "data" / "human_hand_keypoints.npy"
+LEAP_URDF = SHARED / "hands" / "leap_hand" / "leap_hand_right.urdf"
+DEXUMI = [sys.executable, "-m", "apps.cli.main"]
+
+
+@pytest.fixture
+def sim_device(tmp_path):
+    """Start emulators: `sim_device(*args)` → SimDeviceProcess with `.truth` set; all stopped afterwards."""
+    from dexumi.devices.sim import SimDeviceProcess
+
+    started = []
+
+    def start(*args: object) -> SimDeviceProcess:
+        truth = tmp_path / f"truth{len(started)}.bin"
+        proc = SimDeviceProcess(*args, truth=truth)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+def drain(driver, seconds: float) -> list:
+    """Read batches from a started driver for `seconds`."""
+    batches = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        batches += driver.read(timeout=0.05)
+    return batches
+
+
+def concat(batches: list, field: str) -> np.ndarray:
+    return np.concatenate([getattr(b, field) for b in batches]) if batches else np.empty(0)
