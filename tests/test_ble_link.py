@@ -10,12 +10,10 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
-from fakebluez import DeviceConfig, PrivateBus, dbus_daemon_path
+from fakebluez.fixtures import ble_bus, require_dbus_daemon, start_fake  # noqa: F401 - fixtures
 from fakebluez.harness import FakeBlueZProcess, HostSession
 
 from firmware_bridge import protocol
@@ -24,42 +22,7 @@ from firmware_bridge.protocol import AckStatus, MsgType
 from firmware_bridge.transports.ble import BleTarget, BleTransport, scan_ble
 from firmware_bridge.transports.ble_uuids import SERVICE_UUID
 
-if dbus_daemon_path() is None:
-    pytest.skip("dbus-daemon is not installed (apt-get install dbus): the fake BlueZ needs a private bus",
-                allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def ble_bus() -> Iterator[str]:
-    """One private system bus for the module; bleak in this process is pointed at it."""
-    bus = PrivateBus()
-    address = bus.start()
-    old = os.environ.get("DBUS_SYSTEM_BUS_ADDRESS")
-    os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = address
-    try:
-        yield address
-    finally:
-        if old is None:
-            os.environ.pop("DBUS_SYSTEM_BUS_ADDRESS", None)
-        else:
-            os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = old
-        bus.stop()
-
-
-@pytest.fixture
-def start_fake(ble_bus: str, tmp_path: Path) -> Iterator:
-    """start_fake(**DeviceConfig fields) -> a running FakeBlueZProcess with a ground-truth log."""
-    running: list[FakeBlueZProcess] = []
-
-    def start(**kw: object) -> FakeBlueZProcess:
-        kw.setdefault("log_path", str(tmp_path / f"truth{len(running)}.jsonl"))
-        fake = FakeBlueZProcess(ble_bus, DeviceConfig(**kw)).start()  # type: ignore[arg-type]
-        running.append(fake)
-        return fake
-
-    yield start
-    for fake in running:
-        fake.stop()
+require_dbus_daemon()
 
 
 def stream(transport: BleTransport, seconds: float) -> HostSession:
