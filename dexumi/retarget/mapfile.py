@@ -66,7 +66,7 @@ class FingertipSettings:
     directions: tuple[DirectionTerm, ...] = ()
     align: AlignSpec = field(default_factory=AlignSpec)
     iterations: int = 10
-    damping: float = 1e-4
+    damping: float = 1e-6
     temporal_weight: float = 1e-3
     tolerance: float = 1e-6
 
@@ -288,7 +288,7 @@ def _fingertip(doc: _Doc, value: Any) -> FingertipSettings:
         directions=_directions(doc, spec["directions"]) if "directions" in spec else (),
         align=_align(doc, spec.get("align", "identity")),
         iterations=iters,
-        damping=_num(doc, path + ("damping",), spec.get("damping", 1e-4), nonneg=True),
+        damping=_num(doc, path + ("damping",), spec.get("damping", 1e-6), nonneg=True),
         temporal_weight=_num(doc, path + ("temporal_weight",), spec.get("temporal_weight", 1e-3), nonneg=True),
         tolerance=_num(doc, path + ("tolerance",), spec.get("tolerance", 1e-6), positive=True),
     )

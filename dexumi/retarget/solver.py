@@ -21,7 +21,7 @@ class SolverSettings:
     """``temporal_weight`` tau in metres per radian: 1 rad of change costs like tau metres of tip error."""
 
     iterations: int = 10
-    damping: float = 1e-4
+    damping: float = 1e-6
     temporal_weight: float = 1e-3
     tolerance: float = 1e-6
     first_frame_iterations: int = 100
@@ -54,7 +54,8 @@ class FingertipSolver:
         self.q_prev: np.ndarray | None = None
 
     def reset(self, q: np.ndarray | None = None) -> None:
-        """Forget the previous frame (next solve starts from ``q`` or the open hand)."""
+        """Forget the previous frame (the next solve starts from ``q``, else from the middle of the limits,
+        away from the straight-finger singularity)."""
         self.q_prev = None if q is None else self.kin.clip(np.asarray(q, dtype=float))
 
     # ---- residuals ----------------------------------------------------------------------------
@@ -102,7 +103,7 @@ class FingertipSolver:
         """One frame: (F,3) targets [+ (D,3) unit directions] -> (q, iterations used, final cost)."""
         s = self.settings
         first = self.q_prev is None
-        q_ref = self.kin.clip(np.zeros(self.kin.nq)) if first else self.q_prev
+        q_ref = 0.5 * (self._lo + self._hi) if first else self.q_prev
         q = q_ref.copy()  # type: ignore[union-attr]
         n_iter = iterations or (s.first_frame_iterations if first else s.iterations)
         tau2 = 0.0 if first else s.temporal_weight**2
