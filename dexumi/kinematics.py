@@ -79,12 +79,62 @@ def parse_urdf_info(xml: str, source: str) -> UrdfInfo:
                                              float(m.get("offset", "0")))
             except ValueError:
                 raise DexumiError(f"{source}: joint '{name}': <mimic> multiplier/offset is not a number") from None
+    _check_tree(root, source)
     for c in mimics.values():
         if c.source not in types or types[c.source] == "fixed":
             raise DexumiError(f"{source}: joint '{c.joint}' mimics '{c.source}', which is not a moving joint")
         if c.source in mimics:
             raise DexumiError(f"{source}: joint '{c.joint}' mimics '{c.source}', which is itself a mimic joint")
     return UrdfInfo(root.get("name", ""), tuple(joints), mimics)
+
+
+def _floats(text: str | None, n: int) -> bool:
+    if text is None:
+        return True
+    try:
+        return len([float(v) for v in text.split()]) == n
+    except ValueError:
+        return False
+
+
+def _check_tree(root: ET.Element, source: str) -> None:
+    """The structural checks urdfdom would otherwise report on stderr: links, parents, limits, numbers."""
+    links = [link.get("name") for link in root.findall("link")]
+    if not links:
+        raise DexumiError(f"{source}: not a valid URDF: no <link>")
+    if len(set(links)) != len(links):
+        dup = next(n for n in links if links.count(n) > 1)
+        raise DexumiError(f"{source}: not a valid URDF: link '{dup}' is defined twice")
+    children: dict[str, str] = {}
+    for j in root.findall("joint"):
+        name, jtype = j.get("name"), j.get("type", "")
+        ends = {}
+        for end in ("parent", "child"):
+            el = j.find(end)
+            link = None if el is None else el.get("link")
+            if link is None:
+                raise DexumiError(f"{source}: joint '{name}' has no <{end} link=...>")
+            if link not in links:
+                raise DexumiError(f"{source}: joint '{name}': {end} link '{link}' is not defined")
+            ends[end] = link
+        if ends["child"] in children:
+            raise DexumiError(f"{source}: link '{ends['child']}' is the child of joints '{children[ends['child']]}' "
+                              f"and '{name}'")
+        children[ends["child"]] = str(name)
+        for tag, attr in (("origin", "xyz"), ("origin", "rpy"), ("axis", "xyz")):
+            el = j.find(tag)
+            if el is not None and not _floats(el.get(attr), 3):
+                raise DexumiError(f"{source}: joint '{name}': <{tag} {attr}> needs 3 numbers")
+        if jtype in ("revolute", "prismatic"):
+            lim = j.find("limit")
+            if lim is None or lim.get("lower") is None or lim.get("upper") is None:
+                raise DexumiError(f"{source}: joint '{name}' ({jtype}) needs <limit lower=... upper=...>")
+            if not (_floats(lim.get("lower"), 1) and _floats(lim.get("upper"), 1)):
+                raise DexumiError(f"{source}: joint '{name}': limit lower/upper must be numbers")
+    roots = [n for n in links if n not in children]
+    if len(roots) != 1:
+        raise DexumiError(f"{source}: not a valid URDF: {len(roots)} root links ({', '.join(map(str, roots[:4]))}); "
+                          "expected one tree")
 
 
 def _tip_sort_key(name: str) -> tuple[int, str]:

@@ -92,15 +92,19 @@ BAD = {
                   "<mimic joint='ghost'/></joint></robot>", "joint 'j2' mimics 'ghost'"),
     "missing_child": ("<robot name='x'><link name='a'/><joint name='j' type='revolute'><parent link='a'/>"
                       "<child link='zz'/><limit lower='0' upper='1' effort='1' velocity='1'/></joint></robot>",
-                      "not a valid URDF"),
+                      "joint 'j': child link 'zz' is not defined"),
+    "no_limit": ("<robot name='x'><link name='a'/><link name='b'/><joint name='j' type='revolute'><parent link='a'/>"
+                 "<child link='b'/></joint></robot>", r"joint 'j' \(revolute\) needs <limit"),
+    "two_roots": ("<robot name='x'><link name='a'/><link name='b'/></robot>", "2 root links"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
-def test_bad_urdf_is_a_one_line_error(case: str, tmp_path: Path) -> None:
+def test_bad_urdf_is_a_one_line_error(case: str, tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
     text, pattern = BAD[case]
     p = tmp_path / f"{case}.urdf"
     p.write_text(text)
     with pytest.raises(DexumiError, match=pattern) as info:
         HandKinematics.from_urdf(p)
     assert "\n" not in str(info.value) and str(p) in str(info.value)
+    assert capfd.readouterr().err == ""  # nothing from urdfdom on stderr
