@@ -6,6 +6,7 @@ check, and count every anomaly in `DecoderStats`. Samples come out as numpy bloc
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -303,6 +304,10 @@ class LegacyDecoder:
 
         self._restarted = False
         self._prev: tuple[np.ndarray, int] | None = None
+        self._steps: deque[int] = deque(maxlen=64)  # recent ms-counter steps between accepted frames
+
+    def _usual_step(self) -> float | None:
+        return float(np.median(self._steps)) if len(self._steps) >= 16 else None
 
     def mark_reconnect(self) -> None:
         """Legacy frames carry no sequence: every reconnect starts a new device-clock segment."""
@@ -351,7 +356,7 @@ class LegacyDecoder:
             v_next, ms_next = legacy.unpack_frames(b, np.array([held]), self.channels)
             nxt = (v_next[0], int(ms_next[0]))
         del self._buf[:consumed]
-        bad = legacy.implausible_rows(values, ms, self._prev, nxt)
+        bad = legacy.implausible_rows(values, ms, self._prev, nxt, self._usual_step())
         self._prev = (values[-1].copy(), int(ms[-1]))
         if bad.any():
             self.stats.crc_errors += int(bad.sum())
@@ -359,6 +364,7 @@ class LegacyDecoder:
         n = len(values)
         if n == 0:
             return out
+        self._steps.extend(((ms[1:].astype(np.int64) - ms[:-1]) % 65536).tolist()[-64:])
         times = self._clock.unwrap_array(ms.astype(np.int64)) * 1000
         index = self._next_index + np.arange(n, dtype=np.int64)
         self._next_index += n

@@ -145,13 +145,14 @@ SPIKE_COUNTS = 1 << 15  # a channel that jumps this far and straight back was co
 
 
 def implausible_rows(values: np.ndarray, ms: np.ndarray, prev: tuple[np.ndarray, int] | None,
-                     nxt: tuple[np.ndarray, int] | None) -> np.ndarray:
+                     nxt: tuple[np.ndarray, int] | None, usual_step_ms: float | None = None) -> np.ndarray:
     """Frames whose checksum passed but whose content cannot be what the board sent.
 
     The checksum is the low 16 bits of the sum: it misses changes to bits 16-31 of any channel and to the
     ms counter. So we also reject (a) values that are not sign-extended 24-bit numbers, (b) a channel that
     spikes by ≥ 2^15 counts away from both neighbours which agree with each other, (c) an ms counter that
     jumps away from both neighbours which agree with each other. (b) and (c) need both neighbours.
+    `usual_step_ms` is the board's usual counter step (from earlier frames); without it, this batch's.
     """
     v = values.astype(np.int64)
     bad = ((v < -(1 << 23)) | (v >= (1 << 23))).any(axis=1)
@@ -170,7 +171,8 @@ def implausible_rows(values: np.ndarray, ms: np.ndarray, prev: tuple[np.ndarray,
     spike = ((np.abs(mid - before) >= SPIKE_COUNTS) & (np.abs(mid - after) >= SPIKE_COUNTS)
              & (np.abs(after - before) < SPIKE_COUNTS)).any(axis=1)
     steps = (t[1:] - t[:-1]) % 65536
-    typical = max(3, 4 * int(np.median(steps)))
+    usual = usual_step_ms if usual_step_ms is not None else (float(np.median(steps)) if len(steps) >= 5 else 250.0)
+    typical = max(3, int(4 * usual))
     bridge = (t[2:] - t[:-2]) % 65536
     glitch = (steps[:-1] > typical) & (steps[1:] > typical) & (bridge <= typical)
     checked = spike | glitch  # for padded positions 1 .. len(rows) - 2

@@ -1,0 +1,223 @@
+"""Calibration profiles: one human-readable, versioned YAML file per exoskeleton.
+
+Loading validates every key and reports the first problem in one line naming the key; nothing in a
+profile can execute code (yaml.safe_load only).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dexumi.errors import DexumiError
+from dexumi.types import EncoderCalibration
+
+FORMAT = "dexumi-profile"
+VERSION = 1
+
+
+class ProfileError(DexumiError):
+    """A profile file that cannot be used, with the offending key in the message."""
+
+
+@dataclass
+class ChannelCalibration:
+    """One encoder channel: angle = sign * counts * scale_rad_per_count - zero_rad."""
+
+    name: str
+    zero_rad: float
+    sign: int
+    scale_rad_per_count: float
+    range_rad: tuple[float, float] = (-math.pi, math.pi)
+
+
+@dataclass
+class CameraIntrinsics:
+    model: str  # pinhole | fisheye
+    width: int
+    height: int
+    matrix: list[list[float]]
+    distortion: list[float]
+    rms_px: float = 0.0
+
+
+@dataclass
+class Profile:
+    id: str
+    created: str
+    device: dict[str, Any]
+    channels: list[ChannelCalibration]
+    wrap: bool = False
+    cameras: dict[str, CameraIntrinsics] = field(default_factory=dict)
+    latencies_s: dict[str, float] = field(default_factory=dict)
+    latency_uncertainty_s: dict[str, float] = field(default_factory=dict)
+    mapping: str | None = None
+    hand: str | None = None
+    exoskeleton: str | None = None
+    notes: str = ""
+    source: Path | None = None
+
+    def encoder_calibration(self) -> EncoderCalibration:
+        return EncoderCalibration(
+            tuple(c.zero_rad for c in self.channels), tuple(float(c.sign) for c in self.channels),
+            tuple(c.scale_rad_per_count for c in self.channels), self.wrap, self.id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT, "version": VERSION, "id": self.id, "created": self.created,
+            "device": dict(self.device), "hand": self.hand, "exoskeleton": self.exoskeleton,
+            "encoder": {"wrap": self.wrap, "channels": [
+                {"name": c.name, "zero_rad": float(c.zero_rad), "sign": int(c.sign),
+                 "scale_rad_per_count": float(c.scale_rad_per_count), "range_rad": [float(x) for x in c.range_rad]}
+                for c in self.channels]},
+            "cameras": {k: asdict(v) for k, v in self.cameras.items()},
+            "latencies_s": {k: float(v) for k, v in self.latencies_s.items()},
+            "latency_uncertainty_s": {k: float(v) for k, v in self.latency_uncertainty_s.items()},
+            "mapping": self.mapping, "notes": self.notes,
+        }
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+
+def new_profile_id(device_id: str) -> str:
+    return f"{device_id or 'device'}-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+# ------------------------------------------------------------------------------------------- validation
+
+def _req(d: dict, key: str, where: str) -> Any:
+    if not isinstance(d, dict) or key not in d:
+        raise ProfileError(f"missing key '{where}{key}'")
+    return d[key]
+
+
+def _num(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ProfileError(f"'{where}' must be a finite number, not {value!r}")
+    return float(value)
+
+
+def _str(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ProfileError(f"'{where}' must be a non-empty string, not {value!r}")
+    return value
+
+
+def _channel(c: Any, i: int) -> ChannelCalibration:
+    where = f"encoder.channels[{i}]."
+    if not isinstance(c, dict):
+        raise ProfileError(f"'encoder.channels[{i}]' must be a mapping, not {type(c).__name__}")
+    sign = _num(_req(c, "sign", where), where + "sign")
+    if sign not in (1.0, -1.0):
+        raise ProfileError(f"'{where}sign' must be 1 or -1, not {c['sign']!r}")
+    scale = _num(_req(c, "scale_rad_per_count", where), where + "scale_rad_per_count")
+    if scale <= 0:
+        raise ProfileError(f"'{where}scale_rad_per_count' must be positive")
+    rng = c.get("range_rad", [-math.pi, math.pi])
+    if not isinstance(rng, list) or len(rng) != 2:
+        raise ProfileError(f"'{where}range_rad' must be [low, high]")
+    lo, hi = (_num(x, where + "range_rad") for x in rng)
+    return ChannelCalibration(_str(c.get("name", f"ch{i}"), where + "name"),
+                              _num(_req(c, "zero_rad", where), where + "zero_rad"), int(sign), scale, (lo, hi))
+
+
+def _camera(key: str, c: Any) -> CameraIntrinsics:
+    where = f"cameras.{key}."
+    if not isinstance(c, dict):
+        raise ProfileError(f"'cameras.{key}' must be a mapping")
+    matrix = _req(c, "matrix", where)
+    if (not isinstance(matrix, list) or len(matrix) != 3
+            or not all(isinstance(r, list) and len(r) == 3 for r in matrix)):
+        raise ProfileError(f"'{where}matrix' must be a 3×3 list")
+    dist = _req(c, "distortion", where)
+    if not isinstance(dist, list):
+        raise ProfileError(f"'{where}distortion' must be a list")
+    model = _str(c.get("model", "pinhole"), where + "model")
+    if model not in ("pinhole", "fisheye"):
+        raise ProfileError(f"'{where}model' must be pinhole or fisheye")
+    return CameraIntrinsics(model, int(_num(_req(c, "width", where), where + "width")),
+                            int(_num(_req(c, "height", where), where + "height")),
+                            [[_num(x, where + "matrix") for x in r] for r in matrix],
+                            [_num(x, where + "distortion") for x in dist], float(c.get("rms_px", 0.0)))
+
+
+def profile_from_dict(doc: Any, source: Path | None = None) -> Profile:
+    if not isinstance(doc, dict):
+        raise ProfileError("a profile must be a YAML mapping at the top level")
+    if doc.get("format", FORMAT) != FORMAT:
+        raise ProfileError(f"'format' is {doc.get('format')!r}, not {FORMAT!r}")
+    version = _req(doc, "version", "")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ProfileError(f"'version' must be an integer, not {version!r}")
+    if version > VERSION:
+        raise ProfileError(f"profile version {version} is newer than this dexumi understands ({VERSION}); upgrade dexumi")
+    enc = _req(doc, "encoder", "")
+    channels = _req(enc, "channels", "encoder.")
+    if not isinstance(channels, list) or not channels:
+        raise ProfileError("'encoder.channels' must be a non-empty list")
+    device = doc.get("device", {})
+    if not isinstance(device, dict):
+        raise ProfileError("'device' must be a mapping")
+    cams = doc.get("cameras") or {}
+    if not isinstance(cams, dict):
+        raise ProfileError("'cameras' must be a mapping of camera serial → intrinsics")
+    lat = doc.get("latencies_s") or {}
+    if not isinstance(lat, dict):
+        raise ProfileError("'latencies_s' must be a mapping of stream → seconds")
+    unc = doc.get("latency_uncertainty_s") or {}
+    profile = Profile(
+        id=_str(_req(doc, "id", ""), "id"), created=str(doc.get("created", "")), device=device,
+        channels=[_channel(c, i) for i, c in enumerate(channels)], wrap=bool(enc.get("wrap", False)),
+        cameras={str(k): _camera(str(k), v) for k, v in cams.items()},
+        latencies_s={str(k): _num(v, f"latencies_s.{k}") for k, v in lat.items()},
+        latency_uncertainty_s={str(k): _num(v, f"latency_uncertainty_s.{k}") for k, v in unc.items()},
+        mapping=doc.get("mapping"), hand=doc.get("hand"), exoskeleton=doc.get("exoskeleton"),
+        notes=str(doc.get("notes") or ""), source=source)
+    declared = device.get("channels")
+    if declared is not None and declared != len(profile.channels) and declared - 2 != len(profile.channels):
+        raise ProfileError(f"'device.channels' says {declared} but 'encoder.channels' lists {len(profile.channels)}")
+    return profile
+
+
+def load_profile(path: str | Path) -> Profile:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ProfileError(f"profile {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"cannot read profile {path}: {exc}") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ProfileError(f"profile {path} is not valid YAML{where}: {problem}") from None
+    try:
+        return profile_from_dict(doc, path)
+    except ProfileError as exc:
+        raise ProfileError(f"profile {path}: {exc}") from None
+
+
+def save_profile(profile: Profile, path: str | Path, overwrite: bool = False) -> Path:
+    """Write atomically (temp file + rename); refuses to replace an existing file unless told."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise ProfileError(f"{path} exists; choose another name or pass --force")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(profile.to_yaml())
+    os.replace(tmp, path)
+    return path
