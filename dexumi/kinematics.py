@@ -143,7 +143,9 @@ def _tip_sort_key(name: str) -> tuple[int, str]:
 
 
 class HandKinematics:
-    """A hand model loaded from URDF (path or text) with mimic joints reduced."""
+    """A hand model loaded from URDF (path or text) with mimic joints reduced.
+
+    Holds one pinocchio ``Data``: use one instance per thread."""
 
     def __init__(self, xml: str, source: str = "<urdf>", *, mimic: bool = True, name: str | None = None) -> None:
         self.source = source

@@ -370,3 +370,13 @@ def test_bundled_maps_load() -> None:
     for p in sorted(MAPS.glob("*.yaml")):
         m = load_map(p)
         assert m.version == 1 and Retargeter.from_map(m).robot.name == m.robot
+
+
+def test_documented_example_map_is_valid() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "retargeting.md").read_text()
+    text = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    m = parse_map(text)
+    r = Retargeter(m, registry.load(m.robot), registry.load(m.exoskeleton))
+    x = np.tile([0.3, 0.2, 0.5, 0.6, 0.7, 0.8], (4, 1))
+    assert np.all(np.isfinite(r.retarget(x, np.arange(4) / 30.0)))
+    assert np.all(np.isfinite(r.with_mode("fingertip").retarget(x, np.arange(4) / 30.0)))

@@ -346,7 +346,7 @@ def parse_map(text: str, source: str = "<map>", suffix: str = ".yaml", path: Pat
         filter=flt,
         path=path,
     )
-    for i, rule in enumerate(rmap.joints):
+    for rule in rmap.joints:
         if rule.exo not in rmap.channels:
             raise doc.error(("joints", rule.robot, "from"), f"channel '{rule.exo}' is not in 'channels'")
     if mode == "joint" and not rmap.joints:
