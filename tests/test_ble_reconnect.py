@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from fakebluez.fixtures import ble_bus, require_dbus_daemon, start_fake  # noqa: F401 - fixtures
 from fakebluez.harness import HostSession
 
@@ -111,3 +113,28 @@ def test_ble_cli_stream_json(start_fake, ble_bus: str) -> None:
     assert report["crc_errors"] == 0 and report["duplicates"] == 0 and report["missing_samples"] == 0
     assert 300 < report["samples"] <= len(truth.index)
     assert truth.count("connected") == 2
+
+
+def test_ble_bluez_crash_is_a_loss_and_the_link_comes_back(start_fake) -> None:
+    """bluetoothd dying silently (here: the fake, SIGKILLed) must end the stream, not hang it."""
+    fake = start_fake(name="glove-crash")
+    t = BleTransport("ble:glove-crash", scan_timeout=3)
+    t.open()
+    s = HostSession(t)
+    s.send(MsgType.START)
+    s.pump(0.5)
+    before = s.decoder.stats.samples
+    assert before > 50
+    assert fake.proc is not None
+    os.killpg(fake.proc.pid, signal.SIGKILL)
+    t0 = time.monotonic()
+    with pytest.raises(TransportLost):
+        s.pump(5.0)
+    assert time.monotonic() - t0 < 1.0
+    start_fake(name="glove-crash")  # bluetoothd is back (a new process: the board restarted too)
+    reopen(t)
+    s.decoder.mark_reconnect()
+    s.send(MsgType.START)
+    s.pump(0.5)
+    t.close()
+    assert s.decoder.stats.samples > before + 50 and s.decoder.stats.device_resets == 1

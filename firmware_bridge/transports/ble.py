@@ -249,6 +249,54 @@ def scan_ble(timeout: float = 3.0) -> list[dict]:
         return []
 
 
+# ------------------------------------------------------------------------------------------ BlueZ watch
+
+class _BlueZWatch:
+    """Marks the stream lost when bluetoothd (org.bluez) leaves the system bus or the bus itself dies.
+
+    bleak notices a dead bus but not a BlueZ restart: its device would look connected forever, with no data.
+    """
+
+    RULE = ("type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
+            "member='NameOwnerChanged',arg0='org.bluez'")
+
+    def __init__(self) -> None:
+        self._bus: Any = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, stream: _ByteStream, spec: str) -> None:
+        from dbus_fast import BusType, Message, MessageType
+        from dbus_fast.aio import MessageBus
+
+        bus = MessageBus(bus_type=BusType.SYSTEM)
+        await bus.connect()
+
+        def on_message(msg: Message) -> None:
+            if msg.message_type == MessageType.SIGNAL and msg.member == "NameOwnerChanged" \
+                    and msg.body and msg.body[0] == "org.bluez" and not msg.body[2]:
+                stream.mark_lost(f"{spec}: BLE link lost (bluetoothd left the system bus)")
+
+        bus.add_message_handler(on_message)
+        await bus.call(Message(destination="org.freedesktop.DBus", path="/org/freedesktop/DBus",
+                               interface="org.freedesktop.DBus", member="AddMatch", signature="s",
+                               body=[self.RULE]))
+        self._bus = bus
+
+        async def watch_bus() -> None:
+            try:
+                await bus.wait_for_disconnect()
+            except Exception:
+                pass
+            stream.mark_lost(f"{spec}: BLE link lost (D-Bus system bus connection closed)")
+
+        self._task = asyncio.get_running_loop().create_task(watch_bus())
+
+    def stop(self) -> None:
+        bus, self._bus = self._bus, None
+        if bus is not None:
+            bus.disconnect()
+
+
 # ------------------------------------------------------------------------------------------ transport
 
 @dataclass
@@ -279,6 +327,7 @@ class BleTransport(Transport):
         self._open_lock = threading.RLock()
         self._write_lock = threading.Lock()
         self._loop: _LoopThread | None = None
+        self._watch: _BlueZWatch | None = None
 
     # -------------------------------------------------------------- state
     @property
@@ -348,6 +397,9 @@ class BleTransport(Transport):
 
         client = BleakClient(device, disconnected_callback=on_disconnect, services=[SERVICE_UUID],
                              timeout=self.connect_timeout)
+        if client.backend_id == "bluez_dbus":
+            self._watch = _BlueZWatch()
+            await self._watch.start(stream, self.spec)
         await client.connect()
         self._client = client
         service = client.services.get_service(SERVICE_UUID)
@@ -383,17 +435,22 @@ class BleTransport(Transport):
 
     def _release(self) -> None:
         client, self._client = self._client, None
+        watch, self._watch = self._watch, None
         self._samples = self._commands = None
         self._stream.mark_lost(f"{self.spec}: closed")
-        if client is None or self._loop is None or not self._loop.alive:
+        if (client is None and watch is None) or self._loop is None or not self._loop.alive:
             return
         try:
-            self._loop.run(self._close_async(client), CLOSE_TIMEOUT)
+            self._loop.run(self._close_async(client, watch), CLOSE_TIMEOUT)
         except Exception as exc:
             log.debug("BLE close of %s: %s", self.spec, _one_line(exc))
 
     @staticmethod
-    async def _close_async(client: Any) -> None:
+    async def _close_async(client: Any, watch: _BlueZWatch | None) -> None:
+        if watch is not None:
+            watch.stop()
+        if client is None:
+            return
         try:
             await client.disconnect()
         except Exception as exc:
