@@ -379,7 +379,8 @@ class BleTransport(Transport):
                 reason = _no_bluetooth_reason(exc)
                 if reason is not None:
                     raise PortNotFound(f"{self.spec}: {reason}") from None
-                raise PortNotFound(f"{self.spec}: found the device but could not connect: {_one_line(exc)}") from None
+                raise PortNotFound(f"{self.spec}: found the device but could not connect: "
+                                   f"{_one_line(exc)}") from None
 
     async def _open_async(self, stream: _ByteStream) -> None:
         from bleak import BleakClient
