@@ -14,6 +14,7 @@ import numpy as np
 from firmware_bridge import legacy, protocol
 from firmware_bridge.protocol import MsgType
 
+_TYPE_NAMES = {int(t): t.name for t in MsgType}
 U32 = 1 << 32
 HALF_U32 = 1 << 31
 
@@ -45,6 +46,7 @@ class SampleBlock:
     index: np.ndarray  # int64 (n,)
     device_time_us: np.ndarray  # int64 (n,)
     values: np.ndarray  # int32 (n, channels)
+    stream_end: np.ndarray  # int64 (n,) offset, in all bytes ever fed, just past the sample's frame
 
     def __len__(self) -> int:
         return len(self.index)
@@ -60,6 +62,7 @@ class DecodeOutput:
 
     blocks: list[SampleBlock] = field(default_factory=list)
     frame_time_us: list[int] = field(default_factory=list)  # device send time of each sample frame
+    frame_end: list[int] = field(default_factory=list)  # stream offset just past each of those frames
     messages: list[object] = field(default_factory=list)  # DeviceInfo, Ack, Pong, DeviceError
     device_reset: bool = False
 
@@ -109,6 +112,7 @@ class V1Decoder:
     def __init__(self) -> None:
         self.stats = DecoderStats()
         self._buf = bytearray()
+        self._fed = 0  # bytes fed so far: buf[0] sits at stream offset _fed - len(buf)
         self._synced = False
         self._next_seq: int | None = None
         self._next_index: int | None = None
@@ -134,7 +138,10 @@ class V1Decoder:
         out = DecodeOutput()
         buf = self._buf
         buf += data
+        self._fed += len(data)
+        base = self._fed - len(buf)
         frames: list[protocol.Frame] = []
+        ends: list[int] = []
         if not self._synced:
             first = buf.find(0)
             if first < 0:
@@ -144,18 +151,22 @@ class V1Decoder:
             frame = protocol.decode_wire_chunk(bytes(buf[:first])) if first else None
             if frame is not None:
                 frames.append(frame)
+                ends.append(base + first + 1)
             else:
                 self.stats.resync_bytes += first
             del buf[:first + 1]
+            base += first + 1
             self._synced = True
         last = buf.rfind(0)
         if last < 0:
             self._drop_overlong(buf)
-            self._process(frames, out)
+            self._process(frames, ends, out)
             return out
         chunks = bytes(buf[:last]).split(b"\x00")
         del buf[:last + 1]
+        end = base
         for chunk in chunks:
+            end += len(chunk) + 1
             if not chunk:
                 continue
             frame = protocol.decode_wire_chunk(chunk)
@@ -165,7 +176,8 @@ class V1Decoder:
                 if frame is None:
                     continue
             frames.append(frame)
-        self._process(frames, out)
+            ends.append(end)
+        self._process(frames, ends, out)
         return out
 
     def flush(self) -> DecodeOutput:
@@ -219,13 +231,13 @@ class V1Decoder:
             self.stats.out_of_order += 1
         return False
 
-    def _process(self, frames: list[protocol.Frame], out: DecodeOutput) -> None:
-        run: list[tuple[protocol.Frame, tuple[int, int, int, int]]] = []
-        for frame in frames:
+    def _process(self, frames: list[protocol.Frame], ends: list[int], out: DecodeOutput) -> None:
+        run: list[tuple[protocol.Frame, tuple[int, int, int, int], int]] = []
+        for frame, end in zip(frames, ends):
             if not self._accept_seq(frame.seq, out):
                 continue
             self.stats.frames += 1
-            name = MsgType(frame.type).name if frame.type in MsgType._value2member_map_ else f"0x{frame.type:02x}"
+            name = _TYPE_NAMES.get(frame.type) or f"0x{frame.type:02x}"
             self.stats.messages[name] = self.stats.messages.get(name, 0) + 1
             if frame.type == MsgType.SAMPLES:
                 layout = protocol.samples_layout(frame.payload)
@@ -235,7 +247,7 @@ class V1Decoder:
                 if run and run[-1][1][1:] != layout[1:]:
                     self._emit_run(run, out)
                     run = []
-                run.append((frame, layout))
+                run.append((frame, layout, end))
             else:
                 msg = self._parse_message(frame)
                 if msg is not None:
@@ -258,16 +270,19 @@ class V1Decoder:
     def _emit_run(self, run: list, out: DecodeOutput) -> None:
         """Decode frames of one layout together: one numpy pass for all of them."""
         _, count, channels, width = run[0][1]
-        payload = b"".join(f.payload for f, _ in run)
+        payload = b"".join(f.payload for f, _, _ in run)
         rows = np.frombuffer(payload, np.uint8).reshape(len(run), -1)
         off = protocol.SAMPLES_HEADER.size
         raw_times = rows[:, off:off + 4 * count].copy().view("<u4").reshape(-1)
         values = protocol.unpack_values(rows[:, off + 4 * count:].tobytes(), width, len(run) * count, channels)
-        first = self._index.unwrap_array(np.fromiter((lay[0] for _, lay in run), np.int64, len(run)))
+        first = self._index.unwrap_array(np.fromiter((lay[0] for _, lay, _ in run), np.int64, len(run)))
+        frame_end = np.fromiter((e for _, _, e in run), np.int64, len(run))
+        stream_end = np.repeat(frame_end, count)
         index = (first[:, None] + np.arange(count)).reshape(-1)
         times = self._sample_clock.unwrap_array(raw_times)
         out.frame_time_us.extend(self._frame_clock.unwrap_array(
-            np.fromiter((f.time_us for f, _ in run), np.int64, len(run))).tolist())
+            np.fromiter((f.time_us for f, _, _ in run), np.int64, len(run))).tolist())
+        out.frame_end.extend(frame_end.tolist())
         keep = np.ones(len(index), bool)
         expected = self._next_index
         for k in range(len(run)):
@@ -283,9 +298,9 @@ class V1Decoder:
             expected = max(lo + count, expected or 0)
         self._next_index = expected
         if not keep.all():
-            index, times, values = index[keep], times[keep], values[keep]
+            index, times, values, stream_end = index[keep], times[keep], values[keep], stream_end[keep]
         self.stats.samples += len(index)
-        out.blocks.append(SampleBlock(index, times, values))
+        out.blocks.append(SampleBlock(index, times, values, stream_end))
 
 
 class LegacyDecoder:
@@ -299,6 +314,7 @@ class LegacyDecoder:
         self.channels = channels
         self.stats = DecoderStats()
         self._buf = bytearray()
+        self._fed = 0
         self._clock = Unwrapper(16)
         self._next_index = 0
 
@@ -307,7 +323,10 @@ class LegacyDecoder:
         self._steps: deque[int] = deque(maxlen=64)  # recent ms-counter steps between accepted frames
 
     def _usual_step(self) -> float | None:
-        return float(np.median(self._steps)) if len(self._steps) >= 16 else None
+        if len(self._steps) < 16:
+            return None
+        ordered = sorted(self._steps)
+        return float(ordered[len(ordered) // 2])
 
     def mark_reconnect(self) -> None:
         """Legacy frames carry no sequence: every reconnect starts a new device-clock segment."""
@@ -318,6 +337,7 @@ class LegacyDecoder:
 
     def feed(self, data: bytes) -> DecodeOutput:
         self._buf += data
+        self._fed += len(data)
         return self._decode(final=False)
 
     def flush(self) -> DecodeOutput:
@@ -348,6 +368,7 @@ class LegacyDecoder:
                 self._trim(size + 3)
             return out
         consumed = int(starts[-1]) + size
+        stream_end = (self._fed - len(self._buf)) + starts + size
         self.stats.crc_errors += int((rejected < consumed).sum())
         self.stats.resync_bytes += consumed - len(starts) * size
         values, ms = legacy.unpack_frames(b, starts, self.channels)
@@ -360,7 +381,7 @@ class LegacyDecoder:
         self._prev = (values[-1].copy(), int(ms[-1]))
         if bad.any():
             self.stats.crc_errors += int(bad.sum())
-            values, ms = values[~bad], ms[~bad]
+            values, ms, stream_end = values[~bad], ms[~bad], stream_end[~bad]
         n = len(values)
         if n == 0:
             return out
@@ -371,8 +392,9 @@ class LegacyDecoder:
         self.stats.frames += n
         self.stats.samples += n
         self.stats.messages["LEGACY"] = self.stats.messages.get("LEGACY", 0) + n
-        out.blocks.append(SampleBlock(index, times, values))
+        out.blocks.append(SampleBlock(index, times, values, stream_end))
         out.frame_time_us.extend(times.tolist())
+        out.frame_end.extend(stream_end.tolist())
         if self._restarted:
             out.device_reset, self._restarted = True, False
             self.stats.device_resets += 1

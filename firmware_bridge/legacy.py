@@ -90,6 +90,33 @@ def find_headers(b: np.ndarray) -> np.ndarray:
     return np.flatnonzero(m)
 
 
+def _checks(rows: np.ndarray, channels: int) -> np.ndarray:
+    """Per row of a (n, size) uint8 array of frames: header present and checksum right."""
+    header_ok = (rows[:, 0] == 0xAA) & (rows[:, 1] == 0x55) & (rows[:, 2] == 0) & (rows[:, 3] == 0)
+    words = np.ascontiguousarray(rows[:, 4:]).view("<u4")
+    total = words[:, :-1].view("<i4").sum(axis=1, dtype=np.int64)
+    return header_ok & ((total & 0xFFFF) == (words[:, -1] >> 16))
+
+
+def _chain(b: np.ndarray, start: int, channels: int, final: bool) -> np.ndarray:
+    """The fast path: frames back to back from `start`; returns how many lead the chain unbroken."""
+    size = frame_size(channels)
+    n = (len(b) - start) // size
+    if n <= 0:
+        return np.empty(0, np.int64)
+    rows = b[start:start + n * size].reshape(n, size)
+    ok = _checks(rows, channels)
+    # each frame must be followed by the next frame's header (or, when final, by the end of the bytes)
+    end = start + n * size
+    tail_header = len(b) >= end + 4 and bytes(b[end:end + 4]) == HEADER_BYTES
+    followed = np.empty(n, bool)
+    followed[:-1] = ok[1:] | ((rows[1:, 0] == 0xAA) & (rows[1:, 1] == 0x55) & (rows[1:, 2] == 0) & (rows[1:, 3] == 0))
+    followed[-1] = tail_header or (final and end == len(b))
+    good = ok & followed
+    lead = n if good.all() else int(np.argmin(good))
+    return start + size * np.arange(lead, dtype=np.int64)
+
+
 def valid_frames(b: np.ndarray, channels: int, final: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Start offsets of frames that pass their checksum and are followed by another header.
 
@@ -97,17 +124,33 @@ def valid_frames(b: np.ndarray, channels: int, final: bool = False) -> tuple[np.
     happens to read ``AA 55 00 00`` from starting a false frame. A frame at the very end of the buffer is
     only accepted when `final` (no more bytes will come). Returns (starts, rejected): the offsets of
     header candidates outside accepted frames whose checksum failed.
+
+    Frames normally come back to back, so the chain from the first header is checked with one reshape;
+    only where it breaks does the byte-by-byte header search run.
     """
+    size = frame_size(channels)
+    first = bytes(b[:min(len(b), 1 << 20)]).find(HEADER_BYTES) if len(b) >= 4 else -1
+    if first < 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    lead = _chain(b, first, channels, final)
+    if len(lead) and int(lead[-1]) + size + 4 > len(b) - size:
+        return lead, np.empty(0, np.int64)  # the chain reached the end: nothing left to search
+    rest_from = int(lead[-1]) + size if len(lead) else first
+    starts, bad = _scan(b[rest_from:], channels, final)
+    if len(starts) == 0 and len(lead) == 0:
+        return starts, bad + rest_from
+    return np.concatenate([lead, starts + rest_from]), bad + rest_from
+
+
+def _scan(b: np.ndarray, channels: int, final: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The slow path: every header candidate, checked one by one in arrays."""
     size = frame_size(channels)
     pos = find_headers(b)
     pos = pos[pos + size <= len(b)]
     if len(pos) == 0:
         return pos, pos
-    idx = pos[:, None] + np.arange(4, size, dtype=np.int64)
-    words = b[idx].view("<u4").reshape(len(pos), channels + 1)
-    chan = words[:, :-1].astype(np.int64)
-    trailer = words[:, -1].astype(np.int64)
-    ok = (chan.sum(axis=1) & 0xFFFF) == (trailer >> 16)
+    idx = pos[:, None] + np.arange(size, dtype=np.int64)
+    ok = _checks(b[idx], channels)
     nxt = pos + size
     has_next = np.zeros(len(pos), bool)
     inside = nxt + 4 <= len(b)
@@ -134,11 +177,14 @@ def valid_frames(b: np.ndarray, channels: int, final: bool = False) -> tuple[np.
 def unpack_frames(b: np.ndarray, starts: np.ndarray, channels: int) -> tuple[np.ndarray, np.ndarray]:
     """(values int32 (n, channels), ms counters uint16 (n,)) of the frames at `starts`."""
     size = frame_size(channels)
-    idx = starts[:, None] + np.arange(4, size, dtype=np.int64)
-    words = b[idx].view("<u4").reshape(len(starts), channels + 1)
-    values = words[:, :-1].view("<i4").astype(np.int32)
-    ms = (words[:, -1] & 0xFFFF).astype(np.uint16)
-    return values, ms
+    n = len(starts)
+    if n and int(starts[-1]) - int(starts[0]) == (n - 1) * size:  # back to back: one reshape
+        s0 = int(starts[0])
+        rows = b[s0:s0 + n * size].reshape(n, size)
+    else:
+        rows = b[starts[:, None] + np.arange(size, dtype=np.int64)]
+    words = np.ascontiguousarray(rows[:, 4:]).view("<u4")
+    return words[:, :-1].view("<i4").astype(np.int32), (words[:, -1] & 0xFFFF).astype(np.uint16)
 
 
 SPIKE_COUNTS = 1 << 15  # a channel that jumps this far and straight back was corrupted in its upper bytes
@@ -154,22 +200,22 @@ def implausible_rows(values: np.ndarray, ms: np.ndarray, prev: tuple[np.ndarray,
     jumps away from both neighbours which agree with each other. (b) and (c) need both neighbours.
     `usual_step_ms` is the board's usual counter step (from earlier frames); without it, this batch's.
     """
-    v = values.astype(np.int64)
-    bad = ((v < -(1 << 23)) | (v >= (1 << 23))).any(axis=1)
+    v = np.asarray(values, dtype=np.int32)
+    bad = ((v.view(np.uint32) + np.uint32(1 << 23)) >= np.uint32(1 << 24)).any(axis=1)  # not a 24-bit value
     rows, t = v, ms.astype(np.int64)
     first = 0  # position of values[0] in the padded sequence
     if prev is not None:
-        rows = np.concatenate([prev[0][None, :].astype(np.int64), rows])
+        rows = np.concatenate([prev[0][None, :].astype(np.int32), rows])
         t = np.concatenate([[prev[1]], t])
         first = 1
     if nxt is not None:
-        rows = np.concatenate([rows, nxt[0][None, :].astype(np.int64)])
+        rows = np.concatenate([rows, nxt[0][None, :].astype(np.int32)])
         t = np.concatenate([t, [nxt[1]]])
     if len(rows) < 3:
         return bad
-    mid, before, after = rows[1:-1], rows[:-2], rows[2:]
-    spike = ((np.abs(mid - before) >= SPIKE_COUNTS) & (np.abs(mid - after) >= SPIKE_COUNTS)
-             & (np.abs(after - before) < SPIKE_COUNTS)).any(axis=1)
+    d = np.diff(rows, axis=0)  # 24-bit values: differences fit int32
+    big = np.abs(d) >= SPIKE_COUNTS
+    spike = (big[:-1] & big[1:] & (np.abs(d[:-1] + d[1:]) < SPIKE_COUNTS)).any(axis=1)
     steps = (t[1:] - t[:-1]) % 65536
     usual = usual_step_ms if usual_step_ms is not None else (float(np.median(steps)) if len(steps) >= 5 else 250.0)
     typical = max(3, int(4 * usual))

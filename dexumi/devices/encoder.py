@@ -26,6 +26,7 @@ from firmware_bridge.transports import Transport, TransportLost, make_transport
 
 log = logging.getLogger(__name__)
 READ_CHUNK = 1 << 16
+DECODE_INTERVAL_S = 0.01  # reads are stamped one by one, but decoded together at most this often
 
 
 @dataclass
@@ -193,26 +194,62 @@ class EncoderDriver:
 
     # ---------------------------------------------------------------------------------- reader thread
     def _run(self, pending: bytes) -> None:
+        """Stamp every read with the host clock; decode what came in about every 10 ms.
+
+        Decoding each read alone would cost a numpy pass per frame; decoding them together keeps the CPU
+        share low, and each frame still gets the receive time of the read that completed it.
+        """
+        chunks: list[bytes] = []
+        read_ends: list[int] = []
+        read_times: list[float] = []
+        fed = 0
+        last_decode = time.monotonic()
         if pending:
-            self._ingest(pending, time.monotonic())
+            chunks.append(pending)
+            fed += len(pending)
+            read_ends.append(fed)
+            read_times.append(last_decode)
         while not self._stop.is_set():
             try:
                 data = self.transport.read(READ_CHUNK, 0.05)
             except TransportLost as exc:
+                if chunks:
+                    self._ingest(chunks, read_ends, read_times)
+                    chunks, read_ends, read_times = [], [], []
                 self._on_lost(str(exc))
                 continue
+            now = time.monotonic()
             if data:
-                self._ingest(data, time.monotonic())
+                chunks.append(data)
+                fed += len(data)
+                read_ends.append(fed)
+                read_times.append(now)
+            if chunks and (not data or now - last_decode >= DECODE_INTERVAL_S):
+                self._ingest(chunks, read_ends, read_times)
+                chunks, read_ends, read_times = [], [], []
+                last_decode = now
+        if chunks:
+            self._ingest(chunks, read_ends, read_times)
         if self.decoder is not None:
-            self._deliver(self.decoder.flush(), time.monotonic())
+            self._deliver(self.decoder.flush(), np.empty(0), np.empty(0))
 
-    def _ingest(self, data: bytes, rx_time: float) -> None:
+    def _ingest(self, chunks: list[bytes], read_ends: list[int], read_times: list[float]) -> None:
         assert self.decoder is not None
-        self._deliver(self.decoder.feed(data), rx_time)
+        out = self.decoder.feed(b"".join(chunks) if len(chunks) > 1 else chunks[0])
+        self._deliver(out, np.asarray(read_ends, np.int64), np.asarray(read_times))
 
-    def _deliver(self, out: DecodeOutput, rx_time: float) -> None:
+    def _rx_times(self, stream_end: np.ndarray, read_ends: np.ndarray, read_times: np.ndarray) -> np.ndarray:
+        """Host receive time of the read that brought in each frame's last byte."""
+        if len(read_times) == 0:
+            return np.full(len(stream_end), time.monotonic())
+        # both count every byte fed to the decoder since it was made
+        k = np.searchsorted(read_ends, np.asarray(stream_end), side="left")
+        return read_times[np.minimum(k, len(read_times) - 1)]
+
+    def _deliver(self, out: DecodeOutput, read_ends: np.ndarray, read_times: np.ndarray) -> None:
+        rx_now = float(read_times[-1]) if len(read_times) else time.monotonic()
         for msg in out.messages:
-            self._on_message(msg, rx_time)
+            self._on_message(msg, rx_now)
         if out.device_reset:
             self.segments.append(_Segment())
             self._stats.device_resets += 1
@@ -220,15 +257,16 @@ class EncoderDriver:
         if not out.blocks:
             return
         seg = self.segments[-1]
-        seg.fit.add(np.asarray(out.frame_time_us, dtype=np.int64), rx_time)
+        seg.fit.add(np.asarray(out.frame_time_us, dtype=np.int64),
+                    self._rx_times(np.asarray(out.frame_end, np.int64), read_ends, read_times))
         est = seg.fit.estimate()
         for block in out.blocks:
-            self._push(self._make_batch(block, rx_time, est))
+            rx = self._rx_times(block.stream_end, read_ends, read_times)
+            self._push(self._make_batch(block, rx, est))
 
-    def _make_batch(self, block, rx_time: float, est: ClockEstimate | None) -> EncoderBatch:
-        n = len(block)
-        mapped = est.to_host(block.device_time_us) if est else np.full(n, rx_time)
-        return EncoderBatch(block.index, block.device_time_us, np.full(n, rx_time), np.asarray(mapped, np.float64),
+    def _make_batch(self, block, rx: np.ndarray, est: ClockEstimate | None) -> EncoderBatch:
+        mapped = est.to_host(block.device_time_us) if est else rx
+        return EncoderBatch(block.index, block.device_time_us, rx, np.asarray(mapped, np.float64),
                             block.values, self.to_angles(block.values), len(self.segments) - 1)
 
     def to_angles(self, counts: np.ndarray) -> np.ndarray:
