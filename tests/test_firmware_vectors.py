@@ -4,6 +4,7 @@ and against the Python encoder: byte-identical frames, COBS, CRC-32C, the device
 from __future__ import annotations
 
 import random
+import struct
 import subprocess
 
 import numpy as np
@@ -114,7 +115,7 @@ def test_firmware_c_receiver_rejects_damaged_commands() -> None:
     body = cobs.decode(p.command_frame(p.MsgType.SET_RATE, 7, rate_hz=500.0)[:-1])
     bad_crc = body[:-1] + bytes([body[-1] ^ 0x01])
     bad_version = bytes([2]) + body[1:-4] + p.CRC.pack(crc32c(bytes([2]) + body[1:-4]))
-    short_len = body[:2] + p.struct.pack("<H", 3) + body[4:-4]
+    short_len = body[:2] + struct.pack("<H", 3) + body[4:-4]
     short_len += p.CRC.pack(crc32c(short_len))
     cases = {
         "bad_crc": cobs.encode(bad_crc) + b"\x00",

@@ -3,6 +3,7 @@ run the SIL device and QEMU, read their ports, and the Python twin of the synthe
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import re
@@ -10,7 +11,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,10 @@ def missing_tools(*tools: str) -> str | None:
 
 @functools.cache
 def build_dir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="dexumi-fw-"))
+    """A private build folder per test process (parallel sessions do not share objects); removed at exit."""
+    path = Path(tempfile.mkdtemp(prefix="dexumi-fw-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 @functools.cache
@@ -113,7 +117,7 @@ def read_for(port: serial.Serial, cap: Capture, seconds: float) -> Capture:
     return cap
 
 
-def read_until(port: serial.Serial, cap: Capture, predicate, timeout: float) -> bool:
+def read_until(port: serial.Serial, cap: Capture, predicate: Callable[[Capture], bool], timeout: float) -> bool:
     """Read until predicate(cap) holds; False on timeout."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
