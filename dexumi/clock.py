@@ -63,15 +63,18 @@ class ClockFit:
         for w in np.unique(win).tolist():
             sel = win == w
             k = int(np.argmin(np.where(sel, y, np.inf)))
-            if w not in self._y or y[k] < self._y[w]:
+            if w not in self._y:
+                self._dirty = True  # refit when a window opens (4 times a second), not on every arrival
                 self._x[w], self._y[w] = float(x[k]), float(y[k])
-                self._dirty = True
+            elif y[k] < self._y[w]:
+                self._x[w], self._y[w] = float(x[k]), float(y[k])
         if len(self._y) > self.max_windows:
             for w in sorted(self._y)[: len(self._y) - self.max_windows]:
                 del self._x[w], self._y[w]
 
-    def estimate(self) -> ClockEstimate | None:
-        if self._dirty or self._estimate is None:
+    def estimate(self, refresh: bool = False) -> ClockEstimate | None:
+        """The current fit; `refresh` refits on everything seen (e.g. at the end of a recording)."""
+        if refresh or self._dirty or self._estimate is None:
             self._estimate = self._fit()
             self._dirty = False
         return self._estimate
@@ -86,19 +89,19 @@ class ClockFit:
         if len(x) < self.min_windows_for_slope:
             # too short to see drift: offset only, from the earliest arrival seen
             return ClockEstimate(self.ref_device_us or 0, float(y.min()), 1.0, 0.0, len(x), span)
+        # Even a window's earliest arrival can be late (the reader was busy): such windows sit above the
+        # line and would tilt it. Delays are one-sided, so keep the windows in the lower half about the
+        # current line and refit, a few times: a quantile fit of the envelope.
         keep = np.ones(len(x), bool)
-        for _ in range(3):
+        for _ in range(5):
             b, a = np.polyfit(x[keep], y[keep], 1)
             r = y - (a + b * x)
-            rk = r[keep]
-            mad = float(np.median(np.abs(rk - np.median(rk)))) * 1.4826
-            new_keep = r <= np.median(rk) + max(3 * mad, 20e-6)
-            if new_keep.sum() < self.min_windows_for_slope or np.array_equal(new_keep, keep):
+            new_keep = r <= np.median(r)
+            if np.array_equal(new_keep, keep):
                 break
             keep = new_keep
         b, a = np.polyfit(x[keep], y[keep], 1)
-        r = y[keep] - (a + b * x[keep])
-        # the envelope's line should pass under the points, not through their middle
-        a += float(r.min())
-        residual = float(np.sqrt(np.mean((r - r.mean()) ** 2)))
+        r = y - (a + b * x)
+        residual = float(np.sqrt(np.mean(r[keep] ** 2)))
         return ClockEstimate(self.ref_device_us or 0, a, 1.0 + b, residual * 1e3, int(keep.sum()), span)
+

@@ -26,6 +26,7 @@ from firmware_bridge.protocol import MsgType
 log = logging.getLogger(__name__)
 TARGET_FRAME_RATE = 500.0  # v1 batches samples to keep about this many frames per second
 LEGACY_REF_VOLTS = 3.3
+PREPARE_AHEAD_S = 0.01
 
 
 @dataclass
@@ -185,6 +186,7 @@ class Emulator:
         last_flush = self.t0
         while self.running:
             now = time.monotonic()
+            self._send_due(now)  # first, so that frames leave on time whatever else this turn does
             if end_at is not None and now >= end_at:
                 break
             if unplug_at is not None and now >= unplug_at:
@@ -209,7 +211,7 @@ class Emulator:
         now = time.monotonic()
         wake = now + 0.005
         if self.streaming:
-            wake = min(wake, self.host_time(self.next_sample_us + (self.batch - 1) * self.period_us))
+            wake = min(wake, self.host_time(self.next_sample_us + (self.batch - 1) * self.period_us) - PREPARE_AHEAD_S)
         if self.pending:
             wake = min(wake, self.pending[0].write_at)
         if wake > now:
@@ -231,11 +233,15 @@ class Emulator:
 
     # ------------------------------------------------------------------------------------------ samples
     def _produce(self, now: float) -> None:
-        """Take every sample whose time has come, in frames of `batch`."""
+        """Prepare every frame due within the next few ms, in frames of `batch`.
+
+        Frames are computed ahead and written at their time, so what reaches the wire is late only by the
+        sleep's wake-up error, not by the emulator's own Python work (a real device's DMA does the same).
+        """
         while True:
             times_us = self.next_sample_us + np.arange(self.batch) * self.period_us
             last_t = float(self.host_time(times_us[-1]))
-            if last_t > now:
+            if last_t > now + PREPARE_AHEAD_S:
                 return
             self.next_sample_us = float(times_us[-1] + self.period_us)
             self._emit(np.round(times_us).astype(np.int64), last_t)
@@ -387,8 +393,20 @@ class Emulator:
             self._reply(MsgType.INFO, protocol.info_payload(info))
 
 
+def _tighten_timer_slack() -> None:
+    """Linux delays sleeping threads' wake-ups by up to 50 µs to save power; a device keeps time better."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(29, 1, 0, 0, 0)  # PR_SET_TIMERSLACK = 29, in nanoseconds
+    except (OSError, AttributeError):
+        pass
+
+
 def run_emulator(cfg: EmulatorConfig) -> dict:
     """Run until SIGTERM/SIGINT or the configured duration; returns the emulator's counters."""
+    _tighten_timer_slack()
     emulator = Emulator(cfg)
     signal.signal(signal.SIGTERM, emulator.stop)
     signal.signal(signal.SIGINT, emulator.stop)
