@@ -84,3 +84,17 @@ class StreamStats:
     residual_ms: float = 0.0
     last_data_age_s: float = float("inf")
     gap_events: list[GapEvent] = field(default_factory=list)
+
+
+@dataclass
+class CameraFrame:
+    """One frame as a camera delivered it. Times: host monotonic seconds."""
+
+    camera: str  # stream name, e.g. "wrist0"
+    index: int  # the source's frame counter: a jump means frames were dropped
+    grab_time: float  # host time when the frame was grabbed
+    data: bytes | np.ndarray  # JPEG bytes as the camera sent them (MJPG pass-through), or a decoded BGR image
+    encoding: str  # "jpeg" or "bgr"
+    width: int
+    height: int
+    device_time: float | None = None  # the source's own timestamp, when it gives one

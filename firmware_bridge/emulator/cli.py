@@ -47,6 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="write the ground-truth log of every sample and what became of it")
     p.add_argument("--link", type=Path, default=None, help="publish the port under this path (a symlink)")
     p.add_argument("--device-id", default="SIM-0001")
+    p.add_argument("--motion-epoch", type=float, default=None,
+                   help="host monotonic time at which the motion starts (lets sim cameras show the same motion)")
 
 
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
@@ -60,7 +62,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         noise_counts=args.noise_counts,
         sensor_offset_rad=[math.radians(x) for x in args.sensor_offset_deg or []],
         sensor_sign=[int(x) for x in args.sensor_sign or []], sensor_gain=args.sensor_gain or [],
-        device_id=args.device_id,
+        device_id=args.device_id, motion_epoch=args.motion_epoch,
     )
     cfg.validate()
     if args.link is not None and not args.link.parent.is_dir():

@@ -57,6 +57,7 @@ class EmulatorConfig:
     sensor_sign: list[int] = field(default_factory=list)
     sensor_gain: list[float] = field(default_factory=list)
     device_id: str = "SIM-0001"
+    motion_epoch: float | None = None  # host monotonic time at which the motion starts (shared with sim cameras)
 
     def validate(self) -> None:
         if self.protocol not in ("v1", "legacy"):
@@ -140,13 +141,14 @@ class Emulator:
             self._own_dir = Path(tempfile.mkdtemp(prefix="dexumi-sim-"))
             cfg.link_path = self._own_dir / "ttySIM0"
         self.link = PtyLink(cfg.link_path)
+        self.t0 = time.monotonic()
+        self.motion_epoch = cfg.motion_epoch if cfg.motion_epoch is not None else self.t0
         self.truth = TruthLog(cfg.truth_path, cfg.channels, self._meta()) if cfg.truth_path else None
         self.dtype = record_dtype(cfg.channels)
         self.pending: deque[PendingFrame] = deque()
         self.running = True
         self.period_us = 1e6 / cfg.rate_hz
         self.batch = cfg.samples_per_frame
-        self.t0 = time.monotonic()
         self.segment = 0
         self._boot(self.t0, cfg.clock_start_us)
         self._command_buf = bytearray()
@@ -155,7 +157,8 @@ class Emulator:
     def _meta(self) -> dict:
         c = self.cfg
         return {"protocol": c.protocol, "channels": c.channels, "rate_hz": c.rate_hz, "seed": c.seed,
-                "drift_ppm": c.drift_ppm, "jitter_ms": c.jitter_ms, "motion": c.motion, "t0": time.monotonic()}
+                "drift_ppm": c.drift_ppm, "jitter_ms": c.jitter_ms, "motion": c.motion, "t0": self.t0,
+                "motion_epoch": self.motion_epoch}
 
     # ------------------------------------------------------------------------------------------ the clock
     def _boot(self, now: float, clock_start_us: int | None = None) -> None:
@@ -248,7 +251,7 @@ class Emulator:
 
     def _emit(self, times_us: np.ndarray, build_t: float) -> None:
         true_t = self.host_time(times_us)
-        angles = self.motion.angles(true_t - self.t0)
+        angles = self.motion.angles(true_t - self.motion_epoch)
         values = self.sensor.counts(angles)
         n = len(times_us)
         index = self.sample_index + np.arange(n)
