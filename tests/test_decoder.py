@@ -254,3 +254,21 @@ def test_legacy_isolated_ms_counter_glitch_is_rejected():
     assert np.array_equal(got, np.delete(v, 12, axis=0))
     assert np.array_equal(times, np.delete(ms, 12) * 1000)
     assert d.stats.crc_errors == 1
+
+
+def test_stream_offsets_point_just_past_each_frame():
+    """The driver stamps each sample with the receive time of the read that completed its frame."""
+    frames, _ = v1_stream(30, batch=3)
+    ends = np.cumsum([len(f) for f in frames])
+    d = V1Decoder()
+    data = b"".join(frames)
+    got = []
+    for i in range(0, len(data), 50):
+        got += [b.stream_end for b in d.feed(data[i:i + 50]).blocks]
+    assert np.array_equal(np.concatenate(got), np.repeat(ends, 3))
+    v = legacy_values(20, 8)
+    raw = legacy.encode_frames(v, np.arange(20))
+    ld = LegacyDecoder(8)
+    got = [b.stream_end for i in range(0, len(raw), 33) for b in ld.feed(raw[i:i + 33]).blocks]
+    got += [b.stream_end for b in ld.flush().blocks]
+    assert np.array_equal(np.concatenate(got), (np.arange(20) + 1) * legacy.frame_size(8))
