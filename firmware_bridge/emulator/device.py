@@ -390,6 +390,8 @@ class Emulator:
         elif kind != MsgType.GET_INFO:
             status = protocol.AckStatus.UNSUPPORTED
         self._reply(MsgType.ACK, protocol.ack_payload(frame.seq, kind, status))
+        if status == protocol.AckStatus.UNSUPPORTED:
+            self._reply(MsgType.ERROR, protocol.error_payload(protocol.ErrorCode.BAD_COMMAND, kind, "unknown command"))
         if kind == MsgType.GET_INFO:
             info = protocol.DeviceInfo(self.cfg.device_id, "dexumi-sim", (0, 1, 0), self.cfg.channels,
                                        self.cfg.resolution_bits, 3, 64, self.cfg.rate_hz, 20000.0)
