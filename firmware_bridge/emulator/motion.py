@@ -125,9 +125,161 @@ class KeypointMotion:
 
 
 def make_motion(spec: str, joints: int, seed: int) -> MotionModel:
-    """`grasp` (default) or `keypoints:PATH` (a .npy of MediaPipe keypoints, frames × 21 × 3)."""
+    """`grasp` (default), `keypoints:PATH` (a .npy of MediaPipe keypoints, frames × 21 × 3) or
+    `calibration[:k=v;...]` (the calibration wizard's scripted poses, see `CalibrationMotion.spec`)."""
     if spec in ("", "grasp"):
         return GraspCycleMotion(joints, seed)
     if spec.startswith("keypoints:"):
         return KeypointMotion(joints, Path(spec.split(":", 1)[1]))
-    raise ValueError(f"unknown motion {spec!r}: use 'grasp' or 'keypoints:PATH'")
+    if spec == "calibration" or spec.startswith("calibration:"):
+        return _calibration_motion(spec.partition(":")[2], joints, seed)
+    raise ValueError(f"unknown motion {spec!r}: use 'grasp', 'keypoints:PATH' or 'calibration[:OPTIONS]'")
+
+
+# --------------------------------------------------------------------------- scripted calibration motion
+
+@dataclass(frozen=True)
+class ScriptSegment:
+    """One stretch of the calibration script: `kind` is hold | move | sweep | wave; times in seconds."""
+
+    name: str
+    kind: str
+    start: float
+    end: float
+    pose: tuple[float, ...] = ()  # hold: the pose held; move: the pose reached at the end
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+def _smooth(u: np.ndarray) -> np.ndarray:
+    u = np.clip(u, 0.0, 1.0)
+    return u * u * (3 - 2 * u)
+
+
+@dataclass
+class CalibrationMotion:
+    """The calibration wizard's poses played by a perfect collector, with known timings.
+
+    flat hold → fist hold → (spread hold, if any joint spreads) → each finger swept through its range →
+    thumb opposition hold → flat hold (the zero check) → `wave_s` of irregular finger motion (for the latency
+    step) → loops. Between holds the hand moves for `move_s` (smoothstep). Poses are per joint (radians);
+    missing ones default to a generic hand: fist 1.2 rad, thumb opposition 0.8 rad, sweep = fist.
+    """
+
+    joints: int
+    fist: tuple[float, ...] = ()
+    spread: tuple[float, ...] = ()
+    opposition: tuple[float, ...] = ()
+    sweep: tuple[float, ...] = ()
+    fingers: tuple[int, ...] = ()
+    hold_s: float = 1.5
+    move_s: float = 0.5
+    sweep_s: float = 1.5
+    wave_s: float = 6.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        j = self.joints
+        finger = np.asarray(self.fingers, dtype=np.int64) if self.fingers else finger_of_joint(j)
+        self.finger = finger
+        self.fist_pose = self._pose(self.fist, np.full(j, 1.2))
+        self.spread_pose = self._pose(self.spread, np.zeros(j))
+        self.opposition_pose = self._pose(self.opposition, np.where(finger == 0, 0.8, 0.0))
+        self.sweep_pose = self._pose(self.sweep, self.fist_pose)
+        self.flat_pose = np.zeros(j)
+        rng = np.random.default_rng(self.seed + 99)
+        self.wave_freq = rng.uniform(0.3, 1.6, (j, 3))
+        self.wave_phase = rng.uniform(0, 2 * np.pi, (j, 3))
+        self.segments = self._build()
+        self.duration = self.segments[-1].end
+
+    def _pose(self, given: tuple[float, ...], default: np.ndarray) -> np.ndarray:
+        if not given:
+            return default
+        if len(given) != self.joints:
+            raise ValueError(f"calibration motion: a pose has {len(given)} values for {self.joints} joints")
+        return np.asarray(given, dtype=np.float64)
+
+    def _build(self) -> list[ScriptSegment]:
+        segs: list[ScriptSegment] = []
+        t = 0.0
+
+        def add(name: str, kind: str, length: float, pose: np.ndarray | None = None) -> None:
+            nonlocal t
+            segs.append(ScriptSegment(name, kind, t, t + length, tuple(float(x) for x in pose) if pose is not None else ()))
+            t += length
+
+        add("flat", "hold", self.hold_s, self.flat_pose)
+        for name, pose in (("fist", self.fist_pose), ("spread", self.spread_pose)):
+            if not np.any(pose):
+                continue
+            add(f"to_{name}", "move", self.move_s, pose)
+            add(name, "hold", self.hold_s, pose)
+            add(f"from_{name}", "move", self.move_s, self.flat_pose)
+        for f, finger in enumerate(FINGERS):
+            if np.any(self.finger == f):
+                add(f"sweep_{finger}", "sweep", self.sweep_s, np.where(self.finger == f, self.sweep_pose, 0.0))
+        add("to_opposition", "move", self.move_s, self.opposition_pose)
+        add("opposition", "hold", self.hold_s, self.opposition_pose)
+        add("from_opposition", "move", self.move_s, self.flat_pose)
+        add("zero_check", "hold", self.hold_s, self.flat_pose)
+        if self.wave_s > 0:
+            add("wave", "wave", self.wave_s)
+            add("from_wave", "move", self.move_s, self.flat_pose)
+        return segs
+
+    def segment(self, name: str) -> ScriptSegment:
+        for s in self.segments:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def angles(self, t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=np.float64) % self.duration
+        out = np.zeros((len(t), self.joints))
+        prev = self.flat_pose
+        for s in self.segments:
+            m = (t >= s.start) & (t < s.end)
+            u = (t[m] - s.start) / s.duration
+            if s.kind == "hold":
+                out[m] = np.asarray(s.pose)
+            elif s.kind == "move":
+                out[m] = prev + (np.asarray(s.pose) - prev) * _smooth(u)[:, None]
+            elif s.kind == "sweep":
+                out[m] = np.asarray(s.pose) * (0.5 - 0.5 * np.cos(2 * np.pi * u))[:, None]
+            else:  # wave: irregular flexion within [0.1, 0.9] of each joint's sweep, starting and ending at 0
+                tt = t[m][:, None, None] - s.start
+                x = np.sin(2 * np.pi * self.wave_freq * tt + self.wave_phase).mean(axis=2)
+                env = np.sin(np.pi * u)[:, None] ** 2
+                out[m] = self.sweep_pose * env * (0.5 + 0.4 * x)
+            prev = np.asarray(s.pose) if s.kind in ("hold", "move") else self.flat_pose
+        return out
+
+    def spec(self) -> str:
+        """The `make_motion` spec that rebuilds this motion (for another process, e.g. the emulator)."""
+        parts = [f"hold={self.hold_s:g}", f"move={self.move_s:g}", f"sweep_s={self.sweep_s:g}", f"wave={self.wave_s:g}"]
+        for key in ("fist", "spread", "opposition", "sweep"):
+            vals = getattr(self, key)
+            if vals:
+                parts.append(f"{key}=" + ",".join(f"{v:.9g}" for v in vals))
+        if self.fingers:
+            parts.append("fingers=" + ",".join(str(int(f)) for f in self.fingers))
+        return "calibration:" + ";".join(parts)
+
+
+def _calibration_motion(options: str, joints: int, seed: int) -> CalibrationMotion:
+    kwargs: dict = {}
+    scalars = {"hold": "hold_s", "move": "move_s", "sweep_s": "sweep_s", "wave": "wave_s"}
+    for part in filter(None, (p.strip() for p in options.split(";"))):
+        key, _, value = part.partition("=")
+        if key in scalars:
+            kwargs[scalars[key]] = float(value)
+        elif key in ("fist", "spread", "opposition", "sweep"):
+            kwargs[key] = tuple(float(v) for v in value.split(","))
+        elif key == "fingers":
+            kwargs[key] = tuple(int(v) for v in value.split(","))
+        else:
+            raise ValueError(f"calibration motion: unknown option {key!r}")
+    return CalibrationMotion(joints, seed=seed, **kwargs)
