@@ -21,6 +21,8 @@ from dexumi.types import EncoderCalibration
 
 FORMAT = "dexumi-profile"
 VERSION = 1
+TOP_KEYS = frozenset({"format", "version", "id", "created", "device", "hand", "exoskeleton", "encoder", "cameras",
+                      "latencies_s", "latency_uncertainty_s", "mapping", "notes", "report"})
 
 
 class ProfileError(DexumiError):
@@ -36,16 +38,21 @@ class ChannelCalibration:
     sign: int
     scale_rad_per_count: float
     range_rad: tuple[float, float] = (-math.pi, math.pi)
+    residual_rad: float = 0.0  # RMS fit residual over the held poses
 
 
 @dataclass
 class CameraIntrinsics:
+    """A camera's intrinsics (OpenCV conventions) as calibrated, with the figures of that calibration."""
+
     model: str  # pinhole | fisheye
     width: int
     height: int
     matrix: list[list[float]]
     distortion: list[float]
     rms_px: float = 0.0
+    views: int = 0
+    coverage: float = 0.0  # fraction of the image grid's cells that saw board corners
 
 
 @dataclass
@@ -55,6 +62,7 @@ class Profile:
     device: dict[str, Any]
     channels: list[ChannelCalibration]
     wrap: bool = False
+    encoder_input: str = "counts"  # counts (v1 boards) | ratiometric (legacy boards: V / V_ref in turns)
     cameras: dict[str, CameraIntrinsics] = field(default_factory=dict)
     latencies_s: dict[str, float] = field(default_factory=dict)
     latency_uncertainty_s: dict[str, float] = field(default_factory=dict)
@@ -62,6 +70,7 @@ class Profile:
     hand: str | None = None
     exoskeleton: str | None = None
     notes: str = ""
+    report: dict[str, Any] = field(default_factory=dict)  # figures of the calibration run (residuals, checks)
     source: Path | None = None
 
     def encoder_calibration(self) -> EncoderCalibration:
@@ -73,18 +82,32 @@ class Profile:
         return {
             "format": FORMAT, "version": VERSION, "id": self.id, "created": self.created,
             "device": dict(self.device), "hand": self.hand, "exoskeleton": self.exoskeleton,
-            "encoder": {"wrap": self.wrap, "channels": [
+            "encoder": {"wrap": bool(self.wrap), "input": self.encoder_input, "channels": [
                 {"name": c.name, "zero_rad": float(c.zero_rad), "sign": int(c.sign),
-                 "scale_rad_per_count": float(c.scale_rad_per_count), "range_rad": [float(x) for x in c.range_rad]}
+                 "scale_rad_per_count": float(c.scale_rad_per_count), "range_rad": [float(x) for x in c.range_rad],
+                 "residual_rad": float(c.residual_rad)}
                 for c in self.channels]},
             "cameras": {k: asdict(v) for k, v in self.cameras.items()},
             "latencies_s": {k: float(v) for k, v in self.latencies_s.items()},
             "latency_uncertainty_s": {k: float(v) for k, v in self.latency_uncertainty_s.items()},
-            "mapping": self.mapping, "notes": self.notes,
+            "mapping": self.mapping, "notes": self.notes, "report": _plain(self.report),
         }
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+
+def _plain(value: Any) -> Any:
+    """Numbers, strings, lists and dicts only (numpy scalars/arrays become Python ones): safe_dump-able."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _plain(value.tolist())
+    if isinstance(value, float):
+        return float(value)
+    return value
 
 
 def new_profile_id(device_id: str) -> str:
@@ -130,7 +153,21 @@ def _channel(c: Any, i: int) -> ChannelCalibration:
         raise ProfileError(f"'{where}range_rad' must be [low, high]")
     lo, hi = (_num(x, where + "range_rad") for x in rng)
     return ChannelCalibration(_str(c.get("name", f"ch{i}"), where + "name"),
-                              _num(_req(c, "zero_rad", where), where + "zero_rad"), int(sign), scale, (lo, hi))
+                              _num(_req(c, "zero_rad", where), where + "zero_rad"), int(sign), scale, (lo, hi),
+                              _num(c.get("residual_rad", 0.0), where + "residual_rad"))
+
+
+def _int(value: Any, where: str, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ProfileError(f"'{where}' must be an integer >= {low}, not {value!r}")
+    return value
+
+
+def _opt_str(doc: dict, key: str) -> str | None:
+    value = doc.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ProfileError(f"'{key}' must be a string, not {value!r}")
+    return value
 
 
 def _camera(key: str, c: Any) -> CameraIntrinsics:
@@ -147,10 +184,16 @@ def _camera(key: str, c: Any) -> CameraIntrinsics:
     model = _str(c.get("model", "pinhole"), where + "model")
     if model not in ("pinhole", "fisheye"):
         raise ProfileError(f"'{where}model' must be pinhole or fisheye")
-    return CameraIntrinsics(model, int(_num(_req(c, "width", where), where + "width")),
-                            int(_num(_req(c, "height", where), where + "height")),
+    allowed = (4,) if model == "fisheye" else (4, 5, 8, 12, 14)
+    if len(dist) not in allowed:
+        expected = "4" if model == "fisheye" else "4, 5, 8, 12 or 14"
+        raise ProfileError(f"'{where}distortion' of a {model} camera needs {expected} coefficients, not {len(dist)}")
+    return CameraIntrinsics(model, _int(_req(c, "width", where), where + "width"),
+                            _int(_req(c, "height", where), where + "height"),
                             [[_num(x, where + "matrix") for x in r] for r in matrix],
-                            [_num(x, where + "distortion") for x in dist], float(c.get("rms_px", 0.0)))
+                            [_num(x, where + "distortion") for x in dist],
+                            _num(c.get("rms_px", 0.0), where + "rms_px"), _int(c.get("views", 0), where + "views", 0),
+                            _num(c.get("coverage", 0.0), where + "coverage"))
 
 
 def profile_from_dict(doc: Any, source: Path | None = None) -> Profile:
@@ -163,7 +206,12 @@ def profile_from_dict(doc: Any, source: Path | None = None) -> Profile:
         raise ProfileError(f"'version' must be an integer, not {version!r}")
     if version > VERSION:
         raise ProfileError(f"profile version {version} is newer than this dexumi understands ({VERSION}); upgrade dexumi")
+    unknown = sorted(set(doc) - TOP_KEYS)
+    if unknown:
+        raise ProfileError(f"unknown key '{unknown[0]}' (known: {', '.join(sorted(TOP_KEYS))})")
     enc = _req(doc, "encoder", "")
+    if not isinstance(enc, dict):
+        raise ProfileError(f"'encoder' must be a mapping, not {type(enc).__name__}")
     channels = _req(enc, "channels", "encoder.")
     if not isinstance(channels, list) or not channels:
         raise ProfileError("'encoder.channels' must be a non-empty list")
@@ -177,15 +225,31 @@ def profile_from_dict(doc: Any, source: Path | None = None) -> Profile:
     if not isinstance(lat, dict):
         raise ProfileError("'latencies_s' must be a mapping of stream → seconds")
     unc = doc.get("latency_uncertainty_s") or {}
+    if not isinstance(unc, dict):
+        raise ProfileError("'latency_uncertainty_s' must be a mapping of stream → seconds")
+    wrap = enc.get("wrap", False)
+    if not isinstance(wrap, bool):
+        raise ProfileError(f"'encoder.wrap' must be true or false, not {wrap!r}")
+    enc_input = enc.get("input", "counts")
+    if enc_input not in ("counts", "ratiometric"):
+        raise ProfileError(f"'encoder.input' must be counts or ratiometric, not {enc_input!r}")
+    report = doc.get("report") or {}
+    if not isinstance(report, dict):
+        raise ProfileError("'report' must be a mapping")
+    created = doc.get("created", "")
+    if not isinstance(created, str):
+        created = str(created)
     profile = Profile(
-        id=_str(_req(doc, "id", ""), "id"), created=str(doc.get("created", "")), device=device,
-        channels=[_channel(c, i) for i, c in enumerate(channels)], wrap=bool(enc.get("wrap", False)),
+        id=_str(_req(doc, "id", ""), "id"), created=created, device=device,
+        channels=[_channel(c, i) for i, c in enumerate(channels)], wrap=wrap, encoder_input=enc_input,
         cameras={str(k): _camera(str(k), v) for k, v in cams.items()},
         latencies_s={str(k): _num(v, f"latencies_s.{k}") for k, v in lat.items()},
         latency_uncertainty_s={str(k): _num(v, f"latency_uncertainty_s.{k}") for k, v in unc.items()},
-        mapping=doc.get("mapping"), hand=doc.get("hand"), exoskeleton=doc.get("exoskeleton"),
-        notes=str(doc.get("notes") or ""), source=source)
+        mapping=_opt_str(doc, "mapping"), hand=_opt_str(doc, "hand"), exoskeleton=_opt_str(doc, "exoskeleton"),
+        notes=str(doc.get("notes") or ""), report=report, source=source)
     declared = device.get("channels")
+    if declared is not None:
+        _int(declared, "device.channels")
     if declared is not None and declared != len(profile.channels) and declared - 2 != len(profile.channels):
         raise ProfileError(f"'device.channels' says {declared} but 'encoder.channels' lists {len(profile.channels)}")
     return profile
