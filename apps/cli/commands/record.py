@@ -1,0 +1,141 @@
+"""`dexumi record`: the recorder (Qt app), or `--headless`: record N episodes of S seconds from the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("record", help="record episodes (the recorder app, or --headless)",
+                       description="Record demonstration episodes into a folder, one crash-safe HDF5 file each "
+                                   "(episode_0001.h5, ...). Without --headless this opens the recorder app.")
+    p.add_argument("--headless", action="store_true", help="record from the command line, no GUI")
+    p.add_argument("--out", required=True, type=Path, help="folder of the day's episodes (created if missing)")
+    p.add_argument("--sim", action="store_true", help="simulated exoskeleton + two simulated wrist cameras")
+    p.add_argument("--port", default=None, help="encoder port: /dev/ttyACM0, /dev/serial/by-id/..., ble:NAME, sim")
+    p.add_argument("--camera", action="append", default=[], metavar="SPEC",
+                   help="camera: 0, /dev/video2, sim[:k=v,...], file:PATH (repeat for more; the first is the main one)")
+    p.add_argument("--episodes", type=int, default=1, help="how many episodes to record (default 1)")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds per episode (default 10)")
+    p.add_argument("--task", default="", help="task description stored in each episode")
+    p.add_argument("--operator", default="", help="who is recording")
+    p.add_argument("--outcome", choices=("success", "failure", "unknown"), default="unknown")
+    p.add_argument("--notes", default="")
+    p.add_argument("--profile", type=Path, default=None, help="calibration profile (YAML)")
+    p.add_argument("--hand", default=None, help="robot hand (bundled: inspire_like, xhand_like)")
+    p.add_argument("--map", type=Path, default=None, help="retargeting map file (default: the hand's bundled map)")
+    p.add_argument("--protocol", choices=("auto", "v1", "legacy"), default="auto")
+    p.add_argument("--rate", type=float, default=None, help="v1 encoder: ask for this sample rate")
+    p.add_argument("--channels", type=int, default=6, help="--sim: emulator joint channels (6 inspire, 12 xhand)")
+    p.add_argument("--seed", type=int, default=0, help="--sim: emulator and camera seed")
+    p.add_argument("--min-free-mb", type=float, default=200.0, help="stop recording below this free disk space")
+    p.add_argument("--pause", type=float, default=0.0, help="seconds between episodes")
+    p.add_argument("--json", action="store_true", help="print one JSON object per finished episode")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dexumi.errors import DexumiError
+
+    if not args.headless:
+        if importlib.util.find_spec("apps.recorder.main") is None:
+            raise DexumiError("the recorder app is not available in this installation; use --headless")
+        from apps.recorder.main import run as run_gui
+
+        return int(run_gui(args) or 0)
+    if args.episodes < 1:
+        raise DexumiError("--episodes must be at least 1")
+    if args.duration <= 0:
+        raise DexumiError("--duration must be positive")
+    if not args.sim and not args.port:
+        raise DexumiError("give --port PORT (and --camera SPEC ...), or --sim")
+    cfg = _config(args)
+    return _record(cfg, args)
+
+
+def _config(args: argparse.Namespace):
+    from dexumi.session.config import SessionConfig
+
+    cfg = SessionConfig(out_dir=args.out, port=None if args.sim else args.port, cameras=list(args.camera),
+                        sim=bool(args.sim) or args.port == "sim", sim_channels=args.channels, sim_seed=args.seed,
+                        protocol=args.protocol, encoder_rate_hz=args.rate, hand=args.hand, map_path=args.map,
+                        task=args.task, operator=args.operator, min_free_mb=args.min_free_mb)
+    if args.profile is not None:
+        from calibration.profile import load_profile
+
+        prof = load_profile(args.profile)
+        cfg.calibration = prof.encoder_calibration()
+        cfg.latencies_s = dict(prof.latencies_s)
+        cfg.profile_id = prof.id
+        cfg.profile_yaml = prof.to_yaml()
+        if cfg.hand is None and cfg.map_path is None and prof.hand:
+            cfg.hand = prof.hand
+        if cfg.map_path is None and prof.mapping:
+            mp = Path(prof.mapping)
+            if not mp.is_absolute() and prof.source is not None:
+                mp = Path(prof.source).parent / mp
+            if mp.is_file():
+                cfg.map_path = mp
+        if cfg.sim:
+            cfg.sim_channels = cfg.calibration.channels
+    return cfg
+
+
+def _record(cfg, args: argparse.Namespace) -> int:
+    import json
+
+    from dexumi.errors import DexumiError
+    from dexumi.session.session import RecordingSession
+
+    stop = threading.Event()
+    old = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    session = RecordingSession(cfg)
+    try:
+        session.open()
+        for r in session.recovered:
+            print(f"recovered {r.source.name} -> {r.path.name if r.path else '-'} ({r.message})", file=sys.stderr)
+        for k in range(args.episodes):
+            if stop.is_set():
+                break
+            number = session.start_episode(notes=args.notes)
+            end = time.monotonic() + args.duration
+            while not stop.is_set() and not session.episode_ended.is_set() and time.monotonic() < end:
+                stop.wait(min(0.05, max(0.0, end - time.monotonic())))
+            if session.fatal:
+                raise DexumiError(session.fatal)
+            if session.recording:
+                path = session.stop_episode(args.outcome, args.notes, "interrupted" if stop.is_set() else "duration")
+            else:
+                path = session.last_episode
+            _report(session, number, path, args.json)
+            if args.pause and k + 1 < args.episodes:
+                stop.wait(args.pause)
+        if session.fatal:
+            raise DexumiError(session.fatal)
+    finally:
+        session.close()
+        for s, h in old.items():
+            signal.signal(s, h)
+    if stop.is_set():
+        print("dexumi record: stopped by signal; the last episode was finalised", file=sys.stderr)
+    return 0
+
+
+def _report(session, number: int, path, as_json: bool) -> None:
+    import json
+
+    st = session.status()
+    if as_json:
+        print(json.dumps({"episode": number, "path": str(path), "status": st.to_json()}), flush=True)
+    else:
+        streams = "  ".join(f"{s.name} {s.rate_hz:.0f} Hz drops {s.dropped}" for s in st.streams)
+        print(f"episode {number:4d}  {path}  ({streams})", flush=True)

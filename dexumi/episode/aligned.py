@@ -1,0 +1,113 @@
+"""The aligned training view: one timeline (the main camera's frames), encoder values at those instants.
+
+Pure computation on arrays read back from the raw streams, so finalising and recovery build the same view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dexumi.clock import ClockEstimate, ClockFit
+
+FIT_BLOCK = 4096  # samples fed to the clock fit at a time
+MAX_BRACKET_S = 0.05  # a frame whose surrounding encoder samples are further apart than this is not valid
+
+
+@dataclass
+class EncoderTimes:
+    """Per-sample times on the recording clock after the final clock fit, and the fits per segment."""
+
+    time: np.ndarray  # float64 (N,) mapped by the final fit of the sample's segment, minus encoder latency
+    fits: dict[int, ClockEstimate | None] = field(default_factory=dict)
+
+
+@dataclass
+class AlignedView:
+    timestamps: np.ndarray  # float64 (T,)
+    exo_joints: np.ndarray  # float32 (T, J)
+    valid: np.ndarray  # uint8 (T,)
+    images: dict[str, np.ndarray]  # cam → int64 (T,) frame indices into the raw stream
+    image_offsets: dict[str, np.ndarray]  # cam → float32 (T,) image time − timestamp
+    main_camera: str = ""
+    source: str = "camera"  # camera | grid (no camera: a nominal-fps grid over the encoder span)
+
+    def __len__(self) -> int:
+        return len(self.timestamps)
+
+
+def refit_encoder_times(device_us: np.ndarray, host_time: np.ndarray, segment: np.ndarray,
+                        latency_s: float = 0.0) -> EncoderTimes:
+    """Refit each clock segment on all of its samples (what the online fit only saw incrementally)."""
+    out = np.empty(len(device_us), np.float64)
+    fits: dict[int, ClockEstimate | None] = {}
+    for seg in np.unique(segment).tolist():
+        sel = np.flatnonzero(segment == seg)
+        fit = ClockFit()
+        for k in range(0, len(sel), FIT_BLOCK):
+            s = sel[k:k + FIT_BLOCK]
+            fit.add(device_us[s], host_time[s])
+        est = fit.estimate(refresh=True)
+        fits[int(seg)] = est
+        out[sel] = est.to_host(device_us[sel]) if est is not None else host_time[sel]
+    return EncoderTimes(out - latency_s, fits)
+
+
+def _strictly_increasing(t: np.ndarray) -> np.ndarray:
+    """Indices of a strictly increasing subsequence (drops a frame not later than the one before it)."""
+    if len(t) == 0:
+        return np.zeros(0, np.int64)
+    keep = np.ones(len(t), bool)
+    running = np.maximum.accumulate(t)
+    keep[1:] = t[1:] > running[:-1]
+    return np.flatnonzero(keep)
+
+
+def build_aligned(enc_t: np.ndarray, angles: np.ndarray, cam_times: dict[str, np.ndarray], main_camera: str,
+                  grid_fps: float = 30.0) -> AlignedView:
+    """Interpolate joint angles at the main camera's frame times within the encoder's span.
+
+    Each other camera contributes its frame nearest in time (index + offset). With no camera, the timeline is
+    a `grid_fps` grid over the encoder span.
+    """
+    order = np.argsort(enc_t, kind="stable")
+    et, ang = enc_t[order], angles[order]
+    if len(et) < 2:
+        return AlignedView(np.zeros(0), np.zeros((0, angles.shape[1]), np.float32), np.zeros(0, np.uint8),
+                           {c: np.zeros(0, np.int64) for c in cam_times}, {c: np.zeros(0, np.float32) for c in cam_times},
+                           main_camera, "camera" if main_camera else "grid")
+    if main_camera and main_camera in cam_times:
+        mt = cam_times[main_camera]
+        idx = _strictly_increasing(mt)
+        idx = idx[(mt[idx] >= et[0]) & (mt[idx] <= et[-1])]
+        ts = mt[idx]
+        source = "camera"
+    else:
+        ts = np.arange(et[0], et[-1], 1.0 / grid_fps)
+        idx = None
+        source = "grid"
+    exo = np.empty((len(ts), ang.shape[1]), np.float32)
+    for j in range(ang.shape[1]):
+        exo[:, j] = np.interp(ts, et, ang[:, j])
+    k = np.clip(np.searchsorted(et, ts, side="right"), 1, len(et) - 1)
+    valid = ((et[k] - et[k - 1]) <= MAX_BRACKET_S).astype(np.uint8)
+    images: dict[str, np.ndarray] = {}
+    offsets: dict[str, np.ndarray] = {}
+    for cam, t in cam_times.items():
+        if idx is not None and cam == main_camera:
+            images[cam] = idx.astype(np.int64)
+            offsets[cam] = np.zeros(len(ts), np.float32)
+            continue
+        if len(t) == 0:
+            images[cam] = np.full(len(ts), -1, np.int64)
+            offsets[cam] = np.full(len(ts), np.nan, np.float32)
+            continue
+        order = np.argsort(t, kind="stable")
+        st = t[order]
+        j = np.clip(np.searchsorted(st, ts), 0, len(st) - 1)
+        prev = np.maximum(j - 1, 0)
+        j = np.where(np.abs(st[prev] - ts) <= np.abs(st[j] - ts), prev, j)
+        images[cam] = order[j].astype(np.int64)
+        offsets[cam] = (st[j] - ts).astype(np.float32)
+    return AlignedView(ts, exo, valid, images, offsets, main_camera, source)

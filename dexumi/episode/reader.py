@@ -1,0 +1,234 @@
+"""Reading episodes: metadata, arrays, lazily decoded images and aligned frames.
+
+    with Episode.open("episode_0003.h5") as ep:
+        ep.timestamps, ep.action, ep.qpos, ep.exo_joints, ep.cameras
+        img = ep.image("wrist0", t, reduce=2)          # BGR uint8, decoded on demand
+        for frame in ep.frames(reduce=4): ...           # AlignedFrame(t, action, qpos, exo, images)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import h5py
+import numpy as np
+
+from dexumi.episode import schema as S
+from dexumi.errors import DexumiError
+
+REDUCE_FLAGS = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+                8: cv2.IMREAD_REDUCED_COLOR_8}
+
+
+def decode_jpeg(data: np.ndarray | bytes, reduce: int = 1) -> np.ndarray:
+    """JPEG bytes → BGR uint8; `reduce` 2/4/8 decodes at 1/2, 1/4, 1/8 size (much faster)."""
+    if reduce not in REDUCE_FLAGS:
+        raise DexumiError(f"reduce must be one of {sorted(REDUCE_FLAGS)}, not {reduce}")
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), REDUCE_FLAGS[reduce])
+    if img is None:
+        raise DexumiError("corrupt JPEG frame")
+    return img
+
+
+@dataclass
+class AlignedFrame:
+    i: int
+    t: float
+    action: np.ndarray
+    qpos: np.ndarray
+    exo_joints: np.ndarray
+    valid: bool
+    images: dict[str, np.ndarray]
+
+
+def check_version(f: h5py.File, path: Path) -> None:
+    fmt = f.attrs.get(S.A_FORMAT)
+    if isinstance(fmt, bytes):
+        fmt = fmt.decode()
+    if fmt != S.FORMAT:
+        raise DexumiError(f"{path}: not a dexumi episode (format attribute {fmt!r})")
+    ver = int(f.attrs.get(S.A_VERSION, -1))
+    if ver > S.VERSION:
+        raise DexumiError(f"{path}: episode format version {ver} is newer than this dexumi reads ({S.VERSION}); "
+                          "update dexumi")
+    if ver < 1:
+        raise DexumiError(f"{path}: invalid episode format version {ver}")
+
+
+def open_h5(path: str | Path) -> h5py.File:
+    """Open read-only; a `.partial` file still being written (or left by a crash) is opened as a SWMR reader."""
+    p = Path(path)
+    if not p.exists():
+        raise DexumiError(f"{p}: no such episode file")
+    try:
+        return h5py.File(p, "r")
+    except OSError as exc:
+        try:
+            return h5py.File(p, "r", swmr=True)
+        except OSError:
+            raise DexumiError(f"{p}: cannot open as HDF5 ({str(exc).splitlines()[0][:120]})") from None
+
+
+class Episode:
+    """One episode file, read lazily."""
+
+    def __init__(self, f: h5py.File, path: Path) -> None:
+        self.f = f
+        self.path = path
+        check_version(f, path)
+        self._frames = {name: g[S.FRAMES] for name, g in f.get(S.CAMERAS, {}).items()}
+
+    @classmethod
+    def open(cls, path: str | Path) -> Episode:
+        p = Path(path)
+        f = open_h5(p)
+        try:
+            return cls(f, p)
+        except BaseException:
+            f.close()
+            raise
+
+    def close(self) -> None:
+        self.f.close()
+
+    def __enter__(self) -> Episode:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- metadata ------------------------------------------------------------------------------
+    @property
+    def attrs(self) -> dict[str, Any]:
+        out = {}
+        for k, v in self.f.attrs.items():
+            out[k] = v.decode() if isinstance(v, bytes) else v.item() if isinstance(v, np.generic) else v
+        return out
+
+    @property
+    def version(self) -> int:
+        return int(self.f.attrs[S.A_VERSION])
+
+    @property
+    def state(self) -> str:
+        return str(self.attrs.get(S.A_STATE, ""))
+
+    @property
+    def finalized(self) -> bool:
+        return self.state in ("final", "recovered") and S.TIMESTAMPS in self.f
+
+    def text(self, name: str) -> str:
+        from dexumi.episode.finalize import read_text
+
+        return read_text(self.f, name)
+
+    def json(self, name: str) -> dict:
+        t = self.text(name)
+        return json.loads(t) if t else {}
+
+    @property
+    def sync_report(self) -> dict:
+        return self.json(S.SYNC_REPORT)
+
+    @property
+    def stats(self) -> dict:
+        return self.json(S.STATS)
+
+    # ---- aligned arrays ----------------------------------------------------------------------------
+    def _need_view(self) -> None:
+        if S.TIMESTAMPS not in self.f:
+            raise DexumiError(f"{self.path}: no aligned view (an unfinished episode: run `dexumi recover`)")
+
+    @property
+    def timestamps(self) -> np.ndarray:
+        self._need_view()
+        return self.f[S.TIMESTAMPS][:]
+
+    @property
+    def action(self) -> np.ndarray:
+        self._need_view()
+        return self.f[S.ACTION][:]
+
+    @property
+    def action_names(self) -> list[str]:
+        return [str(x) for x in self.f[S.ACTION].attrs["names"]]
+
+    @property
+    def qpos(self) -> np.ndarray:
+        self._need_view()
+        return self.f[S.QPOS][:]
+
+    @property
+    def exo_joints(self) -> np.ndarray:
+        self._need_view()
+        return self.f[S.EXO_JOINTS][:]
+
+    @property
+    def valid(self) -> np.ndarray:
+        self._need_view()
+        return self.f[S.VALID][:].astype(bool)
+
+    @property
+    def cameras(self) -> list[str]:
+        return sorted(self._frames)
+
+    def image_indices(self, camera: str) -> np.ndarray:
+        self._need_view()
+        return self.f[f"{S.IMAGES}/{camera}"][:]
+
+    def __len__(self) -> int:
+        return self.f[S.TIMESTAMPS].shape[0] if S.TIMESTAMPS in self.f else 0
+
+    # ---- raw streams ---------------------------------------------------------------------------------
+    def encoder(self) -> dict[str, np.ndarray]:
+        """Raw encoder stream: host_time, device_time_us, mapped_time, index, segment, raw, angles."""
+        g = self.f[S.ENCODER]
+        n = min(g[k].shape[0] for k in S.ENCODER_FIELDS)
+        return {k: g[k][:n] for k in S.ENCODER_FIELDS}
+
+    def camera_times(self, camera: str) -> dict[str, np.ndarray]:
+        g = self.f[f"{S.CAMERAS}/{camera}"]
+        n = min(g[k].shape[0] for k in (*S.CAMERA_FIELDS, S.FRAMES))
+        return {k: g[k][:n] for k in S.CAMERA_FIELDS}
+
+    def frame_count(self, camera: str) -> int:
+        return self._frames[camera].shape[0]
+
+    def jpeg(self, camera: str, raw_index: int) -> bytes:
+        """The stored JPEG bytes of raw frame `raw_index`."""
+        return self._frames[camera][raw_index].tobytes()
+
+    def raw_image(self, camera: str, raw_index: int, reduce: int = 1) -> np.ndarray:
+        return decode_jpeg(self._frames[camera][raw_index], reduce)
+
+    def image(self, camera: str, i: int, reduce: int = 1) -> np.ndarray:
+        """The camera's image at aligned instant `i` (BGR uint8; `reduce` 2/4/8 for training sizes)."""
+        j = int(self.f[f"{S.IMAGES}/{camera}"][i])
+        if j < 0:
+            raise DexumiError(f"{self.path}: camera {camera} has no frame for instant {i}")
+        return self.raw_image(camera, j, reduce)
+
+    def frame(self, i: int, reduce: int = 1, cameras: list[str] | None = None) -> AlignedFrame:
+        f = self.f
+        return AlignedFrame(i, float(f[S.TIMESTAMPS][i]), f[S.ACTION][i], f[S.QPOS][i], f[S.EXO_JOINTS][i],
+                            bool(f[S.VALID][i]),
+                            {c: self.image(c, i, reduce) for c in (self.cameras if cameras is None else cameras)})
+
+    def frames(self, reduce: int = 1, cameras: list[str] | None = None) -> Iterator[AlignedFrame]:
+        """Every aligned instant in order; arrays are read once, images decoded one frame at a time."""
+        self._need_view()
+        ts, act, q, exo, val = self.timestamps, self.action, self.qpos, self.exo_joints, self.valid
+        cams = self.cameras if cameras is None else cameras
+        idx = {c: self.image_indices(c) for c in cams}
+        for i in range(len(ts)):
+            yield AlignedFrame(i, float(ts[i]), act[i], q[i], exo[i], bool(val[i]),
+                               {c: self.raw_image(c, int(idx[c][i]), reduce) for c in cams})
+
+
+def open_episode(path: str | Path) -> Episode:
+    return Episode.open(path)

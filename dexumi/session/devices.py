@@ -1,0 +1,126 @@
+"""Opening the session's devices: the encoder (or the emulator), cameras with their grabber threads."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dexumi.devices.encoder import EncoderConfig, EncoderDriver
+from dexumi.devices.sim import SimDeviceProcess
+from dexumi.errors import DexumiError
+from dexumi.session.config import SessionConfig
+from dexumi.types import CameraFrame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CameraDevice:
+    name: str
+    spec: str
+    grabber: object  # dexumi.devices.cameras.grabber.FrameGrabber
+    latency_s: float
+    width: int
+    height: int
+    fps: float
+    encoding: str
+    host_clock_device_time: bool
+
+    def mapped_times(self, frames: list[CameraFrame]) -> np.ndarray:
+        """Exposure times on the recording clock: (device time if on the host clock, else grab time) − latency."""
+        t = [fr.device_time if self.host_clock_device_time and fr.device_time is not None else fr.grab_time
+             for fr in frames]
+        return np.asarray(t, np.float64) - self.latency_s
+
+
+@dataclass
+class Devices:
+    encoder: EncoderDriver
+    cameras: list[CameraDevice] = field(default_factory=list)
+    sim: SimDeviceProcess | None = None
+    sim_cameras: list[object] = field(default_factory=list)  # SimCamera sources (their truth() for tests)
+
+    def close(self) -> None:
+        for cam in self.cameras:
+            try:
+                cam.grabber.close()
+            except Exception as exc:  # noqa: BLE001 - closing must reach every device
+                log.warning("camera %s: close failed: %s", cam.name, exc)
+        try:
+            self.encoder.close()
+        except Exception as exc:  # noqa: BLE001
+            log.warning("encoder: close failed: %s", exc)
+        if self.sim is not None:
+            self.sim.stop()
+
+
+def _sim_camera_specs(cfg: SessionConfig, epoch: float) -> list[str]:
+    w, h = cfg.sim_camera_size
+    ms = cfg.sim_camera_latency_s * 1e3
+    return [f"sim:name=wrist{i},latency={ms:g}ms,fps={cfg.sim_camera_fps:g},width={w},height={h},"
+            f"seed={cfg.sim_seed},epoch={epoch!r},joints={cfg.sim_channels}" for i in range(2)]
+
+
+def open_devices(cfg: SessionConfig) -> Devices:
+    """Start everything; on any failure, close what was started and raise."""
+    from dexumi.devices.cameras.grabber import FrameGrabber
+    from dexumi.devices.cameras.spec import make_camera
+
+    sim = None
+    specs = list(cfg.cameras)
+    latencies = dict(cfg.latencies_s)
+    port = cfg.port
+    if cfg.sim:
+        epoch = time.monotonic() + 0.5
+        sim = SimDeviceProcess("--channels", cfg.sim_channels, "--rate", cfg.sim_rate_hz, "--seed", cfg.sim_seed,
+                               "--motion-epoch", repr(epoch), *cfg.sim_extra_args, truth=cfg.sim_truth)
+        port = sim.port
+        if not specs:
+            specs = _sim_camera_specs(cfg, epoch)
+            for i in range(len(specs)):
+                latencies.setdefault(f"wrist{i}", cfg.sim_camera_latency_s)
+    if port is None:
+        raise DexumiError("no encoder: give --port PORT (or --sim)")
+    devices = Devices(EncoderDriver(EncoderConfig(port, cfg.protocol, None, cfg.encoder_rate_hz or
+                                                  (cfg.sim_rate_hz if cfg.sim else None), cfg.calibration)), sim=sim)
+    try:
+        devices.encoder.start()
+        names: set[str] = set()
+        for spec in specs:
+            src = make_camera(spec, width=cfg.camera_width, height=cfg.camera_height, fps=cfg.camera_fps)
+            name = src.name
+            k = 1
+            while name in names:
+                name, k = f"{src.name}_{k}", k + 1
+            src.name = name
+            names.add(name)
+            grabber = FrameGrabber(src).start()
+            g = src.granted
+            cam = CameraDevice(name, spec, grabber, float(latencies.get(name, 0.0)), g.width if g else 0,
+                               g.height if g else 0, g.fps if g else 0.0, "jpeg",
+                               bool(getattr(src, "device_time_is_host_clock", False)))
+            devices.cameras.append(cam)
+            if type(src).__name__ == "SimCamera":
+                devices.sim_cameras.append(src)
+    except BaseException:
+        devices.close()
+        raise
+    return devices
+
+
+def wait_for_data(devices: Devices, timeout_s: float) -> None:
+    """Block until every device has delivered data (frames are drained), or raise a one-line error."""
+    deadline = time.monotonic() + timeout_s
+    pending = {"encoder", *(c.name for c in devices.cameras)}
+    while pending and time.monotonic() < deadline:
+        if "encoder" in pending and devices.encoder.read(timeout=0.05):
+            pending.discard("encoder")
+        for cam in devices.cameras:
+            if cam.name in pending and cam.grabber.read(timeout=0.0):
+                pending.discard(cam.name)
+        time.sleep(0.01)
+    if pending:
+        raise DexumiError(f"no data within {timeout_s:g} s from: {', '.join(sorted(pending))}")

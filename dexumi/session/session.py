@@ -1,0 +1,336 @@
+"""The headless recording session: devices → sync → retarget → writer, and the episode lifecycle.
+
+One poll thread drains the encoder and the camera grabbers every `poll_interval_s` (also when idle, so the
+live status is current and buffers never fill) and appends to the episode being recorded. Commands
+(`start_episode`, `stop_episode`, `discard_episode`, ...) come from any thread — the CLI, or the JSON-lines
+server the GUI talks to — and take the same lock as the poll thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dexumi import __version__
+from dexumi.episode import numbering
+from dexumi.episode import schema as S
+from dexumi.episode.layout import CameraLayout, EncoderLayout, EpisodeMeta
+from dexumi.episode.recover import RecoveryResult, recover_path
+from dexumi.episode.writer import EpisodeWriter
+from dexumi.errors import DexumiError
+from dexumi.session import disk
+from dexumi.session.config import SessionConfig, SessionStatus, StreamStatus
+from dexumi.session.devices import Devices, open_devices, wait_for_data
+from dexumi.session.retarget import choose_map, load_retargeter
+from dexumi.types import EncoderBatch
+
+log = logging.getLogger(__name__)
+DISK_CHECK_S = 0.5
+
+
+def _since(batch: EncoderBatch, t0: float) -> EncoderBatch | None:
+    """The samples of `batch` that arrived at or after `t0`."""
+    if batch.host_time[0] >= t0:
+        return batch
+    k = int(np.searchsorted(batch.host_time, t0, side="left"))
+    if k >= len(batch):
+        return None
+    return EncoderBatch(batch.index[k:], batch.device_time_us[k:], batch.host_time[k:], batch.mapped_time[k:],
+                        batch.raw[k:], batch.angles[k:], batch.segment)
+
+
+class RecordingSession:
+    """`open()`, then `start_episode()` / `stop_episode()` as often as wanted, `status()` any time, `close()`."""
+
+    def __init__(self, config: SessionConfig) -> None:
+        self.cfg = config
+        self.out_dir = Path(config.out_dir)
+        self.devices: Devices | None = None
+        self.retargeter = None
+        self.map_yaml = ""
+        self.joint_names: tuple[str, ...] = ()
+        self.recovered: list[RecoveryResult] = []
+        self.errors: list[str] = []
+        self.fatal: str | None = None  # set when recording had to stop (disk full, ...)
+        self.episode_ended = threading.Event()  # set whenever an episode ends (by command or by the session)
+        self.last_episode: Path | None = None
+        self.episodes_recorded = 0
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._writer: EpisodeWriter | None = None
+        self._meta: EpisodeMeta | None = None
+        self._t0 = 0.0
+        self._gaps_seen = 0
+        self._free_mb = 0.0
+        self._next_disk_check = 0.0
+        self._totals: dict[str, int] = {}
+        self.state = "new"
+
+    # --------------------------------------------------------------------------------------------- life
+    def open(self) -> RecordingSession:
+        cfg = self.cfg
+        self.out_dir = disk.check_writable(self.out_dir)
+        self._free_mb = disk.check_space(self.out_dir, cfg.min_free_mb)
+        if cfg.recover_on_start and numbering.unfinished(self.out_dir):
+            self.recovered = recover_path(self.out_dir, progress=True)
+            for r in self.recovered:
+                log.warning("recovered %s → %s (%s)", r.source.name, r.path.name if r.path else "-", r.message)
+        self.devices = open_devices(cfg)
+        try:
+            joints = self.devices.encoder.joints
+            mp = choose_map(cfg.map_path, cfg.hand, joints)
+            self.retargeter, self.map_yaml = load_retargeter(mp, joints)
+            self.joint_names = tuple(self.retargeter.channels) if self.retargeter else \
+                tuple(f"ch{i}" for i in range(joints))
+            wait_for_data(self.devices, cfg.device_timeout_s)
+        except BaseException:
+            self.devices.close()
+            raise
+        self._gaps_seen = len(self.devices.encoder.stats().gap_events)
+        self.state = "idle"
+        self._thread = threading.Thread(target=self._run, name="session-poll", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Finish a running episode (finalised, reason 'shutdown'), stop the poll thread and the devices."""
+        if self.state == "closed":
+            return
+        with self._lock:
+            if self._writer is not None:
+                try:
+                    self._stop_locked(None, None, "shutdown")
+                except Exception as exc:  # noqa: BLE001 - shutdown goes on; the partial file is recoverable
+                    self._error(f"could not finalise on shutdown: {exc}")
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self.devices is not None:
+            self.devices.close()
+        self.state = "closed"
+
+    def __enter__(self) -> RecordingSession:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------------------------------- episodes
+    @property
+    def recording(self) -> bool:
+        return self._writer is not None
+
+    def start_episode(self, task: str | None = None, notes: str = "") -> int:
+        """Reserve the next number and start writing; returns the episode number."""
+        with self._lock:
+            if self.state not in ("idle",):
+                raise DexumiError(f"cannot start an episode while the session is {self.state}")
+            self._free_mb = disk.check_space(self.out_dir, self.cfg.min_free_mb)
+            number, path = numbering.reserve(self.out_dir)
+            assert self.devices is not None
+            enc = self.devices.encoder
+            cams = [CameraLayout(c.name, c.width, c.height, c.encoding, c.fps, c.latency_s, c.spec)
+                    for c in self.devices.cameras]
+            rmap = self.retargeter.map if self.retargeter else None
+            meta = EpisodeMeta(
+                number=number, task=self.cfg.task if task is None else task, operator=self.cfg.operator,
+                robot_hand=rmap.robot if rmap else "", exoskeleton=(rmap.exoskeleton or "") if rmap else "",
+                nominal_fps=cams[0].fps if cams else 30.0, software_version=f"dexumi {__version__}",
+                calibration_profile_id=self.cfg.profile_id, calibration_profile_yaml=self.cfg.profile_yaml,
+                retarget_map_yaml=self.map_yaml, main_camera=self.cfg.main_camera or (cams[0].name if cams else ""),
+                notes=notes, session_json=json.dumps(self.cfg.to_json()))
+            layout = EncoderLayout(enc.channels, self.joint_names, enc.stats().nominal_rate_hz,
+                                   float(self.cfg.latencies_s.get("encoder", 0.0)),
+                                   (enc.info.device_id if enc.info else "") + f" @ {enc.config.port}")
+            try:
+                self._writer = EpisodeWriter(path, meta, layout, cams, self.cfg.flush_interval_s,
+                                             tuple(self.retargeter.robot_joint_names) if self.retargeter else None)
+            except Exception:
+                path.unlink(missing_ok=True) if path.exists() and path.stat().st_size == 0 else None
+                raise
+            self._meta = meta
+            self._t0 = time.monotonic()
+            self._gaps_seen = len(enc.stats().gap_events)
+            self.episode_ended.clear()
+            self.state = "recording"
+            log.info("episode %d started: %s", number, path)
+            return number
+
+    def stop_episode(self, outcome: str | None = None, notes: str | None = None, reason: str = "stopped") -> Path:
+        """Stop, finalise and publish the episode; returns the finished file's path."""
+        with self._lock:
+            if self._writer is None:
+                raise DexumiError("no episode is being recorded")
+            return self._stop_locked(outcome, notes, reason)
+
+    def discard_episode(self) -> Path:
+        """Stop without finalising and keep the file as `.discarded` (its number stays taken)."""
+        with self._lock:
+            if self._writer is None:
+                raise DexumiError("no episode is being recorded")
+            w = self._writer
+            self._writer = None
+            w.close_partial()
+            target = w.path.with_name(S.episode_name(w.meta.number) + S.DISCARDED)
+            os.rename(w.path, target)
+            self.state = "idle"
+            self.episode_ended.set()
+            log.info("episode %d discarded: %s", w.meta.number, target)
+            return target
+
+    def set_outcome(self, outcome: str) -> None:
+        if outcome not in S.OUTCOMES:
+            raise DexumiError(f"outcome must be one of {', '.join(S.OUTCOMES)}, not {outcome!r}")
+        with self._lock:
+            if self._meta is not None:
+                self._meta.outcome = outcome
+            elif self.last_episode is not None:
+                self._edit_last(S.A_OUTCOME, outcome)
+
+    def set_notes(self, notes: str) -> None:
+        with self._lock:
+            if self._meta is not None:
+                self._meta.notes = notes
+            elif self.last_episode is not None:
+                self._edit_last(S.A_NOTES, notes)
+
+    def _edit_last(self, key: str, value: str) -> None:
+        """Marking success/failure after stopping: a small attribute edit of the finished file."""
+        import h5py
+
+        with h5py.File(self.last_episode, "r+") as f:
+            f.attrs[key] = value
+
+    # ------------------------------------------------------------------------------------------ polling
+    def _run(self) -> None:
+        while not self._stop.wait(self.cfg.poll_interval_s):
+            try:
+                self.poll()
+            except Exception as exc:  # noqa: BLE001 - the thread reports and keeps the devices drained
+                self._error(f"poll failed: {type(exc).__name__}: {exc}")
+
+    def poll(self) -> None:
+        """Drain the devices once; append to the episode if recording (called by the poll thread)."""
+        assert self.devices is not None
+        enc_batches = self.devices.encoder.read()
+        frames = {c.name: c.grabber.read() for c in self.devices.cameras}
+        self._totals["encoder"] = self._totals.get("encoder", 0) + sum(len(b) for b in enc_batches)
+        for name, fr in frames.items():
+            self._totals[name] = self._totals.get(name, 0) + len(fr)
+        with self._lock:
+            w = self._writer
+            if w is None:
+                return
+            try:
+                batches = [b for b in (_since(b, self._t0) for b in enc_batches) if b is not None]
+                w.append_encoder(batches)
+                for cam in self.devices.cameras:
+                    fr = [f for f in frames[cam.name] if f.grab_time >= self._t0]
+                    if fr:
+                        w.append_frames(cam.name, fr, cam.mapped_times(fr))
+                gaps = self.devices.encoder.stats().gap_events
+                for g in gaps[self._gaps_seen:]:
+                    w.append_gap(g)
+                self._gaps_seen = len(gaps)
+                w.maybe_flush()
+                self._check_disk()
+            except OSError as exc:
+                self._on_write_error(exc)
+
+    def _check_disk(self) -> None:
+        now = time.monotonic()
+        if now < self._next_disk_check:
+            return
+        self._next_disk_check = now + DISK_CHECK_S
+        self._free_mb = disk.free_mb(self.out_dir)
+        if self._free_mb < self.cfg.min_free_mb and self._writer is not None:
+            n = self._writer.meta.number
+            path = self._stop_locked(None, None, "disk almost full")
+            self._fatal(f"disk almost full: {self._free_mb:.0f} MB left in {self.out_dir} (threshold "
+                        f"{self.cfg.min_free_mb:.0f} MB); episode {n} stopped and saved as {path.name}")
+
+    def _on_write_error(self, exc: OSError) -> None:
+        w = self._writer
+        self._writer = None
+        self.state = "error"
+        if w is not None:
+            w.close_partial()
+        name = w.path.name if w else "?"
+        if disk.is_disk_full(exc):
+            self._fatal(f"disk full while recording: data up to the last flush (≤ {self.cfg.flush_interval_s:g} s "
+                        f"before) is in {name}; free space, then run `dexumi recover {self.out_dir}`")
+        else:
+            self._fatal(f"write error while recording {name}: {exc}; the file is recoverable with `dexumi recover`")
+        self.episode_ended.set()
+
+    def _stop_locked(self, outcome: str | None, notes: str | None, reason: str) -> Path:
+        w = self._writer
+        assert w is not None and self.devices is not None
+        self._writer = None
+        try:
+            # what arrived up to now belongs to the episode
+            batches = [b for b in (_since(b, self._t0) for b in self.devices.encoder.read()) if b is not None]
+            w.append_encoder(batches)
+            for cam in self.devices.cameras:
+                fr = [f for f in cam.grabber.read() if f.grab_time >= self._t0]
+                if fr:
+                    w.append_frames(cam.name, fr, cam.mapped_times(fr))
+            t_final = time.perf_counter()
+            path = w.finalize(outcome, notes, reason, self.retargeter,
+                              {"elapsed_s": time.monotonic() - self._t0, "flushes": w.flushes,
+                               "camera_drops": {k: c.dropped for k, c in w.cameras.items()},
+                               "encoder_overflows": self.devices.encoder.stats().overflows})
+            log.info("episode %d finalised in %.3f s: %s", w.meta.number, time.perf_counter() - t_final, path)
+        except OSError as exc:
+            self._writer = w
+            self._on_write_error(exc)
+            raise DexumiError(self.fatal or str(exc)) from None
+        finally:
+            self._meta = None
+            if self.state == "recording":
+                self.state = "idle"
+            self.episode_ended.set()
+        self.last_episode = path
+        self.episodes_recorded += 1
+        return path
+
+    # ------------------------------------------------------------------------------------------- status
+    def _error(self, msg: str) -> None:
+        log.error("%s", msg)
+        self.errors.append(msg)
+        del self.errors[:-50]
+
+    def _fatal(self, msg: str) -> None:
+        self.fatal = msg
+        self._error(msg)
+
+    def status(self) -> SessionStatus:
+        streams = []
+        w = self._writer
+        counts = w.counts() if w is not None else {}
+        if self.devices is not None:
+            s = self.devices.encoder.stats()
+            streams.append(StreamStatus("encoder", "encoder", s.connected, s.rate_hz, s.nominal_rate_hz,
+                                        self._totals.get("encoder", 0), counts.get("encoder", 0),
+                                        s.missing_samples + s.overflows, s.gaps + len(s.gap_events), s.reconnects,
+                                        s.last_data_age_s, s.drift_ppm, s.residual_ms))
+            for cam in self.devices.cameras:
+                c = cam.grabber.stats()
+                streams.append(StreamStatus(cam.name, "camera", c.connected, c.rate_hz, c.nominal_rate_hz,
+                                            self._totals.get(cam.name, 0), counts.get(cam.name, 0),
+                                            c.missing_samples + c.overflows, c.gaps, c.reconnects, c.last_data_age_s))
+        meta = self._meta
+        return SessionStatus(
+            state=self.state, out_dir=str(self.out_dir), episode=w.meta.number if w else None,
+            episode_path=str(w.path) if w else None, elapsed_s=time.monotonic() - self._t0 if w else 0.0,
+            last_episode=str(self.last_episode) if self.last_episode else None,
+            episodes_recorded=self.episodes_recorded, disk_free_mb=round(self._free_mb, 1),
+            min_free_mb=self.cfg.min_free_mb, streams=streams, errors=list(self.errors),
+            outcome=meta.outcome if meta else "unknown", notes=meta.notes if meta else "")
