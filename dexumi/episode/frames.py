@@ -104,9 +104,13 @@ class CameraFrameStore:
             return
         a, b = self.written, self.written + n
         blobs = np.empty(n, dtype=object)
-        blobs[:] = self._pending
+        for i, blob in enumerate(self._pending):  # element-wise: a slice assignment would broadcast one blob
+            blobs[i] = blob
         self._jpeg.resize((b,))
-        self._jpeg[a:b] = blobs
+        if n == 1:
+            self._jpeg[a] = blobs[0]  # h5py takes a one-element object array for the element itself
+        else:
+            self._jpeg[a:b] = blobs
         for col, _ in _COLUMNS:  # `index` last: a row is complete when it shows there
             ds = self._cols[col]
             ds.resize((b,))
