@@ -197,7 +197,13 @@ class Episode:
         return {k: g[k][:n] for k in S.CAMERA_FIELDS}
 
     def frame_count(self, camera: str) -> int:
-        return self._frames[camera].shape[0]
+        """Stored frames; for an unfinished file, those whose bytes are readable (a full disk can tear the last)."""
+        n = self._frames[camera].shape[0]
+        if self.finalized:
+            return n
+        from dexumi.episode.recover import _readable_frames
+
+        return _readable_frames(self._frames[camera], n)
 
     def jpeg(self, camera: str, raw_index: int) -> bytes:
         """The stored JPEG bytes of raw frame `raw_index`."""

@@ -139,13 +139,29 @@ def recover_file(path: str | Path, retargeter: object | None = None) -> Recovery
         if clean and _attr(f, S.A_STATE) in ("final", "recovered") and S.TIMESTAMPS in f:
             final = None
         else:
-            final = _rebuild(f, p, retargeter)
+            final = _rebuild_or_clean(f, p, retargeter)
     if final is None and S.final_path(p) == p:
         return RecoveryResult(p, p, "already-final", message="already a finished episode")
     if final is None:  # finalised and closed, only the rename was missing
         final = publish(p)
         return RecoveryResult(p, final, "renamed", message="finished episode renamed")
     return final
+
+
+def _rebuild_or_clean(f: h5py.File, src: Path, retargeter: object | None) -> RecoveryResult:
+    """`_rebuild`, removing the half-built copy if it fails (the source stays untouched)."""
+    try:
+        return _rebuild(f, src, retargeter)
+    except Exception as exc:
+        n = S.episode_number(src)
+        out = src.with_name(S.episode_name(n if n is not None else 0) + S.RECOVERING)
+        out.unlink(missing_ok=True)
+        if isinstance(exc, DexumiError):
+            raise
+        if "no space left" in str(exc).lower() or getattr(exc, "errno", None) == 28:
+            raise DexumiError(f"not enough disk space to recover {src.name}: recovery writes a copy of "
+                              f"{src.stat().st_size / 2**20:.0f} MB; free space and run it again") from None
+        raise DexumiError(f"could not recover {src.name}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
 
 
 def _rebuild(f: h5py.File, src: Path, retargeter: object | None) -> RecoveryResult:

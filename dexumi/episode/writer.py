@@ -130,10 +130,8 @@ class CameraStream:
         self.dropped += int(jumps[jumps > 0].sum())
         self.last_index = int(index[-1])
         self.jpeg.resize(self.n + k, axis=0)
-        if k == 1:  # h5py cannot broadcast a one-element object array of arrays into a vlen slice
-            self.jpeg[self.n] = payload[0]
-        else:
-            self.jpeg[self.n:self.n + k] = payload
+        for i in range(k):  # one by one: h5py turns equal-length frames in a slice into a 2-D array
+            self.jpeg[self.n + i] = payload[i]
         self.n += k
         self.cols["grab_time"].append(grab)
         self.cols["mapped_time"].append(mapped)

@@ -241,7 +241,9 @@ class RecordingSession:
                 self._gaps_seen = len(gaps)
                 w.maybe_flush()
                 self._check_disk()
-            except OSError as exc:
+            except DexumiError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - HDF5 reports ENOSPC as OSError or RuntimeError
                 self._on_write_error(exc)
 
     def _check_disk(self) -> None:
@@ -256,14 +258,14 @@ class RecordingSession:
             self._fatal(f"disk almost full: {self._free_mb:.0f} MB left in {self.out_dir} (threshold "
                         f"{self.cfg.min_free_mb:.0f} MB); episode {n} stopped and saved as {path.name}")
 
-    def _on_write_error(self, exc: OSError) -> None:
+    def _on_write_error(self, exc: BaseException) -> None:
         w = self._writer
         self._writer = None
         self.state = "error"
         if w is not None:
             w.close_partial()
         name = w.path.name if w else "?"
-        if disk.is_disk_full(exc):
+        if disk.is_disk_full(exc) or disk.free_mb(self.out_dir) < 1.0:
             self._fatal(f"disk full while recording: data up to the last flush (≤ {self.cfg.flush_interval_s:g} s "
                         f"before) is in {name}; free space, then run `dexumi recover {self.out_dir}`")
         else:
@@ -288,7 +290,7 @@ class RecordingSession:
                                "camera_drops": {k: c.dropped for k, c in w.cameras.items()},
                                "encoder_overflows": self.devices.encoder.stats().overflows})
             log.info("episode %d finalised in %.3f s: %s", w.meta.number, time.perf_counter() - t_final, path)
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:
             self._writer = w
             self._on_write_error(exc)
             raise DexumiError(self.fatal or str(exc)) from None
