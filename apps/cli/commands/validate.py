@@ -1,0 +1,43 @@
+"""`dexumi validate PATH...`: check episode files and folders; a table, optional JSON and PNG diagnostics."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("validate", help="check episode files (schema, timing, drops, limits, images, numbering)",
+                       description="Validate episode files and folders. Exit status 0 only when every file passes "
+                                   "(warnings pass unless --strict); 1 when a check fails; 2 for bad arguments.")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="episode files or folders of episodes")
+    p.add_argument("--json", type=Path, metavar="FILE", help="write the full report as JSON")
+    p.add_argument("--plots", type=Path, metavar="DIR", help="write PNG diagnostics (rates, residuals, joints)")
+    p.add_argument("--strict", "--warn-as-error", dest="strict", action="store_true",
+                   help="warnings fail too")
+    p.add_argument("--config", type=Path, metavar="FILE", help="thresholds and severities (YAML or JSON)")
+    p.add_argument("--severity", action="append", default=[], metavar="CHECK=LEVEL",
+                   help="report a check's findings as off|warn|error (repeatable; CHECK may be 'all')")
+    p.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: up to 2)")
+    p.add_argument("--verbose-table", "-V", action="store_true", help="list every warning and error")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dexumi.validate import ValidateConfig, load_config, validate_paths
+    from dexumi.validate.config import set_severity
+    from dexumi.validate.report import table, to_json, write_json
+
+    cfg = load_config(args.config) if args.config else ValidateConfig()
+    for spec in args.severity:
+        set_severity(cfg, spec)
+    progress = not args.no_progress and sys.stderr.isatty()
+    result = validate_paths(list(args.paths), cfg, args.plots, args.jobs, progress)
+    print(table(result, args.verbose_table))
+    if args.json:
+        write_json(args.json, to_json(result, cfg, args.strict))
+    for p in result.problems:
+        print(f"dexumi validate: error: {p}", file=sys.stderr)
+    return 1 if result.failed(args.strict) else 0

@@ -1,0 +1,95 @@
+"""Thresholds and severities of the validation checks (defaults, or a YAML/JSON file, or CLI overrides)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+from dexumi.errors import DexumiError
+
+CHECKS = ("schema", "length", "finite", "timestamps", "rates", "gaps", "drops", "sequence", "alignment",
+          "joint_limits", "fingertips", "images", "numbering")
+SEVERITIES = ("off", "warn", "error")
+
+
+@dataclass
+class ValidateConfig:
+    """Every threshold the checks use. `severity` caps or raises a check: off | warn | error."""
+
+    min_frames: int = 10  # aligned frames
+    min_duration_s: float = 0.5
+    rate_warn_frac: float = 0.05  # effective rate off nominal by more than this → warning
+    rate_error_frac: float = 0.25  # … by more than this → error
+    gap_factor: float = 2.5  # an interval longer than this many nominal periods is a gap (warning)
+    gap_error_s: float = 0.5  # a gap longer than this is an error
+    drop_warn_frac: float = 0.01  # dropped / expected frames or samples
+    drop_error_frac: float = 0.05
+    invalid_warn_frac: float = 0.0  # aligned frames without bracketing encoder samples
+    invalid_error_frac: float = 0.05
+    clock_residual_warn_ms: float = 1.0
+    clock_residual_error_ms: float = 5.0
+    image_offset_warn_periods: float = 1.0  # secondary camera frame further than this many periods
+    image_offset_error_periods: float = 3.0
+    limit_tolerance_rad: float = 1e-3
+    tip_warn_mm: float = 20.0  # fingertip correspondence p95
+    tip_error_mm: float = 40.0
+    decode_reduce: int = 8  # JPEG decode scale for the "every image decodes" check (1 = full size)
+    # check → off | warn | error: the level its findings are reported at. Fingertip correspondence is a quality
+    # figure of the hand pair and calibration, not a defect of the file: warn by default.
+    severity: dict[str, str] = field(default_factory=lambda: {"fingertips": "warn"})
+
+    def level(self, check: str, level: str) -> str:
+        """Apply the severity override of `check` to a warn/error level."""
+        s = self.severity.get(check)
+        if s is None or level not in ("warn", "error"):
+            return level
+        return "skip" if s == "off" else s
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def set_severity(cfg: ValidateConfig, spec: str) -> None:
+    """`CHECK=off|warn|error` (CHECK may be `all`)."""
+    if "=" not in spec:
+        raise DexumiError(f"--severity {spec!r}: expected CHECK=off|warn|error")
+    check, level = (x.strip() for x in spec.split("=", 1))
+    if level not in SEVERITIES:
+        raise DexumiError(f"--severity {spec!r}: level must be one of {', '.join(SEVERITIES)}")
+    if check != "all" and check not in CHECKS:
+        raise DexumiError(f"--severity {spec!r}: unknown check (checks: {', '.join(CHECKS)})")
+    for c in CHECKS if check == "all" else (check,):
+        cfg.severity[c] = level
+
+
+def load_config(path: str | Path) -> ValidateConfig:
+    """A YAML or JSON mapping of thresholds, plus `severity: {check: level}`."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise DexumiError(f"{p}: cannot read checks config: {str(exc).splitlines()[0][:120]}") from None
+    data = data or {}
+    if not isinstance(data, dict):
+        raise DexumiError(f"{p}: checks config must be a mapping of thresholds")
+    cfg = ValidateConfig()
+    known = {f.name: f for f in fields(cfg)}
+    for k, v in data.items():
+        if k not in known:
+            raise DexumiError(f"{p}: unknown setting {k!r} (settings: {', '.join(sorted(known))})")
+        if k == "severity":
+            if not isinstance(v, dict):
+                raise DexumiError(f"{p}: severity must map check names to off|warn|error")
+            for c, lvl in v.items():
+                set_severity(cfg, f"{c}={lvl}")
+            continue
+        default = getattr(cfg, k)
+        try:
+            setattr(cfg, k, type(default)(v))
+        except (TypeError, ValueError):
+            raise DexumiError(f"{p}: {k} must be a {type(default).__name__}, not {v!r}") from None
+    return cfg
