@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dexumi.clock import ClockEstimate, ClockFit
+from dexumi.sync import align as sync_align
+from dexumi.sync import nearest_frames
 
 FIT_BLOCK = 4096  # samples fed to the clock fit at a time
-MAX_BRACKET_S = 0.05  # a frame whose surrounding encoder samples are further apart than this is not valid
+MAX_BRACKET_S = 0.025  # a frame whose surrounding encoder samples are further apart than this is not valid
 
 
 @dataclass
@@ -65,7 +67,7 @@ def _strictly_increasing(t: np.ndarray) -> np.ndarray:
 
 
 def build_aligned(enc_t: np.ndarray, angles: np.ndarray, cam_times: dict[str, np.ndarray], main_camera: str,
-                  grid_fps: float = 30.0) -> AlignedView:
+                  grid_fps: float = 30.0, segments: np.ndarray | None = None) -> AlignedView:
     """Interpolate joint angles at the main camera's frame times within the encoder's span.
 
     Each other camera contributes its frame nearest in time (index + offset). With no camera, the timeline is
@@ -73,6 +75,7 @@ def build_aligned(enc_t: np.ndarray, angles: np.ndarray, cam_times: dict[str, np
     """
     order = np.argsort(enc_t, kind="stable")
     et, ang = enc_t[order], angles[order]
+    seg = np.zeros(len(et), np.int64) if segments is None else np.asarray(segments, np.int64)[order]
     if len(et) < 2:
         return AlignedView(np.zeros(0), np.zeros((0, angles.shape[1]), np.float32), np.zeros(0, np.uint8),
                            {c: np.zeros(0, np.int64) for c in cam_times}, {c: np.zeros(0, np.float32) for c in cam_times},
@@ -87,11 +90,13 @@ def build_aligned(enc_t: np.ndarray, angles: np.ndarray, cam_times: dict[str, np
         ts = np.arange(et[0], et[-1], 1.0 / grid_fps)
         idx = None
         source = "grid"
+    # validity and values from dexumi.sync (segment-aware); invalid instants keep a plain interpolation so
+    # that action stays finite, and are flagged in `valid`
+    tl = sync_align(et, ang, ts, MAX_BRACKET_S, seg)
     exo = np.empty((len(ts), ang.shape[1]), np.float32)
     for j in range(ang.shape[1]):
-        exo[:, j] = np.interp(ts, et, ang[:, j])
-    k = np.clip(np.searchsorted(et, ts, side="right"), 1, len(et) - 1)
-    valid = ((et[k] - et[k - 1]) <= MAX_BRACKET_S).astype(np.uint8)
+        exo[:, j] = np.where(tl.valid, tl.values[:, j], np.interp(ts, et, ang[:, j]))
+    valid = tl.valid.astype(np.uint8)
     images: dict[str, np.ndarray] = {}
     offsets: dict[str, np.ndarray] = {}
     for cam, t in cam_times.items():
@@ -103,11 +108,7 @@ def build_aligned(enc_t: np.ndarray, angles: np.ndarray, cam_times: dict[str, np
             images[cam] = np.full(len(ts), -1, np.int64)
             offsets[cam] = np.full(len(ts), np.nan, np.float32)
             continue
-        order = np.argsort(t, kind="stable")
-        st = t[order]
-        j = np.clip(np.searchsorted(st, ts), 0, len(st) - 1)
-        prev = np.maximum(j - 1, 0)
-        j = np.where(np.abs(st[prev] - ts) <= np.abs(st[j] - ts), prev, j)
-        images[cam] = order[j].astype(np.int64)
-        offsets[cam] = (st[j] - ts).astype(np.float32)
+        j, off, _ = nearest_frames(t, ts, np.inf)
+        images[cam] = j.astype(np.int64)
+        offsets[cam] = off.astype(np.float32)
     return AlignedView(ts, exo, valid, images, offsets, main_camera, source)

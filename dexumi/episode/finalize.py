@@ -89,7 +89,7 @@ def finalize_open_file(f: h5py.File, meta: EpisodeMeta, state: str, stop_reason:
     times = refit_encoder_times(dev, host, seg, float(enc.attrs.get("latency_s", 0.0)))
     cam_times = _camera_times(f)
     main = meta.main_camera if meta.main_camera in cam_times else (sorted(cam_times)[0] if cam_times else "")
-    view = build_aligned(times.time, ang, cam_times, main, grid_fps=meta.nominal_fps or 30.0)
+    view = build_aligned(times.time, ang, cam_times, main, grid_fps=meta.nominal_fps or 30.0, segments=seg)
     if retargeter is not None and len(view):
         action = np.asarray(retargeter.retarget(view.exo_joints.astype(np.float64)), np.float32)
         action_names = list(retargeter.robot_joint_names)

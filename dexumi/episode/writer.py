@@ -25,6 +25,11 @@ from dexumi.errors import DexumiError
 from dexumi.types import CameraFrame, EncoderBatch, GapEvent
 
 log = logging.getLogger(__name__)
+try:  # the camera-frame group layout of dexumi.episode.frames (same datasets), so its readers work on ours
+    from dexumi.episode.frames import LAYOUT as FRAME_LAYOUT
+    from dexumi.episode.frames import VERSION as FRAME_LAYOUT_VERSION
+except ImportError:  # pragma: no cover
+    FRAME_LAYOUT, FRAME_LAYOUT_VERSION = "dexumi-camera-frames", 1
 
 CHUNK_CACHE_BYTES = 4 << 20  # per-file raw-data chunk cache: bounds the writer's memory
 
@@ -103,7 +108,8 @@ class CameraStream:
                                          chunks=(S.CAMERA_CHUNK,))
         self.cols = {name: _Column(group, name, dt, None, S.CAMERA_CHUNK * 4, unit)
                      for name, (dt, unit) in S.CAMERA_FIELDS.items()}
-        for k, v in (("width", layout.width), ("height", layout.height), ("encoding", "jpeg"),
+        for k, v in (("layout", FRAME_LAYOUT), ("version", FRAME_LAYOUT_VERSION), ("camera", layout.name),
+                     ("width", layout.width), ("height", layout.height), ("encoding", "jpeg"),
                      ("source_encoding", layout.encoding), ("fps", layout.fps), ("latency_s", layout.latency_s),
                      ("spec", layout.spec)):
             group.attrs[k] = v
@@ -188,7 +194,7 @@ def create_aligned(f: h5py.File, joint_names: tuple[str, ...], action_names: tup
     _extendible(f, S.QPOS, "f4", A, names=list(action_names), unit="rad",
                 definition="robot-hand joints at the frame's instant (equal to action; shift it for chunked actions)")
     _extendible(f, S.EXO_JOINTS, "f4", J, names=list(joint_names), unit="rad")
-    _extendible(f, S.VALID, "u1", None, definition="1 if encoder samples bracket the instant within 50 ms")
+    _extendible(f, S.VALID, "u1", None, definition="1 if encoder samples of one clock segment bracket the instant within 25 ms")
     f.require_group(S.IMAGES)
     f.require_group(S.IMAGE_OFFSETS)
     for cam in cameras:
