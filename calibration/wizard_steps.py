@@ -497,7 +497,9 @@ class CalibrationRun:
         self.device = {"id": info.device_id if info else (port if not o.sim else "SIM-EXO-0001"),
                        "protocol": self.driver.protocol, "channels": self.driver.channels,
                        "firmware": ".".join(map(str, info.firmware)) if info else None,
-                       "resolution_bits": info.resolution_bits if info else None, "port": port}
+                       "resolution_bits": info.resolution_bits if info else None}
+        if not o.sim:
+            self.device["port"] = port
         return self
 
     def close(self) -> None:
