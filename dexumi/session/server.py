@@ -1,0 +1,168 @@
+"""The recording session in its own process, driven by JSON lines on stdin, answering on stdout.
+
+    python -m dexumi.session.server [--status-interval 0.5]
+
+Requests: `{"id": 1, "cmd": "open", "config": {...SessionConfig fields...}}`, then `start` (task, notes),
+`stop` (outcome, notes), `discard`, `outcome` (outcome), `notes` (notes), `status`, `close`.
+Answers: `{"id": 1, "ok": true, "result": ...}` or `{"id": 1, "ok": false, "error": "one line"}`.
+Events, unasked: `{"event": "status", "status": {...}}` every status interval while open, and
+`{"event": "episode_ended", "path": ..., "error": ...}`. Logging goes to stderr. EOF on stdin or SIGTERM
+closes the session cleanly (a running episode is finalised).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from dexumi.errors import DexumiError
+from dexumi.session.config import SessionConfig
+from dexumi.session.session import RecordingSession
+from dexumi.types import EncoderCalibration
+
+log = logging.getLogger(__name__)
+
+
+def config_from_json(d: dict[str, Any]) -> SessionConfig:
+    """SessionConfig from plain JSON (paths as strings; calibration as a dict of EncoderCalibration fields)."""
+    d = dict(d)
+    known = set(SessionConfig.__dataclass_fields__)
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise DexumiError(f"unknown session config key(s): {', '.join(unknown)}")
+    if "out_dir" not in d:
+        raise DexumiError("session config needs out_dir")
+    for k in ("out_dir", "sim_truth", "map_path"):
+        if d.get(k) is not None:
+            d[k] = Path(d[k])
+    if d.get("calibration") is not None:
+        c = d["calibration"]
+        d["calibration"] = EncoderCalibration(tuple(c["zero_rad"]), tuple(c["sign"]), tuple(c["scale_rad_per_count"]),
+                                              bool(c.get("wrap", False)), str(c.get("profile_id", "")))
+    if "sim_camera_size" in d:
+        d["sim_camera_size"] = tuple(d["sim_camera_size"])
+    return SessionConfig(**d)
+
+
+class Server:
+    def __init__(self, out=sys.stdout, status_interval_s: float = 0.5) -> None:
+        self.out = out
+        self.session: RecordingSession | None = None
+        self.interval = status_interval_s
+        self._out_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watch: threading.Thread | None = None
+
+    def send(self, obj: dict) -> None:
+        line = json.dumps(obj, default=str)
+        with self._out_lock:
+            self.out.write(line + "\n")
+            self.out.flush()
+
+    def handle(self, req: dict) -> dict:
+        rid = req.get("id")
+        try:
+            return {"id": rid, "ok": True, "result": self._dispatch(str(req.get("cmd", "")), req)}
+        except DexumiError as exc:
+            return {"id": rid, "ok": False, "error": str(exc)}
+        except Exception as exc:  # noqa: BLE001 - the GUI gets one line, the log the details
+            log.exception("command %s failed", req.get("cmd"))
+            return {"id": rid, "ok": False, "error": f"internal error: {type(exc).__name__}: {exc}"}
+
+    def _need(self) -> RecordingSession:
+        if self.session is None:
+            raise DexumiError("no session: send 'open' first")
+        return self.session
+
+    def _dispatch(self, cmd: str, req: dict) -> Any:
+        if cmd == "open":
+            if self.session is not None:
+                raise DexumiError("a session is already open")
+            s = RecordingSession(config_from_json(req.get("config") or {}))
+            s.open()
+            self.session = s
+            self._watch = threading.Thread(target=self._watcher, name="status-events", daemon=True)
+            self._watch.start()
+            return {"recovered": [str(r.path) for r in s.recovered], "joints": list(s.joint_names)}
+        s = self._need() if cmd != "close" else self.session
+        if cmd == "start":
+            return {"episode": s.start_episode(req.get("task"), req.get("notes", ""))}
+        if cmd == "stop":
+            return {"path": str(s.stop_episode(req.get("outcome"), req.get("notes")))}
+        if cmd == "discard":
+            return {"path": str(s.discard_episode())}
+        if cmd == "outcome":
+            s.set_outcome(str(req.get("outcome")))
+            return None
+        if cmd == "notes":
+            s.set_notes(str(req.get("notes", "")))
+            return None
+        if cmd == "status":
+            return s.status().to_json()
+        if cmd == "close":
+            self.close()
+            return None
+        raise DexumiError(f"unknown command {cmd!r} (open, start, stop, discard, outcome, notes, status, close)")
+
+    def _watcher(self) -> None:
+        s = self.session
+        ended_seen = False
+        while s is not None and not self._stop.wait(self.interval):
+            st = s.status()
+            self.send({"event": "status", "status": st.to_json()})
+            if s.episode_ended.is_set() and not ended_seen and s.fatal:
+                self.send({"event": "episode_ended", "path": st.last_episode, "error": s.fatal})
+                ended_seen = True
+
+    def close(self) -> None:
+        self._stop.set()
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+    def serve(self, lines) -> None:
+        for line in lines:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                req = json.loads(line)
+                if not isinstance(req, dict):
+                    raise ValueError("not an object")
+            except ValueError as exc:
+                self.send({"id": None, "ok": False, "error": f"bad request line: {exc}"})
+                continue
+            self.send(self.handle(req))
+            if req.get("cmd") == "close":
+                return
+        self.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m dexumi.session.server", description=__doc__.splitlines()[0])
+    ap.add_argument("--status-interval", type=float, default=0.5)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    server = Server(sys.stdout, args.status_interval)
+
+    def on_term(*_: object) -> None:
+        server.close()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        server.serve(sys.stdin)
+    except KeyboardInterrupt:
+        server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
