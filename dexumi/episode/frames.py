@@ -40,7 +40,7 @@ class CameraFrameStore:
     """Appends one camera's frames to `group[name]` (created if absent, continued if it exists)."""
 
     def __init__(self, group: h5py.Group, name: str, width: int, height: int, encoding: str = "jpeg",
-                 batch_frames: int = 8, batch_bytes: int = 4 << 20, chunk_frames: int = 64,
+                 batch_frames: int = 16, batch_bytes: int = 4 << 20, chunk_frames: int = 64,
                  reencode_quality: int = 90) -> None:
         if encoding != "jpeg":
             raise DexumiError(f"camera store {name}: frames are stored as JPEG, not {encoding!r}")
