@@ -1,0 +1,50 @@
+"""Action normalisation to [-1, 1]: by the robot hand's joint limits, else by the data's range."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from dexumi.episode.reader import Episode
+from dexumi.export.plan import ExportPlan
+from dexumi.validate import models
+
+
+@dataclass
+class ActionNormalization:
+    """a_norm = 2 (a − low) / (high − low) − 1, clipped to [−1, 1]; a = low + (a_norm + 1) (high − low) / 2."""
+
+    names: list[str]
+    low: list[float]
+    high: list[float]
+    source: str  # "joint_limits:<hand>" or "data_range"
+    type: str = "minmax"
+
+    def apply(self, a: np.ndarray) -> np.ndarray:
+        lo, hi = np.asarray(self.low), np.asarray(self.high)
+        span = np.where(hi > lo, hi - lo, 1.0)
+        return np.clip(2.0 * (a - lo) / span - 1.0, -1.0, 1.0).astype(np.float32)
+
+    def invert(self, a: np.ndarray) -> np.ndarray:
+        lo, hi = np.asarray(self.low), np.asarray(self.high)
+        return (lo + (np.asarray(a) + 1.0) * (hi - lo) / 2.0).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def for_plan(plan: ExportPlan) -> ActionNormalization:
+    names = list(plan.first.action_names)
+    kin = models.hand(plan.first.hand) if plan.first.hand else None
+    if kin is not None and all(n in kin.joint_names for n in names):
+        idx = [kin.index(n) for n in names]
+        return ActionNormalization(names, kin.lower[idx].tolist(), kin.upper[idx].tolist(),
+                                   f"joint_limits:{plan.first.hand}")
+    lo = np.full(len(names), np.inf)
+    hi = np.full(len(names), -np.inf)
+    for info in plan.episodes:
+        with Episode.open(info.path) as ep:
+            a = ep.action
+        lo, hi = np.minimum(lo, a.min(axis=0)), np.maximum(hi, a.max(axis=0))
+    return ActionNormalization(names, lo.tolist(), hi.tolist(), "data_range")

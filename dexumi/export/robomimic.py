@@ -1,0 +1,101 @@
+"""robomimic layout: one HDF5 with /data/demo_N (actions in [-1, 1], obs, next_obs, rewards, dones, states)
+and /mask/{train,valid}. Image next_obs are virtual datasets over obs (no second copy of the pixels)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from dexumi.episode.reader import Episode
+from dexumi.export.normalize import for_plan
+from dexumi.export.plan import ExportPlan, ExportOptions, blocks
+from dexumi.export.source import ImageSource, resample
+
+FILE = "dataset.hdf5"
+
+
+def image_key(cam: str) -> str:
+    return f"{cam}_image"
+
+
+def _next(x: np.ndarray) -> np.ndarray:
+    return np.concatenate([x[1:], x[-1:]], axis=0) if len(x) else x
+
+
+def _virtual_next(g: h5py.Group, name: str, src: h5py.Dataset) -> None:
+    """next_obs[name][t] = obs[name][min(t + 1, T − 1)] as an HDF5 virtual dataset."""
+    T = src.shape[0]
+    layout = h5py.VirtualLayout(shape=src.shape, dtype=src.dtype)
+    vs = h5py.VirtualSource(".", src.name, shape=src.shape)
+    if T > 1:
+        layout[0:T - 1] = vs[1:T]
+    layout[T - 1] = vs[T - 1]
+    g.create_virtual_dataset(name, layout)
+
+
+def split(n: int, valid_fraction: float) -> tuple[list[int], list[int]]:
+    """Evenly spread validation demos; at least one training demo."""
+    n_valid = min(n - 1, max(1, round(n * valid_fraction))) if n >= 2 and valid_fraction > 0 else 0
+    valid = sorted({int(round(x)) for x in np.linspace(n - 1, 0, n_valid, endpoint=False)}) if n_valid else []
+    return [i for i in range(n) if i not in valid], valid
+
+
+def write_demo(data: h5py.Group, ep: Episode, index: int, plan: ExportPlan, norm, tick: Callable[[int], None]) -> dict:
+    r = resample(ep, plan.fps)
+    T, A = r.action.shape
+    g = data.create_group(f"demo_{index}")
+    g.attrs["num_samples"] = T
+    g.attrs["source"] = ep.path.name
+    g.create_dataset("actions", data=norm.apply(r.action))
+    g.create_dataset("actions_raw", data=r.action)
+    g.create_dataset("states", data=r.qpos.astype(np.float64))
+    rewards = np.zeros(T, np.float64)
+    if str(ep.attrs.get("outcome", "")) == "success":
+        rewards[-1] = 1.0
+    dones = np.zeros(T, np.int64)
+    dones[-1] = 1
+    g.create_dataset("rewards", data=rewards)
+    g.create_dataset("dones", data=dones)
+    g.create_dataset("timestamps", data=r.t)
+    obs, nxt = g.create_group("obs"), g.create_group("next_obs")
+    for key, x in (("qpos", r.qpos), ("exo_joints", r.exo)):
+        obs.create_dataset(key, data=x)
+        nxt.create_dataset(key, data=_next(x))
+    sources = {c: ImageSource(ep, c, plan.sizes[c]) for c in plan.cameras}
+    dsets = {}
+    for c in plan.cameras:
+        w, h = plan.sizes[c]
+        dsets[c] = obs.create_dataset(image_key(c), (T, h, w, 3), dtype=np.uint8, chunks=(1, h, w, 3))
+    for k0, k1 in blocks(T):
+        for c in plan.cameras:
+            dsets[c][k0:k1] = sources[c].block(r.images[c][k0:k1])
+        tick(k1 - k0)
+    for c in plan.cameras:
+        _virtual_next(nxt, image_key(c), dsets[c])
+    return {"group": f"demo_{index}", "frames": T, "action_dim": A}
+
+
+def write(plan: ExportPlan, out: Path, tick: Callable[[int], None], opts: ExportOptions) -> list[dict]:
+    norm = for_plan(plan)
+    rows = []
+    with h5py.File(out / FILE, "w") as f:
+        data = f.create_group("data")
+        for i, info in enumerate(plan.episodes):
+            with Episode.open(info.path) as ep:
+                rows.append({"source": str(info.path), "index": i, **write_demo(data, ep, i, plan, norm, tick)})
+        data.attrs["total"] = int(sum(r["frames"] for r in rows))
+        data.attrs["env_args"] = json.dumps({
+            "env_name": f"dexumi_{plan.first.hand or 'hand'}", "type": 2,
+            "env_kwargs": {"robot_hand": plan.first.hand, "fps": plan.fps, "cameras": plan.cameras,
+                           "image_size": {c: list(s) for c, s in plan.sizes.items()}}})
+        data.attrs["action_normalization"] = json.dumps(norm.to_dict())
+        data.attrs["action_names"] = json.dumps(list(plan.first.action_names))
+        train, valid = split(len(rows), opts.valid_fraction)
+        mask = f.create_group("mask")
+        mask.create_dataset("train", data=np.array([f"demo_{i}".encode() for i in train], dtype="S"))
+        mask.create_dataset("valid", data=np.array([f"demo_{i}".encode() for i in valid], dtype="S"))
+    return rows

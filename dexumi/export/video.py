@@ -1,0 +1,64 @@
+"""H.264 MP4 writing with PyAV (libx264): frames in, exact pts = frame number / fps."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from dexumi.errors import DexumiError
+
+
+def even(size: tuple[int, int]) -> tuple[int, int]:
+    """yuv420p needs even dimensions."""
+    return (size[0] + size[0] % 2, size[1] + size[1] % 2)
+
+
+class H264Writer:
+    """Append RGB frames (H, W, 3) to an MP4; `close()` flushes the encoder. Frame i is shown at i / fps."""
+
+    def __init__(self, path: str | Path, size: tuple[int, int], fps: float, crf: int = 23, preset: str = "veryfast",
+                 gop: int | None = None) -> None:
+        if size[0] % 2 or size[1] % 2:
+            raise DexumiError(f"H.264 needs even frame sizes, not {size[0]}x{size[1]}")
+        self.path = Path(path)
+        rate = Fraction(fps).limit_denominator(1001)
+        self.container = av.open(str(self.path), mode="w")
+        self.stream = self.container.add_stream("libx264", rate=rate)
+        self.stream.width, self.stream.height = size
+        self.stream.pix_fmt = "yuv420p"
+        self.stream.time_base = 1 / rate
+        self.stream.codec_context.time_base = 1 / rate
+        self.stream.options = {"crf": str(crf), "preset": preset, "g": str(gop or max(1, int(round(fps)))),
+                               "bf": "0"}
+        self.n = 0
+        self.size = size
+
+    def write(self, rgb: np.ndarray) -> None:
+        if rgb.shape[1] != self.size[0] or rgb.shape[0] != self.size[1]:
+            raise ValueError(f"frame {rgb.shape[1]}x{rgb.shape[0]} does not match the video {self.size}")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame.pts = self.n
+        frame.time_base = self.stream.codec_context.time_base
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+        self.n += 1
+
+    def close(self) -> None:
+        for packet in self.stream.encode():
+            self.container.mux(packet)
+        self.container.close()
+
+    def __enter__(self) -> H264Writer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def count_frames(path: str | Path) -> int:
+    """Frames in a video, by decoding it (container metadata can lie)."""
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.decode(video=0))
