@@ -9,7 +9,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from calibration.profile import save_profile
@@ -20,13 +19,39 @@ log = logging.getLogger(__name__)
 MARK = {"pending": "·", "running": "▶", "done": "✓", "failed": "✗"}
 
 
-def _qimage(img: np.ndarray) -> QtGui.QImage:
-    img = np.ascontiguousarray(img)
-    if img.ndim == 2:
-        h, w = img.shape
-        return QtGui.QImage(img.data, w, h, w, QtGui.QImage.Format.Format_Grayscale8).copy()
-    h, w, _ = img.shape
-    return QtGui.QImage(img.data, w, h, 3 * w, QtGui.QImage.Format.Format_BGR888).copy()
+def _pixmap(img: np.ndarray) -> QtGui.QPixmap:
+    """A pixmap of a grey or BGR image (via PNG bytes: no Python buffer is shared with Qt)."""
+    import cv2
+
+    ok, buf = cv2.imencode(".png", img)
+    pix = QtGui.QPixmap()
+    if ok:
+        pix.loadFromData(buf.tobytes(), "PNG")
+    return pix
+
+
+def joint_chart(angles: np.ndarray, target: np.ndarray | None, names: tuple[str, ...] = (), width: int = 640,
+                height: int = 180, low_deg: float = -30.0, high_deg: float = 120.0) -> np.ndarray:
+    """Bars of the live joint angles (cyan), the pose's reference angles (yellow ticks), names under them."""
+    import cv2
+
+    img = np.full((height, width, 3), 30, np.uint8)
+    n = max(1, len(angles))
+    plot_h = height - 22
+    y = lambda deg: int(round(plot_h * (high_deg - np.clip(deg, low_deg, high_deg)) / (high_deg - low_deg)))  # noqa: E731
+    cv2.line(img, (0, y(0.0)), (width, y(0.0)), (90, 90, 90), 1)
+    cw = width / n
+    for j, a in enumerate(np.degrees(angles)):
+        x0, x1 = int(j * cw + 0.2 * cw), int((j + 1) * cw - 0.2 * cw)
+        cv2.rectangle(img, (x0, min(y(0.0), y(a))), (x1, max(y(0.0), y(a))), (200, 200, 0), -1)
+        if target is not None:
+            t = y(float(np.degrees(target[j])))
+            cv2.line(img, (x0 - 3, t), (x1 + 3, t), (0, 220, 255), 2)
+        label = names[j].replace("exo_", "")[:10] if j < len(names) else str(j)
+        cv2.putText(img, label, (x0, height - 6), cv2.FONT_HERSHEY_PLAIN, 0.8, (220, 220, 220), 1)
+        cv2.putText(img, f"{a:.0f}", (x0, max(12, min(y(a), y(0.0)) - 3)), cv2.FONT_HERSHEY_PLAIN, 0.8,
+                    (220, 220, 220), 1)
+    return img
 
 
 class CalibrationWizard(QtWidgets.QWidget):
@@ -63,12 +88,8 @@ class CalibrationWizard(QtWidgets.QWidget):
         self.instructions.setWordWrap(True)
         self.progress = QtWidgets.QProgressBar()
         self.status = QtWidgets.QLabel()
-        self.plot = pg.PlotWidget(title="joints (deg): now (bars) vs pose (dots)")
+        self.plot = QtWidgets.QLabel("joints")  # drawn with OpenCV: pyqtgraph item updates crash PySide6 6.12 at exit
         self.plot.setMinimumHeight(180)
-        self.bars = pg.BarGraphItem(x=np.arange(1), height=np.zeros(1), width=0.6, brush="c")
-        self.targets = pg.ScatterPlotItem(size=10, brush="y")
-        self.plot.addItem(self.bars)
-        self.plot.addItem(self.targets)
         self.image = QtWidgets.QLabel("camera")
         self.image.setMinimumSize(320, 240)
         self.image.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
@@ -199,16 +220,13 @@ class CalibrationWizard(QtWidgets.QWidget):
         self.status.setText(fb.message)
         angles = fb.data.get("angles")
         if angles is not None:
-            x = np.arange(len(angles))
-            self.bars.setOpts(x=x, height=np.degrees(angles), width=0.6)
-            target = fb.data.get("target")
-            self.targets.setData(x=x, y=np.degrees(target) if target is not None else np.full(len(x), np.nan))
+            self.plot.setPixmap(_pixmap(joint_chart(angles, fb.data.get("target"), fb.data.get("joints", ()))))
         img = fb.data.get("image")
         if img is not None:
             from calibration.camera import draw_detection
 
             shown = draw_detection(img, fb.data.get("detection"))
-            self.image.setPixmap(QtGui.QPixmap.fromImage(_qimage(shown)).scaled(
+            self.image.setPixmap(_pixmap(shown).scaled(
                 self.image.size(), QtCore.Qt.AspectRatioMode.KeepAspectRatio))
         occ = fb.data.get("occupancy")
         if occ is not None:
@@ -216,7 +234,7 @@ class CalibrationWizard(QtWidgets.QWidget):
 
             heat = np.clip(occ * 60, 0, 255).astype(np.uint8)
             heat = cv2.resize(heat, (160, 120), interpolation=cv2.INTER_NEAREST)
-            self.coverage.setPixmap(QtGui.QPixmap.fromImage(_qimage(cv2.applyColorMap(heat, cv2.COLORMAP_VIRIDIS))))
+            self.coverage.setPixmap(_pixmap(cv2.applyColorMap(heat, cv2.COLORMAP_VIRIDIS)))
 
     # ------------------------------------------------------------------------------------------ save
     def save(self) -> Path | None:
