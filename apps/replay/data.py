@@ -1,0 +1,157 @@
+"""An episode prepared for replay: arrays on a time axis from 0, hand poses, markers for findings and drops."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dexumi.episode.reader import Episode
+from dexumi.errors import DexumiError
+
+log = logging.getLogger(__name__)
+
+ERROR_COLOR = (220, 30, 30)
+WARN_COLOR = (240, 150, 0)
+DROP_COLOR = (200, 0, 200)
+
+
+@dataclass
+class Marker:
+    frame: int
+    t: float
+    color: tuple[int, int, int]
+    text: str
+
+
+@dataclass
+class ReplayData:
+    path: Path
+    ep: Episode
+    t: np.ndarray  # (T,) seconds from the first frame
+    action: np.ndarray
+    exo: np.ndarray
+    action_names: list[str]
+    exo_names: list[str]
+    cameras: list[str]
+    image_index: dict[str, np.ndarray]
+    fps: float
+    hand: str
+    markers: list[Marker] = field(default_factory=list)
+    poser: object | None = None  # apps.widgets.hand_pose.HandPoser of the robot
+    q: np.ndarray | None = None  # (T, nq) robot q in the model's order
+    exo_tips: np.ndarray | None = None  # (T, F, 3) in the robot frame
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def image(self, cam: str, i: int, reduce: int = 2) -> np.ndarray | None:
+        j = int(self.image_index[cam][i])
+        if j < 0:
+            return None
+        try:
+            return self.ep.raw_image(cam, j, reduce)
+        except DexumiError:
+            return None
+
+    def pose(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+        """(segments, robot tips, exoskeleton tips) at frame i, or None without a hand model."""
+        if self.poser is None or self.q is None:
+            return None
+        segs, tips = self.poser.pose(self.q[i])
+        return segs, tips, None if self.exo_tips is None else self.exo_tips[i]
+
+    def markers_near(self, i: int, frames: int = 1) -> list[Marker]:
+        return [m for m in self.markers if abs(m.frame - i) <= frames]
+
+    def close(self) -> None:
+        self.ep.close()
+
+
+def _frame_of(t: np.ndarray, times: list[float]) -> list[int]:
+    if not len(t):
+        return []
+    return [int(np.clip(np.searchsorted(t, x), 0, len(t) - 1)) for x in times]
+
+
+def _markers(path: Path, ep: Episode, t_abs: np.ndarray) -> list[Marker]:
+    from dexumi.validate import ValidateConfig, validate_file
+
+    out: list[Marker] = []
+    rel = t_abs - t_abs[0]
+    cfg = ValidateConfig()
+    cfg.severity["images"] = "off"  # decoding every frame is the validator's job, not the viewer's start-up
+    report = validate_file(path, cfg)
+    for c in report.checks:
+        if c.level not in ("warn", "error"):
+            continue
+        color = ERROR_COLOR if c.level == "error" else WARN_COLOR
+        for f, x in zip(_frame_of(rel, c.times), c.times):
+            out.append(Marker(f, float(x), color, f"{c.check}: {c.message}"))
+    for cam in ep.cameras:
+        idx = ep.camera_times(cam)["index"]
+        grab = ep.camera_times(cam)["grab_time"]
+        jumps = np.flatnonzero(np.diff(idx) > 1)
+        for k in jumps[:200]:
+            x = float(grab[k + 1] - t_abs[0])
+            out.append(Marker(_frame_of(rel, [x])[0], x, DROP_COLOR, f"{cam}: {int(idx[k + 1] - idx[k] - 1)} dropped"))
+    out.sort(key=lambda m: m.frame)
+    return out
+
+
+def _hand(data: ReplayData) -> None:
+    from apps.widgets.hand_pose import HandPoser
+    from dexumi.validate import models
+
+    kin = models.hand(data.hand) if data.hand else None
+    if kin is None:
+        return
+    rt = models.retargeter(data.ep.text("meta/retarget_map"))
+    tips = rt.tips.robot_frames if rt is not None and rt.tips is not None else kin.tip_frames
+    data.poser = HandPoser(kin, tips)
+    q = np.tile(kin.clip(np.zeros(kin.nq)), (len(data), 1))
+    for i, n in enumerate(data.action_names):
+        if n in kin.joint_names:
+            q[:, kin.index(n)] = np.nan_to_num(data.action[:, i])
+    data.q = q
+    if rt is not None and rt.tips is not None and data.exo.shape[1] == len(rt.channels):
+        try:
+            data.exo_tips = rt.fingertip_targets(np.nan_to_num(data.exo.astype(np.float64)))
+        except DexumiError as exc:
+            log.info("no exoskeleton fingertips: %s", exc)
+
+
+def load(path: str | Path, markers: bool = True) -> ReplayData:
+    p = Path(path)
+    ep = Episode.open(p)
+    try:
+        ts = ep.timestamps
+        if len(ts) == 0:
+            raise DexumiError(f"{p}: no aligned frames to replay")
+        a = ep.attrs
+        data = ReplayData(p, ep, ts - ts[0], ep.action, ep.exo_joints, ep.action_names,
+                          [str(x) for x in ep.f["observations/exo_joints"].attrs.get("names", [])], ep.cameras,
+                          {c: ep.image_indices(c) for c in ep.cameras}, float(a.get("nominal_fps", 0.0) or 30.0),
+                          str(a.get("robot_hand", "")))
+        if markers:
+            data.markers = _markers(p, ep, ts)
+        _hand(data)
+        return data
+    except BaseException:
+        ep.close()
+        raise
+
+
+def episode_list(path: str | Path) -> list[Path]:
+    """A file, or a folder's finished episodes in order."""
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(x for x in p.glob("episode_*.h5"))
+        if not files:
+            raise DexumiError(f"{p}: no finished episodes in this folder")
+        return files
+    if not p.exists():
+        raise DexumiError(f"{p}: no such episode file or folder")
+    return [p]

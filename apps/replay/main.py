@@ -1,0 +1,69 @@
+"""Entry of `dexumi replay`: the window, a screenshot of it, or a headless video."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from dexumi.errors import DexumiError
+
+
+def _app():
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6 import QtWidgets
+
+    return QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+
+
+def screenshot(files: list[Path], out: Path, frame: int = 0, size: tuple[int, int] = (1400, 900)) -> Path:
+    app = _app()
+    from apps.replay.window import ReplayWindow
+
+    w = ReplayWindow(files)
+    try:
+        w.resize(*size)
+        w.show()
+        w.set_frame(frame if frame >= 0 else (len(w.data) + frame if w.data else 0))
+        for _ in range(5):
+            app.processEvents()
+        w.screenshot(out)
+    finally:
+        w.close()
+    return out
+
+
+def video(files: list[Path], out: Path, fps: float | None = None, progress: bool = True) -> list[tuple[Path, int]]:
+    from tqdm import tqdm
+
+    from apps.replay.data import load
+    from apps.replay.render import render_video
+
+    if out.exists():
+        raise DexumiError(f"{out} already exists; use --force to replace it")
+    results = []
+    for k, f in enumerate(files):
+        target = out if len(files) == 1 else out.with_name(f"{out.stem}_{f.name.split('.')[0]}{out.suffix}")
+        tmp = target.with_name(f".{target.name}.partial{target.suffix}")
+        d = load(f)
+        try:
+            with tqdm(total=len(d), desc=f"render {f.name}", unit="frame", disable=not progress, leave=False) as bar:
+                n = render_video(d, tmp, fps, bar.update)
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        finally:
+            d.close()
+        results.append((target, n))
+    return results
+
+
+def window(files: list[Path]) -> int:
+    app = _app()
+    from apps.replay.window import ReplayWindow
+
+    w = ReplayWindow(files)
+    w.show()
+    return int(app.exec())
