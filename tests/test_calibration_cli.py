@@ -100,6 +100,7 @@ def test_refuses_to_overwrite_without_force(calibrated):
     assert out.read_text() == before
 
 
+@pytest.mark.slow
 def test_zero_check_of_a_profile_against_the_same_sim(calibrated):
     out, _ = calibrated
     r = dexumi("calibrate", "--headless", "--sim", "--zero-check", out, "--hold-s", 0.6, "--sweep-s", 0.3,
