@@ -16,6 +16,16 @@ from dexumi.errors import DexumiError
 log = logging.getLogger(__name__)
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the parent dies, even by kill -9 (Linux), so no emulator is orphaned."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+
+
 class SimDeviceProcess:
     """`python -m firmware_bridge.emulator ARGS` in a new session; `.port` is the path it printed."""
 
@@ -26,7 +36,7 @@ class SimDeviceProcess:
         self.truth = truth
         self._stderr = tempfile.TemporaryFile(mode="w+t")  # a file, not a pipe: a full pipe would stall it
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self._stderr, text=True,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=_die_with_parent)
         self.port = self._read_port(startup_timeout)
 
     def _read_port(self, timeout: float) -> str:
