@@ -18,8 +18,15 @@ setup: $(VENV)/.installed
 system-deps:
 	bash .ci/system-deps.sh
 
+# With a screen: the recorder window on simulated devices. Without one: a headless recording of 3 episodes.
 sim: setup
-	$(VENV)/bin/dexumi stream --port sim --seconds 10
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+		$(VENV)/bin/dexumi record --sim --out recordings; \
+	else \
+		echo "no display: recording 3 simulated episodes headless into recordings/"; \
+		$(VENV)/bin/dexumi record --headless --sim --out recordings --episodes 3 --duration 5 && \
+		$(VENV)/bin/dexumi info recordings/$$(ls recordings | grep '\.h5$$' | tail -1); \
+	fi
 
 test: setup system-deps
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m "not slow and not hardware" $(PYTEST_ARGS)
