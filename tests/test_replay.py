@@ -1,0 +1,136 @@
+"""dexumi replay: the window renders offscreen with every panel showing content (screenshot regions checked);
+keys step, jump, play and switch episodes; markers come from validation findings; the headless clip has one video
+frame per aligned frame.
+
+The window test runs in its own process: PySide6 6.12 can crash while tearing down pyqtgraph items at interpreter
+exit, which must not take the test session with it (the script ends with os._exit after printing its results)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from test_validate_util import REPO, copy, modify, nan_action, recorded, run
+
+WINDOW_SCRIPT = r'''
+import json, os, sys, time
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from pathlib import Path
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6.QtTest import QTest
+app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+from apps.replay.window import ReplayWindow
+folder, png = Path(sys.argv[1]), sys.argv[2]
+w = ReplayWindow(sorted(folder.glob("episode_*.h5")))
+w.resize(1400, 900); w.show(); w.set_frame(40)
+for _ in range(5): app.processEvents()
+w.screenshot(png)
+img = QtGui.QImage(png).convertToFormat(QtGui.QImage.Format.Format_RGB888)
+W, H = img.width(), img.height()
+shot = np.frombuffer(img.constBits(), np.uint8, img.bytesPerLine() * H).reshape(H, -1)[:, :W * 3].reshape(H, W, 3).astype(int)
+def region(widget):
+    tl = widget.mapTo(w, QtCore.QPoint(0, 0))
+    return shot[tl.y():tl.y() + widget.height(), tl.x():tl.x() + widget.width()]
+out = {"size": [W, H], "hand_mode": w.hand.mode, "cameras": {}, "plots": []}
+for cam, view in w.cameras.items():
+    out["cameras"][cam] = float(region(view).std())
+hand = region(w.hand)
+out["hand_blue"] = int(((hand[..., 2] > 150) & (hand[..., 0] < 100)).sum())
+out["hand_orange"] = int(((hand[..., 0] > 200) & (hand[..., 1] > 80) & (hand[..., 1] < 160) & (hand[..., 2] < 80)).sum())
+for plot in (w.action_plot, w.exo_plot):
+    r = region(plot)
+    coloured = (np.abs(r[..., 0] - r[..., 1]) > 60) | (np.abs(r[..., 1] - r[..., 2]) > 60)
+    cursor = (r[..., 0] > 180) & (r[..., 1] < 30) & (r[..., 2] < 30)
+    out["plots"].append({"coloured": int(coloured.sum()), "cursor_px": int(cursor.sum()),
+                         "cursor_cols": sorted(set(np.flatnonzero(cursor.sum(axis=0) > 20).tolist()))})
+out["label"] = w.timeline.label.text()
+keys = []
+def key(k, mod=QtCore.Qt.KeyboardModifier.NoModifier):
+    QTest.keyClick(w, k, mod); app.processEvents(); keys.append(w.i)
+K = QtCore.Qt.Key
+key(K.Key_Right); key(K.Key_Left, QtCore.Qt.KeyboardModifier.ShiftModifier); key(K.Key_End); key(K.Key_Home)
+key(K.Key_Up); out["speed"] = w.speed
+key(K.Key_Space)
+t0 = time.monotonic()
+while w.i <= 5 and time.monotonic() - t0 < 3:
+    app.processEvents(); time.sleep(0.01)
+out["played_to"] = w.i
+key(K.Key_Space)
+key(K.Key_M); out["marker_frame"] = w.i
+key(K.Key_PageDown); out["episode"] = w.data.path.name
+out["keys"] = keys
+w.close()
+print(json.dumps(out), flush=True)
+os._exit(0)  # PySide6 6.12 can crash tearing down pyqtgraph items at interpreter exit
+'''
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return recorded(tmp_path_factory)
+
+
+def test_window_panels_render(folder, tmp_path):
+    png = tmp_path / "shot.png"
+    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
+    p = subprocess.run([sys.executable, "-c", WINDOW_SCRIPT, str(folder), str(png)], capture_output=True, text=True,
+                       timeout=120, cwd=REPO, env=env)
+    assert p.returncode == 0, p.stderr[-1500:]
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    assert r["size"] == [1400, 900] and png.stat().st_size > 20_000
+    assert r["hand_mode"] == "2d"  # offscreen Qt has no OpenGL: the 2D projection stands in
+    assert sorted(r["cameras"]) == ["wrist0", "wrist1"]
+    assert all(std > 10 for std in r["cameras"].values()), r["cameras"]
+    assert r["hand_blue"] > 500 and r["hand_orange"] > 20, "robot bones and exoskeleton fingertips drawn"
+    for plot in r["plots"]:
+        assert plot["coloured"] > 1000, "joint traces drawn"
+        assert plot["cursor_px"] > 100 and plot["cursor_cols"], "cursor drawn"
+    # frame 40 of ~89 over ~3 s: the cursor sits near the middle of the plot
+    assert 0.3 < r["plots"][0]["cursor_cols"][0] / 693 < 0.65
+    assert r["label"].startswith("frame 41/")
+    assert r["keys"][:4] == [41, 31, r["keys"][2], 0] and r["keys"][2] > 80
+    assert r["speed"] == 2.0 and r["played_to"] > 5
+    assert r["episode"] == "episode_0002.h5"
+
+
+def test_markers_from_findings(folder, tmp_path):
+    from apps.replay.data import load
+
+    bad = modify(copy(folder / "episode_0001.h5", tmp_path / "episode_0001.h5"), nan_action)
+    d = load(bad)
+    try:
+        hits = [m for m in d.markers if m.text.startswith("finite")]
+        assert hits and hits[0].frame == 3 and hits[0].color == (220, 30, 30)
+    finally:
+        d.close()
+
+
+def test_screenshot_cli(folder, tmp_path):
+    p = run("replay", folder / "episode_0001.h5", "--screenshot", tmp_path / "s.png", "--frame", "-1")
+    assert p.returncode == 0, p.stderr[-500:]
+    assert (tmp_path / "s.png").stat().st_size > 20_000
+
+
+def test_headless_clip_frame_count(folder, tmp_path):
+    import av
+
+    from dexumi.episode.reader import Episode
+    from dexumi.export.video import count_frames
+
+    out = tmp_path / "clip.mp4"
+    p = run("replay", folder / "episode_0002.h5", "--headless", "--out", out)
+    assert p.returncode == 0, p.stderr[-500:]
+    with Episode.open(folder / "episode_0002.h5") as ep:
+        n = len(ep)
+    assert count_frames(out) == n
+    with av.open(str(out)) as c:
+        s = c.streams.video[0]
+        assert s.codec_context.name == "h264" and s.width >= 960 and s.height == 460
+    p = run("replay", folder / "episode_0002.h5", "--headless", "--out", out)
+    assert p.returncode == 2 and "--force" in p.stderr
+    p = run("replay", tmp_path / "nope.h5", "--headless", "--out", tmp_path / "b.mp4")
+    assert p.returncode == 2 and "Traceback" not in p.stderr and p.stderr.count("\n") == 1
