@@ -43,7 +43,8 @@ W, H, FPS = 1280, 800, 60.0
 def make_jpegs(n: int, seed: int = 0) -> list[bytes]:
     """Distinct 1280×800 JPEGs about the size a wrist camera sends (~100–150 kB at quality 90)."""
     rng = np.random.default_rng(seed)
-    texture = cv2.resize(rng.integers(0, 255, (H // 16, W // 16, 3), dtype=np.uint8), (W, H), interpolation=cv2.INTER_CUBIC)
+    coarse = rng.integers(0, 255, (H // 16, W // 16, 3), dtype=np.uint8)
+    texture = cv2.resize(coarse, (W, H), interpolation=cv2.INTER_CUBIC)
     noise = rng.integers(0, 3, (H, W, 3), dtype=np.uint8)
     renderer = HandRenderer(W, H)
     out = []

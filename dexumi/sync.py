@@ -4,8 +4,9 @@
   segment — at the end of a recording, the *final* fit (refit on everything), applied to all samples, so
   the first seconds get the same accuracy as the last. Device resets start a new segment with its own fit.
 - Camera frames: the frame's timestamp minus the stream's calibrated latency (exposure → timestamp).
-  The timestamp is the grab time, or the source's own timestamp when that is on the host clock (V4L2
-  buffer times, the sim camera); an uncalibrated stream uses latency 0 and says so in a warning.
+  The timestamp is the source's own timestamp when that is on the host clock (V4L2 buffer times, the sim
+  camera) — it carries no user-space scheduling delay, where grab times under load have outliers of
+  10 ms and more — else the grab time. An uncalibrated stream uses latency 0 and says so in a warning.
 - `align()` interpolates encoder values (float, never rounded) at the frame times; a frame is valid only
   when encoder samples of the same segment lie on both sides within `max_gap_s` of each other (an exact
   hit is valid too). Outside the stream, across gaps or across a device reset: invalid, values NaN.
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dexumi.clock import ClockEstimate
-from dexumi.types import EncoderBatch
+from dexumi.types import CameraFrame, EncoderBatch
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,8 @@ def final_fits(driver) -> list[ClockEstimate | None]:
 
 
 def encoder_stream(batches: Iterable[EncoderBatch], fits: Sequence[ClockEstimate | None] | Mapping,
-                   name: str = "encoder", final: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, StreamTiming]:
+                   name: str = "encoder",
+                   final: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, StreamTiming]:
     """(times, angles, segments, timing) of encoder batches, all remapped with `fits` (one per segment)."""
     batches = list(batches)
     if not batches:
@@ -132,6 +134,17 @@ def camera_times(grab_time: np.ndarray, latency_s: float | None, name: str = "ca
     else:
         stamps, method = np.asarray(grab_time, np.float64), "grab time"
     return stamps - lat, StreamTiming(name, "camera", method, lat, calibrated, len(stamps))
+
+
+def frame_times(frames: Sequence[CameraFrame], latency_s: float | None, name: str = "camera",
+                device_time_is_host_clock: bool = False) -> tuple[np.ndarray, StreamTiming]:
+    """`camera_times` of CameraFrames: their device times if the source says those are on the host clock
+    (`source.device_time_is_host_clock`) and every frame has one, else their grab times."""
+    grab = np.fromiter((f.grab_time for f in frames), np.float64, len(frames))
+    dev = None
+    if device_time_is_host_clock and all(f.device_time is not None for f in frames):
+        dev = np.fromiter((f.device_time for f in frames), np.float64, len(frames))
+    return camera_times(grab, latency_s, name, dev)
 
 
 # ------------------------------------------------------------------------------------------- alignment

@@ -203,7 +203,8 @@ def test_drops_found_from_timestamp_gaps_when_the_source_has_no_counter():
 
 
 def test_overflow_is_counted_never_silent(caplog):
-    grabber = FrameGrabber(open_camera("sim:fps=200,size=160x120,frames=60,buffers=100"), GrabberConfig(buffer_frames=10)).start()
+    source = open_camera("sim:fps=200,size=160x120,frames=60,buffers=100")
+    grabber = FrameGrabber(source, GrabberConfig(buffer_frames=10)).start()
     assert grabber.finished.wait(10)
     s = grabber.stats()
     assert s.frames == 60 and s.overflows == 50 and len(grabber.read()) == 10
@@ -271,7 +272,8 @@ def _two_cameras_at_1280x800_60fps(tmp_path, seconds: float) -> None:
             assert s.missing_samples == int(truth["lost"].sum())  # zero undetected drops
             assert s.overflows == 0 and delivered > seconds * 60 * 0.95
             assert np.array_equal(f[g.name]["index"][:], truth["index"][truth["lost"] == 0])
-            img = cv2.imdecode(np.frombuffer(read_jpeg(f[g.name], store.count - 1), np.uint8), cv2.IMREAD_REDUCED_COLOR_4)
+            last = np.frombuffer(read_jpeg(f[g.name], store.count - 1), np.uint8)
+            img = cv2.imdecode(last, cv2.IMREAD_REDUCED_COLOR_4)
             assert read_frame_number(img) == f[g.name]["index"][-1]
 
 
@@ -311,7 +313,7 @@ def test_file_source_paces_at_native_rate_and_passes_mjpeg_through(tmp_path):
     grab = np.array([f.grab_time for f in frames])
     rate = (len(grab) - 1) / (grab[-1] - grab[0])
     assert abs(rate / 30.0 - 1) < 0.02, rate
-    assert np.max(np.abs(np.diff(grab) - 1 / 30)) < 0.01
+    assert np.median(np.abs(np.diff(grab) - 1 / 30)) < 0.002
 
 
 def test_file_source_reencodes_other_codecs_and_feeds_the_grabber(tmp_path):

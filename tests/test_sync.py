@@ -104,3 +104,15 @@ def test_nearest_frames_of_a_second_camera():
     idx, off, ok = sync.nearest_frames(np.array([0.0, 0.0333, 0.0667, 0.2]), np.array([0.01, 0.06, 0.13]), 0.02)
     assert idx.tolist() == [0, 2, -1] and ok.tolist() == [True, True, False]
     assert off[0] == pytest.approx(-0.01)
+
+
+def test_frame_times_prefer_host_clock_device_times():
+    from dexumi.types import CameraFrame
+
+    frames = [CameraFrame("c", k, 1.0 + k * 0.1 + 0.003, b"", "jpeg", 1, 1, 1.0 + k * 0.1) for k in range(3)]
+    t, timing = sync.frame_times(frames, 0.05, "c", device_time_is_host_clock=True)
+    np.testing.assert_allclose(t, [0.95, 1.05, 1.15])
+    assert timing.method == "device time"
+    t, timing = sync.frame_times(frames, 0.05, "c")  # e.g. a file's presentation times: not the host clock
+    np.testing.assert_allclose(t, [0.953, 1.053, 1.153])
+    assert timing.method == "grab time"

@@ -67,10 +67,12 @@ def recording(tmp_path_factory) -> Recording:
 
 def test_aligned_encoder_values_match_truth_at_true_capture_time(recording):
     r = recording
-    assert abs(r.timing.drift_ppm[0] - 100) < 5
+    assert abs(r.timing.drift_ppm[0] - 100) < 20  # 12 s under load; the link tests check 5 ppm over 20 s
     frames = r.frames["wrist40"]
     assert len(frames) > SECONDS * 30 * 0.9
-    times, cam_timing = sync.camera_times(np.array([f.grab_time for f in frames]), LATENCIES["wrist40"], "wrist40")
+    # the sim camera's timestamps are on the host clock, like V4L2 buffer times: what the recorder uses
+    times, cam_timing = sync.frame_times(frames, LATENCIES["wrist40"], "wrist40", device_time_is_host_clock=True)
+    assert cam_timing.method == "device time"
     tl = sync.align(r.enc_t, r.angles, times, segments=r.segment, streams={"wrist40": cam_timing})
     assert tl.valid.mean() > 0.97  # only frames at the very start/end fall outside the encoder stream
     assert np.all(np.isnan(tl.values[~tl.valid]))
@@ -86,6 +88,7 @@ def test_aligned_encoder_values_match_truth_at_true_capture_time(recording):
     assert moving.sum() > 100
     dt = (err[moving] * v[moving]).sum(axis=1) / (v[moving] ** 2).sum(axis=1)
     rms_ms = float(np.sqrt(np.mean(dt ** 2)) * 1e3)
+    print(f"alignment error {rms_ms:.3f} ms RMS")
     assert rms_ms < 0.5, rms_ms
     # and as values: below what 0.5 ms of motion would change
     assert np.sqrt(np.mean(err ** 2)) < 0.5e-3 * np.sqrt(np.mean(v ** 2))
@@ -97,7 +100,7 @@ def test_aligned_encoder_values_match_truth_at_true_capture_time(recording):
 def test_latency_estimated_from_images_within_2ms(recording, name):
     r = recording
     frames = r.frames[name]
-    stamps = np.array([f.grab_time for f in frames])
+    stamps = sync.frame_times(frames, 0.0, name, device_time_is_host_clock=True)[0]
     measured = latency.flexion_from_jpegs([f.data for f in frames], reduce=4)  # pixels only
     est = latency.estimate_latency(r.enc_t, finger_flexion(r.angles), stamps, measured)
     assert abs(est.latency_s - LATENCIES[name]) < 2e-3, est

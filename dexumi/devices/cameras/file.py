@@ -61,7 +61,8 @@ class FileCamera(CameraSource):
         except (av.error.FFmpegError, ValueError) as exc:
             self.close()
             raise DexumiError(f"cannot decode video file {self.path}: {_reason(exc)}") from None
-        if self.passthrough and cv2.imdecode(np.frombuffer(self._first[0], np.uint8), cv2.IMREAD_REDUCED_COLOR_8) is None:
+        first = np.frombuffer(self._first[0], np.uint8)
+        if self.passthrough and cv2.imdecode(first, cv2.IMREAD_REDUCED_COLOR_8) is None:
             self.close()
             raise DexumiError(f"cannot decode video file {self.path}: its first MJPEG frame is not a valid JPEG")
         self.start_time = time.monotonic()
