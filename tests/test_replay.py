@@ -134,3 +134,30 @@ def test_headless_clip_frame_count(folder, tmp_path):
     assert p.returncode == 2 and "--force" in p.stderr
     p = run("replay", tmp_path / "nope.h5", "--headless", "--out", tmp_path / "b.mp4")
     assert p.returncode == 2 and "Traceback" not in p.stderr and p.stderr.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_window_3d_hand_under_xvfb(folder, tmp_path):
+    """Under Xvfb + Mesa the hand view is the OpenGL one (PyOpenGL is not a dexumi dependency: installed for this
+    test into a cached folder; skipped with the reason if that or xvfb-run is unavailable)."""
+    import os
+    import shutil
+
+    if shutil.which("xvfb-run") is None:
+        pytest.skip("xvfb-run not installed")
+    target = "/tmp/dexumi-venvs/pyopengl"
+    if not os.path.isdir(os.path.join(target, "OpenGL")):
+        p = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", target, "PyOpenGL"],
+                           capture_output=True, text=True, timeout=600)
+        if p.returncode != 0:
+            reason = f"cannot install PyOpenGL: {p.stderr.strip()[-200:]}"
+            print(reason)
+            pytest.skip(reason)
+    png = tmp_path / "gl.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "xcb", "PYTHONPATH": target}
+    p = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-c", WINDOW_SCRIPT,
+                        str(folder), str(png)], capture_output=True, text=True, timeout=180, cwd=REPO, env=env)
+    assert p.returncode == 0, p.stderr[-1500:]
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    assert r["hand_mode"] == "3d"
+    assert r["hand_blue"] > 200 and r["hand_orange"] > 20, "bones and exoskeleton tips rendered by OpenGL"

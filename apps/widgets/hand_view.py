@@ -84,6 +84,7 @@ class HandGLView(QtWidgets.QWidget):
     """pyqtgraph.opengl: grid, bones as lines, fingertips as points (robot blue, exoskeleton orange)."""
 
     mode = "3d"
+    scale = 10.0  # metres → decimetres: keeps the hand well inside the default clipping planes
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         import pyqtgraph.opengl as gl
@@ -94,27 +95,33 @@ class HandGLView(QtWidgets.QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         self.view = gl.GLViewWidget()
         self.view.setBackgroundColor("w")
-        self.view.setCameraPosition(distance=0.45, elevation=25, azimuth=35)
+        self.view.setCameraPosition(distance=4.0, elevation=20, azimuth=35)
         grid = gl.GLGridItem()
-        grid.setSize(0.3, 0.3)
-        grid.setSpacing(0.02, 0.02)
+        grid.setSize(3.0, 3.0)
+        grid.setSpacing(0.2, 0.2)
+        grid.translate(0, 0, -1.0)
         grid.setColor((0, 0, 0, 60))
         self.view.addItem(grid)
-        c = np.array(ROBOT + (255,)) / 255.0
-        self.bones = gl.GLLinePlotItem(pos=np.zeros((2, 3)), mode="lines", color=c, width=4, antialias=True)
-        self.robot_tips = gl.GLScatterPlotItem(pos=np.zeros((1, 3)), color=np.array(ROBOT_TIP + (255,)) / 255.0, size=10)
-        self.exo_tips = gl.GLScatterPlotItem(pos=np.zeros((1, 3)), color=np.array(EXO_TIP + (255,)) / 255.0, size=10)
+        def rgba(c: tuple[int, int, int]) -> tuple[float, ...]:  # a tuple: an ndarray would be per-vertex colours
+            return tuple(v / 255.0 for v in c) + (1.0,)
+
+        self.bones = gl.GLLinePlotItem(pos=np.zeros((2, 3)), mode="lines", color=rgba(ROBOT), width=4, antialias=True)
+        self.robot_tips = gl.GLScatterPlotItem(pos=np.zeros((1, 3)), color=rgba(ROBOT_TIP), size=12)
+        self.exo_tips = gl.GLScatterPlotItem(pos=np.zeros((1, 3)), color=rgba(EXO_TIP), size=12)
         for it in (self.bones, self.robot_tips, self.exo_tips):
             it.setGLOptions("translucent")
             self.view.addItem(it)
         lay.addWidget(self.view)
 
     def set_pose(self, segments: np.ndarray, robot_tips: np.ndarray, exo_tips: np.ndarray | None = None) -> None:
-        centre = robot_tips.mean(axis=0) if len(robot_tips) else np.zeros(3)
-        self.bones.setData(pos=segments.reshape(-1, 3) - centre)
-        self.robot_tips.setData(pos=robot_tips - centre)
+        pts = segments.reshape(-1, 3)
+        if not hasattr(self, "_centre"):
+            self._centre = (pts.min(axis=0) + pts.max(axis=0)) / 2 if len(pts) else np.zeros(3)
+        c, k = self._centre, self.scale
+        self.bones.setData(pos=(pts - c) * k)
+        self.robot_tips.setData(pos=(robot_tips - c) * k)
         if exo_tips is not None and len(exo_tips):
-            self.exo_tips.setData(pos=exo_tips - centre)
+            self.exo_tips.setData(pos=(exo_tips - c) * k)
 
     def grab_image(self) -> QtGui.QImage:
         return self.view.grabFramebuffer()
