@@ -33,7 +33,7 @@ from dexumi.session.server import Server
 
 log = logging.getLogger(__name__)
 DISPLAY_HZ = 100.0  # joint rows per second in the live buffer
-PUBLISH_S = 1 / 30  # publisher period
+PUBLISH_S = 1 / 60  # publisher period (catches every frame of a 30 fps camera, every other of 60 fps)
 STATUS_S = 0.25
 
 
@@ -68,7 +68,6 @@ class LivePublisher:
         self.writer = LiveWriter(LiveLayout(self.exo_n, self.robot_n, cameras=max(1, len(self.cameras))))
         self._lock = threading.Lock()
         self._batches: list = []
-        self._latest: dict[int, object] = {}
         self._frame_times: list[deque] = [deque(maxlen=60) for _ in self.cameras]
         self._frame_bytes: list[deque] = [deque(maxlen=60) for _ in self.cameras]
         self._next_t = -np.inf
@@ -79,6 +78,8 @@ class LivePublisher:
         enc.read = _tee(enc.read, self._on_encoder)
         for k, cam in enumerate(dev.cameras):
             cam.grabber.read = _tee(cam.grabber.read, lambda fr, k=k: self._on_frames(k, fr))
+        self._grabbers = [c.grabber for c in dev.cameras]
+        self._published = [-1] * len(self.cameras)
         self._thread = threading.Thread(target=self._run, name="live-publisher", daemon=True)
         self._thread.start()
 
@@ -88,9 +89,7 @@ class LivePublisher:
             self._batches.extend(batches)
 
     def _on_frames(self, k: int, frames: list) -> None:
-        fr = frames[-1]
         with self._lock:
-            self._latest[k] = fr
             for f in frames:
                 self._frame_times[k].append(f.grab_time - self.cam_latency[k])
                 self._frame_bytes[k].append(len(f.data) if isinstance(f.data, (bytes, bytearray)) else 0)
@@ -130,10 +129,10 @@ class LivePublisher:
         rows = self._joint_rows()
         if rows is not None:
             self.writer.append_rows(rows)
-        with self._lock:
-            latest, self._latest = self._latest, {}
-        for k, fr in latest.items():
-            if isinstance(fr.data, (bytes, bytearray)):
+        for k, g in enumerate(self._grabbers):  # the newest frame, as the grabber thread got it
+            fr = g.latest()
+            if fr is not None and fr.index != self._published[k] and isinstance(fr.data, (bytes, bytearray)):
+                self._published[k] = fr.index
                 self.writer.put_frame(k, fr.index, fr.grab_time, bytes(fr.data))
         now = time.monotonic()
         if now - self._last_status >= STATUS_S:

@@ -1,0 +1,159 @@
+"""Device setup: encoder port (serial / BLE), cameras, hand model, calibration profile; remembered in QSettings."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from PySide6 import QtCore, QtWidgets
+
+log = logging.getLogger(__name__)
+SIM = "sim"
+
+
+def serial_choices() -> list[str]:
+    try:
+        from firmware_bridge.transports.serial_port import list_serial_ports
+
+        return [p.by_id or p.device for p in list_serial_ports()]
+    except Exception as exc:  # noqa: BLE001 - discovery is a convenience
+        log.info("serial discovery: %s", exc)
+        return []
+
+
+def camera_choices() -> list[str]:
+    try:
+        from dexumi.devices.cameras import list_cameras
+
+        return [c["spec"] for c in list_cameras()]
+    except Exception as exc:  # noqa: BLE001
+        log.info("camera discovery: %s", exc)
+        return []
+
+
+def hand_choices() -> list[str]:
+    from dexumi.hands import registry
+
+    return [m.name for m in registry.bundled() if m.kind == "robot"]
+
+
+class SetupPanel(QtWidgets.QGroupBox):
+    """Choices from discovered lists; `apply` asks the window to reopen the session with them."""
+
+    apply = QtCore.Signal()
+    ble_found = QtCore.Signal(list)
+
+    def __init__(self, settings: QtCore.QSettings, sim: bool, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__("Devices", parent)
+        self.settings = settings
+        form = QtWidgets.QFormLayout(self)
+        self.port = QtWidgets.QComboBox(editable=True)
+        self.cameras = QtWidgets.QComboBox(editable=True)
+        self.hand = QtWidgets.QComboBox()
+        self.profile = QtWidgets.QComboBox(editable=True)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(self.port, 1)
+        self.b_scan = QtWidgets.QPushButton("Scan BLE")
+        row.addWidget(self.b_scan)
+        form.addRow("Encoder", row)
+        form.addRow("Cameras", self.cameras)
+        form.addRow("Hand", self.hand)
+        prow = QtWidgets.QHBoxLayout()
+        prow.addWidget(self.profile, 1)
+        b_browse = QtWidgets.QPushButton("…")
+        b_browse.setMaximumWidth(30)
+        prow.addWidget(b_browse)
+        form.addRow("Profile", prow)
+        self.b_apply = QtWidgets.QPushButton("Connect")
+        form.addRow(self.b_apply)
+        for w in (self.port, self.cameras, self.hand, self.profile, self.b_scan, b_browse, self.b_apply):
+            w.setFocusPolicy(QtCore.Qt.FocusPolicy.ClickFocus)
+        self.b_apply.clicked.connect(self._apply)
+        self.b_scan.clicked.connect(self._scan)
+        b_browse.clicked.connect(self._browse)
+        self.ble_found.connect(self._add_ble)
+        self.fill(sim)
+
+    def fill(self, sim: bool) -> None:
+        s = self.settings
+        ports = [SIM] + serial_choices() if sim else serial_choices() + [SIM]
+        self.port.clear()
+        self.port.addItems([p for p in dict.fromkeys(ports + [str(s.value("setup/port", "") or "")]) if p])
+        cams = camera_choices()
+        self.cameras.clear()
+        self.cameras.addItems([c for c in dict.fromkeys(([SIM] if sim else []) + ([", ".join(cams)] if cams else []) +
+                                                        [str(s.value("setup/cameras", "") or ""), SIM]) if c])
+        self.hand.clear()
+        self.hand.addItems(["(by joint count)"] + hand_choices())
+        self.profile.clear()
+        recent = [p for p in (s.value("setup/profiles", []) or []) if p]
+        self.profile.addItems(["(none)"] + [str(p) for p in recent])
+        if not sim:  # remembered choices; --sim always starts simulated
+            for combo, key in ((self.port, "setup/port"), (self.cameras, "setup/cameras"), (self.hand, "setup/hand"),
+                               (self.profile, "setup/profile")):
+                v = s.value(key)
+                if v:
+                    i = combo.findText(str(v))
+                    if i >= 0:
+                        combo.setCurrentIndex(i)
+
+    def set_current(self, port: str | None, cameras: list[str], hand: str | None, profile: Path | None) -> None:
+        """Show what the session was opened with."""
+        self.port.setCurrentText(port or SIM)
+        self.cameras.setCurrentText(", ".join(cameras) if cameras else SIM)
+        if hand:
+            self.hand.setCurrentText(hand)
+        self.profile.setCurrentText(str(profile) if profile else "(none)")
+
+    def choices(self) -> dict:
+        cams = [c.strip() for c in self.cameras.currentText().split(",") if c.strip()]
+        port = self.port.currentText().strip() or SIM
+        hand = self.hand.currentText()
+        prof = self.profile.currentText().strip()
+        return {"sim": port == SIM, "port": None if port == SIM else port,
+                "cameras": [] if cams == [SIM] else cams, "hand": None if hand.startswith("(") else hand,
+                "profile": None if not prof or prof.startswith("(") else Path(prof)}
+
+    def remember(self) -> None:
+        s = self.settings
+        s.setValue("setup/port", self.port.currentText())
+        s.setValue("setup/cameras", self.cameras.currentText())
+        s.setValue("setup/hand", self.hand.currentText())
+        s.setValue("setup/profile", self.profile.currentText())
+        prof = self.profile.currentText()
+        if prof and not prof.startswith("("):
+            recent = [prof] + [p for p in (s.value("setup/profiles", []) or []) if p != prof]
+            s.setValue("setup/profiles", recent[:10])
+
+    def _apply(self) -> None:
+        self.remember()
+        self.apply.emit()
+
+    def _browse(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Calibration profile", "", "Profiles (*.yaml *.yml)")
+        if path:
+            self.profile.setCurrentText(path)
+
+    def _scan(self) -> None:
+        self.b_scan.setEnabled(False)
+        self.b_scan.setText("scanning…")
+
+        def work() -> None:
+            try:
+                from firmware_bridge.transports.ble import scan_ble
+
+                found = [f"ble:{b.get('name') or b.get('address')}" for b in scan_ble(3.0) if b.get("has_service", True)]
+            except Exception as exc:  # noqa: BLE001 - no adapter here, for instance
+                log.info("BLE scan: %s", exc)
+                found = []
+            self.ble_found.emit(found)
+
+        threading.Thread(target=work, name="ble-scan", daemon=True).start()
+
+    def _add_ble(self, names: list) -> None:
+        self.b_scan.setEnabled(True)
+        self.b_scan.setText(f"Scan BLE ({len(names)})")
+        for n in names:
+            if self.port.findText(n) < 0:
+                self.port.addItem(n)
