@@ -73,7 +73,9 @@ class ReplayData:
 def _frame_of(t: np.ndarray, times: list[float]) -> list[int]:
     if not len(t):
         return []
-    return [int(np.clip(np.searchsorted(t, x), 0, len(t) - 1)) for x in times]
+    from dexumi.export.source import nearest
+
+    return nearest(t, np.asarray(times, dtype=float)).tolist() if len(t) > 1 else [0] * len(times)
 
 
 def _markers(path: Path, ep: Episode, t_abs: np.ndarray) -> list[Marker]:
