@@ -88,14 +88,17 @@ class EpisodeList(QtWidgets.QTableWidget):
             texts = (f"{r.number:04d}", f"{r.duration_s:.1f} s", r.outcome, r.status, r.validation or
                      ("…" if r.status == "kept" else ""))
             for j, t in enumerate(texts):
-                item = self.item(i, j) or QtWidgets.QTableWidgetItem()
+                item = self.item(i, j)
+                if item is None:
+                    item = QtWidgets.QTableWidgetItem()
+                    self.setItem(i, j, item)
                 item.setText(t)
                 item.setToolTip(t)
                 if j == 4:
                     item.setForeground(_COLOUR.get(t.split(":")[0], QtGui.QColor(200, 200, 200)))
-                elif j == 3 and r.status == "discarded":
-                    item.setForeground(QtGui.QColor(150, 150, 150))
-                self.setItem(i, j, item)
+                elif j == 3:
+                    item.setForeground(QtGui.QColor(150, 150, 150) if r.status == "discarded" else
+                                       QtGui.QColor(230, 230, 230))
 
     def by_path(self, path: str) -> EpisodeRow | None:
         for r in self.rows.values():

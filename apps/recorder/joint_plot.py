@@ -17,7 +17,9 @@ PALETTE = [(230, 80, 80), (240, 200, 60), (90, 200, 90), (80, 200, 230), (110, 1
 
 
 class JointPlot(QtWidgets.QWidget):
-    """`set_data(t, values)`: t (n,) seconds on the recording clock, values (n, J) radians."""
+    """`set_data(t, values, now)`: t (n,) seconds on the recording clock (host monotonic, shared by the
+    processes of this machine), values (n, J) radians; the right edge is `now`, so the traces scroll smoothly at
+    the redraw rate even though samples arrive in bursts."""
 
     def __init__(self, title: str, names: list[str], window_s: float = 10.0,
                  parent: QtWidgets.QWidget | None = None) -> None:
@@ -29,10 +31,10 @@ class JointPlot(QtWidgets.QWidget):
         self._lo, self._hi = 0.0, 90.0
         self.paints = 0
 
-    def set_data(self, t: np.ndarray, values: np.ndarray) -> None:
+    def set_data(self, t: np.ndarray, values: np.ndarray, now: float | None = None) -> None:
         if len(t) == 0:
             return
-        self._x = t - t[-1]
+        self._x = t - (t[-1] if now is None else max(now, t[-1]))
         self._y = np.degrees(values)
         finite = self._y[np.isfinite(self._y)]
         if finite.size:

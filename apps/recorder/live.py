@@ -87,7 +87,10 @@ class LiveWriter:
     def append_rows(self, rows: np.ndarray) -> None:
         """Append (n, cols) rows to the ring (only the last `rows` if more)."""
         n_ring = self.layout.rows
-        rows = np.asarray(rows, np.float64)[-n_ring:]
+        rows = np.asarray(rows, np.float64)
+        if len(rows) > n_ring:  # only the newest fit; the head still counts every row
+            self._head += len(rows) - n_ring
+            rows = rows[-n_ring:]
         for r in rows:  # a handful per call at display rate
             self._ring[self._head % n_ring] = r
             self._head += 1

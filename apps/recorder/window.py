@@ -12,7 +12,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6 import QtCore, QtGui, QtWidgets
+
+from apps.recorder.pyside_fix import immortalize_singletons
+
+immortalize_singletons()  # before any Qt call: see pyside_fix.py
+
+from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from apps.recorder.camera_view import CameraView
 from apps.recorder.controls import Controls
@@ -410,17 +415,21 @@ class RecorderWindow(QtWidgets.QMainWindow):
         if rd is None:
             return
         rows, self._head = rd.rows_since(self._head)
+        now = time.monotonic()
         if len(rows):
             keep = self._rows if self._rows.shape[1] == rows.shape[1] else np.zeros((0, rows.shape[1]))
             allr = np.concatenate([keep, rows])
-            self._rows = allr[allr[:, 0] >= allr[-1, 0] - WINDOW_S]
+            self._rows = allr[allr[:, 0] >= now - WINDOW_S - 1.0]
             c = len(self.exo_names)
-            t = self._rows[:, 0]
-            self.exo_plot.set_data(t, self._rows[:, 1:1 + c])
             if self.robot_names:
-                self.robot_plot.set_data(t, self._rows[:, 1 + c:])
                 last = self._rows[-1]
                 self.hand_view.set_pose(last[1 + c:], last[1:1 + c])
+        if len(self._rows):  # scroll every redraw
+            c = len(self.exo_names)
+            t = self._rows[:, 0]
+            self.exo_plot.set_data(t, self._rows[:, 1:1 + c], now)
+            if self.robot_names:
+                self.robot_plot.set_data(t, self._rows[:, 1 + c:], now)
         for k, view in enumerate(self.cam_views):
             fr = rd.frame(k)
             if fr is not None:
