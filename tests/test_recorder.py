@@ -289,7 +289,7 @@ def test_hand_view_falls_back_to_2d_offscreen(qtbot):
 def test_live_buffer_round_trip_and_wrap():
     w = LiveWriter(LiveLayout(exo=3, robot=2, rows=128, cameras=2, camera_bytes=1000, status_bytes=1000))
     try:
-        r = LiveReader(w.name)
+        r = LiveReader(w.name, untrack=False)  # same process as the writer here
         rows = np.column_stack([np.arange(300.0), np.ones((300, 5))])
         w.append_rows(rows[:10])
         got, head = r.rows_since(0)

@@ -1,14 +1,16 @@
 """The session's episode list (number, duration, outcome, status, validation) and background validation.
 
-Validation (`dexumi.validate.validate_file`) runs in a separate process so that reading HDF5 never holds the
-GUI's interpreter lock.
+Validation (`dexumi.validate.validate_file`) runs in a child process so that reading HDF5 never holds the GUI's
+interpreter lock.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
-from concurrent.futures import Future, ProcessPoolExecutor
+import queue
+import subprocess
+import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,40 +29,59 @@ class EpisodeRow:
     validation: str = ""  # "" (pending) | pass | warn: ... | error: ...
 
 
-def _validate(path: str) -> str:
+def summarize(path: str) -> str:
+    """'pass' | 'warn: check: message' | 'error: check: message' for one file."""
     from dexumi.validate import validate_file
 
     r = validate_file(path)
-    bad = [c for c in r.checks if c.level in ("warn", "error")]
+    bad = sorted((c for c in r.checks if c.level in ("warn", "error")), key=lambda c: c.level != "error")
     return r.level + (f": {bad[0].check}: {bad[0].message}" if bad else "")
 
 
+def _main() -> None:  # python -c "from apps.recorder.episodes import _main; _main()" PATH
+    print(summarize(sys.argv[1]), flush=True)
+
+
 class Validator(QtCore.QObject):
-    """Validates finished episodes one at a time in a worker process; `done(path, summary)`."""
+    """Validates finished episodes one at a time in a child Python process; `done(path, summary)`.
+
+    A plain subprocess, not multiprocessing: spawned workers re-import the main script, which for a script that
+    opens a recorder window would open a second one.
+    """
 
     done = QtCore.Signal(str, str)
 
     def __init__(self, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
-        self._pool: ProcessPoolExecutor | None = None
+        self._todo: queue.Queue = queue.Queue()
+        self._proc: subprocess.Popen | None = None
+        self._thread = threading.Thread(target=self._work, name="validator", daemon=True)
+        self._thread.start()
 
     def submit(self, path: str) -> None:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"))
-        fut = self._pool.submit(_validate, path)
-        fut.add_done_callback(lambda f, p=path: self._finished(p, f))
+        self._todo.put(path)
 
-    def _finished(self, path: str, fut: Future) -> None:
-        try:
-            summary = fut.result()
-        except Exception as exc:  # noqa: BLE001 - shown in the list
-            summary = f"error: validation failed: {exc}"
-        self.done.emit(path, summary)
+    def _work(self) -> None:
+        while True:
+            path = self._todo.get()
+            if path is None:
+                return
+            try:
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-c", "from apps.recorder.episodes import _main; _main()", path],
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                out, err = self._proc.communicate(timeout=600)
+                lines = out.strip().splitlines()
+                summary = lines[-1] if self._proc.returncode == 0 and lines else \
+                    f"error: validation failed: {(err.strip().splitlines() or ['?'])[-1]}"
+            except Exception as exc:  # noqa: BLE001 - shown in the list
+                summary = f"error: validation failed: {exc}"
+            self.done.emit(path, summary)
 
     def shutdown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        self._todo.put(None)
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
 
 
 COLS = ("#", "duration", "outcome", "status", "validation")

@@ -134,12 +134,13 @@ class LiveFrame:
 class LiveReader:
     """The GUI's side: attaches to the block by name (never unlinks it)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, untrack: bool = True) -> None:
         self.shm = shared_memory.SharedMemory(name=name)
-        try:  # Python < 3.13 registers attached blocks too and would unlink them at exit
-            resource_tracker.unregister(self.shm._name, "shared_memory")  # type: ignore[attr-defined]
-        except Exception:  # noqa: BLE001 - best effort
-            pass
+        if untrack:  # Python < 3.13 registers attached blocks too and would unlink them when the GUI exits
+            try:
+                resource_tracker.unregister(self.shm._name, "shared_memory")  # type: ignore[attr-defined]
+            except Exception:  # noqa: BLE001 - best effort
+                pass
         magic, version, c, r, n, k, cam_bytes, status_bytes = _HEADER.unpack_from(self.shm.buf, 0)
         if magic != MAGIC or version != VERSION:
             raise ValueError(f"live buffer {name}: not a dexumi live buffer (version {version})")
