@@ -48,3 +48,10 @@ def drain(driver, seconds: float) -> list:
 
 def concat(batches: list, field: str) -> np.ndarray:
     return np.concatenate([getattr(b, field) for b in batches]) if batches else np.empty(0)
+
+
+def pytest_configure(config):
+    """Qt widgets are tested in this process too: apply the PySide6 reference-count workaround first."""
+    from apps.pyside_fix import immortalize_singletons
+
+    immortalize_singletons()

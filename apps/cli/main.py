@@ -38,6 +38,9 @@ def configure_logging(verbosity: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from apps.pyside_fix import immortalize_singletons
+
+    immortalize_singletons()  # before any Qt app runs: see apps/pyside_fix.py
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.verbose)

@@ -59,7 +59,7 @@ def run_options(opts: RecorderOptions) -> int:
     if not opts.sim and not opts.port and opts.screenshot is None:
         opts.sim = False  # the setup panel lets the user choose; say so in the window
     _check_display(opts.screenshot is not None)
-    from apps.recorder.pyside_fix import immortalize_singletons
+    from apps.pyside_fix import immortalize_singletons
 
     immortalize_singletons()
     from PySide6 import QtCore, QtWidgets

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from apps.recorder.pyside_fix import immortalize_singletons
+from apps.pyside_fix import immortalize_singletons
 
 immortalize_singletons()  # before any Qt call: see pyside_fix.py
 

@@ -40,6 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-free-mb", type=float, default=200.0, help="stop recording below this free disk space")
     p.add_argument("--pause", type=float, default=0.0, help="seconds between episodes")
     p.add_argument("--json", action="store_true", help="print one JSON object per finished episode")
+    p.add_argument("--screenshot", type=Path, default=None, metavar="PNG",
+                   help="recorder app: save the window as a PNG after a few seconds of live data, then exit")
     p.set_defaults(handler=run)
 
 
