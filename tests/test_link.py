@@ -21,7 +21,7 @@ def run_driver(port: str, seconds: float, **kw) -> tuple[EncoderDriver, list]:
         batches = drain(driver, seconds)
     finally:
         driver.close()
-    return driver, batches
+    return driver, batches + driver.read()  # what the reader decoded while closing
 
 
 def sent(truth_path, segment: int | None = None) -> np.ndarray:

@@ -146,6 +146,7 @@ class Emulator:
         self.truth = TruthLog(cfg.truth_path, cfg.channels, self._meta()) if cfg.truth_path else None
         self.dtype = record_dtype(cfg.channels)
         self.pending: deque[PendingFrame] = deque()
+        self.in_flight: deque[tuple[PendingFrame, int]] = deque()  # written, not yet known to be read
         self.running = True
         self.period_us = 1e6 / cfg.rate_hz
         self.batch = cfg.samples_per_frame
@@ -204,6 +205,8 @@ class Emulator:
             if self.streaming:
                 self._produce(now)
             self._send_due(time.monotonic())
+            if self.in_flight:
+                self._settle()
             if self.truth and now - last_flush > 0.1:
                 self.truth.flush()
                 last_flush = now
@@ -221,6 +224,8 @@ class Emulator:
             time.sleep(wake - now)
 
     def close(self) -> None:
+        if self.link.plugged:
+            self._lose_unread()
         self._flush_all_pending()
         self.link.unplug()
         if self.truth:
@@ -303,11 +308,39 @@ class Emulator:
 
     def _send(self, frame: PendingFrame) -> None:
         sent_at = time.monotonic()
+        written = 0
         if frame.fate != Fate.DROPPED:
             written = self.link.write(frame.wire) if self.link.plugged else 0
             if written < len(frame.wire):
                 frame.fate = Fate.NOT_SENT if written == 0 else Fate.CORRUPTED
-        self._log(frame, sent_at)
+        frame.records["send_time"] = sent_at
+        # logged once the host has read past it: bytes still unread when the cable goes are lost with it
+        self.in_flight.append((frame, written))
+        self._settle()
+
+    def _settle(self) -> None:
+        """Log the frames the host has certainly read (everything older than the unread bytes)."""
+        unread = self.link.unread() if self.link.plugged else 0
+        pending = sum(n for _, n in self.in_flight)
+        while self.in_flight and pending - self.in_flight[0][1] >= unread:
+            frame, n = self.in_flight.popleft()
+            pending -= n
+            self._log(frame, float(frame.records["send_time"][0]) if len(frame.records) else time.monotonic())
+
+    def _lose_unread(self) -> None:
+        """The cable is going: frames whose bytes the host has not read never arrive."""
+        time.sleep(0.005)  # let the tty layer hand over what it is still moving
+        self._settle()
+        unread = self.link.unread()
+        for frame, n in reversed(self.in_flight):
+            if unread <= 0:
+                break
+            if n:
+                frame.fate = Fate.NOT_SENT
+                unread -= n
+        while self.in_flight:
+            frame, _ = self.in_flight.popleft()
+            self._log(frame, float(frame.records["send_time"][0]) if len(frame.records) else time.monotonic())
 
     def _log(self, frame: PendingFrame, sent_at: float) -> None:
         frame.records["fate"] = frame.fate
@@ -322,6 +355,7 @@ class Emulator:
     # ----------------------------------------------------------------------------------------- cable
     def _unplug(self, now: float) -> None:
         self._send_due(now)
+        self._lose_unread()  # before the unsent ones, so that the log stays in order
         self._flush_all_pending()
         self.link.unplug()
         self.streaming = False

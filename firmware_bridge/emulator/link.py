@@ -7,9 +7,12 @@ same: each plug opens a new pty and atomically re-points one symlink at its slav
 from __future__ import annotations
 
 import errno
+import fcntl
 import logging
 import os
 import select
+import struct
+import termios
 import time
 import tty
 from pathlib import Path
@@ -42,6 +45,15 @@ class PtyLink:
         os.symlink(self.slave_name, tmp)
         os.replace(tmp, self.link_path)
         log.info("plugged: %s -> %s", self.link_path, self.slave_name)
+
+    def unread(self) -> int:
+        """Bytes written to the port that the host has not read yet (they die with the cable)."""
+        if self._slave is None:
+            return 0
+        try:
+            return struct.unpack("i", fcntl.ioctl(self._slave, termios.FIONREAD, b"\0\0\0\0"))[0]
+        except OSError:
+            return 0
 
     def unplug(self) -> None:
         """Close our ends (the host's reads fail, as on a pulled cable) and remove the link, as udev does."""
