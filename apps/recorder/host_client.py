@@ -7,11 +7,8 @@ process's output ends.
 
 from __future__ import annotations
 
-import itertools
-import json
 import logging
 import queue
-import subprocess
 import sys
 import threading
 from typing import Any
@@ -19,6 +16,7 @@ from typing import Any
 from PySide6 import QtCore
 
 from dexumi.errors import DexumiError
+from dexumi.session.client import SessionClient
 
 log = logging.getLogger(__name__)
 
@@ -29,32 +27,18 @@ class HostClient(QtCore.QObject):
 
     def __init__(self, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
-        self.proc = subprocess.Popen([sys.executable, "-m", "apps.recorder.session_host"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, bufsize=1)
-        self._ids = itertools.count(1)
-        self._boxes: dict[int, queue.Queue] = {}
-        self._todo: queue.Queue = queue.Queue()
         self._closing = False
-        threading.Thread(target=self._read, name="host-reader", daemon=True).start()
+        self.client = SessionClient(argv=[sys.executable, "-m", "apps.recorder.session_host"],
+                                    on_exit=self._on_exit)
+        self.proc = self.client.proc
+        self._todo: queue.Queue = queue.Queue()
         threading.Thread(target=self._work, name="host-commands", daemon=True).start()
 
     @property
     def pid(self) -> int:
         return self.proc.pid
 
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            try:
-                msg = json.loads(line)
-            except ValueError:
-                continue
-            box = self._boxes.get(msg.get("id")) if isinstance(msg, dict) else None
-            if box is not None:
-                box.put(msg)
-        code = self.proc.wait()
-        for box in list(self._boxes.values()):
-            box.put({"ok": False, "error": f"the session process ended (exit {code})"})
+    def _on_exit(self, code: int) -> None:
         if not self._closing:
             self.died.emit(code)
 
@@ -77,39 +61,10 @@ class HostClient(QtCore.QObject):
 
     def call(self, cmd: str, timeout: float = 120.0, **args: Any) -> Any:
         """Send and wait (worker thread, tests); DexumiError with the session's one-line error."""
-        rid = next(self._ids)
-        box: queue.Queue = queue.Queue()
-        self._boxes[rid] = box
-        try:
-            assert self.proc.stdin is not None
-            self.proc.stdin.write(json.dumps({"id": rid, "cmd": cmd, **args}, default=str) + "\n")
-            self.proc.stdin.flush()
-            msg = box.get(timeout=timeout)
-        except queue.Empty:
-            raise DexumiError(f"the session did not answer '{cmd}' within {timeout:g} s") from None
-        finally:
-            self._boxes.pop(rid, None)
-        if not msg.get("ok"):
-            raise DexumiError(msg.get("error") or "unknown error")
-        return msg.get("result")
+        return self.client.call(cmd, timeout=timeout, **args)
 
     def close(self, timeout: float = 30.0) -> int:
         """Close the session (a running episode is finalised) and wait for the process."""
         self._closing = True
         self._todo.put((None, None))
-        if self.proc.poll() is None:
-            try:
-                self.call("close", timeout=timeout)
-            except (DexumiError, BrokenPipeError, OSError, ValueError):
-                pass
-            try:
-                if self.proc.stdin:
-                    self.proc.stdin.close()
-            except OSError:
-                pass
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            log.warning("session process %d did not exit; terminating it", self.proc.pid)
-            self.proc.terminate()
-            return self.proc.wait(10)
+        return self.client.close(timeout)

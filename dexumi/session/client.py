@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import json
 import queue
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from dexumi.errors import DexumiError
+
+log = logging.getLogger(__name__)
 
 
 class SessionClient:
     """`call(cmd, **args)` → result (DexumiError on failure); `latest_status` is the newest status event."""
 
-    def __init__(self, status_interval_s: float = 0.5) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "dexumi.session.server", "--status-interval",
-                                      str(status_interval_s)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, bufsize=1)
+    def __init__(self, status_interval_s: float = 0.5, argv: list[str] | None = None,
+                 on_exit: Callable[[int], None] | None = None) -> None:
+        """`argv` runs another server speaking the same protocol (the recorder's host); `on_exit(code)` is
+        called when the process's output ends."""
+        argv = argv or [sys.executable, "-m", "dexumi.session.server", "--status-interval", str(status_interval_s)]
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.on_exit = on_exit
         self._ids = itertools.count(1)
         self._answers: dict[int, queue.Queue] = {}
         self.latest_status: dict | None = None
@@ -41,6 +48,11 @@ class SessionClient:
                     self.events.put(msg)
             elif msg.get("id") in self._answers:
                 self._answers[msg["id"]].put(msg)
+        code = self.proc.wait()
+        for box in list(self._answers.values()):
+            box.put({"ok": False, "error": f"the session process ended (exit {code})"})
+        if self.on_exit is not None:
+            self.on_exit(code)
 
     def call(self, cmd: str, timeout: float = 60.0, **args: Any) -> Any:
         rid = next(self._ids)
@@ -60,12 +72,20 @@ class SessionClient:
         return msg.get("result")
 
     def close(self, timeout: float = 30.0) -> int:
-        try:
-            self.call("close", timeout=timeout)
-        except (DexumiError, BrokenPipeError, OSError):
-            pass
+        """Close the session (a running episode is finalised) and wait for the process."""
+        if self.proc.poll() is None:
+            try:
+                self.call("close", timeout=timeout)
+            except (DexumiError, BrokenPipeError, OSError, ValueError):
+                pass
+            try:
+                if self.proc.stdin:
+                    self.proc.stdin.close()
+            except OSError:
+                pass
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            log.warning("session process %d did not exit; terminating it", self.proc.pid)
             self.proc.terminate()
-            return self.proc.wait(5)
+            return self.proc.wait(10)
