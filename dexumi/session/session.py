@@ -67,6 +67,7 @@ class RecordingSession:
         self._writer: EpisodeWriter | None = None
         self._meta: EpisodeMeta | None = None
         self._t0 = 0.0
+        self._link0 = None  # the encoder link's counters when the episode started
         self._gaps_seen = 0
         self._free_mb = 0.0
         self._next_disk_check = 0.0
@@ -157,6 +158,7 @@ class RecordingSession:
                 raise
             self._meta = meta
             self._t0 = time.monotonic()
+            self._link0 = self.devices.encoder.stats() if self.devices is not None else None
             self._gaps_seen = len(enc.stats().gap_events)
             self.episode_ended.clear()
             self.state = "recording"
@@ -272,6 +274,14 @@ class RecordingSession:
             self._fatal(f"write error while recording {name}: {exc}; the file is recoverable with `dexumi recover`")
         self.episode_ended.set()
 
+    def _link_counts(self) -> dict[str, int]:
+        """The encoder link's error counters during this episode (CRC/checksum, resync, duplicates, ...)."""
+        now = self.devices.encoder.stats()
+        start = self._link0
+        keys = ("crc_errors", "resync_bytes", "gaps", "missing_samples", "duplicates", "out_of_order", "reconnects",
+                "device_resets", "overflows", "device_errors")
+        return {k: int(getattr(now, k)) - (int(getattr(start, k)) if start is not None else 0) for k in keys}
+
     def _stop_locked(self, outcome: str | None, notes: str | None, reason: str) -> Path:
         w = self._writer
         assert w is not None and self.devices is not None
@@ -288,7 +298,8 @@ class RecordingSession:
             path = w.finalize(outcome, notes, reason, self.retargeter,
                               {"elapsed_s": time.monotonic() - self._t0, "flushes": w.flushes,
                                "camera_drops": {k: c.dropped for k, c in w.cameras.items()},
-                               "encoder_overflows": self.devices.encoder.stats().overflows})
+                               "encoder_overflows": self.devices.encoder.stats().overflows,
+                               "link": self._link_counts()})
             log.info("episode %d finalised in %.3f s: %s", w.meta.number, time.perf_counter() - t_final, path)
         except (OSError, RuntimeError) as exc:
             self._writer = w

@@ -142,9 +142,10 @@ def _crc_errors(stats: dict) -> int | None:
     for key in ("crc_errors", "encoder_crc_errors"):
         if key in stats:
             return int(stats[key])
-    enc = stats.get("encoder")
-    if isinstance(enc, dict) and "crc_errors" in enc:
-        return int(enc["crc_errors"])
+    for group in ("link", "encoder"):  # the session records the link's counters under "link"
+        sub = stats.get(group)
+        if isinstance(sub, dict) and "crc_errors" in sub:
+            return int(sub["crc_errors"])
     return None
 
 
