@@ -90,3 +90,21 @@ def test_memory_stays_bounded_by_the_batch(tmp_path):
             store.append([fr], [fr.grab_time])
             assert store._pending_bytes < 50_000
         assert store.written > 0
+
+
+def test_equal_length_jpegs_in_one_batch(tmp_path):
+    """h5py turns a slice of equal-length blobs into a 2-D array; the store must write them one by one."""
+    import h5py
+    import numpy as np
+
+    from dexumi.episode.frames import CameraFrameStore, frame_count, read_jpeg
+    from dexumi.types import CameraFrame
+
+    blobs = [bytes([0xFF, 0xD8, i, 0xFF, 0xD9]) for i in range(5)]  # all five bytes long
+    with h5py.File(tmp_path / "f.h5", "w") as f:
+        store = CameraFrameStore(f, "cam", 4, 4, batch_frames=16)
+        frames = [CameraFrame("cam", i, float(i), b, "jpeg", 4, 4) for i, b in enumerate(blobs)]
+        store.append(frames, np.arange(5.0))
+        store.flush()
+        assert frame_count(f["cam"]) == 5
+        assert [read_jpeg(f["cam"], i) for i in range(5)] == blobs

@@ -87,6 +87,17 @@ class CameraFrameStore:
             if len(self._pending) >= self.batch_frames or self._pending_bytes >= self.batch_bytes:
                 self._write()
 
+    def append_rows(self, jpegs: list[np.ndarray] | np.ndarray, grab_time: np.ndarray, mapped_time: np.ndarray,
+                    index: np.ndarray) -> None:
+        """Rows already stored elsewhere (e.g. copied from an interrupted file), written at once."""
+        self._write()
+        for blob, g, m, i in zip(jpegs, grab_time, mapped_time, index):
+            self._pending.append(np.asarray(blob, np.uint8))
+            self._pending_cols["grab_time"].append(g)
+            self._pending_cols["mapped_time"].append(m)
+            self._pending_cols["index"].append(i)
+        self._write()
+
     def _jpeg_bytes(self, frame: CameraFrame) -> bytes:
         if frame.encoding == "jpeg":
             return frame.data if isinstance(frame.data, bytes) else bytes(frame.data)
@@ -103,14 +114,10 @@ class CameraFrameStore:
         if not n:
             return
         a, b = self.written, self.written + n
-        blobs = np.empty(n, dtype=object)
-        for i, blob in enumerate(self._pending):  # element-wise: a slice assignment would broadcast one blob
-            blobs[i] = blob
         self._jpeg.resize((b,))
-        if n == 1:
-            self._jpeg[a] = blobs[0]  # h5py takes a one-element object array for the element itself
-        else:
-            self._jpeg[a:b] = blobs
+        # one by one: h5py turns a slice of equal-length frames into a 2-D array and refuses it
+        for i, blob in enumerate(self._pending):
+            self._jpeg[a + i] = blob
         for col, _ in _COLUMNS:  # `index` last: a row is complete when it shows there
             ds = self._cols[col]
             ds.resize((b,))

@@ -194,14 +194,8 @@ def _rebuild(f: h5py.File, src: Path, retargeter: object | None) -> RecoveryResu
         cs = w.cameras[cam.name]
         for k in range(0, m, COPY_BLOCK):
             e = min(m, k + COPY_BLOCK)
-            block = g[S.FRAMES][k:e]
-            cs.jpeg.resize(cs.n + len(block), axis=0)
-            for i, b in enumerate(block):
-                cs.jpeg[cs.n + i] = b
-            cs.n += len(block)
+            cs.store.append_rows(g[S.FRAMES][k:e], *(g[name][k:e] for name in S.CAMERA_FIELDS))
             w.flush()
-        for name in S.CAMERA_FIELDS:
-            cs.cols[name].append(g[name][:m])
         counts[cam.name] = m
     last = float(enc["host_time"][n_enc - 1]) if n_enc else None
     finalize_open_file(w.f, meta, "recovered", "recovered after an interruption", retargeter,

@@ -15,21 +15,16 @@ import os
 import time
 from pathlib import Path
 
-import cv2
 import h5py
 import numpy as np
 
 from dexumi.episode import schema as S
+from dexumi.episode.frames import CameraFrameStore
 from dexumi.episode.layout import CameraLayout, EncoderLayout, EpisodeMeta
 from dexumi.errors import DexumiError
 from dexumi.types import CameraFrame, EncoderBatch, GapEvent
 
 log = logging.getLogger(__name__)
-try:  # the camera-frame group layout of dexumi.episode.frames (same datasets), so its readers work on ours
-    from dexumi.episode.frames import LAYOUT as FRAME_LAYOUT
-    from dexumi.episode.frames import VERSION as FRAME_LAYOUT_VERSION
-except ImportError:  # pragma: no cover
-    FRAME_LAYOUT, FRAME_LAYOUT_VERSION = "dexumi-camera-frames", 1
 
 CHUNK_CACHE_BYTES = 4 << 20  # per-file raw-data chunk cache: bounds the writer's memory
 
@@ -100,34 +95,29 @@ class EncoderStream:
 
 
 class CameraStream:
-    """`/raw/cameras/<name>`: every frame once, JPEG bytes in a variable-length uint8 dataset."""
+    """`/raw/cameras/<name>`: every frame once, the camera's JPEG bytes (a `CameraFrameStore`), plus drops."""
 
-    def __init__(self, group: h5py.Group, layout: CameraLayout) -> None:
+    def __init__(self, parent: h5py.Group, layout: CameraLayout) -> None:
         self.layout = layout
-        self.jpeg = group.create_dataset(S.FRAMES, (0,), maxshape=(None,), dtype=h5py.vlen_dtype(np.uint8),
-                                         chunks=(S.CAMERA_CHUNK,))
-        self.cols = {name: _Column(group, name, dt, None, S.CAMERA_CHUNK * 4, unit)
-                     for name, (dt, unit) in S.CAMERA_FIELDS.items()}
-        for k, v in (("layout", FRAME_LAYOUT), ("version", FRAME_LAYOUT_VERSION), ("camera", layout.name),
-                     ("width", layout.width), ("height", layout.height), ("encoding", "jpeg"),
-                     ("source_encoding", layout.encoding), ("fps", layout.fps), ("latency_s", layout.latency_s),
+        self.store = CameraFrameStore(parent, layout.name, layout.width, layout.height,
+                                      chunk_frames=S.CAMERA_CHUNK)
+        group = self.store.group
+        for name, (_, unit) in S.CAMERA_FIELDS.items():
+            group[name].attrs["unit"] = unit
+        for k, v in (("source_encoding", layout.encoding), ("fps", layout.fps), ("latency_s", layout.latency_s),
                      ("spec", layout.spec)):
             group.attrs[k] = v
-        self.n = 0
         self.last_index: int | None = None
         self.dropped = 0
 
     @property
     def count(self) -> int:
-        return self.n
+        return self.store.count
 
     def append(self, frames: list[CameraFrame], mapped_times: np.ndarray | None = None) -> None:
         if not frames:
             return
         k = len(frames)
-        payload = np.empty(k, dtype=object)
-        for i, fr in enumerate(frames):
-            payload[i] = np.frombuffer(_as_jpeg(fr), dtype=np.uint8)
         grab = np.fromiter((fr.grab_time for fr in frames), np.float64, k)
         index = np.fromiter((fr.index for fr in frames), np.int64, k)
         mapped = grab - self.layout.latency_s if mapped_times is None else np.asarray(mapped_times, np.float64)
@@ -135,22 +125,10 @@ class CameraStream:
         jumps = np.diff(np.concatenate([[prev], index])) - 1
         self.dropped += int(jumps[jumps > 0].sum())
         self.last_index = int(index[-1])
-        self.jpeg.resize(self.n + k, axis=0)
-        for i in range(k):  # one by one: h5py turns equal-length frames in a slice into a 2-D array
-            self.jpeg[self.n + i] = payload[i]
-        self.n += k
-        self.cols["grab_time"].append(grab)
-        self.cols["mapped_time"].append(mapped)
-        self.cols["index"].append(index)
+        self.store.append(frames, mapped)
 
-
-def _as_jpeg(frame: CameraFrame) -> bytes:
-    if frame.encoding == "jpeg":
-        return bytes(frame.data) if not isinstance(frame.data, bytes) else frame.data
-    ok, buf = cv2.imencode(".jpg", np.asarray(frame.data), [cv2.IMWRITE_JPEG_QUALITY, 90])
-    if not ok:
-        raise DexumiError(f"camera {frame.camera}: could not JPEG-encode frame {frame.index}")
-    return buf.tobytes()
+    def flush(self) -> None:
+        self.store.flush()
 
 
 def write_root_attrs(f: h5py.File, meta: EpisodeMeta, state: str) -> None:
@@ -225,7 +203,7 @@ class EpisodeWriter:
         write_root_attrs(f, meta, "recording")
         self.encoder = EncoderStream(f.create_group(S.ENCODER), encoder)
         cams = f.create_group(S.CAMERAS)
-        self.cameras = {c.name: CameraStream(cams.create_group(c.name), c) for c in cameras}
+        self.cameras = {c.name: CameraStream(cams, c) for c in cameras}
         meta_g = f.create_group(S.META)
         _text(meta_g, "calibration_profile", meta.calibration_profile_yaml)
         _text(meta_g, "retarget_map", meta.retarget_map_yaml)
@@ -257,6 +235,8 @@ class EpisodeWriter:
         return False
 
     def flush(self) -> None:
+        for camera in self.cameras.values():  # frames the stores still batch go to the file first
+            camera.flush()
         self.f.flush()
         self._last_flush = time.monotonic()
         self.flushes += 1
@@ -278,6 +258,8 @@ class EpisodeWriter:
             self.meta.outcome = outcome
         if notes is not None:
             self.meta.notes = notes
+        for camera in self.cameras.values():
+            camera.flush()
         finalize_open_file(self.f, self.meta, "final", stop_reason, retargeter, extra_stats,
                            gap_reasons=self.encoder.gap_reasons, camera_drops={k: c.dropped for k, c in self.cameras.items()})
         self._close()
@@ -288,6 +270,8 @@ class EpisodeWriter:
         if self.closed:
             return
         try:
+            for camera in self.cameras.values():
+                camera.flush()
             self.f.flush()
         except Exception as exc:  # noqa: BLE001 - closing after an I/O error must not raise again
             log.warning("flush of %s failed while closing: %s", self.path, exc)
