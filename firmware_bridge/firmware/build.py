@@ -115,7 +115,7 @@ def build_qemu(out: Path = DEFAULT_OUT) -> Path:
     board = BOARDS_DIR / "qemu_mps2_an385"
     elf = out / "fw_mps2_an385.elf"
     _run([gcc, "-mcpu=cortex-m3", "-mthumb", "-O2", "-ffreestanding", *WARNINGS, *LARGE_CONFIG, f"-I{CORE_DIR}",
-          f"-I{COMMON_DIR}", *core_sources(), COMMON_DIR / "dx_synth_adc.c", board / "qemu_board.c",
+          f"-I{COMMON_DIR}", *core_sources(), COMMON_DIR / "dx_synth_adc.c", COMMON_DIR / "dx_freestanding.c", board / "qemu_board.c",
           "-nostdlib", "-nostartfiles", "-T", board / "mps2_an385.ld", "-Wl,--gc-sections", "-lgcc", "-o", elf])
     return elf
 
@@ -140,7 +140,7 @@ def build_stm32f0(out: Path = DEFAULT_OUT) -> tuple[Path, Size]:
     board = BOARDS_DIR / "dexumi_stm32f0"
     elf = out / "fw_dexumi_stm32f0.elf"
     _run([gcc, *M0_FLAGS, f"-I{CORE_DIR}", f"-I{COMMON_DIR}", f"-I{board}", *core_sources(),
-          COMMON_DIR / "dx_ads1256.c", *sorted(board.glob("*.c")), "-nostdlib", "-nostartfiles",
+          COMMON_DIR / "dx_ads1256.c", COMMON_DIR / "dx_freestanding.c", *sorted(board.glob("*.c")), "-nostdlib", "-nostartfiles",
           "-T", board / "stm32f042k6.ld", "-Wl,--gc-sections", "-ffunction-sections", "-fdata-sections",
           "-lgcc", "-o", elf])
     _run([shutil.which("arm-none-eabi-objcopy") or "arm-none-eabi-objcopy", "-O", "binary", elf,

@@ -233,28 +233,7 @@ int main(void)
     }
 }
 
-/* GCC may emit calls to these even in freestanding code (structure copies, zeroing loops). */
-void *memcpy(void *dst, const void *src, size_t n);
-void *memset(void *dst, int value, size_t n);
-
-void *memcpy(void *dst, const void *src, size_t n)
-{
-    uint8_t *d = dst;
-    const uint8_t *s = src;
-    while (n-- > 0u) {
-        *d++ = *s++;
-    }
-    return dst;
-}
-
-void *memset(void *dst, int value, size_t n)
-{
-    uint8_t *d = dst;
-    while (n-- > 0u) {
-        *d++ = (uint8_t)value;
-    }
-    return dst;
-}
+/* memcpy and memset come from boards/common/dx_freestanding.c */
 
 void stm32_reset(void);
 void stm32_fault(void);

@@ -93,28 +93,7 @@ size_t board_uart_read(uint8_t *data, size_t max)
 
 /* ------------------------------------------------------------------------------------------- start-up */
 
-/* GCC may emit calls to these even in freestanding code (structure copies, zeroing loops). */
-void *memcpy(void *dst, const void *src, size_t n);
-void *memset(void *dst, int value, size_t n);
-
-void *memcpy(void *dst, const void *src, size_t n)
-{
-    uint8_t *d = dst;
-    const uint8_t *s = src;
-    while (n-- > 0u) {
-        *d++ = *s++;
-    }
-    return dst;
-}
-
-void *memset(void *dst, int value, size_t n)
-{
-    uint8_t *d = dst;
-    while (n-- > 0u) {
-        *d++ = (uint8_t)value;
-    }
-    return dst;
-}
+/* memcpy and memset come from boards/common/dx_freestanding.c */
 
 int main(void);
 void qemu_reset(void);
