@@ -73,6 +73,10 @@ class RecordingSession:
         self._next_disk_check = 0.0
         self._totals: dict[str, int] = {}
         self.state = "new"
+        from dexumi.quality.session_hook import EpisodeQA
+
+        self._qa = EpisodeQA(config.drift_every)
+        self.qa_lines: list[str] = []
 
     # --------------------------------------------------------------------------------------------- life
     def open(self) -> RecordingSession:
@@ -312,6 +316,7 @@ class RecordingSession:
             self.episode_ended.set()
         self.last_episode = path
         self.episodes_recorded += 1
+        self.qa_lines = self._qa.after(path)  # latency self-check and calibration drift, one line each
         return path
 
     # ------------------------------------------------------------------------------------------- status
@@ -346,4 +351,5 @@ class RecordingSession:
             last_episode=str(self.last_episode) if self.last_episode else None,
             episodes_recorded=self.episodes_recorded, disk_free_mb=round(self._free_mb, 1),
             min_free_mb=self.cfg.min_free_mb, streams=streams, errors=list(self.errors),
-            outcome=meta.outcome if meta else "unknown", notes=meta.notes if meta else "")
+            outcome=meta.outcome if meta else "unknown", notes=meta.notes if meta else "",
+            quality=list(self.qa_lines))

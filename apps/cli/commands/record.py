@@ -141,3 +141,5 @@ def _report(session, number: int, path, as_json: bool) -> None:
     else:
         streams = "  ".join(f"{s.name} {s.rate_hz:.0f} Hz drops {s.dropped}" for s in st.streams)
         print(f"episode {number:4d}  {path}  ({streams})", flush=True)
+        for line in st.quality:
+            print(f"  {line}", flush=True)
