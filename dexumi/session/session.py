@@ -132,8 +132,20 @@ class RecordingSession:
     def recording(self) -> bool:
         return self._writer is not None
 
-    def start_episode(self, task: str | None = None, notes: str = "") -> int:
-        """Reserve the next number and start writing; returns the episode number."""
+    def missing_streams(self, required: list[str] | None = None, max_age_s: float = 1.0) -> list[str]:
+        """Which of the required streams (config + `required`) are absent, disconnected or silent."""
+        want = list(dict.fromkeys([*self.cfg.required_streams, *(required or [])]))
+        have = {s.name: s for s in self.status().streams}
+        return [n for n in want if n not in have or not have[n].connected or
+                not (have[n].last_data_age_s <= max_age_s)]
+
+    def start_episode(self, task: str | None = None, notes: str = "", required: list[str] | None = None) -> int:
+        """Reserve the next number and start writing; returns the episode number.
+
+        The required-streams gate: no episode starts while a required stream is missing."""
+        missing = self.missing_streams(required)
+        if missing:
+            raise DexumiError(f"not starting: required stream(s) missing: {', '.join(missing)}")
         with self._lock:
             if self.state not in ("idle",):
                 raise DexumiError(f"cannot start an episode while the session is {self.state}")

@@ -40,6 +40,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-free-mb", type=float, default=200.0, help="stop recording below this free disk space")
     p.add_argument("--pause", type=float, default=0.0, help="seconds between episodes")
     p.add_argument("--json", action="store_true", help="print one JSON object per finished episode")
+    p.add_argument("--control", default=None, metavar="HOST:PORT",
+                   help="--headless: wait for remote start/stop/outcome/notes/status over TCP (e.g. 127.0.0.1:22345) "
+                        "instead of recording --episodes")
+    p.add_argument("--token", default=None, help="--control: every request must carry this token")
+    p.add_argument("--allow-remote", action="store_true", help="--control: allow binding beyond loopback (needs --token)")
+    p.add_argument("--require", action="append", default=[], metavar="STREAM",
+                   help="a recording does not start while this stream (encoder, wrist0, lsl:NAME) is missing")
+    p.add_argument("--lsl", action="append", default=[], metavar="lsl:NAME",
+                   help="record an LSL stream as an extra stream (repeatable)")
+    p.add_argument("--lsl-outlets", action="store_true",
+                   help="publish encoder samples, camera frame indices and episode markers as LSL outlets")
     p.add_argument("--screenshot", type=Path, default=None, metavar="PNG",
                    help="recorder app: save the window as a PNG after a few seconds of live data, then exit")
     p.set_defaults(handler=run)
@@ -70,7 +81,10 @@ def _config(args: argparse.Namespace):
     cfg = SessionConfig(out_dir=args.out, port=None if args.sim else args.port, cameras=list(args.camera),
                         sim=bool(args.sim) or args.port == "sim", sim_channels=args.channels, sim_seed=args.seed,
                         protocol=args.protocol, encoder_rate_hz=args.rate, hand=args.hand, map_path=args.map,
-                        task=args.task, operator=args.operator, min_free_mb=args.min_free_mb)
+                        task=args.task, operator=args.operator, min_free_mb=args.min_free_mb,
+                        required_streams=list(getattr(args, "require", []) or []),
+                        lsl_streams=list(getattr(args, "lsl", []) or []),
+                        lsl_outlets=bool(getattr(args, "lsl_outlets", False)))
     if args.profile is not None:
         from calibration.profile import load_profile
 
@@ -105,6 +119,8 @@ def _record(cfg, args: argparse.Namespace) -> int:
         session.open()
         for r in session.recovered:
             print(f"recovered {r.source.name} -> {r.path.name if r.path else '-'} ({r.message})", file=sys.stderr)
+        if args.control:
+            return _remote(session, args, stop)
         for k in range(args.episodes):
             if stop.is_set():
                 break
@@ -129,6 +145,26 @@ def _record(cfg, args: argparse.Namespace) -> int:
             signal.signal(s, h)
     if stop.is_set():
         print("dexumi record: stopped by signal; the last episode was finalised", file=sys.stderr)
+    return 0
+
+
+def _remote(session, args: argparse.Namespace, stop: threading.Event) -> int:
+    """Serve remote control until SIGINT/SIGTERM (a running episode is then finalised by close())."""
+    from dexumi.session.server import Server
+    from dexumi.session.tcp import TcpControl, parse_address
+
+    server = Server(sys.stdout)
+    server.session = session
+    host, port = parse_address(args.control)
+    ctl = TcpControl(server.handle, host, port, args.token, args.allow_remote).start()
+    h, p = ctl.address
+    print(f"dexumi record: remote control on {h}:{p}", file=sys.stderr, flush=True)
+    try:
+        while not stop.wait(0.2):
+            if session.fatal:
+                break
+    finally:
+        ctl.close()
     return 0
 
 
