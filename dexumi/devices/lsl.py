@@ -273,7 +273,12 @@ class LslOutlets:
     """dexumi's streams as LSL outlets: encoder angles, camera frame indices, episode markers."""
 
     def __init__(self, joint_names: list[str] | tuple[str, ...], cameras: list[str], encoder_rate_hz: float,
-                 camera_fps: dict[str, float] | None = None, source: str = "dexumi") -> None:
+                 camera_fps: dict[str, float] | None = None, source: str | None = None) -> None:
+        """Source ids are `<source>.encoder`, ... (default source: `dexumi-<pid>`, unique on the host)."""
+        import os
+
+        source = source or f"dexumi-{os.getpid()}"
+        self.source = source
         lsl = _lsl()
         self._lsl = lsl
         n = len(joint_names)
@@ -284,7 +289,7 @@ class LslOutlets:
             info.set_channel_units(["radians"] * n)
         except Exception:  # noqa: BLE001 - metadata is optional
             pass
-        self.encoder = lsl.StreamOutlet(info, chunk_size=0)
+        self.encoder = lsl.StreamOutlet(info)
         self.frames = {}
         for cam in cameras:
             fi = lsl.StreamInfo(f"dexumi.frames.{cam}", "FrameIndex", 1,
@@ -295,13 +300,20 @@ class LslOutlets:
         self.counts = {"encoder": 0, "markers": 0, **{c: 0 for c in cameras}}
 
     def push_encoder(self, angles: np.ndarray, times: np.ndarray) -> None:
-        if len(times):
+        if len(times) == 1:
+            self.encoder.push_sample(np.ascontiguousarray(angles, np.float32).reshape(-1), float(times[0]))
+            self.counts["encoder"] += 1
+        elif len(times):
             self.encoder.push_chunk(np.ascontiguousarray(angles, np.float32), np.asarray(times, np.float64))
             self.counts["encoder"] += len(times)
 
     def push_frames(self, camera: str, index: np.ndarray, times: np.ndarray) -> None:
         out = self.frames.get(camera)
-        if out is not None and len(times):
+        if out is None or not len(times):
+            return
+        if len(times) == 1:
+            out.push_sample(np.asarray(index, np.float64).reshape(1), float(np.asarray(times)[0]))
+        else:
             out.push_chunk(np.asarray(index, np.float64).reshape(-1, 1), np.asarray(times, np.float64))
             self.counts[camera] += len(times)
 

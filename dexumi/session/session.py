@@ -76,6 +76,7 @@ class RecordingSession:
         from dexumi.quality.session_hook import EpisodeQA
 
         self._qa = EpisodeQA(config.drift_every)
+        self.lsl = None  # LslBridge: lsl:NAME inlets and dexumi's outlets
         self.qa_lines: list[str] = []
 
     # --------------------------------------------------------------------------------------------- life
@@ -95,6 +96,10 @@ class RecordingSession:
             self.joint_names = tuple(self.retargeter.channels) if self.retargeter else \
                 tuple(f"ch{i}" for i in range(joints))
             wait_for_data(self.devices, cfg.device_timeout_s)
+            if cfg.lsl_streams or cfg.lsl_outlets:
+                from dexumi.session.lsl_bridge import LslBridge
+
+                self.lsl = LslBridge(cfg, self.devices, self.joint_names)
         except BaseException:
             self.devices.close()
             raise
@@ -117,6 +122,8 @@ class RecordingSession:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self.lsl is not None:
+            self.lsl.close()
         if self.devices is not None:
             self.devices.close()
         self.state = "closed"
@@ -168,7 +175,8 @@ class RecordingSession:
                                    (enc.info.device_id if enc.info else "") + f" @ {enc.config.port}")
             try:
                 self._writer = EpisodeWriter(path, meta, layout, cams, self.cfg.flush_interval_s,
-                                             tuple(self.retargeter.robot_joint_names) if self.retargeter else None)
+                                             tuple(self.retargeter.robot_joint_names) if self.retargeter else None,
+                                             self.lsl.layouts() if self.lsl else None)
             except Exception:
                 path.unlink(missing_ok=True) if path.exists() and path.stat().st_size == 0 else None
                 raise
@@ -178,6 +186,8 @@ class RecordingSession:
             self._gaps_seen = len(enc.stats().gap_events)
             self.episode_ended.clear()
             self.state = "recording"
+            if self.lsl is not None:
+                self.lsl.marker(f"start {S.episode_name(number)}")
             log.info("episode %d started: %s", number, path)
             return number
 
@@ -239,6 +249,7 @@ class RecordingSession:
         assert self.devices is not None
         enc_batches = self.devices.encoder.read()
         frames = {c.name: c.grabber.read() for c in self.devices.cameras}
+        extra = self.lsl.poll(enc_batches, frames, self.devices.cameras) if self.lsl is not None else {}
         self._totals["encoder"] = self._totals.get("encoder", 0) + sum(len(b) for b in enc_batches)
         for name, fr in frames.items():
             self._totals[name] = self._totals.get(name, 0) + len(fr)
@@ -253,6 +264,8 @@ class RecordingSession:
                     fr = [f for f in frames[cam.name] if f.grab_time >= self._t0]
                     if fr:
                         w.append_frames(cam.name, fr, cam.mapped_times(fr))
+                for name, xb in extra.items():
+                    w.append_extra(name, self.lsl.since(xb, self._t0))
                 gaps = self.devices.encoder.stats().gap_events
                 for g in gaps[self._gaps_seen:]:
                     w.append_gap(g)
@@ -304,12 +317,18 @@ class RecordingSession:
         self._writer = None
         try:
             # what arrived up to now belongs to the episode
-            batches = [b for b in (_since(b, self._t0) for b in self.devices.encoder.read()) if b is not None]
+            enc_all = self.devices.encoder.read()
+            batches = [b for b in (_since(b, self._t0) for b in enc_all) if b is not None]
             w.append_encoder(batches)
+            cam_all = {}
             for cam in self.devices.cameras:
-                fr = [f for f in cam.grabber.read() if f.grab_time >= self._t0]
+                cam_all[cam.name] = cam.grabber.read()
+                fr = [f for f in cam_all[cam.name] if f.grab_time >= self._t0]
                 if fr:
                     w.append_frames(cam.name, fr, cam.mapped_times(fr))
+            if self.lsl is not None:  # the outlets get these last samples too
+                for name, xb in self.lsl.poll(enc_all, cam_all, self.devices.cameras).items():
+                    w.append_extra(name, self.lsl.since(xb, self._t0))
             t_final = time.perf_counter()
             path = w.finalize(outcome, notes, reason, self.retargeter,
                               {"elapsed_s": time.monotonic() - self._t0, "flushes": w.flushes,
@@ -328,6 +347,8 @@ class RecordingSession:
             self.episode_ended.set()
         self.last_episode = path
         self.episodes_recorded += 1
+        if self.lsl is not None:
+            self.lsl.marker(f"stop {S.episode_name(w.meta.number)} {w.meta.outcome} {reason}")
         self.qa_lines = self._qa.after(path)  # latency self-check and calibration drift, one line each
         return path
 
@@ -356,6 +377,8 @@ class RecordingSession:
                 streams.append(StreamStatus(cam.name, "camera", c.connected, c.rate_hz, c.nominal_rate_hz,
                                             self._totals.get(cam.name, 0), counts.get(cam.name, 0),
                                             c.missing_samples + c.overflows, c.gaps, c.reconnects, c.last_data_age_s))
+        if self.lsl is not None:
+            streams += self.lsl.statuses(time.monotonic())
         meta = self._meta
         return SessionStatus(
             state=self.state, out_dir=str(self.out_dir), episode=w.meta.number if w else None,
