@@ -4,8 +4,8 @@ A calibration offset can drift through a day unnoticed (a loosening sensor, a sl
 contains the reference hold — the open hand the operator starts and ends in (the sim's grasp cycle holds it
 every cycle) — so each channel's level in that hold is a fixed point of the calibration: the `percentile`-th
 percentile of the channel's angles (the hold is the low end of the motion) over an episode. Its move across
-the session, the median of the last `window` episodes minus the median of the first `window`, names the
-channel whose offset drifts. Checked every `every` episodes by the session, and over a folder by `validate`.
+the session (the robust Theil–Sen trend of the levels in episode order, times the number of episodes − 1)
+names the channel whose offset drifts. Checked every `every` episodes by the session, and over a folder by `validate`.
 """
 
 from __future__ import annotations
@@ -72,14 +72,13 @@ class DriftTracker:
 
 def drift_findings(levels: list[np.ndarray], names: list[str], warn_deg: float = 1.5, error_deg: float = 5.0,
                    window: int = 3) -> list[DriftFinding]:
-    """Channels whose level moved more than `warn_deg` between the first and last `window` episodes,
-    worst first."""
+    """Channels whose level moved more than `warn_deg` over the episodes (at least 4), worst first.
+    `window` is kept for callers; the trend uses every episode."""
     rows = [np.asarray(x, np.float64) for x in levels if x is not None]
-    if len(rows) < 2 * min(window, 2) or len({len(x) for x in rows}) != 1:
+    if len(rows) < 4 or len({len(x) for x in rows}) != 1:
         return []
-    m = np.stack(rows)
-    w = max(1, min(window, len(m) // 2))
-    drift = np.degrees(np.nanmedian(m[-w:], axis=0) - np.nanmedian(m[:w], axis=0))
+    m = np.degrees(np.stack(rows))
+    drift = _trend(m)
     out = []
     for j in np.argsort(-np.abs(drift)):
         d = float(drift[j])
@@ -87,6 +86,20 @@ def drift_findings(levels: list[np.ndarray], names: list[str], warn_deg: float =
             continue
         name = names[j] if j < len(names) else f"ch{j}"
         out.append(DriftFinding(name, int(j), d, len(m), "error" if abs(d) > error_deg else "warn"))
+    return out
+
+
+def _trend(m: np.ndarray) -> np.ndarray:
+    """Per channel: the Theil–Sen slope of level against episode order × (episodes − 1) — the move over the
+    session, robust to a few odd episodes."""
+    from scipy.stats import theilslopes
+
+    x = np.arange(len(m), dtype=np.float64)
+    out = np.full(m.shape[1], np.nan)
+    for j in range(m.shape[1]):
+        ok = np.isfinite(m[:, j])
+        if ok.sum() >= 3:
+            out[j] = float(theilslopes(m[ok, j], x[ok])[0]) * (len(m) - 1)
     return out
 
 

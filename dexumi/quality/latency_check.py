@@ -107,9 +107,14 @@ def _decode(data: np.ndarray, reduce: int) -> np.ndarray:
 
 def check_camera(name: str, enc_times: np.ndarray, enc_angles: np.ndarray, jpegs: h5py.Dataset | list,
                  mapped_time: np.ndarray, profile_s: float, sim: bool, rate_hz: float = 6.0,
-                 reduce: int = 8, th: LatencyThresholds | None = None) -> CameraLatencyCheck:
-    """Re-estimate one camera's latency. `mapped_time`: frame times with the profile latency subtracted."""
+                 reduce: int | None = None, th: LatencyThresholds | None = None,
+                 width: int = 0) -> CameraLatencyCheck:
+    """Re-estimate one camera's latency. `mapped_time`: frame times with the profile latency subtracted.
+
+    `reduce`: JPEG decode scale (default: the largest of 8/4/2/1 that keeps `width` / reduce >= 80 px)."""
     t0 = time.perf_counter()
+    if reduce is None:
+        reduce = next((r for r in (8, 4, 2) if width and width // r >= 80), 1 if width else 8)
     c = CameraLatencyCheck(name, "sim flexion" if sim else "motion energy", float(profile_s))
     try:
         mt = np.asarray(mapped_time, np.float64)
@@ -181,7 +186,8 @@ def check_open_file(f: h5py.File, enc_times: np.ndarray | None = None,
         spec = spec.decode() if isinstance(spec, bytes) else str(spec)
         m = min(g[S.FRAMES].shape[0], g["mapped_time"].shape[0])
         c = check_camera(name, enc_times[:n], angles, g[S.FRAMES], g["mapped_time"][:m],
-                         float(g.attrs.get("latency_s", 0.0)), spec.startswith("sim"), th=th)
+                         float(g.attrs.get("latency_s", 0.0)), spec.startswith("sim"), th=th,
+                         width=int(g.attrs.get("width", 0) or 0))
         cams[name] = c.to_json()
     worst = summarize(cams)
     return {"cameras": cams, "status": worst, "thresholds_ms": {"warn": th.warn_ms, "error": th.error_ms},

@@ -7,7 +7,7 @@ score = 100 − the sum of these penalties (never below 0); each penalty that ap
 | invalid frames     | 200 × invalid fraction (5 % invalid → 10)                               |
 | encoder gaps       | 15 per gap + 50 per second of gap                                       |
 | latency drift      | 1.5 per ms of the worst camera's |estimate − profile| beyond 5 ms        |
-| jerk               | 15 × log2(ratio) when the episode's p99 jerk is > 2× the folder median  |
+| jerk               | 25 × log2(ratio) when the episode's p99 jerk is > 1.5× the folder median|
 | fingertip error    | 0.5 per mm of p95 beyond the folder median + 10 mm                      |
 | duration outlier   | 5 per robust z beyond 3 (z = |d − median| / (1.4826 MAD + 5 % median))  |
 
@@ -151,9 +151,9 @@ def score(feats: list[EpisodeFeatures], threshold: float = THRESHOLD) -> list[Ra
             if f.latency_diff_ms is not None and f.latency_diff_ms > 5.0:
                 pen.append((1.5 * (f.latency_diff_ms - 5.0),
                             f"latency drift: {f.latency_camera} {f.latency_diff_ms:.0f} ms off its profile"))
-            if f.jerk_p99 is not None and jerk_med and f.jerk_p99 > 2.0 * jerk_med:
+            if f.jerk_p99 is not None and jerk_med and f.jerk_p99 > 1.5 * jerk_med:
                 ratio = f.jerk_p99 / jerk_med
-                pen.append((15.0 * math.log2(ratio), f"jerky: p99 jerk {ratio:.1f}× the folder median"))
+                pen.append((25.0 * math.log2(ratio), f"jerky: p99 jerk {ratio:.1f}× the folder median"))
             if f.tip_p95_mm is not None and tip_med is not None and f.tip_p95_mm > tip_med + 10.0:
                 pen.append((0.5 * (f.tip_p95_mm - tip_med - 10.0),
                             f"fingertip error p95 {f.tip_p95_mm:.0f} mm (folder median {tip_med:.0f} mm)"))
