@@ -25,22 +25,25 @@ from dexumi.quality.latency_check import check_open_file
 from dexumi.quality.session_hook import A_DRIFT, EpisodeQA
 from dexumi.validate import ValidateConfig, validate_paths
 
-EPISODES = 4
+EPISODES = 3
 SECONDS = 5.2  # >= 4.6 s: two blocks for the latency estimate's uncertainty
 TOKEN = "s3cret-token"
 
 
 def _record(out: Path, episodes: int, seconds: float, latency: float, profile: dict, tcp: dict | None = None,
-            seed: int = 0) -> list[Path]:
+            seed: int = 0, on_open=None, **extra) -> list[Path]:
+    """Record through the TCP remote control; `on_open(session)` runs once the session is open."""
     from dexumi.session.config import SessionConfig
     from dexumi.session.server import Server
     from dexumi.session.session import RecordingSession
     from dexumi.session.tcp import TcpClient, TcpControl
 
     cfg = SessionConfig(out_dir=out, sim=True, sim_camera_size=(320, 240), sim_camera_latency_s=latency,
-                        latencies_s=dict(profile), sim_seed=seed, drift_every=4)
+                        latencies_s=dict(profile), sim_seed=seed, drift_every=4, **extra)
     paths = []
     with RecordingSession(cfg) as s:
+        if on_open is not None:
+            on_open(s)
         server = Server(open("/dev/null", "w"))
         server.session = s
         ctl = TcpControl(server.handle, "127.0.0.1", 0, TOKEN, max_line=4096).start()
@@ -88,9 +91,22 @@ def _record(out: Path, episodes: int, seconds: float, latency: float, profile: d
 
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
+    """The session also records an LSL stream from another process (its own clock: +0.37 s, 50 ppm) and
+    publishes dexumi's outlets, which inlets in this process collect (see test_syncqa_lsl.py)."""
+    from test_syncqa_lsl import Collector, lsl_sim
+
     out = tmp_path_factory.mktemp("syncqa") / "day"
     tcp: dict = {}
-    paths = _record(out, EPISODES, SECONDS, 0.07, {"wrist0": 0.04, "wrist1": 0.07}, tcp)
+    name, proc = lsl_sim(90)
+    collector = Collector()
+    try:
+        paths = _record(out, EPISODES, SECONDS, 0.07, {"wrist0": 0.04, "wrist1": 0.07}, tcp,
+                        on_open=collector.start, lsl_streams=[f"lsl:{name}"], lsl_outlets=True)
+    finally:
+        collector.stop()
+        proc.kill()
+        proc.wait(10)
+    tcp["lsl"] = {"name": name, "got": collector.got}
     return paths, tcp
 
 
@@ -108,7 +124,7 @@ def test_wrong_profile_latency_flagged_in_every_episode_right_one_never(session)
         assert w0["status"] == "error", w0
         assert abs(w0["difference_s"] - 0.030) < 0.003, w0  # 70 ms true − 40 ms profile
         assert abs(w0["estimate_s"] - 0.070) < 0.003 and w0["profile_s"] == pytest.approx(0.04)
-        assert 0 < w0["uncertainty_s"] < 0.003
+        assert 0 < w0["uncertainty_s"] < 0.006  # two 2 s blocks: a rough figure, far below the 30 ms
         assert w1["status"] == "ok" and abs(w1["difference_s"]) < 0.005, w1
     run = validate_paths(paths, ValidateConfig(), workers=1, progress=False)
     for r in run.episodes:
@@ -135,8 +151,39 @@ def test_tcp_round_trip_token_gate_and_bounds(session):
     assert tcp["state_after_gate"] == "idle"
     assert "refused" in tcp["wrong_token"]
     assert "not allowed over TCP" in tcp["close_refused"]
-    assert {s["name"] for s in tcp["streams"]} == {"encoder", "wrist0", "wrist1"}
+    assert {s["name"] for s in tcp["streams"]} == {"encoder", "wrist0", "wrist1", f"lsl:{tcp['lsl']['name']}"}
     assert "longer than 4096 bytes" in tcp["long_line"] and tcp["long_line_closed"]
+
+
+def test_session_records_lsl_stream_and_publishes_outlets(session):
+    """The `lsl:NAME` stream (+0.37 s, 50 ppm, another process) lands within 0.5 ms RMS of its true times;
+    an LSL inlet receives dexumi's encoder samples, frame indices and markers with the file's counts."""
+    paths, info = session
+    name, got = info["lsl"]["name"], info["lsl"]["got"]
+    for k, path in enumerate(paths):
+        with h5py.File(path) as f:
+            g = f[f"raw/extra/lsl:{name}"]
+            values, t = g["values"][:], g["time"][:]
+            clock = json.loads(g.attrs["clock"])
+            enc_t = f["raw/encoder/mapped_time"][:]
+            frames = f["raw/cameras/wrist0/index"][:]
+        assert len(t) > 4.5 * 250 * 0.7
+        err = t - values[:, 0]  # channel 0: the sample's true host time
+        rms = float(np.sqrt(np.mean(err ** 2)) * 1e3)
+        print(f"episode {k + 1}: LSL stream {rms:.3f} ms RMS, clock {clock}")
+        assert rms <= 0.5, rms
+        # every encoder sample stamped within the episode went out, and no other
+        ts = np.concatenate([x[1] for x in got["encoder"]])
+        inside = (ts >= enc_t[0] - 1e-9) & (ts <= enc_t[-1] + 1e-9)
+        assert inside.sum() == len(enc_t)
+        fi = np.concatenate([np.asarray(x[0]).ravel() for x in got["frames.wrist0"]]).astype(np.int64)
+        assert set(frames.tolist()) <= set(fi.tolist())
+        marks = [m for x in got["markers"] for m in np.asarray(x[0]).ravel().tolist()]
+        assert f"start episode_{k + 1:04d}" in marks
+        at_stop = "failure" if k == 0 else "success"  # the last one's outcome was edited after its stop
+        assert f"stop episode_{k + 1:04d} {at_stop} stopped" in marks, marks
+    marks = [m for x in got["markers"] for m in np.asarray(x[0]).ravel().tolist()]
+    assert len(marks) == 2 * len(paths)
 
 
 def test_tcp_refuses_remote_bind_without_token():
@@ -193,7 +240,7 @@ def test_calibration_drift_of_3_degrees_named_stable_session_quiet(session, tmp_
         _offset_channel(p, j, 3.0 * k / (len(drifting) - 1))
     with h5py.File(drifting[0]) as f:
         name = [x.decode() if isinstance(x, bytes) else str(x) for x in f[f"{S.ENCODER}/angles"].attrs["names"]][j]
-    cfg = ValidateConfig()
+    cfg = ValidateConfig(severity={"images": "off", "fingertips": "off"})  # not what this test is about
     for folder, expect in ((tmp_path / "stable", None), (tmp_path / "drift", name)):
         run = validate_paths([folder], cfg, workers=1, progress=False)
         c = next(c for f in run.folders for c in f.checks if c.check == "calibration_drift")
@@ -244,7 +291,7 @@ def _plant(folder: Path, paths: list[Path], rng: np.random.Generator) -> dict[st
     return planted
 
 
-def _trials(session, tmp_path, seeds: range, n: int) -> list[bool]:
+def _trials(session, tmp_path, seeds: range, n: int, fingertips: bool = False) -> list[bool]:
     paths, _ = session
     base = _fixed_copies(paths, tmp_path / "base", n)
     hits = []
@@ -253,7 +300,7 @@ def _trials(session, tmp_path, seeds: range, n: int) -> list[bool]:
         folder.mkdir()
         copies = [Path(shutil.copyfile(p, folder / p.name)) for p in base]
         planted = _plant(folder, copies, np.random.default_rng(seed))
-        ranked = rank.rank_paths(copies, fingertips=False)
+        ranked = rank.rank_paths(copies, fingertips=fingertips)
         top = {r.episode for r in ranked[:3]}
         hits.append(top == set(planted))
         if top != set(planted):
@@ -263,7 +310,7 @@ def _trials(session, tmp_path, seeds: range, n: int) -> list[bool]:
 
 
 def test_rank_puts_planted_defects_on_top(session, tmp_path):
-    hits = _trials(session, tmp_path, range(3), 7)
+    hits = _trials(session, tmp_path, range(1), 6, fingertips=True) + _trials(session, tmp_path, range(1, 3), 6)
     assert all(hits)
 
 
@@ -277,16 +324,17 @@ def test_rank_planted_defects_top3_in_95_percent_of_seeded_trials(session, tmp_p
 def test_rank_cli_json_reasons_and_suspects_file(session, tmp_path):
     paths, _ = session
     folder = tmp_path / "cli"
-    base = _fixed_copies(paths, folder, 5)
+    base = _fixed_copies(paths, folder, 4)
     planted = _plant(folder, base, np.random.default_rng(7))
     sus = tmp_path / "suspects.txt"
-    cmd = [sys.executable, "-m", "apps.cli.main", "rank", str(folder), "--json", "--suspects", str(sus)]
+    cmd = [sys.executable, "-m", "apps.cli.main", "rank", str(folder), "--json", "--suspects", str(sus),
+           "--no-fingertips"]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
     rows = doc["episodes"]
-    assert [r["rank"] for r in rows] == list(range(1, 6))
-    assert all(rows[i]["score"] <= rows[i + 1]["score"] for i in range(4))
+    assert [r["rank"] for r in rows] == list(range(1, 5))
+    assert all(rows[i]["score"] <= rows[i + 1]["score"] for i in range(3))
     assert {r["episode"] for r in rows[:3]} == set(planted)
     by = {r["episode"]: r for r in rows}
     for name, kind in planted.items():
