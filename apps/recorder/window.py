@@ -347,6 +347,9 @@ class RecorderWindow(QtWidgets.QMainWindow):
             self._last_kept = row
             self.validator.submit(row.path)
             self.episode_finished.emit(row.path)
+        quality = [q for q in result.get("quality") or [] if q]  # latency self-check, calibration drift
+        if quality:
+            self._message("  |  ".join(quality), error=any("ERROR" in q or "drift:" in q for q in quality))
         self.controls.notes.clear()
         self._set_state("idle")
 

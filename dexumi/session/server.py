@@ -103,7 +103,8 @@ class Server:
                      "last_data_age_s": x.last_data_age_s if x.last_data_age_s != float("inf") else None}
                     for x in s.status().streams]
         if cmd == "stop":
-            return {"path": str(s.stop_episode(req.get("outcome"), req.get("notes")))}
+            path = s.stop_episode(req.get("outcome"), req.get("notes"))
+            return {"path": str(path), "quality": list(s.qa_lines)}  # latency self-check, calibration drift
         if cmd == "discard":
             return {"path": str(s.discard_episode())}
         if cmd == "outcome":
