@@ -108,3 +108,37 @@ def test_missing_lsl_stream_is_one_line():
     s = LslInletStream("lsl:dexumi-nobody-" + uuid.uuid4().hex[:6], resolve_timeout_s=0.5, floor=False)
     with pytest.raises(DexumiError, match="not found"):
         s.start()
+
+
+def test_extra_stream_survives_a_crash_and_recovery(tmp_path):
+    """An LSL stream written into a `.partial` that was never finalised is in the recovered episode, with the
+    final clock fit's times (device clock: +0.37 s, 50 ppm; arrival 1–3 ms late)."""
+    from dexumi.devices.lsl import LslBatch
+    from dexumi.episode.extra import ExtraLayout
+    from dexumi.episode.layout import EncoderLayout, EpisodeMeta
+    from dexumi.episode.recover import recover_path
+    from dexumi.episode.writer import EpisodeWriter
+    from dexumi.types import EncoderBatch
+
+    rng = np.random.default_rng(1)
+    path = tmp_path / "episode_0001.h5.partial"
+    w = EpisodeWriter(path, EpisodeMeta(1), EncoderLayout(2, ("a", "b"), 1000.0), [],
+                      extra=[ExtraLayout("lsl:EMG", 2, ["x", "y"], 250.0, "lsl", "EMG")])
+    t = 100.0 + np.arange(0, 8, 1e-3)
+    w.append_encoder([EncoderBatch(np.arange(len(t)), (t * 1e6).astype(np.int64), t + 1e-3, t,
+                                   np.zeros((len(t), 2), np.int32), np.c_[np.sin(t), np.cos(t)], 0)])
+    true = 100.0 + np.arange(0, 8, 1 / 250)
+    stamp = 0.37 + true * (1 + 50e-6)
+    arrival = true + 1e-3 + rng.exponential(1e-3, len(true))
+    for k in range(0, len(true), 50):
+        s = slice(k, k + 50)
+        w.append_extra("lsl:EMG", [LslBatch(np.c_[true[s], true[s]], stamp[s], arrival[s], arrival[s], 0)])
+    w.close_partial()  # the crash: never finalised
+    (r,) = recover_path(tmp_path)
+    assert r.action == "recovered" and r.camera_frames["lsl:EMG"] == len(true)
+    with h5py.File(r.path) as f:
+        g = f["raw/extra/lsl:EMG"]
+        err = g["time"][:] - g["values"][:, 0]
+        clock = json.loads(g.attrs["clock"])
+    assert abs(clock["0"]["drift_ppm"] - 50) < 5
+    assert abs(np.median(err) - 1e-3) < 0.3e-3  # what is left is the arrival's minimum delay

@@ -77,3 +77,31 @@ class ExtraStream:
         col.n = n
         g.attrs["clock"] = json.dumps(fits)
         return fits
+
+
+def layouts_in(f: h5py.File) -> list[ExtraLayout]:
+    """The extra streams of an (interrupted) episode file, for recovery."""
+    out = []
+    for name, g in f.get(EXTRA, {}).items():
+        if not isinstance(g, h5py.Group) or "values" not in g:
+            continue
+        names = [x.decode() if isinstance(x, bytes) else str(x) for x in g.attrs.get("channel_names", [])]
+        a = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in g.attrs.items()}
+        out.append(ExtraLayout(name, int(g["values"].shape[1]), names, float(a.get("nominal_rate_hz", 0.0)),
+                               str(a.get("source", "lsl")), str(a.get("type", ""))))
+    return out
+
+
+def copy_streams(src: h5py.File, writer) -> dict[str, int]:
+    """Copy every extra stream's rows (cut to the length all its columns have) into a new writer's file and
+    finalise their mapping; returns the rows copied per stream."""
+    counts = {}
+    for name, xs in writer.extra.items():
+        g = src[f"{EXTRA}/{name}"]
+        cols = ("values", "stamp", "host_time", "mapped_time", "segment")
+        n = min(g[c].shape[0] for c in cols if c in g)
+        for c in cols:
+            xs.cols[c].append(g[c][:n])
+        xs.finalize()
+        counts[name] = n
+    return counts
