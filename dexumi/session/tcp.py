@@ -149,8 +149,20 @@ class TcpControl:
 class TcpClient:
     """A small blocking client: `call(cmd, **args)` → result, DexumiError on a refusal or failure."""
 
-    def __init__(self, host: str, port: int, token: str | None = None, timeout: float = 60.0) -> None:
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host: str, port: int, token: str | None = None, timeout: float = 60.0,
+                 wait_s: float = 0.0) -> None:
+        """`wait_s`: keep trying to connect this long (the session listens once its devices are open)."""
+        import time
+
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                self.sock = socket.create_connection((host, port), timeout=timeout)
+                break
+            except ConnectionRefusedError:
+                if time.monotonic() >= deadline:
+                    raise DexumiError(f"remote control: nothing listens on {host}:{port}") from None
+                time.sleep(0.2)
         self.file = self.sock.makefile("rwb")
         self.token = token
         self._id = 0
