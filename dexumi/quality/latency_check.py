@@ -222,8 +222,9 @@ def one_line(report: dict) -> str:
         if c.get("estimate_s") is None:
             parts.append(f"{name} unmeasured")
         else:
-            parts.append(f"{name} {c['estimate_s'] * 1e3:.0f} ms (profile {c['profile_s'] * 1e3:.0f}, "
-                         f"{c['difference_s'] * 1e3:+.0f}){' ' + c['status'].upper() if c['status'] in ('warn', 'error') else ''}")
+            diff = int(round(c["difference_s"] * 1e3))
+            flag = " " + c["status"].upper() if c["status"] in ("warn", "error") else ""
+            parts.append(f"{name} {c['estimate_s'] * 1e3:.0f} ms (profile {c['profile_s'] * 1e3:.0f}, {diff:+d}){flag}")
     return "latency self-check: " + "; ".join(parts)
 
 
