@@ -364,3 +364,26 @@ def test_twenty_normal_episodes_no_false_latency_flag(tmp_path):
     assert all(next(c for c in r.checks if c.check == "latency_drift").level == "pass" for r in run.episodes)
     c = next(c for f in run.folders for c in f.checks if c.check == "calibration_drift")
     assert c.level == "pass", c.message
+
+
+@pytest.mark.slow
+def test_recorder_session_process_serves_tcp(tmp_path):
+    """The recorder window's session process (apps.recorder.session_host) with --tcp: remote start/stop."""
+    from apps.recorder.options import RecorderOptions, host_argv, session_config
+    from dexumi.session.client import SessionClient
+    from dexumi.session.tcp import TcpClient
+
+    opts = RecorderOptions(out=tmp_path / "day", sim=True, control="127.0.0.1:0", token=TOKEN)
+    client = SessionClient(argv=[sys.executable, "-m", "apps.recorder.session_host", *host_argv(opts)])
+    try:
+        ev = client.events.get(timeout=60)
+        assert ev["event"] == "tcp"
+        client.call("open", config=session_config(opts), timeout=120)
+        c = TcpClient(*ev["address"], token=TOKEN)
+        assert c.call("start")["episode"] == 1
+        time.sleep(1.0)
+        path = Path(c.call("stop", outcome="success")["path"])
+        c.close()
+        assert path.is_file()
+    finally:
+        client.close()

@@ -28,7 +28,7 @@ from apps.recorder.health_view import HealthTable
 from apps.recorder.host_client import HostClient
 from apps.recorder.joint_plot import JointPlot
 from apps.recorder.live import LiveReader
-from apps.recorder.options import RecorderOptions, session_config
+from apps.recorder.options import RecorderOptions, host_argv, session_config
 from apps.recorder.setup_panel import SetupPanel
 
 log = logging.getLogger(__name__)
@@ -190,7 +190,7 @@ class RecorderWindow(QtWidgets.QMainWindow):
             self.error = str(exc)
             self._set_state("error", f"cannot start: {exc}")
             return
-        self.client = HostClient(self)
+        self.client = HostClient(self, host_argv(self.opts))
         self.client.answered.connect(self._answered)
         self.client.died.connect(self._died)
         self.client.send("open", config=config)

@@ -41,8 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pause", type=float, default=0.0, help="seconds between episodes")
     p.add_argument("--json", action="store_true", help="print one JSON object per finished episode")
     p.add_argument("--control", default=None, metavar="HOST:PORT",
-                   help="--headless: wait for remote start/stop/outcome/notes/status over TCP (e.g. 127.0.0.1:22345) "
-                        "instead of recording --episodes")
+                   help="remote start/stop/outcome/notes/status over TCP (e.g. 127.0.0.1:22345); --headless: wait "
+                        "for those instead of recording --episodes; the window: its session process serves them")
     p.add_argument("--token", default=None, help="--control: every request must carry this token")
     p.add_argument("--allow-remote", action="store_true", help="--control: allow binding beyond loopback (needs --token)")
     p.add_argument("--require", action="append", default=[], metavar="STREAM",
