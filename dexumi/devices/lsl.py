@@ -34,11 +34,21 @@ PREFIX = "lsl:"
 JUMP_BACK_S = 1.0
 
 
+_CONFIGURED = False
+
+
 def _lsl():
+    global _CONFIGURED
     try:
         from mne_lsl import lsl
     except Exception as exc:  # noqa: BLE001 - a missing or broken liblsl is one line for the user
         raise DexumiError(f"Lab Streaming Layer is not available (pip install mne-lsl): {exc}") from None
+    if not _CONFIGURED:
+        _CONFIGURED = True
+        try:  # liblsl logs every connection at INFO on stderr; keep its errors only
+            lsl.set_config_content("[log]\nlevel = -2\n")
+        except Exception as exc:  # noqa: BLE001 - too late (liblsl already in use): keep its default
+            log.debug("liblsl log level not set: %s", exc)
     return lsl
 
 

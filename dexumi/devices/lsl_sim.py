@@ -28,8 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=30.0)
     ap.add_argument("--chunk", type=int, default=5, help="samples per push")
     args = ap.parse_args(argv)
-    from mne_lsl import lsl
+    from dexumi.devices.lsl import _lsl
 
+    lsl = _lsl()
     info = lsl.StreamInfo(args.name, args.type, args.channels, args.rate, "float64", f"sim-{args.name}")
     outlet = lsl.StreamOutlet(info)
     print(f"ready {args.name}", flush=True)
