@@ -99,7 +99,9 @@ def test_foreign_clock_mapped_within_half_ms_and_drift_found():
     assert len(err) > 20 * 250 * 0.6
     assert rms <= 0.5, rms
     assert abs(fits["0"]["drift_ppm"] - 50) < 15, fits
-    assert abs(np.median(d["stamp"] - d["values"][:, 0]) - 0.37) < 0.01  # unmapped: 0.37 s off
+    true = d["values"][:, 0]
+    # unmapped: the device's own clock (plus LSL's time correction, tens of µs on one host)
+    assert np.abs(d["stamp"] - (0.37 + true * 50e-6) - true).max() < 1e-3
 
 
 def test_missing_lsl_stream_is_one_line():
