@@ -88,7 +88,10 @@ def _config(args: argparse.Namespace):
             if mp.is_file():
                 cfg.map_path = mp
         if cfg.sim:
+            from calibration.sim import sim_exoskeleton_args
+
             cfg.sim_channels = cfg.calibration.channels
+            cfg.sim_extra_args = [*sim_exoskeleton_args(prof.device, cfg.sim_channels), *cfg.sim_extra_args]
     return cfg
 
 
