@@ -91,3 +91,28 @@ def test_calibrate_accepts_port_sim(tmp_path):
     from calibration.profile import load_profile
 
     assert load_profile(out).device["id"] == "SIM-EXO-0001"
+
+
+def test_validation_config_off_as_yaml_reads_it(tmp_path):
+    """The docs' `severity: {drops: off}`: YAML 1.1 reads a bare off as false; that means off."""
+    from dexumi.errors import DexumiError
+    from dexumi.validate.config import load_config
+
+    p = tmp_path / "checks.yaml"
+    p.write_text("gap_error_s: 1.0\nseverity: {fingertips: error, drops: off}\n")
+    cfg = load_config(p)
+    assert cfg.severity["drops"] == "off" and cfg.severity["fingertips"] == "error" and cfg.gap_error_s == 1.0
+    p.write_text("severity: {drops: loud}\n")
+    with pytest.raises(DexumiError) as e:
+        load_config(p)
+    assert str(p) in str(e.value) and "--severity" not in str(e.value)
+
+
+def test_episode_paths_expand_home(tmp_path, monkeypatch):
+    from dexumi.validate.paths import expand
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "episode_0001.h5").write_bytes(b"")
+    got = expand(["~/data"], include_unfinished=False)
+    assert not got.problems and [p.name for p in got.files] == ["episode_0001.h5"]
