@@ -67,6 +67,7 @@ def test_one_name_per_flag_old_names_kept():
     assert p.parse_args(["record", "--out", "x", "--sim-seed", "5"]).sim_seed == 5
     assert p.parse_args(["record", "--out", "x", "--seed", "6"]).sim_seed == 6
     assert p.parse_args(["calibrate", "--sim-seed", "7"]).sim_seed == 7
+    assert p.parse_args(["sim-device", "--sim-seed", "8"]).seed == 8
     for cmd in (["stream", "--port", "sim"], ["record", "--out", "x"], ["calibrate"]):
         text = _help(p, cmd[0])
         assert "--seconds" not in text or cmd[0] != "stream" or "--duration" in text
