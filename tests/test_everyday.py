@@ -32,10 +32,13 @@ def test_headless_line_prints_each_episodes_own_drops(tmp_path):
         with Episode.open(out / f"episode_{k:04d}.h5") as ep:
             idx = ep.camera_times("lossy")["index"]
             in_file.append(int((np.diff(idx) - 1).sum()))
-    # drops between frames of the episode; one at each edge may fall either side of the start/stop instant
-    for p, f in zip(printed, in_file):
-        assert f <= p <= f + 2, (printed, in_file)
-    assert printed[2] < sum(in_file)  # a running total would be at least the sum
+    # every drop inside the episode is counted; a few more may fall at its edges (around the start/stop
+    # instant, more on a loaded machine) — but never the earlier episodes' drops, as a running total would
+    for k, (p, f) in enumerate(zip(printed, in_file)):
+        assert p >= f, (printed, in_file)
+        if k:
+            assert p - f < sum(in_file[:k]), (printed, in_file)
+    assert printed[2] < sum(in_file)
 
 
 @pytest.mark.parametrize("argv", [
