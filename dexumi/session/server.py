@@ -2,7 +2,7 @@
 
     python -m dexumi.session.server [--status-interval 0.5]
 
-Requests: `{"id": 1, "cmd": "open", "config": {...SessionConfig fields...}}`, then `start` (task, notes),
+Requests: `{"id": 1, "cmd": "open", "config": {...SessionConfig fields...}}`, then `start` (task, notes, operator),
 `stop` (outcome, notes), `discard`, `outcome` (outcome), `notes` (notes), `status`, `streams`, `close`;
 `start` takes `require` (stream names that must be live, else it is refused). `--tcp HOST:PORT` also serves
 these requests over TCP (dexumi.session.tcp: loopback only unless `--allow-remote` with `--token`).
@@ -97,7 +97,8 @@ class Server:
             req_streams = req.get("require") or []
             if not isinstance(req_streams, list):
                 raise DexumiError("'require' must be a list of stream names")
-            return {"episode": s.start_episode(req.get("task"), req.get("notes", ""), [str(x) for x in req_streams])}
+            return {"episode": s.start_episode(req.get("task"), req.get("notes", ""), req.get("operator"),
+                                               required=[str(x) for x in req_streams])}
         if cmd == "streams":
             return [{"name": x.name, "kind": x.kind, "connected": x.connected, "rate_hz": x.rate_hz,
                      "last_data_age_s": x.last_data_age_s if x.last_data_age_s != float("inf") else None}
