@@ -32,6 +32,7 @@ class LslBridge:
         try:
             for spec in cfg.lsl_streams:
                 self.inlets.append(LslInletStream(spec).start())
+            self._wait_for_data(cfg.device_timeout_s)
             if cfg.lsl_outlets:
                 enc = devices.encoder
                 self.outlets = LslOutlets(list(joint_names), [c.name for c in devices.cameras],
@@ -39,6 +40,19 @@ class LslBridge:
         except BaseException:
             self.close()
             raise
+
+    def _wait_for_data(self, timeout_s: float) -> None:
+        """Like the devices: every inlet has delivered before the session is open (else one line)."""
+        import time
+
+        from dexumi.errors import DexumiError
+
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and any(s.last_arrival == -np.inf for s in self.inlets):
+            time.sleep(0.02)
+        silent = [s.name for s in self.inlets if s.last_arrival == -np.inf]
+        if silent:
+            raise DexumiError(f"no data within {timeout_s:g} s from: {', '.join(silent)}")
 
     def layouts(self) -> list:
         from dexumi.episode.extra import ExtraLayout
