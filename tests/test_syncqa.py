@@ -7,6 +7,7 @@ recorded through the TCP remote control; the other tests work on copies of its e
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -135,7 +136,10 @@ def test_wrong_profile_latency_flagged_in_every_episode_right_one_never(session)
     r = validate_paths(paths[:1], cfg, workers=1, progress=False).episodes[0]
     assert next(c for c in r.checks if c.check == "latency_drift").level == "warn"
     # the recorder's line after each episode
-    assert any("wrist0 70 ms (profile 40" in ln and "ERROR" in ln for ln in tcp["qa_lines"]), tcp["qa_lines"]
+    line = tcp["qa_lines"][0]
+    m = re.search(r"wrist0 (\d+) ms \(profile 40, \+(\d+)\) ERROR", line)
+    assert m and abs(int(m.group(1)) - 70) <= 3 and abs(int(m.group(2)) - 30) <= 3, line
+    assert re.search(r"wrist1 \d+ ms \(profile 70, [+-]\d\)(;|$)", line), line
 
 
 def test_tcp_round_trip_token_gate_and_bounds(session):
