@@ -16,6 +16,7 @@ import h5py
 import numpy as np
 
 from dexumi.episode.reader import Episode
+from dexumi.export.h5out import h5_output
 from dexumi.export.episodes import each_episode, export_meta
 from dexumi.export.plan import ExportPlan, blocks
 from dexumi.export.source import ImageSource, SourceInfo, resample
@@ -47,7 +48,7 @@ def write_episode(ep: Episode, index: int, plan: ExportPlan, out: Path, tick: Ca
     n = min(T, L)
     path = out / f"episode_{index}.hdf5"
     compress = bool(o and o.act_compress)
-    with h5py.File(path, "w") as f:
+    with h5_output(path) as f:
         f.attrs["sim"] = False
         f.attrs["compress"] = compress
         f.attrs["fps"] = plan.fps

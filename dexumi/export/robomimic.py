@@ -11,6 +11,7 @@ import h5py
 import numpy as np
 
 from dexumi.episode.reader import Episode
+from dexumi.export.h5out import h5_output
 from dexumi.export.episodes import each_episode, export_meta
 from dexumi.export.normalize import for_plan
 from dexumi.export.plan import ExportPlan, ExportOptions, blocks
@@ -88,7 +89,7 @@ def write_demo(data: h5py.Group, ep: Episode, index: int, plan: ExportPlan, norm
 
 def write(plan: ExportPlan, out: Path, tick: Callable[[int], None], opts: ExportOptions) -> list[dict]:
     norm = for_plan(plan)
-    with h5py.File(out / FILE, "w") as f:
+    with h5_output(out / FILE) as f:
         data = f.create_group("data")
 
         def undo(i: int) -> None:

@@ -86,8 +86,12 @@ def _check_space(plan: ExportPlan, opts: ExportOptions) -> None:
         log.warning("%s export with raw images: about %.1f GB (%.1f GB free); --image-size or --act-compress make "
                     "it smaller", opts.fmt, est / 2**30, free / 2**30)
     if est > free:
-        raise DexumiError(f"{opts.out}: this {opts.fmt} export needs about {est / 2**30:.2f} GB of raw images, "
-                          f"{free / 2**30:.2f} GB free; nothing written (--image-size or --act-compress make it smaller)")
+        raise DexumiError(f"{opts.out}: this {opts.fmt} export needs about {_human(est)} of raw images, "
+                          f"{_human(free)} free; nothing written (--image-size or --act-compress make it smaller)")
+
+
+def _human(n: float) -> str:
+    return f"{n / 2**30:.2f} GB" if n >= 2**30 else f"{n / 2**20:.1f} MB"
 
 
 def export_paths(paths: list[str | Path], opts: ExportOptions) -> ExportSummary:
