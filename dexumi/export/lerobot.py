@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -125,13 +126,25 @@ class _Writer:
                 p = _video(self.out, c, i)
                 p.parent.mkdir(parents=True, exist_ok=True)
                 writers[c] = H264Writer(p, plan.sizes[c], self.fps)
-            for k0, k1 in blocks(T):
-                for c in plan.cameras:
-                    for k, fr in enumerate(sources[c].block(r.images[c][k0:k1])):
-                        writers[c].write(fr)
-                        if (k0 + k) % 15 == 0:
-                            samples[c].append(fr)
-                self.tick(k1 - k0)
+            def encode(c: str, frames: np.ndarray, k0: int) -> None:
+                for k, fr in enumerate(frames):
+                    writers[c].write(fr)
+                    if (k0 + k) % 15 == 0:
+                        samples[c].append(fr)
+
+            # pipelined: block k is encoded (one thread per camera; libx264 runs without the GIL) while
+            # block k+1 is decoded
+            pending: dict[str, Future] = {}
+            with ThreadPoolExecutor(max_workers=max(1, len(plan.cameras)), thread_name_prefix="encode") as pool:
+                for k0, k1 in blocks(T):
+                    for c in plan.cameras:
+                        frames = sources[c].block(r.images[c][k0:k1])
+                        if c in pending:
+                            pending.pop(c).result()
+                        pending[c] = pool.submit(encode, c, frames, k0)
+                    self.tick(k1 - k0)
+                for f in pending.values():
+                    f.result()
         finally:
             for w in writers.values():
                 w.close()
