@@ -10,7 +10,8 @@ under `data/<key>`, `meta/episode_ends` (int64, exclusive end index of each epis
     data/camera<i>_rgb (N, H, W, 3)      uint8 RGB, one JPEG (or JPEG-XL) chunk per frame (imagecodecs)
     data/privileged_exo_joints (N, J)    only with --privileged
 
-`--layout dexumi` (DexUMI's per-episode groups): `episode_<n>/hand_action`, `episode_<n>/proprioception`,
+`--layout dexumi` (DexUMI's per-episode groups): `episode_<n>/hand_action` (also as `action`),
+`episode_<n>/proprioception`,
 `episode_<n>/camera_<i>/rgb`, `episode_<n>/valid`, `episode_<n>/timestamp`; `pose` joins once a wrist-pose
 stream exists (see docs/replay-validate-export.md).
 
@@ -115,6 +116,7 @@ class _DexUMI:
         g = self.root.create_group(f"episode_{i}")
         comp = numcodecs.Blosc(cname="zstd", clevel=3)
         g.array("hand_action", r.action, compressor=comp)
+        g.array("action", r.action, compressor=comp)  # the same; DexUMI's base ReplayBuffer reads `action`
         g.array("proprioception", r.qpos, compressor=comp)
         g.array("valid", r.valid, compressor=comp)
         g.array("timestamp", r.t, compressor=comp)
