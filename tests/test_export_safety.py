@@ -18,10 +18,9 @@ import h5py
 import numpy as np
 import pytest
 
-OUTPUT_MARKER, STAGING_MARKER = ".dexumi-export.json", ".dexumi-staging.json"  # what the staging module writes
 from test_validate_util import DEXUMI, REPO, copy, modify, recorded, run
 
-FORMATS = ["act", "robomimic", "lerobot", "zarr"]
+OUTPUT_MARKER, STAGING_MARKER = ".dexumi-export.json", ".dexumi-staging.json"  # what the staging module writes
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +136,13 @@ def tiny_disk(tmp_path):
     subprocess.run(["umount", "-l", str(d)], capture_output=True)
 
 
-@pytest.mark.parametrize("args", [["--to", "act", "--act-compress"], ["--to", "lerobot"], ["--to", "zarr"],
-                                  ["--to", "robomimic"], ["--to", "act"]], ids=lambda a: "-".join(a[1:]))
+SLOW = pytest.mark.slow  # the other variants of the same mechanism: CI runs them with -m slow
+
+
+@pytest.mark.parametrize("args", [["--to", "act", "--act-compress"], ["--to", "lerobot"],
+                                  pytest.param(["--to", "zarr"], marks=SLOW),
+                                  pytest.param(["--to", "robomimic"], marks=SLOW), ["--to", "act"]],
+                         ids=lambda a: "-".join(a[1:]))
 def test_full_disk_is_one_line_and_publishes_nothing(day, tiny_disk, args):
     p = run("export", day, *args, "--out", tiny_disk / "ds", "--no-progress")
     line = one_line_error(p)  # not SIGSEGV (-11), not "Exception ignored ... Traceback"
@@ -153,7 +157,8 @@ def _absurd(f: h5py.File, rows: int) -> None:
         ds.resize(rows, axis=0)
 
 
-@pytest.mark.parametrize("rows", [10**8, 10**10, 10**12])
+@pytest.mark.parametrize("rows", [pytest.param(10**8, marks=pytest.mark.slow), 10**10,
+                                  pytest.param(10**12, marks=pytest.mark.slow)])
 def test_absurd_sizes_are_refused_in_bounded_memory(day, tmp_path, rows):
     bad = modify(day / "episode_0002.h5", lambda f: _absurd(f, rows))
     limit = 1500 << 20
@@ -181,7 +186,7 @@ def _garbage_frame(f: h5py.File) -> None:
     ds[k] = np.frombuffer(b"\x00not a jpeg at all" * 20, np.uint8)
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", ["act", pytest.param("robomimic", marks=pytest.mark.slow), "lerobot", "zarr"])
 def test_a_file_that_fails_midway_is_skipped_others_exported(day, tmp_path, fmt):
     bad = modify(day / "episode_0001.h5", _garbage_frame)
     p = run("export", day, "--to", fmt, "--out", tmp_path / "ds", "--image-size", "32x32")

@@ -41,7 +41,6 @@ class ExportOptions:
     layout: str = "replay-buffer"  # zarr: replay-buffer (diffusion_policy/UMI) | dexumi (episode_N/...)
     jpeg_quality: int = 90
     image_codec: str = "jpeg"  # zarr: jpeg | jpegxl chunks
-    motor_units: bool = False  # actions in the robot's motor units (needs a profile with vendor ranges)
 
 
 @dataclass
