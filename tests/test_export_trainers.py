@@ -40,6 +40,7 @@ def peer(name: str, probe: str) -> Path:
     return root
 
 
+@pytest.mark.timeout(1200)
 def test_lerobot_train_act_losses_fall(folder, tmp_path):
     py = venv("lerobot", ["lerobot==0.4.4"])
     export_paths([folder], ExportOptions("lerobot", tmp_path / "ds", image_size=(64, 64), progress=False))
@@ -49,15 +50,16 @@ def test_lerobot_train_act_losses_fall(folder, tmp_path):
                         "--policy.push_to_hub=false", "--policy.pretrained_backbone_weights=null",
                         "--policy.chunk_size=10", "--policy.n_action_steps=10", "--policy.dim_model=64",
                         "--policy.dim_feedforward=128", "--policy.n_encoder_layers=1", "--policy.n_decoder_layers=1",
-                        "--policy.optimizer_lr=1e-3", "--steps=16", "--batch_size=2", "--log_freq=2",
+                        "--policy.use_vae=false", "--policy.optimizer_lr=1e-3", "--steps=10", "--batch_size=2",
+                        "--log_freq=1",
                         "--save_checkpoint=false",
                         f"--output_dir={tmp_path / 'run'}", "--wandb.enable=false", "--num_workers=0"],
                        capture_output=True, text=True, timeout=900, env=dict(os.environ, OMP_NUM_THREADS="2"))
     log = p.stdout + p.stderr
     assert p.returncode == 0, log[-2000:]
     losses = [float(x) for x in re.findall(r"loss:([0-9.eE+-]+)", log)]
-    assert len(losses) >= 4, log[-2000:]
-    assert all(np.isfinite(losses)) and np.mean(losses[-2:]) < np.mean(losses[:2]), losses
+    assert len(losses) >= 8, log[-2000:]
+    assert all(np.isfinite(losses)) and np.mean(losses[-3:]) < np.mean(losses[:3]), losses
 
 
 ACT_LOADER = r"""
