@@ -5,6 +5,7 @@ the compressed variant; zarr layouts; DexUMI import."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import cv2
 import h5py
@@ -125,7 +126,7 @@ def test_privileged_and_horizon_are_opt_in(day, tmp_path):
     assert np.array(t["observation.privileged.exo_joints"]).shape[1] == 6
 
 
-def test_only_and_exclude(day, tmp_path):
+def test_only_and_exclude(day, folder, tmp_path):
     p = run("export", day, "--to", "act", "--out", tmp_path / "s", "--only", "success", "--image-size", "32x32")
     assert p.returncode == 0, p.stderr
     assert [h5py.File(x).attrs["source"] for x in sorted((tmp_path / "s").glob("episode_*.hdf5"))] == \
@@ -136,6 +137,24 @@ def test_only_and_exclude(day, tmp_path):
     assert p.returncode == 0, p.stderr
     assert [h5py.File(x).attrs["source"] for x in sorted((tmp_path / "e").glob("episode_*.hdf5"))] == \
         ["episode_0001.h5"]
+    d = tmp_path / "d"
+    for f in sorted(folder.glob("episode_*.h5")):
+        copy(f, d / f.name)
+
+    def beyond_limits(f):
+        q = f["observations/qpos"][:]
+        q[5:9] = 10.0  # far outside every joint limit: `dexumi validate` fails it
+        f["observations/qpos"][...] = q
+
+    modify(d / "episode_0002.h5", beyond_limits)
+    from dexumi.validate import validate_paths
+
+    verdict = {Path(e.path).name: not e.failed() for e in validate_paths([d], workers=1, progress=False).episodes}
+    assert verdict["episode_0002.h5"] is False
+    p = run("export", d, "--to", "act", "--out", tmp_path / "p", "--only", "passed", "--image-size", "32x32")
+    want = [n for n, ok in sorted(verdict.items()) if ok]  # the validator is the ground truth (load can fail one)
+    assert p.returncode == (0 if want else 2), p.stderr
+    assert [h5py.File(x).attrs["source"] for x in sorted((tmp_path / "p").glob("episode_*.hdf5"))] == want
     p = run("export", day, "--to", "act", "--out", tmp_path / "x", "--exclude", tmp_path / "nope.txt")
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "nope.txt" in p.stderr
 
