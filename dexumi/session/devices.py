@@ -41,7 +41,7 @@ class Devices:
     encoder: EncoderDriver
     cameras: list[CameraDevice] = field(default_factory=list)
     sim: SimDeviceProcess | None = None
-    sim_cameras: list[object] = field(default_factory=list)  # SimCamera sources (their truth() for tests)
+    sim_cameras: list[object] = field(default_factory=list)  # SimCamera/WorldCamera sources (truth() for tests)
 
     def close(self) -> None:
         for cam in self.cameras:
@@ -57,9 +57,30 @@ class Devices:
             self.sim.stop()
 
 
+def _use_world(cfg: SessionConfig) -> bool:
+    """--sim films the 3D world (dexumi.sim) where offscreen rendering works; one line says why not."""
+    import os
+
+    choice = os.environ.get("DEXUMI_SIM_CAMERA", "") or cfg.sim_camera
+    if choice == "flat":
+        return False
+    from dexumi.devices.cameras.world import world_available
+
+    ok, why = world_available()
+    if not ok:
+        if choice == "world":
+            raise DexumiError(f"--sim world cameras: {why}")
+        log.warning("--sim: using the flat sim camera, not the 3D world: %s", why)
+    return ok
+
+
 def _sim_camera_specs(cfg: SessionConfig, epoch: float) -> list[str]:
-    w, h = cfg.sim_camera_size
     ms = cfg.sim_camera_latency_s * 1e3
+    if _use_world(cfg):
+        w, h = cfg.sim_world_size
+        return [f"world:name=wrist{i},latency={ms:g}ms,fps={cfg.sim_camera_fps:g},width={w},height={h},"
+                f"seed={cfg.sim_seed},epoch={epoch!r},joints={cfg.sim_channels}" for i in range(2)]
+    w, h = cfg.sim_camera_size
     return [f"sim:name=wrist{i},latency={ms:g}ms,fps={cfg.sim_camera_fps:g},width={w},height={h},"
             f"seed={cfg.sim_seed},epoch={epoch!r},joints={cfg.sim_channels}" for i in range(2)]
 
@@ -103,7 +124,7 @@ def open_devices(cfg: SessionConfig) -> Devices:
                                g.height if g else 0, g.fps if g else 0.0, "jpeg",
                                bool(getattr(src, "device_time_is_host_clock", False)))
             devices.cameras.append(cam)
-            if type(src).__name__ == "SimCamera":
+            if type(src).__name__ in ("SimCamera", "WorldCamera"):
                 devices.sim_cameras.append(src)
     except BaseException:
         devices.close()
