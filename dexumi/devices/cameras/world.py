@@ -260,9 +260,9 @@ def world_available(timeout: float = 60.0) -> tuple[bool, str]:
     global _AVAILABLE
     if _AVAILABLE is not None:
         return _AVAILABLE
-    try:
-        import mujoco  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("mujoco") is None:  # not imported here: MUJOCO_GL is read at import
         _AVAILABLE = (False, "the mujoco package is not installed")
         return _AVAILABLE
     env = dict(os.environ)
