@@ -8,7 +8,8 @@ frames on a busy machine). Protocol on the pipes:
 2. it reads one line from stdin: `START EPOCH` (host monotonic seconds: capture time of frame 0, and the
    motion epoch);
 3. it renders frames k = 0, 1, ... for world time `START + k / fps - EPOCH` and writes each as a header
-   `<q index, d capture_time, I nbytes>` followed by the JPEG bytes, as fast as the pipe takes them (the
+   `<q index, d capture_time, d rendered_at, I nbytes>`
+   (rendered_at: host monotonic time the JPEG was ready) followed by the JPEG bytes, as fast as the pipe takes them (the
    world is deterministic, so rendering ahead is allowed; the pipe's size bounds how far).
 A failure is one line on stderr and exit code 2.
 """
@@ -18,8 +19,9 @@ from __future__ import annotations
 import json
 import struct
 import sys
+import time
 
-HEADER = struct.Struct("<qdI")
+HEADER = struct.Struct("<qddI")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,12 +59,15 @@ def main(argv: list[str] | None = None) -> int:
             cap = start + k / fps
             world.set_time(cap - epoch)
             data = r.jpeg(k)
-            out.write(HEADER.pack(k, cap, len(data)))
+            out.write(HEADER.pack(k, cap, time.monotonic(), len(data)))
             out.write(data)
             out.flush()
             k += 1
     except (BrokenPipeError, KeyboardInterrupt):
         pass
+    except Exception as exc:  # noqa: BLE001
+        print(f"world camera: frame {k}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -80,7 +80,7 @@ class Trajectory:
     def pose(self, t: float) -> np.ndarray:
         i, u = self._segment(float(t))
         a, b = self.keys[i - 1], self.keys[i]  # key -1 is the last: the loop closes on itself
-        s = float(_smooth(np.array(u)))
+        s = float(np.clip(_smooth(np.array(u)), 0.0, 1.0))
         T = np.eye(4)
         T[:3, 3] = (1 - s) * np.asarray(a.pos) + s * np.asarray(b.pos)
         rots = Rotation.concatenate([a.rot, b.rot])

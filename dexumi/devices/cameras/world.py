@@ -170,16 +170,17 @@ class WorldCamera(CameraSource):
         return bytes(buf)
 
     def _frame_bytes(self, k: int) -> tuple[float, bytes]:
+        """(time the render process had frame k ready, its JPEG bytes)."""
         from dexumi.sim.camproc import HEADER
 
         head = self._read_exact(HEADER.size)
         if len(head) < HEADER.size:
             raise CameraLost(f"render process ended ({self._proc.poll() if self._proc else '?'})")
-        index, cap, n = HEADER.unpack(head)
+        index, _cap, ready, n = HEADER.unpack(head)
         data = self._read_exact(n)
         if index != k or len(data) != n:
             raise CameraLost(f"render process out of step (frame {index}, expected {k})")
-        return cap, data
+        return ready, data
 
     def capture_time(self, index: np.ndarray | int) -> np.ndarray | float:
         return self.start_time + np.asarray(index) * self.period_s
@@ -196,9 +197,10 @@ class WorldCamera(CameraSource):
             asked = time.monotonic()
             cap_t = float(self.capture_time(k))
             deliver_t = cap_t + c.latency_s
-            _, data = self._frame_bytes(k)
+            ready, data = self._frame_bytes(k)
             lost = bool(c.drop and self._drop_rng.random() < c.drop)
-            if not lost and asked - deliver_t > c.buffers * self.period_s:
+            # a frame a real camera would have queued at deliver_t; a slow renderer only makes it late
+            if not lost and asked - max(deliver_t, ready) > c.buffers * self.period_s:
                 lost = True  # the reader is so late that the queue overran
                 log.debug("world camera %s: queue overrun at frame %d", self.name, k)
             self._truth.append((k, cap_t, deliver_t, int(lost)))
