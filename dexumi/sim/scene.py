@@ -172,6 +172,7 @@ class SceneConfig:
     objects: list[ObjectConfig] = field(default_factory=default_objects)
     markers: list[MarkerConfig] = field(default_factory=default_markers)
     board: BoardConfig = field(default_factory=BoardConfig)
+    slices: int = 10  # tessellation of round geoms (MuJoCo numslices); finer costs render time
     shadows: bool = False  # True: MuJoCo's default quality (shadows, multisampling): many times slower on CPU
 
 
@@ -257,7 +258,8 @@ def build_mjcf(cfg: SceneConfig) -> tuple[str, dict[str, bytes]]:
     offh = max([c.height for c in cfg.cameras] + [480]) * 2
     # on llvmpipe the settings decide the speed: shadows and multisampling off, coarse tessellation, one light
     # (shadows=True: MuJoCo's defaults, with a shadow-casting light: the benchmark's baseline)
-    quality = "" if cfg.shadows else '<quality shadowsize="0" offsamples="0" numslices="10" numstacks="4" numquads="1"/>'
+    tess = f'numslices="{cfg.slices}" numstacks="{max(4, cfg.slices // 2)}" numquads="{max(1, cfg.slices // 10)}"'
+    quality = "" if cfg.shadows else f'<quality shadowsize="0" offsamples="0" {tess}/>'
     x = ['<mujoco model="dexumi_world">', '  <compiler angle="radian"/>',
          '  <option gravity="0 0 0" timestep="0.002"/>',
          f'  <visual>{quality}<global offwidth="{offw}" offheight="{offh}"/>'

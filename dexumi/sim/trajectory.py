@@ -112,7 +112,7 @@ class Trajectory:
 
 def _pick(scene: SceneConfig) -> Trajectory:
     cube = next((o for o in scene.objects if o.name == "cube"), scene.objects[0])
-    rot = palm_down()
+    rot = palm_down(0, 0)  # palm parallel to the table top while grasping
     R = rot.as_matrix()
     # where the wrist must be for the object's centre to sit under the fingers, just below the palm
     offset = R @ np.array([0.013 + cube.half_height + 0.004, 0.0, 0.135])
@@ -135,11 +135,14 @@ def _pick(scene: SceneConfig) -> Trajectory:
 
 
 def wrist_pose_for_camera(scene: SceneConfig, cam_pos: np.ndarray, target: np.ndarray, roll_deg: float = 0.0,
-                          camera: int = 0) -> tuple[tuple[float, float, float], Rotation]:
-    """The wrist pose that puts camera `camera` at `cam_pos` looking at `target` (rolled by roll_deg)."""
+                          camera: int = 0, up_deg: float = 0.0, side_deg: float = 0.0
+                          ) -> tuple[tuple[float, float, float], Rotation]:
+    """The wrist pose that puts camera `camera` at `cam_pos` with `target` in view: on the optical axis, or
+    `up_deg` above it and `side_deg` to the right of it in the image; the view rolled by roll_deg."""
     cam = scene.cameras[camera]
     R_cam = look_rotation(np.asarray(target) - cam_pos, up=np.array([0.0, 0.0, 1.0]))
     R_cam = R_cam @ Rotation.from_euler("z", roll_deg, degrees=True).as_matrix()
+    R_cam = R_cam @ Rotation.from_euler("xy", [-up_deg, -side_deg], degrees=True).as_matrix()
     T_wc = cam.T_wrist_cam()
     R_w = R_cam @ T_wc[:3, :3].T
     p_w = cam_pos - R_w @ T_wc[:3, 3]
@@ -150,16 +153,19 @@ def _calibration(scene: SceneConfig) -> Trajectory:
     bx, by = scene.board.centre
     target = np.array([bx, by, TABLE_TOP])
     keys = []
-    views = [(0, 0.0, 0.30, 0), (25, 0.0, 0.30, 10), (-25, 0.0, 0.30, -10), (0, 25, 0.30, 0),
-             (0, -25, 0.30, 15), (20, 20, 0.26, -15), (-20, -20, 0.26, 20), (20, -20, 0.34, 5),
-             (-20, 20, 0.34, -5), (0, 35, 0.36, 0), (35, 0, 0.36, 25), (-35, 0, 0.36, -25)]
-    for k, (ax, ay, dist, roll) in enumerate(views):
+    # (tilt about x, about y, distance, roll, side): the hand fills the lower half of a wrist camera's view,
+    # so the board is held in the upper half, left to right
+    views = [(0, 0.0, 0.30, 0, 0), (25, 0.0, 0.30, 10, 12), (-25, 0.0, 0.30, -10, -12), (0, 25, 0.30, 0, 18),
+             (0, -25, 0.30, 15, -18), (20, 20, 0.26, -15, 8), (-20, -20, 0.26, 20, -8), (20, -20, 0.34, 5, 22),
+             (-20, 20, 0.34, -5, -22), (0, 35, 0.36, 0, 5), (35, 0, 0.36, 25, -5), (-35, 0, 0.36, -25, 15)]
+    for k, (ax, ay, dist, roll, side) in enumerate(views):
         # tilted views; the aim moves about the board so its corners reach every part of the image
         d = np.array([np.sin(np.radians(ax)), -np.cos(np.radians(ay)) * 0.35 + np.sin(np.radians(ay)),
                       1.0])
         d /= np.linalg.norm(d)
         aim = target + np.array([0.03 * np.sin(1.7 * k), 0.025 * np.cos(2.3 * k), 0.0])
-        pos, rot = wrist_pose_for_camera(scene, aim + dist * d, aim, roll)
+        pos, rot = wrist_pose_for_camera(scene, aim + dist * d, aim, roll, up_deg=15.0 + 4.0 * np.sin(k),
+                                         side_deg=side)
         keys.append(Key(pos, rot, 1.0, 0.6))
     return Trajectory("calibration", keys)
 
