@@ -78,8 +78,9 @@ def _sim_camera_specs(cfg: SessionConfig, epoch: float) -> list[str]:
     ms = cfg.sim_camera_latency_s * 1e3
     if _use_world(cfg):
         w, h = cfg.sim_world_size
+        pre = f",prerender={cfg.sim_world_prerender_s:g}s" if cfg.sim_world_prerender_s > 0 else ""
         return [f"world:name=wrist{i},latency={ms:g}ms,fps={cfg.sim_camera_fps:g},width={w},height={h},"
-                f"seed={cfg.sim_seed},epoch={epoch!r},joints={cfg.sim_channels}" for i in range(2)]
+                f"seed={cfg.sim_seed},epoch={epoch!r},joints={cfg.sim_channels}{pre}" for i in range(2)]
     w, h = cfg.sim_camera_size
     return [f"sim:name=wrist{i},latency={ms:g}ms,fps={cfg.sim_camera_fps:g},width={w},height={h},"
             f"seed={cfg.sim_seed},epoch={epoch!r},joints={cfg.sim_channels}" for i in range(2)]
@@ -110,8 +111,12 @@ def open_devices(cfg: SessionConfig) -> Devices:
     try:
         devices.encoder.start()
         names: set[str] = set()
-        for spec in specs:
-            src = make_camera(spec, width=cfg.camera_width, height=cfg.camera_height, fps=cfg.camera_fps)
+        sources = [make_camera(spec, width=cfg.camera_width, height=cfg.camera_height, fps=cfg.camera_fps)
+                   for spec in specs]
+        for src in sources:  # pre-rendering world cameras render their clips together
+            if getattr(src, "mode", "") == "prerendered":
+                src.prepare()
+        for spec, src in zip(specs, sources):
             name = src.name
             k = 1
             while name in names:
@@ -128,6 +133,8 @@ def open_devices(cfg: SessionConfig) -> Devices:
                 devices.sim_cameras.append(src)
     except BaseException:
         devices.close()
+        for src in locals().get("sources", []):
+            src.close()  # sources that never got a grabber (closing twice is safe)
         raise
     return devices
 

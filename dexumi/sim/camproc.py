@@ -4,7 +4,8 @@ The recorder's capture path only reads finished JPEGs from a pipe, so rendering 
 grabber threads for the interpreter (issue: rendering inside the recorder cost 72 % of a core and dropped
 frames on a busy machine). Protocol on the pipes:
 
-1. the process compiles the world and its renderer, then writes one byte `R` to stdout;
+1. the process compiles the world and its renderer, then writes one byte `R` and a double (its measured
+   seconds per frame, from a few warm-up frames) to stdout;
 2. it reads one line from stdin: `START EPOCH` (host monotonic seconds: capture time of frame 0, and the
    motion epoch);
 3. it renders frames k = 0, 1, ... for world time `START + k / fps - EPOCH` and writes each as a header
@@ -41,11 +42,16 @@ def main(argv: list[str] | None = None) -> int:
                            quality=int(args.get("quality", 80)))
         world.set_time(0.0)
         r.jpeg(0)  # warm up the GL context before saying ready
+        t0 = time.perf_counter()
+        for i in range(4):
+            world.set_time(i / 30.0)
+            r.jpeg(i)
+        per_frame = (time.perf_counter() - t0) / 4
     except Exception as exc:  # noqa: BLE001 - one line for the parent, never a traceback
         print(f"world camera: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
               file=sys.stderr)
         return 2
-    out.write(b"R")
+    out.write(b"R" + struct.pack("<d", per_frame))
     out.flush()
     line = sys.stdin.readline().split()
     if len(line) != 2:

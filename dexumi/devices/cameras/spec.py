@@ -10,7 +10,8 @@ Grammar (also in docs/cameras-and-sync.md):
                | frames | buffers | name | flat      ("sim:flat": the flat five-bar camera, same as "sim")
     WOPTIONS := OPTIONS with KEY := name (wrist0 | wrist1) | latency | fps | width | height | size | seed
                | epoch | drop | motion | script (pick | calibration | still) | joints | quality | frames
-               | buffers | noise | exposure | cameras (1 | 2)    (the MuJoCo world, docs/simulation.md)
+               | buffers | noise | exposure | cameras (1 | 2) | prerender (a duration: render ahead, then play)
+                                                                      (the MuJoCo world, docs/simulation.md)
 
 Durations (`latency`) need a unit: `40ms`, `0.04s`, `40000us`. `size=1280x800` sets width and height.
 `epoch` is the host monotonic time at which the motion starts (the emulator's `--motion-epoch`).
@@ -102,6 +103,8 @@ def parse_world_options(options: str):
             cfg.latency_s = parse_duration(value, key)
         elif key in ("fps", "drop", "epoch", "noise", "exposure"):
             setattr(cfg, key, float(_number(value, key, float)))
+        elif key == "prerender":
+            cfg.prerender_s = parse_duration(value, key)
         elif key in ("width", "height", "seed", "joints", "quality", "frames", "buffers", "cameras"):
             setattr(cfg, key, int(_number(value, key, int)))
         elif key == "size":
@@ -114,7 +117,7 @@ def parse_world_options(options: str):
         else:
             raise DexumiError(f"camera spec: unknown world option {key!r} (name, latency, fps, width, height, size, "
                               f"seed, epoch, drop, motion, script, joints, quality, frames, buffers, noise, "
-                              f"exposure, cameras)")
+                              f"exposure, cameras, prerender)")
     from dexumi.sim.trajectory import SCRIPTS
 
     if cfg.script not in SCRIPTS:

@@ -6,6 +6,12 @@ process (`dexumi.sim.camproc`) through a pipe, so a busy recorder never renders:
 as from an MJPG camera. Drops behave as the flat sim camera's: `drop=P` loses frames at random (the index
 still advances), and a reader later than `buffers` frames loses the oldest (a V4L2 queue overrun). A render
 process slower than real time makes frames late (never lost): `late_frames` counts them.
+
+Where live rendering cannot keep up (a busy two-core machine), `prerender=SECONDS` renders the camera's
+deterministic clip ahead of time during `open()` (it measures its own render speed first and places frame 0
+after the rendering will have finished), keeps the JPEGs in memory and plays them at native pacing: the same
+frames and truth as live, only the wait moves to the start. The clip ends after SECONDS (the source then ends,
+like a file).
 `truth()` is every frame's index, capture time, delivery time and whether it was lost; `world_truth()` the
 world's truth streams (wrist, camera pose, forces, objects) at the capture times.
 """
@@ -16,6 +22,7 @@ import fcntl
 import json
 import logging
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -54,6 +61,7 @@ class WorldCameraConfig:
     exposure: float = 1.0
     cameras: int = 2  # wrist cameras in the world
     startup_timeout_s: float = 60.0
+    prerender_s: float = 0.0  # > 0: render this many seconds ahead in open(), then play them (see above)
 
     def validate(self) -> None:
         if not (self.fps > 0 and self.width >= 32 and self.height >= 24):
@@ -65,6 +73,8 @@ class WorldCameraConfig:
             raise DexumiError(f"world camera: latency must be >= 0, got {self.latency_s:g} s")
         if not 1 <= self.quality <= 100:
             raise DexumiError(f"world camera: quality must be 1..100, got {self.quality}")
+        if self.prerender_s < 0 or self.prerender_s > 3600:
+            raise DexumiError(f"world camera: prerender must be in [0, 3600] s, got {self.prerender_s:g}")
         if self.cameras not in (1, 2):
             raise DexumiError(f"world camera: cameras must be 1 or 2, got {self.cameras}")
         if self.name not in [f"wrist{i}" for i in range(self.cameras)]:
@@ -97,6 +107,8 @@ class WorldCamera(CameraSource):
         self._truth: list[tuple[int, float, float, int]] = []
         self._proc: subprocess.Popen | None = None
         self._stderr = None
+        self._clip: list[tuple[float, bytes]] | None = None
+        self.mode = "prerendered" if config.prerender_s > 0 else "live"
 
     @property
     def period_s(self) -> float:
@@ -106,7 +118,14 @@ class WorldCamera(CameraSource):
         c = self.config
         return json.dumps({"camera": c.name, "width": c.width, "height": c.height, "fps": c.fps, "seed": c.seed,
                            "motion": c.motion, "script": c.script, "channels": c.joints, "quality": c.quality,
-                           "frames": c.frames, "noise": c.noise, "exposure": c.exposure, "cameras": c.cameras})
+                           "frames": self._clip_frames(), "noise": c.noise, "exposure": c.exposure, "cameras": c.cameras})
+
+    def _clip_frames(self) -> int | None:
+        c = self.config
+        if c.prerender_s > 0:
+            n = int(round(c.prerender_s * c.fps))
+            return n if c.frames is None else min(n, c.frames)
+        return c.frames
 
     def _fail(self, what: str) -> DexumiError:
         err = ""
@@ -117,7 +136,9 @@ class WorldCamera(CameraSource):
         self.close()
         return DexumiError(f"world camera {self.name}: {what}" + (f": {err}" if err else ""))
 
-    def open(self, start_time: float | None = None) -> WorldCamera:
+    def prepare(self, start_time: float | None = None) -> WorldCamera:
+        """Start the render process (and, with `prerender`, the rendering of the clip in the background), so
+        that several cameras render at once; `open()` then waits for it. Called by `open()` if not before."""
         c = self.config
         self._stderr = tempfile.TemporaryFile(mode="w+t")
         env = dict(os.environ)
@@ -129,19 +150,54 @@ class WorldCamera(CameraSource):
             fcntl.fcntl(self._proc.stdout.fileno(), F_SETPIPE_SZ, 1 << 20)  # ~20 frames of render-ahead
         except OSError:
             pass
-        ready = self._read_exact(1, c.startup_timeout_s)
-        if ready != b"R":
+        ready = self._read_exact(9, c.startup_timeout_s)
+        if len(ready) != 9 or ready[:1] != b"R":
             raise self._fail("the render process did not start")
+        per_frame = struct.unpack("<d", ready[1:])[0]
         now = time.monotonic()
-        self.start_time = max(now + 0.05, start_time) if start_time is not None else now + 0.05
+        lead = 0.05
+        if c.prerender_s > 0:  # frame 0 comes after the whole clip is rendered (with a margin)
+            lead = 0.5 + 1.3 * per_frame * (self._clip_frames() or 0)
+        self.start_time = max(now + lead, start_time) if start_time is not None else now + lead
         self.epoch = c.epoch if c.epoch is not None else self.start_time
         assert self._proc.stdin is not None
         self._proc.stdin.write(f"{self.start_time!r} {self.epoch!r}\n".encode())
         self._proc.stdin.flush()
+        self._clip = None
+        self._clip_error: BaseException | None = None
+        self._drain = None
+        if c.prerender_s > 0:
+            import threading
+
+            self._drain = threading.Thread(target=self._render_clip, name=f"{self.name}-prerender", daemon=True)
+            self._drain.start()
+        return self
+
+    def _render_clip(self) -> None:
+        clip = []
+        try:
+            for k in range(self._clip_frames() or 0):
+                _, data = self._frame_bytes(k)
+                clip.append((0.0, data))  # ready long before its time
+        except BaseException as exc:  # noqa: BLE001 - reported by open()
+            self._clip_error = exc
+        self._clip = clip
+
+    def open(self, start_time: float | None = None) -> WorldCamera:
+        c = self.config
+        if self._proc is None:
+            self.prepare(start_time)
         self.granted = CameraSettings(c.width, c.height, c.fps, "MJPG")
         self._next = 0
         self._truth.clear()
         self.late_frames = 0
+        if self._drain is not None:
+            self._drain.join()
+            self._drain = None
+            if self._clip_error is not None:
+                raise self._fail(f"pre-rendering failed ({self._clip_error})")
+            log.info("world camera %s: pre-rendered %d frames (%.1f s); playing from %.1f s from now", self.name,
+                     len(self._clip or []), len(self._clip or []) / c.fps, self.start_time - time.monotonic())
         self.opened = True
         return self
 
@@ -197,7 +253,12 @@ class WorldCamera(CameraSource):
             asked = time.monotonic()
             cap_t = float(self.capture_time(k))
             deliver_t = cap_t + c.latency_s
-            ready, data = self._frame_bytes(k)
+            if self._clip is not None:
+                if k >= len(self._clip):
+                    return None  # the pre-rendered clip has ended
+                ready, data = self._clip[k]
+            else:
+                ready, data = self._frame_bytes(k)
             lost = bool(c.drop and self._drop_rng.random() < c.drop)
             # a frame a real camera would have queued at deliver_t; a slow renderer only makes it late
             if not lost and asked - max(deliver_t, ready) > c.buffers * self.period_s:
