@@ -208,7 +208,7 @@ def test_record_60s_headless_sim_with_two_world_cameras(tmp_path, monkeypatch):
 
     monkeypatch.setenv("DEXUMI_SIM_CAMERA", "world")
     # two busy cores cannot render live in real time: the cameras pre-render their clips, then play them
-    paths, tr, cams, _ = _record(tmp_path, 60.0, sim_world_size=(160, 120), sim_world_prerender_s=70.0,
+    paths, tr, cams, _ = _record(tmp_path, 60.0, sim_world_size=(160, 120), sim_world_prerender_s=85.0,
                                  device_timeout_s=120.0)
     assert set(cams) == {"wrist0", "wrist1"}
     n = _check_against_truth(paths[0], tr, cams)  # contiguous frames, none lost, mapped = capture time ± 2 ms

@@ -113,9 +113,12 @@ def open_devices(cfg: SessionConfig) -> Devices:
         names: set[str] = set()
         sources = [make_camera(spec, width=cfg.camera_width, height=cfg.camera_height, fps=cfg.camera_fps)
                    for spec in specs]
-        for src in sources:  # pre-rendering world cameras render their clips together
-            if getattr(src, "mode", "") == "prerendered":
-                src.prepare()
+        clips = [src for src in sources if getattr(src, "mode", "") == "prerendered"]
+        if clips:  # pre-rendering world cameras render their clips together and start playing together
+            leads = [src.spawn() for src in clips]
+            start = time.monotonic() + max(leads)
+            for src in clips:
+                src.begin(start)
         for spec, src in zip(specs, sources):
             name = src.name
             k = 1

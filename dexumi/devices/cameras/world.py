@@ -8,10 +8,11 @@ still advances), and a reader later than `buffers` frames loses the oldest (a V4
 process slower than real time makes frames late (never lost): `late_frames` counts them.
 
 Where live rendering cannot keep up (a busy two-core machine), `prerender=SECONDS` renders the camera's
-deterministic clip ahead of time during `open()` (it measures its own render speed first and places frame 0
+deterministic clip ahead of time (`prepare()`, or `open()`) (it measures its own render speed first and places frame 0
 after the rendering will have finished), keeps the JPEGs in memory and plays them at native pacing: the same
-frames and truth as live, only the wait moves to the start. The clip ends after SECONDS (the source then ends,
-like a file).
+frames and truth as live, only the wait moves to the start; like a file, a late reader gets every frame late
+but none is lost. The clip ends after SECONDS (the source then ends). If rendering took longer than foreseen,
+playing starts at the first frame still ahead (the earlier ones were never captured).
 `truth()` is every frame's index, capture time, delivery time and whether it was lost; `world_truth()` the
 world's truth streams (wrist, camera pose, forces, objects) at the capture times.
 """
@@ -107,6 +108,7 @@ class WorldCamera(CameraSource):
         self._truth: list[tuple[int, float, float, int]] = []
         self._proc: subprocess.Popen | None = None
         self._stderr = None
+        self._drain = None
         self._clip: list[tuple[float, bytes]] | None = None
         self.mode = "prerendered" if config.prerender_s > 0 else "live"
 
@@ -136,9 +138,9 @@ class WorldCamera(CameraSource):
         self.close()
         return DexumiError(f"world camera {self.name}: {what}" + (f": {err}" if err else ""))
 
-    def prepare(self, start_time: float | None = None) -> WorldCamera:
-        """Start the render process (and, with `prerender`, the rendering of the clip in the background), so
-        that several cameras render at once; `open()` then waits for it. Called by `open()` if not before."""
+    def spawn(self) -> float:
+        """Start the render process and wait until it is ready; returns how long from now frame 0 must wait
+        (the whole clip's rendering, when pre-rendering; a moment when live)."""
         c = self.config
         self._stderr = tempfile.TemporaryFile(mode="w+t")
         env = dict(os.environ)
@@ -154,13 +156,16 @@ class WorldCamera(CameraSource):
         if len(ready) != 9 or ready[:1] != b"R":
             raise self._fail("the render process did not start")
         per_frame = struct.unpack("<d", ready[1:])[0]
-        now = time.monotonic()
-        lead = 0.05
         if c.prerender_s > 0:  # frame 0 comes after the whole clip is rendered (with a margin)
-            lead = 0.5 + 1.3 * per_frame * (self._clip_frames() or 0)
-        self.start_time = max(now + lead, start_time) if start_time is not None else now + lead
+            return 0.5 + 2.0 * per_frame * (self._clip_frames() or 0)  # cameras share the cores
+        return 0.05
+
+    def begin(self, start_time: float) -> WorldCamera:
+        """Frame 0 is captured at `start_time` (host monotonic): the render process starts rendering."""
+        c = self.config
+        self.start_time = start_time
         self.epoch = c.epoch if c.epoch is not None else self.start_time
-        assert self._proc.stdin is not None
+        assert self._proc is not None and self._proc.stdin is not None
         self._proc.stdin.write(f"{self.start_time!r} {self.epoch!r}\n".encode())
         self._proc.stdin.flush()
         self._clip = None
@@ -172,6 +177,12 @@ class WorldCamera(CameraSource):
             self._drain = threading.Thread(target=self._render_clip, name=f"{self.name}-prerender", daemon=True)
             self._drain.start()
         return self
+
+    def prepare(self, start_time: float | None = None) -> WorldCamera:
+        """`spawn()` then `begin()`: rendering starts (a clip renders in the background); `open()` waits for it."""
+        lead = self.spawn()
+        now = time.monotonic()
+        return self.begin(max(now + lead, start_time) if start_time is not None else now + lead)
 
     def _render_clip(self) -> None:
         clip = []
@@ -196,8 +207,14 @@ class WorldCamera(CameraSource):
             self._drain = None
             if self._clip_error is not None:
                 raise self._fail(f"pre-rendering failed ({self._clip_error})")
-            log.info("world camera %s: pre-rendered %d frames (%.1f s); playing from %.1f s from now", self.name,
-                     len(self._clip or []), len(self._clip or []) / c.fps, self.start_time - time.monotonic())
+            # rendering took longer than foreseen: the frames whose time has passed were never captured (the
+            # camera was not open yet), so playing starts at the first frame still ahead
+            ahead = time.monotonic() + 0.1
+            while self._next < len(self._clip or []) and self.capture_time(self._next) + c.latency_s < ahead:
+                self._next += 1
+            log.info("world camera %s: pre-rendered %d frames (%.1f s); playing from frame %d, %.1f s from now",
+                     self.name, len(self._clip or []), len(self._clip or []) / c.fps, self._next,
+                     float(self.capture_time(self._next)) + c.latency_s - time.monotonic())
         self.opened = True
         return self
 
@@ -260,8 +277,9 @@ class WorldCamera(CameraSource):
             else:
                 ready, data = self._frame_bytes(k)
             lost = bool(c.drop and self._drop_rng.random() < c.drop)
-            # a frame a real camera would have queued at deliver_t; a slow renderer only makes it late
-            if not lost and asked - max(deliver_t, ready) > c.buffers * self.period_s:
+            # a frame a real camera would have queued at deliver_t; a slow renderer only makes it late; a
+            # pre-rendered clip plays like a file: a late reader gets every frame late, none lost
+            if not lost and self._clip is None and asked - max(deliver_t, ready) > c.buffers * self.period_s:
                 lost = True  # the reader is so late that the queue overran
                 log.debug("world camera %s: queue overrun at frame %d", self.name, k)
             self._truth.append((k, cap_t, deliver_t, int(lost)))
