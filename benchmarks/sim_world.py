@@ -67,9 +67,11 @@ def realtime(seconds: float) -> dict:
         counts[cam.name] = k
 
     self0 = resource.getrusage(resource.RUSAGE_SELF)
-    start = time.monotonic() + 0.3
+    leads = [c.spawn() for c in cams]  # both render processes ready, then frame 0 at one common time
+    start = time.monotonic() + max(leads) + 0.3
     for c in cams:
-        c.open(start_time=start)
+        c.begin(start)
+        c.open()
     t_begin = time.monotonic()
     t_end = t_begin + seconds
     threads = [threading.Thread(target=run, args=(c,)) for c in cams]
