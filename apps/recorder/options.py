@@ -31,6 +31,13 @@ class RecorderOptions:
     screenshot: Path | None = None
     screenshot_after_s: float = 4.0
     settings_path: Path | None = None  # QSettings ini file (tests); default: the user's settings
+    duration: float | None = None  # auto-stop each episode after this many seconds
+    episodes: int | None = None  # auto-advance: record this many, the reset timer between them
+    reset_s: float | None = None  # reset time between episodes (default: the settings file's, else 0)
+    keys: Path | None = None  # recorder settings file (keys, pacing, sound); default ~/.config/dexumi/recorder.toml
+    tasks: Path | None = None  # task list with target counts (YAML)
+    mute: bool = False
+    rerun: str | None = None  # None: off; "": spawn a viewer; a path: save the live stream to that .rrd
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> RecorderOptions:
@@ -40,7 +47,9 @@ class RecorderOptions:
                    operator=g("operator", "") or "", protocol=g("protocol", "auto") or "auto", rate=g("rate"),
                    channels=int(g("channels", 6) or 6), seed=int(g("seed", 0) or 0),
                    min_free_mb=float(g("min_free_mb", 200.0) or 0.0), screenshot=g("screenshot"),
-                   screenshot_after_s=float(g("screenshot_after", 4.0) or 4.0))
+                   screenshot_after_s=float(g("screenshot_after", 4.0) or 4.0), duration=g("duration"),
+                   episodes=g("episodes"), reset_s=g("reset"), keys=g("keys"), tasks=g("tasks"),
+                   mute=bool(g("mute", False)), rerun=g("rerun"))
 
 
 def session_config(opts: RecorderOptions) -> dict[str, Any]:

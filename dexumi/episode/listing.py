@@ -54,6 +54,7 @@ class EpisodeEntry:
     trim_s: list[float | None] | None = None
     splits_s: list[float] = field(default_factory=list)
     edits: int = 0
+    flags: str = ""  # what the recorder flagged (a long gap, ...)
     file_mb: float = 0.0
     error: str = ""  # the file could not be read
 
@@ -94,6 +95,7 @@ def _fill_attrs(e: EpisodeEntry, f) -> None:
     if A_SPLITS in f.attrs:
         e.splits_s = [float(x) for x in np.asarray(f.attrs[A_SPLITS], float).ravel()]
     e.edits = len(read_log(f))
+    e.flags = str(a.get("flags", ""))
 
 
 def _unfinished(e: EpisodeEntry, f) -> None:
@@ -199,8 +201,10 @@ def _save_cache(folder: Path, cache: dict[str, Any]) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def validate_entries(folder: Path, entries: list[EpisodeEntry], progress: bool = False) -> None:
-    """Fill `validation` for finished and recovered episodes, from the cache or by validating."""
+def validate_entries(folder: Path, entries: list[EpisodeEntry], progress: bool = False,
+                     cached_only: bool = False) -> None:
+    """Fill `validation` for finished and recovered episodes, from the cache or by validating (not with
+    `cached_only`: a GUI lists at once and validates elsewhere)."""
     from dexumi.validate import validate_paths
 
     cache = _load_cache(folder)
@@ -214,7 +218,7 @@ def validate_entries(folder: Path, entries: list[EpisodeEntry], progress: bool =
             e.validation, e.validation_message = hit["level"], hit.get("message", "")
         else:
             todo.append(e)
-    if not todo:
+    if not todo or cached_only:
         return
     run = validate_paths([e.path for e in todo], progress=progress)
     for e, r in zip(todo, run.episodes):
@@ -225,8 +229,8 @@ def validate_entries(folder: Path, entries: list[EpisodeEntry], progress: bool =
     _save_cache(folder, cache)
 
 
-def list_folder(folder: str | Path, validate: bool = True, progress: bool = False) -> list[EpisodeEntry]:
-    """Every episode number in `folder`, oldest first."""
+def list_folder(folder: str | Path, validate: bool | str = True, progress: bool = False) -> list[EpisodeEntry]:
+    """Every episode number in `folder`, oldest first; `validate="cached"`: only results already cached."""
     d = Path(folder)
     if not d.is_dir():
         raise DexumiError(f"{d}: not a folder")
@@ -236,7 +240,7 @@ def list_folder(folder: str | Path, validate: bool = True, progress: bool = Fals
         if chosen is not None:
             out.append(entry(chosen[0], n, chosen[1]))
     if validate:
-        validate_entries(d, out, progress=progress)
+        validate_entries(d, out, progress=progress, cached_only=validate == "cached")
     return out
 
 
