@@ -78,7 +78,7 @@ def test_tasks_duration_space_in_task_field_and_pedal(make_window, qtbot, tmp_pa
     # auto-stop after --duration
     qtbot.waitUntil(lambda: win.state == "idle" and (out / "episode_0001.h5").exists(), timeout=20_000)
     a = _attrs(out / "episode_0001.h5")
-    assert a["task"] == "stack cups" and 0.9 < a["duration_s"] < 1.6, a["duration_s"]
+    assert a["task"] == "stack cups" and 0.9 < a["duration_s"] < 2.5, a["duration_s"]  # 1.2 s + command latency
     qtbot.waitUntil(lambda: win.day.tasks.progress_text("stack cups") == "stack cups: 1 of 2", timeout=5_000)
     assert "next is 0002" in win.day.folder.summary.text() and "reset" in win.day.reset_label.text()
     # the pedal key (F13) starts; --duration stops; the target reached moves to the next task
@@ -99,6 +99,7 @@ def test_tasks_duration_space_in_task_field_and_pedal(make_window, qtbot, tmp_pa
     assert win.day.router.fired.count("start_stop") == 2
 
 
+@pytest.mark.slow
 def test_episodes_auto_advance_reset_timer_and_rerecord(make_window, qtbot, tmp_path):
     win = make_window(duration=1.0, episodes=2, reset_s=1.0)
     out = tmp_path / "out"
@@ -114,8 +115,8 @@ def test_episodes_auto_advance_reset_timer_and_rerecord(make_window, qtbot, tmp_
     qtbot.waitUntil(lambda: (out / "episode_0003.h5").exists() and win.state == "idle", timeout=30_000)
     assert sorted(p.name for p in out.glob("episode_*")) == ["episode_0001.h5", "episode_0002.h5.discarded",
                                                              "episode_0003.h5"]
-    statuses = {e.number: e.status for e in win.day.folder.entries}
-    assert statuses == {1: "final", 2: "discarded", 3: "final"}
+    qtbot.waitUntil(lambda: {e.number: e.status for e in win.day.folder.entries} ==
+                    {1: "final", 2: "discarded", 3: "final"}, timeout=5_000)
     # an edit from the recorder's list: atomic, logged
     assert win.day.folder.apply(1, "outcome:success")
     a = _attrs(out / "episode_0001.h5")
@@ -123,17 +124,36 @@ def test_episodes_auto_advance_reset_timer_and_rerecord(make_window, qtbot, tmp_
     assert win.day.folder.apply(2, "undiscard") and (out / "episode_0002.h5").exists()
 
 
+def _emulator(win):
+    """The encoder emulator process of the window's session (a child of the session process)."""
+    import psutil
+
+    kids = psutil.Process(int(win.info["pid"])).children(recursive=True)
+    return next(p for p in kids if "firmware_bridge.emulator" in " ".join(p.cmdline()))
+
+
+@pytest.mark.slow
 def test_device_loss_takes_the_banner_and_flags_the_episode(make_window, qtbot, tmp_path):
-    win = make_window(sim_extra_args=["--disconnect-after", "4", "--reconnect-after", "1.5"])
+    import signal
+
+    win = make_window()
+    emu = _emulator(win)
     qtbot.keyClick(win.centralWidget(), KEY.Key_Space)
     qtbot.waitUntil(lambda: win.state == "recording", timeout=10_000)
-    qtbot.waitUntil(lambda: win.day.alarm != "", timeout=20_000)
-    banner = win.controls.banner.text()
-    assert "ENCODER LOST" in banner and "REC" in banner, banner
-    row = next(i for i in range(win.health_table.rowCount()) if win.health_table.item(i, 0).text() == "encoder")
-    assert win.health_table.item(row, 1).text() == "—"  # not the stale rate
-    assert win.hand_view.frozen.startswith("FROZEN")
-    assert "error" in _cues(win)
+    qtbot.wait(1000)
+    emu.send_signal(signal.SIGSTOP)  # the board stops sending: the encoder is lost
+    try:
+        qtbot.waitUntil(lambda: win.day.alarm != "", timeout=15_000)
+        banner = win.controls.banner.text()
+        assert "ENCODER LOST" in banner and "REC" in banner, banner
+        row = next(i for i in range(win.health_table.rowCount())
+                   if win.health_table.item(i, 0).text() == "encoder")
+        assert win.health_table.item(row, 1).text() == "—"  # not the stale rate
+        assert win.hand_view.frozen.startswith("FROZEN")
+        assert "error" in _cues(win)
+        qtbot.wait(1500)
+    finally:
+        emu.send_signal(signal.SIGCONT)
     qtbot.waitUntil(lambda: win.day.alarm == "", timeout=20_000)
     assert win.hand_view.frozen == ""
     qtbot.wait(800)

@@ -108,8 +108,10 @@ class DayController(QtCore.QObject):
         self.auto_stop.timeout.connect(self._auto_stop)
         self.reset_timer = QtCore.QTimer(self, interval=200)
         self.reset_timer.timeout.connect(self._reset_tick)
-        win.episode_finished.connect(self._finished)
+        # the window emits this before it returns to idle: handle it once it has
+        win.episode_finished.connect(lambda p: QtCore.QTimer.singleShot(0, lambda: self._finished(p)))
         win.session_opened.connect(self.refresh)
+        win.validator.done.connect(self.folder.set_validation)
         if getattr(opts, "rerun", None) is not None:
             self._start_rerun(opts.rerun)
 
@@ -225,7 +227,7 @@ class DayController(QtCore.QObject):
         self.refresh()
         if self._rerecord:
             self._rerecord = False
-            QtCore.QTimer.singleShot(0, self._restart)
+            self._restart()
             return
         if not kept:
             self.cues.play("stop")

@@ -28,6 +28,7 @@ class EpisodeTable(QtWidgets.QWidget):
         self.folder = Path(folder) if folder is not None else None
         self.entries: list[EpisodeEntry] = []
         self.protected: set[int] = set()  # numbers being recorded: not editable here
+        self.known_validation: dict[str, str] = {}  # file name → "level: message" validated elsewhere
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.summary = QtWidgets.QLabel("")
@@ -59,10 +60,19 @@ class EpisodeTable(QtWidgets.QWidget):
         else:
             try:
                 self.entries = list_folder(self.folder, validate="cached")
+                for e in self.entries:
+                    v = self.known_validation.get(Path(e.path).name)
+                    if v and not e.validation and e.status in ("final", "recovered"):
+                        e.validation, _, e.validation_message = (x.strip() for x in v.partition(":"))
             except Exception as exc:  # noqa: BLE001 - a listing problem is shown, never fatal
                 log.warning("listing %s: %s", self.folder, exc)
                 self.entries = []
         self._fill()
+
+    def set_validation(self, path: str, summary: str) -> None:
+        """A validation result from elsewhere (the recorder's background validator)."""
+        self.known_validation[Path(path).name] = summary
+        self.refresh()
 
     def next_number(self) -> int:
         return next_number(self.folder) if self.folder is not None and self.folder.is_dir() else 1

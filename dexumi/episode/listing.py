@@ -50,7 +50,7 @@ class EpisodeEntry:
     frames: int = 0  # aligned frames (finished) or main-camera frames (unfinished)
     stop_reason: str = ""
     gaps: int = 0
-    longest_gap_s: float = 0.0
+    longest_gap_s: float = 0.0  # longest link outage or time without encoder data arriving
     trim_s: list[float | None] | None = None
     splits_s: list[float] = field(default_factory=list)
     edits: int = 0
@@ -116,6 +116,7 @@ def _unfinished(e: EpisodeEntry, f) -> None:
         if "gaps" in enc and enc["gaps"].shape[0]:
             g = enc["gaps"][:]
             e.gaps, e.longest_gap_s = int(len(g)), float((g[:, 1] - g[:, 0]).max())
+        e.longest_gap_s = max(e.longest_gap_s, _arrival_gap(f))
     for name, g in (f.get(S.CAMERAS) or {}).items():
         idx = g["index"][:]
         d = np.diff(idx) - 1
@@ -161,6 +162,14 @@ def entry(path: Path, number: int, status: str) -> EpisodeEntry:
     return e
 
 
+def _arrival_gap(f) -> float:
+    """The longest time without encoder data arriving (a stalled or unplugged board), seconds."""
+    enc = f.get(S.ENCODER)
+    if enc is None or "host_time" not in enc or enc["host_time"].shape[0] < 2:
+        return 0.0
+    return float(np.diff(enc["host_time"][:]).max())
+
+
 def _report_drops(e: EpisodeEntry, f) -> None:
     from dexumi.episode.finalize import read_text
 
@@ -173,7 +182,7 @@ def _report_drops(e: EpisodeEntry, f) -> None:
     drops.update({k: int(v.get("dropped", 0)) for k, v in rep.get("cameras", {}).items()})
     gaps = enc.get("gaps", [])
     e.gaps = len(gaps)
-    e.longest_gap_s = float(max((g.get("seconds", 0.0) for g in gaps), default=0.0))
+    e.longest_gap_s = max(float(max((g.get("seconds", 0.0) for g in gaps), default=0.0)), _arrival_gap(f))
     e.drops_by_stream = drops
     e.drops = int(sum(drops.values()))
 
