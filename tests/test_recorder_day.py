@@ -101,7 +101,8 @@ def test_tasks_duration_space_in_task_field_and_pedal(make_window, qtbot, tmp_pa
 
 @pytest.mark.slow
 def test_episodes_auto_advance_reset_timer_and_rerecord(make_window, qtbot, tmp_path):
-    win = make_window(duration=1.0, episodes=2, reset_s=1.0)
+    live = tmp_path / "live.rrd"
+    win = make_window(duration=1.0, episodes=2, reset_s=1.0, rerun=str(live))
     out = tmp_path / "out"
     qtbot.keyClick(win.centralWidget(), KEY.Key_Space)
     # episode 1 stops by itself, the reset timer runs 1 s, episode 2 starts and stops by itself
@@ -122,6 +123,15 @@ def test_episodes_auto_advance_reset_timer_and_rerecord(make_window, qtbot, tmp_
     a = _attrs(out / "episode_0001.h5")
     assert a["outcome"] == "success" and json.loads(a["edit_log"])[-1]["changes"]["outcome"][1] == "success"
     assert win.day.folder.apply(2, "undiscard") and (out / "episode_0002.h5").exists()
+    # `record --rerun FILE`: the live view went to rerun (read back with rerun's CLI)
+    logged = dict(win.day.rerun.logged)
+    win.close()
+    from tests.test_day_folder import _rrd_rows
+
+    rows = _rrd_rows(live)
+    exo = [k for k in rows if k.startswith("/live/joints/exo/")]
+    assert len(exo) == len(win.exo_names) > 0 and rows[exo[0]] > 1000
+    assert rows["/live/cameras/wrist0"] > 30 and logged["frames"] > 60
 
 
 def _emulator(win):
