@@ -213,6 +213,13 @@ def test_cue_wavs_are_well_formed_and_tones_right(tmp_path):
     wav = speak_to_wav("recording episode 3", tmp_path / "say.wav")
     with wave.open(str(wav)) as w:
         assert w.getnframes() / w.getframerate() > 0.5
+        speech = np.frombuffer(w.readframes(w.getnframes()), np.int16)
+    assert np.abs(speech).max() > 1000  # not silence
+    assert c.say("episode 4 saved") != "muted"  # a spoken cue is rendered (and played where a player exists)
+    path, thread = c.spoken[-1]
+    thread.join(20)
+    with wave.open(str(path)) as w:
+        assert w.getnchannels() == 1 and w.getnframes() > 0
 
 
 def test_settings_file_errors(tmp_path):

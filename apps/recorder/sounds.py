@@ -13,6 +13,7 @@ WAV files are written once per cue into a cache folder (16-bit mono PCM, 22.05 k
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -122,6 +123,7 @@ class Cues:
         self.history: list[tuple[float, str, str]] = []
         self._lock = threading.Lock()
         self._effects: dict[str, object] = {}
+        self.spoken: list[tuple[Path, threading.Thread]] = []  # (WAV, its rendering thread) of each `say`
 
     @property
     def backend(self) -> str:
@@ -147,18 +149,26 @@ class Cues:
         return how
 
     def say(self, text: str) -> str:
-        """Speak `text` where a TTS engine exists (muted: nothing)."""
-        how = "muted" if self.muted else ("none" if not (self.speech and self.engine) else self.backend)
+        """Speak `text` where a TTS engine exists (muted: nothing). The WAV is rendered even without a player."""
+        if self.muted:
+            how = "muted"
+        elif not (self.speech and self.engine):
+            how = "no-tts"
+        else:
+            how = self.backend
         self.history.append((time.monotonic(), f"say:{text}", how))
-        if how in ("muted", "none"):
+        if how in ("muted", "no-tts"):
             return how
+        path = self.cache / f"say-{hashlib.sha1(text.encode()).hexdigest()[:16]}.wav"
 
         def work() -> None:
-            path = self.cache / f"say-{abs(hash(text))}.wav"
             if path.exists() or speak_to_wav(text, path, self.engine):
-                self._play_file(path, None)
+                if self.player is not None:
+                    self._play_file(path, None)
 
-        threading.Thread(target=work, name="tts", daemon=True).start()
+        t = threading.Thread(target=work, name="tts", daemon=True)
+        t.start()
+        self.spoken.append((path, t))
         return how
 
     def _play_file(self, path: Path, name: str | None) -> None:
