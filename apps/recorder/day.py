@@ -111,6 +111,7 @@ class DayController(QtCore.QObject):
         # the window emits this before it returns to idle: handle it once it has
         win.episode_finished.connect(lambda p: QtCore.QTimer.singleShot(0, lambda: self._finished(p)))
         win.session_opened.connect(self.refresh)
+        win.session_opened.connect(self.router.watch)  # widgets made when the session opened
         win.validator.done.connect(self.folder.set_validation)
         if getattr(opts, "rerun", None) is not None:
             self._start_rerun(opts.rerun)

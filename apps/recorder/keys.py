@@ -99,7 +99,8 @@ def _seq_combo(text: str) -> int:
 
 
 class KeyRouter(QtCore.QObject):
-    """An application event filter: mapped keys pressed anywhere in `window` run their action."""
+    """An event filter on the window's focusable widgets: mapped keys pressed anywhere in `window` run their
+    action."""
 
     def __init__(self, window: QtWidgets.QWidget, keys: dict[str, list[str]],
                  actions: dict[str, Callable[[], None]]) -> None:
@@ -112,12 +113,22 @@ class KeyRouter(QtCore.QObject):
                 self.map[_seq_combo(name)] = action
         self.fired: list[str] = []  # actions run, in order (for the status bar and tests)
         self._swallow: int | None = None
-        QtWidgets.QApplication.instance().installEventFilter(self)
+        self._watched: set[int] = set()
+        self.watch()
+
+    def watch(self) -> None:
+        """Filter the window and every child that can take the focus (call again after adding widgets).
+        Per widget rather than application-wide: paint and timer events of the live views never reach Python."""
+        for w in [self.window, *self.window.findChildren(QtWidgets.QWidget)]:
+            if w is self.window or w.focusPolicy() != QtCore.Qt.FocusPolicy.NoFocus:
+                if id(w) not in self._watched:
+                    self._watched.add(id(w))
+                    w.installEventFilter(self)
 
     def remove(self) -> None:
-        app = QtWidgets.QApplication.instance()
-        if app is not None:
-            app.removeEventFilter(self)
+        for w in [self.window, *self.window.findChildren(QtWidgets.QWidget)]:
+            w.removeEventFilter(self)
+        self._watched.clear()
 
     def _ours(self, obj: QtCore.QObject) -> bool:
         return isinstance(obj, QtWidgets.QWidget) and obj.window() is self.window
