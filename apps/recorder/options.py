@@ -37,6 +37,13 @@ class RecorderOptions:
     control: str | None = None  # HOST:PORT of the TCP remote control (the session process serves it)
     token: str | None = None
     allow_remote: bool = False
+    duration: float | None = None  # auto-stop each episode after this many seconds
+    episodes: int | None = None  # auto-advance: record this many, the reset timer between them
+    reset_s: float | None = None  # reset time between episodes (default: the settings file's, else 0)
+    keys: Path | None = None  # recorder settings file (keys, pacing, sound); default ~/.config/dexumi/recorder.toml
+    tasks: Path | None = None  # task list with target counts (YAML)
+    mute: bool = False
+    rerun: str | None = None  # None: off; "": spawn a viewer; a path: save the live stream to that .rrd
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> RecorderOptions:
@@ -49,7 +56,10 @@ class RecorderOptions:
                    screenshot_after_s=float(g("screenshot_after", 4.0) or 4.0),
                    require=list(g("require", []) or []), lsl=list(g("lsl", []) or []),
                    lsl_outlets=bool(g("lsl_outlets", False)), control=g("control"), token=g("token"),
-                   allow_remote=bool(g("allow_remote", False)))
+                   allow_remote=bool(g("allow_remote", False)),
+                   duration=g("duration"),
+                   episodes=g("episodes"), reset_s=g("reset"), keys=g("keys"), tasks=g("tasks"),
+                   mute=bool(g("mute", False)), rerun=g("rerun"))
 
 
 def session_config(opts: RecorderOptions) -> dict[str, Any]:

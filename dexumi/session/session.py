@@ -233,11 +233,10 @@ class RecordingSession:
                 self._edit_last(S.A_NOTES, notes)
 
     def _edit_last(self, key: str, value: str) -> None:
-        """Marking success/failure after stopping: a small attribute edit of the finished file."""
-        import h5py
+        """Marking success/failure after stopping: an atomic, logged attribute edit of the finished file."""
+        from dexumi.episode.metadata import edit_file
 
-        with h5py.File(self.last_episode, "r+") as f:
-            f.attrs[key] = value
+        edit_file(self.last_episode, {key: value})
 
     # ------------------------------------------------------------------------------------------ polling
     def _run(self) -> None:

@@ -24,8 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", default=None, help="encoder port: /dev/ttyACM0, /dev/serial/by-id/..., ble:NAME, sim")
     p.add_argument("--camera", action="append", default=[], metavar="SPEC",
                    help="camera: 0, /dev/video2, sim[:k=v,...], file:PATH (repeat for more; the first is the main one)")
-    p.add_argument("--episodes", type=int, default=1, help="how many episodes to record (default 1)")
-    p.add_argument("--duration", type=float, default=10.0, help="seconds per episode (default 10)")
+    p.add_argument("--episodes", type=int, default=None,
+                   help="how many episodes to record (headless default 1; the window auto-advances)")
+    p.add_argument("--duration", type=float, default=None,
+                   help="seconds per episode (headless default 10; the window stops each episode after it)")
     p.add_argument("--task", default="", help="task description stored in each episode")
     p.add_argument("--operator", default="", help="who is recording")
     p.add_argument("--outcome", choices=("success", "failure", "unknown"), default="unknown")
@@ -52,6 +54,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="record an LSL stream as an extra stream (repeatable)")
     p.add_argument("--lsl-outlets", action="store_true",
                    help="publish encoder samples, camera frame indices and episode markers as LSL outlets")
+    p.add_argument("--reset", type=float, default=None, metavar="S", help="recorder: reset timer between episodes")
+    p.add_argument("--tasks", type=Path, default=None, metavar="FILE", help="recorder: task list with targets (YAML)")
+    p.add_argument("--keys", type=Path, default=None, metavar="FILE",
+                   help="recorder settings (keys, pacing, sound; TOML; default ~/.config/dexumi/recorder.toml)")
+    p.add_argument("--mute", action="store_true", help="recorder: no sound cues")
+    p.add_argument("--rerun", nargs="?", const="", default=None, metavar="FILE.rrd",
+                   help="recorder: stream the live session to a rerun viewer (or save it to FILE.rrd)")
     p.add_argument("--screenshot", type=Path, default=None, metavar="PNG",
                    help="recorder app: save the window as a PNG after a few seconds of live data, then exit")
     p.set_defaults(handler=run)
@@ -60,16 +69,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from dexumi.errors import DexumiError
 
+    if getattr(args, "episodes", None) is not None and args.episodes < 1:
+        raise DexumiError("--episodes must be at least 1")
+    if getattr(args, "duration", None) is not None and args.duration <= 0:
+        raise DexumiError("--duration must be positive")
     if not args.headless:
         if importlib.util.find_spec("apps.recorder.main") is None:
             raise DexumiError("the recorder app is not available in this installation; use --headless")
         from apps.recorder.main import run as run_gui
 
         return int(run_gui(args) or 0)
-    if args.episodes < 1:
-        raise DexumiError("--episodes must be at least 1")
-    if args.duration <= 0:
-        raise DexumiError("--duration must be positive")
+    if getattr(args, "rerun", None) is not None:
+        raise DexumiError("--rerun streams the recorder window's live view; without a window, record and then "
+                          "`dexumi view DIR --rerun`")
+    args.episodes = 1 if args.episodes is None else args.episodes
+    args.duration = 10.0 if args.duration is None else args.duration
     if not args.sim and not args.port:
         raise DexumiError("give --port PORT (and --camera SPEC ...), or --sim")
     cfg = _config(args)
