@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from firmware_bridge import legacy, protocol
+from firmware_bridge import legacy, legacy_checks, protocol
 from firmware_bridge.protocol import MsgType
 
 _TYPE_NAMES = {int(t): t.name for t in MsgType}
@@ -33,6 +33,8 @@ class DecoderStats:
     duplicates: int = 0  # frames seen twice (dropped)
     out_of_order: int = 0  # frames older than the newest one seen (dropped)
     device_resets: int = 0  # the device restarted its counters
+    implausible: int = 0  # legacy: frames that passed the checksum but cannot be what was sent (in crc_errors too)
+    suspect: int = 0  # samples delivered that could not be checked against neighbours (e.g. a 2-frame stream)
     messages: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -303,6 +305,10 @@ class V1Decoder:
         out.blocks.append(SampleBlock(index, times, values, stream_end))
 
 
+FIRST_JUDGED = 8  # frames gathered before the first are judged (to learn the counter's usual step)
+FIRST_WAIT_BYTES = 4096  # ...unless this much arrived without them (garbage): then judge what there is
+
+
 class LegacyDecoder:
     """DexUMI frames: ``AA 55 00 00``, channel words, checksum + 16-bit ms counter."""
 
@@ -319,14 +325,8 @@ class LegacyDecoder:
         self._next_index = 0
 
         self._restarted = False
-        self._prev: tuple[np.ndarray, int] | None = None
-        self._steps: deque[int] = deque(maxlen=64)  # recent ms-counter steps between accepted frames
-
-    def _usual_step(self) -> float | None:
-        if len(self._steps) < 16:
-            return None
-        ordered = sorted(self._steps)
-        return float(ordered[len(ordered) // 2])
+        self._prev: tuple[np.ndarray, int] | None = None  # the last accepted frame: context for the next
+        self._steps: deque[int] = deque(maxlen=256)  # recent ms-counter steps between accepted frames
 
     def mark_reconnect(self) -> None:
         """Legacy frames carry no sequence: every reconnect starts a new device-clock segment."""
@@ -356,10 +356,11 @@ class LegacyDecoder:
         size = legacy.frame_size(self.channels)
         b = np.frombuffer(bytes(self._buf), np.uint8)
         starts, rejected = legacy.valid_frames(b, self.channels, final=final)
-        # the newest frame waits for the next one, so that every frame is checked against both neighbours
+        # the newest frame waits for the next one, so that every frame is checked against both neighbours;
+        # the very first frames wait until there are enough of them to learn the counter's usual step
+        if not final and self._prev is None and len(starts) < FIRST_JUDGED and len(b) < FIRST_WAIT_BYTES:
+            return out
         held = None
-        if not final and self._prev is None and len(starts) < 3:
-            return out  # the first frames are judged together: wait for three
         if not final and len(starts):
             held, starts = int(starts[-1]), starts[:-1]
         if len(starts) == 0:
@@ -371,21 +372,22 @@ class LegacyDecoder:
         stream_end = (self._fed - len(self._buf)) + starts + size
         self.stats.crc_errors += int((rejected < consumed).sum())
         self.stats.resync_bytes += consumed - len(starts) * size
-        values, ms = legacy.unpack_frames(b, starts, self.channels)
-        nxt = None
-        if held is not None:
-            v_next, ms_next = legacy.unpack_frames(b, np.array([held]), self.channels)
-            nxt = (v_next[0], int(ms_next[0]))
+        values, ms = legacy.unpack_frames(b, np.append(starts, held) if held is not None else starts, self.channels)
         del self._buf[:consumed]
-        bad = legacy.implausible_rows(values, ms, self._prev, nxt, self._usual_step())
-        self._prev = (values[-1].copy(), int(ms[-1]))
+        bad, unjudged = self._judge(values, ms.astype(np.int64), held is not None)
+        if held is not None:
+            values, ms = values[:-1], ms[:-1]
         if bad.any():
             self.stats.crc_errors += int(bad.sum())
-            values, ms, stream_end = values[~bad], ms[~bad], stream_end[~bad]
+            self.stats.implausible += int(bad.sum())
+            values, ms, stream_end, unjudged = values[~bad], ms[~bad], stream_end[~bad], unjudged[~bad]
         n = len(values)
         if n == 0:
             return out
-        self._steps.extend(((ms[1:].astype(np.int64) - ms[:-1]) % 65536).tolist()[-64:])
+        self.stats.suspect += int(unjudged.sum())
+        prev_ms = [self._prev[1]] if self._prev is not None else []
+        self._steps.extend(legacy_checks.signed_steps(np.concatenate([prev_ms, ms]).astype(np.int64)).tolist())
+        self._prev = (values[-1].copy(), int(ms[-1]))
         times = self._clock.unwrap_array(ms.astype(np.int64)) * 1000
         index = self._next_index + np.arange(n, dtype=np.int64)
         self._next_index += n
@@ -399,6 +401,23 @@ class LegacyDecoder:
             out.device_reset, self._restarted = True, False
             self.stats.device_resets += 1
         return out
+
+    def _judge(self, values: np.ndarray, ms: np.ndarray, has_next: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(bad, unjudged) for the frames to deliver (all rows but a held-back last one when `has_next`),
+        judged with the last accepted frame before them and the held one after them as neighbours."""
+        rows, t = values, ms
+        first = 0
+        if self._prev is not None:
+            rows = np.concatenate([self._prev[0][None, :], rows])
+            t = np.concatenate([[self._prev[1]], t])
+            first = 1
+        last = len(rows) - 1 if has_next else len(rows)
+        steps = legacy_checks.signed_steps(t)
+        lo, hi = legacy_checks.step_range(np.concatenate([np.fromiter(self._steps, np.int64, len(self._steps)), steps]))
+        n = last - first
+        if len(rows) < 3:  # nothing to compare with: delivered, but counted
+            return np.zeros(n, bool), np.ones(n, bool)
+        return legacy_checks.judge(rows, t, first, last, lo, hi), np.zeros(n, bool)
 
     def _trim(self, keep: int) -> None:
         """Drop bytes that can no longer start a frame, keeping a possible partial one."""
