@@ -2,9 +2,11 @@
 """Retargeting benchmark: joint-mode throughput and fingertip-mode latency/accuracy on the linkage hand,
 side by side with dex-retargeting's position optimiser on the same targets when it is installed.
 
-Targets: the real human keypoint trajectory (../shared/data/human_hand_keypoints.npy) is turned into
-exoskeleton joint angles (bone angles), driven through the inspire_exo model, and its fingertips are the
-targets for the inspire_like robot hand. dex-retargeting runs in its own venv (DEXRET_PYTHON, default
+Targets: the real human keypoint trajectory (../shared/data/human_hand_keypoints.npy, when present) is
+turned into exoskeleton joint angles (bone angles), driven through the inspire_exo model, and its
+fingertips are the targets for the inspire_like robot hand. Without that file (or with --source synthetic)
+the exoskeleton joints follow the emulator's grasp-cycle motion model instead (1500 frames at 30 Hz, each
+joint scaled into its range); the JSON's `targets_source` says which was used. dex-retargeting runs in its own venv (DEXRET_PYTHON, default
 /tmp/dexret-venv/bin/python) via subprocess on the very same targets and URDF; its joint output is scored
 with our FK. Prints one JSON object as its last line.
 
@@ -32,6 +34,7 @@ from dexumi.hands import registry  # noqa: E402
 from dexumi.kinematics import HandKinematics  # noqa: E402
 from dexumi.retarget import Retargeter  # noqa: E402
 from dexumi.retarget.solver import FingertipSolver, SolverSettings  # noqa: E402
+from firmware_bridge.emulator.motion import GraspCycleMotion  # noqa: E402
 
 log = logging.getLogger("bench.retarget")
 KEYPOINTS = ROOT.parent / "shared" / "data" / "human_hand_keypoints.npy"
@@ -76,6 +79,16 @@ def keypoints_to_inspire_exo(kp: np.ndarray, exo: HandKinematics) -> np.ndarray:
     bend = _angle(kp[:, 2] - kp[:, 1], kp[:, 3] - kp[:, 2]) + _angle(kp[:, 3] - kp[:, 2], kp[:, 4] - kp[:, 3])
     q[:, exo.index("exo_thumb_pitch")] = bend / 3.0
     return exo.clip(q)
+
+
+def synthetic_inspire_exo(exo: HandKinematics, frames: int = 1500, fps: float = 30.0, seed: int = 0) -> np.ndarray:
+    """Exoskeleton q (frames, nq) from the emulator's grasp-cycle motion, each joint scaled into 5-95 % of
+    its range: a trajectory that needs no data from outside the repository."""
+    motion = GraspCycleMotion(exo.nq, seed)
+    a = motion.angles(np.arange(frames) / fps)
+    unit = np.clip((a - motion.low_rad) / (motion.high_rad - motion.low_rad), 0.0, 1.0)
+    lo, hi = exo.lower, exo.upper
+    return exo.clip(lo + (0.05 + 0.9 * unit) * (hi - lo))
 
 
 def bench_joint(r: Retargeter, channels: np.ndarray, frames: int) -> float:
@@ -132,16 +145,24 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer passes (under a minute)")
     ap.add_argument("--no-dexret", action="store_true", help="skip dex-retargeting even if installed")
+    ap.add_argument("--source", choices=("auto", "keypoints", "synthetic"), default="auto",
+                    help="targets from the real keypoints (auto: when present) or the emulator's motion model")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    if not KEYPOINTS.exists():
-        print(f"skipped: {KEYPOINTS} is absent (the real keypoint trajectory)", file=sys.stderr)
-        print(json.dumps({"skipped": f"{KEYPOINTS} absent"}))
-        return 0
-    kp = np.load(KEYPOINTS, allow_pickle=False)
     joint = Retargeter.from_map(MAP)
     tip = joint.with_mode("fingertip")
-    exo_q = keypoints_to_inspire_exo(kp, joint.exo)
+    use_keypoints = args.source == "keypoints" or (args.source == "auto" and KEYPOINTS.exists())
+    if use_keypoints:
+        if not KEYPOINTS.exists():
+            print(f"error: {KEYPOINTS} is absent (use --source synthetic)", file=sys.stderr)
+            return 2
+        exo_q = keypoints_to_inspire_exo(np.load(KEYPOINTS, allow_pickle=False), joint.exo)
+        source = f"keypoints: {KEYPOINTS.name}"
+    else:
+        log.info("targets from the emulator's grasp-cycle motion (%s)", "asked" if args.source == "synthetic"
+                 else f"{KEYPOINTS} absent")
+        exo_q = synthetic_inspire_exo(joint.exo)
+        source = "synthetic: emulator grasp-cycle motion, seed 0, 1500 frames at 30 Hz"
     channels = np.empty_like(exo_q)
     channels[:, [joint.channels.index(n) for n in joint.exo.joint_names]] = exo_q
     targets = tip.fingertip_targets(channels)
@@ -156,6 +177,7 @@ def main() -> int:
                                                                       tolerance=1e-10))
     q_conv, _ = conv.solve_batch(targets)
     out = {
+        "targets_source": source,
         "frames": int(targets.shape[0]),
         "joint_frames_per_s": fps,
         "fingertip_median_ms": float(np.median(times) * 1e3),
