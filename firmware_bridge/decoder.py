@@ -6,6 +6,7 @@ check, and count every anomaly in `DecoderStats`. Samples come out as numpy bloc
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 
@@ -182,6 +183,10 @@ class V1Decoder:
         self._process(frames, ends, out)
         return out
 
+    def drain(self) -> DecodeOutput:
+        """Everything complete so far (v1 decodes on every feed: nothing is gathered)."""
+        return DecodeOutput()
+
     def flush(self) -> DecodeOutput:
         """End of stream: bytes after the last delimiter are an unfinished frame."""
         if self._buf:
@@ -305,6 +310,9 @@ class V1Decoder:
         out.blocks.append(SampleBlock(index, times, values, stream_end))
 
 
+COALESCE_BYTES = 4096  # legacy: gather this much (or COALESCE_S) before a decode pass
+COALESCE_S = 0.01
+SIGN_LIMIT = 1 << 23  # channel words are sign-extended 24-bit values
 FIRST_JUDGED = 8  # frames gathered before the first are judged (to learn the counter's usual step)
 FIRST_WAIT_BYTES = 4096  # ...unless this much arrived without them (garbage): then judge what there is
 
@@ -314,10 +322,12 @@ class LegacyDecoder:
 
     protocol = "legacy"
 
-    def __init__(self, channels: int | None = None) -> None:
+    def __init__(self, channels: int | None = None, coalesce_bytes: int = COALESCE_BYTES) -> None:
         if channels is not None and not 1 <= channels <= legacy.MAX_CHANNELS:
             raise ValueError(f"legacy channel count must be 1..{legacy.MAX_CHANNELS}")
         self.channels = channels
+        self.coalesce_bytes = coalesce_bytes  # 0: decode on every feed
+        self._pending_since: float | None = None
         self.stats = DecoderStats()
         self._buf = bytearray()
         self._fed = 0
@@ -327,6 +337,7 @@ class LegacyDecoder:
         self._restarted = False
         self._prev: tuple[np.ndarray, int] | None = None  # the last accepted frame: context for the next
         self._steps: deque[int] = deque(maxlen=256)  # recent ms-counter steps between accepted frames
+        self._range = (0, -1)  # the usual step range the fast path trusts (none until the general path sets it)
 
     def mark_reconnect(self) -> None:
         """Legacy frames carry no sequence: every reconnect starts a new device-clock segment."""
@@ -336,8 +347,22 @@ class LegacyDecoder:
         self._restarted = True
 
     def feed(self, data: bytes) -> DecodeOutput:
+        """Take bytes; decode once `coalesce_bytes` have gathered or the oldest undecoded ones are
+        COALESCE_S old (checked at each feed), so that a numpy pass covers enough frames to pay off."""
         self._buf += data
         self._fed += len(data)
+        if self.coalesce_bytes and len(self._buf) < self.coalesce_bytes and self._prev is not None:
+            now = time.monotonic()
+            if self._pending_since is None:
+                self._pending_since = now
+            if now - self._pending_since < COALESCE_S:
+                return DecodeOutput()
+        self._pending_since = None
+        return self._decode(final=False)
+
+    def drain(self) -> DecodeOutput:
+        """Decode what has gathered now (the link is about to drop its bytes), the newest frame still held."""
+        self._pending_since = None
         return self._decode(final=False)
 
     def flush(self) -> DecodeOutput:
@@ -347,6 +372,10 @@ class LegacyDecoder:
         return out
 
     def _decode(self, final: bool) -> DecodeOutput:
+        if not final and self._prev is not None:
+            fast = self._decode_chain()
+            if fast is not None:
+                return fast
         out = DecodeOutput()
         if self.channels is None:
             self.channels = legacy.guess_channels(self._buf)
@@ -402,6 +431,54 @@ class LegacyDecoder:
             self.stats.device_resets += 1
         return out
 
+    def _decode_chain(self) -> DecodeOutput | None:
+        """The live case in few numpy passes: the buffer starts with back-to-back frames that all pass every
+        check (header, checksum, sign extension, no value jump >= 2^15, every counter step usual); the last
+        one is held back. None when anything is unusual: then the general path decides, frame by frame."""
+        buf, size = self._buf, legacy.frame_size(self.channels)  # type: ignore[arg-type]
+        n = len(buf) // size
+        if n < 2 or not buf.startswith(legacy.HEADER_BYTES):
+            return None if n >= 2 else DecodeOutput()
+        lo, hi = self._range
+        prev_v, prev_ms = self._prev  # type: ignore[misc]
+        w = np.frombuffer(bytes(memoryview(buf)[:n * size]), "<u4").reshape(n, size // 4)
+        chi = w[:, 1:-1].view("<i4")
+        trailer = w[:, -1]
+        head = w[:, 0]
+        if not (head.min() == head.max() == legacy.HEADER_WORD and chi.min() >= -SIGN_LIMIT and chi.max() < SIGN_LIMIT
+                and not ((chi.sum(axis=1) - (trailer >> 16)) & 0xFFFF).any()):
+            return None
+        if (np.abs(np.diff(chi, axis=0)).max() >= legacy_checks.SPIKE_COUNTS
+                or np.abs(chi[0] - prev_v).max() >= legacy_checks.SPIKE_COUNTS):
+            return None
+        ms = (trailer & 0xFFFF).astype(np.int64)
+        step0 = (int(ms[0]) - prev_ms) & 0xFFFF
+        steps = (ms[1:] - ms[:-1]) & 0xFFFF  # a backward step reads as >= 2^15: beyond `hi`
+        if not lo <= step0 <= hi or steps.min() < lo or steps.max() > hi:
+            return None
+        k = n - 1  # delivered; frame n - 1 waits for its successor
+        values = chi[:k].copy()
+        clock = self._clock
+        if k * hi >= legacy_checks.HALF:
+            return None  # offsets within the batch could wrap more than once
+        times = ((ms[:k] - ms[0]) & 0xFFFF) + (clock.base + step0)
+        clock.last_raw, clock.base = int(ms[k - 1]), int(times[-1])
+        times = times * 1000
+        start = self._fed - len(buf)
+        stream_end = np.arange(start + size, start + k * size + 1, size, dtype=np.int64)
+        del buf[:k * size]
+        self._prev = (values[-1], int(ms[k - 1]))
+        self._steps.append(step0)
+        self._steps.extend(steps[:k - 1].tolist())
+        index = np.arange(self._next_index, self._next_index + k, dtype=np.int64)
+        self._next_index += k
+        st = self.stats
+        st.frames += k
+        st.samples += k
+        st.messages["LEGACY"] = st.messages.get("LEGACY", 0) + k
+        out = DecodeOutput([SampleBlock(index, times, values, stream_end)], times.tolist(), stream_end.tolist())
+        return out
+
     def _judge(self, values: np.ndarray, ms: np.ndarray, has_next: bool) -> tuple[np.ndarray, np.ndarray]:
         """(bad, unjudged) for the frames to deliver (all rows but a held-back last one when `has_next`),
         judged with the last accepted frame before them and the held one after them as neighbours."""
@@ -414,6 +491,7 @@ class LegacyDecoder:
         last = len(rows) - 1 if has_next else len(rows)
         steps = legacy_checks.signed_steps(t)
         lo, hi = legacy_checks.step_range(np.concatenate([np.fromiter(self._steps, np.int64, len(self._steps)), steps]))
+        self._range = (lo, hi) if len(self._steps) >= 64 else (0, -1)
         n = last - first
         if len(rows) < 3:  # nothing to compare with: delivered, but counted
             return np.zeros(n, bool), np.ones(n, bool)

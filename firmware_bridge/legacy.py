@@ -58,9 +58,9 @@ def ratiometric_angles(counts: np.ndarray) -> np.ndarray:
     """
     counts = np.asarray(counts, dtype=np.float64)
     ref = counts[:, -2:-1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        angles = counts[:, :-2] / ref * (2 * np.pi)
-    angles[~np.isfinite(angles)] = np.nan
+    angles = np.full((counts.shape[0], counts.shape[1] - 2), np.nan)
+    np.divide(counts[:, :-2], ref, out=angles, where=ref != 0)
+    angles *= 2 * np.pi
     return angles
 
 
