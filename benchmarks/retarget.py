@@ -45,6 +45,8 @@ REFERENCE = {"dexret_ref_median_ms": 3.3, "dexret_ref_p95_ms": 9.9}
 DEXRET_SCRIPT = r'''
 import json, sys, time
 import numpy as np
+import torch
+torch.set_num_threads(1)  # a 6-joint problem gains nothing from threads; ours runs on one thread too
 from dex_retargeting.retargeting_config import RetargetingConfig
 urdf, targets_path, out_path = sys.argv[1], sys.argv[2], sys.argv[3]
 links, joints = sys.argv[4].split(","), sys.argv[5].split(",")
@@ -129,8 +131,9 @@ def run_dexret(targets: np.ndarray, links: tuple[str, ...], actuated: tuple[str,
         np.save(tp, targets)
         sp.write_text(DEXRET_SCRIPT)
         urdf = str(registry.get("inspire_like").path)
+        env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
         p = subprocess.run([str(DEXRET_PYTHON), str(sp), urdf, str(tp), str(op), ",".join(links), ",".join(actuated)],
-                           capture_output=True, text=True, timeout=900)
+                           capture_output=True, text=True, timeout=900, env=env)
         if p.returncode != 0 or not op.exists():
             log.warning("dex-retargeting failed (%s): quoting the reference figures", p.stderr.strip()[-300:])
             return {}
@@ -169,12 +172,28 @@ def main() -> int:
     links = tip.tips.robot_frames
 
     fps = bench_joint(joint, channels, 200_000 if args.quick else 1_000_000)
-    times, q = bench_fingertip(tip, targets, 3 if args.quick else 10)
+    full = HandKinematics.from_urdf(registry.get("inspire_like").path, mimic=False)
+    rounds = 3 if args.quick else 7
+    times_all, dex_rounds, ratios = [], [], []
+    for r in range(rounds):  # interleaved: one pass of ours, one of dex-retargeting, so load hits both alike
+        times, q = bench_fingertip(tip, targets, 1)
+        times_all.append(times)
+        if not args.no_dexret:
+            dex = run_dexret(targets, links, tip.robot.joint_names, full)
+            if not dex:
+                args.no_dexret = True
+                continue
+            dex_rounds.append(dex)
+            ratios.append(dex["dexret_median_ms"] / (np.median(times) * 1e3))
+            log.info("round %d: ours %.3f ms, dex-retargeting %.3f ms (x%.1f)", r, np.median(times) * 1e3,
+                     dex["dexret_median_ms"], ratios[-1])
+    times = np.concatenate(times_all)
     err = tip_error_mm(tip.robot, q, links, targets)
     err_joint = tip_error_mm(tip.robot, joint.retarget(channels), links, targets)
     # the same problem solved to convergence (no temporal term): how close the per-frame solve gets
     conv = FingertipSolver(tip.robot, links, settings=SolverSettings(iterations=100, temporal_weight=0.0,
-                                                                      tolerance=1e-10))
+                                                                      tolerance=1e-10, rel_decrease=0.0,
+                                                                      extrapolate=False))
     q_conv, _ = conv.solve_batch(targets)
     out = {
         "targets_source": source,
@@ -187,12 +206,12 @@ def main() -> int:
         "fingertip_error_converged_mm": tip_error_mm(tip.robot, q_conv, links, targets),
         "joint_mode_tip_error_mm": err_joint,
     }
-    if not args.no_dexret:
-        full = HandKinematics.from_urdf(registry.get("inspire_like").path, mimic=False)
-        dex = run_dexret(targets, links, tip.robot.joint_names, full)
-        out.update(dex)
-        if dex:
-            out["speedup_vs_dexret_median"] = dex["dexret_median_ms"] / out["fingertip_median_ms"]
+    if dex_rounds:
+        out.update({k: float(np.median([d[k] for d in dex_rounds])) for k in ("dexret_median_ms", "dexret_p95_ms",
+                                                                               "dexret_error_mm")})
+        out["dexret_frames"] = dex_rounds[0]["dexret_frames"]
+        out["speedup_vs_dexret_median"] = float(np.median(ratios))
+        out["speedup_vs_dexret_rounds"] = [round(x, 2) for x in ratios]
     out.update(REFERENCE)
     print(json.dumps(out))
     return 0
