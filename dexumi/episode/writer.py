@@ -168,9 +168,9 @@ def create_aligned(f: h5py.File, joint_names: tuple[str, ...], action_names: tup
     A, J = len(action_names), len(joint_names)
     _extendible(f, S.TIMESTAMPS, "f8", None, unit="s", clock="host_monotonic", source="")
     _extendible(f, S.ACTION, "f4", A, names=list(action_names), unit="rad",
-                definition="robot-hand joint targets at the frame's instant (retargeted exoskeleton joints)")
+                definition="robot-hand joint command for the next step: qpos one aligned frame ahead, the last repeated")
     _extendible(f, S.QPOS, "f4", A, names=list(action_names), unit="rad",
-                definition="robot-hand joints at the frame's instant (equal to action; shift it for chunked actions)")
+                definition="robot-hand joints at the frame's instant (retargeted exoskeleton joints)")
     _extendible(f, S.EXO_JOINTS, "f4", J, names=list(joint_names), unit="rad")
     _extendible(f, S.VALID, "u1", None, definition="1 if encoder samples of one clock segment bracket the instant within 25 ms")
     f.require_group(S.IMAGES)

@@ -23,6 +23,9 @@ class SessionConfig:
     sim_camera_fps: float = 30.0
     sim_camera_size: tuple[int, int] = (640, 480)
     sim_camera_latency_s: float = 0.04
+    sim_camera: str = "auto"  # auto (the 3D world where it renders, else flat) | world | flat; env DEXUMI_SIM_CAMERA
+    sim_world_size: tuple[int, int] = (320, 240)  # world cameras' size under --sim (cheap on 2 cores)
+    sim_world_prerender_s: float = 0.0  # > 0: world cameras pre-render this long a clip, then play it
     sim_extra_args: list[str] = field(default_factory=list)  # more emulator options (faults, ...)
     sim_truth: Path | None = None  # emulator ground-truth log (tests)
     protocol: str = "auto"
@@ -67,6 +70,7 @@ class StreamStatus:
     last_data_age_s: float
     drift_ppm: float = 0.0
     residual_ms: float = 0.0
+    episode_dropped: int = 0  # drops in the current episode (when idle: in the last finished one)
 
 
 @dataclass
