@@ -55,17 +55,18 @@ def parse_message(data: bytes) -> tuple[int, float, np.ndarray, np.ndarray, int,
         raise ValueError("'quality' must be a number in [0, 1]")
     if state == LOST:
         return seq, float(t), np.full(3, np.nan), np.full(4, np.nan), state, float(quality)
-    try:
-        p = np.asarray(msg["p"], np.float64)
-        q = np.asarray(msg["q"], np.float64)
-    except (KeyError, TypeError, ValueError):
-        raise ValueError("'p' ([x, y, z]) and 'q' ([x, y, z, w]) are required numbers") from None
-    if p.shape != (3,) or q.shape != (4,) or not (np.isfinite(p).all() and np.isfinite(q).all()):
-        raise ValueError("'p' must be 3 finite numbers and 'q' 4")
-    n = float(np.linalg.norm(q))
+    p, q = msg.get("p"), msg.get("q")
+    if not (_numbers(p, 3) and _numbers(q, 4)):
+        raise ValueError("'p' must be 3 finite numbers [x, y, z] and 'q' 4 [x, y, z, w]")
+    n = math.sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3])
     if not 0.9 < n < 1.1:
         raise ValueError(f"'q' is not a unit quaternion (norm {n:.3g})")
-    return seq, float(t), p, q / n, state, float(quality)
+    return seq, float(t), np.array(p, np.float64), np.array(q, np.float64) / n, state, float(quality)
+
+
+def _numbers(v: object, n: int) -> bool:
+    return isinstance(v, list) and len(v) == n and all(
+        not isinstance(x, bool) and isinstance(x, (int, float)) and math.isfinite(x) for x in v)
 
 
 def encode_message(seq: int, t: float, p, q, state: str = "tracking", quality: float | None = None) -> bytes:
@@ -103,6 +104,7 @@ class UdpPose(PoseSource):
             s.close()
             raise DexumiError(f"pose:udp: cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from None
         self.sock = s
+        self._timeout: float | None = -1.0  # the socket's current timeout (-1: not set yet)
         self.port = s.getsockname()[1]
         self.clock = PoseClock()
         self.opened = True
@@ -111,10 +113,13 @@ class UdpPose(PoseSource):
     def read(self, timeout: float | None = 1.0) -> PoseSample | None:
         if not self.opened or self.sock is None:
             raise DexumiError(f"pose source {self.spec!r} is not open")
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None
         while True:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            self.sock.settimeout(remaining)
+            if deadline is not None:  # after a bad datagram: only what is left of the timeout
+                timeout = max(0.0, deadline - time.monotonic())
+            if timeout != self._timeout:
+                self.sock.settimeout(timeout)
+                self._timeout = timeout
             try:
                 data, _ = self.sock.recvfrom(MAX_DATAGRAM)
             except TimeoutError:
@@ -129,6 +134,8 @@ class UdpPose(PoseSource):
                 if self.bad == 1 or self.last_error != str(exc):
                     log.warning("pose %s: skipped a bad datagram: %s", self.name, exc)
                 self.last_error = str(exc)
+                if deadline is None and timeout is not None:
+                    deadline = host + timeout
                 continue
             mapped = self.clock.add(t, host)
             return PoseSample(seq, t, host, p, q, state, quality, mapped)
