@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 
@@ -157,6 +158,7 @@ def test_udp_offset_and_drift_mapped_within_half_a_millisecond():
     th.join()
     src.close()
     assert src.bad == 1
+    assert src.kernel_timestamps == sys.platform.startswith("linux")
     a = samples_to_arrays(samples)
     assert list(a["index"]) == list(range(n)) and int((a["state"] == LOST).sum()) == len(range(50, n, 97))
     est = src.clock.final()

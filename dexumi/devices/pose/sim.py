@@ -3,7 +3,8 @@
 Sample k is *true* at capture time `t_k = start + k / rate` (host monotonic): the wrist pose of the MuJoCo
 world's script (`dexumi.sim.trajectory`, the pose `World.set_time(t_k - epoch).wrist_pose()` gives) plus
 optional position noise. The device stamps it on its own clock, `offset + (t_k - start) * (1 + drift)`, and
-it arrives `latency + jitter` later (jitter: exponential delays, mean `jitter`; arrivals keep their order).
+it arrives `latency + jitter` later (jitter: exponential delays, mean `jitter`; arrivals keep their order),
+stamped with that arrival time (like a kernel receive timestamp) and handed over in 10 ms batches.
 With probability `drop` a sample is never delivered (its index still advances); with probability `loss` per
 sample a tracking loss of `loss_s` starts: its samples arrive with state LOST and NaN pose. A thread of its
 own produces the samples; `truth()` records every one, delivered or not.
@@ -11,6 +12,7 @@ own produces the samples; `truth()` records every one, delivered or not.
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import threading
@@ -114,7 +116,8 @@ class SimPose(PoseSource):
         self.epoch = 0.0
         self.clock = PoseClock()
         self.ended = False
-        self._queue: queue.Queue[PoseSample | None] = queue.Queue()
+        self._queue: queue.Queue[list[PoseSample] | None] = queue.Queue()
+        self._ready: collections.deque[PoseSample] = collections.deque()
         self._truth: list[tuple] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -147,6 +150,7 @@ class SimPose(PoseSource):
         self.ended = False
         self._truth = []
         self._queue = queue.Queue()
+        self._ready = collections.deque()
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name=f"pose-sim-{c.name}", daemon=True)
         self.opened = True
@@ -156,15 +160,18 @@ class SimPose(PoseSource):
     def read(self, timeout: float | None = 1.0) -> PoseSample | None:
         if not self.opened:
             raise DexumiError(f"pose source {self.spec!r} is not open")
-        if self.ended and self._queue.empty():
-            return None
-        try:
-            s = self._queue.get(timeout=timeout)
-        except queue.Empty:
-            return None
-        if s is None:
-            self.ended = True
-        return s
+        while not self._ready:
+            if self.ended:
+                return None
+            try:
+                batch = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                return None
+            if batch is None:
+                self.ended = True
+                return None
+            self._ready.extend(batch)
+        return self._ready.popleft()
 
     def close(self) -> None:
         self._stop.set()
@@ -175,12 +182,16 @@ class SimPose(PoseSource):
 
     # ------------------------------------------------------------------------------------ thread
     def _run(self) -> None:
+        """Generate samples 0.1 s at a time (vectorised poses); hand over every 10 ms all that have arrived,
+        each stamped with its arrival time (as a kernel receive timestamp would)."""
         c = self.config
         rng = np.random.default_rng(c.seed)
         period = 1.0 / c.rate
-        block = max(1, int(round(0.1 * c.rate)))  # poses computed 0.1 s at a time (vectorised)
+        block = max(1, int(round(0.1 * c.rate)))
+        tick = 0.01
         last_deliver = -np.inf
         loss_until = -np.inf
+        last_put = -np.inf
         k = 0
         while not self._stop.is_set() and (c.samples is None or k < c.samples):
             m = block if c.samples is None else min(block, c.samples - k)
@@ -193,6 +204,7 @@ class SimPose(PoseSource):
             extra = rng.exponential(c.jitter_s, m) if c.jitter_s > 0 else np.zeros(m)
             drop = rng.random(m) < c.drop if c.drop > 0 else np.zeros(m, bool)
             start_loss = rng.random(m) < c.loss if c.loss > 0 else np.zeros(m, bool)
+            batch: list[PoseSample] = []
             for j in range(m):
                 if t_cap[j] >= loss_until and start_loss[j]:
                     loss_until = t_cap[j] + c.loss_s
@@ -202,20 +214,23 @@ class SimPose(PoseSource):
                 if drop[j]:
                     continue
                 last_deliver = deliver
-                wait = deliver - time.monotonic()
-                if wait > 0:
-                    time.sleep(wait)  # (cheaper than Event.wait at 200 Hz; close() waits for it)
-                if self._stop.is_set():
-                    break
+                now = time.monotonic()
+                if deliver > now:  # not arrived yet: hand over what has, then wait (at least a tick)
+                    if batch:
+                        self._queue.put(batch)
+                        batch, last_put = [], now
+                    time.sleep(max(deliver, last_put + tick) - now)
+                    if self._stop.is_set():
+                        return self._queue.put(None)
                 if state == LOST:
                     p, q = np.full(3, np.nan), np.full(4, np.nan)
                 else:
                     p, q = pos[j].copy(), quat[j].copy()
-                host = max(time.monotonic(), deliver)
-                mapped = self.clock.add(float(dev[j]), host)
-                self._queue.put(PoseSample(int(ks[j]), float(dev[j]), host, p, q, state,
-                                           0.0 if state == LOST else 1.0, mapped))
-            if self._stop.is_set():
-                break
+                mapped = self.clock.add(float(dev[j]), deliver)
+                batch.append(PoseSample(int(ks[j]), float(dev[j]), deliver, p, q, state,
+                                        0.0 if state == LOST else 1.0, mapped))
+            if batch:
+                self._queue.put(batch)
+                last_put = time.monotonic()
             k += m
         self._queue.put(None)
