@@ -39,8 +39,8 @@ def test_spec_grammar():
     assert (c.rate, c.latency_s, c.jitter_s, c.drift_ppm, c.drop, c.loss, c.loss_s, c.seed, c.samples) == \
         (200.0, 0.02, 0.001, 50.0, 0.01, 0.002, 0.08, 3, 10)
     assert c.noise_m == pytest.approx(0.0005)
-    u = make_pose("pose:udp:9870:name=phone,host=127.0.0.1")
-    assert isinstance(u, UdpPose) and (u.port, u.name, u.host) == (9870, "phone", "127.0.0.1")
+    u = make_pose("pose:udp:9870:name=phone,host=127.0.0.1,batch=5ms")
+    assert isinstance(u, UdpPose) and (u.port, u.name, u.host, u.batch_s) == (9870, "phone", "127.0.0.1", 0.005)
     assert make_pose("sim").name == "sim"
 
 
@@ -49,6 +49,7 @@ def test_spec_grammar():
     ("pose:sim:latency=20", "needs a number with a unit"), ("pose:sim:drop=1.5", "drop must be in"),
     ("pose:sim:colour=red", "unknown sim option"), ("pose:sim:script=dance", "script="),
     ("pose:udp:http", "needs a port"), ("pose:udp:99999", "port must be"), ("pose:udp:9870:ttl=3", "unknown udp"),
+    ("pose:udp:9870:batch=1s", "batch must be"),
     ("pose:sim:rate", "is not key=value")])
 def test_bad_specs_are_one_line_errors(spec, words):
     with pytest.raises(DexumiError) as e:

@@ -4,7 +4,7 @@
     OPTIONS  := KEY "=" VALUE ("," KEY "=" VALUE)*
     KEY      := name | rate | latency | jitter | drift | offset | drop | loss | loss_s | noise | seed | epoch
                 | script (pick | calibration | still) | samples
-    UOPTIONS := name=NAME | host=ADDRESS  (bind address, default 0.0.0.0)
+    UOPTIONS := name=NAME | host=ADDRESS (bind address, default 0.0.0.0) | batch=DURATION (default 10ms)
 
 Durations (`latency`, `jitter`, `loss_s`, `offset`) need a unit: `20ms`, `0.02s`, `20000us`; `drift` is in
 ppm (`drift=50`), `noise` in millimetres (`noise=0.5`), `rate` in Hz, `drop`/`loss` probabilities per sample.
@@ -19,7 +19,7 @@ from dexumi.devices.pose.sim import SimPose, SimPoseConfig
 from dexumi.devices.pose.udp import UdpPose
 from dexumi.errors import DexumiError
 
-SPEC_HELP = "use pose:sim[:key=value,...] or pose:udp:PORT[:name=NAME,host=ADDRESS]"
+SPEC_HELP = "use pose:sim[:key=value,...] or pose:udp:PORT[:name=NAME,host=ADDRESS,batch=10ms]"
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
@@ -86,15 +86,19 @@ def make_pose(spec: str, name: str | None = None) -> PoseSource:
         port_text, _, options = body[4:].partition(":")
         if not re.fullmatch(r"\d{1,5}", port_text):
             raise DexumiError(f"pose spec: udp needs a port number, e.g. pose:udp:9870 (got {text!r})")
-        port, host, uname = int(port_text), "0.0.0.0", name
+        port, host, uname, batch = int(port_text), "0.0.0.0", name, 0.01
         for key, value in _items(options):
             if key == "host":
                 host = value
             elif key == "name":
                 uname = uname or value
+            elif key == "batch":
+                batch = _duration(value, key)
+                if not 0 <= batch <= 0.1:
+                    raise DexumiError(f"pose spec: batch must be 0..100ms, got {value}")
             else:
-                raise DexumiError(f"pose spec: unknown udp option {key!r} (name, host)")
-        return UdpPose(port, uname, host, text)
+                raise DexumiError(f"pose spec: unknown udp option {key!r} (name, host, batch)")
+        return UdpPose(port, uname, host, text, batch)
     raise DexumiError(f"unknown pose spec {text!r}: {SPEC_HELP}")
 
 
