@@ -210,3 +210,28 @@ def test_relative_to_first_and_action_names():
     assert np.allclose(act[3, 3:6], want[:3, 0]) and np.allclose(act[3, 6:9], want[:3, 1])
     act, names = pose_action(p, q, None, frame="absolute", rotation="quat")
     assert names[3:] == ["wrist_qx", "wrist_qy", "wrist_qz", "wrist_qw"] and np.allclose(act[:, :3], p)
+
+
+def test_sim_close_is_prompt_and_reconnect_restarts():
+    src = make_pose("pose:sim:rate=100,latency=50ms").open()
+    first = src.read(2.0)
+    assert first is not None and first.index == 0
+    t = time.monotonic()
+    src.reconnect()
+    again = src.read(2.0)
+    src.close()
+    assert time.monotonic() - t < 1.5 and again is not None and again.index == 0 and not src.opened
+    with pytest.raises(DexumiError, match="not open"):
+        src.read(0.1)
+
+
+def test_udp_limited_state_and_silence():
+    src = UdpPose(0, host="127.0.0.1", batch_s=0.0).open()
+    out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    out.sendto(encode_message(0, 1.0, [0, 0, 1], [0, 0, 0, 1], "limited"), ("127.0.0.1", src.port))
+    s = src.read(2.0)
+    assert s is not None and s.state == 1 and s.quality == 0.5 and s.position[2] == 1.0
+    t = time.monotonic()
+    assert src.read(0.2) is None and 0.15 < time.monotonic() - t < 1.0  # silence: None after the timeout
+    out.close()
+    src.close()
