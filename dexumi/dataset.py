@@ -43,7 +43,8 @@ def _episode_files(paths: list[str | Path]) -> list[Path]:
 class EpisodeDataset:
     """Sample i is instant t of an episode: `obs_horizon` observations ending at t and `action_horizon` actions
     starting at t. Windows running over an episode's start or end repeat the first/last value and are flagged
-    in the `*_is_pad` masks (True = padding)."""
+    in the `*_is_pad` masks (True = padding). A trimmed episode (`dexumi edit --trim`) gives only its kept
+    frames; each split part is an episode of its own (`self.episodes[e].part`)."""
 
     def __init__(self, paths: list[str | Path] | str | Path, obs_horizon: int = 1, action_horizon: int = 16,
                  cameras: list[str] | None = None, image_reduce: int = 4, image_size: tuple[int, int] | None = None,
@@ -67,10 +68,14 @@ class EpisodeDataset:
                 missing = [c for c in self.cameras if c not in ep.cameras]
                 if missing:
                     raise DexumiError(f"{p}: no camera {missing[0]!r}")
-                # action[t] = qpos[t+1] (dexumi.episode.aligned's rule), also for files made before the rule
-                self.episodes.append(_EpisodeArrays(p, ep.timestamps, next_step_action(ep.qpos).astype(np.float32),
-                                                    ep.qpos.astype(np.float32), ep.exo_joints.astype(np.float32),
-                                                    {c: ep.image_indices(c) for c in self.cameras}))
+                # the edited view: trimmed frames left out, each split part its own episode (the file is unchanged)
+                for i0, i1 in ep.parts():
+                    ep.select(i0, i1)
+                    # action[t] = qpos[t+1] (dexumi.episode.aligned's rule), also for files made before the rule
+                    self.episodes.append(_EpisodeArrays(p, ep.timestamps,
+                                                        next_step_action(ep.qpos).astype(np.float32),
+                                                        ep.qpos.astype(np.float32), ep.exo_joints.astype(np.float32),
+                                                        {c: ep.image_indices(c) for c in self.cameras}))
         self.action_names = list(names or [])
         lengths = np.array([len(e.timestamps) for e in self.episodes])
         self._starts = np.concatenate([[0], np.cumsum(lengths)])

@@ -4,6 +4,10 @@
         ep.timestamps, ep.action, ep.qpos, ep.exo_joints, ep.cameras
         img = ep.image("wrist0", t, reduce=2)          # BGR uint8, decoded on demand
         for frame in ep.frames(reduce=4): ...           # AlignedFrame(t, action, qpos, exo, images)
+
+The aligned arrays are the whole recorded view unless a *window* is selected: `Episode.open(p, edited=True)`
+applies the file's non-destructive trim (`dexumi edit --trim`), `ep.parts()` lists the trim/split ranges and
+`ep.select(i0, i1)` shows one of them. The file itself is never changed.
 """
 
 from __future__ import annotations
@@ -82,16 +86,71 @@ class Episode:
         self.path = path
         check_version(f, path)
         self._frames = {name: g[S.FRAMES] for name, g in f.get(S.CAMERAS, {}).items()}
+        self.window: tuple[int, int] | None = None  # [i0, i1) of the stored aligned view; None: all of it
 
     @classmethod
-    def open(cls, path: str | Path) -> Episode:
+    def open(cls, path: str | Path, edited: bool = False) -> Episode:
+        """`edited`: show the aligned view as trimmed by `dexumi edit --trim` (split parts: `parts()`)."""
         p = Path(path)
         f = open_h5(p)
         try:
-            return cls(f, p)
+            ep = cls(f, p)
+            if edited:
+                ep.select_edited()
+            return ep
         except BaseException:
             f.close()
             raise
+
+    # ---- non-destructive trim / split ----------------------------------------------------------------
+    @property
+    def view_edited(self) -> bool:
+        """Whether the file carries a trim or split of its aligned view."""
+        from dexumi.episode.metadata import A_SPLITS, A_TRIM
+
+        return A_TRIM in self.f.attrs or A_SPLITS in self.f.attrs
+
+    def parts(self) -> list[tuple[int, int]]:
+        """The edited view's ranges [i0, i1) into the stored aligned view: one per split part, trimmed frames left
+        out; `[(0, T)]` for an unedited episode, `[]` when the trim keeps nothing."""
+        if S.TIMESTAMPS not in self.f:
+            return []
+        n = self.f[S.TIMESTAMPS].shape[0]
+        if not self.view_edited:
+            return [(0, n)] if n else []
+        from dexumi.episode.metadata import view_ranges
+
+        return view_ranges(self.f[S.TIMESTAMPS][:], self.attrs)
+
+    def select(self, i0: int | None = None, i1: int | None = None) -> Episode:
+        """Show only stored aligned instants [i0, i1) (None, None: all); returns self."""
+        n = self.f[S.TIMESTAMPS].shape[0] if S.TIMESTAMPS in self.f else 0
+        if i0 is None and i1 is None:
+            self.window = None
+        else:
+            a = 0 if i0 is None else max(0, min(int(i0), n))
+            self.window = (a, max(a, min(n if i1 is None else int(i1), n)))
+        return self
+
+    def select_edited(self) -> Episode:
+        """Show the trimmed view: from the first part's start to the last part's end (splits stay inside)."""
+        if not self.view_edited:
+            return self.select()
+        parts = self.parts()
+        return self.select(parts[0][0], parts[-1][1]) if parts else self.select(0, 0)
+
+    def _view(self, name: str) -> np.ndarray:
+        ds = self.f[name]
+        return ds[:] if self.window is None else ds[self.window[0]:self.window[1]]
+
+    def _stored(self, i: int) -> int:
+        """Instant `i` of the shown view → index into the stored aligned datasets."""
+        if self.window is None:
+            return i
+        n = self.window[1] - self.window[0]
+        if not -n <= i < n:
+            raise IndexError(i)
+        return self.window[0] + (i % n)
 
     def close(self) -> None:
         self.f.close()
@@ -147,12 +206,12 @@ class Episode:
     @property
     def timestamps(self) -> np.ndarray:
         self._need_view()
-        return self.f[S.TIMESTAMPS][:]
+        return self._view(S.TIMESTAMPS)
 
     @property
     def action(self) -> np.ndarray:
         self._need_view()
-        return self.f[S.ACTION][:]
+        return self._view(S.ACTION)
 
     @property
     def action_names(self) -> list[str]:
@@ -161,17 +220,17 @@ class Episode:
     @property
     def qpos(self) -> np.ndarray:
         self._need_view()
-        return self.f[S.QPOS][:]
+        return self._view(S.QPOS)
 
     @property
     def exo_joints(self) -> np.ndarray:
         self._need_view()
-        return self.f[S.EXO_JOINTS][:]
+        return self._view(S.EXO_JOINTS)
 
     @property
     def valid(self) -> np.ndarray:
         self._need_view()
-        return self.f[S.VALID][:].astype(bool)
+        return self._view(S.VALID).astype(bool)
 
     @property
     def cameras(self) -> list[str]:
@@ -179,9 +238,11 @@ class Episode:
 
     def image_indices(self, camera: str) -> np.ndarray:
         self._need_view()
-        return self.f[f"{S.IMAGES}/{camera}"][:]
+        return self._view(f"{S.IMAGES}/{camera}")
 
     def __len__(self) -> int:
+        if self.window is not None:
+            return self.window[1] - self.window[0]
         return self.f[S.TIMESTAMPS].shape[0] if S.TIMESTAMPS in self.f else 0
 
     # ---- raw streams ---------------------------------------------------------------------------------
@@ -214,15 +275,15 @@ class Episode:
 
     def image(self, camera: str, i: int, reduce: int = 1) -> np.ndarray:
         """The camera's image at aligned instant `i` (BGR uint8; `reduce` 2/4/8 for training sizes)."""
-        j = int(self.f[f"{S.IMAGES}/{camera}"][i])
+        j = int(self.f[f"{S.IMAGES}/{camera}"][self._stored(i)])
         if j < 0:
             raise DexumiError(f"{self.path}: camera {camera} has no frame for instant {i}")
         return self.raw_image(camera, j, reduce)
 
     def frame(self, i: int, reduce: int = 1, cameras: list[str] | None = None) -> AlignedFrame:
-        f = self.f
-        return AlignedFrame(i, float(f[S.TIMESTAMPS][i]), f[S.ACTION][i], f[S.QPOS][i], f[S.EXO_JOINTS][i],
-                            bool(f[S.VALID][i]),
+        f, k = self.f, self._stored(i)
+        return AlignedFrame(i, float(f[S.TIMESTAMPS][k]), f[S.ACTION][k], f[S.QPOS][k], f[S.EXO_JOINTS][k],
+                            bool(f[S.VALID][k]),
                             {c: self.image(c, i, reduce) for c in (self.cameras if cameras is None else cameras)})
 
     def frames(self, reduce: int = 1, cameras: list[str] | None = None) -> Iterator[AlignedFrame]:

@@ -35,7 +35,11 @@ def each_episode(plan: ExportPlan, write: Callable[[Episode, int, SourceInfo], d
         i = len(rows)
         try:
             with Episode.open(info.path) as ep:
-                rows.append({"source": str(info.path), "index": i, **write(ep, i, info)})
+                extra = {}
+                if info.part is not None:  # a trimmed / split episode: only this part of its aligned view
+                    ep.select(*info.part)
+                    extra = {"part": info.part_index, "source_frames": list(info.part)}
+                rows.append({"source": str(info.path), "index": i, **extra, **write(ep, i, info)})
         except Exception as exc:  # noqa: BLE001 - any damage in one file must not abort the others
             if is_disk_full(exc):
                 raise

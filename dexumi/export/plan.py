@@ -9,7 +9,7 @@ from pathlib import Path
 import logging
 
 from dexumi.errors import DexumiError
-from dexumi.export.source import SourceInfo, inspect
+from dexumi.export.source import SourceInfo, inspect, split_parts
 from dexumi.validate.paths import expand
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,10 @@ def make_plan(paths: list[str | Path], opts: ExportOptions) -> ExportPlan:
                     f"cameras {sorted(info.cameras)} differ from {sorted(ref.cameras)}")
             skipped.append(f"{p}: {what} (the first episode, {ref.path.name}); not exported with it")
             continue
-        good.append(info)
+        parts, why = split_parts(info)
+        if why:
+            skipped.append(why)
+        good.extend(parts)
     if opts.only == "passed" and good:
         good = _passed(good, skipped)
     if not good:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -33,10 +33,22 @@ class SourceInfo:
     frames: int
     nominal_fps: float
     span_s: float = 0.0  # first to last aligned instant
+    part: tuple[int, int] | None = None  # [i0, i1) of the stored aligned view (trim/split); None: all of it
+    part_index: int = 0  # which split part of the file this is
+    parts: list[tuple[int, int, float]] | None = None  # a trimmed/split file's parts: (i0, i1, span_s)
 
     def signature(self) -> tuple:
         """Episodes can share one export only when these agree."""
         return (self.hand, self.action_names, self.exo_names, tuple(sorted(self.cameras)))
+
+
+def split_parts(info: SourceInfo) -> tuple[list[SourceInfo], str | None]:
+    """A file with a trim/split → one SourceInfo per part (trimmed frames left out); (parts, why none)."""
+    if info.parts is None:
+        return [info], None
+    out = [replace(info, part=(i0, i1), part_index=k, frames=i1 - i0, span_s=span, parts=None)
+           for k, (i0, i1, span) in enumerate(info.parts) if i1 - i0 >= 2]
+    return out, None if out else f"{info.path}: its trim/split keeps no part of 2 or more aligned frames"
 
 
 def inspect(path: str | Path) -> SourceInfo:
@@ -62,11 +74,15 @@ def inspect(path: str | Path) -> SourceInfo:
         if n < 2:
             raise DexumiError(f"{p}: only {n} aligned frame(s); nothing to export")
         check_sizes(ep, n)
+        parts = None
+        if ep.view_edited:  # non-destructive trim / split: each part is exported as its own episode
+            ts = ep.f[S.TIMESTAMPS][:]
+            parts = [(i0, i1, float(ts[i1 - 1] - ts[i0])) for i0, i1 in ep.parts()]
         return SourceInfo(p, a.get(S.A_NUMBER), str(a.get(S.A_HAND, "")), str(a.get(S.A_EXO, "")),
                           str(a.get(S.A_TASK, "")), str(a.get(S.A_OUTCOME, "unknown")),
                           str(a.get(S.A_OPERATOR, "")), tuple(ep.action_names),
                           exo_names, cams, n, float(a.get(S.A_FPS, 0.0) or 0.0),
-                          float(ep.f[S.TIMESTAMPS][n - 1] - ep.f[S.TIMESTAMPS][0]))
+                          float(ep.f[S.TIMESTAMPS][n - 1] - ep.f[S.TIMESTAMPS][0]), parts=parts)
     except DexumiError:
         raise
     except Exception as exc:  # noqa: BLE001
