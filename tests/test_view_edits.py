@@ -140,3 +140,57 @@ def test_trim_keeping_nothing_is_skipped(episode, tmp_path):
         assert ep.parts() == [] and len(ep) == 0
     with pytest.raises(Exception, match="keeps no part"):
         export_paths([episode], ExportOptions("robomimic", tmp_path / "x", progress=False))
+
+
+TIMELINE_SCRIPT = r'''
+import json, os, sys
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from PySide6 import QtWidgets
+app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+from apps.replay.window import ReplayWindow
+w = ReplayWindow([sys.argv[1]])
+w.resize(1200, 800); w.show(); app.processEvents()
+out = {"bands": w.timeline.strip.bands, "markers": w.timeline.strip.markers, "count": w.timeline.strip.count}
+w.set_frame(0); out["label0"] = w.timeline.label.text()
+w.set_frame(int(sys.argv[2])); out["label_kept"] = w.timeline.label.text()
+w.close()
+print(json.dumps(out), flush=True)
+os._exit(0)  # PySide6 can crash tearing down pyqtgraph items at interpreter exit
+'''
+
+
+def test_replay_timeline_shows_trimmed_range(episode):
+    import json
+    import subprocess
+    import sys
+
+    from apps.replay.data import SPLIT_COLOR, TRIM_COLOR, load
+    from tests.conftest import REPO
+
+    raw0 = _raw(episode)
+    n = len(raw0["timestamps"])
+    rel = raw0["timestamps"] - raw0["timestamps"][0]
+    M.edit_file(episode, {M.A_TRIM: [0.5, float(rel[-1]) - 0.5], M.A_SPLITS: [float(rel[n // 2])]})
+    i0, i1 = int(np.searchsorted(rel, 0.5)), int(np.searchsorted(rel, float(rel[-1]) - 0.5))
+    d = load(episode, markers=False)
+    try:
+        assert len(d) == n  # replay shows everything stored, the trimmed part marked
+        assert d.parts == [(i0, n // 2), (n // 2, i1)] and d.trim_bands() == [(0, i0 - 1), (i1, n - 1)]
+        assert d.trimmed_at(0) and d.trimmed_at(i0 - 1) and not d.trimmed_at(i0) and d.trimmed_at(i1)
+    finally:
+        d.close()
+    p = subprocess.run([sys.executable, "-c", TIMELINE_SCRIPT, str(episode), str(i0)], capture_output=True,
+                       text=True, timeout=120, cwd=REPO)
+    assert p.returncode == 0, p.stderr[-800:]
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    assert r["count"] == n
+    assert [0, i0 - 1, list(TRIM_COLOR)] in r["bands"] and [i1, n - 1, list(TRIM_COLOR)] in r["bands"]
+    assert [n // 2, list(SPLIT_COLOR)] in r["markers"]
+    assert "TRIMMED" in r["label0"] and "TRIMMED" not in r["label_kept"]
+    # cleared: no trim bands
+    M.edit_file(episode, {M.A_TRIM: [0.0, math.nan], M.A_SPLITS: np.zeros(0)})
+    d = load(episode, markers=False)
+    try:
+        assert d.parts == [(0, n)] and d.trim_bands() == [] and not d.trimmed_at(0)
+    finally:
+        d.close()

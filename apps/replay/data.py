@@ -17,6 +17,8 @@ ERROR_COLOR = (220, 30, 30)
 WARN_COLOR = (240, 150, 0)
 DROP_COLOR = (200, 0, 200)
 GAP_COLOR = (150, 150, 150)  # bands where the encoder sent nothing (RGB)
+TRIM_COLOR = (60, 60, 60)  # bands trimmed off by `dexumi edit --trim` (the data is kept, training never sees it)
+SPLIT_COLOR = (160, 40, 200)  # ticks where `dexumi edit --split` starts a new part
 CURSOR_COLOR = (40, 40, 255)  # the current frame: blue, never the red of errors (RGB)
 
 
@@ -57,6 +59,22 @@ class ReplayData:
     exo_tips: np.ndarray | None = None  # (T, F, 3) in the robot frame
     in_gap: np.ndarray | None = None  # (T,) frames without encoder data (invalid, or inside a logged gap)
     intervals: list[Interval] = field(default_factory=list)  # every gap and timed finding, uncapped
+    parts: list[tuple[int, int]] = field(default_factory=list)  # the edited view's ranges (trim/split) [i0, i1)
+
+    def trimmed_at(self, i: int) -> bool:
+        """Whether frame i is outside the edited view (trimmed off; still stored)."""
+        return bool(self.parts) and not any(a <= i < b for a, b in self.parts)
+
+    def trim_bands(self) -> list[tuple[int, int]]:
+        """(first, last) frame runs trimmed off, for the timeline."""
+        if not self.parts:
+            return []
+        out, n = [], len(self.t)
+        if self.parts[0][0] > 0:
+            out.append((0, self.parts[0][0] - 1))
+        if self.parts[-1][1] < n:
+            out.append((self.parts[-1][1], n - 1))
+        return out
 
     def gap_at(self, i: int) -> bool:
         return bool(self.in_gap is not None and self.in_gap[i])
@@ -208,6 +226,8 @@ def load(path: str | Path, markers: bool = True) -> ReplayData:
                           str(a.get("robot_hand", "")))
         if markers:
             data.markers = _markers(p, ep, ts)
+        if ep.view_edited:
+            data.parts = ep.parts() or [(0, 0)]
         _gaps(data)
         _hand(data)
         return data

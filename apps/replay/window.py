@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from apps.replay.data import ReplayData, load
+from apps.replay.data import SPLIT_COLOR, TRIM_COLOR, ReplayData, load
 from apps.widgets.camera_view import CameraView
 from apps.widgets.hand_view import make_hand_view
 from apps.widgets.joint_plot import JointPlot
@@ -98,9 +98,10 @@ class ReplayWindow(QtWidgets.QMainWindow):
             plot.set_markers(marks)
             plot.set_bands(bands)
         self.timeline.set_count(len(d))
-        self.timeline.set_markers([(m.frame, m.color) for m in d.markers])
+        self.timeline.set_markers([(m.frame, m.color) for m in d.markers]
+                                  + [(a, SPLIT_COLOR) for a, _ in d.parts[1:]])
         self.timeline.set_bands([(int(abs(d.t - iv.t0).argmin()), int(abs(d.t - iv.t1).argmin()), iv.color)
-                                 for iv in d.intervals])
+                                 for iv in d.intervals] + [(a, b, TRIM_COLOR) for a, b in d.trim_bands()])
         self.set_frame(0)
 
     # ---- frames -----------------------------------------------------------------------------------
@@ -120,7 +121,7 @@ class ReplayWindow(QtWidgets.QMainWindow):
         self.exo_plot.set_cursor(d.t[i])
         gap = d.gap_at(i)
         self.timeline.set_frame(i, f"frame {i + 1}/{len(d)}  t {d.t[i]:.3f} s  {self.speed:g}×"
-                                   + ("  ENCODER GAP" if gap else ""))
+                                   + ("  ENCODER GAP" if gap else "") + ("  TRIMMED" if d.trimmed_at(i) else ""))
         near = [m.text for m in d.markers_near(i)]
         if gap:
             near = [next(iv.text for iv in d.intervals if iv.t0 <= d.t[i] <= iv.t1 + 1e-9)
