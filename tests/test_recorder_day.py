@@ -284,3 +284,74 @@ def test_replay_episode_list_opens_and_edits(tmp_path):
     assert res["opened"] == "episode_0002.h5"
     assert res["edit"].endswith("episode_0001.h5") and res["discard"].endswith("episode_0002.h5.discarded")
     assert res["rows_after"] == [[1, "final", "failure", "tracker slipped"], [2, "discarded", "unknown", ""]]
+
+
+def _inject_status(win, edit):
+    """The window's real status reader, each status passed through `edit(status)` (a copy) before the window
+    sees it: a stream loss or a full disk without waiting for one to happen."""
+    import copy
+
+    rd = win.reader
+    real = rd.status
+
+    def status():
+        st = real()
+        return None if st is None else edit(copy.deepcopy(st))
+
+    rd.status = status
+    return lambda: setattr(rd, "status", real)
+
+
+def _health_cell(win, stream: str, col: int) -> str:
+    row = next(i for i in range(win.health_table.rowCount()) if win.health_table.item(i, 0).text() == stream)
+    return win.health_table.item(row, col).text()
+
+
+def test_camera_loss_takes_the_banner_rate_dash(make_window, qtbot):
+    win = make_window()
+    qtbot.waitUntil(lambda: bool(win._status), timeout=10_000)  # the last status the window showed
+    cams = [s["name"] for s in win._status["streams"] if s["kind"] == "camera"]
+    assert cams
+    cam = cams[-1]
+    qtbot.waitUntil(lambda: _health_cell(win, cam, 1) not in ("", "—"), timeout=10_000)
+
+    def lose(st):
+        for s in st["streams"]:
+            if s["name"] == cam:
+                s.update(connected=False, last_data_age_s=4.0)
+        return st
+
+    restore = _inject_status(win, lose)
+    try:
+        qtbot.waitUntil(lambda: win.day.alarm != "", timeout=10_000)
+        banner = win.controls.banner.text()
+        assert f"{cam.upper()} LOST" in banner and "device lost" in banner, banner
+        assert _health_cell(win, cam, 1) == "—"  # not the stale rate
+        assert "ENCODER" not in banner and win.hand_view.frozen == ""  # the hand still moves: only a camera
+        assert "error" in _cues(win)
+    finally:
+        restore()
+    qtbot.waitUntil(lambda: win.day.alarm == "", timeout=10_000)
+    assert _health_cell(win, cam, 1) != "—"
+
+
+def test_disk_low_takes_the_banner(make_window, qtbot):
+    win = make_window()
+    qtbot.waitUntil(lambda: bool(win._status), timeout=10_000)
+
+    def full(st):
+        st["disk_free_mb"] = float(st.get("min_free_mb", 0.0)) + 50.0  # 50 MB above the stop threshold
+        st.setdefault("extra", {})["data_mb_per_min"] = 100.0  # ~0.5 min left: below the 3 min alarm
+        return st
+
+    restore = _inject_status(win, full)
+    try:
+        qtbot.waitUntil(lambda: win.day.alarm != "", timeout=10_000)
+        banner = win.controls.banner.text()
+        assert "DISK LOW" in banner and "min at 100 MB/min" in banner, banner
+        assert "~1 min" in banner or "~0 min" in banner, banner
+        assert "LOST" not in banner and win.hand_view.frozen == ""
+        assert "error" in _cues(win)
+    finally:
+        restore()
+    qtbot.waitUntil(lambda: win.day.alarm == "", timeout=10_000)
