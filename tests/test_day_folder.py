@@ -274,3 +274,38 @@ def test_view_rerun_save_reads_back(day, tmp_path):
     assert rows2["/episode_0001/cameras/" + cams[0]] == T
     bad = _cli("view", day / "episode_0001.h5", "--save", tmp_path / "x.txt")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+@pytest.mark.slow
+def test_record_headless_rerun_saves_rrd(tmp_path):
+    """`dexumi record --headless --rerun FILE.rrd`: the live view saved off the capture path, read back by rerun's
+    CLI; the episode itself is recorded as without it (no drops, validates)."""
+    pytest.importorskip("rerun")
+    rrd = tmp_path / "live.rrd"
+    p = _dexumi("record", "--headless", "--sim", "--out", tmp_path / "out", "--duration", "2", "--rerun", rrd)
+    assert p.returncode == 0, p.stderr[-800:]
+    import re
+
+    m = re.search(r"rerun \S+: (\d+) joint rows, (\d+) camera frames", p.stderr)
+    assert m, p.stderr[-800:]
+    ep = tmp_path / "out" / "episode_0001.h5"
+    with h5py.File(ep) as f:
+        exo = [str(x) for x in f["observations/exo_joints"].attrs["names"]]
+        robot = [str(x) for x in f["action"].attrs["names"]]
+        cams = sorted(f["observations/images"])
+        span = float(f["timestamps"][-1] - f["timestamps"][0])
+    rows = _rrd_rows(rrd)
+    for n in exo:  # decimated to the display rate (~100/s) over the recording
+        assert rows[f"/live/joints/exo/{n}"] == int(m.group(1)) > 50 * span
+    for n in robot:
+        assert rows[f"/live/joints/robot/{n}"] == int(m.group(1))
+    assert sum(rows[f"/live/cameras/{c}"] for c in cams) == int(m.group(2)) > 5 * span * len(cams)
+    assert _cli("validate", ep).returncode == 0
+
+
+def test_record_headless_rerun_bad_input(tmp_path):
+    for args, text in ((("--rerun",), "needs a FILE.rrd"), (("--rerun", tmp_path / "x.txt"), "must end in .rrd"),
+                       (("--rerun", tmp_path / "no" / "x.rrd"), "no such folder")):
+        p = _cli("record", "--headless", "--sim", "--out", tmp_path / "out", "--duration", "1", *args)
+        assert p.returncode == 2 and text in p.stderr and "Traceback" not in p.stderr, p.stderr
+    assert not (tmp_path / "out").exists()

@@ -79,9 +79,17 @@ def run(args: argparse.Namespace) -> int:
         from apps.recorder.main import run as run_gui
 
         return int(run_gui(args) or 0)
-    if getattr(args, "rerun", None) is not None:
-        raise DexumiError("--rerun streams the recorder window's live view; without a window, record and then "
-                          "`dexumi view DIR --rerun`")
+    rerun = getattr(args, "rerun", None)
+    if rerun is not None:
+        if not rerun:
+            raise DexumiError("--headless --rerun needs a FILE.rrd to save to (no window to spawn a viewer beside); "
+                              "or `dexumi view DIR --rerun` afterwards")
+        if Path(rerun).suffix != ".rrd":
+            raise DexumiError(f"--rerun {rerun}: the file must end in .rrd")
+        if not Path(rerun).expanduser().resolve().parent.is_dir():
+            raise DexumiError(f"--rerun {rerun}: no such folder {Path(rerun).parent}")
+        if importlib.util.find_spec("rerun") is None:
+            raise DexumiError("--rerun needs rerun-sdk (pip install rerun-sdk)")
     args.episodes = 1 if args.episodes is None else args.episodes
     args.duration = 10.0 if args.duration is None else args.duration
     if not args.sim and not args.port:
@@ -133,8 +141,13 @@ def _record(cfg, args: argparse.Namespace) -> int:
     stop = threading.Event()
     old = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     session = RecordingSession(cfg)
+    live = None
     try:
         session.open()
+        if getattr(args, "rerun", None):  # the live view saved to an .rrd, off the capture path
+            from apps.rerunview.headless import HeadlessRerun
+
+            live = HeadlessRerun(session, Path(args.rerun).expanduser())
         for r in session.recovered:
             print(f"recovered {r.source.name} -> {r.path.name if r.path else '-'} ({r.message})", file=sys.stderr)
         if args.control:
@@ -158,6 +171,10 @@ def _record(cfg, args: argparse.Namespace) -> int:
         if session.fatal:
             raise DexumiError(session.fatal)
     finally:
+        if live is not None:
+            live.close()
+            print(f"dexumi record: rerun {args.rerun}: {live.logged['rows']} joint rows, {live.logged['frames']} "
+                  f"camera frames ({live.live.dropped} dropped when rerun was slow)", file=sys.stderr)
         session.close()
         for s, h in old.items():
             signal.signal(s, h)
