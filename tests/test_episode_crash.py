@@ -75,7 +75,10 @@ def _run_kills(tmp_path, kills: int, seed: int) -> None:
             n = S.episode_number(partial[0])
             assert n not in seen_numbers
             res = recover_path(out)
-            assert len(res) == 1 and res[0].path is not None, res
+            # a kill before the first flush with data leaves 0 samples and 0 frames: documented to become .failed
+            assert len(res) == 1 and (res[0].path is not None or res[0].action == "failed"), res
+            if res[0].action == "failed":
+                assert (out / (S.episode_name(n) + S.FAILED)).exists() and res[0].path is None
             if res[0].action == "recovered":
                 _valid(res[0].path)
                 last = res[0].last_time  # None: killed before the episode's first flush

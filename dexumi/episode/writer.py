@@ -304,6 +304,9 @@ def publish(path: Path) -> Path:
     try:
         os.link(path, final)  # fails if `final` exists: never overwrites an episode
     except FileExistsError:
+        if os.path.samefile(path, final):  # an earlier publish was killed between link and unlink
+            os.unlink(path)
+            return final
         raise DexumiError(f"{final} already exists; refusing to overwrite it (the new data stays in {path})") from None
     except OSError:  # a filesystem without hard links
         if final.exists():

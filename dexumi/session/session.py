@@ -19,6 +19,7 @@ import numpy as np
 
 from dexumi import __version__
 from dexumi.episode import numbering
+from dexumi.episode.folderlock import FolderLock
 from dexumi.episode import schema as S
 from dexumi.episode.layout import CameraLayout, EncoderLayout, EpisodeMeta
 from dexumi.episode.recover import RecoveryResult, recover_path
@@ -73,15 +74,33 @@ class RecordingSession:
         self._next_disk_check = 0.0
         self._totals: dict[str, int] = {}
         self.state = "new"
+        self._folder_lock: FolderLock | None = None
 
     # --------------------------------------------------------------------------------------------- life
     def open(self) -> RecordingSession:
         cfg = self.cfg
         self.out_dir = disk.check_writable(self.out_dir)
+        self._folder_lock = FolderLock(self.out_dir).acquire()  # one recorder per folder, for the session's life
+        try:
+            self._open_locked()
+        except BaseException:
+            self._release_folder()
+            raise
+        return self
+
+    def _release_folder(self) -> None:
+        if self._folder_lock is not None:
+            self._folder_lock.release()
+            self._folder_lock = None
+
+    def _open_locked(self) -> None:
+        cfg = self.cfg
         self._free_mb = disk.check_space(self.out_dir, cfg.min_free_mb)
         if cfg.recover_on_start and numbering.unfinished(self.out_dir):
             self.recovered = recover_path(self.out_dir, progress=True)
             for r in self.recovered:
+                if r.action == "skipped":
+                    continue  # recover_path logged the one-line reason; recording goes on
                 log.warning("recovered %s → %s (%s)", r.source.name, r.path.name if r.path else "-", r.message)
         self.devices = open_devices(cfg)
         try:
@@ -98,7 +117,6 @@ class RecordingSession:
         self.state = "idle"
         self._thread = threading.Thread(target=self._run, name="session-poll", daemon=True)
         self._thread.start()
-        return self
 
     def close(self) -> None:
         """Finish a running episode (finalised, reason 'shutdown'), stop the poll thread and the devices."""
@@ -115,6 +133,7 @@ class RecordingSession:
             self._thread.join(timeout=5)
         if self.devices is not None:
             self.devices.close()
+        self._release_folder()
         self.state = "closed"
 
     def __enter__(self) -> RecordingSession:
