@@ -62,18 +62,46 @@ def _stream_len(g: h5py.Group, names: list[str]) -> int:
     return min(g[k].shape[0] for k in names) if names else 0
 
 
+def _row_readable(ds: h5py.Dataset, i: int) -> bool:
+    try:
+        ds[i]
+        return True
+    except Exception:  # noqa: BLE001 - beyond the stored end (a full disk), a torn heap object, ...
+        return False
+
+
+def _readable_len(ds: h5py.Dataset, n: int) -> int:
+    """The longest prefix (≤ n) whose last row reads: a full disk can leave the file's stored end (EOA)
+    before data its index already points at ("actual len exceeds EOA"); rows are written in order, so a
+    binary search over the prefix finds where reading stops."""
+    n = min(n, ds.shape[0])
+    if n == 0 or _row_readable(ds, n - 1):
+        return n
+    lo, hi = 0, n - 1  # rows [0, lo) read; row hi does not
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _row_readable(ds, mid - 1):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _encoder_len(f: h5py.File) -> int:
+    """Encoder rows every column has and can read (what a recovery copies)."""
+    enc = f[S.ENCODER]
+    n = _stream_len(enc, list(S.ENCODER_FIELDS))
+    for name in S.ENCODER_FIELDS:
+        n = _readable_len(enc[name], n)
+    return n
+
+
 def _readable_frames(ds: h5py.Dataset, n: int) -> int:
-    """The number of leading frames whose bytes can be read (checks the last ones)."""
+    """The number of leading frames whose bytes can be read."""
     from dexumi.episode.heapcheck import readable_rows
 
     n = readable_rows(ds, n)  # references into heap collections past the end of a torn file are never read
-    while n > 0:
-        try:
-            ds[n - 1]
-            return n
-        except Exception:  # noqa: BLE001 - a torn heap object at the very end
-            n -= 1
-    return 0
+    return _readable_len(ds, n)
 
 
 def _layouts(f: h5py.File) -> tuple[EncoderLayout, list[CameraLayout]]:
@@ -154,7 +182,7 @@ def _already_published(f: h5py.File, src: Path) -> Path | None:
             samples = _stream_len(g[S.ENCODER], list(S.ENCODER_FIELDS))
         except (DexumiError, ValueError, OSError, KeyError):
             return None
-    if same_source and samples == _stream_len(f[S.ENCODER], list(S.ENCODER_FIELDS)):
+    if same_source and samples == _encoder_len(f):
         return final
     return None
 
@@ -179,7 +207,13 @@ def recover_file(path: str | Path, retargeter: object | None = None) -> Recovery
         if not p.name.endswith(S.PARTIAL):
             raise DexumiError(f"{p}: empty file; left untouched")
         return _mark_failed(p, "empty (interrupted before the first write)")
-    f, clean = _open_any(p)
+    try:
+        f, clean = _open_any(p)
+    except DexumiError as exc:
+        if "not already open for SWMR writing" in str(exc) and p.name.endswith(S.PARTIAL):
+            # killed while the writer was still creating the file: SWMR (and appending) had not started
+            return _mark_failed(p, "interrupted while the file was being created (no data)")
+        raise
     with f:
         from dexumi.episode.integrity import check_structure
 
@@ -243,18 +277,21 @@ def _rebuild(f: h5py.File, src: Path, retargeter: object | None) -> RecoveryResu
     w = EpisodeWriter(out, meta, el, cams, action_names=names or (tuple(retargeter.robot_joint_names)
                                                                   if retargeter is not None else None))
     enc = f[S.ENCODER]
-    n_enc = _stream_len(enc, list(S.ENCODER_FIELDS))
+    n_enc = _encoder_len(f)
     for name, col in w.encoder.cols.items():
         for k in range(0, n_enc, 1 << 16):
             col.append(enc[name][k:min(n_enc, k + (1 << 16))])
-    gaps = enc["gaps"][:] if "gaps" in enc else np.zeros((0, 2))
+    gaps = enc["gaps"][:_readable_len(enc["gaps"], enc["gaps"].shape[0])] if "gaps" in enc else np.zeros((0, 2))
     if len(gaps):
         w.encoder.gaps.resize(len(gaps), axis=0)
         w.encoder.gaps[:] = gaps
     counts = {}
     for cam in cams:
         g = f[f"{S.CAMERAS}/{cam.name}"]
-        m = _readable_frames(g[S.FRAMES], _stream_len(g, [S.FRAMES, *S.CAMERA_FIELDS]))
+        m = _stream_len(g, [S.FRAMES, *S.CAMERA_FIELDS])
+        for name in S.CAMERA_FIELDS:
+            m = _readable_len(g[name], m)
+        m = _readable_frames(g[S.FRAMES], m)
         cs = w.cameras[cam.name]
         for k in range(0, m, COPY_BLOCK):
             e = min(m, k + COPY_BLOCK)

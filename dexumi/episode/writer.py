@@ -274,7 +274,7 @@ class EpisodeWriter:
                 camera.flush()
             self.f.flush()
         except Exception as exc:  # noqa: BLE001 - closing after an I/O error must not raise again
-            log.warning("flush of %s failed while closing: %s", self.path, exc)
+            log.info("flush of %s failed while closing: %s", self.path, exc)  # the caller reports the cause
         self._close()
 
     def _close(self) -> None:
@@ -283,8 +283,8 @@ class EpisodeWriter:
         self.closed = True
         try:
             self.f.close()
-        except Exception as exc:  # noqa: BLE001
-            log.warning("close of %s failed: %s", self.path, exc)
+        except Exception as exc:  # noqa: BLE001 - after a full disk: the caller reports the cause
+            log.info("close of %s failed: %s", self.path, exc)
 
 
 def fsync_path(path: Path) -> None:

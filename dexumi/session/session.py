@@ -340,8 +340,11 @@ class RecordingSession:
         del self.errors[:-50]
 
     def _fatal(self, msg: str) -> None:
+        """Recording had to stop: the caller reports `fatal` (the CLI's one error line, the GUI's status)."""
         self.fatal = msg
-        self._error(msg)
+        log.info("%s", msg)
+        self.errors.append(msg)
+        del self.errors[:-50]
 
     def status(self) -> SessionStatus:
         streams = []
