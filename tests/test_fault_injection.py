@@ -165,7 +165,8 @@ def build_inputs(work: Path, exhaustive: bool) -> list[tuple[str, str, Path]]:
         if exhaustive:
             inputs.append(("reshaped dataset", f"#{name}", _edit(final, slot(final), _reshape(name))))
     inputs.append(("missing dataset", "-raw/cameras/a", _edit(final, slot(final), _delete("raw/cameras/a"))))
-    resizable = [n for n in names if n not in ("meta/calibration_profile", "meta/retarget_map", "meta/session")]
+    with h5py.File(final, "r") as f:
+        resizable = [n for n in names if f[n].maxshape and f[n].maxshape[0] is None]
     for name in (resizable if exhaustive else ["raw/encoder/host_time", "raw/cameras/a/jpeg", "timestamps",
                                                  "observations/exo_joints"]):
         for rows in ((10**8, 10**10, 10**12) if exhaustive else (10**12,)):
@@ -219,6 +220,9 @@ def run_sweep(work: Path, exhaustive: bool) -> tuple[list[dict], dict[str, Count
         c["runs"] += 1
         res["verdict"] = _verdict(res)
         c[res["verdict"]] += 1
+        if (res["job"].get("argv") or [""])[0] == "validate":
+            c["validate runs"] += 1
+            c["validate FAIL"] += res["rc"] == 1
     for cat, name, path in inputs:
         figures[cat]["inputs"] += 1
         changed = _changed(before[str(path)], _hash_tree(path.parent), path)
