@@ -14,6 +14,8 @@ from calibration.poses import HandPoses
 from dexumi.devices.sim import SimDeviceProcess
 from firmware_bridge.emulator.motion import CalibrationMotion
 
+SIM_DEVICE_ID = "SIM-EXO-0001"  # the device id of the simulated exoskeleton (profiles made with --sim carry it)
+
 
 @dataclass
 class SensorErrors:
@@ -86,7 +88,7 @@ class SimRig:
         self.epoch = time.monotonic() + self.lead_s
         args: list[object] = ["--protocol", self.protocol, "--channels", self.channels, "--rate", self.rate_hz,
                               "--motion", self.motion().spec(), "--motion-epoch", repr(self.epoch),
-                              "--seed", self.seed, "--device-id", "SIM-EXO-0001", *self.errors.args()]
+                              "--seed", self.seed, "--device-id", SIM_DEVICE_ID, *self.errors.args()]
         self.device = SimDeviceProcess(*args, truth=self.truth)
         return self
 
@@ -106,3 +108,22 @@ class SimRig:
         if self.device is not None:
             self.device.stop()
             self.device = None
+
+
+def sim_exoskeleton_args(device: dict, channels: int) -> list[str]:
+    """Emulator options that simulate the exoskeleton a profile was calibrated on (its `device` section).
+
+    `calibrate --sim` calibrates an emulator with `SensorErrors.example` mounted wrong; recording with that
+    profile must simulate the same sensors, or the profile turns correct counts into nonsense angles. A
+    profile of a real device cannot describe the simulated one: DexumiError (one line).
+    """
+    from dexumi.errors import DexumiError
+
+    dev_id = str(device.get("id", ""))
+    if dev_id != SIM_DEVICE_ID:
+        raise DexumiError(f"the profile was made on device {dev_id or '?'}, not on the simulated exoskeleton "
+                          f"({SIM_DEVICE_ID}); with --sim use a profile made by `dexumi calibrate --sim`")
+    protocol = str(device.get("protocol", "v1"))
+    if protocol != "v1":
+        raise DexumiError(f"the profile is for a {protocol} board; --sim records from a simulated v1 board")
+    return ["--device-id", SIM_DEVICE_ID, *SensorErrors.example(channels, protocol).args()]

@@ -25,6 +25,7 @@ from calibration import encoders as enc
 from calibration.board import BoardSpec
 from calibration.poses import HandPoses, hand_poses
 from calibration.profile import Profile, new_profile_id, utc_now
+from calibration.sim import SIM_DEVICE_ID
 from dexumi.errors import DexumiError
 
 log = logging.getLogger(__name__)
@@ -494,7 +495,7 @@ class CalibrationRun:
             raise DexumiError(f"the device on {port} has {self.driver.joints} joint channels but exoskeleton "
                               f"'{self.poses.model}' has {len(self.poses.joints)} ({', '.join(self.poses.joints)}); "
                               "pick the model with --exoskeleton")
-        self.device = {"id": info.device_id if info else (port if not o.sim else "SIM-EXO-0001"),
+        self.device = {"id": info.device_id if info else (port if not o.sim else SIM_DEVICE_ID),
                        "protocol": self.driver.protocol, "channels": self.driver.channels,
                        "firmware": ".".join(map(str, info.firmware)) if info else None,
                        "resolution_bits": info.resolution_bits if info else None}

@@ -136,6 +136,7 @@ def test_task_operator_countdown_persist(make_window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: win.state == "idle", timeout=10_000)
     with h5py.File(tmp_path / "out" / "episode_0001.h5", "r") as f:
         assert f.attrs["outcome"] == "failure" and f.attrs["task"] == "pick up the cup"
+        assert f.attrs["operator"] == "ana"  # the Operator field reaches the file, not only --operator
     win.close()
     s = QtCore.QSettings(str(tmp_path / "recorder.ini"), QtCore.QSettings.Format.IniFormat)
     assert s.value("episode/task") == "pick up the cup" and s.value("episode/operator") == "ana"

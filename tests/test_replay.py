@@ -44,7 +44,7 @@ out["hand_orange"] = int(((hand[..., 0] > 200) & (hand[..., 1] > 80) & (hand[...
 for plot in (w.action_plot, w.exo_plot):
     r = region(plot)
     coloured = (np.abs(r[..., 0] - r[..., 1]) > 60) | (np.abs(r[..., 1] - r[..., 2]) > 60)
-    cursor = (r[..., 0] > 180) & (r[..., 1] < 30) & (r[..., 2] < 30)
+    cursor = (r[..., 2] > 200) & (r[..., 0] < 80) & (r[..., 1] < 80)  # blue: errors are red
     out["plots"].append({"coloured": int(coloured.sum()), "cursor_px": int(cursor.sum()),
                          "cursor_cols": sorted(set(np.flatnonzero(cursor.sum(axis=0) > 20).tolist()))})
 out["label"] = w.timeline.label.text()

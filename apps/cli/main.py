@@ -23,17 +23,35 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dexumi", description="Record, calibrate, replay and export exoskeleton demonstrations."
     )
     parser.add_argument("--version", action="version", version=f"dexumi {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks of unexpected errors")
+    _global_flags(parser, "")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
         module.register(sub)
+    for sp in sub.choices.values():  # the same flags after the subcommand (`dexumi hands -v`)
+        _global_flags(sp, "_sub")
     return parser
 
 
-def configure_logging(verbosity: int) -> None:
-    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+def _global_flags(p: argparse.ArgumentParser, suffix: str) -> None:
+    """-v/--verbose, -q/--quiet, --debug: before or after the subcommand (kept apart, combined by log_level)."""
+    g = p.add_argument_group("global options")
+    g.add_argument("-v", "--verbose", dest=f"verbose{suffix}", action="count", default=0,
+                   help="more log output (-vv: debug)")
+    g.add_argument("-q", "--quiet", dest=f"quiet{suffix}", action="store_true", help="errors only, no warnings")
+    g.add_argument("--debug", dest=f"debug{suffix}", action="store_true",
+                   help="show full tracebacks of unexpected errors")
+
+
+def log_level(args: argparse.Namespace) -> int:
+    """The logging level the global flags ask for, wherever they were given."""
+    if getattr(args, "quiet", False) or getattr(args, "quiet_sub", False):
+        return logging.ERROR
+    verbosity = getattr(args, "verbose", 0) + getattr(args, "verbose_sub", 0)
+    return logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+
+
+def configure_logging(level: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
@@ -43,7 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     immortalize_singletons()  # before any Qt app runs: see apps/pyside_fix.py
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure_logging(args.verbose)
+    configure_logging(log_level(args))
+    args.debug = bool(getattr(args, "debug", False) or getattr(args, "debug_sub", False))
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 from pathlib import Path
@@ -18,13 +17,9 @@ OPEN_TIMEOUT_S = 90.0
 
 def _check_display(screenshot: bool) -> None:
     """No display: offscreen for a screenshot, else a one-line error instead of Qt's abort."""
-    if os.environ.get("QT_QPA_PLATFORM") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
-        return
-    if screenshot:
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
-        return
-    raise DexumiError("no display (DISPLAY is not set): run on a desktop, set QT_QPA_PLATFORM=offscreen, "
-                      "or record with --headless")
+    from apps.display import require_display
+
+    require_display("record with --headless", render_only=screenshot)
 
 
 def make_settings(opts: RecorderOptions):

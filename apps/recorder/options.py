@@ -38,7 +38,7 @@ class RecorderOptions:
         return cls(out=Path(args.out), sim=bool(g("sim", False)), port=g("port"), cameras=list(g("camera", []) or []),
                    hand=g("hand"), profile=g("profile"), map=g("map"), task=g("task", "") or "",
                    operator=g("operator", "") or "", protocol=g("protocol", "auto") or "auto", rate=g("rate"),
-                   channels=int(g("channels", 6) or 6), seed=int(g("seed", 0) or 0),
+                   channels=int(g("channels", 6) or 6), seed=int(g("sim_seed", g("seed", 0)) or 0),
                    min_free_mb=float(g("min_free_mb", 200.0) or 0.0), screenshot=g("screenshot"),
                    screenshot_after_s=float(g("screenshot_after", 4.0) or 4.0))
 
@@ -48,11 +48,11 @@ def session_config(opts: RecorderOptions) -> dict[str, Any]:
     from apps.cli.commands.record import _config
 
     ns = argparse.Namespace(out=opts.out, sim=opts.sim or opts.port == "sim", port=opts.port, camera=list(opts.cameras),
-                            channels=opts.channels, seed=opts.seed, protocol=opts.protocol, rate=opts.rate,
+                            channels=opts.channels, sim_seed=opts.seed, protocol=opts.protocol, rate=opts.rate,
                             hand=opts.hand, map=opts.map, task=opts.task, operator=opts.operator,
                             min_free_mb=opts.min_free_mb, profile=opts.profile)
     cfg = _config(ns)
-    cfg.sim_extra_args = list(opts.sim_extra_args)
+    cfg.sim_extra_args = [*cfg.sim_extra_args, *opts.sim_extra_args]  # after the profile's
     cfg.sim_truth = opts.sim_truth
     d = {k: getattr(cfg, k) for k in cfg.__dataclass_fields__}
     if d.get("calibration") is not None and is_dataclass(d["calibration"]):

@@ -321,7 +321,8 @@ class RecorderWindow(QtWidgets.QMainWindow):
     def _start(self) -> None:
         assert self.client is not None
         self._set_state("starting")
-        self.client.send("start", task=self.controls.task.text(), notes=self.controls.notes.text())
+        self.client.send("start", task=self.controls.task.text(), notes=self.controls.notes.text(),
+                         operator=self.controls.operator.text())
 
     def _on_start(self, result: dict) -> None:
         self._t_start = time.monotonic()

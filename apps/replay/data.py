@@ -16,12 +16,24 @@ log = logging.getLogger(__name__)
 ERROR_COLOR = (220, 30, 30)
 WARN_COLOR = (240, 150, 0)
 DROP_COLOR = (200, 0, 200)
+GAP_COLOR = (150, 150, 150)  # bands where the encoder sent nothing (RGB)
+CURSOR_COLOR = (40, 40, 255)  # the current frame: blue, never the red of errors (RGB)
 
 
 @dataclass
 class Marker:
     frame: int
     t: float
+    color: tuple[int, int, int]
+    text: str
+
+
+@dataclass
+class Interval:
+    """A stretch of the episode drawn as a band (gaps, findings with a duration): seconds from the first frame."""
+
+    t0: float
+    t1: float
     color: tuple[int, int, int]
     text: str
 
@@ -43,6 +55,18 @@ class ReplayData:
     poser: object | None = None  # apps.widgets.hand_pose.HandPoser of the robot
     q: np.ndarray | None = None  # (T, nq) robot q in the model's order
     exo_tips: np.ndarray | None = None  # (T, F, 3) in the robot frame
+    in_gap: np.ndarray | None = None  # (T,) frames without encoder data (invalid, or inside a logged gap)
+    intervals: list[Interval] = field(default_factory=list)  # every gap and timed finding, uncapped
+
+    def gap_at(self, i: int) -> bool:
+        return bool(self.in_gap is not None and self.in_gap[i])
+
+    def traces(self, values: np.ndarray) -> np.ndarray:
+        """Values to plot: NaN inside gaps, so that no line is drawn across missing data."""
+        out = np.array(values, dtype=np.float64, copy=True)
+        if self.in_gap is not None and out.ndim == 2 and len(out) == len(self.in_gap):
+            out[self.in_gap] = np.nan
+        return out
 
     def __len__(self) -> int:
         return len(self.t)
@@ -103,6 +127,51 @@ def _markers(path: Path, ep: Episode, t_abs: np.ndarray) -> list[Marker]:
     return out
 
 
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) frame of each run of True."""
+    if not mask.any():
+        return []
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def _gaps(data: ReplayData) -> None:
+    """Frames without encoder data and the intervals to shade: invalid runs, logged link gaps, and the
+    gap/alignment findings' intervals — every one, however long (no cap on instants)."""
+    ep, t = data.ep, data.t
+    ts0 = float(ep.timestamps[0])
+    mask = np.zeros(len(t), bool)
+    try:
+        mask |= ~ep.valid[: len(t)]
+    except (KeyError, DexumiError):
+        pass
+    spans: list[tuple[float, float]] = []
+    try:
+        logged = ep.f["raw/encoder/gaps"][:] if "raw/encoder/gaps" in ep.f else np.zeros((0, 2))
+    except (OSError, KeyError):
+        logged = np.zeros((0, 2))
+    for a, b in np.asarray(logged, dtype=np.float64).reshape(-1, 2):
+        a, b = a - ts0, b - ts0
+        if np.isfinite(a) and np.isfinite(b) and b > a:
+            mask |= (t >= a) & (t <= b)
+            spans.append((a, b))
+    data.in_gap = mask
+    half = 0.5 / data.fps if data.fps > 0 else 0.0
+    for f0, f1 in _runs(mask):
+        spans.append((float(t[f0]) - half, float(t[f1]) + half))
+    spans.sort()
+    merged: list[list[float]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1] + 2 * half:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    data.intervals = [Interval(a, b, GAP_COLOR, f"encoder gap: no data for {b - a:.2f} s") for a, b in merged]
+    # the band shows these findings whole; their instants (capped by the validator) would show a fraction
+    data.markers = [m for m in data.markers
+                    if not (0 <= m.frame < len(mask) and mask[m.frame] and m.text.split(":")[0] in ("alignment", "gaps"))]
+
+
 def _hand(data: ReplayData) -> None:
     from apps.widgets.hand_pose import HandPoser
     from dexumi.validate import models
@@ -139,6 +208,7 @@ def load(path: str | Path, markers: bool = True) -> ReplayData:
                           str(a.get("robot_hand", "")))
         if markers:
             data.markers = _markers(p, ep, ts)
+        _gaps(data)
         _hand(data)
         return data
     except BaseException:

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from apps.replay.data import ReplayData
+from apps.replay.data import CURSOR_COLOR, ReplayData
 from apps.widgets.hand_pose import project, projection
 from dexumi.export.video import H264Writer
 from dexumi.validate.chart import Chart
@@ -23,6 +23,13 @@ def _hand_panel(d: ReplayData, i: int, proj: np.ndarray, box: tuple[np.ndarray, 
     img = np.full((CAM_H, HAND_W, 3), 255, np.uint8)
     cv2.putText(img, "robot hand (blue), exo tips (orange)", (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1,
                 cv2.LINE_AA)
+    if d.gap_at(i):  # no encoder data: no pose to show (the last one held would look like a real hand)
+        cv2.rectangle(img, (0, 24), (HAND_W - 1, CAM_H - 1), (150, 150, 150), -1)
+        cv2.putText(img, "ENCODER GAP", (HAND_W // 2 - 70, CAM_H // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.7,
+                    (255, 255, 255), 2, cv2.LINE_AA)
+        cv2.putText(img, "no joint data", (HAND_W // 2 - 55, CAM_H // 2 + 26), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                    (255, 255, 255), 1, cv2.LINE_AA)
+        return img
     pose = d.pose(i)
     if pose is None:
         cv2.putText(img, "no hand model", (90, 130), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (90, 90, 90), 1, cv2.LINE_AA)
@@ -64,8 +71,11 @@ def _hand_box(d: ReplayData, proj: np.ndarray) -> tuple[np.ndarray, float]:
 
 def _plot_base(d: ReplayData, width: int) -> tuple[np.ndarray, Callable[[float], int]]:
     c = Chart("robot joints (action, rad)", width=width, height=PLOT_H)
+    action = d.traces(d.action)
     for j, name in enumerate(d.action_names):
-        c.line(d.t, d.action[:, j], name)
+        c.line(d.t, action[:, j], name)
+    for iv in d.intervals:
+        c.vspan(iv.t0, iv.t1, iv.color[::-1])
     for m in d.markers[:300]:
         c.vmark(m.t, m.color[::-1])
     img = c.render()
@@ -101,11 +111,13 @@ def render_video(d: ReplayData, out: Path, fps: float | None = None, tick: Calla
             frame[:CAM_H, x:x + HAND_W] = _hand_panel(d, i, proj, box)
             plot = base.copy()
             cx = xpix(float(d.t[i]))
-            cv2.line(plot, (cx, 28), (cx, PLOT_H - 32), (0, 0, 200), 2)
+            cv2.line(plot, (cx, 28), (cx, PLOT_H - 32), CURSOR_COLOR[::-1], 2)
             frame[CAM_H:, :plot.shape[1]] = plot
             near = d.markers_near(i)
             label = f"{d.path.name}  frame {i + 1}/{len(d)}  t {d.t[i]:.2f} s"
-            if near:
+            if d.gap_at(i):
+                label += "  ENCODER GAP"
+            elif near:
                 label += "  " + near[0].text[:60]
             cv2.putText(frame, label, (6, CAM_H - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
             w.write(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))

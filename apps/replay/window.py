@@ -87,13 +87,17 @@ class ReplayWindow(QtWidgets.QMainWindow):
             v = CameraView(cam)
             self.cameras[cam] = v
             self.camera_layout.addWidget(v, n // 2, n % 2)
-        self.action_plot.set_data(d.t, d.action, d.action_names)
-        self.exo_plot.set_data(d.t, d.exo, d.exo_names)
+        self.action_plot.set_data(d.t, d.traces(d.action), d.action_names)
+        self.exo_plot.set_data(d.t, d.traces(d.exo), d.exo_names)
         marks = [(m.t, m.color, "") for m in d.markers[:300]]
-        self.action_plot.set_markers(marks)
-        self.exo_plot.set_markers(marks)
+        bands = [(iv.t0, iv.t1, iv.color) for iv in d.intervals]
+        for plot in (self.action_plot, self.exo_plot):
+            plot.set_markers(marks)
+            plot.set_bands(bands)
         self.timeline.set_count(len(d))
         self.timeline.set_markers([(m.frame, m.color) for m in d.markers])
+        self.timeline.set_bands([(int(abs(d.t - iv.t0).argmin()), int(abs(d.t - iv.t1).argmin()), iv.color)
+                                 for iv in d.intervals])
         self.set_frame(0)
 
     # ---- frames -----------------------------------------------------------------------------------
@@ -111,9 +115,14 @@ class ReplayWindow(QtWidgets.QMainWindow):
             self.hand.set_pose(*pose)
         self.action_plot.set_cursor(d.t[i])
         self.exo_plot.set_cursor(d.t[i])
-        self.timeline.set_frame(i, f"frame {i + 1}/{len(d)}  t {d.t[i]:.3f} s  {self.speed:g}×")
-        near = d.markers_near(i)
-        self.finding.setText(" | ".join(dict.fromkeys(m.text for m in near))[:300])
+        gap = d.gap_at(i)
+        self.timeline.set_frame(i, f"frame {i + 1}/{len(d)}  t {d.t[i]:.3f} s  {self.speed:g}×"
+                                   + ("  ENCODER GAP" if gap else ""))
+        near = [m.text for m in d.markers_near(i)]
+        if gap:
+            near = [next(iv.text for iv in d.intervals if iv.t0 <= d.t[i] <= iv.t1 + 1e-9)
+                    if any(iv.t0 <= d.t[i] <= iv.t1 + 1e-9 for iv in d.intervals) else "encoder gap: no data", *near]
+        self.finding.setText(" | ".join(dict.fromkeys(near))[:300])
 
     def seek_time(self, t: float) -> None:
         if self.data is not None:

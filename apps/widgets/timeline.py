@@ -17,11 +17,16 @@ class MarkerStrip(QtWidgets.QWidget):
         self.setFixedHeight(10)
         self.count = 1
         self.markers: list[tuple[int, tuple[int, int, int]]] = []
+        self.bands: list[tuple[int, int, tuple[int, int, int]]] = []  # (first frame, last frame, colour)
 
     def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802
         p = QtGui.QPainter(self)
         p.fillRect(self.rect(), QtGui.QColor(235, 235, 235))
         w = max(1, self.width() - 12)
+        for a, b, color in self.bands:
+            xa = 6 + int(w * a / max(1, self.count - 1))
+            xb = 6 + int(w * b / max(1, self.count - 1))
+            p.fillRect(xa, 0, max(2, xb - xa + 1), self.height(), QtGui.QColor(*color))
         for i, color in self.markers:
             x = 6 + int(w * i / max(1, self.count - 1))
             p.fillRect(x - 1, 0, 3, self.height(), QtGui.QColor(*color))
@@ -73,6 +78,10 @@ class Timeline(QtWidgets.QWidget):
 
     def set_markers(self, markers: Sequence[tuple[int, tuple[int, int, int]]]) -> None:
         self.strip.markers = list(markers)
+        self.strip.update()
+
+    def set_bands(self, bands: Sequence[tuple[int, int, tuple[int, int, int]]]) -> None:
+        self.strip.bands = list(bands)
         self.strip.update()
 
     def set_frame(self, i: int, text: str) -> None:

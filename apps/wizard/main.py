@@ -7,6 +7,9 @@ import sys
 
 
 def run(args: argparse.Namespace) -> int:
+    from apps.display import require_display
+
+    require_display("use --headless (with --sim or --port PORT)")
     from PySide6 import QtWidgets
 
     from apps.cli.commands.calibrate import check_outputs, options_from_args

@@ -116,11 +116,32 @@ class CalibrationWizard(QtWidgets.QWidget):
         for b in (self.start_btn, self.redo_btn, self.save_btn):
             buttons.addWidget(b)
         right.addLayout(buttons)
-        top = QtWidgets.QHBoxLayout(self)
+        top = QtWidgets.QHBoxLayout()
         top.addWidget(self.steps)
         top.addLayout(right, 1)
+        outer = QtWidgets.QVBoxLayout(self)
+        outer.addLayout(self._device_row())
+        outer.addLayout(top, 1)
         self.steps.currentRowChanged.connect(self._show_step)
         self.steps.setCurrentRow(0)
+
+    def _device_row(self) -> QtWidgets.QHBoxLayout:
+        """The encoder board to calibrate: `sim` or a serial/BLE port (found ones listed, any typed one works);
+        fixed once the devices are open, preset (and locked) by --sim/--port."""
+        from apps.recorder.setup_panel import SIM, serial_choices
+
+        self.device = QtWidgets.QComboBox(editable=True)
+        given = SIM if self.options.sim else self.options.port
+        choices = [given] if given else []
+        self.device.addItems(list(dict.fromkeys([*choices, *serial_choices(), SIM])))
+        self.device.setCurrentIndex(0)
+        self.device.setToolTip("encoder board: sim (simulated exoskeleton), /dev/ttyACM0, /dev/serial/by-id/..., "
+                               "ble:NAME")
+        self.device.setEnabled(not given)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(QtWidgets.QLabel("Device"))
+        row.addWidget(self.device, 1)
+        return row
 
     def _show_step(self, row: int) -> None:
         if 0 <= row < len(self.run.steps):
@@ -134,19 +155,48 @@ class CalibrationWizard(QtWidgets.QWidget):
         self.steps.item(row).setText(f"{MARK[state]} {step.title}")
 
     # -------------------------------------------------------------------------------------- control
-    def open_devices(self) -> None:
-        if not self.opened:
+    def open_devices(self) -> bool:
+        """Open the chosen device; a failure is one line in the log and the status (never a traceback)."""
+        if self.opened:
+            return True
+        choice = self.device.currentText().strip()
+        if not choice:
+            self._say("choose the encoder board in Device (sim for the simulated exoskeleton) first")
+            return False
+        self.options.sim = self.options.sim or choice == "sim"
+        self.options.port = None if self.options.sim else choice
+        self.auto = self.auto or self.options.sim  # the simulated hand plays every pose by itself
+        try:
             self.run.open()
-            self.opened = True
-            self.timer.start()
+        except DexumiError as exc:
+            self.run.close()
+            self.run = CalibrationRun(self.options)  # a clean run for the next attempt (same steps)
+            self._say(f"cannot open {choice}: {exc}")
+            return False
+        except Exception as exc:  # noqa: BLE001 - a Qt slot must not end in a traceback
+            log.exception("opening %s", choice)
+            self.run.close()
+            self.run = CalibrationRun(self.options)
+            self._say(f"cannot open {choice}: {type(exc).__name__}: {exc}")
+            return False
+        self.opened = True
+        self.device.setEnabled(False)
+        self.timer.start()
+        return True
+
+    def _say(self, message: str) -> None:
+        self.status.setText(message)
+        self.log.appendPlainText(f"✗ {message}")
 
     def start_all(self) -> None:
-        self.open_devices()
+        if not self.open_devices():
+            return
         self.queue = [s for s in self.run.steps if self.state[s.key] != "done"]
         self._next()
 
     def start_selected(self) -> None:
-        self.open_devices()
+        if not self.open_devices():
+            return
         row = max(0, self.steps.currentRow())
         if self.current is None:
             self.queue = [self.run.steps[row]] + (self.run.steps[row + 1:] if self.auto else [])
@@ -154,7 +204,8 @@ class CalibrationWizard(QtWidgets.QWidget):
 
     def redo(self, key: str) -> None:
         """Redo one step and the steps that depend on it."""
-        self.open_devices()
+        if not self.open_devices():
+            return
         step = self.run.step(key)
         again = [step, *self.run.dependents(key)]
         for s in again:

@@ -67,6 +67,7 @@ class StreamStatus:
     last_data_age_s: float
     drift_ppm: float = 0.0
     residual_ms: float = 0.0
+    episode_dropped: int = 0  # drops in the current episode (when idle: in the last finished one)
 
 
 @dataclass

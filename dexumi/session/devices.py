@@ -57,11 +57,11 @@ class Devices:
             self.sim.stop()
 
 
-def _sim_camera_specs(cfg: SessionConfig, epoch: float) -> list[str]:
+def _sim_camera_specs(cfg: SessionConfig, epoch: float, motion: str = "grasp") -> list[str]:
     w, h = cfg.sim_camera_size
     ms = cfg.sim_camera_latency_s * 1e3
     return [f"sim:name=wrist{i},latency={ms:g}ms,fps={cfg.sim_camera_fps:g},width={w},height={h},"
-            f"seed={cfg.sim_seed},epoch={epoch!r},joints={cfg.sim_channels}" for i in range(2)]
+            f"seed={cfg.sim_seed},epoch={epoch!r},joints={cfg.sim_channels},motion={motion}" for i in range(2)]
 
 
 def open_devices(cfg: SessionConfig) -> Devices:
@@ -74,12 +74,16 @@ def open_devices(cfg: SessionConfig) -> Devices:
     latencies = dict(cfg.latencies_s)
     port = cfg.port
     if cfg.sim:
+        from dexumi.session.simmotion import sim_motion_spec
+
+        motion = sim_motion_spec(cfg.map_path, cfg.hand, cfg.sim_channels, cfg.sim_seed)
         epoch = time.monotonic() + 0.5
         sim = SimDeviceProcess("--channels", cfg.sim_channels, "--rate", cfg.sim_rate_hz, "--seed", cfg.sim_seed,
-                               "--motion-epoch", repr(epoch), *cfg.sim_extra_args, truth=cfg.sim_truth)
+                               "--motion", motion, "--motion-epoch", repr(epoch), *cfg.sim_extra_args,
+                               truth=cfg.sim_truth)
         port = sim.port
         if not specs:
-            specs = _sim_camera_specs(cfg, epoch)
+            specs = _sim_camera_specs(cfg, epoch, motion)
             for i in range(len(specs)):
                 latencies.setdefault(f"wrist{i}", cfg.sim_camera_latency_s)
     if port is None:

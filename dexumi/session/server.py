@@ -2,7 +2,7 @@
 
     python -m dexumi.session.server [--status-interval 0.5]
 
-Requests: `{"id": 1, "cmd": "open", "config": {...SessionConfig fields...}}`, then `start` (task, notes),
+Requests: `{"id": 1, "cmd": "open", "config": {...SessionConfig fields...}}`, then `start` (task, notes, operator),
 `stop` (outcome, notes), `discard`, `outcome` (outcome), `notes` (notes), `status`, `close`.
 Answers: `{"id": 1, "ok": true, "result": ...}` or `{"id": 1, "ok": false, "error": "one line"}`.
 Events, unasked: `{"event": "status", "status": {...}}` every status interval while open, and
@@ -92,7 +92,7 @@ class Server:
             return {"recovered": [str(r.path) for r in s.recovered], "joints": list(s.joint_names)}
         s = self._need() if cmd != "close" else self.session
         if cmd == "start":
-            return {"episode": s.start_episode(req.get("task"), req.get("notes", ""))}
+            return {"episode": s.start_episode(req.get("task"), req.get("notes", ""), req.get("operator"))}
         if cmd == "stop":
             return {"path": str(s.stop_episode(req.get("outcome"), req.get("notes")))}
         if cmd == "discard":

@@ -73,6 +73,8 @@ class RecordingSession:
         self._free_mb = 0.0
         self._next_disk_check = 0.0
         self._totals: dict[str, int] = {}
+        self._drops0: dict[str, int] = {}  # each stream's session drop count when the episode started
+        self.last_episode_dropped: dict[str, int] = {}  # drops during the last finished episode, per stream
         self.state = "new"
         self._folder_lock: FolderLock | None = None
 
@@ -147,8 +149,9 @@ class RecordingSession:
     def recording(self) -> bool:
         return self._writer is not None
 
-    def start_episode(self, task: str | None = None, notes: str = "") -> int:
-        """Reserve the next number and start writing; returns the episode number."""
+    def start_episode(self, task: str | None = None, notes: str = "", operator: str | None = None) -> int:
+        """Reserve the next number and start writing; returns the episode number. `task`/`operator` None:
+        the session's."""
         with self._lock:
             if self.state not in ("idle",):
                 raise DexumiError(f"cannot start an episode while the session is {self.state}")
@@ -160,7 +163,7 @@ class RecordingSession:
                     for c in self.devices.cameras]
             rmap = self.retargeter.map if self.retargeter else None
             meta = EpisodeMeta(
-                number=number, task=self.cfg.task if task is None else task, operator=self.cfg.operator,
+                number=number, task=self.cfg.task if task is None else task, operator=self.cfg.operator if operator is None else operator,
                 robot_hand=rmap.robot if rmap else "", exoskeleton=(rmap.exoskeleton or "") if rmap else "",
                 nominal_fps=cams[0].fps if cams else 30.0, software_version=f"dexumi {__version__}",
                 calibration_profile_id=self.cfg.profile_id, calibration_profile_yaml=self.cfg.profile_yaml,
@@ -177,6 +180,7 @@ class RecordingSession:
                 raise
             self._meta = meta
             self._t0 = time.monotonic()
+            self._drops0 = {st.name: st.dropped for st in self.status().streams}
             self._link0 = self.devices.encoder.stats() if self.devices is not None else None
             self._gaps_seen = len(enc.stats().gap_events)
             self.episode_ended.clear()
@@ -304,6 +308,7 @@ class RecordingSession:
     def _stop_locked(self, outcome: str | None, notes: str | None, reason: str) -> Path:
         w = self._writer
         assert w is not None and self.devices is not None
+        self.last_episode_dropped = {st.name: st.episode_dropped for st in self.status().streams}
         self._writer = None
         try:
             # what arrived up to now belongs to the episode
@@ -361,6 +366,9 @@ class RecordingSession:
                 streams.append(StreamStatus(cam.name, "camera", c.connected, c.rate_hz, c.nominal_rate_hz,
                                             self._totals.get(cam.name, 0), counts.get(cam.name, 0),
                                             c.missing_samples + c.overflows, c.gaps, c.reconnects, c.last_data_age_s))
+        for st in streams:
+            st.episode_dropped = (st.dropped - self._drops0.get(st.name, st.dropped) if w is not None
+                                  else self.last_episode_dropped.get(st.name, 0))
         meta = self._meta
         return SessionStatus(
             state=self.state, out_dir=str(self.out_dir), episode=w.meta.number if w else None,

@@ -32,6 +32,7 @@ class Chart:
     lines: list[tuple[np.ndarray, np.ndarray, str]] = field(default_factory=list)
     hlines: list[tuple[float, str]] = field(default_factory=list)
     vmarks: list[tuple[float, tuple[int, int, int]]] = field(default_factory=list)
+    vspans: list[tuple[float, float, tuple[int, int, int]]] = field(default_factory=list)
 
     def line(self, x: np.ndarray, y: np.ndarray, label: str = "") -> None:
         self.lines.append((np.asarray(x, float), np.asarray(y, float), label))
@@ -41,6 +42,10 @@ class Chart:
 
     def vmark(self, x: float, color: tuple[int, int, int] = (0, 0, 220)) -> None:
         self.vmarks.append((float(x), color))
+
+    def vspan(self, x0: float, x1: float, color: tuple[int, int, int] = (200, 200, 200)) -> None:
+        """A shaded band from x0 to x1 (BGR), drawn under the lines."""
+        self.vspans.append((float(x0), float(x1), color))
 
     def _range(self) -> tuple[float, float, float, float]:
         xs = [x[np.isfinite(x)] for x, _, _ in self.lines if len(x)] + [np.array([v for v, _ in self.vmarks])]
@@ -76,6 +81,10 @@ class Chart:
             cv2.line(img, (L, Y), (w - R, Y), (235, 235, 235), 1)
             cv2.putText(img, f"{t:.6g}", (4, Y + 4), FONT, 0.38, (60, 60, 60), 1, cv2.LINE_AA)
         cv2.putText(img, self.xlabel, (w - R - 20, h - 4), FONT, 0.4, (60, 60, 60), 1, cv2.LINE_AA)
+        for a, b, color in self.vspans:
+            A, Bx = int(px(max(a, x0))), int(px(min(b, x1)))
+            if Bx >= A:
+                cv2.rectangle(img, (A, T), (max(A + 1, Bx), h - B), color, -1)
         cv2.rectangle(img, (L, T), (w - R, h - B), (0, 0, 0), 1)
         for x, color in self.vmarks:
             X = int(px(x))
@@ -87,12 +96,17 @@ class Chart:
                 cv2.putText(img, label, (w - R - 8 * len(label), Y - 3), FONT, 0.35, (90, 90, 90), 1, cv2.LINE_AA)
         for k, (x, y, label) in enumerate(self.lines):
             ok = np.isfinite(x) & np.isfinite(y)
-            pts = np.stack([px(x[ok]), py(y[ok])], axis=1).astype(np.int32)
             color = PALETTE[k % len(PALETTE)]
-            if len(pts) > 1:
-                cv2.polylines(img, [pts], False, color, 1, cv2.LINE_AA)
-            elif len(pts) == 1:
-                cv2.circle(img, tuple(int(v) for v in pts[0]), 2, color, -1)
+            # a missing value breaks the line: no straight segment drawn across a gap
+            runs = np.split(np.arange(len(ok)), np.flatnonzero(np.diff(ok.astype(np.int8)) != 0) + 1)
+            for run in runs:
+                if not len(run) or not ok[run[0]]:
+                    continue
+                pts = np.stack([px(x[run]), py(y[run])], axis=1).astype(np.int32)
+                if len(pts) > 1:
+                    cv2.polylines(img, [pts], False, color, 1, cv2.LINE_AA)
+                else:
+                    cv2.circle(img, tuple(int(v) for v in pts[0]), 2, color, -1)
             if label:
                 ly = T + 14 + 14 * k
                 cv2.line(img, (w - R - 130, ly - 4), (w - R - 112, ly - 4), color, 2)

@@ -52,15 +52,15 @@ class ValidateConfig:
         return asdict(self)
 
 
-def set_severity(cfg: ValidateConfig, spec: str) -> None:
-    """`CHECK=off|warn|error` (CHECK may be `all`)."""
+def set_severity(cfg: ValidateConfig, spec: str, where: str = "--severity") -> None:
+    """`CHECK=off|warn|error` (CHECK may be `all`); `where` names the source in errors."""
     if "=" not in spec:
-        raise DexumiError(f"--severity {spec!r}: expected CHECK=off|warn|error")
+        raise DexumiError(f"{where} {spec!r}: expected CHECK=off|warn|error")
     check, level = (x.strip() for x in spec.split("=", 1))
     if level not in SEVERITIES:
-        raise DexumiError(f"--severity {spec!r}: level must be one of {', '.join(SEVERITIES)}")
+        raise DexumiError(f"{where} {spec!r}: level must be one of {', '.join(SEVERITIES)}")
     if check != "all" and check not in CHECKS:
-        raise DexumiError(f"--severity {spec!r}: unknown check (checks: {', '.join(CHECKS)})")
+        raise DexumiError(f"{where} {spec!r}: unknown check (checks: {', '.join(CHECKS)})")
     for c in CHECKS if check == "all" else (check,):
         cfg.severity[c] = level
 
@@ -85,7 +85,8 @@ def load_config(path: str | Path) -> ValidateConfig:
             if not isinstance(v, dict):
                 raise DexumiError(f"{p}: severity must map check names to off|warn|error")
             for c, lvl in v.items():
-                set_severity(cfg, f"{c}={lvl}")
+                lvl = "off" if lvl is False else lvl  # YAML 1.1 reads a bare `off` (or `no`) as false
+                set_severity(cfg, f"{c}={lvl}", where=f"{p}: severity")
             continue
         default = getattr(cfg, k)
         try:

@@ -35,7 +35,7 @@ def expand(paths: list[str | Path], include_unfinished: bool = True) -> Inputs:
     res = Inputs()
     seen: set[Path] = set()
     for raw in paths:
-        p = Path(raw)
+        p = Path(raw).expanduser()  # "~/data" as the docs write it (the shell does not expand it in Python)
         if p.is_dir():
             res.folders.append(p)
             found = _in_folder(p)

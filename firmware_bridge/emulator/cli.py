@@ -26,8 +26,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--channels", type=int, default=16, help="ADC channels (legacy: joints + 2)")
     p.add_argument("--rate", type=float, default=1000.0, help="samples per second per channel")
     p.add_argument("--batch", type=int, default=None, help="samples per v1 frame (default: ~500 frames/s)")
-    p.add_argument("--seed", type=int, default=0, help="makes motion, noise and faults reproducible")
-    p.add_argument("--motion", default="grasp", help="'grasp' (default) or 'keypoints:PATH.npy'")
+    p.add_argument("--seed", "--sim-seed", dest="seed", type=int, default=0,
+                   help="makes motion, noise and faults reproducible (--sim-seed: the name record/calibrate use)")
+    p.add_argument("--motion", default="grasp",
+                   help="'grasp' (default; 'grasp:lower=a/b/..;upper=c/d/..' keeps each joint in a range), "
+                        "'keypoints:PATH.npy' or 'calibration[:...]'")
     p.add_argument("--drift-ppm", type=float, default=0.0, help="device clock error in ppm (+: runs fast)")
     p.add_argument("--jitter-ms", type=float, default=0.0, help="random delay of each frame, 0..J ms")
     p.add_argument("--corrupt", type=float, default=0.0, metavar="P", help="probability of corrupting each byte")

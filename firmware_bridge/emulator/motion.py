@@ -42,19 +42,46 @@ class GraspCycleMotion:
     period_s: float = 3.0
     low_rad: float = 0.05
     high_rad: float = 1.3
+    lower: tuple[float, ...] = ()  # per-joint range of the simulated exoskeleton (its model's limits);
+    upper: tuple[float, ...] = ()  # empty: every joint moves in [low_rad, high_rad]
 
     def __post_init__(self) -> None:
         rng = np.random.default_rng(self.seed)
         self.finger = finger_of_joint(self.joints)
         self.phase = rng.uniform(0, 0.25, len(FINGERS))[self.finger] + rng.uniform(0, 0.03, self.joints)
         self.amplitude = rng.uniform(0.7, 1.0, self.joints)
-        self.low = self.low_rad + rng.uniform(0.0, 0.1, self.joints)
-        self.span = (self.high_rad - self.low_rad) * self.amplitude
+        start = rng.uniform(0.0, 0.1, self.joints)
+        if self.lower or self.upper:
+            lo, hi = self._range()
+            span = hi - lo
+            # open pose 2-7 % into the range, closing to at most 95 %: tremor included, inside the limits
+            self.low = lo + span * (0.02 + 0.5 * start)
+            self.span = (lo + 0.95 * span - self.low) * self.amplitude
+        else:
+            self.low = self.low_rad + start
+            self.span = (self.high_rad - self.low_rad) * self.amplitude
         self.period = self.period_s * rng.uniform(0.9, 1.1)
         self.wobble_freq = rng.uniform(0.05, 0.15)
         self.tremor_freq = rng.uniform(6.0, 10.0, (self.joints, 2))
         self.tremor_phase = rng.uniform(0, 2 * np.pi, (self.joints, 2))
         self.tremor_amp = rng.uniform(0.002, 0.006, self.joints)
+        if self.lower or self.upper:  # a narrow joint (e.g. a ±0.17 rad spread) trembles less
+            self.tremor_amp = np.minimum(self.tremor_amp, 0.01 * (self._range()[1] - self._range()[0]))
+
+    def _range(self) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = np.asarray(self.lower, np.float64), np.asarray(self.upper, np.float64)
+        if lo.shape != (self.joints,) or hi.shape != (self.joints,) or not np.all(hi > lo):
+            raise ValueError(f"grasp motion: need {self.joints} lower and upper limits with upper > lower "
+                             f"(got {len(self.lower)} and {len(self.upper)})")
+        return lo, hi
+
+    def spec(self) -> str:
+        """The `make_motion` spec that rebuilds this motion (for another process: emulator, sim camera).
+        Lists are '/'-separated so the spec can sit inside a comma-separated camera spec."""
+        if not (self.lower or self.upper):
+            return "grasp"
+        return ("grasp:lower=" + "/".join(f"{v:.9g}" for v in self.lower)
+                + ";upper=" + "/".join(f"{v:.9g}" for v in self.upper))
 
     def closure(self, t: np.ndarray) -> np.ndarray:
         """Closure in [0, 1], shape (len(t), joints)."""
@@ -125,10 +152,13 @@ class KeypointMotion:
 
 
 def make_motion(spec: str, joints: int, seed: int) -> MotionModel:
-    """`grasp` (default), `keypoints:PATH` (a .npy of MediaPipe keypoints, frames × 21 × 3) or
-    `calibration[:k=v;...]` (the calibration wizard's scripted poses, see `CalibrationMotion.spec`)."""
+    """`grasp[:lower=a/b/...;upper=c/d/...]` (default; optional per-joint range, see `GraspCycleMotion.spec`),
+    `keypoints:PATH` (a .npy of MediaPipe keypoints, frames × 21 × 3) or `calibration[:k=v;...]` (the
+    calibration wizard's scripted poses, see `CalibrationMotion.spec`)."""
     if spec in ("", "grasp"):
         return GraspCycleMotion(joints, seed)
+    if spec.startswith("grasp:"):
+        return _grasp_motion(spec.partition(":")[2], joints, seed)
     if spec.startswith("keypoints:"):
         return KeypointMotion(joints, Path(spec.split(":", 1)[1]))
     if spec == "calibration" or spec.startswith("calibration:"):
@@ -267,6 +297,19 @@ class CalibrationMotion:
         if self.fingers:
             parts.append("fingers=" + ",".join(str(int(f)) for f in self.fingers))
         return "calibration:" + ";".join(parts)
+
+
+def _grasp_motion(options: str, joints: int, seed: int) -> GraspCycleMotion:
+    kwargs: dict = {}
+    for part in filter(None, (p.strip() for p in options.split(";"))):
+        key, _, value = part.partition("=")
+        if key not in ("lower", "upper"):
+            raise ValueError(f"grasp motion: unknown option {key!r} (use lower=.../upper=...)")
+        try:
+            kwargs[key] = tuple(float(v) for v in value.replace(",", "/").split("/") if v.strip())
+        except ValueError:
+            raise ValueError(f"grasp motion: {key}={value!r} is not a list of numbers") from None
+    return GraspCycleMotion(joints, seed, **kwargs)
 
 
 def _calibration_motion(options: str, joints: int, seed: int) -> CalibrationMotion:

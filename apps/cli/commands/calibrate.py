@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="simulated exoskeleton (scripted poses, wrong sensor offsets/signs/gains) and cameras")
     p.add_argument("--out", type=Path, default=None, help="profile to write (YAML); the joint map goes beside it")
     p.add_argument("--force", action="store_true", help="overwrite an existing profile")
-    p.add_argument("--port", default=None, help="encoder board port (serial path, ble:NAME)")
+    p.add_argument("--port", default=None, help="encoder board port (serial path, ble:NAME, or sim = --sim)")
     p.add_argument("--protocol", choices=("auto", "v1", "legacy"), default="auto")
     p.add_argument("--exoskeleton", default="inspire_exo", help="exoskeleton model (bundled name or URDF)")
     p.add_argument("--hand", default=None, help="robot hand (default: the exoskeleton's pair)")
@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--skip", action="append", default=[], choices=("jointmap", "camera", "latency"),
                    help="leave a step out (repeatable)")
     p.add_argument("--sim-latency-ms", type=float, default=40.0, help="sim camera latency (ms)")
-    p.add_argument("--sim-seed", type=int, default=0)
+    p.add_argument("--sim-seed", "--seed", dest="sim_seed", type=int, default=0, help="--sim: emulator seed")
     p.add_argument("--sim-truth", type=Path, default=None, help=argparse.SUPPRESS)
     p.set_defaults(handler=run)
 
@@ -102,6 +102,8 @@ def check_outputs(out: Path | None, force: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     from dexumi.errors import DexumiError
 
+    if args.port == "sim":  # as for `stream` and `record`: the simulated exoskeleton
+        args.sim, args.port = True, None
     if args.print_board is not None:
         return _print_board(args)
     if args.zero_check is not None:

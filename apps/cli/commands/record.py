@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--protocol", choices=("auto", "v1", "legacy"), default="auto")
     p.add_argument("--rate", type=float, default=None, help="v1 encoder: ask for this sample rate")
     p.add_argument("--channels", type=int, default=6, help="--sim: emulator joint channels (6 inspire, 12 xhand)")
-    p.add_argument("--seed", type=int, default=0, help="--sim: emulator and camera seed")
+    p.add_argument("--sim-seed", "--seed", dest="sim_seed", type=int, default=0,
+                   help="--sim: emulator and camera seed (--seed is the old name)")
     p.add_argument("--min-free-mb", type=float, default=200.0, help="stop recording below this free disk space")
     p.add_argument("--pause", type=float, default=0.0, help="seconds between episodes")
     p.add_argument("--json", action="store_true", help="print one JSON object per finished episode")
@@ -68,7 +69,7 @@ def _config(args: argparse.Namespace):
     from dexumi.session.config import SessionConfig
 
     cfg = SessionConfig(out_dir=args.out, port=None if args.sim else args.port, cameras=list(args.camera),
-                        sim=bool(args.sim) or args.port == "sim", sim_channels=args.channels, sim_seed=args.seed,
+                        sim=bool(args.sim) or args.port == "sim", sim_channels=args.channels, sim_seed=args.sim_seed,
                         protocol=args.protocol, encoder_rate_hz=args.rate, hand=args.hand, map_path=args.map,
                         task=args.task, operator=args.operator, min_free_mb=args.min_free_mb)
     if args.profile is not None:
@@ -88,7 +89,10 @@ def _config(args: argparse.Namespace):
             if mp.is_file():
                 cfg.map_path = mp
         if cfg.sim:
+            from calibration.sim import sim_exoskeleton_args
+
             cfg.sim_channels = cfg.calibration.channels
+            cfg.sim_extra_args = [*sim_exoskeleton_args(prof.device, cfg.sim_channels), *cfg.sim_extra_args]
     return cfg
 
 
@@ -139,5 +143,5 @@ def _report(session, number: int, path, as_json: bool) -> None:
     if as_json:
         print(json.dumps({"episode": number, "path": str(path), "status": st.to_json()}), flush=True)
     else:
-        streams = "  ".join(f"{s.name} {s.rate_hz:.0f} Hz drops {s.dropped}" for s in st.streams)
+        streams = "  ".join(f"{s.name} {s.rate_hz:.0f} Hz drops {s.episode_dropped}" for s in st.streams)
         print(f"episode {number:4d}  {path}  ({streams})", flush=True)

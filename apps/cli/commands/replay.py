@@ -27,6 +27,10 @@ def run(args: argparse.Namespace) -> int:
     from dexumi.errors import DexumiError
 
     files = episode_list(args.path)
+    if not args.headless:
+        from apps.display import require_display
+
+        require_display("render a video with --headless --out clip.mp4", render_only=args.screenshot is not None)
     if args.screenshot:
         from apps.replay.main import screenshot
 

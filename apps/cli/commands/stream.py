@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--protocol", choices=("auto", "v1", "legacy"), default="auto")
     p.add_argument("--channels", type=int, default=None, help="legacy boards: channel count (default: detect)")
     p.add_argument("--rate", type=float, default=None, help="v1: ask the device for this sample rate")
-    p.add_argument("--seconds", type=float, default=10.0, help="how long to stream (default 10)")
+    p.add_argument("--duration", "--seconds", dest="duration", type=float, default=10.0,
+                   help="seconds to stream (default 10; --seconds is the old name)")
     p.add_argument("--profile", default=None, help="calibration profile to convert counts to angles")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end instead of text")
     p.set_defaults(handler=run)
@@ -30,8 +31,8 @@ def run(args: argparse.Namespace) -> int:
     from dexumi.devices.sim import SimDeviceProcess
     from dexumi.errors import DexumiError
 
-    if args.seconds <= 0:
-        raise DexumiError("--seconds must be positive")
+    if args.duration <= 0:
+        raise DexumiError("--duration must be positive")
     calibration = None
     if args.profile:
         from calibration.profile import load_profile
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         driver = EncoderDriver(EncoderConfig(port, args.protocol, args.channels, args.rate, calibration))
         with driver:
-            report = _stream(driver, args.seconds, quiet=args.json)
+            report = _stream(driver, args.duration, quiet=args.json)
     finally:
         if sim:
             sim.stop()
