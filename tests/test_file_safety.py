@@ -27,6 +27,22 @@ def dexumi(*args: object, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([*DEXUMI, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=REPO)
 
 
+def inproc(*args: object) -> subprocess.CompletedProcess:
+    """The same command line run in this process (saves the interpreter start-up on a loaded machine)."""
+    import contextlib
+    import io
+    import logging
+
+    from apps.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    logging.getLogger().handlers.clear()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main([str(a) for a in args])
+    logging.getLogger().handlers.clear()
+    return subprocess.CompletedProcess(list(args), rc, out.getvalue(), err.getvalue())
+
+
 def one_line_error(p: subprocess.CompletedProcess, *needles: str) -> None:
     lines = [x for x in p.stderr.splitlines() if x.strip()]
     assert p.returncode == 2 and len(lines) == 1 and ": error: " in lines[0], (p.returncode, p.stderr)
@@ -166,16 +182,16 @@ def test_retarget_out_never_overwrites(tmp_path, angles):
         pytest.skip("bundled inspire map not found")
     other = tmp_path / "mine.csv"
     other.write_text("precious\n")
-    one_line_error(dexumi("retarget", angles, "--map", MAP, "--out", other), "already exists")
-    one_line_error(dexumi("retarget", angles, "--map", MAP, "--out", other, "--force"), "not written by this command")
+    one_line_error(inproc("retarget", angles, "--map", MAP, "--out", other), "already exists")
+    one_line_error(inproc("retarget", angles, "--map", MAP, "--out", other, "--force"), "not written by this command")
     assert other.read_text() == "precious\n"
     before = sha(angles)
-    one_line_error(dexumi("retarget", angles, "--map", MAP, "--out", angles, "--force"), "is the input")
+    one_line_error(inproc("retarget", angles, "--map", MAP, "--out", angles, "--force"), "is the input")
     assert sha(angles) == before
     out = tmp_path / "robot.npy"
-    assert dexumi("retarget", angles, "--map", MAP, "--out", out).returncode == 0
-    one_line_error(dexumi("retarget", angles, "--map", MAP, "--out", out), "already exists")
-    assert dexumi("retarget", angles, "--map", MAP, "--out", out, "--force").returncode == 0
+    assert inproc("retarget", angles, "--map", MAP, "--out", out).returncode == 0
+    one_line_error(inproc("retarget", angles, "--map", MAP, "--out", out), "already exists")
+    assert inproc("retarget", angles, "--map", MAP, "--out", out, "--force").returncode == 0
 
 
 def test_retarget_refuses_newer_format_version(tmp_path):
@@ -184,7 +200,7 @@ def test_retarget_refuses_newer_format_version(tmp_path):
         f.attrs[S.A_VERSION] = 7
     m = tmp_path / "m.yaml"
     m.write_text("version: 1\nrobot: inspire_like\nchannels: [j0, j1, j2]\njoints:\n  thumb_yaw: {from: j0}\n")
-    one_line_error(dexumi("retarget", ep, "--map", m), "newer")
+    one_line_error(inproc("retarget", ep, "--map", m), "newer")
 
 
 def test_sim_device_keeps_existing_files(tmp_path):
@@ -200,13 +216,13 @@ def test_sim_device_keeps_existing_files(tmp_path):
 def test_validate_json_stdout_and_file(tmp_path):
     ep = write_episode(tmp_path / "episode_0001.h5.partial", seconds=1.0)
     for flag in (["--json"], ["--json", "-"]):
-        p = dexumi("validate", ep, "--no-progress", *flag)
+        p = inproc("validate", ep, "--no-progress", *flag)
         assert json.loads(p.stdout)["report_version"] == 1 and not (REPO / "-").exists()
     rep = tmp_path / "r.json"
-    dexumi("validate", ep, "--no-progress", "--json", rep)
+    inproc("validate", ep, "--no-progress", "--json", rep)
     assert json.loads(rep.read_text())["summary"]["files"] == 1
     before = sha(ep)
-    one_line_error(dexumi("validate", ep, "--json", ep), "refusing to overwrite")
+    one_line_error(inproc("validate", ep, "--json", ep), "refusing to overwrite")
     assert sha(ep) == before
 
 
