@@ -107,10 +107,9 @@ def _check_raw(f: h5py.File, file_bytes: int) -> None:
     names = enc["angles"].attrs.get("names")
     if names is not None and len(names) != widths["angles"]:
         raise DexumiError(f"/{S.ENCODER}/angles has {widths['angles']} columns but {len(names)} names")
-    if "gaps" in enc:
-        g = _dataset(f, S.ENCODER_GAPS, "f", 2, file_bytes)
-        if g.shape[1] != 2:
-            raise DexumiError(f"/{S.ENCODER_GAPS} has shape {g.shape} (expected (G, 2))")
+    g = _dataset(f, S.ENCODER_GAPS, "f", 2, file_bytes)  # the writer makes every dataset up front
+    if g.shape[1] != 2:
+        raise DexumiError(f"/{S.ENCODER_GAPS} has shape {g.shape} (expected (G, 2))")
     cams = f.get(S.CAMERAS)
     if cams is None:
         return
@@ -158,8 +157,8 @@ def _check_view(f: h5py.File, file_bytes: int) -> None:
 
 def _check_text(f: h5py.File, file_bytes: int) -> None:
     for name in (S.CALIBRATION_PROFILE, S.RETARGET_MAP, S.SESSION, S.SYNC_REPORT, S.STATS):
-        if name not in f:
-            continue
+        if name not in f:  # the writer makes every text dataset at creation (empty until finalised)
+            raise DexumiError(f"/{name} is missing")
         ds = f[name]
         if not isinstance(ds, h5py.Dataset) or ds.ndim > 1 or (ds.ndim == 1 and ds.shape[0] > 1):
             raise DexumiError(f"/{name} is not a text dataset")
