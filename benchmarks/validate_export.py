@@ -1,4 +1,8 @@
-"""Validation and export throughput on a long synthetic episode, with peak memory.
+"""Validation and export throughput on a long synthetic episode, with peak memory; and our LeRobot export against
+LeRobot's own writer (`LeRobotDataset.create` + `add_frame` + `save_episode`, in its cached venv
+/tmp/dexumi-venvs/lerobot, created on first use like tests/test_export_loaders.py does): the same frames (decoded
+from our export), the same image size and fps, the same codec (H.264), LeRobot-record's 4 image-writer threads
+per camera. Without that venv the writer figures are null.
 
     python benchmarks/validate_export.py [--quick]
 
@@ -86,11 +90,12 @@ def step(kind: str, args: list[str]) -> dict:
     else:
         from dexumi.export import ExportOptions, export_paths
 
-        fmt, src, dst, fps, size = args
+        fmt, src, dst, fps, size, keep = (*args, "0")[:6]
         w, h = (int(v) for v in size.split("x"))
         s = export_paths([src], ExportOptions(fmt, Path(dst), float(fps), (w, h), force=True, progress=False))
         out = {"frames": s.frames, "mb_written": round(s.bytes / 2**20, 1)}
-        shutil.rmtree(dst, ignore_errors=True)
+        if keep != "keep":
+            shutil.rmtree(dst, ignore_errors=True)
     out["seconds"] = round(time.perf_counter() - t, 3)
     out["peak_rss_mb"] = peak_rss_mb()
     return out
@@ -101,6 +106,65 @@ def measure(kind: str, *args: object) -> dict:
                        cwd=REPO)
     if p.returncode != 0:
         raise SystemExit(f"step {kind} failed: {p.stderr[-800:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+LEROBOT_WRITER = r"""
+import json, sys, time, shutil
+import av, numpy as np, pyarrow.parquet as pq
+from pathlib import Path
+from lerobot.datasets.lerobot_dataset import LeRobotDataset
+src, dst, limit, vcodec = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+info = json.loads((src / "meta/info.json").read_text())
+fps = info["fps"]
+t = pq.read_table(src / "data/chunk-000/file-000.parquet").to_pydict()
+n = min(limit, len(t["index"]))
+cams = [k for k, v in info["features"].items() if v["dtype"] == "video"]
+frames = {}
+for k in cams:
+    out = []
+    for mp4 in sorted((src / "videos" / k).rglob("*.mp4")):
+        with av.open(str(mp4)) as c:
+            for fr in c.decode(video=0):
+                out.append(fr.to_ndarray(format="rgb24"))
+                if len(out) >= n:
+                    break
+        if len(out) >= n:
+            break
+    frames[k] = out
+feats = {k: {"dtype": "float32", "shape": tuple(info["features"][k]["shape"]), "names": info["features"][k]["names"]}
+         for k in ("action", "observation.state")}
+for k in cams:
+    h, w, _ = info["features"][k]["shape"]
+    feats[k] = {"dtype": "video", "shape": (h, w, 3), "names": ["height", "width", "channels"]}
+act, st, ep = np.asarray(t["action"], np.float32), np.asarray(t["observation.state"], np.float32), t["episode_index"]
+t0 = time.perf_counter()
+kw = {} if vcodec == "default" else {"vcodec": vcodec}
+ds = LeRobotDataset.create("local/bench", fps, feats, root=dst, use_videos=True, image_writer_threads=4 * len(cams),
+                           **kw)
+for i in range(n):
+    if i and ep[i] != ep[i - 1]:
+        ds.save_episode()
+    ds.add_frame({"action": act[i], "observation.state": st[i], "task": "benchmark",
+                  **{k: frames[k][i] for k in cams}})
+ds.save_episode()
+ds.finalize()
+sec = time.perf_counter() - t0
+print(json.dumps({"frames": n, "seconds": round(sec, 3), "frames_per_s": round(n / sec, 1)}))
+"""
+
+
+def lerobot_writer(export_dir: Path, dst: Path, limit: int, vcodec: str) -> dict | None:
+    """LeRobot's own writer on the frames of our export, in its venv; None (with the reason on stderr) without it."""
+    py = Path("/tmp/dexumi-venvs/lerobot/bin/python")
+    if not (py.parent.parent / ".ok").exists():
+        print("lerobot venv absent (/tmp/dexumi-venvs/lerobot): run tests/test_export_loaders.py once", file=sys.stderr)
+        return None
+    p = subprocess.run([str(py), "-c", LEROBOT_WRITER, str(export_dir), str(dst), str(limit), vcodec], capture_output=True,
+                       text=True, timeout=1200)
+    if p.returncode != 0:
+        print(f"LeRobot writer failed: {p.stderr[-600:]}", file=sys.stderr)
+        return None
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
@@ -135,13 +199,25 @@ def main() -> None:
                                                        "mb_per_s": round(2 * mb / v2["seconds"], 1),
                                                        "peak_rss_mb": v2["peak_rss_mb"]},
                         "export_settings": {"fps": a.fps, "image_size": a.image_size}, "export": {}}
-        for fmt in ("act", "robomimic", "lerobot"):
-            r = measure("export", fmt, ep, work / f"out-{fmt}", a.fps, a.image_size)
+        for fmt in ("act", "robomimic", "lerobot", "zarr"):
+            r = measure("export", fmt, ep, work / f"out-{fmt}", a.fps, a.image_size,
+                        "keep" if fmt == "lerobot" else "drop")
             result["export"][fmt] = {"seconds": r["seconds"], "frames": r["frames"],
                                      "frames_per_s": round(r["frames"] / r["seconds"], 1),
                                      "episode_s_per_s": round(seconds / r["seconds"], 2),
                                      "input_mb_per_s": round(mb / r["seconds"], 1), "mb_written": r["mb_written"],
                                      "peak_rss_mb": r["peak_rss_mb"]}
+        result["zarr_frames_per_s"] = result["export"]["zarr"]["frames_per_s"]
+        ours = result["export"]["lerobot"]["frames_per_s"]
+        # LeRobot's writer as `LeRobotDataset.create` sets it up (its default codec, libsvtav1), and with H.264 (our
+        # codec) for comparison; the first `limit` frames of the same export (a rate, so a prefix is enough)
+        limit = 450 if a.quick else 100_000
+        lw = lerobot_writer(work / "out-lerobot", work / "lerobot-writer", limit, "default")
+        lw264 = lerobot_writer(work / "out-lerobot", work / "lerobot-writer-h264", limit, "h264")
+        result["lerobot_writer"] = {"default_codec": lw, "h264": lw264}
+        result["lerobot_writer_frames_per_s"] = lw["frames_per_s"] if lw else None
+        result["export_vs_lerobot_writer"] = round(ours / lw["frames_per_s"], 2) if lw else None
+        result["export_vs_lerobot_writer_h264"] = round(ours / lw264["frames_per_s"], 2) if lw264 else None
         print(json.dumps(result))
     finally:
         shutil.rmtree(work, ignore_errors=True)

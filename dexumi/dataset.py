@@ -16,6 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from dexumi.episode.aligned import next_step_action
 from dexumi.episode.reader import Episode
 from dexumi.errors import DexumiError
 
@@ -66,7 +67,8 @@ class EpisodeDataset:
                 missing = [c for c in self.cameras if c not in ep.cameras]
                 if missing:
                     raise DexumiError(f"{p}: no camera {missing[0]!r}")
-                self.episodes.append(_EpisodeArrays(p, ep.timestamps, ep.action.astype(np.float32),
+                # action[t] = qpos[t+1] (dexumi.episode.aligned's rule), also for files made before the rule
+                self.episodes.append(_EpisodeArrays(p, ep.timestamps, next_step_action(ep.qpos).astype(np.float32),
                                                     ep.qpos.astype(np.float32), ep.exo_joints.astype(np.float32),
                                                     {c: ep.image_indices(c) for c in self.cameras}))
         self.action_names = list(names or [])

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dexumi.episode.reader import Episode
+from dexumi.errors import DexumiError
 from dexumi.export import ExportOptions, export_paths
 from dexumi.export.source import nearest
 from dexumi.export.video import count_frames
@@ -25,12 +26,14 @@ def folder(tmp_path_factory):
 
 
 def source(path, fps):
-    """The expected export of one episode, computed independently: grid, interpolated action, image indices."""
+    """The expected export of one episode, computed independently: grid, action = the interpolated state one
+    grid step later (the last repeated), image indices."""
     with Episode.open(path) as ep:
-        ts, act, q = ep.timestamps, ep.action, ep.qpos
+        ts, q = ep.timestamps, ep.qpos
         K = int(np.floor((ts[-1] - ts[0]) * fps + 1e-6)) + 1
         grid = ts[0] + np.arange(K) / fps
-        a = np.stack([np.interp(grid, ts, act[:, j]) for j in range(act.shape[1])], axis=1)
+        qg = np.stack([np.interp(grid, ts, q[:, j]) for j in range(q.shape[1])], axis=1)
+        a = np.concatenate([qg[1:], qg[-1:]])
         near = nearest(ts, grid)
         img = {c: ep.image_indices(c)[near] for c in ep.cameras}
         first = {c: cv2.cvtColor(ep.raw_image(c, int(img[c][0])), cv2.COLOR_BGR2RGB) for c in ep.cameras}
@@ -49,15 +52,22 @@ def exports(folder, tmp_path_factory):
 def test_act_matches_source(folder, exports):
     out, res = exports
     assert len(res["act"].episodes) == 2
-    for i, ep in enumerate(sorted(folder.glob("episode_*.h5"))):
+    eps = sorted(folder.glob("episode_*.h5"))
+    L = max(source(ep, 30.0)[0] for ep in eps)
+    for i, ep in enumerate(eps):
         K, a, _, first = source(ep, 30.0)
         with h5py.File(out / "act" / f"episode_{i}.hdf5", "r") as f:
             assert f.attrs["sim"] == False  # noqa: E712 - numpy bool
-            assert f["action"].shape == (K, a.shape[1]) and f["observations/qpos"].shape[0] == K
-            np.testing.assert_allclose(f["action"][:], a, atol=1e-5)
+            # one common length (ACT's get_norm_stats stacks episodes); padding repeats the last frame, flagged
+            assert f["action"].shape == (L, a.shape[1]) and f["observations/qpos"].shape[0] == L
+            np.testing.assert_allclose(f["action"][:K], a, atol=1e-5)
+            assert f["is_pad"][:].tolist() == [False] * K + [True] * (L - K)
+            np.testing.assert_array_equal(f["action"][K:], np.repeat(f["action"][K - 1:K], L - K, axis=0))
+            assert json.loads(f.attrs["export"])["action"]["rule"] == "next_state"
+            assert "exo_joints" not in f["observations"] and "privileged_exo_joints" not in f["observations"]
             for cam, img in first.items():
                 ds = f[f"observations/images/{cam}"]
-                assert ds.dtype == np.uint8 and ds.shape == (K, 480, 640, 3) and ds.chunks == (1, 480, 640, 3)
+                assert ds.dtype == np.uint8 and ds.shape == (L, 480, 640, 3) and ds.chunks == (1, 480, 640, 3)
                 np.testing.assert_array_equal(ds[0], img)
 
 
@@ -110,10 +120,11 @@ def test_lerobot_layout_and_values(folder, exports):
         np.testing.assert_allclose(np.array(t["action"])[rows], a, atol=1e-5)
         start += K
     for cam in ("wrist0", "wrist1"):
-        mp4 = root / f"videos/observation.images.{cam}/chunk-000/file-000.mp4"
-        assert count_frames(mp4) == info["total_frames"]
-        with av.open(str(mp4)) as c:
-            assert c.streams.video[0].codec_context.name == "h264"
+        for i, e in enumerate(eps):
+            mp4 = root / f"videos/observation.images.{cam}/chunk-000/file-{i:03d}.mp4"
+            assert count_frames(mp4) == e["length"]
+            with av.open(str(mp4)) as c:
+                assert c.streams.video[0].codec_context.name == "h264"
     stats = json.loads((root / "meta/stats.json").read_text())
     assert set(stats) >= {"action", "observation.state", "observation.images.wrist0", "timestamp"}
     assert np.array(stats["observation.images.wrist0"]["mean"]).shape == (3, 1, 1)
@@ -172,6 +183,6 @@ def test_failed_export_leaves_nothing(folder, tmp_path, monkeypatch):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(act, "write_episode", boom)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(DexumiError, match="no episode could be exported.*disk on fire"):
         export_paths([folder], ExportOptions("act", tmp_path / "out", progress=False))
     assert not any(tmp_path.iterdir())

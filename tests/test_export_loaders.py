@@ -70,8 +70,8 @@ ROBOMIMIC = r"""
 import json, sys
 import robomimic.utils.obs_utils as ObsUtils
 from robomimic.utils.dataset import SequenceDataset
-ObsUtils.initialize_obs_utils_with_obs_specs({"obs": {"low_dim": ["qpos", "exo_joints"], "rgb": ["wrist0_image", "wrist1_image"]}})
-kw = dict(hdf5_path=sys.argv[1], obs_keys=["qpos", "exo_joints", "wrist0_image", "wrist1_image"],
+ObsUtils.initialize_obs_utils_with_obs_specs({"obs": {"low_dim": ["qpos"], "rgb": ["wrist0_image", "wrist1_image"]}})
+kw = dict(hdf5_path=sys.argv[1], obs_keys=["qpos", "wrist0_image", "wrist1_image"],
           dataset_keys=["actions", "rewards", "dones"], load_next_obs=True, frame_stack=1, seq_length=10,
           pad_frame_stack=True, pad_seq_length=True, get_pad_mask=True, goal_mode=None, hdf5_cache_mode="low_dim",
           hdf5_use_swmr=True, hdf5_normalize_obs=False)

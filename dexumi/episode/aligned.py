@@ -13,6 +13,8 @@ from dexumi.clock import ClockEstimate, ClockFit
 from dexumi.sync import align as sync_align
 from dexumi.sync import nearest_frames
 
+ACTION_RULE = "next_state"  # action[t] = qpos[min(t + horizon, T - 1)]: the command for the next control step
+ACTION_HORIZON = 1
 FIT_BLOCK = 4096  # samples fed to the clock fit at a time
 MAX_BRACKET_S = 0.025  # a frame whose surrounding encoder samples are further apart than this is not valid
 
@@ -37,6 +39,22 @@ class AlignedView:
 
     def __len__(self) -> int:
         return len(self.timestamps)
+
+
+def next_step_action(state: np.ndarray, horizon: int = ACTION_HORIZON) -> np.ndarray:
+    """The robot-hand command for step t: the state `horizon` steps later (the last state repeats at the end).
+
+    `horizon` 0 would be the state itself (a copy of the observation), which no trainer should learn from."""
+    state = np.asarray(state)
+    if len(state) == 0:
+        return state.copy()
+    k = np.minimum(np.arange(len(state)) + int(horizon), len(state) - 1)
+    return state[k].copy()
+
+
+def action_rule_text(horizon: int = ACTION_HORIZON, rate: str = "aligned frame") -> str:
+    return (f"action[t] = qpos[t+{horizon}] ({rate}s; the robot-hand joint command for the next control step; "
+            f"the last frame repeats)")
 
 
 def refit_encoder_times(device_us: np.ndarray, host_time: np.ndarray, segment: np.ndarray,

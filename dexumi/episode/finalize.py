@@ -10,7 +10,8 @@ import h5py
 import numpy as np
 
 from dexumi.episode import schema as S
-from dexumi.episode.aligned import AlignedView, build_aligned, refit_encoder_times
+from dexumi.episode.aligned import (ACTION_HORIZON, ACTION_RULE, AlignedView, action_rule_text, build_aligned,
+                                    next_step_action, refit_encoder_times)
 from dexumi.episode.layout import EpisodeMeta
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ def finalize_open_file(f: h5py.File, meta: EpisodeMeta, state: str, stop_reason:
         raise ValueError(f"action names {action_names} differ from those the file was made with")
     _put(f, S.TIMESTAMPS, view.timestamps)
     _attr(f[S.TIMESTAMPS], "source", f"{view.source}:{main}" if main else view.source)
-    _put(f, S.ACTION, action)
+    _put(f, S.ACTION, next_step_action(action))  # the command for the next step, never a copy of qpos
     _put(f, S.QPOS, action)
     _put(f, S.EXO_JOINTS, view.exo_joints)
     _put(f, S.VALID, view.valid)
@@ -111,6 +112,9 @@ def finalize_open_file(f: h5py.File, meta: EpisodeMeta, state: str, stop_reason:
         _put(f, f"{S.IMAGE_OFFSETS}/{cam}", view.image_offsets[cam])
 
     report = sync_report(f, n, times, view, gap_reasons or [], camera_drops or {})
+    from dexumi.quality.latency_check import safe_check_open_file  # per-episode latency self-check
+
+    report["latency_check"] = safe_check_open_file(f, times.time)
     _text(f, S.SYNC_REPORT, json.dumps(report, indent=1))
     duration = float(view.timestamps[-1] - view.timestamps[0]) if len(view) > 1 else 0.0
     stats = {"aligned_frames": len(view), "valid_frames": int(view.valid.sum()), "duration_s": duration,
@@ -119,7 +123,9 @@ def finalize_open_file(f: h5py.File, meta: EpisodeMeta, state: str, stop_reason:
              "action_max": action.max(axis=0).tolist() if len(action) else [],
              "exo_min": view.exo_joints.min(axis=0).tolist() if len(view) else [],
              "exo_max": view.exo_joints.max(axis=0).tolist() if len(view) else [],
-             "stop_reason": stop_reason}
+             "stop_reason": stop_reason,
+             # no new attributes can be made in SWMR mode: the action rule is kept here
+             "action_rule": {"rule": ACTION_RULE, "horizon": ACTION_HORIZON, "description": action_rule_text()}}
     stats.update(extra_stats or {})
     _text(f, S.STATS, json.dumps(stats, indent=1))
     for k, v in ((S.A_OUTCOME, meta.outcome), (S.A_NOTES, meta.notes), (S.A_DURATION, duration),

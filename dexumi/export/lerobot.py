@@ -1,5 +1,6 @@
 """LeRobot dataset v3.0, written with pyarrow and PyAV (no lerobot import): one data parquet, one H.264 video per
-camera holding every episode back to back, meta/info.json, stats.json, tasks.parquet, episodes parquet.
+camera and episode (file_index = episode index within its chunk: a damaged episode is dropped without touching
+the others), meta/info.json, stats.json, tasks.parquet, episodes parquet.
 
 Timestamps are exactly frame_index / fps (LeRobot's loader checks them within 1e-4 s)."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +16,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dexumi.episode.reader import Episode
+from dexumi.export.episodes import each_episode, export_meta
 from dexumi.export.plan import ExportPlan, blocks
-from dexumi.export.source import ImageSource, resample
+from dexumi.export.source import ImageSource, SourceInfo, resample
 from dexumi.export.stats import ImageStats, vector_stats
 from dexumi.export.video import H264Writer
 
@@ -23,6 +26,7 @@ CODEBASE_VERSION = "v3.0"
 DATA_PATH = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
 VIDEO_PATH = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
 EPISODES_PATH = "meta/episodes/chunk-000/file-000.parquet"
+CHUNKS_SIZE = 1000
 DEFAULT_TASK = "dexterous manipulation demonstration"
 INDEX_FEATURES = {
     "timestamp": {"dtype": "float32", "shape": [1], "names": None},
@@ -37,13 +41,23 @@ def video_key(cam: str) -> str:
     return f"observation.images.{cam}"
 
 
+PRIVILEGED_EXO = "observation.privileged.exo_joints"
+VALID = "valid"
+
+
+def _privileged(plan: ExportPlan) -> bool:
+    return bool(plan.opts and plan.opts.privileged)
+
+
 def features(plan: ExportPlan) -> dict:
     A, J = list(plan.first.action_names), list(plan.first.exo_names)
     feats: dict = {
         "action": {"dtype": "float32", "shape": [len(A)], "names": A},
         "observation.state": {"dtype": "float32", "shape": [len(A)], "names": A},
-        "observation.exo_joints": {"dtype": "float32", "shape": [len(J)], "names": J},
     }
+    if _privileged(plan):
+        feats[PRIVILEGED_EXO] = {"dtype": "float32", "shape": [len(J)], "names": J}
+    feats[VALID] = {"dtype": "bool", "shape": [1], "names": None}
     for c in plan.cameras:
         w, h = plan.sizes[c]
         feats[video_key(c)] = {
@@ -62,10 +76,11 @@ def _vec(x: np.ndarray) -> pa.Array:
 
 def _data_schema(plan: ExportPlan) -> pa.Schema:
     A, J = len(plan.first.action_names), len(plan.first.exo_names)
-    return pa.schema([("action", pa.list_(pa.float32(), A)), ("observation.state", pa.list_(pa.float32(), A)),
-                      ("observation.exo_joints", pa.list_(pa.float32(), J)), ("timestamp", pa.float32()),
-                      ("frame_index", pa.int64()), ("episode_index", pa.int64()), ("index", pa.int64()),
-                      ("task_index", pa.int64())])
+    cols = [("action", pa.list_(pa.float32(), A)), ("observation.state", pa.list_(pa.float32(), A))]
+    if _privileged(plan):
+        cols.append((PRIVILEGED_EXO, pa.list_(pa.float32(), J)))
+    return pa.schema(cols + [(VALID, pa.bool_()), ("timestamp", pa.float32()), ("frame_index", pa.int64()),
+                             ("episode_index", pa.int64()), ("index", pa.int64()), ("task_index", pa.int64())])
 
 
 def _tasks_table(tasks: list[str]) -> pa.Table:
@@ -82,80 +97,125 @@ def _tasks_table(tasks: list[str]) -> pa.Table:
     return t.replace_schema_metadata({b"pandas": json.dumps(meta).encode()})
 
 
+def _video(out: Path, cam: str, i: int) -> Path:
+    return out / VIDEO_PATH.format(video_key=video_key(cam), chunk_index=i // CHUNKS_SIZE, file_index=i % CHUNKS_SIZE)
+
+
+class _Writer:
+    """Streams episodes into the data parquet and per-episode videos; keeps what the metadata needs."""
+
+    def __init__(self, plan: ExportPlan, out: Path, tick: Callable[[int], None], pw: pq.ParquetWriter) -> None:
+        self.plan, self.out, self.tick, self.pw = plan, out, tick, pw
+        self.fps = int(round(plan.fps))
+        self.img_stats = {c: ImageStats() for c in plan.cameras}
+        self.tasks: list[str] = []
+        self.episodes: list[dict] = []
+        keys = ["action", "observation.state", VALID] + ([PRIVILEGED_EXO] if _privileged(plan) else [])
+        self.all_vec: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+        self.total = 0
+
+    def episode(self, ep: Episode, i: int, info: SourceInfo) -> dict:
+        plan, o = self.plan, self.plan.opts
+        r = resample(ep, plan.fps, o.action_horizon if o else 1)
+        T = len(r)
+        sources = {c: ImageSource(ep, c, plan.sizes[c], o.image_fit if o else "crop") for c in plan.cameras}
+        writers: dict[str, H264Writer] = {}
+        samples: dict[str, list[np.ndarray]] = {c: [] for c in plan.cameras}
+        try:
+            for c in plan.cameras:
+                p = _video(self.out, c, i)
+                p.parent.mkdir(parents=True, exist_ok=True)
+                writers[c] = H264Writer(p, plan.sizes[c], self.fps)
+            def encode(c: str, frames: np.ndarray, k0: int) -> None:
+                for k, fr in enumerate(frames):
+                    writers[c].write(fr)
+                    if (k0 + k) % 15 == 0:
+                        samples[c].append(fr)
+
+            # pipelined: block k is encoded (one thread per camera; libx264 runs without the GIL) while
+            # block k+1 is decoded
+            pending: dict[str, Future] = {}
+            with ThreadPoolExecutor(max_workers=max(1, len(plan.cameras)), thread_name_prefix="encode") as pool:
+                for k0, k1 in blocks(T):
+                    for c in plan.cameras:
+                        frames = sources[c].block(r.images[c][k0:k1])
+                        if c in pending:
+                            pending.pop(c).result()
+                        pending[c] = pool.submit(encode, c, frames, k0)
+                    self.tick(k1 - k0)
+                for f in pending.values():
+                    f.result()
+        finally:
+            for w in writers.values():
+                w.close()
+        # the episode's images are complete: now its rows (nothing of it is written before this point)
+        task = info.task or DEFAULT_TASK
+        if task not in self.tasks:
+            self.tasks.append(task)
+        ti = self.tasks.index(task)
+        frame_index = np.arange(T, dtype=np.int64)
+        ts = (frame_index / self.fps).astype(np.float32)
+        vec = {"action": r.action, "observation.state": r.qpos, VALID: r.valid.astype(np.float32)[:, None]}
+        if _privileged(plan):
+            vec[PRIVILEGED_EXO] = r.exo
+        cols = [_vec(r.action), _vec(r.qpos)] + ([_vec(r.exo)] if _privileged(plan) else [])
+        self.pw.write_table(pa.Table.from_arrays(
+            cols + [pa.array(r.valid.astype(bool), pa.bool_()), pa.array(ts, pa.float32()), pa.array(frame_index),
+                    pa.array(np.full(T, i, np.int64)), pa.array(np.arange(self.total, self.total + T, dtype=np.int64)),
+                    pa.array(np.full(T, ti, np.int64))], schema=_data_schema(plan)))
+        for c in plan.cameras:
+            for fr in samples[c]:
+                self.img_stats[c].add(fr)
+            self.img_stats[c].frames(T)
+        row = {"episode_index": i, "tasks": [task], "length": T, "data/chunk_index": 0, "data/file_index": 0,
+               "dataset_from_index": self.total, "dataset_to_index": self.total + T}
+        for c in plan.cameras:
+            row.update({f"videos/{video_key(c)}/chunk_index": i // CHUNKS_SIZE,
+                        f"videos/{video_key(c)}/file_index": i % CHUNKS_SIZE,
+                        f"videos/{video_key(c)}/from_timestamp": 0.0,
+                        f"videos/{video_key(c)}/to_timestamp": T / self.fps})
+        for key, x in vec.items():
+            self.all_vec[key].append(x)
+            for s, v in vector_stats(x).items():
+                row[f"stats/{key}/{s}"] = v
+        row.update({"meta/episodes/chunk_index": 0, "meta/episodes/file_index": 0, "source": info.path.name,
+                    "outcome": info.outcome, "operator": info.operator, "task": info.task,
+                    "valid_fraction": float(r.valid.mean()) if T else 0.0})
+        self.episodes.append(row)
+        self.total += T
+        return {"frames": T}
+
+    def undo(self, i: int) -> None:
+        for c in self.plan.cameras:
+            _video(self.out, c, i).unlink(missing_ok=True)
+
+
 def write(plan: ExportPlan, out: Path, tick: Callable[[int], None]) -> list[dict]:
     fps = int(round(plan.fps))
     (out / "meta" / "episodes" / "chunk-000").mkdir(parents=True)
     (out / "data" / "chunk-000").mkdir(parents=True)
-    writers: dict[str, H264Writer] = {}
-    for c in plan.cameras:
-        p = out / VIDEO_PATH.format(video_key=video_key(c), chunk_index=0, file_index=0)
-        p.parent.mkdir(parents=True)
-        writers[c] = H264Writer(p, plan.sizes[c], fps)
-    img_stats = {c: ImageStats() for c in plan.cameras}
-    tasks: list[str] = []
-    episodes: list[dict] = []
-    all_vec: dict[str, list[np.ndarray]] = {"action": [], "observation.state": [], "observation.exo_joints": []}
-    total = 0
     data_path = out / DATA_PATH.format(chunk_index=0, file_index=0)
-    try:
-        with pq.ParquetWriter(data_path, _data_schema(plan)) as pw:
-            for i, info in enumerate(plan.episodes):
-                with Episode.open(info.path) as ep:
-                    r = resample(ep, plan.fps)
-                    T = len(r)
-                    task = info.task or DEFAULT_TASK
-                    if task not in tasks:
-                        tasks.append(task)
-                    ti = tasks.index(task)
-                    frame_index = np.arange(T, dtype=np.int64)
-                    ts = (frame_index / fps).astype(np.float32)
-                    pw.write_table(pa.Table.from_arrays(
-                        [_vec(r.action), _vec(r.qpos), _vec(r.exo), pa.array(ts, pa.float32()),
-                         pa.array(frame_index), pa.array(np.full(T, i, np.int64)),
-                         pa.array(np.arange(total, total + T, dtype=np.int64)), pa.array(np.full(T, ti, np.int64))],
-                        schema=_data_schema(plan)))
-                    sources = {c: ImageSource(ep, c, plan.sizes[c]) for c in plan.cameras}
-                    starts = {c: writers[c].n for c in plan.cameras}
-                    for k0, k1 in blocks(T):
-                        for c in plan.cameras:
-                            frames = sources[c].block(r.images[c][k0:k1])
-                            for k, fr in enumerate(frames):
-                                writers[c].write(fr)
-                                if (k0 + k) % 15 == 0:
-                                    img_stats[c].add(fr)
-                            img_stats[c].frames(k1 - k0)
-                        tick(k1 - k0)
-                row = {"episode_index": i, "tasks": [task], "length": T, "data/chunk_index": 0, "data/file_index": 0,
-                       "dataset_from_index": total, "dataset_to_index": total + T}
-                for c in plan.cameras:
-                    row.update({f"videos/{video_key(c)}/chunk_index": 0, f"videos/{video_key(c)}/file_index": 0,
-                                f"videos/{video_key(c)}/from_timestamp": starts[c] / fps,
-                                f"videos/{video_key(c)}/to_timestamp": (starts[c] + T) / fps})
-                for key, x in (("action", r.action), ("observation.state", r.qpos), ("observation.exo_joints", r.exo)):
-                    all_vec[key].append(x)
-                    for s, v in vector_stats(x).items():
-                        row[f"stats/{key}/{s}"] = v
-                row.update({"meta/episodes/chunk_index": 0, "meta/episodes/file_index": 0, "source": info.path.name})
-                episodes.append(row)
-                total += T
-    finally:
-        for w in writers.values():
-            w.close()
+    with pq.ParquetWriter(data_path, _data_schema(plan)) as pw:
+        w = _Writer(plan, out, tick, pw)
+        rows = each_episode(plan, w.episode, w.undo)
+    episodes, tasks, total = w.episodes, w.tasks, w.total
     pq.write_table(pa.Table.from_pylist(episodes), out / EPISODES_PATH)
     pq.write_table(_tasks_table(tasks), out / "meta" / "tasks.parquet")
-    stats: dict = {k: vector_stats(np.concatenate(v)) for k, v in all_vec.items()}
-    stats.update({video_key(c): s.result() for c, s in img_stats.items()})
+    stats: dict = {k: vector_stats(np.concatenate(v)) for k, v in w.all_vec.items()}
+    stats.update({video_key(c): s.result() for c, s in w.img_stats.items()})
     idx = np.arange(total)
     ep_idx = np.concatenate([np.full(e["length"], e["episode_index"]) for e in episodes])
     fr_idx = np.concatenate([np.arange(e["length"]) for e in episodes])
+    task_idx = np.concatenate([np.full(e["length"], tasks.index(e["tasks"][0])) for e in episodes])
     stats.update({"timestamp": vector_stats(fr_idx / fps), "frame_index": vector_stats(fr_idx),
                   "episode_index": vector_stats(ep_idx), "index": vector_stats(idx),
-                  "task_index": vector_stats(np.zeros(total))})
+                  "task_index": vector_stats(task_idx)})
     (out / "meta" / "stats.json").write_text(json.dumps(stats, indent=1))
     info = {"codebase_version": CODEBASE_VERSION, "robot_type": plan.first.hand or None,
-            "total_episodes": len(episodes), "total_frames": total, "total_tasks": len(tasks), "chunks_size": 1000,
-            "data_files_size_in_mb": 100, "video_files_size_in_mb": 200, "fps": fps,
+            "total_episodes": len(episodes), "total_frames": total, "total_tasks": len(tasks),
+            "chunks_size": CHUNKS_SIZE, "data_files_size_in_mb": 100, "video_files_size_in_mb": 200, "fps": fps,
             "splits": {"train": f"0:{len(episodes)}"}, "data_path": DATA_PATH,
-            "video_path": VIDEO_PATH if plan.cameras else None, "features": features(plan)}
+            "video_path": VIDEO_PATH if plan.cameras else None, "features": features(plan),
+            "dexumi_export": export_meta(plan)}
     (out / "meta" / "info.json").write_text(json.dumps(info, indent=4))
-    return [{"source": e["source"], "index": e["episode_index"], "frames": e["length"]} for e in episodes]
+    return rows

@@ -45,6 +45,6 @@ def for_plan(plan: ExportPlan) -> ActionNormalization:
     hi = np.full(len(names), -np.inf)
     for info in plan.episodes:
         with Episode.open(info.path) as ep:
-            a = ep.action
+            a = ep.qpos  # actions are qpos one step ahead: the same range
         lo, hi = np.minimum(lo, a.min(axis=0)), np.maximum(hi, a.max(axis=0))
     return ActionNormalization(names, lo.tolist(), hi.tolist(), "data_range")

@@ -11,6 +11,8 @@ import h5py
 import numpy as np
 
 from dexumi.episode.reader import Episode
+from dexumi.export.h5out import h5_output
+from dexumi.export.episodes import each_episode, export_meta
 from dexumi.export.normalize import for_plan
 from dexumi.export.plan import ExportPlan, ExportOptions, blocks
 from dexumi.export.source import ImageSource, resample
@@ -45,11 +47,15 @@ def split(n: int, valid_fraction: float) -> tuple[list[int], list[int]]:
 
 
 def write_demo(data: h5py.Group, ep: Episode, index: int, plan: ExportPlan, norm, tick: Callable[[int], None]) -> dict:
-    r = resample(ep, plan.fps)
+    o = plan.opts
+    r = resample(ep, plan.fps, o.action_horizon if o else 1)
     T, A = r.action.shape
     g = data.create_group(f"demo_{index}")
     g.attrs["num_samples"] = T
     g.attrs["source"] = ep.path.name
+    for k in ("task", "operator", "outcome"):
+        g.attrs[k] = str(ep.attrs.get(k, "unknown" if k == "outcome" else ""))
+    g.create_dataset("valid", data=r.valid.astype(np.uint8))
     g.create_dataset("actions", data=norm.apply(r.action))
     g.create_dataset("actions_raw", data=r.action)
     g.create_dataset("states", data=r.qpos.astype(np.float64))
@@ -62,10 +68,11 @@ def write_demo(data: h5py.Group, ep: Episode, index: int, plan: ExportPlan, norm
     g.create_dataset("dones", data=dones)
     g.create_dataset("timestamps", data=r.t)
     obs, nxt = g.create_group("obs"), g.create_group("next_obs")
-    for key, x in (("qpos", r.qpos), ("exo_joints", r.exo)):
+    low = [("qpos", r.qpos)] + ([("privileged_exo_joints", r.exo)] if o is not None and o.privileged else [])
+    for key, x in low:
         obs.create_dataset(key, data=x)
         nxt.create_dataset(key, data=_next(x))
-    sources = {c: ImageSource(ep, c, plan.sizes[c]) for c in plan.cameras}
+    sources = {c: ImageSource(ep, c, plan.sizes[c], o.image_fit if o else "crop") for c in plan.cameras}
     dsets = {}
     for c in plan.cameras:
         w, h = plan.sizes[c]
@@ -76,17 +83,20 @@ def write_demo(data: h5py.Group, ep: Episode, index: int, plan: ExportPlan, norm
         tick(k1 - k0)
     for c in plan.cameras:
         _virtual_next(nxt, image_key(c), dsets[c])
-    return {"group": f"demo_{index}", "frames": T, "action_dim": A}
+    return {"group": f"demo_{index}", "frames": T, "action_dim": A, "outcome": g.attrs["outcome"],
+            "all_valid": bool(r.valid.all())}
 
 
 def write(plan: ExportPlan, out: Path, tick: Callable[[int], None], opts: ExportOptions) -> list[dict]:
     norm = for_plan(plan)
-    rows = []
-    with h5py.File(out / FILE, "w") as f:
+    with h5_output(out / FILE) as f:
         data = f.create_group("data")
-        for i, info in enumerate(plan.episodes):
-            with Episode.open(info.path) as ep:
-                rows.append({"source": str(info.path), "index": i, **write_demo(data, ep, i, plan, norm, tick)})
+
+        def undo(i: int) -> None:
+            if f"demo_{i}" in data:
+                del data[f"demo_{i}"]
+
+        rows = each_episode(plan, lambda ep, i, info: write_demo(data, ep, i, plan, norm, tick), undo)
         data.attrs["total"] = int(sum(r["frames"] for r in rows))
         data.attrs["env_args"] = json.dumps({
             "env_name": f"dexumi_{plan.first.hand or 'hand'}", "type": 2,
@@ -94,8 +104,17 @@ def write(plan: ExportPlan, out: Path, tick: Callable[[int], None], opts: Export
                            "image_size": {c: list(s) for c, s in plan.sizes.items()}}})
         data.attrs["action_normalization"] = json.dumps(norm.to_dict())
         data.attrs["action_names"] = json.dumps(list(plan.first.action_names))
+        data.attrs["export"] = json.dumps(export_meta(plan))
         train, valid = split(len(rows), opts.valid_fraction)
         mask = f.create_group("mask")
-        mask.create_dataset("train", data=np.array([f"demo_{i}".encode() for i in train], dtype="S"))
-        mask.create_dataset("valid", data=np.array([f"demo_{i}".encode() for i in valid], dtype="S"))
+        keys = {"train": train, "valid": valid,
+                "success": [r["index"] for r in rows if r["outcome"] == "success"],
+                "failure": [r["index"] for r in rows if r["outcome"] == "failure"],
+                "unknown": [r["index"] for r in rows if r["outcome"] not in ("success", "failure")],
+                "all_valid": [r["index"] for r in rows if r["all_valid"]]}
+        for name, ids in keys.items():  # robomimic filter keys (filter_by_attribute=NAME)
+            mask.create_dataset(name, data=np.array([f"demo_{i}".encode() for i in ids], dtype="S"))
+    for r in rows:
+        r.pop("outcome", None)
+        r.pop("all_valid", None)
     return rows

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
-from dexumi.export.plan import ExportOptions, ExportPlan, make_plan
+from dexumi.errors import DexumiError
+from dexumi.export.plan import RAW_WARN_BYTES, ExportOptions, ExportPlan, make_plan
 from dexumi.export.staging import StagedDir
 
 log = logging.getLogger(__name__)
@@ -49,20 +51,62 @@ def _write(plan: ExportPlan, tmp: Path, opts: ExportOptions, tick) -> list[dict]
         from dexumi.export import robomimic
 
         return robomimic.write(plan, tmp, tick, opts)
+    if opts.fmt == "zarr":
+        from dexumi.export import zarr_export
+
+        return zarr_export.write(plan, tmp, tick)
     from dexumi.export import lerobot
 
     return lerobot.write(plan, tmp, tick)
+
+
+def estimate_bytes(plan: ExportPlan, opts: ExportOptions) -> int | None:
+    """Bytes a raw-image export (ACT without compression, robomimic) will take; None when images are coded."""
+    if not (opts.fmt == "robomimic" or (opts.fmt == "act" and not opts.act_compress)):
+        return None
+    per_frame = sum(w * h * 3 for w, h in plan.sizes.values()) + 64 * len(plan.first.action_names)
+    if opts.fmt == "act":
+        from dexumi.export.act import common_length
+
+        frames = common_length(plan) * len(plan.episodes)
+    else:
+        frames = sum(int(e.span_s * plan.fps) + 1 for e in plan.episodes)
+    return frames * per_frame
+
+
+def _check_space(plan: ExportPlan, opts: ExportOptions) -> None:
+    est = estimate_bytes(plan, opts)
+    if est is None:
+        return
+    parent = Path(opts.out).expanduser().resolve().parent
+    while not parent.exists():
+        parent = parent.parent
+    free = shutil.disk_usage(parent).free
+    if est > RAW_WARN_BYTES:
+        log.warning("%s export with raw images: about %.1f GB (%.1f GB free); --image-size or --act-compress make "
+                    "it smaller", opts.fmt, est / 2**30, free / 2**30)
+    if est > free:
+        raise DexumiError(f"{opts.out}: this {opts.fmt} export needs about {_human(est)} of raw images, "
+                          f"{_human(free)} free; nothing written (--image-size or --act-compress make it smaller)")
+
+
+def _human(n: float) -> str:
+    return f"{n / 2**30:.2f} GB" if n >= 2**30 else f"{n / 2**20:.1f} MB"
 
 
 def export_paths(paths: list[str | Path], opts: ExportOptions) -> ExportSummary:
     """Export every compatible episode; skipped inputs are listed in the summary (the caller decides the exit)."""
     t0 = time.perf_counter()
     plan = make_plan(paths, opts)
-    summary = ExportSummary(opts.fmt, opts.out, plan.fps, plan.sizes, skipped=list(plan.skipped))
-    total = sum(int(e.frames * 1.0) for e in plan.episodes)
-    with StagedDir(opts.out, opts.force) as tmp:
+    staged = StagedDir(opts.out, opts.force, "export", inputs=[Path(p) for p in paths],
+                       info={"format": opts.fmt, "layout": opts.layout if opts.fmt == "zarr" else None})
+    _check_space(plan, opts)
+    summary = ExportSummary(opts.fmt, opts.out, plan.fps, plan.sizes)
+    total = sum(int(e.span_s * plan.fps) + 1 for e in plan.episodes)
+    with staged as tmp:
         with tqdm(total=total, desc=f"export {opts.fmt}", unit="frame", disable=not opts.progress, leave=False) as bar:
             summary.episodes = _write(plan, tmp, opts, bar.update)
+    summary.skipped = list(plan.skipped)
     summary.bytes = _size(opts.out)
     summary.seconds = time.perf_counter() - t0
     return summary

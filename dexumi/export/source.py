@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import cv2
 import numpy as np
 
 from dexumi.episode import schema as S
+from dexumi.episode.aligned import ACTION_HORIZON, next_step_action
 from dexumi.episode.reader import Episode, decode_jpeg
 from dexumi.errors import DexumiError
 
@@ -23,11 +26,13 @@ class SourceInfo:
     exoskeleton: str
     task: str
     outcome: str
+    operator: str
     action_names: tuple[str, ...]
     exo_names: tuple[str, ...]
     cameras: dict[str, tuple[int, int]]  # name → (width, height)
     frames: int
     nominal_fps: float
+    span_s: float = 0.0  # first to last aligned instant
 
     def signature(self) -> tuple:
         """Episodes can share one export only when these agree."""
@@ -56,9 +61,12 @@ def inspect(path: str | Path) -> SourceInfo:
         n = len(ep)
         if n < 2:
             raise DexumiError(f"{p}: only {n} aligned frame(s); nothing to export")
+        check_sizes(ep, n)
         return SourceInfo(p, a.get(S.A_NUMBER), str(a.get(S.A_HAND, "")), str(a.get(S.A_EXO, "")),
-                          str(a.get(S.A_TASK, "")), str(a.get(S.A_OUTCOME, "unknown")), tuple(ep.action_names),
-                          exo_names, cams, n, float(a.get(S.A_FPS, 0.0) or 0.0))
+                          str(a.get(S.A_TASK, "")), str(a.get(S.A_OUTCOME, "unknown")),
+                          str(a.get(S.A_OPERATOR, "")), tuple(ep.action_names),
+                          exo_names, cams, n, float(a.get(S.A_FPS, 0.0) or 0.0),
+                          float(ep.f[S.TIMESTAMPS][n - 1] - ep.f[S.TIMESTAMPS][0]))
     except DexumiError:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -67,16 +75,50 @@ def inspect(path: str | Path) -> SourceInfo:
         ep.close()
 
 
+MAX_FRAMES = 20_000_000  # aligned frames: > 7 days at 30 fps
+MAX_WIDTH = 1024  # joints per row
+MAX_RATIO = 64  # claimed bytes of a float dataset against the whole file's size (real data never compresses so)
+
+
+def check_sizes(ep: Episode, n: int) -> None:
+    """Refuse, before anything is read, a file whose aligned datasets claim sizes it cannot hold (1e8-1e12 rows
+    in a small file): reading them would allocate terabytes."""
+    p = ep.path
+    if n > MAX_FRAMES:
+        raise DexumiError(f"{p}: claims {n} aligned frames (more than {MAX_FRAMES}); a damaged file")
+    try:
+        file_bytes = p.stat().st_size
+    except OSError:
+        file_bytes = 0
+    names = [S.ACTION, S.QPOS, S.EXO_JOINTS, S.VALID] + [f"{S.IMAGES}/{c}" for c in ep.cameras]
+    for name in [S.TIMESTAMPS, *names]:
+        ds = ep.f.get(name)
+        if ds is None or not hasattr(ds, "shape"):
+            raise DexumiError(f"{p}: no {name} dataset; a damaged or foreign file")
+        if ds.ndim == 0 or ds.shape[0] != n:
+            raise DexumiError(f"{p}: {name} has {ds.shape[0] if ds.ndim else 0} rows, timestamps {n}; a damaged file")
+        if ds.ndim > 2 or (ds.ndim == 2 and not 0 < ds.shape[1] <= MAX_WIDTH):
+            raise DexumiError(f"{p}: {name} has shape {ds.shape}; a damaged file")
+        claimed = int(np.prod(ds.shape, dtype=np.float64)) * ds.dtype.itemsize
+        if ds.dtype.kind == "f" and claimed > MAX_RATIO * file_bytes + (1 << 20):
+            raise DexumiError(f"{p}: {name} claims {claimed / 2**20:.0f} MB in a {file_bytes / 2**20:.1f} MB file; "
+                              "a damaged file")
+    for c in ep.cameras:
+        frames = ep.f[f"{S.CAMERAS}/{c}/{S.FRAMES}"]
+        if frames.ndim != 1 or frames.shape[0] > MAX_FRAMES:
+            raise DexumiError(f"{p}: camera {c} claims {frames.shape} frames; a damaged file")
+
+
 @dataclass
 class Resampled:
     """An episode on an exact grid: instant k is at k / fps seconds from the first aligned frame."""
 
     fps: float
     t: np.ndarray  # (K,) float64 seconds from the start, exactly k / fps
-    action: np.ndarray  # (K, A) float32
+    action: np.ndarray  # (K, A) float32: qpos[k + horizon] (the next control step's command)
     qpos: np.ndarray  # (K, A) float32
     exo: np.ndarray  # (K, J) float32
-    valid: np.ndarray  # (K,) bool
+    valid: np.ndarray  # (K,) bool: both aligned frames around instant k are valid (no encoder gap)
     images: dict[str, np.ndarray] = field(default_factory=dict)  # cam → (K,) raw frame indices
 
     def __len__(self) -> int:
@@ -96,8 +138,16 @@ def nearest(t: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return np.where(np.abs(t[j - 1] - grid) <= np.abs(t[j] - grid), j - 1, j)
 
 
-def resample(ep: Episode, fps: float) -> Resampled:
-    """Joints interpolated linearly at k / fps; each camera's image is the aligned frame nearest in time."""
+def grid_valid(ts: np.ndarray, valid: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """An instant is valid when the aligned frames bracketing it are both valid."""
+    j = np.clip(np.searchsorted(ts, grid, side="right"), 1, len(ts) - 1)
+    exact = np.abs(ts[j - 1] - grid) < 1e-9
+    return np.where(exact, valid[j - 1], valid[j - 1] & valid[j]).astype(bool)
+
+
+def resample(ep: Episode, fps: float, horizon: int = ACTION_HORIZON) -> Resampled:
+    """Joints interpolated linearly at k / fps; each camera's image is the aligned frame nearest in time;
+    action[k] = qpos[k + horizon] on this grid (dexumi.episode.aligned.next_step_action)."""
     ts = ep.timestamps
     if len(ts) < 2 or np.any(np.diff(ts) <= 0) or not np.all(np.isfinite(ts)):
         raise DexumiError(f"{ep.path}: timestamps are not strictly increasing; run `dexumi validate` on it")
@@ -105,8 +155,8 @@ def resample(ep: Episode, fps: float) -> Resampled:
     K = int(np.floor(span * fps + 1e-6)) + 1
     rel = np.arange(K, dtype=np.float64) / fps
     grid = ts[0] + rel
-    act, q, exo = ep.action, ep.qpos, ep.exo_joints
-    for name, a in (("action", act), ("qpos", q), ("exo_joints", exo)):
+    q, exo = ep.qpos, ep.exo_joints
+    for name, a in (("qpos", q), ("exo_joints", exo)):
         if not np.all(np.isfinite(a)):
             raise DexumiError(f"{ep.path}: {name} holds NaN/inf; run `dexumi validate` on it")
     near = nearest(ts, grid)
@@ -118,8 +168,9 @@ def resample(ep: Episode, fps: float) -> Resampled:
             raise DexumiError(f"{ep.path}: camera {cam} has no frames on the aligned timeline")
         k = near if len(ok) == len(idx) else ok[nearest(ts[ok], grid)] if len(ok) > 1 else np.full(K, ok[0])
         images[cam] = idx[k]
-    return Resampled(fps, rel, _interp(grid, ts, act), _interp(grid, ts, q), _interp(grid, ts, exo),
-                     ep.valid[near], images)
+    qg = _interp(grid, ts, q)
+    return Resampled(fps, rel, next_step_action(qg, horizon), qg, _interp(grid, ts, exo),
+                     grid_valid(ts, ep.valid, grid), images)
 
 
 def decode_reduce(src: tuple[int, int], dst: tuple[int, int]) -> int:
@@ -130,32 +181,104 @@ def decode_reduce(src: tuple[int, int], dst: tuple[int, int]) -> int:
     return 1
 
 
-class ImageSource:
-    """RGB uint8 frames of one camera at the export size, decoded at the cheapest sufficient scale."""
+def fit_plan(src: tuple[int, int], dst: tuple[int, int], fit: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(resized size, offset) for `fit`: crop = scale to cover then centre-crop; pad = scale to fit then centre on
+    black; stretch = resize to `dst` ignoring the aspect ratio. Offset is where the resized image's (0, 0) lands."""
+    (w, h), (W, H) = src, dst
+    if fit == "stretch" or w <= 0 or h <= 0:
+        return dst, (0, 0)
+    s = max(W / w, H / h) if fit == "crop" else min(W / w, H / h)
+    rw, rh = max(1, round(w * s)), max(1, round(h * s))
+    if fit == "crop":
+        rw, rh = max(rw, W), max(rh, H)
+    else:
+        rw, rh = min(rw, W), min(rh, H)
+    return (rw, rh), ((W - rw) // 2, (H - rh) // 2)
 
-    def __init__(self, ep: Episode, camera: str, size: tuple[int, int]) -> None:
+
+class ImageSource:
+    """RGB uint8 frames of one camera at the export size, decoded at the cheapest sufficient scale; a size of
+    another aspect ratio is reached by `fit` (crop, default; pad; stretch)."""
+
+    def __init__(self, ep: Episode, camera: str, size: tuple[int, int], fit: str = "crop") -> None:
         self.ep, self.camera, self.size = ep, camera, size
         g = ep.f[f"{S.CAMERAS}/{camera}"]
-        self.reduce = decode_reduce((int(g.attrs.get("width", size[0])), int(g.attrs.get("height", size[1]))), size)
+        src = (int(g.attrs.get("width", size[0])), int(g.attrs.get("height", size[1])))
+        self.resized, self.offset = fit_plan(src, size, fit)
+        self.reduce = decode_reduce(src, self.resized)
         self._ds = g[S.FRAMES]
+        self._n = self._ds.shape[0]
         self._last: tuple[int, np.ndarray] | None = None
+
+    def _fit(self, bgr: np.ndarray) -> np.ndarray:
+        if (bgr.shape[1], bgr.shape[0]) != self.resized:
+            # the JPEG DCT scaling has already averaged down by 2/4/8: what is left is < 2x, where bilinear is
+            # as good and several times faster than area averaging at a non-integer ratio
+            big = bgr.shape[1] >= 2 * self.resized[0] or bgr.shape[0] >= 2 * self.resized[1]
+            bgr = cv2.resize(bgr, self.resized, interpolation=cv2.INTER_AREA if big else cv2.INTER_LINEAR)
+        (W, H), (ox, oy) = self.size, self.offset
+        if (W, H) == self.resized:
+            return bgr
+        if ox <= 0 and oy <= 0:  # crop
+            return bgr[-oy:-oy + H, -ox:-ox + W]
+        out = np.zeros((H, W, 3), np.uint8)  # pad
+        out[oy:oy + bgr.shape[0], ox:ox + bgr.shape[1]] = bgr
+        return out
 
     def get(self, raw_index: int) -> np.ndarray:
         if self._last is not None and self._last[0] == raw_index:
             return self._last[1]
+        if not 0 <= raw_index < self._n:
+            raise DexumiError(f"{self.ep.path}: camera {self.camera} frame {raw_index} is outside its {self._n} "
+                              "stored frames")
         try:
-            bgr = decode_jpeg(self._ds[raw_index], self.reduce)
-        except DexumiError:
+            buf = self._ds[raw_index]
+            if buf.size > 64 << 20:
+                raise DexumiError("larger than 64 MB")
+            bgr = decode_jpeg(buf, self.reduce)
+        except (DexumiError, OSError, ValueError):
             raise DexumiError(f"{self.ep.path}: camera {self.camera} frame {raw_index} does not decode") from None
-        if (bgr.shape[1], bgr.shape[0]) != self.size:
-            bgr = cv2.resize(bgr, self.size, interpolation=cv2.INTER_AREA)
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        rgb = cv2.cvtColor(np.ascontiguousarray(self._fit(bgr)), cv2.COLOR_BGR2RGB)
         self._last = (raw_index, rgb)
         return rgb
 
+    def _decode(self, raw_index: int, buf: np.ndarray) -> np.ndarray:
+        try:
+            if buf.size > 64 << 20:
+                raise DexumiError("larger than 64 MB")
+            bgr = decode_jpeg(buf, self.reduce)
+        except (DexumiError, OSError, ValueError):
+            raise DexumiError(f"{self.ep.path}: camera {self.camera} frame {raw_index} does not decode") from None
+        return cv2.cvtColor(np.ascontiguousarray(self._fit(bgr)), cv2.COLOR_BGR2RGB)
+
     def block(self, indices: np.ndarray) -> np.ndarray:
-        """(n, H, W, 3) RGB frames for raw indices."""
-        out = np.empty((len(indices), self.size[1], self.size[0], 3), np.uint8)
-        for i, j in enumerate(indices):
-            out[i] = self.get(int(j))
+        """(n, H, W, 3) RGB frames for raw indices: bytes read in order (h5py is serial), decoded in threads
+        (OpenCV releases the GIL), each distinct frame once."""
+        idx = [int(j) for j in indices]
+        for j in idx:
+            if not 0 <= j < self._n:
+                raise DexumiError(f"{self.ep.path}: camera {self.camera} frame {j} is outside its {self._n} "
+                                  "stored frames")
+        uniq = list(dict.fromkeys(idx))
+        if self._last is not None and self._last[0] in uniq:
+            uniq.remove(self._last[0])
+        bufs = {j: self._ds[j] for j in uniq}
+        done = dict(zip(uniq, _pool().map(lambda j: self._decode(j, bufs[j]), uniq)))
+        if self._last is not None:
+            done.setdefault(self._last[0], self._last[1])
+        out = np.empty((len(idx), self.size[1], self.size[0], 3), np.uint8)
+        for i, j in enumerate(idx):
+            out[i] = done[j]
+        if idx:
+            self._last = (idx[-1], out[-1].copy())
         return out
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=max(2, min(8, os.cpu_count() or 2)), thread_name_prefix="decode")
+    return _POOL

@@ -1,8 +1,10 @@
 """Author the bundled hand URDFs from a table of published overall dimensions.
 
-The bundled models are kinematic (no meshes, no inertia): joint placement, axes, limits and linkage
-couplings only. They are approximations authored here from published facts (overall sizes, joint ranges,
-linkage coefficients), not copies of any vendor file. Regenerate with ``python -m dexumi.hands.author``;
+The bundled models carry joint placement, axes, limits and linkage couplings, plus simple visual/collision
+geometry generated from the same table (a box palm, a cylinder per link; no meshes, no inertia). They are
+approximations authored here from published facts (overall sizes, joint ranges, linkage coefficients), not
+copies of any vendor file. `link_segments` gives the same geometry to the MuJoCo world (dexumi/sim), where
+links are capsules. Regenerate with ``python -m dexumi.hands.author``;
 a test checks that the committed files equal the generated text.
 """
 
@@ -71,15 +73,74 @@ def _v(v: Vec3) -> str:
     return " ".join(_f(x) for x in v)
 
 
+# Geometry of the generated models (metres): link radius by finger, the palm box from the finger bases.
+LINK_RADIUS = {"thumb": 0.0095, "index": 0.0085, "middle": 0.0088, "ring": 0.0083, "pinky": 0.0075}
+PALM_THICKNESS = 0.026
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A link's geometry in its own frame: a rod from the origin to `end` of `radius` (end == 0: a sphere)."""
+
+    link: str
+    end: Vec3
+    radius: float
+
+
+def link_segments(spec: HandSpec) -> list[Segment]:
+    """Each finger link's rod: from its joint to the next joint (or to the fingertip), in the link's frame."""
+    out = []
+    for finger in spec.fingers:
+        r = LINK_RADIUS.get(finger.name, 0.008)
+        for k, j in enumerate(finger.joints):
+            end = finger.joints[k + 1].xyz if k + 1 < len(finger.joints) else finger.tip
+            out.append(Segment(f"{j.name}_link", end, r))
+    return out
+
+
+def palm_box(spec: HandSpec) -> tuple[Vec3, Vec3]:
+    """(centre, half sizes) of the palm box in the base frame: from the wrist to the finger bases."""
+    ys = [f.joints[0].xyz[1] for f in spec.fingers]
+    zs = [f.joints[0].xyz[2] for f in spec.fingers if f.name != "thumb"] or [0.1]
+    top = min(zs)
+    half_y = (max(ys) - min(ys)) / 2 + 0.008
+    return (0.0, (max(ys) + min(ys)) / 2, top / 2), (PALM_THICKNESS / 2, half_y, top / 2)
+
+
+def _rod_urdf(seg: Segment) -> list[str]:
+    """URDF visual + collision of a rod: a cylinder along the segment (URDF has no capsule)."""
+    import math
+
+    x, y, z = seg.end
+    length = math.sqrt(x * x + y * y + z * z)
+    if length < 1e-9:
+        return []
+    # rotate +z onto the segment: pitch about y, then yaw about z (URDF rpy = fixed-axis roll, pitch, yaw)
+    pitch = math.acos(max(-1.0, min(1.0, z / length)))
+    yaw = math.atan2(y, x)
+    origin = f'<origin xyz="{_v((x / 2, y / 2, z / 2))}" rpy="0 {_f(pitch)} {_f(yaw)}"/>'
+    geom = f'<geometry><cylinder radius="{_f(seg.radius)}" length="{_f(length)}"/></geometry>'
+    return [f"    <{tag}>{origin}{geom}</{tag}>" for tag in ("visual", "collision")]
+
+
+def _link(name: str, body: list[str]) -> list[str]:
+    return [f'  <link name="{name}">', *body, "  </link>"] if body else [f'  <link name="{name}"/>']
+
+
 def render(spec: HandSpec) -> str:
     """URDF text of a hand spec (deterministic, so the committed files can be checked)."""
-    out = ['<?xml version="1.0"?>', f"<!-- {spec.comment} -->", f'<robot name="{spec.name}">', '  <link name="base"/>']
+    centre, half = palm_box(spec)
+    palm = (f'<origin xyz="{_v(centre)}" rpy="0 0 0"/><geometry><box size="{_v(tuple(2 * h for h in half))}"/>'
+            "</geometry>")
+    out = ['<?xml version="1.0"?>', f"<!-- {spec.comment} -->", f'<robot name="{spec.name}">',
+           *_link("base", [f"    <visual>{palm}</visual>", f"    <collision>{palm}</collision>"])]
+    rods = {seg.link: seg for seg in link_segments(spec)}
     for finger in spec.fingers:
         parent = "base"
         out.append(f"  <!-- {finger.name} -->")
         for j in finger.joints:
             child = f"{j.name}_link"
-            out.append(f'  <link name="{child}"/>')
+            out.extend(_link(child, _rod_urdf(rods[child])))
             out.append(f'  <joint name="{j.name}" type="revolute">')
             out.append(f'    <parent link="{parent}"/>')
             out.append(f'    <child link="{child}"/>')

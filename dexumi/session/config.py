@@ -23,6 +23,9 @@ class SessionConfig:
     sim_camera_fps: float = 30.0
     sim_camera_size: tuple[int, int] = (640, 480)
     sim_camera_latency_s: float = 0.04
+    sim_camera: str = "auto"  # auto (the 3D world where it renders, else flat) | world | flat; env DEXUMI_SIM_CAMERA
+    sim_world_size: tuple[int, int] = (320, 240)  # world cameras' size under --sim (cheap on 2 cores)
+    sim_world_prerender_s: float = 0.0  # > 0: world cameras pre-render this long a clip, then play it
     sim_extra_args: list[str] = field(default_factory=list)  # more emulator options (faults, ...)
     sim_truth: Path | None = None  # emulator ground-truth log (tests)
     protocol: str = "auto"
@@ -44,6 +47,10 @@ class SessionConfig:
     poll_interval_s: float = 0.05
     device_timeout_s: float = 15.0
     recover_on_start: bool = True
+    drift_every: int = 5  # check calibration drift every N episodes
+    required_streams: list[str] = field(default_factory=list)  # a recording does not start while one is missing
+    lsl_streams: list[str] = field(default_factory=list)  # `lsl:NAME` extra streams to record
+    lsl_outlets: bool = False  # publish encoder samples, frame indices and episode markers over LSL
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -87,6 +94,7 @@ class SessionStatus:
     errors: list[str]
     outcome: str = "unknown"
     notes: str = ""
+    quality: list[str] = field(default_factory=list)  # last episode: latency self-check, calibration drift
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)

@@ -41,7 +41,7 @@ class Devices:
     encoder: EncoderDriver
     cameras: list[CameraDevice] = field(default_factory=list)
     sim: SimDeviceProcess | None = None
-    sim_cameras: list[object] = field(default_factory=list)  # SimCamera sources (their truth() for tests)
+    sim_cameras: list[object] = field(default_factory=list)  # SimCamera/WorldCamera sources (truth() for tests)
 
     def close(self) -> None:
         for cam in self.cameras:
@@ -57,9 +57,32 @@ class Devices:
             self.sim.stop()
 
 
+def _use_world(cfg: SessionConfig) -> bool:
+    """--sim films the 3D world (dexumi.sim) where offscreen rendering works; one line says why not."""
+    import os
+
+    choice = os.environ.get("DEXUMI_SIM_CAMERA", "") or cfg.sim_camera
+    if choice == "flat":
+        return False
+    from dexumi.devices.cameras.world import world_available
+
+    ok, why = world_available()
+    if not ok:
+        if choice == "world":
+            raise DexumiError(f"--sim world cameras: {why}")
+        log.warning("--sim: using the flat sim camera, not the 3D world: %s", why)
+    return ok
+
+
 def _sim_camera_specs(cfg: SessionConfig, epoch: float, motion: str = "grasp") -> list[str]:
-    w, h = cfg.sim_camera_size
     ms = cfg.sim_camera_latency_s * 1e3
+    if _use_world(cfg):
+        w, h = cfg.sim_world_size
+        pre = f",prerender={cfg.sim_world_prerender_s:g}s" if cfg.sim_world_prerender_s > 0 else ""
+        return [f"world:name=wrist{i},latency={ms:g}ms,fps={cfg.sim_camera_fps:g},width={w},height={h},"
+                f"seed={cfg.sim_seed},epoch={epoch!r},joints={cfg.sim_channels},motion={motion}{pre}"
+                for i in range(2)]
+    w, h = cfg.sim_camera_size
     return [f"sim:name=wrist{i},latency={ms:g}ms,fps={cfg.sim_camera_fps:g},width={w},height={h},"
             f"seed={cfg.sim_seed},epoch={epoch!r},joints={cfg.sim_channels},motion={motion}" for i in range(2)]
 
@@ -93,8 +116,15 @@ def open_devices(cfg: SessionConfig) -> Devices:
     try:
         devices.encoder.start()
         names: set[str] = set()
-        for spec in specs:
-            src = make_camera(spec, width=cfg.camera_width, height=cfg.camera_height, fps=cfg.camera_fps)
+        sources = [make_camera(spec, width=cfg.camera_width, height=cfg.camera_height, fps=cfg.camera_fps)
+                   for spec in specs]
+        clips = [src for src in sources if getattr(src, "mode", "") == "prerendered"]
+        if clips:  # pre-rendering world cameras render their clips together and start playing together
+            leads = [src.spawn() for src in clips]
+            start = time.monotonic() + max(leads)
+            for src in clips:
+                src.begin(start)
+        for spec, src in zip(specs, sources):
             name = src.name
             k = 1
             while name in names:
@@ -107,10 +137,12 @@ def open_devices(cfg: SessionConfig) -> Devices:
                                g.height if g else 0, g.fps if g else 0.0, "jpeg",
                                bool(getattr(src, "device_time_is_host_clock", False)))
             devices.cameras.append(cam)
-            if type(src).__name__ == "SimCamera":
+            if type(src).__name__ in ("SimCamera", "WorldCamera"):
                 devices.sim_cameras.append(src)
     except BaseException:
         devices.close()
+        for src in locals().get("sources", []):
+            src.close()  # sources that never got a grabber (closing twice is safe)
         raise
     return devices
 

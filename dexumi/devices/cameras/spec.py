@@ -2,12 +2,16 @@
 
 Grammar (also in docs/cameras-and-sync.md):
 
-    SPEC    := INDEX | DEVPATH | "sim" [":" OPTIONS] | "file:" PATH
+    SPEC    := INDEX | DEVPATH | "sim" [":" OPTIONS] | "world" [":" WOPTIONS] | "file:" PATH
     INDEX   := digits                       0, 1, ...        (OpenCV / V4L2 device index)
     DEVPATH := "/dev/" ...                  /dev/video2, /dev/v4l/by-id/usb-...-video-index0
     OPTIONS := KEY "=" VALUE ("," KEY "=" VALUE)*
     KEY     := latency | fps | width | height | size | seed | epoch | drop | motion | joints | quality
-               | frames | buffers | name
+               | frames | buffers | name | flat      ("sim:flat": the flat five-bar camera, same as "sim")
+    WOPTIONS := OPTIONS with KEY := name (wrist0 | wrist1) | latency | fps | width | height | size | seed
+               | epoch | drop | motion | script (pick | calibration | still) | joints | quality | frames
+               | buffers | noise | exposure | cameras (1 | 2) | prerender (a duration: render ahead, then play)
+                                                                      (the MuJoCo world, docs/simulation.md)
 
 Durations (`latency`) need a unit: `40ms`, `0.04s`, `40000us`. `size=1280x800` sets width and height.
 `epoch` is the host monotonic time at which the motion starts (the emulator's `--motion-epoch`).
@@ -25,7 +29,7 @@ from dexumi.devices.cameras.opencv import OpenCVCamera
 from dexumi.devices.cameras.sim import SimCamera, SimCameraConfig
 from dexumi.errors import DexumiError
 
-SPEC_HELP = "use 0, /dev/video2, /dev/v4l/by-id/..., sim[:key=value,...] or file:PATH"
+SPEC_HELP = "use 0, /dev/video2, /dev/v4l/by-id/..., sim[:key=value,...], world[:key=value,...] or file:PATH"
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
@@ -50,7 +54,7 @@ def parse_sim_options(options: str, name: str = "sim") -> SimCameraConfig:
     if not options:
         return cfg
     for item in options.split(","):
-        if not item.strip():
+        if not item.strip() or item.strip() == "flat":
             continue
         key, sep, value = item.partition("=")
         key, value = key.strip(), value.strip()
@@ -76,6 +80,52 @@ def parse_sim_options(options: str, name: str = "sim") -> SimCameraConfig:
     return cfg
 
 
+def _parse_options(options: str, what: str) -> list[tuple[str, str]]:
+    out = []
+    for item in options.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not value:
+            raise DexumiError(f"camera spec: {item!r} is not key=value ({what})")
+        out.append((key, value))
+    return out
+
+
+def parse_world_options(options: str):
+    """'name=wrist1,latency=40ms' → WorldCameraConfig; unknown keys and bad values are one-line errors."""
+    from dexumi.devices.cameras.world import WorldCameraConfig
+
+    cfg = WorldCameraConfig()
+    for key, value in _parse_options(options, SPEC_HELP):
+        if key == "latency":
+            cfg.latency_s = parse_duration(value, key)
+        elif key in ("fps", "drop", "epoch", "noise", "exposure"):
+            setattr(cfg, key, float(_number(value, key, float)))
+        elif key == "prerender":
+            cfg.prerender_s = parse_duration(value, key)
+        elif key in ("width", "height", "seed", "joints", "quality", "frames", "buffers", "cameras"):
+            setattr(cfg, key, int(_number(value, key, int)))
+        elif key == "size":
+            m = re.fullmatch(r"(\d+)x(\d+)", value)
+            if not m:
+                raise DexumiError(f"camera spec: size={value!r} must look like 640x480")
+            cfg.width, cfg.height = int(m.group(1)), int(m.group(2))
+        elif key in ("motion", "name", "script"):
+            setattr(cfg, key, value)
+        else:
+            raise DexumiError(f"camera spec: unknown world option {key!r} (name, latency, fps, width, height, size, "
+                              f"seed, epoch, drop, motion, script, joints, quality, frames, buffers, noise, "
+                              f"exposure, cameras, prerender)")
+    from dexumi.sim.trajectory import SCRIPTS
+
+    if cfg.script not in SCRIPTS:
+        raise DexumiError(f"camera spec: script={cfg.script!r} is not one of {', '.join(SCRIPTS)}")
+    cfg.validate()
+    return cfg
+
+
 def make_camera(spec: str, name: str | None = None, width: int = 1280, height: int = 800, fps: float = 60.0,
                 realtime: bool = True) -> CameraSource:
     """The (not yet opened) source a spec names. `width/height/fps`: what to ask a real camera for."""
@@ -87,6 +137,10 @@ def make_camera(spec: str, name: str | None = None, width: int = 1280, height: i
     if spec == "sim" or spec.startswith("sim:"):
         cfg = parse_sim_options(spec[4:], name or "sim")
         return SimCamera(cfg, spec)
+    if spec == "world" or spec.startswith("world:"):
+        from dexumi.devices.cameras.world import WorldCamera
+
+        return WorldCamera(parse_world_options(spec[6:]), spec)
     if spec.startswith("file:"):
         path = spec[5:]
         if not path:
