@@ -156,6 +156,9 @@ def check_camera(name: str, enc_times: np.ndarray, enc_angles: np.ndarray, jpegs
             cam = np.asarray(energy)
             ref = core.joint_speed(et, ea)
             cam_t = mt[idx]
+        needed_s = 2 * BLOCK_S + 2 * SEARCH_S
+        if len(et) < 2 or float(et[-1] - et[0]) < needed_s:  # too short: don't run (and warn from) the estimator
+            raise ValueError(f"episode too short for a latency estimate (needs >= {needed_s:.0f} s)")
         est = core.estimate_latency(et, ref, cam_t, cam, search_s=SEARCH_S, block_s=BLOCK_S)
         c.difference_s = float(est.latency_s)
         c.estimate_s = float(profile_s + est.latency_s)
