@@ -22,11 +22,13 @@ _SCAN_OK[0xD0:0xD8] = True
 _BASELINE = (0xC0, 0xC1)  # SOF0 / SOF1 (Huffman, sequential)
 
 
-def _header_end(b: np.ndarray) -> tuple[int, bool]:
-    """Offset just past the first SOS segment and whether the frame is baseline/extended sequential; (0, False)
-    when the header cannot be walked."""
-    i, n, baseline = 2, len(b), False
-    while i + 4 <= n and b[i] == 0xFF:
+def _header_end(b: np.ndarray, n: int) -> tuple[int, bool]:
+    """Offset just past the first SOS segment (walking the header as `structure_ok` does, within the first `n`
+    bytes) and whether the frame is baseline/extended sequential; (0, False) when the walk fails."""
+    i, baseline = 2, False
+    while True:
+        if i + 4 > n or b[i] != 0xFF:
+            return 0, False
         marker = int(b[i + 1])
         if marker == 0xFF:
             i += 1
@@ -39,11 +41,11 @@ def _header_end(b: np.ndarray) -> tuple[int, bool]:
         i += 2 + length
         if marker == 0xDA:
             return i, baseline
-    return 0, False
 
 
 class DecodeChecker:
-    """`ok(buf)` is what `imdecode(buf, flag) is not None and shape == want` would say, per camera stream."""
+    """`ok(buf)` is what `structure_ok(buf) and imdecode(buf, flag) is not None and shape == want` would say, per
+    camera stream."""
 
     def __init__(self, flag: int, want: tuple[int, int] | None) -> None:
         self.flag, self.want = flag, want
@@ -55,20 +57,26 @@ class DecodeChecker:
         img = cv2.imdecode(buf, self.flag)
         return img is not None and (self.want is None or img.shape[:2] == self.want)
 
+    def _slow(self, b: np.ndarray) -> bool:
+        return structure_ok(b) and self._decode(b)
+
     def ok(self, buf: np.ndarray) -> bool:
         b = np.frombuffer(buf, np.uint8) if not isinstance(buf, np.ndarray) else buf
-        if not structure_ok(b):
+        if len(b) < 4 or b[0] != 0xFF or b[1] != 0xD8:
             return False
-        end, baseline = _header_end(b)
-        if not end or not baseline:
-            return self._decode(b)
         tail = len(b)
         while tail > 2 and b[tail - 1] == 0:
             tail -= 1
+        if b[tail - 2] != 0xFF or b[tail - 1] != 0xD9:
+            return False
+        end, baseline = _header_end(b, tail)
+        if not end or not baseline:
+            return self._slow(b)
         data = b[end:tail - 2]
         ff = np.flatnonzero(data[:-1] == 0xFF)
         if len(ff) and not _SCAN_OK[data[ff + 1]].all():
-            return self._decode(b)  # a second scan or a stray marker: let libjpeg decide
+            return self._slow(b)  # a second scan or a stray marker: the full check and libjpeg decide
+        # here `structure_ok(b)` holds: same SOI/EOI/header walk, and every marker in the scan is one it allows
         key = b[:end].tobytes()
         if key in self._good:
             return True
