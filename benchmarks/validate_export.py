@@ -9,7 +9,12 @@ per camera. Without that venv the writer figures are null.
 The episode (10 minutes; --quick: 1 minute) is written through the episode writer API: 1 kHz encoder with six
 joints moving smoothly inside the exoskeleton's range, two 640x480 JPEG cameras at 30 fps (a cycle of 90
 pre-encoded frames), finalised with the bundled Inspire retargeting map. Each measured step runs in its own
-process so its peak RSS is its own. Last stdout line: one JSON object.
+process so its peak RSS is its own. Every run ends with the day's-folder figures of benchmarks/day_folder.py
+(`day_validate_export_s`, `day_scale`, `export_s_per_episode_n10`, `export_s_per_episode_n50`; --quick: a day
+extrapolated from 1 and 3 one-minute episodes); `--day` runs only those, from 1 and 20 episodes. Last stdout
+line: one JSON object.
+
+    python benchmarks/validate_export.py --day [--quick]
 """
 
 from __future__ import annotations
