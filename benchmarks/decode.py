@@ -1,10 +1,16 @@
-"""Decoder throughput against a DexUMI-style reader on the same bytes, and the reader's CPU share.
+"""Decoder throughput against a DexUMI-style reader on the same bytes, and the live readers' CPU share.
 
     python benchmarks/decode.py [--quick]
 
-Prints one JSON object as its last line: samples_per_s (protocol v1, batched frames), legacy_samples_per_s,
-baseline_samples_per_s (DexUMI-style reader on the same legacy stream), speedup (legacy, same stream),
-speedup_v1 (v1 vs the baseline's legacy figure), reader_cpu_pct (16 ch at 2 kHz through a real pty).
+Prints one JSON object as its last line: speedup_by_chunk (legacy stream handed over in 160 B, 1 KB, 4 KB,
+16 KB and 64 KB pieces: ours / the DexUMI-style baseline, interleaved; 160 B-1 KB is what a live reader
+decodes; the decoder gathers up to 4 KB or 10 ms per pass), speedup_by_chunk_every_call (the same with
+gathering off: one decode pass per call), samples_per_s (protocol v1, batched frames), legacy_samples_per_s, baseline_samples_per_s,
+speedup (legacy, 64 KB pieces), speedup_v1 (v1 vs the baseline's legacy figure), reader_cpu_pct (16 ch at
+2 kHz v1 through a real pty), and the live legacy readers side by side on the same emulated board
+(8 ch, 1700 frames/s): legacy_reader_cpu_pct / legacy_reads_per_s (ours) against dexumi_reader_cpu_pct
+(DexUMI's own UARTReader + JointEncoder: its source when DEXUMI_SRC names a DexUMI checkout, else a
+line-for-line re-implementation of its poll loop; `dexumi_reader_source` says which).
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from firmware_bridge.decoder import LegacyDecoder, V1Decoder  # noqa: E402
 log = logging.getLogger("bench.decode")
 V1_BATCH = 32  # samples per v1 frame (the firmware's default maximum batch)
 CHUNK = 65536  # bytes handed to each decoder per call, the same for both (the driver reads up to 64 KiB)
+CHUNKS = (160, 1024, 4096, 16384, 65536)  # the live reader decodes ~700 B per 10 ms at 1.7 kHz x 40 B
+LIVE_RATE = 1700  # frames/s of a legacy board (8 channels, 40-byte frames)
 
 
 def smooth_counts(n: int, channels: int, seed: int = 0) -> np.ndarray:
@@ -113,12 +121,12 @@ def baseline_decode(stream: bytes, channels: int = 8, chunk: int = CHUNK) -> int
     return decoded
 
 
-def ours(decoder, stream: bytes) -> int:
+def ours(decoder, stream: bytes, chunk: int = CHUNK) -> int:
     """Our decoder on the same chunks, including the conversion to angles the driver does."""
     n = 0
     to_angles = legacy.ratiometric_angles if isinstance(decoder, LegacyDecoder) else (lambda c: c * (np.pi / 2**23))
-    for i in range(0, len(stream), CHUNK):
-        for block in decoder.feed(stream[i:i + CHUNK]).blocks:
+    for i in range(0, len(stream), chunk):
+        for block in decoder.feed(stream[i:i + chunk]).blocks:
             to_angles(block.values)
             n += len(block)
     return n + decoder.flush().samples
@@ -152,6 +160,174 @@ def reader_cpu(seconds: float) -> float:
     return cpu
 
 
+def by_chunk(frames: int, rounds: int) -> tuple[dict[str, float], dict[str, float]]:
+    """ours / baseline per chunk size on one legacy stream (median of interleaved rounds): as shipped (the
+    decoder gathers up to 4 KB or 10 ms per numpy pass) and decoding every call (coalesce_bytes=0)."""
+    stream = legacy_stream(frames)
+    out, per_call = {}, {}
+    for chunk in CHUNKS:
+        ratios, ratios_each = [], []
+        for _ in range(rounds):
+            tb, nb = timed(baseline_decode, stream, 8, chunk)
+            to, no = timed(ours, LegacyDecoder(8), stream, chunk)
+            te, ne = timed(ours, LegacyDecoder(8, coalesce_bytes=0), stream, chunk)
+            assert no == ne == frames and nb == frames - 1, (no, ne, nb)
+            ratios.append((no / to) / (nb / tb))
+            ratios_each.append((ne / te) / (nb / tb))
+        out[str(chunk)] = round(statistics.median(ratios), 2)
+        per_call[str(chunk)] = round(statistics.median(ratios_each), 2)
+        log.info("chunk %6d B: ours/baseline %.2f (decoding every call: %.2f)", chunk, out[str(chunk)],
+                 per_call[str(chunk)])
+    return out, per_call
+
+
+LIVE_SCRIPT = r'''
+import json, os, resource, sys, threading, time
+which, port, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+if which == "ours":
+    from dexumi.devices.encoder import EncoderConfig, EncoderDriver
+    drv = EncoderDriver(EncoderConfig(port, protocol="legacy", channels=8)).start()
+    reads = [0]
+    inner = drv.transport.read
+    def counted(n, t):
+        data = inner(n, t)
+        reads[0] += bool(data)
+        return data
+    drv.transport.read = counted
+    time.sleep(0.5); drv.read()
+    c0, w0, r0, frames = cpu(), time.perf_counter(), reads[0], 0
+    while time.perf_counter() - w0 < seconds:
+        frames += sum(len(b) for b in drv.read(timeout=0.01))
+        time.sleep(0.01)
+    wall = time.perf_counter() - w0
+    res = {"cpu_pct": (cpu() - c0) / wall * 100, "frames_per_s": frames / wall, "reads_per_s": (reads[0] - r0) / wall}
+    drv.close()
+else:
+    src = os.environ.get("DEXUMI_SRC")
+    if src:
+        sys.path.insert(0, src)
+        from dexumi.encoder.encoder import InspireEncoder
+        source = "DexUMI source at " + src
+    else:
+        import struct, serial
+        from dataclasses import dataclass
+        from queue import Empty, Full, Queue
+        source = "re-implementation of DexUMI's UARTReader poll loop"
+        @dataclass
+        class JointFrame:
+            capture_time: float = None
+            receive_time: float = None
+            joint_angles: list = None
+            raw_voltage: list = None
+        class InspireEncoder:  # UARTReader.read_from_uart + JointEncoder.process_buffer/process_block
+            def __init__(self, uart_port, verbose=False, block_size=40, header=bytes([0xAA, 0x55, 0, 0])):
+                self.block_size, self.header, self.buffer, self.running = block_size, header, bytearray(), True
+                self.serial_port = serial.Serial(uart_port, 921600, timeout=1)
+                self.frame_queue = Queue(maxsize=20)
+            def read_from_uart(self):
+                while self.running:
+                    if self.serial_port.in_waiting:
+                        self.buffer.extend(self.serial_port.read(self.serial_port.in_waiting))
+                        self.process_buffer()
+                    else:
+                        time.sleep(0.001)
+            def process_buffer(self):
+                while len(self.buffer) >= self.block_size:
+                    start = self.buffer.find(self.header)
+                    if start == -1:
+                        if len(self.buffer) > self.block_size:
+                            self.buffer = self.buffer[-self.block_size:]
+                        break
+                    elif start == 0:
+                        nxt = self.buffer.find(self.header, len(self.header))
+                        if nxt == -1:
+                            break
+                        elif nxt != self.block_size:
+                            self.buffer = self.buffer[nxt:]
+                        else:
+                            self.process_block(self.buffer[:nxt])
+                            self.buffer = self.buffer[nxt:]
+                    else:
+                        self.buffer = self.buffer[start:]
+            def process_block(self, block):
+                data = struct.unpack("<8iI", block[4:])
+                values, crc = data[:-1], data[-1]
+                volts = [float(v) * 5.0 / 0x7FFFFF for v in values]
+                receive_time = time.monotonic()
+                _ = sum(values) & 0xFFFF
+                ref = volts[-2]
+                angles = [v / ref * 360 for v in volts if ref != 0][:-2]
+                self.put_frame(JointFrame(receive_time, receive_time, angles, volts))
+            def put_frame(self, f):
+                if self.frame_queue.full():
+                    try:
+                        self.frame_queue.get_nowait()
+                    except Empty:
+                        pass
+                try:
+                    self.frame_queue.put_nowait(f)
+                except Full:
+                    pass
+            def start_streaming(self):
+                self.thread = threading.Thread(target=self.read_from_uart); self.thread.start()
+            def stop_streaming(self):
+                self.running = False; self.thread.join(); self.serial_port.close()
+            def get_numeric_frame(self):
+                with self.frame_queue.mutex:
+                    return self.frame_queue.queue[-1] if self.frame_queue.queue else None
+    enc = InspireEncoder(uart_port=port, verbose=False)
+    count = [0]
+    put = enc.put_frame
+    def counted(f):
+        count[0] += 1
+        put(f)
+    enc.put_frame = counted
+    enc.start_streaming()
+    time.sleep(0.5)
+    c0, w0, n0 = cpu(), time.perf_counter(), count[0]
+    while time.perf_counter() - w0 < seconds:
+        enc.get_numeric_frame()
+        time.sleep(0.01)
+    wall = time.perf_counter() - w0
+    res = {"cpu_pct": (cpu() - c0) / wall * 100, "frames_per_s": (count[0] - n0) / wall, "source": source}
+    enc.running = False; enc.thread.join(); enc.serial_port.close()
+print(json.dumps(res))
+'''
+
+
+def live_legacy(seconds: float, rounds: int) -> dict:
+    """Our legacy reader and DexUMI's, each in its own process, on the same emulated board, interleaved."""
+    import subprocess
+
+    from dexumi.devices.sim import SimDeviceProcess
+
+    ours_cpu, dex_cpu, reads, sources = [], [], [], set()
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    for r in range(rounds):
+        for which in ("ours", "dexumi"):
+            with SimDeviceProcess("--protocol", "legacy", "--channels", 8, "--rate", LIVE_RATE, "--seed", r) as dev:
+                p = subprocess.run([sys.executable, "-c", LIVE_SCRIPT, which, dev.port, str(seconds)],
+                                   capture_output=True, text=True, timeout=seconds + 60, env=env)
+            if p.returncode != 0:
+                raise RuntimeError(f"{which} live reader failed: {p.stderr.strip()[-300:]}")
+            res = json.loads(p.stdout.strip().splitlines()[-1])
+            if res["frames_per_s"] < LIVE_RATE * 0.9:
+                raise RuntimeError(f"{which} reader got {res['frames_per_s']:.0f} frames/s of {LIVE_RATE}")
+            if which == "ours":
+                ours_cpu.append(res["cpu_pct"])
+                reads.append(res["reads_per_s"])
+            else:
+                dex_cpu.append(res["cpu_pct"])
+                sources.add(res["source"])
+            log.info("live round %d %s: %.1f %% of a core", r, which, res["cpu_pct"])
+    return {"legacy_reader_cpu_pct": round(statistics.median(ours_cpu), 2),
+            "dexumi_reader_cpu_pct": round(statistics.median(dex_cpu), 2),
+            "legacy_reader_cpu_ratio": round(statistics.median([a / b for a, b in zip(ours_cpu, dex_cpu)]), 2),
+            "legacy_reads_per_s": round(statistics.median(reads)), "legacy_live_rate": LIVE_RATE,
+            "dexumi_reader_source": "; ".join(sorted(sources))}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a run of well under a minute")
@@ -174,14 +350,19 @@ def main() -> None:
         v1_rates.append(n / dt)
         log.info("round %d: baseline %.0f/s, legacy %.0f/s, v1 %.0f/s", r, base_rates[-1], leg_rates[-1], v1_rates[-1])
     ratios = [a / b for a, b in zip(leg_rates, base_rates)]
+    chunks, chunks_per_call = by_chunk(20_000 if args.quick else 60_000, rounds)
     cpu = reader_cpu(5.0 if args.quick else 20.0)
+    live = live_legacy(4.0 if args.quick else 15.0, 2 if args.quick else 3)
     result = {
+        "speedup_by_chunk": chunks,
+        "speedup_by_chunk_every_call": chunks_per_call,
         "samples_per_s": round(statistics.median(v1_rates)),
         "legacy_samples_per_s": round(statistics.median(leg_rates)),
         "baseline_samples_per_s": round(statistics.median(base_rates)),
         "speedup": round(statistics.median(ratios), 2),
         "speedup_v1": round(statistics.median(v1_rates) / statistics.median(base_rates), 2),
         "reader_cpu_pct": round(cpu, 2),
+        **live,
         "legacy_frames": frames, "v1_batch": V1_BATCH, "v1_channels": 16, "chunk_bytes": CHUNK, "rounds": rounds,
         "cpus": os.cpu_count(),
     }

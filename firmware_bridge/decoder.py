@@ -6,12 +6,13 @@ check, and count every anomaly in `DecoderStats`. Samples come out as numpy bloc
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from firmware_bridge import legacy, protocol
+from firmware_bridge import legacy, legacy_checks, protocol
 from firmware_bridge.protocol import MsgType
 
 _TYPE_NAMES = {int(t): t.name for t in MsgType}
@@ -33,6 +34,8 @@ class DecoderStats:
     duplicates: int = 0  # frames seen twice (dropped)
     out_of_order: int = 0  # frames older than the newest one seen (dropped)
     device_resets: int = 0  # the device restarted its counters
+    implausible: int = 0  # legacy: frames that passed the checksum but cannot be what was sent (in crc_errors too)
+    suspect: int = 0  # samples delivered that could not be checked against neighbours (e.g. a 2-frame stream)
     messages: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -180,6 +183,10 @@ class V1Decoder:
         self._process(frames, ends, out)
         return out
 
+    def drain(self) -> DecodeOutput:
+        """Everything complete so far (v1 decodes on every feed: nothing is gathered)."""
+        return DecodeOutput()
+
     def flush(self) -> DecodeOutput:
         """End of stream: bytes after the last delimiter are an unfinished frame."""
         if self._buf:
@@ -303,15 +310,24 @@ class V1Decoder:
         out.blocks.append(SampleBlock(index, times, values, stream_end))
 
 
+COALESCE_BYTES = 4096  # legacy: gather this much (or COALESCE_S) before a decode pass
+COALESCE_S = 0.01
+SIGN_LIMIT = 1 << 23  # channel words are sign-extended 24-bit values
+FIRST_JUDGED = 8  # frames gathered before the first are judged (to learn the counter's usual step)
+FIRST_WAIT_BYTES = 4096  # ...unless this much arrived without them (garbage): then judge what there is
+
+
 class LegacyDecoder:
     """DexUMI frames: ``AA 55 00 00``, channel words, checksum + 16-bit ms counter."""
 
     protocol = "legacy"
 
-    def __init__(self, channels: int | None = None) -> None:
+    def __init__(self, channels: int | None = None, coalesce_bytes: int = COALESCE_BYTES) -> None:
         if channels is not None and not 1 <= channels <= legacy.MAX_CHANNELS:
             raise ValueError(f"legacy channel count must be 1..{legacy.MAX_CHANNELS}")
         self.channels = channels
+        self.coalesce_bytes = coalesce_bytes  # 0: decode on every feed
+        self._pending_since: float | None = None
         self.stats = DecoderStats()
         self._buf = bytearray()
         self._fed = 0
@@ -319,14 +335,9 @@ class LegacyDecoder:
         self._next_index = 0
 
         self._restarted = False
-        self._prev: tuple[np.ndarray, int] | None = None
-        self._steps: deque[int] = deque(maxlen=64)  # recent ms-counter steps between accepted frames
-
-    def _usual_step(self) -> float | None:
-        if len(self._steps) < 16:
-            return None
-        ordered = sorted(self._steps)
-        return float(ordered[len(ordered) // 2])
+        self._prev: tuple[np.ndarray, int] | None = None  # the last accepted frame: context for the next
+        self._steps: deque[int] = deque(maxlen=256)  # recent ms-counter steps between accepted frames
+        self._range = (0, -1)  # the usual step range the fast path trusts (none until the general path sets it)
 
     def mark_reconnect(self) -> None:
         """Legacy frames carry no sequence: every reconnect starts a new device-clock segment."""
@@ -336,8 +347,22 @@ class LegacyDecoder:
         self._restarted = True
 
     def feed(self, data: bytes) -> DecodeOutput:
+        """Take bytes; decode once `coalesce_bytes` have gathered or the oldest undecoded ones are
+        COALESCE_S old (checked at each feed), so that a numpy pass covers enough frames to pay off."""
         self._buf += data
         self._fed += len(data)
+        if self.coalesce_bytes and len(self._buf) < self.coalesce_bytes and self._prev is not None:
+            now = time.monotonic()
+            if self._pending_since is None:
+                self._pending_since = now
+            if now - self._pending_since < COALESCE_S:
+                return DecodeOutput()
+        self._pending_since = None
+        return self._decode(final=False)
+
+    def drain(self) -> DecodeOutput:
+        """Decode what has gathered now (the link is about to drop its bytes), the newest frame still held."""
+        self._pending_since = None
         return self._decode(final=False)
 
     def flush(self) -> DecodeOutput:
@@ -347,6 +372,10 @@ class LegacyDecoder:
         return out
 
     def _decode(self, final: bool) -> DecodeOutput:
+        if not final and self._prev is not None:
+            fast = self._decode_chain()
+            if fast is not None:
+                return fast
         out = DecodeOutput()
         if self.channels is None:
             self.channels = legacy.guess_channels(self._buf)
@@ -356,10 +385,11 @@ class LegacyDecoder:
         size = legacy.frame_size(self.channels)
         b = np.frombuffer(bytes(self._buf), np.uint8)
         starts, rejected = legacy.valid_frames(b, self.channels, final=final)
-        # the newest frame waits for the next one, so that every frame is checked against both neighbours
+        # the newest frame waits for the next one, so that every frame is checked against both neighbours;
+        # the very first frames wait until there are enough of them to learn the counter's usual step
+        if not final and self._prev is None and len(starts) < FIRST_JUDGED and len(b) < FIRST_WAIT_BYTES:
+            return out
         held = None
-        if not final and self._prev is None and len(starts) < 3:
-            return out  # the first frames are judged together: wait for three
         if not final and len(starts):
             held, starts = int(starts[-1]), starts[:-1]
         if len(starts) == 0:
@@ -371,21 +401,22 @@ class LegacyDecoder:
         stream_end = (self._fed - len(self._buf)) + starts + size
         self.stats.crc_errors += int((rejected < consumed).sum())
         self.stats.resync_bytes += consumed - len(starts) * size
-        values, ms = legacy.unpack_frames(b, starts, self.channels)
-        nxt = None
-        if held is not None:
-            v_next, ms_next = legacy.unpack_frames(b, np.array([held]), self.channels)
-            nxt = (v_next[0], int(ms_next[0]))
+        values, ms = legacy.unpack_frames(b, np.append(starts, held) if held is not None else starts, self.channels)
         del self._buf[:consumed]
-        bad = legacy.implausible_rows(values, ms, self._prev, nxt, self._usual_step())
-        self._prev = (values[-1].copy(), int(ms[-1]))
+        bad, unjudged = self._judge(values, ms.astype(np.int64), held is not None)
+        if held is not None:
+            values, ms = values[:-1], ms[:-1]
         if bad.any():
             self.stats.crc_errors += int(bad.sum())
-            values, ms, stream_end = values[~bad], ms[~bad], stream_end[~bad]
+            self.stats.implausible += int(bad.sum())
+            values, ms, stream_end, unjudged = values[~bad], ms[~bad], stream_end[~bad], unjudged[~bad]
         n = len(values)
         if n == 0:
             return out
-        self._steps.extend(((ms[1:].astype(np.int64) - ms[:-1]) % 65536).tolist()[-64:])
+        self.stats.suspect += int(unjudged.sum())
+        prev_ms = [self._prev[1]] if self._prev is not None else []
+        self._steps.extend(legacy_checks.signed_steps(np.concatenate([prev_ms, ms]).astype(np.int64)).tolist())
+        self._prev = (values[-1].copy(), int(ms[-1]))
         times = self._clock.unwrap_array(ms.astype(np.int64)) * 1000
         index = self._next_index + np.arange(n, dtype=np.int64)
         self._next_index += n
@@ -399,6 +430,72 @@ class LegacyDecoder:
             out.device_reset, self._restarted = True, False
             self.stats.device_resets += 1
         return out
+
+    def _decode_chain(self) -> DecodeOutput | None:
+        """The live case in few numpy passes: the buffer starts with back-to-back frames that all pass every
+        check (header, checksum, sign extension, no value jump >= 2^15, every counter step usual); the last
+        one is held back. None when anything is unusual: then the general path decides, frame by frame."""
+        buf, size = self._buf, legacy.frame_size(self.channels)  # type: ignore[arg-type]
+        n = len(buf) // size
+        if n < 2 or not buf.startswith(legacy.HEADER_BYTES):
+            return None if n >= 2 else DecodeOutput()
+        lo, hi = self._range
+        prev_v, prev_ms = self._prev  # type: ignore[misc]
+        w = np.frombuffer(bytes(memoryview(buf)[:n * size]), "<u4").reshape(n, size // 4)
+        chi = w[:, 1:-1].view("<i4")
+        trailer = w[:, -1]
+        head = w[:, 0]
+        if not (head.min() == head.max() == legacy.HEADER_WORD and chi.min() >= -SIGN_LIMIT and chi.max() < SIGN_LIMIT
+                and not ((chi.sum(axis=1) - (trailer >> 16)) & 0xFFFF).any()):
+            return None
+        if (np.abs(np.diff(chi, axis=0)).max() >= legacy_checks.SPIKE_COUNTS
+                or np.abs(chi[0] - prev_v).max() >= legacy_checks.SPIKE_COUNTS):
+            return None
+        ms = (trailer & 0xFFFF).astype(np.int64)
+        step0 = (int(ms[0]) - prev_ms) & 0xFFFF
+        steps = (ms[1:] - ms[:-1]) & 0xFFFF  # a backward step reads as >= 2^15: beyond `hi`
+        if not lo <= step0 <= hi or steps.min() < lo or steps.max() > hi:
+            return None
+        k = n - 1  # delivered; frame n - 1 waits for its successor
+        values = chi[:k].copy()
+        clock = self._clock
+        if k * hi >= legacy_checks.HALF:
+            return None  # offsets within the batch could wrap more than once
+        times = ((ms[:k] - ms[0]) & 0xFFFF) + (clock.base + step0)
+        clock.last_raw, clock.base = int(ms[k - 1]), int(times[-1])
+        times = times * 1000
+        start = self._fed - len(buf)
+        stream_end = np.arange(start + size, start + k * size + 1, size, dtype=np.int64)
+        del buf[:k * size]
+        self._prev = (values[-1], int(ms[k - 1]))
+        self._steps.append(step0)
+        self._steps.extend(steps[:k - 1].tolist())
+        index = np.arange(self._next_index, self._next_index + k, dtype=np.int64)
+        self._next_index += k
+        st = self.stats
+        st.frames += k
+        st.samples += k
+        st.messages["LEGACY"] = st.messages.get("LEGACY", 0) + k
+        out = DecodeOutput([SampleBlock(index, times, values, stream_end)], times.tolist(), stream_end.tolist())
+        return out
+
+    def _judge(self, values: np.ndarray, ms: np.ndarray, has_next: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(bad, unjudged) for the frames to deliver (all rows but a held-back last one when `has_next`),
+        judged with the last accepted frame before them and the held one after them as neighbours."""
+        rows, t = values, ms
+        first = 0
+        if self._prev is not None:
+            rows = np.concatenate([self._prev[0][None, :], rows])
+            t = np.concatenate([[self._prev[1]], t])
+            first = 1
+        last = len(rows) - 1 if has_next else len(rows)
+        steps = legacy_checks.signed_steps(t)
+        lo, hi = legacy_checks.step_range(np.concatenate([np.fromiter(self._steps, np.int64, len(self._steps)), steps]))
+        self._range = (lo, hi) if len(self._steps) >= 64 else (0, -1)
+        n = last - first
+        if len(rows) < 3:  # nothing to compare with: delivered, but counted
+            return np.zeros(n, bool), np.ones(n, bool)
+        return legacy_checks.judge(rows, t, first, last, lo, hi), np.zeros(n, bool)
 
     def _trim(self, keep: int) -> None:
         """Drop bytes that can no longer start a frame, keeping a possible partial one."""

@@ -85,6 +85,60 @@ class Frame(NamedTuple):
     version: int = PROTOCOL_VERSION
 
 
+class ChannelKind(enum.IntEnum):
+    """What a channel measures (INFO's channel declaration)."""
+
+    UNSPECIFIED = 0
+    ANGLE = 1
+    FORCE = 2
+    PRESSURE = 3
+    TEMPERATURE = 4
+    REFERENCE = 5  # e.g. the ratiometric reference voltage of the angle sensors
+    VOLTAGE = 6
+
+
+class ChannelUnit(enum.IntEnum):
+    COUNTS = 0  # raw ADC counts, no physical unit declared
+    RADIAN = 1
+    DEGREE = 2
+    NEWTON = 3
+    PASCAL = 4
+    CELSIUS = 5
+    VOLT = 6
+
+
+SCALE_NONLINEAR = 127  # scale_exp10 meaning "counts are not a power of ten of the unit"
+CHANNEL_DECL = struct.Struct("<BBb")  # kind, unit, scale_exp10
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """One channel's declared kind and unit; value in `unit` = counts × 10**scale_exp10 (if linear)."""
+
+    kind: int = ChannelKind.UNSPECIFIED
+    unit: int = ChannelUnit.COUNTS
+    scale_exp10: int = SCALE_NONLINEAR
+
+    @property
+    def scale(self) -> float | None:
+        """Units per count, or None when the conversion is not a power of ten (e.g. ratiometric angles)."""
+        return None if self.scale_exp10 == SCALE_NONLINEAR else 10.0 ** self.scale_exp10
+
+    @property
+    def kind_name(self) -> str:
+        try:
+            return ChannelKind(self.kind).name.lower()
+        except ValueError:
+            return f"kind{self.kind}"
+
+    @property
+    def unit_name(self) -> str:
+        try:
+            return ChannelUnit(self.unit).name.lower()
+        except ValueError:
+            return f"unit{self.unit}"
+
+
 @dataclass(frozen=True)
 class DeviceInfo:
     """What a device says about itself in answer to GET_INFO."""
@@ -99,6 +153,7 @@ class DeviceInfo:
     rate_hz: float
     max_rate_hz: float
     protocol: str = "v1"
+    channel_specs: tuple[ChannelSpec, ...] = ()  # empty: the firmware declares none (older firmware)
 
 
 @dataclass(frozen=True)
@@ -194,7 +249,13 @@ def info_payload(info: DeviceInfo) -> bytes:
     model = info.model.encode()[:255]
     fixed = INFO_FIXED.pack(*info.firmware, info.channels, info.resolution_bits, info.sample_width,
                             info.max_batch, round(info.rate_hz * 1000), round(info.max_rate_hz * 1000))
-    return fixed + bytes([len(ident)]) + ident + bytes([len(model)]) + model
+    out = fixed + bytes([len(ident)]) + ident + bytes([len(model)]) + model
+    if info.channel_specs:
+        if len(info.channel_specs) != info.channels:
+            raise ValueError(f"{len(info.channel_specs)} channel specs for {info.channels} channels")
+        out += bytes([info.channels]) + b"".join(CHANNEL_DECL.pack(c.kind, c.unit, c.scale_exp10)
+                                                 for c in info.channel_specs)
+    return out
 
 
 def ack_payload(command_seq: int, command: int, status: int = AckStatus.OK) -> bytes:
@@ -283,12 +344,18 @@ def parse_info(payload: bytes) -> DeviceInfo | None:
         off += 1 + n
         m = payload[off]
         model = payload[off + 1:off + 1 + m].decode()
-        if len(payload) != off + 1 + m:
-            return None
+        off += 1 + m
+        specs: tuple[ChannelSpec, ...] = ()
+        if len(payload) != off:  # the channel declaration (firmware before it ends here)
+            n = payload[off]
+            if n != channels or len(payload) != off + 1 + CHANNEL_DECL.size * n:
+                return None
+            specs = tuple(ChannelSpec(*CHANNEL_DECL.unpack_from(payload, off + 1 + CHANNEL_DECL.size * k))
+                          for k in range(n))
     except (struct.error, IndexError, UnicodeDecodeError):
         return None
     return DeviceInfo(ident, model, (fw0, fw1, fw2), channels, bits, width, max_batch, rate / 1000,
-                      max_rate / 1000)
+                      max_rate / 1000, channel_specs=specs)
 
 
 def parse_ack(payload: bytes) -> Ack | None:

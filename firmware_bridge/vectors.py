@@ -67,6 +67,19 @@ def build_vectors() -> list[dict]:
     vectors.append(_vector("error_overflow", MsgType.ERROR, 5, 5400,
                            p.error_payload(p.ErrorCode.BUFFER_OVERFLOW, 12, "ring full"),
                            code=int(p.ErrorCode.BUFFER_OVERFLOW), detail=12, text="ring full"))
+    # a board carrying joints and touch: 10 angle channels, a reference, 4 fingertip forces (0.01 N), a
+    # temperature (0.1 °C)
+    specs = ((p.ChannelSpec(p.ChannelKind.ANGLE, p.ChannelUnit.RADIAN),) * 10
+             + (p.ChannelSpec(p.ChannelKind.REFERENCE, p.ChannelUnit.COUNTS),)
+             + (p.ChannelSpec(p.ChannelKind.FORCE, p.ChannelUnit.NEWTON, -2),) * 4
+             + (p.ChannelSpec(p.ChannelKind.TEMPERATURE, p.ChannelUnit.CELSIUS, -1),))
+    touch = p.DeviceInfo("DXT-0002", "dexumi-touch-16", (1, 3, 0), 16, 24, 3, 32, 1000.0, 4000.0,
+                         channel_specs=specs)
+    vectors.append(_vector("info_channels", MsgType.INFO, 6, 5500, p.info_payload(touch),
+                           device_id=touch.device_id, model=touch.model, firmware=list(touch.firmware),
+                           channels=16, resolution_bits=24, sample_width=3, max_batch=32, rate_mhz=1000000,
+                           max_rate_mhz=4000000,
+                           channel_decl=[[s.kind, s.unit, s.scale_exp10] for s in specs]))
     for command, kwargs, extra in [
         (MsgType.START, {}, {}), (MsgType.STOP, {}, {}), (MsgType.GET_INFO, {}, {}),
         (MsgType.SET_RATE, {"rate_hz": 2000.0}, {"rate_mhz": 2000000}),

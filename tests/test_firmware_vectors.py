@@ -37,7 +37,8 @@ def vector_lines() -> list[str]:
         elif v["type"] == p.MsgType.INFO:
             lines.append(f'info {name} {head} {" ".join(map(str, i["firmware"]))} {i["channels"]} '
                          f'{i["resolution_bits"]} {i["sample_width"]} {i["max_batch"]} {i["rate_mhz"]} '
-                         f'{i["max_rate_mhz"]} {_hex(i["device_id"].encode())} {_hex(i["model"].encode())} {wire}')
+                         f'{i["max_rate_mhz"]} {_hex(i["device_id"].encode())} {_hex(i["model"].encode())} '
+                         f'{_hex(bytes(b & 0xFF for c in i.get("channel_decl", []) for b in c))} {wire}')
         elif v["type"] == p.MsgType.ACK:
             lines.append(f'ack {name} {head} {i["command_seq"]} {i["command"]} {i["status"]} {wire}')
         elif v["type"] == p.MsgType.PONG:
@@ -70,7 +71,7 @@ def run_c(lines: list[str]) -> dict[str, str]:
 def test_firmware_c_encoder_matches_every_golden_vector() -> None:
     vectors = load_vectors()
     lines = vector_lines()
-    assert len(lines) == len(vectors) == 16
+    assert len(lines) == len(vectors) == 17
     results = run_c(lines)
     assert results == {v["name"]: "ok" for v in vectors}
 

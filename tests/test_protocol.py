@@ -39,6 +39,7 @@ def test_vector_decodes_to_its_inputs(vector):
         info = p.parse_info(frame.payload)
         assert (info.device_id, info.model, info.channels, info.rate_hz) == (
             inputs["device_id"], inputs["model"], inputs["channels"], inputs["rate_mhz"] / 1000)
+        assert [[c.kind, c.unit, c.scale_exp10] for c in info.channel_specs] == inputs.get("channel_decl", [])
     elif frame.type == p.MsgType.PONG:
         pong = p.parse_pong(frame)
         assert (pong.command_seq, pong.token, pong.device_rx_us) == (
@@ -51,7 +52,7 @@ def test_decoder_reads_every_vector_in_one_stream():
     out = d.feed(stream)
     assert d.stats.crc_errors == 0
     kinds = [type(m).__name__ for m in out.messages]
-    assert kinds == ["DeviceInfo", "Ack", "Ack", "Pong", "DeviceError"]
+    assert kinds == ["DeviceInfo", "Ack", "Ack", "Pong", "DeviceError", "DeviceInfo"]
 
 
 @settings(max_examples=200, deadline=None)
@@ -90,3 +91,44 @@ def test_a_flipped_bit_anywhere_is_rejected():
 def test_payload_too_large_is_refused():
     with pytest.raises(ValueError):
         p.encode_body(p.MsgType.SAMPLES, 0, 0, bytes(p.MAX_PAYLOAD + 1))
+
+
+# ------------------------------------------------------------------------------------------ channel semantics
+
+def _touch_info(**kw) -> p.DeviceInfo:
+    specs = (p.ChannelSpec(p.ChannelKind.ANGLE, p.ChannelUnit.RADIAN),) * 2 + (
+        p.ChannelSpec(p.ChannelKind.FORCE, p.ChannelUnit.NEWTON, -2),
+        p.ChannelSpec(p.ChannelKind.PRESSURE, p.ChannelUnit.PASCAL, 3))
+    return p.DeviceInfo("id", "touch", (1, 3, 0), 4, 24, 3, 8, 500.0, 2000.0, channel_specs=specs, **kw)
+
+
+def test_info_channel_declaration_round_trips_and_old_info_is_still_understood():
+    info = _touch_info()
+    payload = p.info_payload(info)
+    back = p.parse_info(payload)
+    assert back == info
+    assert [c.kind_name for c in back.channel_specs] == ["angle", "angle", "force", "pressure"]
+    assert [c.unit_name for c in back.channel_specs] == ["radian", "radian", "newton", "pascal"]
+    assert back.channel_specs[2].scale == pytest.approx(0.01) and back.channel_specs[0].scale is None
+    # firmware before the declaration: INFO ends after the model string
+    old = payload[:-(1 + 3 * 4)]
+    legacy_info = p.parse_info(old)
+    assert legacy_info is not None and legacy_info.channel_specs == () and legacy_info.channels == 4
+
+
+def test_info_with_a_malformed_channel_declaration_is_rejected():
+    payload = p.info_payload(_touch_info())
+    assert p.parse_info(payload[:-1]) is None  # truncated declaration
+    assert p.parse_info(payload + b"\x00") is None  # trailing byte
+    n_at = len(payload) - 1 - 3 * 4
+    assert p.parse_info(payload[:n_at] + b"\x03" + payload[n_at + 1:]) is None  # count disagrees with channels
+    with pytest.raises(ValueError, match="channel specs"):
+        p.info_payload(p.DeviceInfo("id", "m", (1, 0, 0), 3, 24, 3, 8, 1.0, 2.0,
+                                    channel_specs=(p.ChannelSpec(),)))
+
+
+def test_unknown_kind_and_unit_codes_are_kept_not_rejected():
+    info = p.DeviceInfo("id", "m", (1, 0, 0), 1, 24, 3, 8, 1.0, 2.0, channel_specs=(p.ChannelSpec(200, 201, -3),))
+    back = p.parse_info(p.info_payload(info))
+    assert back.channel_specs[0] == p.ChannelSpec(200, 201, -3)
+    assert (back.channel_specs[0].kind_name, back.channel_specs[0].unit_name) == ("kind200", "unit201")

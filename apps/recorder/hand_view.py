@@ -78,7 +78,25 @@ class _HandPainting:
         self.proj = Projector()
         self._drag: QtCore.QPointF | None = None
         self.paints = 0
+        self.frozen = ""  # e.g. "FROZEN — encoder lost": drawn over the hand while the joints do not update
         self.setMinimumSize(240, 180)  # type: ignore[attr-defined]
+
+    def set_frozen(self, text: str) -> None:
+        if text != self.frozen:
+            self.frozen = text
+            self.update()  # type: ignore[attr-defined]
+
+    def _paint_frozen(self, p: QtGui.QPainter, w: int, h: int) -> None:
+        if not self.frozen:
+            return
+        p.fillRect(0, 0, w, h, QtGui.QColor(120, 0, 0, 110))
+        f = p.font()
+        f.setPointSize(16)
+        f.setBold(True)
+        p.setFont(f)
+        p.setPen(QtGui.QColor(255, 255, 255))
+        p.drawText(QtCore.QRect(0, 0, w, h), QtCore.Qt.AlignmentFlag.AlignCenter | QtCore.Qt.TextFlag.TextWordWrap,
+                   self.frozen)
 
     def set_scene(self, scene: HandScene | None) -> None:
         self.scene = scene
@@ -100,6 +118,7 @@ class _HandPainting:
         if sc is None:
             p.setPen(QtGui.QColor(200, 200, 200))
             p.drawText(QtCore.QRect(0, 0, w, h), QtCore.Qt.AlignmentFlag.AlignCenter, "no hand model")
+            self._paint_frozen(p, w, h)
             return
         self._grid(p, sc, w, h)
         seg2, depth = self.proj.project(sc.segments.reshape(-1, 3), sc.center, sc.extent, w, h)
@@ -130,6 +149,7 @@ class _HandPainting:
         p.drawText(8, h - 26, "● robot fingertips")
         p.setPen(QtGui.QColor(80, 200, 255))
         p.drawText(8, h - 10, "● exoskeleton fingertips (in the robot's frame)")
+        self._paint_frozen(p, w, h)
 
     def _grid(self, p: QtGui.QPainter, sc: HandScene, w: int, h: int) -> None:
         z = sc.segments.reshape(-1, 3)[:, 2].min() if len(sc.segments) else 0.0

@@ -118,9 +118,10 @@ class HealthTracker:
                 align > th.align_warn_frac * 1e3 / nominal:
             level, reason = WARN, f"offset to main camera {align:.0f} ms"
         lat = (extra.get("latency_s") or {}).get(name, 0.0)
+        lost = level == BAD and (not s["connected"] or age is None or age > th.lost_age_s)
         cells = {
             "stream": name,
-            "rate": f"{rate:.0f} / {nominal:.0f} Hz" if nominal else f"{rate:.0f} Hz",
+            "rate": "—" if lost else f"{rate:.0f} / {nominal:.0f} Hz" if nominal else f"{rate:.0f} Hz",
             "drops": str(s["dropped"]),
             "crc": str(extra.get("crc_errors", 0)) if s["kind"] == "encoder" else "–",
             "reconnects": str(s["reconnects"]),

@@ -25,10 +25,10 @@ class HostClient(QtCore.QObject):
     answered = QtCore.Signal(str, object, str)  # command, result, error ("" when it worked)
     died = QtCore.Signal(int)
 
-    def __init__(self, parent: QtCore.QObject | None = None) -> None:
+    def __init__(self, parent: QtCore.QObject | None = None, extra_argv: list[str] | None = None) -> None:
         super().__init__(parent)
         self._closing = False
-        self.client = SessionClient(argv=[sys.executable, "-m", "apps.recorder.session_host"],
+        self.client = SessionClient(argv=[sys.executable, "-m", "apps.recorder.session_host", *(extra_argv or [])],
                                     on_exit=self._on_exit)
         self.proc = self.client.proc
         self._todo: queue.Queue = queue.Queue()

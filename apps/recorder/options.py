@@ -31,6 +31,19 @@ class RecorderOptions:
     screenshot: Path | None = None
     screenshot_after_s: float = 4.0
     settings_path: Path | None = None  # QSettings ini file (tests); default: the user's settings
+    require: list[str] = field(default_factory=list)  # streams that must be live for an episode to start
+    lsl: list[str] = field(default_factory=list)  # lsl:NAME streams to record
+    lsl_outlets: bool = False
+    control: str | None = None  # HOST:PORT of the TCP remote control (the session process serves it)
+    token: str | None = None
+    allow_remote: bool = False
+    duration: float | None = None  # auto-stop each episode after this many seconds
+    episodes: int | None = None  # auto-advance: record this many, the reset timer between them
+    reset_s: float | None = None  # reset time between episodes (default: the settings file's, else 0)
+    keys: Path | None = None  # recorder settings file (keys, pacing, sound); default ~/.config/dexumi/recorder.toml
+    tasks: Path | None = None  # task list with target counts (YAML)
+    mute: bool = False
+    rerun: str | None = None  # None: off; "": spawn a viewer; a path: save the live stream to that .rrd
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> RecorderOptions:
@@ -40,7 +53,13 @@ class RecorderOptions:
                    operator=g("operator", "") or "", protocol=g("protocol", "auto") or "auto", rate=g("rate"),
                    channels=int(g("channels", 6) or 6), seed=int(g("sim_seed", g("seed", 0)) or 0),
                    min_free_mb=float(g("min_free_mb", 200.0) or 0.0), screenshot=g("screenshot"),
-                   screenshot_after_s=float(g("screenshot_after", 4.0) or 4.0))
+                   screenshot_after_s=float(g("screenshot_after", 4.0) or 4.0),
+                   require=list(g("require", []) or []), lsl=list(g("lsl", []) or []),
+                   lsl_outlets=bool(g("lsl_outlets", False)), control=g("control"), token=g("token"),
+                   allow_remote=bool(g("allow_remote", False)),
+                   duration=g("duration"),
+                   episodes=g("episodes"), reset_s=g("reset"), keys=g("keys"), tasks=g("tasks"),
+                   mute=bool(g("mute", False)), rerun=g("rerun"))
 
 
 def session_config(opts: RecorderOptions) -> dict[str, Any]:
@@ -50,7 +69,8 @@ def session_config(opts: RecorderOptions) -> dict[str, Any]:
     ns = argparse.Namespace(out=opts.out, sim=opts.sim or opts.port == "sim", port=opts.port, camera=list(opts.cameras),
                             channels=opts.channels, sim_seed=opts.seed, protocol=opts.protocol, rate=opts.rate,
                             hand=opts.hand, map=opts.map, task=opts.task, operator=opts.operator,
-                            min_free_mb=opts.min_free_mb, profile=opts.profile)
+                            min_free_mb=opts.min_free_mb, profile=opts.profile, require=list(opts.require),
+                            lsl=list(opts.lsl), lsl_outlets=opts.lsl_outlets)
     cfg = _config(ns)
     cfg.sim_extra_args = [*cfg.sim_extra_args, *opts.sim_extra_args]  # after the profile's
     cfg.sim_truth = opts.sim_truth
@@ -58,3 +78,15 @@ def session_config(opts: RecorderOptions) -> dict[str, Any]:
     if d.get("calibration") is not None and is_dataclass(d["calibration"]):
         d["calibration"] = asdict(d["calibration"])
     return {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
+
+
+def host_argv(opts: RecorderOptions) -> list[str]:
+    """Extra arguments of the session process: the TCP remote control when asked for."""
+    if not opts.control:
+        return []
+    out = ["--tcp", opts.control]
+    if opts.token:
+        out += ["--token", opts.token]
+    if opts.allow_remote:
+        out.append("--allow-remote")
+    return out

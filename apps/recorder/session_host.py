@@ -243,7 +243,24 @@ class HostServer(Server):
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m apps.recorder.session_host")
+    ap.add_argument("--tcp", default=None, metavar="HOST:PORT", help="also accept requests over TCP")
+    ap.add_argument("--token", default=None)
+    ap.add_argument("--allow-remote", action="store_true")
+    args = ap.parse_args(argv)
     server = HostServer(sys.stdout)
+    ctl = None
+    if args.tcp:
+        from dexumi.session.tcp import TcpControl, parse_address
+
+        try:
+            ctl = TcpControl(server.handle, *parse_address(args.tcp), args.token, args.allow_remote).start()
+        except DexumiError as exc:
+            print(f"recorder session: error: {exc}", file=sys.stderr)
+            return 2
+        server.send({"event": "tcp", "address": list(ctl.address)})
 
     def on_term(*_: object) -> None:
         server.close()
@@ -254,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server.serve(sys.stdin)
     finally:
+        if ctl is not None:
+            ctl.close()
         server.close()
     return 0
 

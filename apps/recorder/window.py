@@ -28,7 +28,7 @@ from apps.recorder.health_view import HealthTable
 from apps.recorder.host_client import HostClient
 from apps.recorder.joint_plot import JointPlot
 from apps.recorder.live import LiveReader
-from apps.recorder.options import RecorderOptions, session_config
+from apps.recorder.options import RecorderOptions, host_argv, session_config
 from apps.recorder.setup_panel import SetupPanel
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,9 @@ class RecorderWindow(QtWidgets.QMainWindow):
         self.status_timer.timeout.connect(self._status_tick)
         self.countdown_timer = QtCore.QTimer(self, interval=1000)
         self.countdown_timer.timeout.connect(self._countdown_step)
+        from apps.recorder.day import DayController
+
+        self.day = DayController(self)  # folder list, tasks, pacing, keys, cues, alarms, rerun (apps/recorder/day.py)
         self._set_state("connecting")
         self.open_session()
 
@@ -177,6 +180,8 @@ class RecorderWindow(QtWidgets.QMainWindow):
                     "countdown": f"starting in {self._countdown_left}…", "starting": "starting…",
                     "recording": "● REC", "stopping": "saving…", "error": "ERROR"}.get(state, state)
         self.controls.set_state(state, text, STATE_COLOURS.get(state, "#555"))
+        if getattr(self, "day", None) is not None:
+            self.day.on_state(state)
 
     def _message(self, text: str, error: bool = False) -> None:
         (log.warning if error else log.info)("%s", text)
@@ -190,7 +195,7 @@ class RecorderWindow(QtWidgets.QMainWindow):
             self.error = str(exc)
             self._set_state("error", f"cannot start: {exc}")
             return
-        self.client = HostClient(self)
+        self.client = HostClient(self, host_argv(self.opts))
         self.client.answered.connect(self._answered)
         self.client.died.connect(self._died)
         self.client.send("open", config=config)
@@ -348,6 +353,9 @@ class RecorderWindow(QtWidgets.QMainWindow):
             self._last_kept = row
             self.validator.submit(row.path)
             self.episode_finished.emit(row.path)
+        quality = [q for q in result.get("quality") or [] if q]  # latency self-check, calibration drift
+        if quality:
+            self._message("  |  ".join(quality), error=any("ERROR" in q or "drift:" in q for q in quality))
         self.controls.notes.clear()
         self._set_state("idle")
 
@@ -416,6 +424,9 @@ class RecorderWindow(QtWidgets.QMainWindow):
         if rd is None:
             return
         rows, self._head = rd.rows_since(self._head)
+        live = self.day.rerun
+        if live is not None:
+            live.rows(rows, self.exo_names, self.robot_names)
         now = time.monotonic()
         if len(rows):
             keep = self._rows if self._rows.shape[1] == rows.shape[1] else np.zeros((0, rows.shape[1]))
@@ -435,6 +446,8 @@ class RecorderWindow(QtWidgets.QMainWindow):
             fr = rd.frame(k)
             if fr is not None:
                 view.set_jpeg(fr.jpeg, fr.index)
+                if live is not None:
+                    live.frame(view.name, fr.time, fr.jpeg)
             elif view.stale():
                 view.update()
         self.fps.tick()
@@ -464,6 +477,7 @@ class RecorderWindow(QtWidgets.QMainWindow):
                 self._on_stop({"path": st.get("last_episode") or ""})
         self.fps_label.setText(f"redraw {self.fps.fps:.0f} fps   state {st.get('state')}   "
                                f"health {'OK' if level == OK else 'ATTENTION' if level == WARN else 'PROBLEM'}")
+        self.day.on_health(rows, st)
 
     def health_levels(self) -> dict[str, str]:
         return dict(self.health_table.levels)
@@ -474,6 +488,7 @@ class RecorderWindow(QtWidgets.QMainWindow):
         self.settings.setValue("episode/operator", self.controls.operator.text())
         self.settings.sync()
         self.countdown_timer.stop()
+        self.day.close()
         self.close_session()
         self.validator.shutdown()
         super().closeEvent(event)

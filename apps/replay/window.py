@@ -70,6 +70,9 @@ class ReplayWindow(QtWidgets.QMainWindow):
         self.timer = QtCore.QTimer(self)
         self.timer.setInterval(15)
         self.timer.timeout.connect(self._tick)
+        from apps.replay.folder_panel import attach
+
+        attach(self)  # the folder's episode list (L shows/hides it)
         self.open_episode(0)
 
     # ---- episodes ---------------------------------------------------------------------------------
@@ -188,6 +191,8 @@ class ReplayWindow(QtWidgets.QMainWindow):
             self.open_episode(self.k + 1)
         elif key == K.Key_PageUp:
             self.open_episode(self.k - 1)
+        elif key == K.Key_L:
+            self.folder_dock.setVisible(not self.folder_dock.isVisible())
         elif key in (K.Key_Q, K.Key_Escape):
             self.close()
         else:

@@ -7,6 +7,7 @@ The link reconnects by itself after an unplug; each gap is recorded.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 import time
@@ -27,6 +28,11 @@ from firmware_bridge.transports import Transport, TransportLost, make_transport
 log = logging.getLogger(__name__)
 READ_CHUNK = 1 << 16
 DECODE_INTERVAL_S = 0.01  # reads are stamped one by one, but decoded together at most this often
+MAX_READS_KEPT = 4096
+# legacy boards send one 40-64 byte frame at a time (~1700/s): after a read, let bytes gather this long
+# (DexUMI's own reader polls every 1 ms). Not for v1, whose frames are batched by the board: bytes unread
+# when a cable is pulled are lost with the tty, and v1 promises everything sent before an unplug.
+READ_COALESCE_S = 0.002
 
 
 @dataclass
@@ -73,6 +79,8 @@ class EncoderDriver:
         self._first_rx_samples = 0
         self._last_rx: float | None = None
         self._acks: dict[int, protocol.Ack] = {}
+        self._read_ends: list[int] = []  # stream offset just past each read not yet fully decoded
+        self._read_times: list[float] = []  # and its host receive time
         self._pongs: deque[tuple[protocol.Pong, float]] = deque(maxlen=64)
         self.device_errors: deque[protocol.DeviceError] = deque(maxlen=100)
 
@@ -216,6 +224,8 @@ class EncoderDriver:
                 if chunks:
                     self._ingest(chunks, read_ends, read_times)
                     chunks, read_ends, read_times = [], [], []
+                if self.decoder is not None:
+                    self._deliver_stamped(self.decoder.drain())  # what it gathered, before the reconnect
                 self._on_lost(str(exc))
                 continue
             now = time.monotonic()
@@ -228,15 +238,37 @@ class EncoderDriver:
                 self._ingest(chunks, read_ends, read_times)
                 chunks, read_ends, read_times = [], [], []
                 last_decode = now
+            elif not data and self.decoder is not None:
+                self._deliver_stamped(self.decoder.feed(b""))  # the line is idle: let gathered bytes out
+            if data and self.protocol == "legacy" and len(data) < READ_CHUNK // 2:
+                # a trickle (a 40-byte legacy frame per read at 1.7 kHz): wait, then take all that gathered,
+                # never past the next decode (no added latency). Each frame keeps the stamp of the read that
+                # brought it; the clock fit's lower envelope rests on the newest frame of each read.
+                wait = min(READ_COALESCE_S, last_decode + DECODE_INTERVAL_S - time.monotonic())
+                if wait > 0.0005:
+                    self._stop.wait(wait)
         if chunks:
             self._ingest(chunks, read_ends, read_times)
         if self.decoder is not None:
-            self._deliver(self.decoder.flush(), np.empty(0), np.empty(0))
+            self._deliver_stamped(self.decoder.flush())
 
     def _ingest(self, chunks: list[bytes], read_ends: list[int], read_times: list[float]) -> None:
         assert self.decoder is not None
-        out = self.decoder.feed(b"".join(chunks) if len(chunks) > 1 else chunks[0])
-        self._deliver(out, np.asarray(read_ends, np.int64), np.asarray(read_times))
+        self._read_ends.extend(read_ends)
+        self._read_times.extend(read_times)
+        self._deliver_stamped(self.decoder.feed(b"".join(chunks) if len(chunks) > 1 else chunks[0]))
+
+    def _deliver_stamped(self, out: DecodeOutput) -> None:
+        """Deliver with the receive times of the reads that brought each frame. The decoder may hold bytes
+        over several ingests (it gathers a few KB before a numpy pass), so reads are kept until every
+        frame they completed has come out."""
+        ends, times = self._read_ends, self._read_times
+        self._deliver(out, np.asarray(ends, np.int64), np.asarray(times))
+        if out.frame_end:
+            k = bisect.bisect_left(ends, out.frame_end[-1])
+            del ends[:k], times[:k]
+        if len(ends) > MAX_READS_KEPT:  # nothing decodes (a line of garbage): keep memory bounded
+            del ends[:-MAX_READS_KEPT], times[:-MAX_READS_KEPT]
 
     def _rx_times(self, stream_end: np.ndarray, read_ends: np.ndarray, read_times: np.ndarray) -> np.ndarray:
         """Host receive time of the read that brought in each frame's last byte."""

@@ -112,6 +112,9 @@ def finalize_open_file(f: h5py.File, meta: EpisodeMeta, state: str, stop_reason:
         _put(f, f"{S.IMAGE_OFFSETS}/{cam}", view.image_offsets[cam])
 
     report = sync_report(f, n, times, view, gap_reasons or [], camera_drops or {})
+    from dexumi.quality.latency_check import safe_check_open_file  # per-episode latency self-check
+
+    report["latency_check"] = safe_check_open_file(f, times.time)
     _text(f, S.SYNC_REPORT, json.dumps(report, indent=1))
     duration = float(view.timestamps[-1] - view.timestamps[0]) if len(view) > 1 else 0.0
     stats = {"aligned_frames": len(view), "valid_frames": int(view.valid.sum()), "duration_s": duration,

@@ -176,8 +176,11 @@ def _rebuild(f: h5py.File, src: Path, retargeter: object | None) -> RecoveryResu
         retargeter = retargeter_from_text(meta.retarget_map_yaml)
     if retargeter is not None and names and tuple(retargeter.robot_joint_names) != names:
         retargeter = None
+    from dexumi.episode.extra import copy_streams, layouts_in
+
     w = EpisodeWriter(out, meta, el, cams, action_names=names or (tuple(retargeter.robot_joint_names)
-                                                                  if retargeter is not None else None))
+                                                                  if retargeter is not None else None),
+                      extra=layouts_in(f))
     enc = f[S.ENCODER]
     n_enc = _stream_len(enc, list(S.ENCODER_FIELDS))
     for name, col in w.encoder.cols.items():
@@ -197,6 +200,7 @@ def _rebuild(f: h5py.File, src: Path, retargeter: object | None) -> RecoveryResu
             cs.store.append_rows(g[S.FRAMES][k:e], *(g[name][k:e] for name in S.CAMERA_FIELDS))
             w.flush()
         counts[cam.name] = m
+    counts.update(copy_streams(f, w))  # extra streams (LSL)
     last = float(enc["host_time"][n_enc - 1]) if n_enc else None
     finalize_open_file(w.f, meta, "recovered", "recovered after an interruption", retargeter,
                        {"recovered_from": src.name})

@@ -189,7 +189,8 @@ class EpisodeWriter:
 
     def __init__(self, path: str | Path, meta: EpisodeMeta, encoder: EncoderLayout,
                  cameras: list[CameraLayout], flush_interval_s: float = 0.25,
-                 action_names: tuple[str, ...] | None = None) -> None:
+                 action_names: tuple[str, ...] | None = None, extra: list | None = None) -> None:
+        """`extra`: `dexumi.episode.extra.ExtraLayout`s of extra streams (e.g. LSL) to record too."""
         self.path = Path(path)
         self.meta = meta
         self.flush_interval_s = flush_interval_s
@@ -209,6 +210,12 @@ class EpisodeWriter:
         _text(meta_g, "retarget_map", meta.retarget_map_yaml)
         _text(meta_g, "session", meta.session_json)
         create_aligned(f, encoder.joint_names, tuple(action_names or encoder.joint_names), [c.name for c in cameras])
+        self.extra = {}
+        if extra:
+            from dexumi.episode.extra import EXTRA, ExtraStream
+
+            xg = f.create_group(EXTRA)
+            self.extra = {x.name: ExtraStream(xg, x) for x in extra}
         f.swmr_mode = True
         f.flush()
         self.started = time.monotonic()
@@ -225,6 +232,9 @@ class EpisodeWriter:
 
     def append_frames(self, camera: str, frames: list[CameraFrame], mapped_times: np.ndarray | None = None) -> None:
         self.cameras[camera].append(frames, mapped_times)
+
+    def append_extra(self, name: str, batches: list) -> None:
+        self.extra[name].append(batches)
 
     def maybe_flush(self, now: float | None = None) -> bool:
         """Flush if `flush_interval_s` has passed since the last flush; returns whether it flushed."""
@@ -244,6 +254,7 @@ class EpisodeWriter:
     def counts(self) -> dict[str, int]:
         out = {"encoder": self.encoder.count}
         out.update({name: c.count for name, c in self.cameras.items()})
+        out.update({name: x.count for name, x in self.extra.items()})
         return out
 
     # ------------------------------------------------------------------------------------------ end
@@ -260,6 +271,8 @@ class EpisodeWriter:
             self.meta.notes = notes
         for camera in self.cameras.values():
             camera.flush()
+        for x in self.extra.values():
+            x.finalize()
         finalize_open_file(self.f, self.meta, "final", stop_reason, retargeter, extra_stats,
                            gap_reasons=self.encoder.gap_reasons, camera_drops={k: c.dropped for k, c in self.cameras.items()})
         self._close()

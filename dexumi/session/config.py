@@ -47,6 +47,10 @@ class SessionConfig:
     poll_interval_s: float = 0.05
     device_timeout_s: float = 15.0
     recover_on_start: bool = True
+    drift_every: int = 5  # check calibration drift every N episodes
+    required_streams: list[str] = field(default_factory=list)  # a recording does not start while one is missing
+    lsl_streams: list[str] = field(default_factory=list)  # `lsl:NAME` extra streams to record
+    lsl_outlets: bool = False  # publish encoder samples, frame indices and episode markers over LSL
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -90,6 +94,7 @@ class SessionStatus:
     errors: list[str]
     outcome: str = "unknown"
     notes: str = ""
+    quality: list[str] = field(default_factory=list)  # last episode: latency self-check, calibration drift
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)

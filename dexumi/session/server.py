@@ -3,7 +3,9 @@
     python -m dexumi.session.server [--status-interval 0.5]
 
 Requests: `{"id": 1, "cmd": "open", "config": {...SessionConfig fields...}}`, then `start` (task, notes, operator),
-`stop` (outcome, notes), `discard`, `outcome` (outcome), `notes` (notes), `status`, `close`.
+`stop` (outcome, notes), `discard`, `outcome` (outcome), `notes` (notes), `status`, `streams`, `close`;
+`start` takes `require` (stream names that must be live, else it is refused). `--tcp HOST:PORT` also serves
+these requests over TCP (dexumi.session.tcp: loopback only unless `--allow-remote` with `--token`).
 Answers: `{"id": 1, "ok": true, "result": ...}` or `{"id": 1, "ok": false, "error": "one line"}`.
 Events, unasked: `{"event": "status", "status": {...}}` every status interval while open, and
 `{"event": "episode_ended", "path": ..., "error": ...}`. Logging goes to stderr. EOF on stdin or SIGTERM
@@ -92,9 +94,18 @@ class Server:
             return {"recovered": [str(r.path) for r in s.recovered], "joints": list(s.joint_names)}
         s = self._need() if cmd != "close" else self.session
         if cmd == "start":
-            return {"episode": s.start_episode(req.get("task"), req.get("notes", ""), req.get("operator"))}
+            req_streams = req.get("require") or []
+            if not isinstance(req_streams, list):
+                raise DexumiError("'require' must be a list of stream names")
+            return {"episode": s.start_episode(req.get("task"), req.get("notes", ""), req.get("operator"),
+                                               required=[str(x) for x in req_streams])}
+        if cmd == "streams":
+            return [{"name": x.name, "kind": x.kind, "connected": x.connected, "rate_hz": x.rate_hz,
+                     "last_data_age_s": x.last_data_age_s if x.last_data_age_s != float("inf") else None}
+                    for x in s.status().streams]
         if cmd == "stop":
-            return {"path": str(s.stop_episode(req.get("outcome"), req.get("notes")))}
+            path = s.stop_episode(req.get("outcome"), req.get("notes"))
+            return {"path": str(path), "quality": list(s.qa_lines)}  # latency self-check, calibration drift
         if cmd == "discard":
             return {"path": str(s.discard_episode())}
         if cmd == "outcome":
@@ -108,7 +119,7 @@ class Server:
         if cmd == "close":
             self.close()
             return None
-        raise DexumiError(f"unknown command {cmd!r} (open, start, stop, discard, outcome, notes, status, close)")
+        raise DexumiError(f"unknown command {cmd!r} (open, start, stop, discard, outcome, notes, status, streams, close)")
 
     def _watcher(self) -> None:
         s = self.session
@@ -147,10 +158,23 @@ class Server:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m dexumi.session.server", description=__doc__.splitlines()[0])
     ap.add_argument("--status-interval", type=float, default=0.5)
+    ap.add_argument("--tcp", default=None, metavar="HOST:PORT", help="also accept requests over TCP (127.0.0.1:0)")
+    ap.add_argument("--token", default=None, help="TCP requests must carry this token")
+    ap.add_argument("--allow-remote", action="store_true", help="allow binding beyond loopback (needs --token)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     server = Server(sys.stdout, args.status_interval)
+    if args.tcp:
+        from dexumi.session.tcp import TcpControl, parse_address
+
+        try:
+            host, port = parse_address(args.tcp)
+            ctl = TcpControl(server.handle, host, port, args.token, args.allow_remote).start()
+        except DexumiError as exc:
+            print(f"dexumi session server: error: {exc}", file=sys.stderr)
+            return 2
+        server.send({"event": "tcp", "address": list(ctl.address)})
 
     def on_term(*_: object) -> None:
         server.close()

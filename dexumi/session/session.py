@@ -75,6 +75,11 @@ class RecordingSession:
         self._drops0: dict[str, int] = {}  # each stream's session drop count when the episode started
         self.last_episode_dropped: dict[str, int] = {}  # drops during the last finished episode, per stream
         self.state = "new"
+        from dexumi.quality.session_hook import EpisodeQA
+
+        self._qa = EpisodeQA(config.drift_every)
+        self.lsl = None  # LslBridge: lsl:NAME inlets and dexumi's outlets
+        self.qa_lines: list[str] = []
 
     # --------------------------------------------------------------------------------------------- life
     def open(self) -> RecordingSession:
@@ -93,6 +98,10 @@ class RecordingSession:
             self.joint_names = tuple(self.retargeter.channels) if self.retargeter else \
                 tuple(f"ch{i}" for i in range(joints))
             wait_for_data(self.devices, cfg.device_timeout_s)
+            if cfg.lsl_streams or cfg.lsl_outlets:
+                from dexumi.session.lsl_bridge import LslBridge
+
+                self.lsl = LslBridge(cfg, self.devices, self.joint_names)
         except BaseException:
             self.devices.close()
             raise
@@ -115,6 +124,8 @@ class RecordingSession:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self.lsl is not None:
+            self.lsl.close()
         if self.devices is not None:
             self.devices.close()
         self.state = "closed"
@@ -130,9 +141,20 @@ class RecordingSession:
     def recording(self) -> bool:
         return self._writer is not None
 
-    def start_episode(self, task: str | None = None, notes: str = "", operator: str | None = None) -> int:
+    def missing_streams(self, required: list[str] | None = None, max_age_s: float = 1.0) -> list[str]:
+        """Which of the required streams (config + `required`) are absent, disconnected or silent."""
+        want = list(dict.fromkeys([*self.cfg.required_streams, *(required or [])]))
+        have = {s.name: s for s in self.status().streams}
+        return [n for n in want if n not in have or not have[n].connected or
+                not (have[n].last_data_age_s <= max_age_s)]
+
+    def start_episode(self, task: str | None = None, notes: str = "", operator: str | None = None,
+                      required: list[str] | None = None) -> int:
         """Reserve the next number and start writing; returns the episode number. `task`/`operator` None:
-        the session's."""
+        the session's. The required-streams gate: no episode starts while a required stream is missing."""
+        missing = self.missing_streams(required)
+        if missing:
+            raise DexumiError(f"not starting: required stream(s) missing: {', '.join(missing)}")
         with self._lock:
             if self.state not in ("idle",):
                 raise DexumiError(f"cannot start an episode while the session is {self.state}")
@@ -155,7 +177,8 @@ class RecordingSession:
                                    (enc.info.device_id if enc.info else "") + f" @ {enc.config.port}")
             try:
                 self._writer = EpisodeWriter(path, meta, layout, cams, self.cfg.flush_interval_s,
-                                             tuple(self.retargeter.robot_joint_names) if self.retargeter else None)
+                                             tuple(self.retargeter.robot_joint_names) if self.retargeter else None,
+                                             self.lsl.layouts() if self.lsl else None)
             except Exception:
                 path.unlink(missing_ok=True) if path.exists() and path.stat().st_size == 0 else None
                 raise
@@ -166,6 +189,8 @@ class RecordingSession:
             self._gaps_seen = len(enc.stats().gap_events)
             self.episode_ended.clear()
             self.state = "recording"
+            if self.lsl is not None:
+                self.lsl.marker(f"start {S.episode_name(number)}")
             log.info("episode %d started: %s", number, path)
             return number
 
@@ -208,11 +233,10 @@ class RecordingSession:
                 self._edit_last(S.A_NOTES, notes)
 
     def _edit_last(self, key: str, value: str) -> None:
-        """Marking success/failure after stopping: a small attribute edit of the finished file."""
-        import h5py
+        """Marking success/failure after stopping: an atomic, logged attribute edit of the finished file."""
+        from dexumi.episode.metadata import edit_file
 
-        with h5py.File(self.last_episode, "r+") as f:
-            f.attrs[key] = value
+        edit_file(self.last_episode, {key: value})
 
     # ------------------------------------------------------------------------------------------ polling
     def _run(self) -> None:
@@ -227,6 +251,7 @@ class RecordingSession:
         assert self.devices is not None
         enc_batches = self.devices.encoder.read()
         frames = {c.name: c.grabber.read() for c in self.devices.cameras}
+        extra = self.lsl.poll(enc_batches, frames, self.devices.cameras) if self.lsl is not None else {}
         self._totals["encoder"] = self._totals.get("encoder", 0) + sum(len(b) for b in enc_batches)
         for name, fr in frames.items():
             self._totals[name] = self._totals.get(name, 0) + len(fr)
@@ -241,6 +266,8 @@ class RecordingSession:
                     fr = [f for f in frames[cam.name] if f.grab_time >= self._t0]
                     if fr:
                         w.append_frames(cam.name, fr, cam.mapped_times(fr))
+                for name, xb in extra.items():
+                    w.append_extra(name, self.lsl.since(xb, self._t0))
                 gaps = self.devices.encoder.stats().gap_events
                 for g in gaps[self._gaps_seen:]:
                     w.append_gap(g)
@@ -293,12 +320,18 @@ class RecordingSession:
         self._writer = None
         try:
             # what arrived up to now belongs to the episode
-            batches = [b for b in (_since(b, self._t0) for b in self.devices.encoder.read()) if b is not None]
+            enc_all = self.devices.encoder.read()
+            batches = [b for b in (_since(b, self._t0) for b in enc_all) if b is not None]
             w.append_encoder(batches)
+            cam_all = {}
             for cam in self.devices.cameras:
-                fr = [f for f in cam.grabber.read() if f.grab_time >= self._t0]
+                cam_all[cam.name] = cam.grabber.read()
+                fr = [f for f in cam_all[cam.name] if f.grab_time >= self._t0]
                 if fr:
                     w.append_frames(cam.name, fr, cam.mapped_times(fr))
+            if self.lsl is not None:  # the outlets get these last samples too
+                for name, xb in self.lsl.poll(enc_all, cam_all, self.devices.cameras).items():
+                    w.append_extra(name, self.lsl.since(xb, self._t0))
             t_final = time.perf_counter()
             path = w.finalize(outcome, notes, reason, self.retargeter,
                               {"elapsed_s": time.monotonic() - self._t0, "flushes": w.flushes,
@@ -317,6 +350,9 @@ class RecordingSession:
             self.episode_ended.set()
         self.last_episode = path
         self.episodes_recorded += 1
+        if self.lsl is not None:
+            self.lsl.marker(f"stop {S.episode_name(w.meta.number)} {w.meta.outcome} {reason}")
+        self.qa_lines = self._qa.after(path)  # latency self-check and calibration drift, one line each
         return path
 
     # ------------------------------------------------------------------------------------------- status
@@ -344,6 +380,8 @@ class RecordingSession:
                 streams.append(StreamStatus(cam.name, "camera", c.connected, c.rate_hz, c.nominal_rate_hz,
                                             self._totals.get(cam.name, 0), counts.get(cam.name, 0),
                                             c.missing_samples + c.overflows, c.gaps, c.reconnects, c.last_data_age_s))
+        if self.lsl is not None:
+            streams += self.lsl.statuses(time.monotonic())
         for st in streams:
             st.episode_dropped = (st.dropped - self._drops0.get(st.name, st.dropped) if w is not None
                                   else self.last_episode_dropped.get(st.name, 0))
@@ -354,4 +392,5 @@ class RecordingSession:
             last_episode=str(self.last_episode) if self.last_episode else None,
             episodes_recorded=self.episodes_recorded, disk_free_mb=round(self._free_mb, 1),
             min_free_mb=self.cfg.min_free_mb, streams=streams, errors=list(self.errors),
-            outcome=meta.outcome if meta else "unknown", notes=meta.notes if meta else "")
+            outcome=meta.outcome if meta else "unknown", notes=meta.notes if meta else "",
+            quality=list(self.qa_lines))

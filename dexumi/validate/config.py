@@ -11,7 +11,7 @@ import yaml
 from dexumi.errors import DexumiError
 
 CHECKS = ("schema", "length", "finite", "timestamps", "rates", "gaps", "drops", "sequence", "alignment",
-          "joint_limits", "fingertips", "images", "numbering")
+          "joint_limits", "fingertips", "images", "numbering", "latency_drift", "calibration_drift")
 SEVERITIES = ("off", "warn", "error")
 
 
@@ -36,6 +36,10 @@ class ValidateConfig:
     limit_tolerance_rad: float = 1e-3
     tip_warn_mm: float = 20.0  # fingertip correspondence p95
     tip_error_mm: float = 40.0
+    latency_warn_ms: float = 10.0  # camera latency re-estimated from the episode vs the profile's
+    latency_error_ms: float = 25.0
+    drift_warn_deg: float = 1.5  # a channel's reference-hold level moving across a folder's episodes
+    drift_error_deg: float = 5.0
     decode_reduce: int = 8  # JPEG decode scale for the "every image decodes" check (1 = full size)
     # check → off | warn | error: the level its findings are reported at. Fingertip correspondence is a quality
     # figure of the hand pair and calibration, not a defect of the file: warn by default.

@@ -11,6 +11,7 @@ from dexumi.episode import schema as S
 from dexumi.errors import DexumiError
 from dexumi.validate import checks_content as C
 from dexumi.validate import checks_schema as K
+from dexumi.validate import checks_sync as Y
 from dexumi.validate import checks_time as T
 from dexumi.validate.config import ValidateConfig
 from dexumi.validate.context import EpisodeData, load
@@ -22,7 +23,8 @@ log = logging.getLogger(__name__)
 CHECKS = [("schema", K.check_schema), ("length", K.check_length), ("finite", K.check_finite),
           ("timestamps", T.check_timestamps), ("rates", T.check_rates), ("gaps", T.check_gaps),
           ("drops", T.check_drops), ("sequence", T.check_sequence), ("alignment", T.check_alignment),
-          ("joint_limits", C.check_joint_limits), ("fingertips", C.check_fingertips), ("images", C.check_images)]
+          ("joint_limits", C.check_joint_limits), ("fingertips", C.check_fingertips), ("images", C.check_images),
+          ("latency_drift", Y.check_latency_drift)]
 
 
 def _first_line(exc: BaseException) -> str:

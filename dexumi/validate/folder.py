@@ -51,3 +51,25 @@ def check_numbering(folder: Path, cfg: ValidateConfig, attr_numbers: dict[str, i
     else:
         emit(r, cfg, "numbering", "pass", f"episodes {nums[0]}-{nums[-1]} without gaps")
     return r
+
+
+def check_calibration_drift(r: EpisodeReport, cfg: ValidateConfig, episodes: list[EpisodeReport]) -> None:
+    """`calibration_drift`: each channel's reference-hold level across the folder's episodes (in number order)."""
+    from dexumi.quality.drift import drift_findings, one_line
+
+    if cfg.severity.get("calibration_drift") == "off":
+        return
+    rows = sorted((e for e in episodes if e.metrics.get("reference_levels_rad") is not None),
+                  key=lambda e: (e.metrics.get("episode_number") or 0, e.path))
+    if len(rows) < 4:
+        emit(r, cfg, "calibration_drift", "info", f"{len(rows)} episode(s) with a reference hold: too few to see drift")
+        return
+    names = list(rows[-1].metrics.get("channel_names") or [])
+    found = drift_findings([e.metrics["reference_levels_rad"] for e in rows], names, cfg.drift_warn_deg,
+                           cfg.drift_error_deg)
+    if found:
+        level = "error" if any(x.level == "error" for x in found) else "warn"
+        emit(r, cfg, "calibration_drift", level, one_line(found),
+             channels={x.channel: round(x.drift_deg, 3) for x in found})
+    else:
+        emit(r, cfg, "calibration_drift", "pass", f"no channel drifts over {len(rows)} episodes")

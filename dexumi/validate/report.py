@@ -38,7 +38,7 @@ def write_json(path: str | Path, doc: dict[str, Any]) -> None:
 
 def table(run: ValidationRun, verbose: bool = False) -> str:
     """One row per file: a column per check, then the worst finding's message."""
-    cols = [c for c in CHECKS if c != "numbering"]
+    cols = [c for c in CHECKS if c not in ("numbering", "calibration_drift")]  # folder checks
     short = {c: c[:6] for c in cols}
     lines = []
     name_w = max([len(Path(r.path).name) for r in run.episodes] + [7])
@@ -57,7 +57,7 @@ def table(run: ValidationRun, verbose: bool = False) -> str:
                     lines.append(f"    {MARK[c.level]:<4} {c.check}: {c.message}")
     for f in run.folders:
         for c in f.checks:
-            lines.append(f"folder {f.path}: numbering {MARK.get(c.level, c.level)}: {c.message}")
+            lines.append(f"folder {f.path}: {c.check} {MARK.get(c.level, c.level)}: {c.message}")
     for p in run.problems:
         lines.append(f"error: {p}")
     eps = run.episodes

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from dexumi.validate.config import ValidateConfig
 from dexumi.validate.episode import validate_file
-from dexumi.validate.folder import check_numbering
+from dexumi.validate.folder import check_calibration_drift, check_numbering
 from dexumi.validate.paths import expand
 from dexumi.validate.result import EpisodeReport
 
@@ -72,5 +72,7 @@ def validate_paths(paths: list[str | Path], cfg: ValidateConfig | None = None, p
     for folder in inputs.folders:
         if not by_folder.get(folder.resolve()):
             continue  # an empty folder is already one of `problems`
-        run.folders.append(check_numbering(folder, cfg, by_folder.get(folder.resolve(), {})))
+        rep = check_numbering(folder, cfg, by_folder.get(folder.resolve(), {}))
+        check_calibration_drift(rep, cfg, [r for r in run.episodes if Path(r.path).parent.resolve() == folder.resolve()])
+        run.folders.append(rep)
     return run

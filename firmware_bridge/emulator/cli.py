@@ -22,7 +22,8 @@ def _floats(text: str) -> list[float]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The emulator's options."""
-    p.add_argument("--protocol", choices=("v1", "legacy"), default="v1")
+    p.add_argument("--protocol", choices=("v1", "legacy", "fsr", "xhand-tactile"), default="v1",
+                   help="fsr, xhand-tactile: a tactile board whose forces follow the grasp contact (truth log: 'angles' = fingertip forces in N)")
     p.add_argument("--channels", type=int, default=16, help="ADC channels (legacy: joints + 2)")
     p.add_argument("--rate", type=float, default=1000.0, help="samples per second per channel")
     p.add_argument("--batch", type=int, default=None, help="samples per v1 frame (default: ~500 frames/s)")

@@ -20,12 +20,15 @@ import numpy as np
 from firmware_bridge import legacy, protocol
 from firmware_bridge.emulator.link import PtyLink
 from firmware_bridge.emulator.motion import make_motion
+from firmware_bridge.emulator.tactile import TactileBoard
 from firmware_bridge.emulator.truth import Fate, TruthLog, record_dtype
 from firmware_bridge.protocol import MsgType
 
 log = logging.getLogger(__name__)
 TARGET_FRAME_RATE = 500.0  # v1 batches samples to keep about this many frames per second
 LEGACY_REF_VOLTS = 3.3
+TACTILE_CHANNELS = {"fsr": 14, "xhand-tactile": 363}  # decoded columns of the tactile frames
+TACTILE_GRASP_JOINTS = 12
 PREPARE_AHEAD_S = 0.01
 
 
@@ -60,8 +63,13 @@ class EmulatorConfig:
     motion_epoch: float | None = None  # host monotonic time at which the motion starts (shared with sim cameras)
 
     def validate(self) -> None:
+        if self.protocol in TACTILE_CHANNELS:  # a tactile board: its frame fixes the channels
+            self.channels = TACTILE_CHANNELS[self.protocol]
+            if not 0 < self.rate_hz <= 5000:
+                raise ValueError("--rate must be in (0, 5000] Hz for a tactile board")
+            return
         if self.protocol not in ("v1", "legacy"):
-            raise ValueError(f"--protocol must be v1 or legacy, not {self.protocol!r}")
+            raise ValueError(f"--protocol must be v1, legacy, {' or '.join(TACTILE_CHANNELS)}, not {self.protocol!r}")
         low = 3 if self.protocol == "legacy" else 1
         if not low <= self.channels <= 64:
             raise ValueError(f"--channels must be {low}..64 for {self.protocol}")
@@ -79,11 +87,13 @@ class EmulatorConfig:
 
     @property
     def joints(self) -> int:
+        if self.protocol in TACTILE_CHANNELS:
+            return TACTILE_GRASP_JOINTS  # the hand whose grasp the contact model follows
         return self.channels - 2 if self.protocol == "legacy" else self.channels
 
     @property
     def samples_per_frame(self) -> int:
-        if self.protocol == "legacy":
+        if self.protocol != "v1":
             return 1
         return self.batch or max(1, math.ceil(self.rate_hz / TARGET_FRAME_RATE))
 
@@ -135,6 +145,7 @@ class Emulator:
         self.rng = np.random.default_rng(cfg.seed)
         self.fault_rng = np.random.default_rng(cfg.seed + 1_000_003)
         self.motion = make_motion(cfg.motion, cfg.joints, cfg.seed)
+        self.tactile = TactileBoard(cfg.protocol, self.motion, cfg.seed) if cfg.protocol in TACTILE_CHANNELS else None
         self.sensor = SensorModel(cfg, np.random.default_rng(cfg.seed + 7))
         self._own_dir: Path | None = None
         if cfg.link_path is None:
@@ -169,7 +180,7 @@ class Emulator:
                                   else self.rng.integers(0, 50_000_000))
         self.seq = 0
         self.sample_index = 0
-        self.streaming = self.cfg.protocol == "legacy" or self.cfg.autostart
+        self.streaming = self.cfg.protocol != "v1" or self.cfg.autostart
         self.next_sample_us = float(self.device_us(now))
 
     def device_us(self, t: float) -> float:
@@ -256,15 +267,18 @@ class Emulator:
 
     def _emit(self, times_us: np.ndarray, build_t: float) -> None:
         true_t = self.host_time(times_us)
-        angles = self.motion.angles(true_t - self.motion_epoch)
-        values = self.sensor.counts(angles)
+        if self.tactile is not None:  # truth "angles": the fingertip forces in N
+            values, angles, wire = self.tactile.frame(true_t - self.motion_epoch, times_us)
+        else:
+            angles = self.motion.angles(true_t - self.motion_epoch)
+            values = self.sensor.counts(angles)
         n = len(times_us)
         index = self.sample_index + np.arange(n)
         self.sample_index += n
         if self.cfg.protocol == "v1":
             payload = protocol.samples_payload(int(index[0]), times_us, values, width=3)
             wire = protocol.encode_frame(MsgType.SAMPLES, self.seq, int(times_us[-1]), payload)
-        else:
+        elif self.tactile is None:
             wire = legacy.encode_frame(values[0], int(times_us[0] // 1000))
         rec = np.zeros(n, self.dtype)
         rec["index"], rec["segment"], rec["frame_seq"] = index, self.segment, self.seq
@@ -365,7 +379,7 @@ class Emulator:
         if self.cfg.reset_on_reconnect:
             self._boot(now)
         else:
-            self.streaming = self.cfg.protocol == "legacy" or self.cfg.autostart
+            self.streaming = self.cfg.protocol != "v1" or self.cfg.autostart
             self.next_sample_us = float(self.device_us(now))
         self._command_buf.clear()
         self.link.plug()

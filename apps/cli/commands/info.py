@@ -10,13 +10,19 @@ from pathlib import Path
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="summarise an episode file", description="Summarise an episode: metadata, "
                        "aligned frames, per-stream counts, drops, gaps, clock drift and duration.")
-    p.add_argument("episode", type=Path)
+    p.add_argument("episode", type=Path, help="an episode file, or a folder (then the same as `dexumi ls DIR`)")
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from dexumi.episode.summary import summarize
+
+    if args.episode.is_dir():  # a folder: the day's list (`dexumi ls`)
+        from apps.cli.commands import ls
+
+        return ls.run(argparse.Namespace(folder=args.episode, json=args.json, sort="number", task=None, outcome=None,
+                                         operator=None, status=None, validation=None, no_validate=False))
 
     s = summarize(args.episode)
     if args.json:

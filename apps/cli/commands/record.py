@@ -24,8 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", default=None, help="encoder port: /dev/ttyACM0, /dev/serial/by-id/..., ble:NAME, sim")
     p.add_argument("--camera", action="append", default=[], metavar="SPEC",
                    help="camera: 0, /dev/video2, sim[:k=v,...], file:PATH (repeat for more; the first is the main one)")
-    p.add_argument("--episodes", type=int, default=1, help="how many episodes to record (default 1)")
-    p.add_argument("--duration", type=float, default=10.0, help="seconds per episode (default 10)")
+    p.add_argument("--episodes", type=int, default=None,
+                   help="how many episodes to record (headless default 1; the window auto-advances)")
+    p.add_argument("--duration", type=float, default=None,
+                   help="seconds per episode (headless default 10; the window stops each episode after it)")
     p.add_argument("--task", default="", help="task description stored in each episode")
     p.add_argument("--operator", default="", help="who is recording")
     p.add_argument("--outcome", choices=("success", "failure", "unknown"), default="unknown")
@@ -41,6 +43,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-free-mb", type=float, default=200.0, help="stop recording below this free disk space")
     p.add_argument("--pause", type=float, default=0.0, help="seconds between episodes")
     p.add_argument("--json", action="store_true", help="print one JSON object per finished episode")
+    p.add_argument("--control", default=None, metavar="HOST:PORT",
+                   help="remote start/stop/outcome/notes/status over TCP (e.g. 127.0.0.1:22345); --headless: wait "
+                        "for those instead of recording --episodes; the window: its session process serves them")
+    p.add_argument("--token", default=None, help="--control: every request must carry this token")
+    p.add_argument("--allow-remote", action="store_true", help="--control: allow binding beyond loopback (needs --token)")
+    p.add_argument("--require", action="append", default=[], metavar="STREAM",
+                   help="a recording does not start while this stream (encoder, wrist0, lsl:NAME) is missing")
+    p.add_argument("--lsl", action="append", default=[], metavar="lsl:NAME",
+                   help="record an LSL stream as an extra stream (repeatable)")
+    p.add_argument("--lsl-outlets", action="store_true",
+                   help="publish encoder samples, camera frame indices and episode markers as LSL outlets")
+    p.add_argument("--reset", type=float, default=None, metavar="S", help="recorder: reset timer between episodes")
+    p.add_argument("--tasks", type=Path, default=None, metavar="FILE", help="recorder: task list with targets (YAML)")
+    p.add_argument("--keys", type=Path, default=None, metavar="FILE",
+                   help="recorder settings (keys, pacing, sound; TOML; default ~/.config/dexumi/recorder.toml)")
+    p.add_argument("--mute", action="store_true", help="recorder: no sound cues")
+    p.add_argument("--rerun", nargs="?", const="", default=None, metavar="FILE.rrd",
+                   help="recorder: stream the live session to a rerun viewer (or save it to FILE.rrd)")
     p.add_argument("--screenshot", type=Path, default=None, metavar="PNG",
                    help="recorder app: save the window as a PNG after a few seconds of live data, then exit")
     p.set_defaults(handler=run)
@@ -49,16 +69,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from dexumi.errors import DexumiError
 
+    if getattr(args, "episodes", None) is not None and args.episodes < 1:
+        raise DexumiError("--episodes must be at least 1")
+    if getattr(args, "duration", None) is not None and args.duration <= 0:
+        raise DexumiError("--duration must be positive")
     if not args.headless:
         if importlib.util.find_spec("apps.recorder.main") is None:
             raise DexumiError("the recorder app is not available in this installation; use --headless")
         from apps.recorder.main import run as run_gui
 
         return int(run_gui(args) or 0)
-    if args.episodes < 1:
-        raise DexumiError("--episodes must be at least 1")
-    if args.duration <= 0:
-        raise DexumiError("--duration must be positive")
+    if getattr(args, "rerun", None) is not None:
+        raise DexumiError("--rerun streams the recorder window's live view; without a window, record and then "
+                          "`dexumi view DIR --rerun`")
+    args.episodes = 1 if args.episodes is None else args.episodes
+    args.duration = 10.0 if args.duration is None else args.duration
     if not args.sim and not args.port:
         raise DexumiError("give --port PORT (and --camera SPEC ...), or --sim")
     cfg = _config(args)
@@ -71,7 +96,10 @@ def _config(args: argparse.Namespace):
     cfg = SessionConfig(out_dir=args.out, port=None if args.sim else args.port, cameras=list(args.camera),
                         sim=bool(args.sim) or args.port == "sim", sim_channels=args.channels, sim_seed=args.sim_seed,
                         protocol=args.protocol, encoder_rate_hz=args.rate, hand=args.hand, map_path=args.map,
-                        task=args.task, operator=args.operator, min_free_mb=args.min_free_mb)
+                        task=args.task, operator=args.operator, min_free_mb=args.min_free_mb,
+                        required_streams=list(getattr(args, "require", []) or []),
+                        lsl_streams=list(getattr(args, "lsl", []) or []),
+                        lsl_outlets=bool(getattr(args, "lsl_outlets", False)))
     if args.profile is not None:
         from calibration.profile import load_profile
 
@@ -109,6 +137,8 @@ def _record(cfg, args: argparse.Namespace) -> int:
         session.open()
         for r in session.recovered:
             print(f"recovered {r.source.name} -> {r.path.name if r.path else '-'} ({r.message})", file=sys.stderr)
+        if args.control:
+            return _remote(session, args, stop)
         for k in range(args.episodes):
             if stop.is_set():
                 break
@@ -136,6 +166,26 @@ def _record(cfg, args: argparse.Namespace) -> int:
     return 0
 
 
+def _remote(session, args: argparse.Namespace, stop: threading.Event) -> int:
+    """Serve remote control until SIGINT/SIGTERM (a running episode is then finalised by close())."""
+    from dexumi.session.server import Server
+    from dexumi.session.tcp import TcpControl, parse_address
+
+    server = Server(sys.stdout)
+    server.session = session
+    host, port = parse_address(args.control)
+    ctl = TcpControl(server.handle, host, port, args.token, args.allow_remote).start()
+    h, p = ctl.address
+    print(f"dexumi record: remote control on {h}:{p}", file=sys.stderr, flush=True)
+    try:
+        while not stop.wait(0.2):
+            if session.fatal:
+                break
+    finally:
+        ctl.close()
+    return 0
+
+
 def _report(session, number: int, path, as_json: bool) -> None:
     import json
 
@@ -145,3 +195,5 @@ def _report(session, number: int, path, as_json: bool) -> None:
     else:
         streams = "  ".join(f"{s.name} {s.rate_hz:.0f} Hz drops {s.episode_dropped}" for s in st.streams)
         print(f"episode {number:4d}  {path}  ({streams})", flush=True)
+        for line in st.quality:
+            print(f"  {line}", flush=True)

@@ -325,6 +325,7 @@ static bool dx_build_response(dx_device_t *d)
         info.max_rate_mhz = d->cfg.max_rate_mhz;
         info.device_id = d->device_id;
         info.model = d->model;
+        info.channel_decl = d->cfg.channel_decl;
         dx_seal(d, DX_MSG_INFO, dx_payload_info(p, &info));
         break;
     case DX_MSG_PONG:

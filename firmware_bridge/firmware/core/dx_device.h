@@ -21,7 +21,8 @@
 #endif
 
 #define DX_TX_PAYLOAD_MAX_SAMPLES DX_SAMPLES_PAYLOAD_MAX(DX_MAX_BATCH, DX_MAX_CHANNELS, DX_MAX_WIDTH)
-#define DX_TX_PAYLOAD_MAX_INFO DX_INFO_PAYLOAD_MAX(DX_STRING_MAX, DX_STRING_MAX)
+#define DX_TX_PAYLOAD_MAX_INFO \
+    (DX_INFO_PAYLOAD_MAX(DX_STRING_MAX, DX_STRING_MAX) + DX_INFO_DECL_MAX(DX_MAX_CHANNELS))
 #define DX_TX_PAYLOAD_MAX \
     (DX_TX_PAYLOAD_MAX_SAMPLES > DX_TX_PAYLOAD_MAX_INFO ? DX_TX_PAYLOAD_MAX_SAMPLES : DX_TX_PAYLOAD_MAX_INFO)
 #define DX_TX_CAP DX_WIRE_CAP(DX_TX_PAYLOAD_MAX)
@@ -42,6 +43,8 @@ typedef struct {
     uint32_t rate_mhz;       /* sample rate at power-up, millihertz */
     uint32_t min_rate_mhz;   /* SET_RATE range */
     uint32_t max_rate_mhz;
+    const uint8_t *channel_decl; /* INFO channel declaration, DX_CHANNEL_DECL_SIZE bytes per channel
+                                    (kind, unit, scale_exp10); NULL: none, as firmware before it */
 } dx_device_config_t;
 
 typedef struct {

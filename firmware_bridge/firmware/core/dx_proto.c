@@ -151,6 +151,13 @@ size_t dx_payload_info(uint8_t *p, const dx_info_t *info)
     off = 16u;
     off += dx_put_string(p + off, info->device_id);
     off += dx_put_string(p + off, info->model);
+    if (info->channel_decl != NULL) {
+        size_t i;
+        p[off++] = info->channels;
+        for (i = 0; i < DX_CHANNEL_DECL_SIZE * (size_t)info->channels; i++) {
+            p[off++] = info->channel_decl[i];
+        }
+    }
     return off;
 }
 

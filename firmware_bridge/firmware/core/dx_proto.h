@@ -42,6 +42,18 @@ enum dx_error_code {
     DX_ERR_FRAME_ERROR = 5      /* detail: host frames rejected so far */
 };
 
+/* INFO's optional channel declaration: per channel u8 kind, u8 unit, i8 scale_exp10 (docs/protocol.md). */
+#define DX_CHANNEL_DECL_SIZE 3u
+enum {
+    DX_KIND_UNSPECIFIED = 0, DX_KIND_ANGLE = 1, DX_KIND_FORCE = 2, DX_KIND_PRESSURE = 3,
+    DX_KIND_TEMPERATURE = 4, DX_KIND_REFERENCE = 5, DX_KIND_VOLTAGE = 6
+};
+enum {
+    DX_UNIT_COUNTS = 0, DX_UNIT_RADIAN = 1, DX_UNIT_DEGREE = 2, DX_UNIT_NEWTON = 3, DX_UNIT_PASCAL = 4,
+    DX_UNIT_CELSIUS = 5, DX_UNIT_VOLT = 6
+};
+#define DX_SCALE_NONLINEAR 127 /* scale_exp10: counts are not a power of ten of the unit */
+
 /* What GET_INFO reports. Strings are NUL-terminated; at most 255 bytes of each are sent. */
 typedef struct {
     uint8_t fw_major, fw_minor, fw_patch;
@@ -50,6 +62,7 @@ typedef struct {
     uint32_t rate_mhz, max_rate_mhz;
     const char *device_id;
     const char *model;
+    const uint8_t *channel_decl; /* NULL: no declaration; else DX_CHANNEL_DECL_SIZE bytes per channel */
 } dx_info_t;
 
 /* A decoded, checked frame (host commands); payload points into the receive buffer. */
@@ -99,6 +112,7 @@ size_t dx_payload_error(uint8_t *p, uint16_t code, uint32_t detail, const char *
 #define DX_SAMPLES_PAYLOAD_MAX(batch, channels, width) \
     (DX_SAMPLES_HEADER_SIZE + (batch) * 4u + (batch) * (channels) * (width))
 #define DX_INFO_PAYLOAD_MAX(id_len, model_len) (DX_INFO_FIXED_SIZE + 2u + (id_len) + (model_len))
+#define DX_INFO_DECL_MAX(channels) (1u + DX_CHANNEL_DECL_SIZE * (channels))
 /* A wire buffer for payloads up to n bytes (the body offset is 1 + cap/254, see dx_frame_body_offset). */
 #define DX_WIRE_CAP(n) ((n) + DX_FRAME_OVERHEAD + 2u * (((n) + DX_FRAME_OVERHEAD) / 253u + 2u) + 1u)
 

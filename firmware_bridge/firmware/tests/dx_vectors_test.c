@@ -6,7 +6,8 @@
  *   crc     NAME DATAHEX CRC
  *   cobs    NAME RAWHEX ENCHEX
  *   samples NAME SEQ TIME FIRST WIDTH COUNT CHANNELS T_US[COUNT] VALUES[COUNT*CHANNELS] WIREHEX
- *   info    NAME SEQ TIME FW0 FW1 FW2 CHANNELS BITS WIDTH MAXBATCH RATE_MHZ MAXRATE_MHZ IDHEX MODELHEX WIREHEX
+ *   info    NAME SEQ TIME FW0 FW1 FW2 CHANNELS BITS WIDTH MAXBATCH RATE_MHZ MAXRATE_MHZ IDHEX MODELHEX DECLHEX WIREHEX
+ *           (DECLHEX: the channel declaration, 3 bytes per channel; "-" for none)
  *   ack     NAME SEQ TIME COMMAND_SEQ COMMAND STATUS WIREHEX
  *   pong    NAME SEQ TIME COMMAND_SEQ TOKENHEX DEVICE_RX_US WIREHEX
  *   error   NAME SEQ TIME CODE DETAIL TEXTHEX WIREHEX
@@ -149,6 +150,7 @@ int main(void)
         } else if (strcmp(kind, "info") == 0) {
             dx_info_t info;
             static char id[300], model[300];
+            static uint8_t decl[3 * 256];
             seq = (uint32_t)next_u();
             time_us = (uint32_t)next_u();
             info.fw_major = (uint8_t)next_u();
@@ -166,6 +168,8 @@ int main(void)
             model[n] = '\0';
             info.device_id = id;
             info.model = model;
+            n = next_hex(decl, sizeof decl);
+            info.channel_decl = n ? decl : NULL;
             m = next_hex(want, sizeof want);
             n = dx_payload_info(payload, &info);
             check_wire(wire, dx_frame_encode(wire, sizeof wire, DX_MSG_INFO, seq, time_us, payload, n), want, m);

@@ -1,0 +1,1 @@
+"""Sync and quality assurance of recorded episodes: latency self-check, calibration drift, ranking."""
