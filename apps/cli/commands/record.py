@@ -149,7 +149,7 @@ def _record(cfg, args: argparse.Namespace) -> int:
 
             live = HeadlessRerun(session, Path(args.rerun).expanduser())
         for r in session.recovered:
-            print(f"recovered {r.source.name} -> {r.path.name if r.path else '-'} ({r.message})", file=sys.stderr)
+            print(f"{r.action} {r.source.name} -> {r.path.name if r.path else '-'} ({r.message})", file=sys.stderr)
         if args.control:
             return _remote(session, args, stop)
         for k in range(args.episodes):
