@@ -294,6 +294,10 @@ def test_record_headless_rerun_saves_rrd(tmp_path):
         robot = [str(x) for x in f["action"].attrs["names"]]
         cams = sorted(f["observations/images"])
         span = float(f["timestamps"][-1] - f["timestamps"][0])
+        aligned, main_frames = f["timestamps"].shape[0], f[f"raw/cameras/{f.attrs['main_camera']}/jpeg"].shape[0]
+    # the recording is not disturbed: (rerun logging in the recording's process delayed the grabbers enough to
+    # skew the camera clock fit: 6-21 aligned of 40-60 frames)
+    assert aligned >= 0.9 * main_frames - 2, (aligned, main_frames)
     rows = _rrd_rows(rrd)
     for n in exo:  # decimated to the display rate (~100/s) over the recording
         assert rows[f"/live/joints/exo/{n}"] == int(m.group(1)) > 50 * span

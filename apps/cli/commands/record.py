@@ -174,7 +174,7 @@ def _record(cfg, args: argparse.Namespace) -> int:
         if live is not None:
             live.close()
             print(f"dexumi record: rerun {args.rerun}: {live.logged['rows']} joint rows, {live.logged['frames']} "
-                  f"camera frames ({live.live.dropped} dropped when rerun was slow)", file=sys.stderr)
+                  f"camera frames ({live.logged['dropped']} dropped when rerun was slow)", file=sys.stderr)
         session.close()
         for s, h in old.items():
             signal.signal(s, h)
