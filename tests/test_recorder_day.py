@@ -130,7 +130,8 @@ def test_episodes_auto_advance_reset_timer_and_rerecord(make_window, qtbot, tmp_
 
     rows = _rrd_rows(live)
     exo = [k for k in rows if k.startswith("/live/joints/exo/")]
-    assert len(exo) == len(win.exo_names) > 0 and rows[exo[0]] > 1000
+    # every row the window handed over is in the file (the count itself depends on how long the test ran)
+    assert len(exo) == len(win.exo_names) > 0 and rows[exo[0]] >= logged["rows"] > 300
     assert rows["/live/cameras/wrist0"] > 30 and logged["frames"] > 60
 
 
