@@ -83,7 +83,9 @@ print(c.dump())
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_robomimic_train_bc_with_images_losses_fall(folder, tmp_path):
-    py = venv("robomimic", ["robomimic==0.3.0", "six"])
+    py = venv("robomimic", ["robomimic==0.3.0", "six"])  # the same cached venv as test_export_loaders
+    if subprocess.run([str(py), "-c", "import six"], capture_output=True).returncode != 0:  # a venv cached before
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "six"], capture_output=True, timeout=600)
     export_paths([folder], ExportOptions("robomimic", tmp_path / "rm", image_size=(64, 64), valid_fraction=0.0,
                                          progress=False))
     cfg = subprocess.run([str(py), "-c", TRAIN_CFG, str(tmp_path / "rm" / "dataset.hdf5"), str(tmp_path / "run")],
