@@ -9,7 +9,12 @@ per camera. Without that venv the writer figures are null.
 The episode (10 minutes; --quick: 1 minute) is written through the episode writer API: 1 kHz encoder with six
 joints moving smoothly inside the exoskeleton's range, two 640x480 JPEG cameras at 30 fps (a cycle of 90
 pre-encoded frames), finalised with the bundled Inspire retargeting map. Each measured step runs in its own
-process so its peak RSS is its own. Last stdout line: one JSON object.
+process so its peak RSS is its own. Every run ends with the day's-folder figures of benchmarks/day_folder.py
+(`day_validate_export_s`, `day_scale`, `export_s_per_episode_n10`, `export_s_per_episode_n50`; --quick: a day
+extrapolated from 1 and 3 one-minute episodes); `--day` runs only those, from 1 and 20 episodes. Last stdout
+line: one JSON object.
+
+    python benchmarks/validate_export.py --day [--quick]
 """
 
 from __future__ import annotations
@@ -78,6 +83,12 @@ def peak_rss_mb() -> float:
     return round(max(self_kb, child_kb) / 1024, 1)
 
 
+def cpu_s() -> float:
+    """CPU seconds (user + system) of this process, its threads and its finished children."""
+    return sum(getattr(resource.getrusage(w), f) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+               for f in ("ru_utime", "ru_stime"))
+
+
 def step(kind: str, args: list[str]) -> dict:
     """One measured step in this process (called through a subprocess)."""
     t = time.perf_counter()
@@ -94,9 +105,10 @@ def step(kind: str, args: list[str]) -> dict:
         w, h = (int(v) for v in size.split("x"))
         s = export_paths([src], ExportOptions(fmt, Path(dst), float(fps), (w, h), force=True, progress=False))
         out = {"frames": s.frames, "mb_written": round(s.bytes / 2**20, 1)}
-        if keep != "keep":
-            shutil.rmtree(dst, ignore_errors=True)
     out["seconds"] = round(time.perf_counter() - t, 3)
+    if kind != "validate" and keep != "keep":
+        shutil.rmtree(dst, ignore_errors=True)
+    out["cpu_s"] = round(cpu_s(), 3)
     out["peak_rss_mb"] = peak_rss_mb()
     return out
 
@@ -174,9 +186,15 @@ def main() -> None:
     ap.add_argument("--step", nargs="+", help=argparse.SUPPRESS)
     ap.add_argument("--fps", type=float, default=15.0, help="export rate (training rate)")
     ap.add_argument("--image-size", default="224x224", help="export image size")
+    ap.add_argument("--day", action="store_true", help="only the day's-folder figures, at a larger scale")
     a = ap.parse_args()
     if a.step:
         print(json.dumps(step(a.step[0], a.step[1:])))
+        return
+    if a.day:
+        from day_folder import day_figures
+
+        print(json.dumps(day_figures(quick=a.quick, fps=a.fps, size=a.image_size)))
         return
     seconds = 60 if a.quick else 600
     work = Path(tempfile.mkdtemp(prefix="dexumi-bench-ve-"))
@@ -218,6 +236,9 @@ def main() -> None:
         result["lerobot_writer_frames_per_s"] = lw["frames_per_s"] if lw else None
         result["export_vs_lerobot_writer"] = round(ours / lw["frames_per_s"], 2) if lw else None
         result["export_vs_lerobot_writer_h264"] = round(ours / lw264["frames_per_s"], 2) if lw264 else None
+        from day_folder import day_figures
+
+        result.update(day_figures(quick=a.quick, fps=a.fps, size=a.image_size, base=ep))
         print(json.dumps(result))
     finally:
         shutil.rmtree(work, ignore_errors=True)

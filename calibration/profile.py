@@ -263,13 +263,15 @@ def load_profile(path: str | Path) -> Profile:
         raise ProfileError(f"profile {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ProfileError(f"cannot read profile {path}: {exc}") from None
+    from dexumi.safe_yaml import YamlError, safe_load
+
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ProfileError(f"profile {path} is not valid YAML{where}: {problem}") from None
+        doc = safe_load(text, f"profile {path}")  # bounded: alias bombs and huge files are refused
+    except YamlError as exc:
+        where = f" at line {exc.line}" if exc.line else ""
+        raise ProfileError(f"profile {path} is not valid YAML{where}: {exc.problem}") from None
+    except DexumiError as exc:
+        raise ProfileError(str(exc)) from None
     try:
         return profile_from_dict(doc, path)
     except ProfileError as exc:

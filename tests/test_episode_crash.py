@@ -75,7 +75,10 @@ def _run_kills(tmp_path, kills: int, seed: int) -> None:
             n = S.episode_number(partial[0])
             assert n not in seen_numbers
             res = recover_path(out)
-            assert len(res) == 1 and res[0].path is not None, res
+            # a kill before the first flush with data leaves 0 samples and 0 frames: documented to become .failed
+            assert len(res) == 1 and (res[0].path is not None or res[0].action == "failed"), res
+            if res[0].action == "failed":
+                assert (out / (S.episode_name(n) + S.FAILED)).exists() and res[0].path is None
             if res[0].action == "recovered":
                 _valid(res[0].path)
                 last = res[0].last_time  # None: killed before the episode's first flush
@@ -110,7 +113,10 @@ def test_recover_cli_and_startup_recovery(tmp_path):
     p = subprocess.run([*DEXUMI, "record", "--headless", "--sim", "--out", str(out), "--duration", "1"],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
-    assert "recovered episode_0001.h5.partial" in p.stderr
-    assert sorted(x.name for x in out.glob("*.h5")) == ["episode_0001.h5", "episode_0002.h5"]
+    # a kill before the first flush with data leaves nothing to recover: the partial becomes .failed (documented)
+    failed = (out / "episode_0001.h5.failed").exists()
+    assert ("failed" if failed else "recovered") + " episode_0001.h5.partial" in p.stderr
+    assert sorted(x.name for x in out.glob("*.h5")) == (["episode_0002.h5"] if failed else
+                                                        ["episode_0001.h5", "episode_0002.h5"])
     r = subprocess.run([*DEXUMI, "recover", str(out)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "nothing to recover" in r.stdout

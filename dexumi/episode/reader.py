@@ -35,6 +35,19 @@ def decode_jpeg(data: np.ndarray | bytes, reduce: int = 1) -> np.ndarray:
     return img
 
 
+def _guarded(fn):
+    """Reading a damaged file: one DexumiError line naming the file, not an h5py traceback."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kwargs):
+        from dexumi.episode.integrity import damage_as_error
+
+        with damage_as_error(self.path):
+            return fn(self, *args, **kwargs)
+    return wrapper
+
+
 @dataclass
 class AlignedFrame:
     i: int
@@ -61,17 +74,14 @@ def check_version(f: h5py.File, path: Path) -> None:
 
 
 def open_h5(path: str | Path) -> h5py.File:
-    """Open read-only; a `.partial` file still being written (or left by a crash) is opened as a SWMR reader."""
+    """Open read-only; a `.partial` file still being written (or left by a crash) is opened as a SWMR reader
+    with bounded retries (dexumi.episode.h5open)."""
+    from dexumi.episode.h5open import open_readonly
+
     p = Path(path)
     if not p.exists():
         raise DexumiError(f"{p}: no such episode file")
-    try:
-        return h5py.File(p, "r")
-    except OSError as exc:
-        try:
-            return h5py.File(p, "r", swmr=True)
-        except OSError:
-            raise DexumiError(f"{p}: cannot open as HDF5 ({str(exc).splitlines()[0][:120]})") from None
+    return open_readonly(p)[0]
 
 
 class Episode:
@@ -80,7 +90,9 @@ class Episode:
     def __init__(self, f: h5py.File, path: Path) -> None:
         self.f = f
         self.path = path
-        check_version(f, path)
+        from dexumi.episode.integrity import check_structure
+
+        check_structure(f, path)  # every dataset present, typed and sized as the readers below assume
         self._frames = {name: g[S.FRAMES] for name, g in f.get(S.CAMERAS, {}).items()}
 
     @classmethod
@@ -145,11 +157,13 @@ class Episode:
             raise DexumiError(f"{self.path}: no aligned view (an unfinished episode: run `dexumi recover`)")
 
     @property
+    @_guarded
     def timestamps(self) -> np.ndarray:
         self._need_view()
         return self.f[S.TIMESTAMPS][:]
 
     @property
+    @_guarded
     def action(self) -> np.ndarray:
         self._need_view()
         return self.f[S.ACTION][:]
@@ -159,16 +173,19 @@ class Episode:
         return [str(x) for x in self.f[S.ACTION].attrs["names"]]
 
     @property
+    @_guarded
     def qpos(self) -> np.ndarray:
         self._need_view()
         return self.f[S.QPOS][:]
 
     @property
+    @_guarded
     def exo_joints(self) -> np.ndarray:
         self._need_view()
         return self.f[S.EXO_JOINTS][:]
 
     @property
+    @_guarded
     def valid(self) -> np.ndarray:
         self._need_view()
         return self.f[S.VALID][:].astype(bool)
@@ -177,6 +194,7 @@ class Episode:
     def cameras(self) -> list[str]:
         return sorted(self._frames)
 
+    @_guarded
     def image_indices(self, camera: str) -> np.ndarray:
         self._need_view()
         return self.f[f"{S.IMAGES}/{camera}"][:]
@@ -185,17 +203,20 @@ class Episode:
         return self.f[S.TIMESTAMPS].shape[0] if S.TIMESTAMPS in self.f else 0
 
     # ---- raw streams ---------------------------------------------------------------------------------
+    @_guarded
     def encoder(self) -> dict[str, np.ndarray]:
         """Raw encoder stream: host_time, device_time_us, mapped_time, index, segment, raw, angles."""
         g = self.f[S.ENCODER]
         n = min(g[k].shape[0] for k in S.ENCODER_FIELDS)
         return {k: g[k][:n] for k in S.ENCODER_FIELDS}
 
+    @_guarded
     def camera_times(self, camera: str) -> dict[str, np.ndarray]:
         g = self.f[f"{S.CAMERAS}/{camera}"]
         n = min(g[k].shape[0] for k in (*S.CAMERA_FIELDS, S.FRAMES))
         return {k: g[k][:n] for k in S.CAMERA_FIELDS}
 
+    @_guarded
     def frame_count(self, camera: str) -> int:
         """Stored frames; for an unfinished file, those whose bytes are readable (a full disk can tear the last)."""
         n = self._frames[camera].shape[0]
@@ -205,13 +226,27 @@ class Episode:
 
         return _readable_frames(self._frames[camera], n)
 
+    @_guarded
     def jpeg(self, camera: str, raw_index: int) -> bytes:
         """The stored JPEG bytes of raw frame `raw_index`."""
+        self._check_frame(camera, raw_index)
         return self._frames[camera][raw_index].tobytes()
 
+    def _check_frame(self, camera: str, raw_index: int) -> None:
+        """An unfinished file may be torn: only frames known to be whole are read."""
+        if not self.finalized:
+            if not hasattr(self, "_safe"):
+                self._safe = {c: self.frame_count(c) for c in self._frames}
+            if not 0 <= raw_index < self._safe[camera]:
+                raise DexumiError(f"{self.path}: frame {raw_index} of {camera} is not readable "
+                                  "(an unfinished or torn file: run `dexumi recover`)")
+
+    @_guarded
     def raw_image(self, camera: str, raw_index: int, reduce: int = 1) -> np.ndarray:
+        self._check_frame(camera, raw_index)
         return decode_jpeg(self._frames[camera][raw_index], reduce)
 
+    @_guarded
     def image(self, camera: str, i: int, reduce: int = 1) -> np.ndarray:
         """The camera's image at aligned instant `i` (BGR uint8; `reduce` 2/4/8 for training sizes)."""
         j = int(self.f[f"{S.IMAGES}/{camera}"][i])
@@ -219,6 +254,7 @@ class Episode:
             raise DexumiError(f"{self.path}: camera {camera} has no frame for instant {i}")
         return self.raw_image(camera, j, reduce)
 
+    @_guarded
     def frame(self, i: int, reduce: int = 1, cameras: list[str] | None = None) -> AlignedFrame:
         f = self.f
         return AlignedFrame(i, float(f[S.TIMESTAMPS][i]), f[S.ACTION][i], f[S.QPOS][i], f[S.EXO_JOINTS][i],

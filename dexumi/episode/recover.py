@@ -20,7 +20,6 @@ from dexumi.episode import numbering
 from dexumi.episode import schema as S
 from dexumi.episode.finalize import finalize_open_file, read_text
 from dexumi.episode.layout import CameraLayout, EncoderLayout, EpisodeMeta
-from dexumi.episode.reader import check_version
 from dexumi.episode.writer import EpisodeWriter, publish
 from dexumi.errors import DexumiError
 
@@ -32,7 +31,7 @@ COPY_BLOCK = 128  # camera frames copied at a time
 class RecoveryResult:
     source: Path
     path: Path | None  # the finished episode (None: nothing to recover)
-    action: str  # recovered | renamed | failed | already-final
+    action: str  # recovered | renamed | failed | already-final | cleaned | skipped
     encoder_samples: int = 0
     camera_frames: dict[str, int] = field(default_factory=dict)
     last_time: float | None = None  # host time of the last recovered encoder sample
@@ -44,16 +43,11 @@ def _attr(f: h5py.File, k: str, default: object = "") -> object:
     return v.decode() if isinstance(v, bytes) else v.item() if isinstance(v, np.generic) else v
 
 
-def _open_any(path: Path) -> tuple[h5py.File | None, bool]:
-    """(file, cleanly_closed): normal open for a file that was closed, SWMR read for one that was not."""
-    try:
-        return h5py.File(path, "r"), True
-    except OSError:
-        pass
-    try:
-        return h5py.File(path, "r", swmr=True), False
-    except OSError:
-        return None, False
+def _open_any(path: Path) -> tuple[h5py.File, bool]:
+    """(file, cleanly_closed): normal open for a file that was closed, bounded SWMR read for one that was not."""
+    from dexumi.episode.h5open import open_readonly
+
+    return open_readonly(path)
 
 
 def _mark_failed(path: Path, why: str) -> RecoveryResult:
@@ -68,15 +62,46 @@ def _stream_len(g: h5py.Group, names: list[str]) -> int:
     return min(g[k].shape[0] for k in names) if names else 0
 
 
+def _row_readable(ds: h5py.Dataset, i: int) -> bool:
+    try:
+        ds[i]
+        return True
+    except Exception:  # noqa: BLE001 - beyond the stored end (a full disk), a torn heap object, ...
+        return False
+
+
+def _readable_len(ds: h5py.Dataset, n: int) -> int:
+    """The longest prefix (≤ n) whose last row reads: a full disk can leave the file's stored end (EOA)
+    before data its index already points at ("actual len exceeds EOA"); rows are written in order, so a
+    binary search over the prefix finds where reading stops."""
+    n = min(n, ds.shape[0])
+    if n == 0 or _row_readable(ds, n - 1):
+        return n
+    lo, hi = 0, n - 1  # rows [0, lo) read; row hi does not
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _row_readable(ds, mid - 1):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _encoder_len(f: h5py.File) -> int:
+    """Encoder rows every column has and can read (what a recovery copies)."""
+    enc = f[S.ENCODER]
+    n = _stream_len(enc, list(S.ENCODER_FIELDS))
+    for name in S.ENCODER_FIELDS:
+        n = _readable_len(enc[name], n)
+    return n
+
+
 def _readable_frames(ds: h5py.Dataset, n: int) -> int:
-    """The number of leading frames whose bytes can be read (checks the last ones)."""
-    while n > 0:
-        try:
-            ds[n - 1]
-            return n
-        except Exception:  # noqa: BLE001 - a torn heap object at the very end
-            n -= 1
-    return 0
+    """The number of leading frames whose bytes can be read."""
+    from dexumi.episode.heapcheck import readable_rows
+
+    n = readable_rows(ds, n)  # references into heap collections past the end of a torn file are never read
+    return _readable_len(ds, n)
 
 
 def _layouts(f: h5py.File) -> tuple[EncoderLayout, list[CameraLayout]]:
@@ -119,33 +144,106 @@ def retargeter_from_text(text: str):
         return None
 
 
+def _recognise(p: Path) -> None:
+    """DexumiError (one line, nothing touched) unless `p` is one of our episode files by name and content."""
+    from dexumi.episode.h5open import check_regular, has_hdf5_signature
+
+    if S.episode_number(p) is None or not p.name.endswith((S.PARTIAL, S.RECOVERING, S.SUFFIX)):
+        raise DexumiError(f"{p}: not an episode file (expected episode_NNNN.h5.partial); left untouched")
+    check_regular(p)
+    if p.stat().st_size and not has_hdf5_signature(p):
+        raise DexumiError(f"{p}: not an HDF5 episode (no HDF5 signature); left untouched")
+
+
+def _already_published(f: h5py.File, src: Path) -> Path | None:
+    """The finished episode a previous recovery of `src` published before it was killed (else None)."""
+    final = S.final_path(src)
+    if final == src or not final.exists():
+        return None
+    try:
+        if os.path.samefile(final, src):  # killed between link and unlink in publish()
+            return final
+    except OSError:
+        return None
+    from dexumi.episode.h5open import open_readonly
+    from dexumi.episode.integrity import check_structure
+
+    try:
+        g, _ = open_readonly(final)
+    except DexumiError:
+        return None
+    with g:
+        try:
+            check_structure(g, final, require_view=True)
+            stats = read_text(g, S.STATS)
+            import json
+
+            same_source = json.loads(stats or "{}").get("recovered_from") == src.name
+            samples = _stream_len(g[S.ENCODER], list(S.ENCODER_FIELDS))
+        except (DexumiError, ValueError, OSError, KeyError):
+            return None
+    if same_source and samples == _encoder_len(f):
+        return final
+    return None
+
+
 def recover_file(path: str | Path, retargeter: object | None = None) -> RecoveryResult:
-    """Recover one `.partial` (or leftover `.recovering`) file into `episode_NNNN.h5`."""
+    """Recover one `.partial` (or leftover `.recovering`) file into `episode_NNNN.h5`.
+
+    Refuses in one line (DexumiError, file untouched) anything that is not one of our episode files, and
+    a finished episode that is damaged. An empty reservation, or a partial holding no sample and no frame,
+    becomes `.failed`.
+    """
     p = Path(path)
     if p.name.endswith(S.RECOVERING):
         partial = p.with_name(p.name[: -len(S.RECOVERING)] + S.PARTIAL)
         if partial.exists():  # an interrupted recovery: redo it from the source
-            p.unlink()
+            p.unlink(missing_ok=True)
             return recover_file(partial, retargeter)
-    if not p.exists():
+    if not p.exists() and not p.is_symlink():
         raise DexumiError(f"{p}: no such file")
+    _recognise(p)
     if p.stat().st_size == 0:
+        if not p.name.endswith(S.PARTIAL):
+            raise DexumiError(f"{p}: empty file; left untouched")
         return _mark_failed(p, "empty (interrupted before the first write)")
-    f, clean = _open_any(p)
-    if f is None:
-        return _mark_failed(p, "not readable as HDF5")
+    try:
+        f, clean = _open_any(p)
+    except DexumiError as exc:
+        if "not already open for SWMR writing" in str(exc) and p.name.endswith(S.PARTIAL):
+            # killed while the writer was still creating the file: SWMR (and appending) had not started
+            return _mark_failed(p, "interrupted while the file was being created (no data)")
+        raise
     with f:
-        check_version(f, p)
+        from dexumi.episode.integrity import check_structure
+
+        if S.final_path(p) == p:  # a finished name: only ever reported on, never renamed or rewritten
+            check_structure(f, p, require_view=True)
+            return RecoveryResult(p, p, "already-final", message="already a finished episode")
+        check_structure(f, p, require_view=False)
         if clean and _attr(f, S.A_STATE) in ("final", "recovered") and S.TIMESTAMPS in f:
+            check_structure(f, p, require_view=True)
             final = None
         else:
+            done = _already_published(f, p)
+            if done is not None:
+                f.close()
+                p.unlink()
+                return RecoveryResult(p, done, "cleaned", message=f"already recovered as {done.name}; removed the leftover")
+            if _empty(f):
+                f.close()
+                return _mark_failed(p, "no encoder sample and no camera frame (interrupted in the first flush)")
             final = _rebuild_or_clean(f, p, retargeter)
-    if final is None and S.final_path(p) == p:
-        return RecoveryResult(p, p, "already-final", message="already a finished episode")
     if final is None:  # finalised and closed, only the rename was missing
         final = publish(p)
         return RecoveryResult(p, final, "renamed", message="finished episode renamed")
     return final
+
+
+def _empty(f: h5py.File) -> bool:
+    if _stream_len(f[S.ENCODER], list(S.ENCODER_FIELDS)):
+        return False
+    return all(_stream_len(g, [S.FRAMES, *S.CAMERA_FIELDS]) == 0 for g in f.get(S.CAMERAS, {}).values())
 
 
 def _rebuild_or_clean(f: h5py.File, src: Path, retargeter: object | None) -> RecoveryResult:
@@ -182,18 +280,21 @@ def _rebuild(f: h5py.File, src: Path, retargeter: object | None) -> RecoveryResu
                                                                   if retargeter is not None else None),
                       extra=layouts_in(f))
     enc = f[S.ENCODER]
-    n_enc = _stream_len(enc, list(S.ENCODER_FIELDS))
+    n_enc = _encoder_len(f)
     for name, col in w.encoder.cols.items():
         for k in range(0, n_enc, 1 << 16):
             col.append(enc[name][k:min(n_enc, k + (1 << 16))])
-    gaps = enc["gaps"][:] if "gaps" in enc else np.zeros((0, 2))
+    gaps = enc["gaps"][:_readable_len(enc["gaps"], enc["gaps"].shape[0])] if "gaps" in enc else np.zeros((0, 2))
     if len(gaps):
         w.encoder.gaps.resize(len(gaps), axis=0)
         w.encoder.gaps[:] = gaps
     counts = {}
     for cam in cams:
         g = f[f"{S.CAMERAS}/{cam.name}"]
-        m = _readable_frames(g[S.FRAMES], _stream_len(g, [S.FRAMES, *S.CAMERA_FIELDS]))
+        m = _stream_len(g, [S.FRAMES, *S.CAMERA_FIELDS])
+        for name in S.CAMERA_FIELDS:
+            m = _readable_len(g[name], m)
+        m = _readable_frames(g[S.FRAMES], m)
         cs = w.cameras[cam.name]
         for k in range(0, m, COPY_BLOCK):
             e = min(m, k + COPY_BLOCK)
@@ -212,16 +313,39 @@ def _rebuild(f: h5py.File, src: Path, retargeter: object | None) -> RecoveryResu
 
 
 def recover_path(path: str | Path, progress: bool = False) -> list[RecoveryResult]:
-    """A file, or every unfinished episode in a folder."""
+    """A file, or every unfinished episode in a folder (one that cannot be recovered is reported as
+    `skipped` with its reason and left untouched; the others are still recovered).
+
+    Takes the folder's lock (dexumi.episode.folderlock): refuses while another process records there.
+    """
+    from dexumi.episode.folderlock import FolderLock
+
     p = Path(path)
     if p.is_dir():
-        files = numbering.unfinished(p)
-    elif p.exists():
-        files = [p]
+        folder = p
+    elif p.exists() or p.is_symlink():
+        folder = p.parent
     else:
         raise DexumiError(f"{p}: no such file or folder")
-    if progress and len(files) > 1:
-        from tqdm import tqdm
+    with FolderLock(folder, exclusive=False):
+        if not p.is_dir():
+            return [recover_file(p)]
+        files = numbering.unfinished(p)
+        partials = {x.name for x in files if x.name.endswith(S.PARTIAL)}
+        # a .recovering next to its .partial is redone from the .partial, not on its own
+        files = [x for x in files if not (x.name.endswith(S.RECOVERING)
+                                         and x.name[: -len(S.RECOVERING)] + S.PARTIAL in partials)]
+        if progress and len(files) > 1:
+            from tqdm import tqdm
 
-        files = tqdm(files, desc="recovering", unit="episode")
-    return [recover_file(x) for x in files]
+            files = tqdm(files, desc="recovering", unit="episode")
+        out = []
+        for x in files:
+            if not x.exists():
+                continue
+            try:
+                out.append(recover_file(x))
+            except DexumiError as exc:  # the caller reports it (one line per file)
+                log.debug("%s", exc)
+                out.append(RecoveryResult(x, None, "skipped", message=str(exc)))
+        return out

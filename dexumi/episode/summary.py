@@ -12,6 +12,14 @@ from dexumi.episode.reader import Episode
 
 
 def summarize(path: str | Path) -> dict[str, Any]:
+    """The summary; DexumiError in one line for a damaged or foreign file."""
+    from dexumi.episode.integrity import damage_as_error
+
+    with damage_as_error(path):
+        return _summarize(path)
+
+
+def _summarize(path: str | Path) -> dict[str, Any]:
     with Episode.open(path) as ep:
         a = ep.attrs
         rep, stats = ep.sync_report, ep.stats

@@ -287,7 +287,7 @@ class EpisodeWriter:
                 camera.flush()
             self.f.flush()
         except Exception as exc:  # noqa: BLE001 - closing after an I/O error must not raise again
-            log.warning("flush of %s failed while closing: %s", self.path, exc)
+            log.info("flush of %s failed while closing: %s", self.path, exc)  # the caller reports the cause
         self._close()
 
     def _close(self) -> None:
@@ -296,8 +296,8 @@ class EpisodeWriter:
         self.closed = True
         try:
             self.f.close()
-        except Exception as exc:  # noqa: BLE001
-            log.warning("close of %s failed: %s", self.path, exc)
+        except Exception as exc:  # noqa: BLE001 - after a full disk: the caller reports the cause
+            log.info("close of %s failed: %s", self.path, exc)
 
 
 def fsync_path(path: Path) -> None:
@@ -317,6 +317,9 @@ def publish(path: Path) -> Path:
     try:
         os.link(path, final)  # fails if `final` exists: never overwrites an episode
     except FileExistsError:
+        if os.path.samefile(path, final):  # an earlier publish was killed between link and unlink
+            os.unlink(path)
+            return final
         raise DexumiError(f"{final} already exists; refusing to overwrite it (the new data stays in {path})") from None
     except OSError:  # a filesystem without hard links
         if final.exists():

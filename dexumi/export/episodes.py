@@ -10,6 +10,7 @@ from typing import Any
 from dexumi.episode.aligned import ACTION_RULE
 from dexumi.episode.reader import Episode
 from dexumi.errors import DexumiError
+from dexumi.export.pagecache import release_quietly
 from dexumi.export.plan import ExportPlan
 from dexumi.export.source import SourceInfo
 from dexumi.export.staging import is_disk_full
@@ -36,6 +37,7 @@ def each_episode(plan: ExportPlan, write: Callable[[Episode, int, SourceInfo], d
         try:
             with Episode.open(info.path) as ep:
                 rows.append({"source": str(info.path), "index": i, **write(ep, i, info)})
+            release_quietly(info.path)  # read once: its pages need not crowd out the next episode's
         except Exception as exc:  # noqa: BLE001 - any damage in one file must not abort the others
             if is_disk_full(exc):
                 raise

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import h5py
 
+from dexumi.export.pagecache import release
 from dexumi.export.staging import is_disk_full
 
 
@@ -37,6 +38,7 @@ def h5_output(path: str | Path) -> Iterator[h5py.File]:
     else:
         try:
             f.close()
+            release(p)  # written back and out of the page cache: the next episode does not wait on it
         except Exception as exc:  # noqa: BLE001
             if is_disk_full(exc):
                 _release(p)

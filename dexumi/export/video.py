@@ -6,6 +6,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 from dexumi.errors import DexumiError
@@ -14,6 +15,13 @@ from dexumi.errors import DexumiError
 def even(size: tuple[int, int]) -> tuple[int, int]:
     """yuv420p needs even dimensions."""
     return (size[0] + size[0] % 2, size[1] + size[1] % 2)
+
+
+def to_i420(rgb: np.ndarray) -> np.ndarray:
+    """RGB (H, W, 3) -> planar yuv420p (H * 3/2, W), BT.601 limited range as swscale's default; OpenCV does it
+    in a quarter of the time PyAV's rgb24 reformat takes at export sizes (and releases the GIL). Luma equals
+    swscale's to within rounding, chroma differs by < 1 level on average (its 2x2 averaging)."""
+    return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420)
 
 
 class H264Writer:
@@ -39,7 +47,7 @@ class H264Writer:
     def write(self, rgb: np.ndarray) -> None:
         if rgb.shape[1] != self.size[0] or rgb.shape[0] != self.size[1]:
             raise ValueError(f"frame {rgb.shape[1]}x{rgb.shape[0]} does not match the video {self.size}")
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame = av.VideoFrame.from_ndarray(to_i420(rgb), format="yuv420p")
         frame.pts = self.n
         frame.time_base = self.stream.codec_context.time_base
         for packet in self.stream.encode(frame):

@@ -51,22 +51,35 @@ def _read_csv(path: Path) -> JointRecording:
 
 
 def _read_h5(path: Path) -> JointRecording:
+    from dexumi.episode.integrity import damage_as_error
+
+    with damage_as_error(path, "damaged HDF5 file"):
+        return _read_h5_checked(path)
+
+
+def _read_h5_checked(path: Path) -> JointRecording:
     import h5py
 
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise DexumiError(f"{path}: cannot open HDF5 file: {exc}") from None
+    from dexumi.episode import schema as S
+    from dexumi.episode.h5open import open_readonly
+    from dexumi.episode.integrity import check_size, check_structure
+
+    f = open_readonly(path)[0]
     with f:
+        if S.A_FORMAT in f.attrs:  # one of our episodes: the shared checks (version, schema, sizes)
+            check_structure(f, path, require_view=True)
         if H5_JOINTS not in f:
             raise DexumiError(f"{path}: no dataset '{H5_JOINTS}'")
         ds = f[H5_JOINTS]
+        if not isinstance(ds, h5py.Dataset) or ds.dtype.kind not in "fiu":
+            raise DexumiError(f"{path}: '{H5_JOINTS}' is not a numeric dataset")
+        check_size(ds, path.stat().st_size, H5_JOINTS)
         values = np.asarray(ds[()], dtype=float)
         raw = ds.attrs.get("names")
         names = None if raw is None else tuple(n.decode() if isinstance(n, bytes) else str(n) for n in raw)
         times = None
         for key in H5_TIME_CANDIDATES:
-            if key in f and f[key].shape == (values.shape[0],):
+            if key in f and isinstance(f[key], h5py.Dataset) and f[key].shape == (values.shape[0],):
                 times = np.asarray(f[key][()], dtype=float)
                 break
     return JointRecording(values, names, times, str(path))

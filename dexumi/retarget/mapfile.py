@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from dexumi.errors import DexumiError
 from dexumi.retarget.curves import Curve, LinearCurve, PiecewiseCurve, PolyCurve
@@ -131,18 +130,6 @@ class _Doc:
         return DexumiError(f"{self.source}{where}: {key}: {msg}")
 
 
-def _yaml_lines(node: yaml.Node, path: tuple, out: dict[tuple, int]) -> None:
-    out.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            key = k.value
-            out[path + (key,)] = k.start_mark.line + 1
-            _yaml_lines(v, path + (key,), out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, v in enumerate(node.value):
-            _yaml_lines(v, path + (i,), out)
-
-
 def _parse_text(text: str, source: str, suffix: str) -> _Doc:
     lines: dict[tuple, int] = {}
     if suffix == ".toml":
@@ -150,17 +137,10 @@ def _parse_text(text: str, source: str, suffix: str) -> _Doc:
             return _Doc(tomllib.loads(text), lines, source)
         except tomllib.TOMLDecodeError as exc:
             raise DexumiError(f"{source}: not valid TOML: {' '.join(str(exc).split())}") from None
-    try:
-        data = yaml.safe_load(text)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise DexumiError(f"{source}{where}: not valid YAML: {problem}") from None
-    if node is not None:
-        _yaml_lines(node, (), lines)
-    return _Doc(data, lines, source)
+    from dexumi.safe_yaml import load_yaml
+
+    doc = load_yaml(text, source)  # bounded (alias bombs, size) and with line numbers
+    return _Doc(doc.data, doc.lines, source)
 
 
 def _num(doc: _Doc, path: tuple, value: Any, *, positive: bool = False, nonneg: bool = False) -> float:

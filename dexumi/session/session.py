@@ -19,6 +19,7 @@ import numpy as np
 
 from dexumi import __version__
 from dexumi.episode import numbering
+from dexumi.episode.folderlock import FolderLock
 from dexumi.episode import schema as S
 from dexumi.episode.layout import CameraLayout, EncoderLayout, EpisodeMeta
 from dexumi.episode.recover import RecoveryResult, recover_path
@@ -75,6 +76,7 @@ class RecordingSession:
         self._drops0: dict[str, int] = {}  # each stream's session drop count when the episode started
         self.last_episode_dropped: dict[str, int] = {}  # drops during the last finished episode, per stream
         self.state = "new"
+        self._folder_lock: FolderLock | None = None
         from dexumi.quality.session_hook import EpisodeQA
 
         self._qa = EpisodeQA(config.drift_every)
@@ -85,11 +87,28 @@ class RecordingSession:
     def open(self) -> RecordingSession:
         cfg = self.cfg
         self.out_dir = disk.check_writable(self.out_dir)
+        self._folder_lock = FolderLock(self.out_dir).acquire()  # one recorder per folder, for the session's life
+        try:
+            self._open_locked()
+        except BaseException:
+            self._release_folder()
+            raise
+        return self
+
+    def _release_folder(self) -> None:
+        if self._folder_lock is not None:
+            self._folder_lock.release()
+            self._folder_lock = None
+
+    def _open_locked(self) -> None:
+        cfg = self.cfg
         self._free_mb = disk.check_space(self.out_dir, cfg.min_free_mb)
         if cfg.recover_on_start and numbering.unfinished(self.out_dir):
             self.recovered = recover_path(self.out_dir, progress=True)
             for r in self.recovered:
-                log.warning("recovered %s → %s (%s)", r.source.name, r.path.name if r.path else "-", r.message)
+                if r.action == "skipped":
+                    continue  # recover_path logged the one-line reason; recording goes on
+                log.warning("%s %s → %s (%s)", r.action, r.source.name, r.path.name if r.path else "-", r.message)
         self.devices = open_devices(cfg)
         try:
             joints = self.devices.encoder.joints
@@ -109,7 +128,6 @@ class RecordingSession:
         self.state = "idle"
         self._thread = threading.Thread(target=self._run, name="session-poll", daemon=True)
         self._thread.start()
-        return self
 
     def close(self) -> None:
         """Finish a running episode (finalised, reason 'shutdown'), stop the poll thread and the devices."""
@@ -128,6 +146,7 @@ class RecordingSession:
             self.lsl.close()
         if self.devices is not None:
             self.devices.close()
+        self._release_folder()
         self.state = "closed"
 
     def __enter__(self) -> RecordingSession:
@@ -362,8 +381,11 @@ class RecordingSession:
         del self.errors[:-50]
 
     def _fatal(self, msg: str) -> None:
+        """Recording had to stop: the caller reports `fatal` (the CLI's one error line, the GUI's status)."""
         self.fatal = msg
-        self._error(msg)
+        log.info("%s", msg)
+        self.errors.append(msg)
+        del self.errors[:-50]
 
     def status(self) -> SessionStatus:
         streams = []

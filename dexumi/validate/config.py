@@ -6,9 +6,9 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-import yaml
 
 from dexumi.errors import DexumiError
+from dexumi.safe_yaml import safe_load
 
 CHECKS = ("schema", "length", "finite", "timestamps", "rates", "gaps", "drops", "sequence", "alignment",
           "joint_limits", "fingertips", "images", "numbering", "latency_drift", "calibration_drift")
@@ -74,8 +74,8 @@ def load_config(path: str | Path) -> ValidateConfig:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (OSError, ValueError, yaml.YAMLError) as exc:
+        data = json.loads(text) if p.suffix.lower() == ".json" else safe_load(text, str(p))
+    except (OSError, ValueError) as exc:
         raise DexumiError(f"{p}: cannot read checks config: {str(exc).splitlines()[0][:120]}") from None
     data = data or {}
     if not isinstance(data, dict):

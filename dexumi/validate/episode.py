@@ -34,11 +34,12 @@ def _first_line(exc: BaseException) -> str:
 
 def open_file(path: Path) -> h5py.File:
     """Open read-only (SWMR for a file still being written); DexumiError in one line otherwise."""
-    from dexumi.episode.reader import check_version, open_h5
+    from dexumi.episode.integrity import check_structure
+    from dexumi.episode.reader import open_h5
 
     f = open_h5(path)
     try:
-        check_version(f, path)
+        check_structure(f, path)  # a damaged or foreign file fails here, before any array is read
     except DexumiError:
         f.close()
         raise

@@ -71,6 +71,13 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     cfg.validate()
     if args.link is not None and not args.link.parent.is_dir():
         raise ValueError(f"--link: folder {args.link.parent} does not exist")
+    from firmware_bridge.emulator.link import check_link_path
+    from firmware_bridge.emulator.truth import check_truth_path
+
+    if args.truth is not None:
+        check_truth_path(args.truth)
+    if args.link is not None:
+        check_link_path(args.link)
     return cfg
 
 

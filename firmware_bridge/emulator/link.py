@@ -20,6 +20,20 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
+def _ours(path: Path) -> bool:
+    """A symlink an emulator made: it points at a pty (live or gone), nothing else."""
+    if not path.is_symlink():
+        return False
+    return os.readlink(path).startswith(("/dev/pts/", "/dev/tty"))
+
+
+def check_link_path(path: Path) -> None:
+    """ValueError unless `path` is free or an earlier emulator's symlink (never replace a real file)."""
+    p = Path(path)
+    if (p.exists() or p.is_symlink()) and not _ours(p):
+        raise ValueError(f"--link {p} exists and is not an emulator's pty link; refusing to replace it")
+
+
 class PtyLink:
     """A pty whose slave path is published as `link_path`; `unplug`/`plug` emulate the cable."""
 
@@ -39,8 +53,9 @@ class PtyLink:
         os.set_blocking(master, False)
         self.master, self._slave = master, slave
         self.slave_name = os.ttyname(slave)
-        tmp = self.link_path.with_name(self.link_path.name + ".new")
-        if tmp.is_symlink() or tmp.exists():
+        check_link_path(self.link_path)
+        tmp = self.link_path.with_name(f".{self.link_path.name}.{os.getpid()}.new")
+        if tmp.is_symlink():
             tmp.unlink()
         os.symlink(self.slave_name, tmp)
         os.replace(tmp, self.link_path)
@@ -65,8 +80,9 @@ class PtyLink:
                     pass
         self.master = self._slave = None
         try:
-            self.link_path.unlink()
-        except FileNotFoundError:
+            if self.slave_name and os.readlink(self.link_path) == self.slave_name:  # only our own link
+                self.link_path.unlink()
+        except OSError:
             pass
         log.info("unplugged %s", self.link_path)
 

@@ -37,11 +37,33 @@ def record_dtype(channels: int) -> np.dtype:
     ])
 
 
+def is_truth_log(path: Path) -> bool:
+    """A file this emulator wrote (its first line is our JSON header)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+    except OSError:
+        return False
+    return head.startswith(b'{"format": "' + FORMAT.encode() + b'"')
+
+
+def check_truth_path(path: Path) -> None:
+    """ValueError unless `path` is free or an earlier truth log (never overwrite someone else's file)."""
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"--truth {p} is a folder")
+    if (p.exists() or p.is_symlink()) and (p.is_symlink() or not p.is_file() or not is_truth_log(p)):
+        raise ValueError(f"--truth {p} exists and is not a truth log of the emulator; refusing to overwrite it")
+    if not p.parent.is_dir():
+        raise ValueError(f"--truth: folder {p.parent} does not exist")
+
+
 class TruthLog:
     """Appends records; flushes often so a killed emulator leaves a readable log."""
 
     def __init__(self, path: Path, channels: int, meta: dict) -> None:
         self.dtype = record_dtype(channels)
+        check_truth_path(path)
         self._file = open(path, "wb")
         header = {"format": FORMAT, "version": VERSION, "channels": channels,
                   "dtype": [list(d) if len(d) == 2 else [d[0], d[1], list(d[2])] for d in self.dtype.descr],

@@ -136,7 +136,7 @@ def _record(cfg, args: argparse.Namespace) -> int:
     try:
         session.open()
         for r in session.recovered:
-            print(f"recovered {r.source.name} -> {r.path.name if r.path else '-'} ({r.message})", file=sys.stderr)
+            print(f"{r.action} {r.source.name} -> {r.path.name if r.path else '-'} ({r.message})", file=sys.stderr)
         if args.control:
             return _remote(session, args, stop)
         for k in range(args.episodes):

@@ -12,7 +12,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "joints with a map file; write them and print correspondence metrics.")
     p.add_argument("input", metavar="INPUT", help="exoskeleton joint angles: .npy, .csv or .h5 episode")
     p.add_argument("--map", required=True, metavar="FILE", help="retargeting map (.yaml or .toml)")
-    p.add_argument("--out", metavar="FILE", help="write robot joints (.npy, .csv or .h5)")
+    p.add_argument("--out", metavar="FILE", help="write robot joints (.npy, .csv or .h5); never overwrites")
+    p.add_argument("--force", action="store_true",
+                   help="replace --out if it is an unchanged previous output of dexumi retarget (never the input)")
     p.add_argument("--mode", choices=("joint", "fingertip"), help="override the map's mode")
     p.add_argument("--rate", type=float, metavar="HZ", help="sample rate when the input has no timestamps")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
@@ -22,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
     import time
+    from pathlib import Path
 
     import numpy as np
 
@@ -30,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from dexumi.retarget.io import read_joints, select_channels, write_joints
     from dexumi.retarget.metrics import evaluate
 
+    if args.out and Path(args.out).suffix.lower() not in (".npy", ".csv", ".h5", ".hdf5"):
+        raise DexumiError(f"{args.out}: unsupported output type '{Path(args.out).suffix}' (.npy, .csv, .h5)")
     rmap = load_map(args.map)
     rec = read_joints(args.input)
     retargeter = Retargeter.from_map(rmap, mode=args.mode)
@@ -44,7 +49,10 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - t0
     _, summary = evaluate(retargeter, x, q, times)
     if args.out:
-        write_joints(args.out, q, retargeter.robot_joint_names, times)
+        from dexumi.safe_output import write_output
+
+        write_output(args.out, lambda tmp: write_joints(tmp, q, retargeter.robot_joint_names, times), "retarget",
+                     args.force, inputs=(args.input, args.map))
     out = {"input": str(args.input), "map": str(args.map), "mode": retargeter.mode, "robot": retargeter.robot.name,
            "frames": int(x.shape[0]), "seconds": elapsed, "ms_per_frame": 1e3 * elapsed / max(x.shape[0], 1),
            "joints": list(retargeter.robot_joint_names), "out": args.out, "metrics": summary.to_dict()}
