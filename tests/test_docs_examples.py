@@ -36,7 +36,7 @@ import pytest
 from tests.conftest import REPO
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
-SLOW_PAGES = {"README.md", "recording.md", "replay-validate-export.md", "episode-format.md", "calibration.md",
+SLOW_PAGES = {"README.md", "simulation.md", "recording.md", "replay-validate-export.md", "episode-format.md", "calibration.md",
               "sync-qa.md", "pose.md"}
 SHELL, PYTHON = ("bash", "sh"), ("python",)
 DEFAULT_TIMEOUT = 60.0

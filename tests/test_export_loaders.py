@@ -95,7 +95,7 @@ def test_lerobot_loader_reads_export(folder, tmp_path):
 
 
 def test_robomimic_loader_reads_export(folder, tmp_path):
-    py = venv("robomimic", ["robomimic"])
+    py = venv("robomimic", ["robomimic==0.3.0", "six"])  # its config module imports six
     s = export_paths([folder], ExportOptions("robomimic", tmp_path / "rm", progress=False))
     r = run_in(py, ROBOMIMIC, str(tmp_path / "rm" / "dataset.hdf5"))
     n0 = s.episodes[0]["frames"]

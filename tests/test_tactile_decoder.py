@@ -244,6 +244,7 @@ def test_fuzz_random_bytes_yield_nothing(data):
         assert d.feed(data).samples + d.flush().samples == 0
 
 
+@pytest.mark.slow  # ~20-30 s of hypothesis examples
 @FUZZ
 @given(noise=st.lists(st.tuples(st.integers(0, 30 * 60), st.binary(min_size=1, max_size=40)), max_size=6),
        flips=st.lists(st.tuples(st.integers(0, 29), st.integers(0, 53), st.integers(1, 255)), max_size=6),
@@ -261,6 +262,7 @@ def test_fuzz_fsr_never_invents_or_repeats_a_frame(noise, flips, step):
     assert rows == sorted(set(rows))
 
 
+@pytest.mark.slow  # ~20-30 s of hypothesis examples
 @given(noise=st.lists(st.tuples(st.integers(0, 8 * 728), st.binary(min_size=1, max_size=60)), max_size=6),
        flips=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 727), st.integers(1, 255)), max_size=4),
        step=st.integers(50, 3000))

@@ -43,7 +43,7 @@ def common_length(plan: ExportPlan) -> int:
 
 def write_episode(ep: Episode, index: int, plan: ExportPlan, out: Path, tick: Callable[[int], None], L: int) -> dict:
     o = plan.opts
-    r = resample(ep, plan.fps, o.action_horizon if o else 1)
+    r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor)
     T, A = r.action.shape
     n = min(T, L)
     path = out / f"episode_{index}.hdf5"

@@ -67,7 +67,8 @@ def export_meta(plan: ExportPlan) -> dict[str, Any]:
         "action": {"rule": ACTION_RULE, "horizon_steps": h, "horizon_s": h / plan.fps,
                    "description": f"action[t] = observation.state[t+{h}] at {plan.fps:g} fps: the robot-hand joint "
                                   "command for the next control step (the last frame repeats)",
-                   "units": "rad", "names": list(plan.first.action_names)},
+                   "units": "motor" if plan.motor is not None else "rad", "names": list(plan.first.action_names),
+                   "motor": plan.motor.to_dict() if plan.motor is not None else None},
         "state": {"names": list(plan.first.action_names), "units": "rad",
                   "description": "robot-hand joints retargeted from the exoskeleton at instant t"},
         "privileged": list(PRIVILEGED) if o and o.privileged else [],

@@ -116,7 +116,7 @@ class _Writer:
 
     def episode(self, ep: Episode, i: int, info: SourceInfo) -> dict:
         plan, o = self.plan, self.plan.opts
-        r = resample(ep, plan.fps, o.action_horizon if o else 1)
+        r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor)
         T = len(r)
         sources = {c: ImageSource(ep, c, plan.sizes[c], o.image_fit if o else "crop") for c in plan.cameras}
         writers: dict[str, H264Writer] = {}

@@ -35,6 +35,15 @@ class ActionNormalization:
 
 
 def for_plan(plan: ExportPlan) -> ActionNormalization:
+    norm = _for_plan_rad(plan)
+    if plan.motor is None:
+        return norm
+    a, b = plan.motor.apply(np.asarray(norm.low)), plan.motor.apply(np.asarray(norm.high))
+    return ActionNormalization(norm.names, np.minimum(a, b).tolist(), np.maximum(a, b).tolist(),
+                               norm.source + "+motor")
+
+
+def _for_plan_rad(plan: ExportPlan) -> ActionNormalization:
     names = list(plan.first.action_names)
     kin = models.hand(plan.first.hand) if plan.first.hand else None
     if kin is not None and all(n in kin.joint_names for n in names):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import logging
 
@@ -41,6 +42,8 @@ class ExportOptions:
     layout: str = "replay-buffer"  # zarr: replay-buffer (diffusion_policy/UMI) | dexumi (episode_N/...)
     jpeg_quality: int = 90
     image_codec: str = "jpeg"  # zarr: jpeg | jpegxl chunks
+    action_units: str = "rad"  # rad | motor: vendor units from the map's `motor:` section (dexumi.export.units)
+    motor_map: Path | None = None  # the map whose `motor:` section to use (default: each episode's stored map)
 
 
 @dataclass
@@ -50,6 +53,7 @@ class ExportPlan:
     fps: float = 30.0
     sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # camera → (width, height)
     opts: ExportOptions | None = None
+    motor: Any = None  # dexumi.export.units.MotorScale when --action-units motor
 
     @property
     def cameras(self) -> list[str]:
@@ -129,7 +133,14 @@ def make_plan(paths: list[str | Path], opts: ExportOptions) -> ExportPlan:
     sizes = {c: opts.image_size or wh for c, wh in good[0].cameras.items()}
     if opts.fmt == "lerobot":
         sizes = {c: (w + w % 2, h + h % 2) for c, (w, h) in sizes.items()}
-    return ExportPlan(good, skipped, fps, sizes, opts)
+    plan = ExportPlan(good, skipped, fps, sizes, opts)
+    if opts.action_units not in ("rad", "motor"):
+        raise DexumiError(f"--action-units {opts.action_units!r}: units are rad, motor")
+    if opts.action_units == "motor":
+        from dexumi.export.units import for_episodes
+
+        plan.motor = for_episodes([Path(i.path) for i in good], good[0].action_names, good[0].hand, opts.motor_map)
+    return plan
 
 
 def read_exclude(path: Path) -> set[str]:

@@ -48,7 +48,7 @@ def split(n: int, valid_fraction: float) -> tuple[list[int], list[int]]:
 
 def write_demo(data: h5py.Group, ep: Episode, index: int, plan: ExportPlan, norm, tick: Callable[[int], None]) -> dict:
     o = plan.opts
-    r = resample(ep, plan.fps, o.action_horizon if o else 1)
+    r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor)
     T, A = r.action.shape
     g = data.create_group(f"demo_{index}")
     g.attrs["num_samples"] = T

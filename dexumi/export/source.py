@@ -161,7 +161,7 @@ def grid_valid(ts: np.ndarray, valid: np.ndarray, grid: np.ndarray) -> np.ndarra
     return np.where(exact, valid[j - 1], valid[j - 1] & valid[j]).astype(bool)
 
 
-def resample(ep: Episode, fps: float, horizon: int = ACTION_HORIZON) -> Resampled:
+def resample(ep: Episode, fps: float, horizon: int = ACTION_HORIZON, motor=None) -> Resampled:
     """Joints interpolated linearly at k / fps; each camera's image is the aligned frame nearest in time;
     action[k] = qpos[k + horizon] on this grid (dexumi.episode.aligned.next_step_action)."""
     ts = ep.timestamps
@@ -185,7 +185,10 @@ def resample(ep: Episode, fps: float, horizon: int = ACTION_HORIZON) -> Resample
         k = near if len(ok) == len(idx) else ok[nearest(ts[ok], grid)] if len(ok) > 1 else np.full(K, ok[0])
         images[cam] = idx[k]
     qg = _interp(grid, ts, q)
-    return Resampled(fps, rel, next_step_action(qg, horizon), qg, _interp(grid, ts, exo),
+    action = next_step_action(qg, horizon)
+    if motor is not None:  # --action-units motor: the vendor's units (dexumi.export.units.MotorScale)
+        action = motor.apply(action)
+    return Resampled(fps, rel, action, qg, _interp(grid, ts, exo),
                      grid_valid(ts, ep.valid, grid), images)
 
 

@@ -30,6 +30,18 @@ class JointRule:
 
 
 @dataclass(frozen=True)
+class MotorUnits:
+    """Vendor motor units of one robot joint: ``min``/``max`` at the joint's URDF lower/upper limit (linear in
+    between; min > max for a motor that counts the other way), or ``scale``/``offset``: motor = offset + scale * rad."""
+
+    joint: str
+    min: float | None = None
+    max: float | None = None
+    scale: float | None = None
+    offset: float = 0.0
+
+
+@dataclass(frozen=True)
 class TipPair:
     """An exoskeleton frame whose position the robot frame should match."""
 
@@ -92,6 +104,7 @@ class RetargetMap:
     fingertip: FingertipSettings = field(default_factory=FingertipSettings)
     filter: FilterSettings | None = None
     path: Path | None = None
+    motor: tuple[MotorUnits, ...] = ()  # optional vendor units of the robot joints (export --action-units motor)
 
     def resolve(self, ref: str) -> str:
         """A model reference relative to the map file's folder when it is a relative path."""
@@ -274,7 +287,36 @@ def _fingertip(doc: _Doc, value: Any) -> FingertipSettings:
     )
 
 
-TOP_KEYS = ("version", "robot", "exoskeleton", "mode", "channels", "joints", "defaults", "fingertip", "filter")
+TOP_KEYS = ("version", "robot", "exoskeleton", "mode", "channels", "joints", "defaults", "fingertip", "filter",
+            "motor")
+
+
+def _motor(doc: _Doc, value: Any) -> tuple[MotorUnits, ...]:
+    """``motor: {joint: {min: .., max: ..}}`` or ``{joint: {scale: .., offset: ..}}``."""
+    if not isinstance(value, dict) or not value:
+        raise doc.error(("motor",), "expected a mapping robot joint -> {min, max} or {scale, offset}")
+    out = []
+    for joint, spec in value.items():
+        path = ("motor", joint)
+        t = _table(doc, path, spec, ("min", "max", "scale", "offset"))
+        if ("min" in t) != ("max" in t):
+            raise doc.error(path, "give both min and max (motor units at the joint's lower and upper limit)")
+        if ("min" in t) == ("scale" in t):
+            raise doc.error(path, "give either min/max or scale (with an optional offset)")
+        if "min" in t:
+            lo, hi = _num(doc, path + ("min",), t["min"]), _num(doc, path + ("max",), t["max"])
+            if "offset" in t:
+                raise doc.error(path + ("offset",), "offset goes with scale, not with min/max")
+            if lo == hi:
+                raise doc.error(path, "min and max must differ")
+            out.append(MotorUnits(str(joint), min=lo, max=hi))
+        else:
+            sc = _num(doc, path + ("scale",), t["scale"])
+            if sc == 0:
+                raise doc.error(path + ("scale",), "must not be 0")
+            off = _num(doc, path + ("offset",), t["offset"]) if "offset" in t else 0.0
+            out.append(MotorUnits(str(joint), scale=sc, offset=off))
+    return tuple(out)
 
 
 def parse_map(text: str, source: str = "<map>", suffix: str = ".yaml", path: Path | None = None) -> RetargetMap:
@@ -325,6 +367,7 @@ def parse_map(text: str, source: str = "<map>", suffix: str = ".yaml", path: Pat
         fingertip=_fingertip(doc, data["fingertip"]) if "fingertip" in data else FingertipSettings(),
         filter=flt,
         path=path,
+        motor=_motor(doc, data["motor"]) if data.get("motor") is not None else (),
     )
     for rule in rmap.joints:
         if rule.exo not in rmap.channels:
@@ -376,4 +419,7 @@ def map_to_dict(rmap: RetargetMap) -> dict:
         d["filter"] = {"cutoff_hz": rmap.filter.cutoff_hz}
         if rmap.filter.rate_hz is not None:
             d["filter"]["rate_hz"] = rmap.filter.rate_hz
+    if rmap.motor:
+        d["motor"] = {m.joint: ({"min": m.min, "max": m.max} if m.scale is None else
+                                {"scale": m.scale, "offset": m.offset}) for m in rmap.motor}
     return d

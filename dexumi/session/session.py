@@ -306,6 +306,8 @@ class RecordingSession:
         self._free_mb = disk.free_mb(self.out_dir)
         if self._free_mb < self.cfg.min_free_mb and self._writer is not None:
             n = self._writer.meta.number
+            # set before the episode ends, so whoever waits for the end sees why
+            self.fatal = f"disk almost full: {self._free_mb:.0f} MB left in {self.out_dir}; episode {n} stopped"
             path = self._stop_locked(None, None, "disk almost full")
             self._fatal(f"disk almost full: {self._free_mb:.0f} MB left in {self.out_dir} (threshold "
                         f"{self.cfg.min_free_mb:.0f} MB); episode {n} stopped and saved as {path.name}")
@@ -337,6 +339,7 @@ class RecordingSession:
         assert w is not None and self.devices is not None
         self.last_episode_dropped = {st.name: st.episode_dropped for st in self.status().streams}
         self._writer = None
+        finalised = False
         try:
             # what arrived up to now belongs to the episode
             enc_all = self.devices.encoder.read()
@@ -358,6 +361,7 @@ class RecordingSession:
                                "encoder_overflows": self.devices.encoder.stats().overflows,
                                "link": self._link_counts()})
             log.info("episode %d finalised in %.3f s: %s", w.meta.number, time.perf_counter() - t_final, path)
+            finalised = True
         except (OSError, RuntimeError) as exc:
             self._writer = w
             self._on_write_error(exc)
@@ -366,12 +370,16 @@ class RecordingSession:
             self._meta = None
             if self.state == "recording":
                 self.state = "idle"
-            self.episode_ended.set()
+            if not finalised:
+                self.episode_ended.set()
         self.last_episode = path
         self.episodes_recorded += 1
         if self.lsl is not None:
             self.lsl.marker(f"stop {S.episode_name(w.meta.number)} {w.meta.outcome} {reason}")
-        self.qa_lines = self._qa.after(path)  # latency self-check and calibration drift, one line each
+        try:
+            self.qa_lines = self._qa.after(path)  # latency self-check and calibration drift, one line each
+        finally:
+            self.episode_ended.set()  # last: whoever waits for the end sees last_episode and qa_lines
         return path
 
     # ------------------------------------------------------------------------------------------- status

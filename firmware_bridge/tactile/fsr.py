@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from firmware_bridge import legacy
+from firmware_bridge.tactile.plausibility import implausible_rows
 from firmware_bridge.tactile import framing
 
 ADC_WORDS = 12
@@ -63,7 +64,7 @@ def implausible(values: np.ndarray, ms: np.ndarray, prev: tuple[np.ndarray, int]
                 nxt: tuple[np.ndarray, int] | None, usual_step_ms: float | None) -> np.ndarray:
     """Frames whose checksum passed but whose content cannot be what the board sent (see module doc)."""
     strip = (lambda r: None if r is None else (r[0][:ADC_WORDS], r[1]))
-    bad = legacy.implausible_rows(values[:, :ADC_WORDS], ms.astype(np.uint16), strip(prev), strip(nxt),
+    bad = implausible_rows(values[:, :ADC_WORDS], ms.astype(np.uint16), strip(prev), strip(nxt),
                                   usual_step_ms)
     hi = slice(ADC_WORDS + 1, ADC_WORDS + 2)
     bad |= framing.neighbour_spikes(values[:, hi], None if prev is None else prev[0][hi],

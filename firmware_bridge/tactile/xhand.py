@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from firmware_bridge import legacy
+from firmware_bridge.tactile.plausibility import implausible_rows
 from firmware_bridge.tactile import framing
 
 HEADER = b"\x55\xaa"
@@ -73,7 +74,7 @@ def unpack(b: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def implausible(values: np.ndarray, ts: np.ndarray, prev: tuple[np.ndarray, int] | None,
                 nxt: tuple[np.ndarray, int] | None, usual_step: float | None) -> np.ndarray:
     """Taxel spikes (≥ TAXEL_SPIKE) and legacy's counter-glitch rule (decoded values are all 24-bit-valid)."""
-    bad = legacy.implausible_rows(values, ts.astype(np.uint16), prev, nxt, usual_step)
+    bad = implausible_rows(values, ts.astype(np.uint16), prev, nxt, usual_step)
     return bad | framing.neighbour_spikes(values[:, 3:], None if prev is None else prev[0][3:],
                                           None if nxt is None else nxt[0][3:], TAXEL_SPIKE)
 

@@ -38,6 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--layout", default="replay-buffer", choices=("replay-buffer", "dexumi"),
                    help="zarr: diffusion_policy/UMI replay buffer (data/*, meta/episode_ends) or DexUMI's episode_N/")
     p.add_argument("--image-codec", default="jpeg", choices=("jpeg", "jpegxl"), help="zarr: per-frame image chunks")
+    p.add_argument("--action-units", default="rad", choices=("rad", "motor"),
+                   help="actions in URDF radians (default) or the vendor's motor units from the retarget map's "
+                        "motor: section")
+    p.add_argument("--motor-map", type=Path, default=None, metavar="FILE",
+                   help="with --action-units motor: the map file whose motor: section to use (default: the map "
+                        "stored in each episode)")
     p.add_argument("--force", action="store_true", help="replace an earlier export at --out")
     p.add_argument("--valid-fraction", type=float, default=0.1, help="robomimic: share of demos in mask/valid")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
@@ -52,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
                          not args.no_progress and sys.stderr.isatty(), args.valid_fraction,
                          action_horizon=args.action_horizon, privileged=args.privileged, only=args.only,
                          exclude=args.exclude, image_fit=args.image_fit, act_length=args.act_length,
-                         act_compress=args.act_compress, layout=args.layout, image_codec=args.image_codec)
+                         act_compress=args.act_compress, layout=args.layout, image_codec=args.image_codec,
+                         action_units=args.action_units, motor_map=args.motor_map)
     s = export_paths(list(args.paths), opts)
     for msg in s.skipped:
         print(f"dexumi export: skipped: {msg}", file=sys.stderr)
