@@ -11,16 +11,26 @@ _ALLOWED[[0x00, 0xC4, 0xDA, 0xDD, 0xFF]] = True
 _ALLOWED[0xD0:0xD8] = True
 
 
-def structure_ok(buf: np.ndarray | bytes) -> bool:
-    """SOI first, EOI last (trailing zero padding allowed), a scan, and no invalid marker inside scan data."""
+def soi_eoi_bounds(buf: np.ndarray | bytes) -> tuple[np.ndarray, int] | None:
+    """The bytes and the end (just past EOI, trailing zero padding ignored) of a JPEG that starts with SOI and
+    ends with EOI; None otherwise."""
     b = np.frombuffer(buf, np.uint8) if not isinstance(buf, np.ndarray) else buf
     if len(b) < 4 or b[0] != 0xFF or b[1] != 0xD8:
-        return False
+        return None
     end = len(b)
     while end > 2 and b[end - 1] == 0:
         end -= 1
     if b[end - 2] != 0xFF or b[end - 1] != 0xD9:
+        return None
+    return b, end
+
+
+def structure_ok(buf: np.ndarray | bytes) -> bool:
+    """SOI first, EOI last (trailing zero padding allowed), a scan, and no invalid marker inside scan data."""
+    bounds = soi_eoi_bounds(buf)
+    if bounds is None:
         return False
+    b, end = bounds
     # walk the header segments up to the first SOS
     i = 2
     while True:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from dexumi.validate.jpeg import structure_ok
+from dexumi.validate.jpeg import soi_eoi_bounds, structure_ok
 
 _SCAN_OK = np.zeros(256, bool)  # what may follow 0xFF inside the entropy data of a baseline single scan
 _SCAN_OK[[0x00, 0xFF]] = True
@@ -61,14 +61,10 @@ class DecodeChecker:
         return structure_ok(b) and self._decode(b)
 
     def ok(self, buf: np.ndarray) -> bool:
-        b = np.frombuffer(buf, np.uint8) if not isinstance(buf, np.ndarray) else buf
-        if len(b) < 4 or b[0] != 0xFF or b[1] != 0xD8:
+        bounds = soi_eoi_bounds(buf)
+        if bounds is None:
             return False
-        tail = len(b)
-        while tail > 2 and b[tail - 1] == 0:
-            tail -= 1
-        if b[tail - 2] != 0xFF or b[tail - 1] != 0xD9:
-            return False
+        b, tail = bounds
         end, baseline = _header_end(b, tail)
         if not end or not baseline:
             return self._slow(b)
