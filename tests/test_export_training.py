@@ -126,6 +126,7 @@ def test_privileged_and_horizon_are_opt_in(day, tmp_path):
     assert np.array(t["observation.privileged.exo_joints"]).shape[1] == 6
 
 
+@pytest.mark.slow  # four exports of the day folder (~25 s)
 def test_only_and_exclude(day, folder, tmp_path):
     p = run("export", day, "--to", "act", "--out", tmp_path / "s", "--only", "success", "--image-size", "32x32")
     assert p.returncode == 0, p.stderr
