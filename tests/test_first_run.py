@@ -68,7 +68,8 @@ def test_fresh_sim_episodes_validate_clean(tmp_path):
         assert ep["metrics"]["limit_violation_max_rad"] == 0.0
         levels = {c["check"]: c["level"] for c in ep["checks"]}
         assert levels["joint_limits"] == "pass" and levels["fingertips"] == "pass", ep["checks"]
-        assert all(v == "pass" for k, v in levels.items() if k not in timing), levels
+        # "info" ranks with "pass" (a note, e.g. latency not measurable on a 2 s episode), never a finding
+        assert all(v in ("pass", "info") for k, v in levels.items() if k not in timing), levels
 
 
 @pytest.fixture(scope="module")
