@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from firmware_bridge.tactile import fsr, vectors, xhand
@@ -250,6 +250,11 @@ def test_fuzz_random_bytes_yield_nothing(data):
        flips=st.lists(st.tuples(st.integers(0, 29), st.integers(0, 53), st.integers(1, 255)), max_size=6),
        step=st.integers(1, 700))
 def test_fuzz_fsr_never_invents_or_repeats_a_frame(noise, flips, step):
+    # Damage in two ADJACENT frames is the format's floor, not tested here: the same bit 16-23 of an ADC word
+    # flipped in two neighbouring frames is invisible to the 16-bit sum and looks like a real two-frame step to
+    # the neighbour rules (hypothesis found it; docs/protocol.md states the limit).
+    slots = sorted({s for s, _, _ in flips})
+    assume(all(b - a >= 2 for a, b in zip(slots, slots[1:])))
     adc, f = fsr_signals(30, 4)
     truth = np.concatenate([adc, f], 1)
     data = bytearray(fsr.encode_frames(adc, f, np.arange(30) * 2))
