@@ -2,14 +2,14 @@
 
 Lossless by design: batches go into a bounded buffer that the consumer drains; if the consumer falls so far
 behind that the buffer is full, the overflow is counted, logged and shown — never silently dropped.
-The link reconnects by itself after an unplug; each gap is recorded.
+The link reconnects by itself after an unplug; each gap is recorded. The thread, buffer and reconnect loop
+are `StreamWorker`'s (shared with the camera grabber); what differs per protocol is an `EncoderLink`.
 """
 
 from __future__ import annotations
 
 import bisect
 import logging
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -17,10 +17,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from dexumi.clock import ClockEstimate, ClockFit
+from dexumi.devices.encoder_links import LINKS, EncoderLink
+from dexumi.devices.stream_worker import Backoff, StreamWorker
 from dexumi.errors import DexumiError
-from dexumi.types import EncoderBatch, EncoderCalibration, GapEvent, StreamStats
-from firmware_bridge import legacy, protocol
-from firmware_bridge.decoder import Decoder, DecodeOutput, LegacyDecoder, V1Decoder, detect_protocol
+from dexumi.types import EncoderBatch, EncoderCalibration, StreamStats
+from firmware_bridge import protocol
+from firmware_bridge.decoder import Decoder, DecodeOutput, detect_protocol
 from firmware_bridge.errors import BridgeError, ProtocolMismatch
 from firmware_bridge.protocol import MsgType
 from firmware_bridge.transports import Transport, TransportLost, make_transport
@@ -54,30 +56,23 @@ class _Segment:
     fit: ClockFit = field(default_factory=ClockFit)
 
 
-class EncoderDriver:
+class EncoderDriver(StreamWorker[EncoderBatch]):
     """Open with `start()`, drain with `read()`, watch with `stats()`, end with `close()`."""
 
     def __init__(self, config: EncoderConfig) -> None:
         if config.protocol not in ("v1", "legacy", "auto"):
             raise DexumiError(f"unknown protocol {config.protocol!r}: use v1, legacy or auto")
+        super().__init__(config.name, StreamStats(config.name), config.buffer_samples, unit="samples",
+                         reconnect=config.reconnect, backoff=Backoff(*config.reconnect_backoff_s))
         self.config = config
         self.transport: Transport = make_transport(config.port)
         self.protocol = config.protocol
+        self.link: EncoderLink | None = LINKS[config.protocol](self) if config.protocol in LINKS else None
         self.decoder: Decoder | None = None
         self.info: protocol.DeviceInfo | None = None
         self.segments: list[_Segment] = [_Segment()]
-        self._buffer: deque[EncoderBatch] = deque()
-        self._buffered = 0
-        self._lock = threading.Lock()
-        self._data_ready = threading.Condition(self._lock)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._cmd_seq = 0
         self._connected = False
-        self._stats = StreamStats(config.name)
-        self._first_rx: float | None = None
-        self._first_rx_samples = 0
-        self._last_rx: float | None = None
         self._acks: dict[int, protocol.Ack] = {}
         self._read_ends: list[int] = []  # stream offset just past each read not yet fully decoded
         self._read_times: list[float] = []  # and its host receive time
@@ -93,25 +88,23 @@ class EncoderDriver:
         except BaseException:
             self.transport.close()
             raise
-        self._connected = True
-        self._stats.connected = True
-        self._thread = threading.Thread(target=self._run, args=(pending,), name=f"{self.config.name}-reader",
-                                        daemon=True)
-        self._thread.start()
+        self._set_connected(True)
+        self._start_thread(self._run, pending, suffix="reader")
         return self
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-        if self._connected and self.protocol == "v1":
+        self._stop_thread()
+        if self._connected and self.link is not None:
             try:
-                self._send(MsgType.STOP)
+                self.link.end()
             except BridgeError:
                 pass
         self.transport.close()
         self._connected = False
+
+    def _set_connected(self, connected: bool) -> None:
+        self._connected = connected
+        self._stats.connected = connected
 
     def __enter__(self) -> EncoderDriver:
         return self.start()
@@ -126,72 +119,48 @@ class EncoderDriver:
         self.transport.write(protocol.command_frame(command, seq, **kwargs))
         return seq
 
-    def _start_v1(self) -> None:
-        self._send(MsgType.GET_INFO)
-        if self.config.rate_hz:
-            self._send(MsgType.SET_RATE, rate_hz=self.config.rate_hz)
-        self._send(MsgType.START)
-
     def _handshake(self) -> bytes:
         """Detect the protocol (unless told), start a v1 device, wait for its INFO; returns unread bytes."""
         deadline = time.monotonic() + self.config.detect_timeout_s
         next_query = 0.0
         seen = bytearray()
         while (now := time.monotonic()) < deadline:
-            if self.protocol in ("auto", "v1") and now >= next_query:
+            if (self.link is None or self.link.queries_info) and now >= next_query:
                 # a legacy board ignores this; a v1 device answers ACK + INFO (asked again if a reply is lost)
                 self._send(MsgType.GET_INFO)
                 next_query = now + 0.25
             seen += self.transport.read(READ_CHUNK, 0.05)
-            if self.protocol == "auto" and len(seen) >= 16:
+            if self.link is None and len(seen) >= 16:
                 found = detect_protocol(bytes(seen))
                 if found:
                     self.protocol = found
-            if self.protocol == "v1":
-                probe = V1Decoder()
-                out = probe.feed(bytes(seen))
-                info = next((m for m in out.messages if isinstance(m, protocol.DeviceInfo)), None)
-                if info is not None:
-                    self.info = info
-                    break
-            elif self.protocol == "legacy":
-                channels = self.config.channels or legacy.guess_channels(bytes(seen))
-                if channels:
-                    self.config = replace(self.config, channels=channels)
-                    break
+                    self.link = LINKS[found](self)
+            if self.link is not None and self.link.found(bytes(seen)):
+                break
         else:
             self._no_device(seen)
         self._check_calibration()
-        if self.protocol == "v1":
-            self.decoder = V1Decoder()
-            if self.config.rate_hz:
-                self._send(MsgType.SET_RATE, rate_hz=self.config.rate_hz)
-            self._send(MsgType.START)
-            self._stats.nominal_rate_hz = self.config.rate_hz or (self.info.rate_hz if self.info else 0.0)
-            return b""  # what came before START is only the handshake's answers
-        self.decoder = LegacyDecoder(self.config.channels)
-        self._stats.nominal_rate_hz = 0.0  # legacy boards free-run
-        return bytes(seen)
+        assert self.link is not None
+        self.decoder, pending = self.link.begin(bytes(seen))
+        self._stats.nominal_rate_hz = self.link.nominal_rate_hz()
+        return pending
 
     def _no_device(self, seen: bytearray) -> None:
         port = self.config.port
         if not seen:
             raise ProtocolMismatch(f"no data from {port} within {self.config.detect_timeout_s:g} s: is the board "
                                    f"powered and is this its port? (`dexumi devices` lists ports)")
-        what = {"auto": "dexumi v1 or legacy DexUMI frames", "v1": "dexumi protocol v1 (try --protocol legacy)",
-                "legacy": "legacy DexUMI frames (try --protocol v1)"}[self.protocol]
+        what = self.link.expects if self.link is not None else "dexumi v1 or legacy DexUMI frames"
         raise ProtocolMismatch(f"the device on {port} does not speak {what}: got {len(seen)} bytes starting "
                                f"{bytes(seen[:8]).hex(' ')}")
 
     @property
     def channels(self) -> int:
-        if self.protocol == "v1" and self.info is not None:
-            return self.info.channels
-        return int(self.config.channels or 0)
+        return self.link.channels() if self.link is not None else int(self.config.channels or 0)
 
     @property
     def joints(self) -> int:
-        return self.channels - 2 if self.protocol == "legacy" else self.channels
+        return self.link.joints() if self.link is not None else self.channels
 
     def _check_calibration(self) -> None:
         cal = self.config.calibration
@@ -240,7 +209,7 @@ class EncoderDriver:
                 last_decode = now
             elif not data and self.decoder is not None:
                 self._deliver_stamped(self.decoder.feed(b""))  # the line is idle: let gathered bytes out
-            if data and self.protocol == "legacy" and len(data) < READ_CHUNK // 2:
+            if data and self.link is not None and self.link.coalesce_reads and len(data) < READ_CHUNK // 2:
                 # a trickle (a 40-byte legacy frame per read at 1.7 kHz): wait, then take all that gathered,
                 # never past the next decode (no added latency). Each frame keeps the stamp of the read that
                 # brought it; the clock fit's lower envelope rests on the newest frame of each read.
@@ -294,7 +263,7 @@ class EncoderDriver:
         est = seg.fit.estimate()
         for block in out.blocks:
             rx = self._rx_times(block.stream_end, read_ends, read_times)
-            self._push(self._make_batch(block, rx, est))
+            self._push_batch(self._make_batch(block, rx, est))
 
     def _make_batch(self, block, rx: np.ndarray, est: ClockEstimate | None) -> EncoderBatch:
         mapped = est.to_host(block.device_time_us) if est else rx
@@ -303,31 +272,11 @@ class EncoderDriver:
 
     def to_angles(self, counts: np.ndarray) -> np.ndarray:
         """Raw counts → radians: the calibration if given, else the board's nominal conversion."""
-        cal = self.config.calibration
-        joint_counts = counts[:, :-2] if self.protocol == "legacy" else counts
-        if cal is not None:
-            if self.protocol == "legacy":  # ratiometric first, then the per-joint calibration
-                return cal.apply(legacy.ratiometric_angles(counts) / (2 * np.pi))
-            return cal.apply(joint_counts)
-        if self.protocol == "legacy":
-            return legacy.ratiometric_angles(counts)
-        bits = self.info.resolution_bits if self.info else 24
-        return joint_counts * (np.pi / float(1 << (bits - 1)))
+        link = self.link if self.link is not None else LINKS["v1"](self)
+        return link.to_angles(counts, self.config.calibration)
 
-    def _push(self, batch: EncoderBatch) -> None:
-        with self._lock:
-            if self._buffered + len(batch) > self.config.buffer_samples:
-                self._stats.overflows += len(batch)
-                log.error("%s: buffer full (%d samples): the consumer is not keeping up; %d samples lost",
-                          self.config.name, self._buffered, len(batch))
-                return
-            self._buffer.append(batch)
-            self._buffered += len(batch)
-            now = batch.host_time[0]
-            if self._first_rx is None:
-                self._first_rx, self._first_rx_samples = now, len(batch)
-            self._last_rx = now
-            self._data_ready.notify_all()
+    def _push_batch(self, batch: EncoderBatch) -> None:
+        self._push(batch, len(batch), f"{len(batch)} samples", float(batch.host_time[0]))
 
     def _on_message(self, msg: object, rx_time: float) -> None:
         if isinstance(msg, protocol.DeviceInfo):
@@ -345,48 +294,23 @@ class EncoderDriver:
 
     def _on_lost(self, why: str) -> None:
         """The link dropped: record the gap, reconnect with back-off until it is back or we are stopped."""
-        lost_at = self._last_rx if self._last_rx is not None else time.monotonic()
-        self._connected = False
-        self._stats.connected = False
-        log.warning("%s: link lost (%s)", self.config.name, why)
-        self.transport.close()
-        if not self.config.reconnect:
+        if not self._reconnect(why, close=self.transport.close, reopen=self.transport.open, errors=(BridgeError,),
+                               resume=self._resume):
             self._stop.set()
-            return
-        delay, cap = self.config.reconnect_backoff_s
-        while not self._stop.wait(delay):
-            try:
-                self.transport.open()
-            except BridgeError:
-                delay = min(cap, delay * 1.5)
-                continue
-            break
-        if self._stop.is_set():
-            return
-        assert self.decoder is not None
+
+    def _resume(self) -> bool:
+        assert self.decoder is not None and self.link is not None
         self.decoder.mark_reconnect()
-        if self.protocol == "v1":
-            try:
-                self._start_v1()
-            except TransportLost:
-                return
-        back = time.monotonic()
-        self._connected = True
-        self._stats.connected = True
-        self._stats.reconnects += 1
-        self._stats.gap_events.append(GapEvent(lost_at, back, None, "link lost: " + why))
-        log.warning("%s: reconnected after %.2f s", self.config.name, back - lost_at)
+        try:
+            self.link.resume()
+        except TransportLost:
+            return False  # lost again at once: the next read says so
+        return True
 
     # ----------------------------------------------------------------------------------- consumer API
     def read(self, timeout: float = 0.0) -> list[EncoderBatch]:
         """Everything buffered so far (waiting up to `timeout` for the first batch)."""
-        with self._data_ready:
-            if not self._buffer and timeout > 0:
-                self._data_ready.wait(timeout)
-            out = list(self._buffer)
-            self._buffer.clear()
-            self._buffered = 0
-        return out
+        return self._take(timeout)
 
     def clock(self, segment: int | None = None) -> ClockEstimate | None:
         return self.segments[-1 if segment is None else segment].fit.estimate()
@@ -404,12 +328,7 @@ class EncoderDriver:
             s.frames, s.samples, s.crc_errors = d.frames, d.samples, d.crc_errors
             s.resync_bytes, s.gaps, s.missing_samples = d.resync_bytes, d.gaps, d.missing_samples
             s.duplicates, s.out_of_order = d.duplicates, d.out_of_order
-        with self._lock:
-            first, last, first_n = self._first_rx, self._last_rx, self._first_rx_samples
-        if first is not None and last is not None and last > first:
-            s.rate_hz = (s.samples - first_n) / (last - first)
-        if last is not None:
-            s.last_data_age_s = time.monotonic() - last
+        self._health(s, s.samples)
         est = self.clock()
         if est is not None:
             s.drift_ppm, s.residual_ms = est.drift_ppm, est.residual_ms

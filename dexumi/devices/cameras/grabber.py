@@ -10,18 +10,18 @@ Drops are found two ways and never guessed at nominal fps:
 
 If the consumer falls so far behind that the buffer is full, further frames are counted as overflows
 and logged as errors — never dropped silently. A camera that stops delivering (`CameraLost`) is reopened
-every `reconnect_interval_s`; the outage is a `GapEvent`.
+every `reconnect_interval_s`; the outage is a `GapEvent`. The thread, buffer and reconnect loop are
+`StreamWorker`'s (shared with the encoder driver).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections import deque
 from dataclasses import dataclass, replace
 
-from dexumi.devices.cameras.base import CameraLost, CameraSource
+from dexumi.devices.cameras.base import CameraLost, CameraSource, frame_stamp
+from dexumi.devices.stream_worker import Backoff, StreamWorker
 from dexumi.errors import DexumiError
 from dexumi.types import CameraFrame, GapEvent, StreamStats
 
@@ -36,25 +36,20 @@ class GrabberConfig:
     reconnect_interval_s: float = 0.5
 
 
-class FrameGrabber:
+class FrameGrabber(StreamWorker[CameraFrame]):
     """`start()`, then `read()` frames as they come; `stats()` for health; `close()` to end."""
 
     def __init__(self, source: CameraSource, config: GrabberConfig | None = None) -> None:
+        cfg = config or GrabberConfig()
+        every = cfg.reconnect_interval_s
+        super().__init__(source.name, StreamStats(source.name), cfg.buffer_frames, unit="frames",
+                         reconnect=cfg.reconnect, backoff=Backoff(every, every, 1.0), log_name=f"camera {source.name}")
         self.source = source
-        self.config = config or GrabberConfig()
-        self.name = source.name
-        self._buffer: deque[CameraFrame] = deque()
-        self._lock = threading.Lock()
-        self._ready = threading.Condition(self._lock)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._stats = StreamStats(source.name)
+        self.config = cfg
         self._latest: CameraFrame | None = None
         self._last_index: int | None = None
         self._last_t: float | None = None
         self._index_offset = 0
-        self._first_grab: float | None = None
-        self._last_grab: float | None = None
         self.stalls = 0  # timestamp gaps with no frame lost (counted sources only)
         self.finished = threading.Event()  # the source ended (end of file) or failed for good
         self.error: str | None = None
@@ -67,15 +62,11 @@ class FrameGrabber:
         self._stats.connected = True
         self._stats.nominal_rate_hz = g.fps if g else 0.0
         self._stats.protocol = "MJPG" if g and g.fourcc == "MJPG" else (g.fourcc if g else "")
-        self._thread = threading.Thread(target=self._run, name=f"{self.name}-grabber", daemon=True)
-        self._thread.start()
+        self._start_thread(self._run, suffix="grabber")
         return self
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._stop_thread()
         self.source.close()
         self._stats.connected = False
 
@@ -91,7 +82,11 @@ class FrameGrabber:
             try:
                 frame = self.source.read()
             except CameraLost as exc:
-                if not self._reconnect(str(exc)):
+                if not self._reconnect(str(exc), close=self.source.close, reopen=self.source.open,
+                                       errors=(DexumiError,), resume=self._resume, lost="lost", back="reopened",
+                                       gap="camera lost"):
+                    if not self.config.reconnect:
+                        self.error = str(exc)
                     break
                 continue
             except Exception as exc:  # noqa: BLE001 - the thread must report, not die silently
@@ -103,35 +98,16 @@ class FrameGrabber:
                 break
             self._on_frame(frame)
         self.finished.set()
-        with self._ready:
-            self._ready.notify_all()
+        self._wake_readers()
 
-    def _reconnect(self, why: str) -> bool:
-        lost_at = self._last_grab if self._last_grab is not None else time.monotonic()
-        self._stats.connected = False
-        log.warning("camera %s: lost (%s)", self.name, why)
-        self.source.close()
-        if not self.config.reconnect:
-            self.error = why
-            return False
-        while not self._stop.wait(self.config.reconnect_interval_s):
-            try:
-                self.source.open()
-            except DexumiError:
-                continue
-            back = time.monotonic()
-            self._stats.connected = True
-            self._stats.reconnects += 1
-            self._stats.gap_events.append(GapEvent(lost_at, back, None, "camera lost: " + why))
-            self._last_t = None  # timestamps restart with the device: do not compare across the outage
-            log.warning("camera %s: reopened after %.2f s", self.name, back - lost_at)
-            return True
-        return False
+    def _resume(self) -> bool:
+        self._last_t = None  # timestamps restart with the device: do not compare across the outage
+        return True
 
     def _on_frame(self, frame: CameraFrame) -> None:
         s = self._stats
         period = self.source.granted.period_s if self.source.granted else 0.0
-        t = frame.device_time if frame.device_time is not None else frame.grab_time
+        t = frame_stamp(frame)
         jump = 0
         if self.source.counts_frames and self._last_index is not None:
             jump = frame.index - self._last_index - 1
@@ -151,40 +127,28 @@ class FrameGrabber:
             jump = late
         elif late and not jump:
             self.stalls += 1
-            s.gap_events.append(GapEvent(self._last_grab or frame.grab_time, frame.grab_time, 0,
+            s.gap_events.append(GapEvent(self._last_rx or frame.grab_time, frame.grab_time, 0,
                                          "frames late, none lost"))
             log.info("camera %s: %.1f ms between frames %d and %d, none lost", self.name,
                      (t - self._last_t) * 1e3, frame.index - 1, frame.index)  # type: ignore[operator]
         if jump > 0:
             s.gaps += 1
             s.missing_samples += jump
-            s.gap_events.append(GapEvent(self._last_grab or frame.grab_time, frame.grab_time, jump,
+            s.gap_events.append(GapEvent(self._last_rx or frame.grab_time, frame.grab_time, jump,
                                          "dropped frames" if self.source.counts_frames else "timestamp gap"))
             log.warning("camera %s: %d frame(s) dropped before frame %d", self.name, jump, frame.index)
         self._last_index, self._last_t = frame.index, t
-        with self._ready:
-            if len(self._buffer) >= self.config.buffer_frames:
-                s.overflows += 1
-                log.error("camera %s: buffer full (%d frames): the consumer is not keeping up; frame %d lost",
-                          self.name, len(self._buffer), frame.index)
-            else:
-                self._buffer.append(frame)
-                self._ready.notify_all()
+        self._push(frame, 1, f"frame {frame.index}")
+        with self._lock:
             self._latest = frame
             s.frames += 1
             s.samples = s.frames
-            if self._first_grab is None:
-                self._first_grab = frame.grab_time
-            self._last_grab = frame.grab_time
+            self._mark_rx_locked(frame.grab_time, 1)
 
     # ----------------------------------------------------------------------------------- consumer API
     def read(self, timeout: float = 0.0, max_frames: int | None = None) -> list[CameraFrame]:
         """Buffered frames in order (waiting up to `timeout` for the first one)."""
-        with self._ready:
-            if not self._buffer and timeout > 0 and not self.finished.is_set():
-                self._ready.wait(timeout)
-            n = len(self._buffer) if max_frames is None else min(max_frames, len(self._buffer))
-            return [self._buffer.popleft() for _ in range(n)]
+        return self._take(timeout, max_frames, wait=not self.finished.is_set())
 
     def latest(self) -> CameraFrame | None:
         """The newest frame (for a live view: decode it at display rate, not every frame)."""
@@ -197,9 +161,4 @@ class FrameGrabber:
     def stats(self) -> StreamStats:
         with self._lock:
             s = replace(self._stats, gap_events=list(self._stats.gap_events))
-            first, last = self._first_grab, self._last_grab
-        if first is not None and last is not None and last > first:
-            s.rate_hz = (s.frames - 1) / (last - first)
-        if last is not None:
-            s.last_data_age_s = time.monotonic() - last
-        return s
+        return self._health(s, s.frames)
