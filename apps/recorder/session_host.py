@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from apps.recorder.live import LiveLayout, LiveWriter
-from dexumi.episode import schema as S
+from dexumi.episode.metadata import discard, undiscard
 from dexumi.errors import DexumiError
 from dexumi.session.server import Server
 
@@ -35,18 +35,6 @@ log = logging.getLogger(__name__)
 DISPLAY_HZ = 100.0  # joint rows per second in the live buffer
 PUBLISH_S = 1 / 60  # publisher period (catches every frame of a 30 fps camera, every other of 60 fps)
 STATUS_S = 0.25
-
-
-def _tee(read, sink):
-    """Wrap a device's `read()` so whatever it returns is also handed to `sink` (a cheap append)."""
-
-    def wrapped(*args: Any, **kwargs: Any):
-        out = read(*args, **kwargs)
-        if out:
-            sink(out)
-        return out
-
-    return wrapped
 
 
 class LivePublisher:
@@ -74,25 +62,20 @@ class LivePublisher:
         self._last_status = 0.0
         self.crc = 0
         self._stop = threading.Event()
-        enc = dev.encoder
-        enc.read = _tee(enc.read, self._on_encoder)
-        for k, cam in enumerate(dev.cameras):
-            cam.grabber.read = _tee(cam.grabber.read, lambda fr, k=k: self._on_frames(k, fr))
+        session.add_listener(self._on_drain)
         self._grabbers = [c.grabber for c in dev.cameras]
         self._published = [-1] * len(self.cameras)
         self._thread = threading.Thread(target=self._run, name="live-publisher", daemon=True)
         self._thread.start()
 
-    # -------------------------------------------------------------------- taps (poll thread: keep cheap)
-    def _on_encoder(self, batches: list) -> None:
+    # ------------------------------------------------------------ session listener (poll thread: keep cheap)
+    def _on_drain(self, batches: list, frames: dict[str, list]) -> None:
         with self._lock:
             self._batches.extend(batches)
-
-    def _on_frames(self, k: int, frames: list) -> None:
-        with self._lock:
-            for f in frames:
-                self._frame_times[k].append(f.grab_time - self.cam_latency[k])
-                self._frame_bytes[k].append(len(f.data) if isinstance(f.data, (bytes, bytearray)) else 0)
+            for k, name in enumerate(self.cameras):
+                for f in frames.get(name, ()):
+                    self._frame_times[k].append(f.grab_time - self.cam_latency[k])
+                    self._frame_bytes[k].append(len(f.data) if isinstance(f.data, (bytes, bytearray)) else 0)
 
     # ------------------------------------------------------------------------------------- publishing
     def _run(self) -> None:
@@ -166,6 +149,7 @@ class LivePublisher:
         return st
 
     def stop(self) -> None:
+        self.session.remove_listener(self._on_drain)
         self._stop.set()
         self._thread.join(timeout=2)
 
@@ -215,8 +199,7 @@ class HostServer(Server):
             done = Path(s.last_episode)
         else:
             raise DexumiError("nothing to discard")
-        target = done.with_name(done.name[: -len(S.SUFFIX)] + S.DISCARDED)
-        os.rename(done, target)
+        target = discard(done, record=False)
         self.discarded = (target, done)
         log.info("discarded %s", target)
         return {"path": str(target), "finished": str(done)}
@@ -224,10 +207,8 @@ class HostServer(Server):
     def _undo(self) -> dict:
         if self.discarded is None:
             raise DexumiError("nothing to undo")
-        target, done = self.discarded
-        if done.exists():
-            raise DexumiError(f"{done.name} exists already")
-        os.rename(target, done)
+        target, _ = self.discarded
+        done = undiscard(target, record=False)
         self.discarded = None
         return {"path": str(done)}
 

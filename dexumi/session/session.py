@@ -3,16 +3,17 @@
 One poll thread drains the encoder and the camera grabbers every `poll_interval_s` (also when idle, so the
 live status is current and buffers never fill) and appends to the episode being recorded. Commands
 (`start_episode`, `stop_episode`, `discard_episode`, ...) come from any thread — the CLI, or the JSON-lines
-server the GUI talks to — and take the same lock as the poll thread.
+server the GUI talks to — and take the same lock as the poll thread. Whatever the session drains is also
+handed to its listeners (`add_listener`: the recorder's live view), never by patching the devices.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from dexumi.episode import numbering
 from dexumi.episode.folderlock import FolderLock
 from dexumi.episode import schema as S
 from dexumi.episode.layout import CameraLayout, EncoderLayout, EpisodeMeta
+from dexumi.episode.metadata import discard
 from dexumi.episode.recover import RecoveryResult, recover_path
 from dexumi.episode.writer import EpisodeWriter
 from dexumi.errors import DexumiError
@@ -29,10 +31,12 @@ from dexumi.session import disk
 from dexumi.session.config import SessionConfig, SessionStatus, StreamStatus
 from dexumi.session.devices import Devices, open_devices, wait_for_data
 from dexumi.session.retarget import choose_map, load_retargeter
-from dexumi.types import EncoderBatch
+from dexumi.types import CameraFrame, EncoderBatch
 
 log = logging.getLogger(__name__)
 DISK_CHECK_S = 0.5
+# called on the poll thread with every drain: encoder batches, camera name → frames (keep it cheap)
+Listener = Callable[[list[EncoderBatch], dict[str, list[CameraFrame]]], None]
 
 
 def _since(batch: EncoderBatch, t0: float) -> EncoderBatch | None:
@@ -82,6 +86,7 @@ class RecordingSession:
         self._qa = EpisodeQA(config.drift_every)
         self.lsl = None  # LslBridge: lsl:NAME inlets and dexumi's outlets
         self.qa_lines: list[str] = []
+        self._listeners: list[Listener] = []
 
     # --------------------------------------------------------------------------------------------- life
     def open(self) -> RecordingSession:
@@ -228,8 +233,7 @@ class RecordingSession:
             w = self._writer
             self._writer = None
             w.close_partial()
-            target = w.path.with_name(S.episode_name(w.meta.number) + S.DISCARDED)
-            os.rename(w.path, target)
+            target = discard(w.path, record=False)
             self.state = "idle"
             self.episode_ended.set()
             log.info("episode %d discarded: %s", w.meta.number, target)
@@ -258,6 +262,26 @@ class RecordingSession:
         edit_file(self.last_episode, {key: value})
 
     # ------------------------------------------------------------------------------------------ polling
+    def add_listener(self, listener: Listener) -> None:
+        """Also hand everything drained from the devices to `listener` (on the poll thread; keep it cheap)."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _drain(self) -> tuple[list[EncoderBatch], dict[str, list[CameraFrame]]]:
+        """Everything the devices buffered since the last drain, shown to the listeners."""
+        assert self.devices is not None
+        enc_batches = self.devices.encoder.read()
+        frames = {c.name: c.grabber.read() for c in self.devices.cameras}
+        for listener in list(self._listeners):
+            try:
+                listener(enc_batches, frames)
+            except Exception:  # noqa: BLE001 - a listener (display) must never disturb recording
+                log.exception("session listener")
+        return enc_batches, frames
+
     def _run(self) -> None:
         while not self._stop.wait(self.cfg.poll_interval_s):
             try:
@@ -268,8 +292,7 @@ class RecordingSession:
     def poll(self) -> None:
         """Drain the devices once; append to the episode if recording (called by the poll thread)."""
         assert self.devices is not None
-        enc_batches = self.devices.encoder.read()
-        frames = {c.name: c.grabber.read() for c in self.devices.cameras}
+        enc_batches, frames = self._drain()
         extra = self.lsl.poll(enc_batches, frames, self.devices.cameras) if self.lsl is not None else {}
         self._totals["encoder"] = self._totals.get("encoder", 0) + sum(len(b) for b in enc_batches)
         for name, fr in frames.items():
@@ -279,14 +302,7 @@ class RecordingSession:
             if w is None:
                 return
             try:
-                batches = [b for b in (_since(b, self._t0) for b in enc_batches) if b is not None]
-                w.append_encoder(batches)
-                for cam in self.devices.cameras:
-                    fr = [f for f in frames[cam.name] if f.grab_time >= self._t0]
-                    if fr:
-                        w.append_frames(cam.name, fr, cam.mapped_times(fr))
-                for name, xb in extra.items():
-                    w.append_extra(name, self.lsl.since(xb, self._t0))
+                self._append(w, enc_batches, frames, extra)
                 gaps = self.devices.encoder.stats().gap_events
                 for g in gaps[self._gaps_seen:]:
                     w.append_gap(g)
@@ -297,6 +313,18 @@ class RecordingSession:
                 raise
             except Exception as exc:  # noqa: BLE001 - HDF5 reports ENOSPC as OSError or RuntimeError
                 self._on_write_error(exc)
+
+    def _append(self, w: EpisodeWriter, enc_batches: list[EncoderBatch], frames: dict[str, list[CameraFrame]],
+                extra: dict) -> None:
+        """What was drained, from the episode's start on, into its file."""
+        assert self.devices is not None
+        w.append_encoder([b for b in (_since(b, self._t0) for b in enc_batches) if b is not None])
+        for cam in self.devices.cameras:
+            fr = [f for f in frames[cam.name] if f.grab_time >= self._t0]
+            if fr:
+                w.append_frames(cam.name, fr, cam.mapped_times(fr))
+        for name, xb in extra.items():
+            w.append_extra(name, self.lsl.since(xb, self._t0))
 
     def _check_disk(self) -> None:
         now = time.monotonic()
@@ -342,18 +370,10 @@ class RecordingSession:
         finalised = False
         try:
             # what arrived up to now belongs to the episode
-            enc_all = self.devices.encoder.read()
-            batches = [b for b in (_since(b, self._t0) for b in enc_all) if b is not None]
-            w.append_encoder(batches)
-            cam_all = {}
-            for cam in self.devices.cameras:
-                cam_all[cam.name] = cam.grabber.read()
-                fr = [f for f in cam_all[cam.name] if f.grab_time >= self._t0]
-                if fr:
-                    w.append_frames(cam.name, fr, cam.mapped_times(fr))
-            if self.lsl is not None:  # the outlets get these last samples too
-                for name, xb in self.lsl.poll(enc_all, cam_all, self.devices.cameras).items():
-                    w.append_extra(name, self.lsl.since(xb, self._t0))
+            enc_all, cam_all = self._drain()
+            # the outlets get these last samples too
+            extra = self.lsl.poll(enc_all, cam_all, self.devices.cameras) if self.lsl is not None else {}
+            self._append(w, enc_all, cam_all, extra)
             t_final = time.perf_counter()
             path = w.finalize(outcome, notes, reason, self.retargeter,
                               {"elapsed_s": time.monotonic() - self._t0, "flushes": w.flushes,
