@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from dexumi.errors import DexumiError
+from dexumi.safe_output import write_atomic
 
 MM_PER_INCH = 25.4
 PT_PER_MM = 72.0 / MM_PER_INCH
@@ -149,9 +150,7 @@ def write_pdf(path: Path, gray: np.ndarray, size_mm: tuple[float, float], page_m
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(bytes(out))
-    tmp.replace(path)
+    write_atomic(path, bytes(out))
 
 
 def pdf_image_size_mm(path: str | Path) -> tuple[float, float]:

@@ -24,6 +24,7 @@ from dexumi.retarget.curves import Curve, fit_curve
 from dexumi.retarget.io import read_joints
 from dexumi.retarget.mapfile import JointRule, RetargetMap, load_map, map_to_dict, parse_map
 from dexumi.retarget.retargeter import Retargeter
+from dexumi.safe_output import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +76,7 @@ class JointMapFit:
         rmap = parse_map(text, str(path), ".yaml", path.resolve())
         if self.rmap.robot != rmap.robot:
             raise DexumiError("internal: the written map does not read back")
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
-        return path
+        return write_atomic(path, text)
 
 
 def geometry_pairs(base: RetargetMap, samples: int = 160, seed: int = 0, margin: float = 0.02) -> PairedSamples:

@@ -6,6 +6,11 @@
 - with `force` an existing file is replaced only if it is a previous output of the same command, unchanged:
   the marker `.<name>.dexumi-<tag>` written next to it holds its SHA-256;
 - the output is never one of the command's inputs (same file, whatever the path spelling), force or not.
+
+Below it, the one atomic publish every writer of a whole file uses (profiles, maps, reports, caches, the
+episode counter, videos): `write_atomic(path, data)` writes a hidden temporary file beside `path` and
+publishes it in one step (`os.replace`, or `rename_no_clobber` when an existing file must not be replaced);
+the temporary file never outlives a failure.
 """
 
 from __future__ import annotations
@@ -15,8 +20,75 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Union
 
 from dexumi.errors import DexumiError
+
+
+class TargetExists(DexumiError):
+    """The name to publish to exists (or appeared while writing)."""
+
+
+Content = Union[str, bytes, Callable[[Path], None]]  # text, bytes, or a function writing the given path
+
+
+def temp_name(path: Path, tag: str = "tmp") -> Path:
+    """A hidden name beside `path`, unique to this process, with the same suffix (writers pick formats by it)."""
+    return path.with_name(f".{path.name}.{tag}-{os.getpid()}{path.suffix}")
+
+
+def fsync_path(path: Path, flags: int = os.O_RDONLY) -> None:
+    """fsync a file or (with the default flags) a folder."""
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def rename_no_clobber(src: Path, dst: Path) -> None:
+    """Move `src` to `dst` in one step, refusing (TargetExists) if `dst` exists — also if it appears meanwhile.
+
+    `dst` already being `src` (an earlier move killed between link and unlink) finishes that move."""
+    try:
+        os.link(src, dst)
+    except FileExistsError:
+        if os.path.samefile(src, dst):
+            os.unlink(src)
+            return
+        raise TargetExists(f"{dst} already exists; refusing to overwrite it") from None
+    except OSError:  # a filesystem without hard links
+        if dst.exists():
+            raise TargetExists(f"{dst} already exists; refusing to overwrite it") from None
+        os.rename(src, dst)
+    else:
+        os.unlink(src)
+
+
+def write_atomic(path: str | Path, content: Content, *, clobber: bool = True, fsync: bool = False) -> Path:
+    """Write `content` to a temporary file beside `path`, then publish it as `path` in one step.
+
+    `clobber=False`: refuse (TargetExists) if `path` exists. `fsync`: the data is on disk before it is
+    published. OSError from writing propagates (callers word it); the temporary file is removed."""
+    out = Path(path)
+    tmp = temp_name(out)
+    try:
+        if isinstance(content, bytes):
+            tmp.write_bytes(content)
+        elif isinstance(content, str):
+            tmp.write_text(content, encoding="utf-8")
+        else:
+            content(tmp)
+        if fsync:
+            fsync_path(tmp)
+        if clobber:
+            os.replace(tmp, out)
+        else:
+            rename_no_clobber(tmp, out)
+    finally:
+        if tmp.exists() or tmp.is_symlink():
+            tmp.unlink()
+    return out
 
 
 def marker_path(path: Path, tag: str) -> Path:
@@ -64,26 +136,18 @@ def write_output(path: str | Path, write: Callable[[Path], None], tag: str, forc
     if exists and not is_own_output(out, tag):
         raise DexumiError(f"{out} exists and was not written by this command (or was changed since); "
                           "refusing to replace it even with --force")
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}{out.suffix}")
-    try:
+    digest = ""
+
+    def write_and_hash(tmp: Path) -> None:
+        nonlocal digest
         write(tmp)
         digest = _sha256(tmp)
-        if exists:
-            os.replace(tmp, out)
-        else:
-            try:
-                os.link(tmp, out)
-                os.unlink(tmp)
-            except FileExistsError:
-                raise DexumiError(f"{out} appeared while writing; left it untouched") from None
-            except OSError:  # a filesystem without hard links
-                if out.exists():
-                    raise DexumiError(f"{out} appeared while writing; left it untouched") from None
-                os.rename(tmp, out)
+
+    try:
+        write_atomic(out, write_and_hash, clobber=exists)
         marker_path(out, tag).write_text(json.dumps({"written_by": f"dexumi {tag}", "sha256": digest}) + "\n")
     except OSError as exc:
         raise DexumiError(f"cannot write {out}: {exc.strerror or exc}") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    except TargetExists:
+        raise DexumiError(f"{out} appeared while writing; left it untouched") from None
     return out

@@ -39,21 +39,19 @@ def video(files: list[Path], out: Path, fps: float | None = None, progress: bool
 
     from apps.replay.data import load
     from apps.replay.render import render_video
+    from dexumi.safe_output import write_atomic
 
     if out.exists():
         raise DexumiError(f"{out} already exists; use --force to replace it")
     results = []
     for k, f in enumerate(files):
         target = out if len(files) == 1 else out.with_name(f"{out.stem}_{f.name.split('.')[0]}{out.suffix}")
-        tmp = target.with_name(f".{target.name}.partial{target.suffix}")
         d = load(f)
+        frames: list[int] = []
         try:
             with tqdm(total=len(d), desc=f"render {f.name}", unit="frame", disable=not progress, leave=False) as bar:
-                n = render_video(d, tmp, fps, bar.update)
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+                write_atomic(target, lambda tmp: frames.append(render_video(d, tmp, fps, bar.update)))
+            n = frames[0]
         finally:
             d.close()
         results.append((target, n))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import numpy as np
 from dexumi.episode import schema as S
 from dexumi.episode.numbering import scan
 from dexumi.errors import DexumiError
+from dexumi.safe_output import write_atomic
 
 log = logging.getLogger(__name__)
 CACHE = ".dexumi-validation.json"
@@ -202,12 +202,10 @@ def _load_cache(folder: Path) -> dict[str, Any]:
 
 
 def _save_cache(folder: Path, cache: dict[str, Any]) -> None:
-    tmp = folder / f"{CACHE}.tmp{os.getpid()}"
     try:
-        tmp.write_text(json.dumps(cache))
-        os.replace(tmp, folder / CACHE)
+        write_atomic(folder / CACHE, json.dumps(cache))
     except OSError:  # a read-only folder: validate again next time
-        tmp.unlink(missing_ok=True)
+        pass
 
 
 def validate_entries(folder: Path, entries: list[EpisodeEntry], progress: bool = False,

@@ -35,6 +35,7 @@ import numpy as np
 from dexumi.episode import schema as S
 from dexumi.episode.layout import utc_now
 from dexumi.errors import DexumiError
+from dexumi.safe_output import fsync_path, rename_no_clobber
 
 log = logging.getLogger(__name__)
 
@@ -133,12 +134,7 @@ def _clone(src: Path, dst: Path) -> None:
     shutil.copyfile(src, dst)
 
 
-def _fsync(path: Path, flags: int = os.O_RDONLY) -> None:
-    fd = os.open(path, flags)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+_fsync = fsync_path
 
 
 def _tmp_name(path: Path) -> Path:
@@ -251,33 +247,31 @@ def edit_file(path: str | Path, changes: dict[str, Any], action: str = "") -> Ed
 
 
 def _rename_no_clobber(src: Path, dst: Path) -> None:
-    try:
-        os.link(src, dst)
-    except FileExistsError:
-        raise DexumiError(f"{dst} already exists; refusing to overwrite it") from None
-    except OSError:
-        if dst.exists():
-            raise DexumiError(f"{dst} already exists; refusing to overwrite it") from None
-        os.rename(src, dst)
-    else:
-        os.unlink(src)
+    rename_no_clobber(src, dst)
     _fsync(dst.parent)
 
 
-def discard(path: str | Path) -> Path:
-    """episode_0007.h5 → episode_0007.h5.discarded (logged in the file); returns the new path."""
+def discard(path: str | Path, record: bool = True) -> Path:
+    """episode_0007.h5 → episode_0007.h5.discarded (logged in the file); returns the new path.
+
+    The one discard: `dexumi edit --discard`, the recorder's Del key and the session's discard of a running
+    episode (`record=False`: not logged, which also allows an unfinished `.h5.partial`). The number stays taken."""
     p = Path(path)
     n = S.episode_number(p)
-    if n is None or not p.name.endswith(S.SUFFIX):
+    unfinished = not record and p.name.endswith(S.PARTIAL)
+    if n is None or not (p.name.endswith(S.SUFFIX) or unfinished):
         raise DexumiError(f"{p}: only a finished episode (episode_NNNN.h5) can be discarded")
-    edit_file(p, {}, action="discard")
+    if record:
+        edit_file(p, {}, action="discard")
     target = p.with_name(S.episode_name(n) + S.DISCARDED)
     _rename_no_clobber(p, target)
     return target
 
 
-def undiscard(path: str | Path) -> Path:
-    """episode_0007.h5.discarded → .h5 (a finished file) or .h5.partial (an unfinished one, to recover)."""
+def undiscard(path: str | Path, record: bool = True) -> Path:
+    """episode_0007.h5.discarded → .h5 (a finished file) or .h5.partial (an unfinished one, to recover).
+
+    `record=False` (the recorder's undo, right after its discard): not logged in the file."""
     p = Path(path)
     n = S.episode_number(p)
     if n is None or not p.name.endswith(S.DISCARDED):
@@ -287,7 +281,8 @@ def undiscard(path: str | Path) -> Path:
     with open_h5(p) as f:
         state = _plain(f.attrs.get(S.A_STATE, ""))
     if state in ("final", "recovered"):
-        edit_file(p, {}, action="undiscard")
+        if record:
+            edit_file(p, {}, action="undiscard")
         target = p.with_name(S.episode_name(n) + S.SUFFIX)
     else:  # a recording discarded while running: back to recoverable
         target = p.with_name(S.episode_name(n) + S.PARTIAL)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from dexumi.episode import schema as S
 from dexumi.errors import DexumiError
+from dexumi.safe_output import write_atomic
 
 COUNTER = ".dexumi-last-episode"
 
@@ -38,12 +39,10 @@ def _counter(folder: Path) -> int:
 
 
 def _write_counter(folder: Path, n: int) -> None:
-    tmp = folder / f"{COUNTER}.tmp{os.getpid()}"
     try:
-        tmp.write_text(f"{n}\n")
-        os.replace(tmp, folder / COUNTER)
+        write_atomic(folder / COUNTER, f"{n}\n")
     except OSError:
-        tmp.unlink(missing_ok=True)
+        pass
 
 
 def unfinished(folder: str | Path) -> list[Path]:

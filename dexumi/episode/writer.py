@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from dexumi.episode import schema as S
 from dexumi.episode.frames import CameraFrameStore
 from dexumi.episode.layout import CameraLayout, EncoderLayout, EpisodeMeta
 from dexumi.errors import DexumiError
+from dexumi.safe_output import TargetExists, fsync_path, rename_no_clobber
 from dexumi.types import CameraFrame, EncoderBatch, GapEvent
 
 log = logging.getLogger(__name__)
@@ -300,14 +300,6 @@ class EpisodeWriter:
             log.info("close of %s failed: %s", self.path, exc)
 
 
-def fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def publish(path: Path) -> Path:
     """fsync the file, rename `.partial`/`.recovering` → `.h5` (refusing to overwrite), fsync the folder."""
     final = S.final_path(path)
@@ -315,24 +307,11 @@ def publish(path: Path) -> Path:
         return path
     fsync_path(path)
     try:
-        os.link(path, final)  # fails if `final` exists: never overwrites an episode
-    except FileExistsError:
-        if os.path.samefile(path, final):  # an earlier publish was killed between link and unlink
-            os.unlink(path)
-            return final
+        rename_no_clobber(path, final)  # never overwrites an episode
+    except TargetExists:
         raise DexumiError(f"{final} already exists; refusing to overwrite it (the new data stays in {path})") from None
-    except OSError:  # a filesystem without hard links
-        if final.exists():
-            raise DexumiError(f"{final} already exists; refusing to overwrite it (the new data stays in {path})") from None
-        os.rename(path, final)
-    else:
-        os.unlink(path)
     try:
-        dfd = os.open(final.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        fsync_path(final.parent)
     except OSError:
         pass
     return final

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dexumi.validate.config import CHECKS, ValidateConfig
+from dexumi.safe_output import write_atomic
+from dexumi.validate.config import EPISODE_CHECKS, ValidateConfig
 from dexumi.validate.result import ERROR, WARN
 from dexumi.validate.runner import ValidationRun
 
@@ -30,15 +31,12 @@ def to_json(run: ValidationRun, cfg: ValidateConfig, warn_as_error: bool) -> dic
 
 
 def write_json(path: str | Path, doc: dict[str, Any]) -> None:
-    p = Path(path)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=1, default=str))
-    tmp.replace(p)
+    write_atomic(Path(path), json.dumps(doc, indent=1, default=str))
 
 
 def table(run: ValidationRun, verbose: bool = False) -> str:
     """One row per file: a column per check, then the worst finding's message."""
-    cols = [c for c in CHECKS if c not in ("numbering", "calibration_drift")]  # folder checks
+    cols = list(EPISODE_CHECKS)  # folder checks have no column
     short = {c: c[:6] for c in cols}
     lines = []
     name_w = max([len(Path(r.path).name) for r in run.episodes] + [7])

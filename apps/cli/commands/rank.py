@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from dexumi.episode import schema as S
     from dexumi.errors import DexumiError
     from dexumi.quality.rank import rank_paths, suspects_text
+    from dexumi.safe_output import write_atomic
 
     d: Path = args.dir
     if not d.is_dir():
@@ -38,10 +39,8 @@ def run(args: argparse.Namespace) -> int:
         raise DexumiError(f"--suspects {args.suspects}: would overwrite an episode file")
     ranked = rank_paths(paths, args.threshold, not args.no_fingertips, progress=sys.stderr.isatty())
     if args.suspects is not None:
-        tmp = args.suspects.with_name(args.suspects.name + ".tmp")
         try:
-            tmp.write_text(suspects_text(ranked, str(d), args.threshold), encoding="utf-8")
-            tmp.replace(args.suspects)
+            write_atomic(args.suspects, suspects_text(ranked, str(d), args.threshold))
         except OSError as exc:
             raise DexumiError(f"--suspects {args.suspects}: cannot write ({exc.strerror or exc})") from None
     suspects = [r.episode for r in ranked if r.suspect]
