@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -74,10 +74,7 @@ def session_config(opts: RecorderOptions) -> dict[str, Any]:
     cfg = _config(ns)
     cfg.sim_extra_args = [*cfg.sim_extra_args, *opts.sim_extra_args]  # after the profile's
     cfg.sim_truth = opts.sim_truth
-    d = {k: getattr(cfg, k) for k in cfg.__dataclass_fields__}
-    if d.get("calibration") is not None and is_dataclass(d["calibration"]):
-        d["calibration"] = asdict(d["calibration"])
-    return {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
+    return cfg.to_wire()
 
 
 def host_argv(opts: RecorderOptions) -> list[str]:

@@ -1,12 +1,20 @@
-"""Configuration and status of a recording session (plain dataclasses, JSON-friendly)."""
+"""Configuration and status of a recording session (plain dataclasses, JSON-friendly).
+
+`SessionConfig.to_wire()` / `SessionConfig.from_wire()` are its one serialisation (the recorder's `open`
+request, the session server); `to_json()` is the summary kept in each episode file.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from dexumi.errors import DexumiError
 from dexumi.types import EncoderCalibration
+
+_PATHS = ("out_dir", "sim_truth", "map_path")
+_PAIRS = ("sim_camera_size", "sim_world_size")
 
 
 @dataclass
@@ -52,11 +60,40 @@ class SessionConfig:
     lsl_streams: list[str] = field(default_factory=list)  # `lsl:NAME` extra streams to record
     lsl_outlets: bool = False  # publish encoder samples, frame indices and episode markers over LSL
 
-    def to_json(self) -> dict[str, Any]:
+    def to_wire(self) -> dict[str, Any]:
+        """Every field as plain JSON (paths as strings, pairs as lists, calibration as a dict): `from_wire`
+        gives this config back."""
         d = asdict(self)
+        return {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any]) -> SessionConfig:
+        """The config from `to_wire()`'s JSON; DexumiError (one line) for unknown keys or no out_dir."""
+        d = dict(d)
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})
+        if unknown:
+            raise DexumiError(f"unknown session config key(s): {', '.join(unknown)}")
+        if "out_dir" not in d:
+            raise DexumiError("session config needs out_dir")
+        for k in _PATHS:
+            if d.get(k) is not None:
+                d[k] = Path(d[k])
+        for k in _PAIRS:
+            if d.get(k) is not None:
+                d[k] = tuple(d[k])
+        c = d.get("calibration")
+        if c is not None and not isinstance(c, EncoderCalibration):
+            d["calibration"] = EncoderCalibration(tuple(c["zero_rad"]), tuple(c["sign"]),
+                                                  tuple(c["scale_rad_per_count"]), bool(c.get("wrap", False)),
+                                                  str(c.get("profile_id", "")))
+        return cls(**d)
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary kept in an episode file: the calibration by its id, the profile text as a flag."""
+        d = self.to_wire()
         d["calibration"] = None if self.calibration is None else self.calibration.profile_id or "given"
         d["profile_yaml"] = bool(self.profile_yaml)
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}
+        return d
 
 
 @dataclass

@@ -20,36 +20,13 @@ import logging
 import signal
 import sys
 import threading
-from pathlib import Path
 from typing import Any
 
 from dexumi.errors import DexumiError
 from dexumi.session.config import SessionConfig
 from dexumi.session.session import RecordingSession
-from dexumi.types import EncoderCalibration
 
 log = logging.getLogger(__name__)
-
-
-def config_from_json(d: dict[str, Any]) -> SessionConfig:
-    """SessionConfig from plain JSON (paths as strings; calibration as a dict of EncoderCalibration fields)."""
-    d = dict(d)
-    known = set(SessionConfig.__dataclass_fields__)
-    unknown = sorted(set(d) - known)
-    if unknown:
-        raise DexumiError(f"unknown session config key(s): {', '.join(unknown)}")
-    if "out_dir" not in d:
-        raise DexumiError("session config needs out_dir")
-    for k in ("out_dir", "sim_truth", "map_path"):
-        if d.get(k) is not None:
-            d[k] = Path(d[k])
-    if d.get("calibration") is not None:
-        c = d["calibration"]
-        d["calibration"] = EncoderCalibration(tuple(c["zero_rad"]), tuple(c["sign"]), tuple(c["scale_rad_per_count"]),
-                                              bool(c.get("wrap", False)), str(c.get("profile_id", "")))
-    if "sim_camera_size" in d:
-        d["sim_camera_size"] = tuple(d["sim_camera_size"])
-    return SessionConfig(**d)
 
 
 class Server:
@@ -86,7 +63,7 @@ class Server:
         if cmd == "open":
             if self.session is not None:
                 raise DexumiError("a session is already open")
-            s = RecordingSession(config_from_json(req.get("config") or {}))
+            s = RecordingSession(SessionConfig.from_wire(req.get("config") or {}))
             s.open()
             self.session = s
             self._watch = threading.Thread(target=self._watcher, name="status-events", daemon=True)
