@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dexumi import latency as core
-from dexumi.devices.cameras.base import CameraSource
+from dexumi.devices.cameras.base import CameraSource, exposure_times, frame_stamp
 from dexumi.devices.cameras.sim import finger_flexion
 from dexumi.errors import DexumiError
 from dexumi.types import CameraFrame
@@ -59,8 +59,7 @@ class FrameCollector:
                 if frame is None:
                     break
                 self.frames.append(frame)
-                stamp = frame.device_time if frame.device_time is not None else frame.grab_time
-                if self.until is not None and stamp >= self.until:
+                if self.until is not None and frame_stamp(frame) >= self.until:
                     break
         except DexumiError as exc:
             self.error = str(exc)
@@ -76,8 +75,7 @@ class FrameCollector:
 
 
 def frame_times(frames: list[CameraFrame], host_clock_device_time: bool) -> np.ndarray:
-    return np.array([f.device_time if host_clock_device_time and f.device_time is not None else f.grab_time
-                     for f in frames], np.float64)
+    return exposure_times(frames, host_clock_device_time)
 
 
 def latency_from_sim_frames(stream: str, frames: list[CameraFrame], enc_times: np.ndarray, enc_angles: np.ndarray,

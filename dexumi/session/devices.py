@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dexumi.devices.cameras.base import exposure_times
 from dexumi.devices.encoder import EncoderConfig, EncoderDriver
 from dexumi.devices.sim import SimDeviceProcess
 from dexumi.errors import DexumiError
@@ -31,9 +32,7 @@ class CameraDevice:
 
     def mapped_times(self, frames: list[CameraFrame]) -> np.ndarray:
         """Exposure times on the recording clock: (device time if on the host clock, else grab time) − latency."""
-        t = [fr.device_time if self.host_clock_device_time and fr.device_time is not None else fr.grab_time
-             for fr in frames]
-        return np.asarray(t, np.float64) - self.latency_s
+        return exposure_times(frames, self.host_clock_device_time, self.latency_s)
 
 
 @dataclass

@@ -10,12 +10,33 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from dexumi.errors import DexumiError
 from dexumi.types import CameraFrame
 
 log = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------------ the camera timestamp rule (the one)
+def frame_stamp(frame: CameraFrame) -> float:
+    """The frame's own time: the source's timestamp when it gives one, else the grab time. For spacing
+    (gaps, windows) on the source's clock — not necessarily the host's."""
+    return frame.device_time if frame.device_time is not None else frame.grab_time
+
+
+def host_stamp(frame: CameraFrame, device_time_is_host_clock: bool) -> float:
+    """The frame's time on the host clock: its device time if the source stamps with the host clock (V4L2
+    buffer timestamps), else the grab time."""
+    return frame.device_time if device_time_is_host_clock and frame.device_time is not None else frame.grab_time
+
+
+def exposure_times(frames: Sequence[CameraFrame], device_time_is_host_clock: bool, latency_s: float = 0.0) -> np.ndarray:
+    """Exposure times on the recording clock: `host_stamp` − the camera's latency."""
+    return np.array([host_stamp(f, device_time_is_host_clock) for f in frames], np.float64) - latency_s
 
 
 class CameraLost(DexumiError):
