@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-
+from dexumi.checked_doc import load_document
 from dexumi.errors import DexumiError
-from dexumi.safe_yaml import safe_load
 
+# the one list of checks, in report order; an episode check NAME is the function `check_NAME` of one of the
+# dexumi/validate/checks_*.py modules (run by validate/episode.py), folder checks are validate/folder.py's
 CHECKS = ("schema", "length", "finite", "timestamps", "rates", "gaps", "drops", "sequence", "alignment",
           "joint_limits", "fingertips", "images", "numbering", "latency_drift", "calibration_drift")
+FOLDER_CHECKS = ("numbering", "calibration_drift")
+EPISODE_CHECKS = tuple(c for c in CHECKS if c not in FOLDER_CHECKS)
 SEVERITIES = ("off", "warn", "error")
 
 
@@ -70,31 +72,33 @@ def set_severity(cfg: ValidateConfig, spec: str, where: str = "--severity") -> N
 
 
 def load_config(path: str | Path) -> ValidateConfig:
-    """A YAML or JSON mapping of thresholds, plus `severity: {check: level}`."""
+    """A YAML or JSON mapping of thresholds, plus `severity: {check: level}`; errors name the file's line."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
-        data = json.loads(text) if p.suffix.lower() == ".json" else safe_load(text, str(p))
     except (OSError, ValueError) as exc:
         raise DexumiError(f"{p}: cannot read checks config: {str(exc).splitlines()[0][:120]}") from None
-    data = data or {}
+    doc = load_document(text, str(p), ".json" if p.suffix.lower() == ".json" else ".yaml")
+    data = doc.data or {}
     if not isinstance(data, dict):
-        raise DexumiError(f"{p}: checks config must be a mapping of thresholds")
+        raise doc.error((), "checks config must be a mapping of thresholds")
     cfg = ValidateConfig()
     known = {f.name: f for f in fields(cfg)}
     for k, v in data.items():
         if k not in known:
-            raise DexumiError(f"{p}: unknown setting {k!r} (settings: {', '.join(sorted(known))})")
+            raise doc.error((k,), f"unknown setting {k!r} (settings: {', '.join(sorted(known))})")
         if k == "severity":
-            if not isinstance(v, dict):
-                raise DexumiError(f"{p}: severity must map check names to off|warn|error")
-            for c, lvl in v.items():
+            sev = doc.table((k,), v)
+            for c, lvl in sev.items():
                 lvl = "off" if lvl is False else lvl  # YAML 1.1 reads a bare `off` (or `no`) as false
-                set_severity(cfg, f"{c}={lvl}", where=f"{p}: severity")
+                try:
+                    set_severity(cfg, f"{c}={lvl}", where="severity")
+                except DexumiError as exc:
+                    raise doc.error((k, c), str(exc)) from None
             continue
         default = getattr(cfg, k)
         try:
             setattr(cfg, k, type(default)(v))
         except (TypeError, ValueError):
-            raise DexumiError(f"{p}: {k} must be a {type(default).__name__}, not {v!r}") from None
+            raise doc.error((k,), f"must be a {type(default).__name__}, not {v!r}") from None
     return cfg

@@ -13,18 +13,24 @@ from dexumi.validate import checks_content as C
 from dexumi.validate import checks_schema as K
 from dexumi.validate import checks_sync as Y
 from dexumi.validate import checks_time as T
-from dexumi.validate.config import ValidateConfig
+from dexumi.validate.config import EPISODE_CHECKS, ValidateConfig
 from dexumi.validate.context import EpisodeData, load
 from dexumi.validate.emit import emit
 from dexumi.validate.result import EpisodeReport
 
 log = logging.getLogger(__name__)
 
-CHECKS = [("schema", K.check_schema), ("length", K.check_length), ("finite", K.check_finite),
-          ("timestamps", T.check_timestamps), ("rates", T.check_rates), ("gaps", T.check_gaps),
-          ("drops", T.check_drops), ("sequence", T.check_sequence), ("alignment", T.check_alignment),
-          ("joint_limits", C.check_joint_limits), ("fingertips", C.check_fingertips), ("images", C.check_images),
-          ("latency_drift", Y.check_latency_drift)]
+
+
+def _check_function(name: str):  # type: ignore[no-untyped-def]
+    """`check_NAME` of the module that implements it."""
+    found = [getattr(m, f"check_{name}") for m in (K, T, C, Y) if hasattr(m, f"check_{name}")]
+    if len(found) != 1:
+        raise RuntimeError(f"validation check {name!r}: {len(found)} implementations of check_{name}")
+    return found[0]
+
+
+CHECKS = [(name, _check_function(name)) for name in EPISODE_CHECKS]
 
 
 def _first_line(exc: BaseException) -> str:
