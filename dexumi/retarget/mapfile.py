@@ -6,13 +6,12 @@ for YAML, its line. Models are checked against the map later, when a ``Retargete
 
 from __future__ import annotations
 
-import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 
+from dexumi.checked_doc import CheckedDoc, load_document
 from dexumi.errors import DexumiError
 from dexumi.retarget.curves import Curve, LinearCurve, PiecewiseCurve, PolyCurve
 
@@ -113,82 +112,25 @@ class RetargetMap:
         return ref
 
 
-class _Doc:
-    """A loaded document plus where its keys are, for one-line errors."""
-
-    def __init__(self, data: Any, lines: dict[tuple, int], source: str) -> None:
-        self.data, self.lines, self.source = data, lines, source
-
-    def error(self, path: tuple, msg: str) -> DexumiError:
-        key = ".".join(str(p) for p in path) if path else "(top level)"
-        line = None
-        for n in range(len(path), -1, -1):
-            line = self.lines.get(tuple(path[:n]))
-            if line is not None:
-                break
-        where = f":{line}" if line is not None else ""
-        return DexumiError(f"{self.source}{where}: {key}: {msg}")
+def _parse_text(text: str, source: str, suffix: str) -> CheckedDoc:
+    return load_document(text, source, ".toml" if suffix == ".toml" else ".yaml")
 
 
-def _parse_text(text: str, source: str, suffix: str) -> _Doc:
-    lines: dict[tuple, int] = {}
-    if suffix == ".toml":
-        try:
-            return _Doc(tomllib.loads(text), lines, source)
-        except tomllib.TOMLDecodeError as exc:
-            raise DexumiError(f"{source}: not valid TOML: {' '.join(str(exc).split())}") from None
-    from dexumi.safe_yaml import load_yaml
-
-    doc = load_yaml(text, source)  # bounded (alias bombs, size) and with line numbers
-    return _Doc(doc.data, doc.lines, source)
-
-
-def _num(doc: _Doc, path: tuple, value: Any, *, positive: bool = False, nonneg: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise doc.error(path, f"expected a number, got {value!r}")
-    if positive and value <= 0:
-        raise doc.error(path, f"must be > 0, got {value!r}")
-    if nonneg and value < 0:
-        raise doc.error(path, f"must be >= 0, got {value!r}")
-    return float(value)
-
-
-def _str(doc: _Doc, path: tuple, value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise doc.error(path, f"expected a name, got {value!r}")
-    return value
-
-
-def _table(doc: _Doc, path: tuple, value: Any, allowed: tuple[str, ...]) -> dict:
-    if not isinstance(value, dict):
-        raise doc.error(path, f"expected a mapping, got {type(value).__name__}")
-    for k in value:
-        if k not in allowed:
-            raise doc.error(path + (k,), f"unknown key (allowed: {', '.join(allowed)})")
-    return value
-
-
-def _numbers(doc: _Doc, path: tuple, value: Any, n: int | None = None) -> tuple[float, ...]:
-    if not isinstance(value, list) or (n is not None and len(value) != n):
-        raise doc.error(path, f"expected a list of {n if n is not None else ''} numbers".replace("  ", " "))
-    return tuple(_num(doc, path + (i,), v) for i, v in enumerate(value))
-
-
-def _curve(doc: _Doc, path: tuple, spec: dict) -> Curve:
+def _curve(doc: CheckedDoc, path: tuple, spec: dict) -> Curve:
     kinds = [k for k in ("piecewise", "poly") if k in spec]
     linear = [k for k in ("sign", "scale", "offset") if k in spec]
     if len(kinds) + bool(linear) > 1:
         raise doc.error(path, "give one of sign/scale/offset, piecewise, poly")
     try:
         if "piecewise" in spec:
-            pw = _table(doc, path + ("piecewise",), spec["piecewise"], ("x", "y"))
+            pw = doc.table(path + ("piecewise",), spec["piecewise"], ("x", "y"))
             if "x" not in pw or "y" not in pw:
                 raise doc.error(path + ("piecewise",), "needs x and y lists")
-            return PiecewiseCurve(_numbers(doc, path + ("piecewise", "x"), pw["x"]),
-                                  _numbers(doc, path + ("piecewise", "y"), pw["y"]))
+            return PiecewiseCurve(doc.numbers(path + ("piecewise", "x"), pw["x"]),
+                                  doc.numbers(path + ("piecewise", "y"), pw["y"]))
         if "poly" in spec:
-            dom = _numbers(doc, path + ("domain",), spec["domain"], 2) if "domain" in spec else None
-            return PolyCurve(_numbers(doc, path + ("poly",), spec["poly"]), dom)  # type: ignore[arg-type]
+            dom = doc.numbers(path + ("domain",), spec["domain"], 2) if "domain" in spec else None
+            return PolyCurve(doc.numbers(path + ("poly",), spec["poly"]), dom)  # type: ignore[arg-type]
     except DexumiError as exc:
         if str(exc).startswith(doc.source):
             raise
@@ -196,11 +138,11 @@ def _curve(doc: _Doc, path: tuple, spec: dict) -> Curve:
     sign = spec.get("sign", 1)
     if sign not in (1, -1) or isinstance(sign, bool):
         raise doc.error(path + ("sign",), f"must be 1 or -1, got {sign!r}")
-    return LinearCurve(_num(doc, path + ("scale",), spec.get("scale", 1.0)),
-                       _num(doc, path + ("offset",), spec.get("offset", 0.0)), int(sign))
+    return LinearCurve(doc.number(path + ("scale",), spec.get("scale", 1.0)),
+                       doc.number(path + ("offset",), spec.get("offset", 0.0)), int(sign))
 
 
-def _joint_rules(doc: _Doc, value: Any) -> tuple[JointRule, ...]:
+def _joint_rules(doc: CheckedDoc, value: Any) -> tuple[JointRule, ...]:
     path = ("joints",)
     if not isinstance(value, dict):
         raise doc.error(path, "expected a mapping of robot joint -> {from: exo channel, ...}")
@@ -209,26 +151,26 @@ def _joint_rules(doc: _Doc, value: Any) -> tuple[JointRule, ...]:
         p = path + (robot,)
         if isinstance(spec, str):
             spec = {"from": spec}
-        spec = _table(doc, p, spec, ("from", "sign", "scale", "offset", "piecewise", "poly", "domain"))
+        spec = doc.table(p, spec, ("from", "sign", "scale", "offset", "piecewise", "poly", "domain"))
         if "from" not in spec:
             raise doc.error(p, "missing key 'from' (the exoskeleton channel)")
-        rules.append(JointRule(str(robot), _str(doc, p + ("from",), spec["from"]), _curve(doc, p, spec)))
+        rules.append(JointRule(str(robot), doc.name(p + ("from",), spec["from"]), _curve(doc, p, spec)))
     return tuple(rules)
 
 
-def _pairs(doc: _Doc, path: tuple, value: Any, weights: dict) -> tuple[TipPair, ...]:
+def _pairs(doc: CheckedDoc, path: tuple, value: Any, weights: dict) -> tuple[TipPair, ...]:
     out = []
     if isinstance(value, dict):
         for exo, robot in value.items():
-            w = _num(doc, ("fingertip", "weights", exo), weights.get(exo, 1.0), nonneg=True)
-            out.append(TipPair(str(exo), _str(doc, path + (exo,), robot), w))
+            w = doc.number(("fingertip", "weights", exo), weights.get(exo, 1.0), nonneg=True)
+            out.append(TipPair(str(exo), doc.name(path + (exo,), robot), w))
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            item = _table(doc, path + (i,), item, ("exo", "robot", "weight"))
+            item = doc.table(path + (i,), item, ("exo", "robot", "weight"))
             if "exo" not in item or "robot" not in item:
                 raise doc.error(path + (i,), "needs keys 'exo' and 'robot'")
-            out.append(TipPair(_str(doc, path + (i, "exo"), item["exo"]), _str(doc, path + (i, "robot"), item["robot"]),
-                               _num(doc, path + (i, "weight"), item.get("weight", 1.0), nonneg=True)))
+            out.append(TipPair(doc.name(path + (i, "exo"), item["exo"]), doc.name(path + (i, "robot"), item["robot"]),
+                               doc.number(path + (i, "weight"), item.get("weight", 1.0), nonneg=True)))
     else:
         raise doc.error(path, "expected a mapping exo frame -> robot frame, or a list of {exo, robot, weight}")
     for k in weights:
@@ -237,37 +179,37 @@ def _pairs(doc: _Doc, path: tuple, value: Any, weights: dict) -> tuple[TipPair, 
     return tuple(out)
 
 
-def _align(doc: _Doc, value: Any) -> AlignSpec:
+def _align(doc: CheckedDoc, value: Any) -> AlignSpec:
     path = ("fingertip", "align")
     if value in ("identity", "auto"):
         return AlignSpec(kind=value)
-    spec = _table(doc, path, value, ("xyz", "rpy", "scale"))
-    xyz = _numbers(doc, path + ("xyz",), spec.get("xyz", [0, 0, 0]), 3)
-    rpy = _numbers(doc, path + ("rpy",), spec.get("rpy", [0, 0, 0]), 3)
-    return AlignSpec("explicit", xyz, rpy, _num(doc, path + ("scale",), spec.get("scale", 1.0), positive=True))  # type: ignore[arg-type]
+    spec = doc.table(path, value, ("xyz", "rpy", "scale"))
+    xyz = doc.numbers(path + ("xyz",), spec.get("xyz", [0, 0, 0]), 3)
+    rpy = doc.numbers(path + ("rpy",), spec.get("rpy", [0, 0, 0]), 3)
+    return AlignSpec("explicit", xyz, rpy, doc.number(path + ("scale",), spec.get("scale", 1.0), positive=True))  # type: ignore[arg-type]
 
 
-def _directions(doc: _Doc, value: Any) -> tuple[DirectionTerm, ...]:
+def _directions(doc: CheckedDoc, value: Any) -> tuple[DirectionTerm, ...]:
     path = ("fingertip", "directions")
     if not isinstance(value, list):
         raise doc.error(path, "expected a list of {exo: [from, to], robot: [from, to], weight}")
     out = []
     for i, item in enumerate(value):
-        item = _table(doc, path + (i,), item, ("exo", "robot", "weight"))
+        item = doc.table(path + (i,), item, ("exo", "robot", "weight"))
         ends = []
         for key in ("exo", "robot"):
             v = item.get(key)
             if not (isinstance(v, list) and len(v) == 2 and all(isinstance(s, str) for s in v)):
                 raise doc.error(path + (i, key), "expected [from_frame, to_frame]")
             ends.append((v[0], v[1]))
-        out.append(DirectionTerm(ends[0], ends[1], _num(doc, path + (i, "weight"), item.get("weight", 0.02),
+        out.append(DirectionTerm(ends[0], ends[1], doc.number(path + (i, "weight"), item.get("weight", 0.02),
                                                          nonneg=True)))
     return tuple(out)
 
 
-def _fingertip(doc: _Doc, value: Any) -> FingertipSettings:
+def _fingertip(doc: CheckedDoc, value: Any) -> FingertipSettings:
     path = ("fingertip",)
-    spec = _table(doc, path, value, ("pairs", "weights", "directions", "align", "iterations", "damping",
+    spec = doc.table(path, value, ("pairs", "weights", "directions", "align", "iterations", "damping",
                                      "temporal_weight", "tolerance"))
     weights = spec.get("weights", {})
     if not isinstance(weights, dict):
@@ -281,9 +223,9 @@ def _fingertip(doc: _Doc, value: Any) -> FingertipSettings:
         directions=_directions(doc, spec["directions"]) if "directions" in spec else (),
         align=_align(doc, spec.get("align", "identity")),
         iterations=iters,
-        damping=_num(doc, path + ("damping",), spec.get("damping", 1e-6), nonneg=True),
-        temporal_weight=_num(doc, path + ("temporal_weight",), spec.get("temporal_weight", 1e-3), nonneg=True),
-        tolerance=_num(doc, path + ("tolerance",), spec.get("tolerance", 1e-6), positive=True),
+        damping=doc.number(path + ("damping",), spec.get("damping", 1e-6), nonneg=True),
+        temporal_weight=doc.number(path + ("temporal_weight",), spec.get("temporal_weight", 1e-3), nonneg=True),
+        tolerance=doc.number(path + ("tolerance",), spec.get("tolerance", 1e-6), positive=True),
     )
 
 
@@ -291,30 +233,30 @@ TOP_KEYS = ("version", "robot", "exoskeleton", "mode", "channels", "joints", "de
             "motor")
 
 
-def _motor(doc: _Doc, value: Any) -> tuple[MotorUnits, ...]:
+def _motor(doc: CheckedDoc, value: Any) -> tuple[MotorUnits, ...]:
     """``motor: {joint: {min: .., max: ..}}`` or ``{joint: {scale: .., offset: ..}}``."""
     if not isinstance(value, dict) or not value:
         raise doc.error(("motor",), "expected a mapping robot joint -> {min, max} or {scale, offset}")
     out = []
     for joint, spec in value.items():
         path = ("motor", joint)
-        t = _table(doc, path, spec, ("min", "max", "scale", "offset"))
+        t = doc.table(path, spec, ("min", "max", "scale", "offset"))
         if ("min" in t) != ("max" in t):
             raise doc.error(path, "give both min and max (motor units at the joint's lower and upper limit)")
         if ("min" in t) == ("scale" in t):
             raise doc.error(path, "give either min/max or scale (with an optional offset)")
         if "min" in t:
-            lo, hi = _num(doc, path + ("min",), t["min"]), _num(doc, path + ("max",), t["max"])
+            lo, hi = doc.number(path + ("min",), t["min"]), doc.number(path + ("max",), t["max"])
             if "offset" in t:
                 raise doc.error(path + ("offset",), "offset goes with scale, not with min/max")
             if lo == hi:
                 raise doc.error(path, "min and max must differ")
             out.append(MotorUnits(str(joint), min=lo, max=hi))
         else:
-            sc = _num(doc, path + ("scale",), t["scale"])
+            sc = doc.number(path + ("scale",), t["scale"])
             if sc == 0:
                 raise doc.error(path + ("scale",), "must not be 0")
-            off = _num(doc, path + ("offset",), t["offset"]) if "offset" in t else 0.0
+            off = doc.number(path + ("offset",), t["offset"]) if "offset" in t else 0.0
             out.append(MotorUnits(str(joint), scale=sc, offset=off))
     return tuple(out)
 
@@ -325,7 +267,7 @@ def parse_map(text: str, source: str = "<map>", suffix: str = ".yaml", path: Pat
     data = doc.data
     if not isinstance(data, dict):
         raise doc.error((), "the map must be a mapping of keys (version, robot, exoskeleton, mode, channels, ...)")
-    _table(doc, (), data, TOP_KEYS)
+    doc.table((), data, TOP_KEYS)
     if "version" not in data:
         raise doc.error(("version",), "missing; this reader knows versions " + ", ".join(map(str, SUPPORTED_VERSIONS)))
     if data["version"] not in SUPPORTED_VERSIONS or isinstance(data["version"], bool):
@@ -348,22 +290,22 @@ def parse_map(text: str, source: str = "<map>", suffix: str = ".yaml", path: Pat
         raise doc.error(("defaults",), "expected a mapping robot joint -> value (rad)")
     flt = None
     if "filter" in data and data["filter"] is not None:
-        f = _table(doc, ("filter",), data["filter"], ("cutoff_hz", "rate_hz"))
+        f = doc.table(("filter",), data["filter"], ("cutoff_hz", "rate_hz"))
         if "cutoff_hz" not in f:
             raise doc.error(("filter", "cutoff_hz"), "missing (the low-pass cut-off frequency)")
-        rate = _num(doc, ("filter", "rate_hz"), f["rate_hz"], positive=True) if "rate_hz" in f else None
-        flt = FilterSettings(_num(doc, ("filter", "cutoff_hz"), f["cutoff_hz"], positive=True), rate)
+        rate = doc.number(("filter", "rate_hz"), f["rate_hz"], positive=True) if "rate_hz" in f else None
+        flt = FilterSettings(doc.number(("filter", "cutoff_hz"), f["cutoff_hz"], positive=True), rate)
     exo = data.get("exoskeleton")
     if exo is not None:
-        exo = _str(doc, ("exoskeleton",), exo)
+        exo = doc.name(("exoskeleton",), exo)
     rmap = RetargetMap(
         version=int(data["version"]),
-        robot=_str(doc, ("robot",), data["robot"]),
+        robot=doc.name(("robot",), data["robot"]),
         exoskeleton=exo,
         mode=mode,
         channels=tuple(channels),
         joints=_joint_rules(doc, data["joints"]) if "joints" in data else (),
-        defaults={str(k): _num(doc, ("defaults", k), v) for k, v in defaults.items()},
+        defaults={str(k): doc.number(("defaults", k), v) for k, v in defaults.items()},
         fingertip=_fingertip(doc, data["fingertip"]) if "fingertip" in data else FingertipSettings(),
         filter=flt,
         path=path,
