@@ -1,6 +1,8 @@
-"""The emulated encoder board: clock with drift, sample scheduler, sensor model, framing and faults.
+"""The emulated encoder board: sample scheduler, sensor model, framing and the cable, in its main loop.
 
-Runs in its own process (`dexumi sim-device`), in real time, writing to a pty through `PtyLink`.
+Runs in its own process (`dexumi sim-device`), in real time, writing to a pty through `PtyLink`. Its clock
+(`clock.DeviceClock`), its fault-injecting wire with the truth (`wire.FaultyWire`) and its command channel
+(`commands.CommandHandler`) are their own modules.
 """
 
 from __future__ import annotations
@@ -11,21 +13,22 @@ import os
 import signal
 import tempfile
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from firmware_bridge import legacy, protocol
+from firmware_bridge.emulator.clock import DeviceClock
+from firmware_bridge.emulator.commands import TARGET_FRAME_RATE, CommandHandler
 from firmware_bridge.emulator.link import PtyLink
 from firmware_bridge.emulator.motion import make_motion
 from firmware_bridge.emulator.tactile import TactileBoard
-from firmware_bridge.emulator.truth import Fate, TruthLog, record_dtype
+from firmware_bridge.emulator.truth import TruthLog, record_dtype
+from firmware_bridge.emulator.wire import FaultyWire
 from firmware_bridge.protocol import MsgType
 
 log = logging.getLogger(__name__)
-TARGET_FRAME_RATE = 500.0  # v1 batches samples to keep about this many frames per second
 LEGACY_REF_VOLTS = 3.3
 TACTILE_CHANNELS = {"fsr": 14, "xhand-tactile": 363}  # decoded columns of the tactile frames
 TACTILE_GRASP_JOINTS = 12
@@ -128,22 +131,13 @@ class SensorModel:
         return np.concatenate([joint, ref_col, spare], axis=1).astype(np.int32)
 
 
-@dataclass
-class PendingFrame:
-    wire: bytes
-    write_at: float
-    records: np.ndarray
-    fate: Fate
-
-
 class Emulator:
-    """The device's main loop: commands in, frames out, faults injected, truth logged."""
+    """The device's main loop: commands in, samples made, frames out on the faulty wire."""
 
     def __init__(self, cfg: EmulatorConfig) -> None:
         cfg.validate()
         self.cfg = cfg
         self.rng = np.random.default_rng(cfg.seed)
-        self.fault_rng = np.random.default_rng(cfg.seed + 1_000_003)
         self.motion = make_motion(cfg.motion, cfg.joints, cfg.seed)
         self.tactile = TactileBoard(cfg.protocol, self.motion, cfg.seed) if cfg.protocol in TACTILE_CHANNELS else None
         self.sensor = SensorModel(cfg, np.random.default_rng(cfg.seed + 7))
@@ -156,15 +150,15 @@ class Emulator:
         self.motion_epoch = cfg.motion_epoch if cfg.motion_epoch is not None else self.t0
         self.truth = TruthLog(cfg.truth_path, cfg.channels, self._meta()) if cfg.truth_path else None
         self.dtype = record_dtype(cfg.channels)
-        self.pending: deque[PendingFrame] = deque()
-        self.in_flight: deque[tuple[PendingFrame, int]] = deque()  # written, not yet known to be read
+        self.wire = FaultyWire(cfg, self.link, self.truth, np.random.default_rng(cfg.seed + 1_000_003))
+        self.commands = CommandHandler(self)
+        self.clock = DeviceClock(cfg.drift_ppm)
         self.running = True
         self.period_us = 1e6 / cfg.rate_hz
         self.batch = cfg.samples_per_frame
         self.segment = 0
         self._boot(self.t0, cfg.clock_start_us)
-        self._command_buf = bytearray()
-        self.stats = {"frames": 0, "samples": 0, "corrupted_frames": 0, "dropped_frames": 0, "not_sent": 0}
+        self.stats = self.wire.stats
 
     def _meta(self) -> dict:
         c = self.cfg
@@ -175,20 +169,11 @@ class Emulator:
     # ------------------------------------------------------------------------------------------ the clock
     def _boot(self, now: float, clock_start_us: int | None = None) -> None:
         """Power-on: counters from zero, clock from an arbitrary value, idle (v1) or free-running (legacy)."""
-        self.boot_time = now
-        self.clock_start_us = int(clock_start_us if clock_start_us is not None
-                                  else self.rng.integers(0, 50_000_000))
+        self.clock.boot(now, int(clock_start_us if clock_start_us is not None else self.rng.integers(0, 50_000_000)))
         self.seq = 0
         self.sample_index = 0
         self.streaming = self.cfg.protocol != "v1" or self.cfg.autostart
-        self.next_sample_us = float(self.device_us(now))
-
-    def device_us(self, t: float) -> float:
-        """The device clock (µs, unwrapped) at host monotonic time t."""
-        return self.clock_start_us + (t - self.boot_time) * (1 + self.cfg.drift_ppm * 1e-6) * 1e6
-
-    def host_time(self, device_us: np.ndarray | float) -> np.ndarray | float:
-        return self.boot_time + (np.asarray(device_us) - self.clock_start_us) / ((1 + self.cfg.drift_ppm * 1e-6) * 1e6)
+        self.next_sample_us = float(self.clock.device_us(now))
 
     # --------------------------------------------------------------------------------------- main loop
     def run(self) -> None:
@@ -201,7 +186,7 @@ class Emulator:
         last_flush = self.t0
         while self.running:
             now = time.monotonic()
-            self._send_due(now)  # first, so that frames leave on time whatever else this turn does
+            self.wire.send_due(now)  # first, so that frames leave on time whatever else this turn does
             if end_at is not None and now >= end_at:
                 break
             if unplug_at is not None and now >= unplug_at:
@@ -212,12 +197,12 @@ class Emulator:
                 replug_at = None
                 self._replug(now)
             if self.link.plugged:
-                self._handle_commands(now)
+                self.commands.poll(now)
             if self.streaming:
                 self._produce(now)
-            self._send_due(time.monotonic())
-            if self.in_flight:
-                self._settle()
+            self.wire.send_due(time.monotonic())
+            if self.wire.in_flight:
+                self.wire.settle()
             if self.truth and now - last_flush > 0.1:
                 self.truth.flush()
                 last_flush = now
@@ -228,16 +213,18 @@ class Emulator:
         now = time.monotonic()
         wake = now + 0.005
         if self.streaming:
-            wake = min(wake, self.host_time(self.next_sample_us + (self.batch - 1) * self.period_us) - PREPARE_AHEAD_S)
-        if self.pending:
-            wake = min(wake, self.pending[0].write_at)
+            wake = min(wake, float(self.clock.host_time(self.next_sample_us + (self.batch - 1) * self.period_us))
+                       - PREPARE_AHEAD_S)
+        write_at = self.wire.next_write_at()
+        if write_at is not None:
+            wake = min(wake, write_at)
         if wake > now:
             time.sleep(wake - now)
 
     def close(self) -> None:
         if self.link.plugged:
-            self._lose_unread()
-        self._flush_all_pending()
+            self.wire.lose_unread()
+        self.wire.flush_all_pending()
         self.link.unplug()
         if self.truth:
             self.truth.close()
@@ -259,14 +246,14 @@ class Emulator:
         """
         while True:
             times_us = self.next_sample_us + np.arange(self.batch) * self.period_us
-            last_t = float(self.host_time(times_us[-1]))
+            last_t = float(self.clock.host_time(times_us[-1]))
             if last_t > now + PREPARE_AHEAD_S:
                 return
             self.next_sample_us = float(times_us[-1] + self.period_us)
             self._emit(np.round(times_us).astype(np.int64), last_t)
 
     def _emit(self, times_us: np.ndarray, build_t: float) -> None:
-        true_t = self.host_time(times_us)
+        true_t = self.clock.host_time(times_us)
         if self.tactile is not None:  # truth "angles": the fingertip forces in N
             values, angles, wire = self.tactile.frame(true_t - self.motion_epoch, times_us)
         else:
@@ -288,89 +275,20 @@ class Emulator:
         angle_cols[:, :angles.shape[1]] = angles
         rec["angles"] = angle_cols
         self.seq += 1
-        self._queue(wire, build_t, rec)
+        self.wire.queue(wire, build_t, rec)
 
-    def _queue(self, wire: bytes, build_t: float, records: np.ndarray) -> None:
-        """Apply the link's faults and delay; frames stay in order (a serial link cannot reorder)."""
-        cfg = self.cfg
-        fate = Fate.SENT
-        if cfg.drop and self.fault_rng.random() < cfg.drop:
-            fate = Fate.DROPPED
-        elif cfg.corrupt:
-            hits = np.flatnonzero(self.fault_rng.random(len(wire)) < cfg.corrupt)
-            if len(hits):
-                buf = bytearray(wire)
-                for i in hits:
-                    buf[i] ^= int(self.fault_rng.integers(1, 256))
-                wire = bytes(buf)
-                fate = Fate.CORRUPTED
-        delay = self.fault_rng.uniform(0, cfg.jitter_ms * 1e-3) if cfg.jitter_ms else 0.0
-        write_at = build_t + delay
-        if self.pending:
-            write_at = max(write_at, self.pending[-1].write_at)
-        self.pending.append(PendingFrame(wire, write_at, records, fate))
-
-    def _send_due(self, now: float) -> None:
-        while self.pending and self.pending[0].write_at <= now:
-            self._send(self.pending.popleft())
-
-    def _flush_all_pending(self) -> None:
-        while self.pending:
-            frame = self.pending.popleft()
-            frame.fate = Fate.NOT_SENT
-            self._log(frame, float("nan"))
-
-    def _send(self, frame: PendingFrame) -> None:
-        sent_at = time.monotonic()
-        written = 0
-        if frame.fate != Fate.DROPPED:
-            written = self.link.write(frame.wire) if self.link.plugged else 0
-            if written < len(frame.wire):
-                frame.fate = Fate.NOT_SENT if written == 0 else Fate.CORRUPTED
-        frame.records["send_time"] = sent_at
-        # logged once the host has read past it: bytes still unread when the cable goes are lost with it
-        self.in_flight.append((frame, written))
-        self._settle()
-
-    def _settle(self) -> None:
-        """Log the frames the host has certainly read (everything older than the unread bytes)."""
-        unread = self.link.unread() if self.link.plugged else 0
-        pending = sum(n for _, n in self.in_flight)
-        while self.in_flight and pending - self.in_flight[0][1] >= unread:
-            frame, n = self.in_flight.popleft()
-            pending -= n
-            self._log(frame, float(frame.records["send_time"][0]) if len(frame.records) else time.monotonic())
-
-    def _lose_unread(self) -> None:
-        """The cable is going: frames whose bytes the host has not read never arrive."""
-        time.sleep(0.005)  # let the tty layer hand over what it is still moving
-        self._settle()
-        unread = self.link.unread()
-        for frame, n in reversed(self.in_flight):
-            if unread <= 0:
-                break
-            if n:
-                frame.fate = Fate.NOT_SENT
-                unread -= n
-        while self.in_flight:
-            frame, _ = self.in_flight.popleft()
-            self._log(frame, float(frame.records["send_time"][0]) if len(frame.records) else time.monotonic())
-
-    def _log(self, frame: PendingFrame, sent_at: float) -> None:
-        frame.records["fate"] = frame.fate
-        frame.records["send_time"] = sent_at
-        key = {Fate.SENT: "frames", Fate.CORRUPTED: "corrupted_frames", Fate.DROPPED: "dropped_frames",
-               Fate.NOT_SENT: "not_sent"}[frame.fate]
-        self.stats[key] += 1
-        self.stats["samples"] += len(frame.records)
-        if self.truth:
-            self.truth.write(frame.records)
+    def reply(self, msg_type: int, payload: bytes) -> None:
+        """Queue a reply frame (ACK, INFO, PONG, ERROR) stamped with the device clock now."""
+        t = time.monotonic()
+        wire = protocol.encode_frame(msg_type, self.seq, int(self.clock.device_us(t)), payload)
+        self.seq += 1
+        self.wire.queue(wire, t, np.zeros(0, self.dtype))
 
     # ----------------------------------------------------------------------------------------- cable
     def _unplug(self, now: float) -> None:
-        self._send_due(now)
-        self._lose_unread()  # before the unsent ones, so that the log stays in order
-        self._flush_all_pending()
+        self.wire.send_due(now)
+        self.wire.lose_unread()  # before the unsent ones, so that the log stays in order
+        self.wire.flush_all_pending()
         self.link.unplug()
         self.streaming = False
 
@@ -380,70 +298,9 @@ class Emulator:
             self._boot(now)
         else:
             self.streaming = self.cfg.protocol != "v1" or self.cfg.autostart
-            self.next_sample_us = float(self.device_us(now))
-        self._command_buf.clear()
+            self.next_sample_us = float(self.clock.device_us(now))
+        self.commands.buffer.clear()
         self.link.plug()
-
-    # -------------------------------------------------------------------------------------- commands
-    def _handle_commands(self, now: float) -> None:
-        data = self.link.read()
-        if not data or self.cfg.protocol != "v1":
-            return  # legacy boards ignore whatever the host sends
-        self._command_buf += data
-        while True:
-            end = self._command_buf.find(0)
-            if end < 0:
-                break
-            chunk = bytes(self._command_buf[:end])
-            del self._command_buf[:end + 1]
-            frame = protocol.decode_wire_chunk(chunk) if chunk else None
-            if frame is not None:
-                self._answer(frame, time.monotonic())
-
-    def _reply(self, msg_type: int, payload: bytes) -> None:
-        t = time.monotonic()
-        wire = protocol.encode_frame(msg_type, self.seq, int(self.device_us(t)), payload)
-        self.seq += 1
-        self._queue(wire, t, np.zeros(0, self.dtype))
-
-    def _answer(self, frame: protocol.Frame, now: float) -> None:
-        rx_us = int(self.device_us(now))
-        kind = frame.type
-        status = protocol.AckStatus.OK
-        if kind == MsgType.PING:
-            token = protocol.PING.unpack(frame.payload)[0] if len(frame.payload) == 8 else 0
-            self._reply(MsgType.PONG, protocol.pong_payload(frame.seq, token, rx_us))
-            return
-        if kind == MsgType.START:
-            if not self.streaming:
-                self.streaming = True
-                self.next_sample_us = float(self.device_us(now))
-        elif kind == MsgType.STOP:
-            self.streaming = False
-        elif kind == MsgType.SET_RATE:
-            rate = protocol.RATE.unpack(frame.payload)[0] / 1000 if len(frame.payload) == 4 else 0
-            if 0 < rate <= 20000:
-                self.period_us = 1e6 / rate
-                self.cfg.rate_hz = rate
-                if self.cfg.batch is None:
-                    self.batch = max(1, math.ceil(rate / TARGET_FRAME_RATE))
-            else:
-                status = protocol.AckStatus.BAD_ARGUMENT
-        elif kind == MsgType.SET_BATCH:
-            n = protocol.BATCH.unpack(frame.payload)[0] if len(frame.payload) == 2 else 0
-            if 1 <= n <= 64:
-                self.batch = n
-            else:
-                status = protocol.AckStatus.BAD_ARGUMENT
-        elif kind != MsgType.GET_INFO:
-            status = protocol.AckStatus.UNSUPPORTED
-        self._reply(MsgType.ACK, protocol.ack_payload(frame.seq, kind, status))
-        if status == protocol.AckStatus.UNSUPPORTED:
-            self._reply(MsgType.ERROR, protocol.error_payload(protocol.ErrorCode.BAD_COMMAND, kind, "unknown command"))
-        if kind == MsgType.GET_INFO:
-            info = protocol.DeviceInfo(self.cfg.device_id, "dexumi-sim", (0, 1, 0), self.cfg.channels,
-                                       self.cfg.resolution_bits, 3, 64, self.cfg.rate_hz, 20000.0)
-            self._reply(MsgType.INFO, protocol.info_payload(info))
 
 
 def _tighten_timer_slack() -> None:
