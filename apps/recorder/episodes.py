@@ -11,22 +11,13 @@ import queue
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from apps.recorder.state import EpisodeRow as EpisodeRow
+
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class EpisodeRow:
-    number: int
-    path: str = ""
-    duration_s: float = 0.0
-    outcome: str = "unknown"
-    status: str = "recording"  # recording | kept | discarded | error
-    validation: str = ""  # "" (pending) | pass | warn: ... | error: ...
 
 
 def summarize(path: str) -> str:

@@ -2,7 +2,8 @@
 
 The GUI thread only reads the live buffer (apps/recorder/live.py), decodes the newest camera frames, redraws,
 and queues commands to the session process (apps/recorder/host_client.py). Capture and writing happen in
-that process; nothing the GUI does (or fails to do) can stall them.
+that process; nothing the GUI does (or fails to do) can stall them. The episode state machine is
+`apps/recorder/state.py` (Qt-free); this window shows it and forwards keys and answers to it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from apps.recorder.joint_plot import JointPlot
 from apps.recorder.live import LiveReader
 from apps.recorder.options import RecorderOptions, host_argv, session_config
 from apps.recorder.setup_panel import SetupPanel
+from apps.recorder.state import RecorderController
 
 log = logging.getLogger(__name__)
 FRAME_MS = 15  # redraw timer (~60 Hz asked; what is reached is measured and shown)
@@ -71,18 +73,12 @@ class RecorderWindow(QtWidgets.QMainWindow):
         self.client: HostClient | None = None
         self.reader: LiveReader | None = None
         self.info: dict = {}
-        self.state = "connecting"
-        self.error = ""
+        self.ctl = RecorderController(self)
         self.health = HealthTracker()
         self.cal = CalibrationInfo()
         self.fps = FpsMeter()
         self._head = 0
         self._rows = np.zeros((0, 1))
-        self._countdown_left = 0
-        self._t_start = 0.0
-        self._current: EpisodeRow | None = None
-        self._last_kept: EpisodeRow | None = None
-        self._undo_row: EpisodeRow | None = None
         self._status: dict | None = None
         self._build()
         self._shortcuts()
@@ -93,7 +89,7 @@ class RecorderWindow(QtWidgets.QMainWindow):
         self.status_timer = QtCore.QTimer(self, interval=STATUS_MS)
         self.status_timer.timeout.connect(self._status_tick)
         self.countdown_timer = QtCore.QTimer(self, interval=1000)
-        self.countdown_timer.timeout.connect(self._countdown_step)
+        self.countdown_timer.timeout.connect(self.ctl.countdown_step)
         from apps.recorder.day import DayController
 
         self.day = DayController(self)  # folder list, tasks, pacing, keys, cues, alarms, rerun (apps/recorder/day.py)
@@ -173,29 +169,81 @@ class RecorderWindow(QtWidgets.QMainWindow):
             sc.setContext(QtCore.Qt.ShortcutContext.WindowShortcut)
             sc.activated.connect(fn)
 
-    def _set_state(self, state: str, text: str | None = None) -> None:
-        self.state = state
-        if text is None:
-            text = {"connecting": "starting devices…", "idle": "READY — Space to record",
-                    "countdown": f"starting in {self._countdown_left}…", "starting": "starting…",
-                    "recording": "● REC", "stopping": "saving…", "error": "ERROR"}.get(state, state)
+    # ------------------------------------------------------------------- the controller's view (RecorderView)
+    def show_state(self, state: str, text: str) -> None:
         self.controls.set_state(state, text, STATE_COLOURS.get(state, "#555"))
         if getattr(self, "day", None) is not None:
             self.day.on_state(state)
 
-    def _message(self, text: str, error: bool = False) -> None:
+    def show_message(self, text: str, error: bool = False) -> None:
         (log.warning if error else log.info)("%s", text)
         self.statusBar().showMessage(text, 15000)
+
+    def show_row(self, row: EpisodeRow) -> None:
+        self.episodes.upsert(row)
+
+    def episode_done(self, row: EpisodeRow, validate: bool) -> None:
+        if validate:
+            self.validator.submit(row.path)
+        self.episode_finished.emit(row.path)
+
+    def run_countdown(self, running: bool) -> None:
+        (self.countdown_timer.start if running else self.countdown_timer.stop)()
+
+    def episode_fields(self) -> dict[str, str]:
+        c = self.controls
+        return {"task": c.task.text(), "notes": c.notes.text(), "operator": c.operator.text()}
+
+    def clear_notes(self) -> None:
+        self.controls.notes.clear()
+
+    # -------------------------------------------------------------------- the controller, as before
+    @property
+    def state(self) -> str:
+        return self.ctl.state
+
+    @property
+    def error(self) -> str:
+        return self.ctl.error
+
+    @property
+    def _current(self) -> EpisodeRow | None:
+        return self.ctl.current
+
+    @property
+    def _last_kept(self) -> EpisodeRow | None:
+        return self.ctl.last_kept
+
+    def _set_state(self, state: str, text: str | None = None) -> None:
+        self.ctl.set_state(state, text)
+
+    def _message(self, text: str, error: bool = False) -> None:
+        self.show_message(text, error)
+
+    def toggle(self) -> None:
+        self.ctl.toggle(self.controls.countdown.value())
+
+    def mark(self, outcome: str) -> None:
+        self.ctl.mark(outcome)
+
+    def discard(self) -> None:
+        self.ctl.discard()
+
+    def undo(self) -> None:
+        self.ctl.undo()
+
+    def _stop(self, outcome: str | None) -> None:
+        self.ctl.stop(outcome)
 
     # ---------------------------------------------------------------------------------------- session
     def open_session(self) -> None:
         try:
             config = session_config(self.opts)
         except Exception as exc:  # noqa: BLE001 - a bad profile etc.: say it, stay open for the setup panel
-            self.error = str(exc)
-            self._set_state("error", f"cannot start: {exc}")
+            self.ctl.fail(str(exc), f"cannot start: {exc}")
             return
         self.client = HostClient(self, host_argv(self.opts))
+        self.ctl.send = self.client.send
         self.client.answered.connect(self._answered)
         self.client.died.connect(self._died)
         self.client.send("open", config=config)
@@ -210,9 +258,10 @@ class RecorderWindow(QtWidgets.QMainWindow):
         if self.client is not None:
             self.client.close()
             self.client = None
+            self.ctl.send = None
 
     def _reconnect(self) -> None:
-        if self.state in ("recording", "starting", "stopping", "countdown"):
+        if self.ctl.busy:
             self._message("stop the episode before changing devices", True)
             return
         ch = self.setup.choices()
@@ -280,136 +329,16 @@ class RecorderWindow(QtWidgets.QMainWindow):
         self.model_range = None if exo_range is None else np.array(exo_range, float)
 
     def _answered(self, cmd: str, result: object, error: str) -> None:
-        if error:
-            self._message(f"{cmd}: {error}", True)
-            if cmd == "open":
-                self.error = error
-                self._set_state("error", f"cannot start: {error}")
-            elif cmd == "start":
-                self._set_state("idle")
-            elif cmd in ("stop", "discard") and self.state == "stopping":
-                self._set_state("idle")
-            return
-        handler = getattr(self, f"_on_{cmd}", None)
-        if handler is not None:
-            handler(result)
+        if not self.ctl.answered(cmd, result, error) and cmd == "open":
+            self._on_open(result)  # type: ignore[arg-type]
 
     def _died(self, code: int) -> None:
         self.frame_timer.stop()
-        self.error = f"the session process ended (exit {code})"
-        self._set_state("error", "session process ended — see the log; Connect to restart")
+        self.ctl.fail(f"the session process ended (exit {code})", "session process ended — see the log; Connect to restart")
 
     # --------------------------------------------------------------------------------------- episodes
-    def toggle(self) -> None:
-        if self.state == "idle":
-            n = self.controls.countdown.value()
-            if n > 0:
-                self._countdown_left = n
-                self._set_state("countdown")
-                self.countdown_timer.start()
-            else:
-                self._start()
-        elif self.state == "countdown":
-            self.countdown_timer.stop()
-            self._set_state("idle")
-        elif self.state == "recording":
-            self._stop(None)
-
-    def _countdown_step(self) -> None:
-        self._countdown_left -= 1
-        if self._countdown_left <= 0:
-            self.countdown_timer.stop()
-            self._start()
-        else:
-            self._set_state("countdown")
-
-    def _start(self) -> None:
-        assert self.client is not None
-        self._set_state("starting")
-        self.client.send("start", task=self.controls.task.text(), notes=self.controls.notes.text(),
-                         operator=self.controls.operator.text())
-
-    def _on_start(self, result: dict) -> None:
-        self._t_start = time.monotonic()
-        self._undo_row = None  # undo ends with the next start
-        self._current = EpisodeRow(int(result["episode"]))
-        self.episodes.upsert(self._current)
-        self._set_state("recording")
-
-    def _stop(self, outcome: str | None) -> None:
-        assert self.client is not None and self._current is not None
-        self._current.duration_s = time.monotonic() - self._t_start
-        if outcome:
-            self._current.outcome = outcome
-        self._set_state("stopping")
-        self.client.send("stop", outcome=outcome, notes=self.controls.notes.text())
-
-    def _on_stop(self, result: dict) -> None:
-        row = self._current
-        self._current = None
-        if row is not None:
-            row.path, row.status = result["path"], "kept"
-            self.episodes.upsert(row)
-            self._last_kept = row
-            self.validator.submit(row.path)
-            self.episode_finished.emit(row.path)
-        quality = [q for q in result.get("quality") or [] if q]  # latency self-check, calibration drift
-        if quality:
-            self._message("  |  ".join(quality), error=any("ERROR" in q or "drift:" in q for q in quality))
-        self.controls.notes.clear()
-        self._set_state("idle")
-
-    def mark(self, outcome: str) -> None:
-        if self.state == "recording":
-            self._stop(outcome)
-        elif self.state == "idle" and self._last_kept is not None and self._last_kept.status == "kept":
-            assert self.client is not None
-            self._last_kept.outcome = outcome
-            self.episodes.upsert(self._last_kept)
-            self.client.send("outcome", outcome=outcome)
-            self._message(f"episode {self._last_kept.number}: {outcome}")
-
-    def discard(self) -> None:
-        if self.state == "recording" and self._current is not None:
-            self._current.duration_s = time.monotonic() - self._t_start
-            self._set_state("stopping")
-        elif not (self.state == "idle" and self._last_kept is not None and self._last_kept.status == "kept"):
-            return
-        assert self.client is not None
-        self.client.send("discard")
-
-    def _on_discard(self, result: dict) -> None:
-        row = self._current or self._last_kept
-        self._current = None
-        if row is not None:
-            row.path, row.status = result["path"], "discarded"
-            self.episodes.upsert(row)
-            self._undo_row = row
-            self._last_kept = None
-            self.episode_finished.emit(row.path)
-            self._message(f"episode {row.number} discarded — Ctrl+Z to undo (until the next start)")
-        self._set_state("idle")
-
-    def undo(self) -> None:
-        if self.state == "idle" and self._undo_row is not None and self.client is not None:
-            self.client.send("undo_discard")
-
-    def _on_undo_discard(self, result: dict) -> None:
-        row = self._undo_row
-        self._undo_row = None
-        if row is not None:
-            row.path, row.status = result["path"], "kept"
-            self._last_kept = row
-            self.episodes.upsert(row)
-            if not row.validation:
-                self.validator.submit(row.path)
-            self.episode_finished.emit(row.path)
-            self._message(f"episode {row.number} kept again")
-
     def _notes(self) -> None:
-        if self.client is not None and self.state in ("recording", "idle"):
-            self.client.send("notes", notes=self.controls.notes.text())
-            self._message("notes saved")
+        self.ctl.notes()
         self.centralWidget().setFocus()
 
     def _validated(self, path: str, summary: str) -> None:
@@ -473,8 +402,7 @@ class RecorderWindow(QtWidgets.QMainWindow):
                             + ("  — check health" if level != OK else ""))
         if extra.get("fatal") and self.state != "error":
             self._message(extra["fatal"], True)
-            if st.get("state") == "idle" and self.state == "recording":
-                self._on_stop({"path": st.get("last_episode") or ""})
+            self.ctl.session_ended(st)
         self.fps_label.setText(f"redraw {self.fps.fps:.0f} fps   state {st.get('state')}   "
                                f"health {'OK' if level == OK else 'ATTENTION' if level == WARN else 'PROBLEM'}")
         self.day.on_health(rows, st)
