@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,7 +17,6 @@ from typing import Any
 import yaml
 
 from dexumi.errors import DexumiError
-from dexumi.safe_output import write_atomic
 from dexumi.types import EncoderCalibration
 
 FORMAT = "dexumi-profile"
@@ -283,4 +283,7 @@ def save_profile(profile: Profile, path: str | Path, overwrite: bool = False) ->
     path = Path(path)
     if path.exists() and not overwrite:
         raise ProfileError(f"{path} exists; choose another name or pass --force")
-    return write_atomic(path, profile.to_yaml())
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(profile.to_yaml())
+    os.replace(tmp, path)
+    return path
