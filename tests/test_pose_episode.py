@@ -222,3 +222,25 @@ def test_lsl_pose_offset_and_drift_mapped_within_half_a_millisecond(tmp_path):
     print(f"pose:lsl mapping {rms:.3f} ms RMS, drift {timing.drift_ppm}")
     assert rms <= 0.5, rms
     assert abs(timing.drift_ppm[0] - 50) < 15
+
+
+def test_validate_finds_pose_jumps_and_tracking_loss(tmp_path):
+    """A 0.5 m teleport for one sample (50 m/s in and out) is two jumps at its time; 13 % lost is an error."""
+    from dexumi.validate.config import ValidateConfig
+    from dexumi.validate.episode import validate_file
+
+    w = _synthetic(tmp_path / "episode_0001.h5.partial")
+    g = w.f[f"{S.POSE}/wrist/position"]
+    g[150, 1] += 0.5
+    p = w.finalize()
+    rep = validate_file(p, ValidateConfig())
+    c = next(c for c in rep.checks if c.check == "pose")
+    m = rep.metrics["pose"]["wrist"]
+    assert c.level == "warn" and "2 pose jump" in c.message and m["jumps"] == 2, (c.level, c.message)
+    assert any(abs(t - 1.5) < 0.02 for t in c.times), c.times
+    assert m["lost"] == 0 and m["speed_max_m_s"] > 40
+
+    w = _synthetic(tmp_path / "episode_0002.h5.partial", lost=set(range(100, 140)))
+    rep = validate_file(w.finalize(), ValidateConfig())
+    c = next(c for c in rep.checks if c.check == "pose")
+    assert c.level == "error" and "13.3%" in c.message and rep.metrics["pose"]["wrist"]["jumps"] == 0, c.message
