@@ -184,6 +184,36 @@ def test_cli_records_two_pose_sources_and_rejects_bad_specs(tmp_path):
     with Episode.open(ep) as e:
         assert e.poses == ["second", "sim"]
         assert e.wrist_pose("sim")["valid"].mean() > 0.9 and e.wrist_pose("second")["valid"].mean() > 0.9
+    # exports carry the pose in front of the hand joints, relative to the first valid instant
+    import json
+
+    import pyarrow.parquet as pq
+
+    from dexumi.export.source import POSE_VECTOR_NAMES
+    with Episode.open(ep) as e:
+        J = len(e.action_names)
+    got = {}
+    for to in ("lerobot", "robomimic", "act"):
+        r = subprocess.run([*DEXUMI, "export", str(out), "--to", to, "--out", str(tmp_path / to), "-q"],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-1500:]
+    info = json.loads((tmp_path / "lerobot/meta/info.json").read_text())
+    assert info["features"]["action"]["names"][:9] == list(POSE_VECTOR_NAMES)
+    assert info["features"]["observation.state"]["shape"] == [9 + J]
+    (pqf,) = sorted((tmp_path / "lerobot/data").rglob("*.parquet"))
+    tab = pq.read_table(pqf)
+    got["lerobot"] = np.stack(tab.column("observation.state").to_numpy(zero_copy_only=False))
+    with h5py.File(tmp_path / "robomimic/dataset.hdf5") as f:
+        assert json.loads(f["data"].attrs["action_names"])[:9] == list(POSE_VECTOR_NAMES)
+        got["robomimic"] = f["data/demo_0/states"][:]
+        assert f["data/demo_0/actions_raw"].shape[1] == 9 + J
+    with h5py.File(sorted((tmp_path / "act").glob("*.hdf5"))[0]) as f:
+        got["act"] = f["observations/qpos"][:]
+        assert f["action"].shape[1] == 9 + J
+    for to, st in got.items():
+        assert np.abs(st[0, :9] - [0, 0, 0, 1, 0, 0, 0, 1, 0]).max() < 1e-5, (to, st[0, :9])  # identity at t0
+        assert np.abs(st[:, :3]).max() > 0.01, to  # the wrist moved
+    np.testing.assert_allclose(got["lerobot"][:, :9], got["robomimic"][: len(got["lerobot"]), :9], atol=1e-5)
     for bad, words in (("pose:sim:rate=0", "rate"), ("pose:nothing", "unknown pose spec"),
                        ("pose:lsl:", "stream name")):
         r = subprocess.run([*DEXUMI, "record", "--headless", "--sim", "--out", str(out), "--pose", bad],
