@@ -74,21 +74,32 @@ class PoseStream(ExtraStream):
                      ("frame", "the source's world frame (board/tracker/ARKit world); tracked frame: wrist"),
                      ("quaternion_order", "xyzw"), ("clock", "{}")):
             g.attrs[k] = v
+        self._pending: list[PoseBatch] = []
 
     @property
     def count(self) -> int:
-        return self.cols["device_time"].n
+        return self.cols["device_time"].n + sum(len(b) for b in self._pending)
 
     def append(self, batches: list) -> None:
-        """`PoseBatch`es (the session's pose bridge makes them)."""
-        for b in batches:
-            if not len(b):
-                continue
-            for k in RECORDED:
-                if k == "segment":
-                    self.cols[k].append(np.full(len(b), b.segment, np.int32))
-                else:
-                    self.cols[k].append(b.columns[k])
+        """`PoseBatch`es (the session's pose bridge makes them). They are kept until the writer's next flush
+        (`write_pending`): writing more often than the file is flushed saves nothing in a crash, and one
+        write of every column per flush instead of per poll is most of the stream's recording cost."""
+        self._pending += [b for b in batches if len(b)]
+
+    def write_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        for k in RECORDED:
+            if k == "segment":
+                v = np.concatenate([np.full(len(b), b.segment, np.int32) for b in pending])
+            else:
+                v = np.concatenate([b.columns[k] for b in pending])
+            self.cols[k].append(v)
+
+    def finalize(self) -> dict:
+        self.write_pending()
+        return super().finalize()
 
 
 def layouts_in(f: h5py.File) -> list[PoseLayout]:

@@ -261,6 +261,8 @@ class EpisodeWriter:
     def flush(self) -> None:
         for camera in self.cameras.values():  # frames the stores still batch go to the file first
             camera.flush()
+        for p in self.pose.values():
+            p.write_pending()
         self.f.flush()
         self._last_flush = time.monotonic()
         self.flushes += 1
@@ -300,6 +302,8 @@ class EpisodeWriter:
         try:
             for camera in self.cameras.values():
                 camera.flush()
+            for p in self.pose.values():
+                p.write_pending()
             self.f.flush()
         except Exception as exc:  # noqa: BLE001 - closing after an I/O error must not raise again
             log.info("flush of %s failed while closing: %s", self.path, exc)  # the caller reports the cause
