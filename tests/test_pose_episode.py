@@ -260,6 +260,7 @@ def test_validate_finds_pose_jumps_and_tracking_loss(tmp_path):
     from dexumi.validate.episode import validate_file
 
     w = _synthetic(tmp_path / "episode_0001.h5.partial")
+    w.flush()  # the rows are in the file from the first flush on
     g = w.f[f"{S.POSE}/wrist/position"]
     g[150, 1] += 0.5
     p = w.finalize()
