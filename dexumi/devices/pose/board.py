@@ -48,10 +48,10 @@ def decode(frame: CameraFrame) -> np.ndarray:
 class BoardTracker:
     """Image → `PnPResult` for one camera (no threads: what the source and the offline command share)."""
 
-    def __init__(self, lens: Intrinsics, target: Target | None = None) -> None:
+    def __init__(self, lens: Intrinsics, target: Target | None = None, tags: str = "auto") -> None:
         self.lens = lens
         self.target = target or Target.from_scene()
-        self.detector = TargetDetector(self.target)
+        self.detector = TargetDetector(self.target, tags)
 
     def track(self, image: np.ndarray) -> PnPResult:
         return solve_pose(self.detector.detect(image), self.lens)
@@ -62,9 +62,10 @@ class BoardPose(PoseSource):
 
     def __init__(self, camera: str, lens: Intrinsics | None = None, target: Target | None = None,
                  source=None, name: str | None = None, spec: str | None = None,
-                 T_cam_tracked: np.ndarray | None = None, queue_frames: int = 8) -> None:
+                 T_cam_tracked: np.ndarray | None = None, queue_frames: int = 8, tags: str = "auto") -> None:
         super().__init__(name or f"board-{camera}", spec or f"pose:board:{camera}")
         self.camera = camera  # the stream whose frames feed this source
+        self.tags = tags
         self.lens = lens
         self.target = target
         self.source = source
@@ -87,7 +88,7 @@ class BoardPose(PoseSource):
         if self.lens is None:
             raise DexumiError(f"{self.spec}: no intrinsics for camera {self.camera!r} (calibrate it, or use a "
                               "simulated world camera)")
-        self._tracker = BoardTracker(self.lens, self.target)
+        self._tracker = BoardTracker(self.lens, self.target, self.tags)
         self._in, self._out = queue.Queue(self._queue_frames), queue.Queue()
         self._stop.clear()
         self.ended = False

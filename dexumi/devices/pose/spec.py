@@ -99,6 +99,10 @@ def make_pose(spec: str, name: str | None = None) -> PoseSource:
             else:
                 raise DexumiError(f"pose spec: unknown udp option {key!r} (name, host, batch)")
         return UdpPose(port, uname, host, text, batch)
+    from dexumi.devices.pose.extra import make_extra
+
+    if (extra := make_extra(body, text, name)) is not None:  # pose:board:CAMERA (dexumi/devices/pose/extra.py)
+        return extra
     raise DexumiError(f"unknown pose spec {text!r}: {SPEC_HELP}")
 
 
