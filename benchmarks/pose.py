@@ -12,6 +12,11 @@
   same stream (`pose_cost_ratio_vs_bare`).
 - `pose_sim_cpu_pct`: the same for `pose:sim` at 200 Hz, counting the simulated tracker's own thread too.
 - `udp_time_rms_ms` / `sim_time_rms_ms`: mapped times vs the truth (send / capture times).
+- `board_ape_mm` / `board_ape_deg`: `pose:board` (ChArUco + AprilTags, `dexumi.tracking`) on the world's
+  wrist0 frames at 640×480 (JPEG q80) over the pick script, APE RMS over the TRACKING frames against the
+  true camera pose in the board frame (no alignment); `board_tracked_frac` / `board_limited_frac` say how
+  often. `board_track_ms`: CPU ms per frame (JPEG decode + detection + PnP, median); beside it
+  `board_detect_bare_ms`, OpenCV's bare `CharucoDetector.detectBoard` on the same frames.
 - Keys of parts not built yet are null, with the reason under `not_built`.
 """
 
@@ -149,6 +154,50 @@ def record_episode(seconds: float, tmp: Path) -> dict:
             "finalize_ms": finalize_ms}
 
 
+def board_figures(fps: float) -> dict:
+    import cv2
+
+    from dexumi.devices.pose.board import BoardTracker, world_lens
+    from dexumi.sim.world import World, world_config
+    from dexumi.tracking.metrics import ape
+    from dexumi.tracking.target import Target
+
+    world = World(world_config(640, 480, cameras=1, script="pick"))
+    r = world.renderer("wrist0")
+    T_bw = np.linalg.inv(world.config.scene.board.T_world_board())
+    jpegs, truth = [], []
+    for k, t in enumerate(np.arange(0.0, world.trajectory.period, 1.0 / fps)):
+        world.set_time(float(t))
+        jpegs.append(np.frombuffer(r.jpeg(k), np.uint8))
+        truth.append(T_bw @ world.camera_pose("wrist0"))
+    r.close()
+    tracker = BoardTracker(world_lens("wrist0"), Target.from_scene())
+    bare = cv2.aruco.CharucoDetector(Target.from_scene().board())
+    est, ref, cpu, cpu_bare, limited = [], [], [], [], 0
+    for j, T in zip(jpegs, truth):
+        c0 = time.process_time()
+        res = tracker.track(cv2.imdecode(j, cv2.IMREAD_GRAYSCALE))
+        cpu.append(time.process_time() - c0)
+        gray = cv2.imdecode(j, cv2.IMREAD_GRAYSCALE)
+        c0 = time.process_time()
+        bare.detectBoard(gray)
+        cpu_bare.append(time.process_time() - c0)
+        if res.T_target_cam is not None and res.state == 0:
+            est.append(res.T_target_cam)
+            ref.append(T)
+        elif res.T_target_cam is not None:
+            limited += 1
+    e = ape(np.array(est), np.array(ref))
+    return {"board_ape_mm": round(e.trans_rms_mm, 3), "board_ape_deg": round(e.rot_rms_deg, 3),
+            "board_ape_max_mm": round(e.trans_max_mm, 3), "board_tracked_frac": round(e.n / len(jpegs), 3),
+            "board_limited_frac": round(limited / len(jpegs), 3), "board_frames": len(jpegs),
+            "board_track_ms": round(1e3 * float(np.median(cpu)), 2),
+            "board_track_mean_ms": round(1e3 * float(np.mean(cpu)), 2),
+            "board_detect_bare_ms": round(1e3 * float(np.median(cpu_bare)), 2),
+            "board_cost_ratio_vs_bare": round(float(np.median(cpu)) / max(float(np.median(cpu_bare)), 1e-9), 2),
+            "board_tag_backend": tracker.detector.tag_backend}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="under a minute")
@@ -165,7 +214,8 @@ def main() -> None:
             bare.append(record_bare(seconds, tmp))
             sim.append(record_sim(seconds))
     med = lambda rows, k: float(np.median([r[k] for r in rows]))  # noqa: E731
-    reason = "not built yet (issue 16: board / SfM tracking); see docs/pose.md"
+    board = board_figures(3.0 if args.quick else 10.0)
+    reason = "not built yet (issue 16: offline SfM); see docs/pose.md"
     out = {
         "pose_cpu_pct": round(med(rec, "cpu_pct"), 2),
         "pose_finalize_cpu_ms": round(med(rec, "finalize_ms"), 1),
@@ -178,9 +228,9 @@ def main() -> None:
         "sim_time_rms_ms": round(med(sim, "rms_ms"), 4),
         "udp_samples": int(med(udp, "samples")), "udp_expected": int(med(udp, "expected")),
         "rate_hz": RATE, "seconds": seconds, "rounds": rounds,
-        "board_ape_mm": None, "board_ape_deg": None, "sfm_ape_mm": None, "board_track_ms": None,
-        "not_built": {"board_ape_mm": reason, "board_ape_deg": reason, "sfm_ape_mm": reason,
-                      "board_track_ms": reason},
+        **board,
+        "sfm_ape_mm": None,
+        "not_built": {"sfm_ape_mm": reason},
     }
     print(json.dumps(out))
 

@@ -118,6 +118,10 @@ def make_pose(spec: str, name: str | None = None) -> PoseSource:
             else:
                 raise DexumiError(f"pose spec: unknown lsl option {key!r} (name, timeout)")
         return LslPose(stream.strip(), lname, text, timeout)
+    from dexumi.devices.pose.extra import make_extra
+
+    if (extra := make_extra(body, text, name)) is not None:  # pose:board:CAMERA (dexumi/devices/pose/extra.py)
+        return extra
     raise DexumiError(f"unknown pose spec {text!r}: {SPEC_HELP}")
 
 
