@@ -48,6 +48,11 @@ class RunOptions:
     sim_seed: int = 0
     sim_truth: Path | None = None
     skip: tuple[str, ...] = ()  # steps to leave out: camera, latency, jointmap
+    # hand-eye (calibration/handeye_step.py): opt-in
+    handeye: bool = False
+    pose: str | None = None  # pose source spec of the tracker
+    handeye_s: float = 30.0
+    sim_pose_latency_s: float = 0.025
 
 
 @dataclass

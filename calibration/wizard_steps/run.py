@@ -60,6 +60,10 @@ class CalibrationRun:
             steps.append(JointMapStep(o))
         if "camera" not in o.skip:
             steps.append(CameraStep(o))
+        if o.handeye:
+            from calibration.handeye_step import HandEyeStep
+
+            steps.append(HandEyeStep(o))  # type: ignore[arg-type]
         return steps
 
     def step(self, key: str) -> Step:

@@ -10,6 +10,7 @@ import h5py
 from dexumi.episode import schema as S
 from dexumi.errors import DexumiError
 from dexumi.validate import checks_content as C
+from dexumi.validate import checks_pose as P
 from dexumi.validate import checks_schema as K
 from dexumi.validate import checks_sync as Y
 from dexumi.validate import checks_time as T
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 
 def _check_function(name: str):  # type: ignore[no-untyped-def]
     """`check_NAME` of the module that implements it."""
-    found = [getattr(m, f"check_{name}") for m in (K, T, C, Y) if hasattr(m, f"check_{name}")]
+    found = [getattr(m, f"check_{name}") for m in (K, T, C, Y, P) if hasattr(m, f"check_{name}")]
     if len(found) != 1:
         raise RuntimeError(f"validation check {name!r}: {len(found)} implementations of check_{name}")
     return found[0]
