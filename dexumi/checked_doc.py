@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import math
 import tomllib
+from pathlib import Path
 from typing import Any
 
 from dexumi.errors import DexumiError
 
-Path_ = tuple  # a key path: ("joints", "index_mcp", "scale"), list items by position
+KeyPath = tuple  # a key path: ("joints", "index_mcp", "scale"), list items by position
 
 
 class CheckedDoc:
@@ -24,7 +25,7 @@ class CheckedDoc:
     def __init__(self, data: Any, lines: dict[tuple, int], source: str) -> None:
         self.data, self.lines, self.source = data, lines, source
 
-    def line(self, path: Path_) -> int | None:
+    def line(self, path: KeyPath) -> int | None:
         """The line of `path`, or of its nearest parent that has one (None for TOML/JSON)."""
         for n in range(len(path), -1, -1):
             line = self.lines.get(tuple(path[:n]))
@@ -32,14 +33,14 @@ class CheckedDoc:
                 return line
         return None
 
-    def error(self, path: Path_, msg: str) -> DexumiError:
+    def error(self, path: KeyPath, msg: str) -> DexumiError:
         key = ".".join(str(p) for p in path) if path else "(top level)"
         line = self.line(path)
         where = f":{line}" if line is not None else ""
         return DexumiError(f"{self.source}{where}: {key}: {msg}")
 
     # ------------------------------------------------------------------------------------- readers
-    def number(self, path: Path_, value: Any, *, positive: bool = False, nonneg: bool = False) -> float:
+    def number(self, path: KeyPath, value: Any, *, positive: bool = False, nonneg: bool = False) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise self.error(path, f"expected a number, got {value!r}")
         if positive and value <= 0:
@@ -48,12 +49,12 @@ class CheckedDoc:
             raise self.error(path, f"must be >= 0, got {value!r}")
         return float(value)
 
-    def name(self, path: Path_, value: Any) -> str:
+    def name(self, path: KeyPath, value: Any) -> str:
         if not isinstance(value, str) or not value:
             raise self.error(path, f"expected a name, got {value!r}")
         return value
 
-    def table(self, path: Path_, value: Any, allowed: tuple[str, ...] | None = None) -> dict:
+    def table(self, path: KeyPath, value: Any, allowed: tuple[str, ...] | None = None) -> dict:
         if not isinstance(value, dict):
             raise self.error(path, f"expected a mapping, got {type(value).__name__}")
         for k in value if allowed is not None else ():
@@ -61,10 +62,20 @@ class CheckedDoc:
                 raise self.error(path + (k,), f"unknown key (allowed: {', '.join(allowed)})")  # type: ignore[arg-type]
         return value
 
-    def numbers(self, path: Path_, value: Any, n: int | None = None) -> tuple[float, ...]:
+    def numbers(self, path: KeyPath, value: Any, n: int | None = None) -> tuple[float, ...]:
         if not isinstance(value, list) or (n is not None and len(value) != n):
             raise self.error(path, f"expected a list of {n if n is not None else ''} numbers".replace("  ", " "))
         return tuple(self.number(path + (i,), v) for i, v in enumerate(value))
+
+
+def read_text(path: str | Path, what: str) -> str:
+    """A file's text, or DexumiError `PATH: cannot read WHAT: why` (missing, unreadable, not UTF-8)."""
+    p = Path(path)
+    try:
+        return p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc).splitlines()[0][:120]
+        raise DexumiError(f"{p}: cannot read {what}: {why}") from None
 
 
 def load_document(text: str, source: str, suffix: str = ".yaml") -> CheckedDoc:

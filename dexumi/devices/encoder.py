@@ -56,6 +56,27 @@ class _Segment:
     fit: ClockFit = field(default_factory=ClockFit)
 
 
+class _Reads:
+    """Reads not decoded yet: their bytes, each one's end offset in the stream, and its host receive time."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.ends: list[int] = []
+        self.times: list[float] = []
+        self.fed = 0  # bytes since the decoder was made (the offsets count from there)
+
+    def add(self, data: bytes, t: float) -> None:
+        self.chunks.append(data)
+        self.fed += len(data)
+        self.ends.append(self.fed)
+        self.times.append(t)
+
+    def take(self) -> tuple[list[bytes], list[int], list[float]]:
+        out = self.chunks, self.ends, self.times
+        self.chunks, self.ends, self.times = [], [], []
+        return out
+
+
 class EncoderDriver(StreamWorker[EncoderBatch]):
     """Open with `start()`, drain with `read()`, watch with `stats()`, end with `close()`."""
 
@@ -176,36 +197,25 @@ class EncoderDriver(StreamWorker[EncoderBatch]):
         Decoding each read alone would cost a numpy pass per frame; decoding them together keeps the CPU
         share low, and each frame still gets the receive time of the read that completed it.
         """
-        chunks: list[bytes] = []
-        read_ends: list[int] = []
-        read_times: list[float] = []
-        fed = 0
+        reads = _Reads()
         last_decode = time.monotonic()
         if pending:
-            chunks.append(pending)
-            fed += len(pending)
-            read_ends.append(fed)
-            read_times.append(last_decode)
+            reads.add(pending, last_decode)
         while not self._stop.is_set():
             try:
                 data = self.transport.read(READ_CHUNK, 0.05)
             except TransportLost as exc:
-                if chunks:
-                    self._ingest(chunks, read_ends, read_times)
-                    chunks, read_ends, read_times = [], [], []
+                if reads.chunks:
+                    self._ingest(*reads.take())
                 if self.decoder is not None:
                     self._deliver_stamped(self.decoder.drain())  # what it gathered, before the reconnect
                 self._on_lost(str(exc))
                 continue
             now = time.monotonic()
             if data:
-                chunks.append(data)
-                fed += len(data)
-                read_ends.append(fed)
-                read_times.append(now)
-            if chunks and (not data or now - last_decode >= DECODE_INTERVAL_S):
-                self._ingest(chunks, read_ends, read_times)
-                chunks, read_ends, read_times = [], [], []
+                reads.add(data, now)
+            if reads.chunks and (not data or now - last_decode >= DECODE_INTERVAL_S):
+                self._ingest(*reads.take())
                 last_decode = now
             elif not data and self.decoder is not None:
                 self._deliver_stamped(self.decoder.feed(b""))  # the line is idle: let gathered bytes out
@@ -216,8 +226,8 @@ class EncoderDriver(StreamWorker[EncoderBatch]):
                 wait = min(READ_COALESCE_S, last_decode + DECODE_INTERVAL_S - time.monotonic())
                 if wait > 0.0005:
                     self._stop.wait(wait)
-        if chunks:
-            self._ingest(chunks, read_ends, read_times)
+        if reads.chunks:
+            self._ingest(*reads.take())
         if self.decoder is not None:
             self._deliver_stamped(self.decoder.flush())
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 
-from dexumi.checked_doc import CheckedDoc, load_document
+from dexumi.checked_doc import CheckedDoc, load_document, read_text
 from dexumi.errors import DexumiError
 from dexumi.retarget.curves import Curve, LinearCurve, PiecewiseCurve, PolyCurve
 
@@ -327,11 +327,7 @@ def parse_map(text: str, source: str = "<map>", suffix: str = ".yaml", path: Pat
 def load_map(path: str | Path) -> RetargetMap:
     """Read a map file (.yaml/.yml or .toml)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DexumiError(f"{p}: cannot read map file: {getattr(exc, 'strerror', None) or exc}") from None
-    return parse_map(text, str(p), p.suffix.lower(), p.resolve())
+    return parse_map(read_text(p, "map file"), str(p), p.suffix.lower(), p.resolve())
 
 
 def map_to_dict(rmap: RetargetMap) -> dict:

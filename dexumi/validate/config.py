@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from dexumi.checked_doc import load_document
+from dexumi.checked_doc import load_document, read_text
 from dexumi.errors import DexumiError
 
 # the one list of checks, in report order; an episode check NAME is the function `check_NAME` of one of the
@@ -81,11 +81,7 @@ def set_severity(cfg: ValidateConfig, spec: str, where: str = "--severity") -> N
 def load_config(path: str | Path) -> ValidateConfig:
     """A YAML or JSON mapping of thresholds, plus `severity: {check: level}`; errors name the file's line."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, ValueError) as exc:
-        raise DexumiError(f"{p}: cannot read checks config: {str(exc).splitlines()[0][:120]}") from None
-    doc = load_document(text, str(p), ".json" if p.suffix.lower() == ".json" else ".yaml")
+    doc = load_document(read_text(p, "checks config"), str(p), ".json" if p.suffix.lower() == ".json" else ".yaml")
     data = doc.data or {}
     if not isinstance(data, dict):
         raise doc.error((), "checks config must be a mapping of thresholds")
