@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
 import threading
 import time
@@ -222,41 +221,13 @@ class HostServer(Server):
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import argparse
 
+    from dexumi.session.server import add_control_arguments, run_server
+
     ap = argparse.ArgumentParser(prog="python -m apps.recorder.session_host")
-    ap.add_argument("--tcp", default=None, metavar="HOST:PORT", help="also accept requests over TCP")
-    ap.add_argument("--token", default=None)
-    ap.add_argument("--allow-remote", action="store_true")
-    args = ap.parse_args(argv)
-    server = HostServer(sys.stdout)
-    ctl = None
-    if args.tcp:
-        from dexumi.session.tcp import TcpControl, parse_address
-
-        try:
-            ctl = TcpControl(server.handle, *parse_address(args.tcp), args.token, args.allow_remote).start()
-        except DexumiError as exc:
-            print(f"recorder session: error: {exc}", file=sys.stderr)
-            return 2
-        server.send({"event": "tcp", "address": list(ctl.address)})
-
-    def on_term(*_: object) -> None:
-        server.close()
-        sys.exit(0)
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in the GUI's terminal is the GUI's to handle
-    try:
-        server.serve(sys.stdin)
-    finally:
-        if ctl is not None:
-            ctl.close()
-        server.close()
-    return 0
-
+    add_control_arguments(ap)
+    return run_server(HostServer(sys.stdout), ap.parse_args(argv), "recorder session", ignore_sigint=True)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -132,24 +132,25 @@ class Server:
         self.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m dexumi.session.server", description=__doc__.splitlines()[0])
-    ap.add_argument("--status-interval", type=float, default=0.5)
+def add_control_arguments(ap: argparse.ArgumentParser) -> None:
+    """The TCP remote-control options every session process takes."""
     ap.add_argument("--tcp", default=None, metavar="HOST:PORT", help="also accept requests over TCP (127.0.0.1:0)")
     ap.add_argument("--token", default=None, help="TCP requests must carry this token")
     ap.add_argument("--allow-remote", action="store_true", help="allow binding beyond loopback (needs --token)")
-    args = ap.parse_args(argv)
+
+
+def run_server(server: Server, args: argparse.Namespace, label: str, ignore_sigint: bool = False) -> int:
+    """Serve JSON lines on stdin (and TCP with `--tcp`) until EOF or SIGTERM; exit status (2: bad --tcp)."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = Server(sys.stdout, args.status_interval)
+    ctl = None
     if args.tcp:
         from dexumi.session.tcp import TcpControl, parse_address
 
         try:
-            host, port = parse_address(args.tcp)
-            ctl = TcpControl(server.handle, host, port, args.token, args.allow_remote).start()
+            ctl = TcpControl(server.handle, *parse_address(args.tcp), args.token, args.allow_remote).start()
         except DexumiError as exc:
-            print(f"dexumi session server: error: {exc}", file=sys.stderr)
+            print(f"{label}: error: {exc}", file=sys.stderr)
             return 2
         server.send({"event": "tcp", "address": list(ctl.address)})
 
@@ -158,11 +159,25 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, on_term)
+    if ignore_sigint:  # Ctrl+C in the GUI's terminal is the GUI's to handle
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         server.serve(sys.stdin)
     except KeyboardInterrupt:
+        pass
+    finally:
+        if ctl is not None:
+            ctl.close()
         server.close()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m dexumi.session.server", description=__doc__.splitlines()[0])
+    ap.add_argument("--status-interval", type=float, default=0.5)
+    add_control_arguments(ap)
+    args = ap.parse_args(argv)
+    return run_server(Server(sys.stdout, args.status_interval), args, "dexumi session server")
 
 
 if __name__ == "__main__":
