@@ -16,13 +16,13 @@ from typing import Any
 
 from dexumi.errors import DexumiError
 
-KeyPath = tuple  # a key path: ("joints", "index_mcp", "scale"), list items by position
+KeyPath = tuple[Any, ...]  # a key path: ("joints", "index_mcp", "scale"), list items by position
 
 
 class CheckedDoc:
     """A loaded document plus where its keys are, for one-line errors."""
 
-    def __init__(self, data: Any, lines: dict[tuple, int], source: str) -> None:
+    def __init__(self, data: Any, lines: dict[KeyPath, int], source: str) -> None:
         self.data, self.lines, self.source = data, lines, source
 
     def line(self, path: KeyPath) -> int | None:
@@ -54,7 +54,7 @@ class CheckedDoc:
             raise self.error(path, f"expected a name, got {value!r}")
         return value
 
-    def table(self, path: KeyPath, value: Any, allowed: tuple[str, ...] | None = None) -> dict:
+    def table(self, path: KeyPath, value: Any, allowed: tuple[str, ...] | None = None) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise self.error(path, f"expected a mapping, got {type(value).__name__}")
         for k in value if allowed is not None else ():

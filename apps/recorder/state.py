@@ -121,7 +121,7 @@ class RecorderController:
         f = self.view.episode_fields()
         self._send("start", task=f.get("task", ""), notes=f.get("notes", ""), operator=f.get("operator", ""))
 
-    def on_start(self, result: dict) -> None:
+    def on_start(self, result: dict[str, Any]) -> None:
         self.t_start = self.clock()
         self.undo_row = None  # undo ends with the next start
         self.current = EpisodeRow(int(result["episode"]))
@@ -136,7 +136,7 @@ class RecorderController:
         self.set_state("stopping")
         self._send("stop", outcome=outcome, notes=self.view.episode_fields().get("notes", ""))
 
-    def on_stop(self, result: dict) -> None:
+    def on_stop(self, result: dict[str, Any]) -> None:
         row = self.current
         self.current = None
         if row is not None:
@@ -171,7 +171,7 @@ class RecorderController:
             return
         self._send("discard")
 
-    def on_discard(self, result: dict) -> None:
+    def on_discard(self, result: dict[str, Any]) -> None:
         row = self.current or self.last_kept
         self.current = None
         if row is not None:
@@ -187,7 +187,7 @@ class RecorderController:
         if self.state == "idle" and self.undo_row is not None and self.send is not None:
             self._send("undo_discard")
 
-    def on_undo_discard(self, result: dict) -> None:
+    def on_undo_discard(self, result: dict[str, Any]) -> None:
         row = self.undo_row
         self.undo_row = None
         if row is not None:
@@ -205,7 +205,7 @@ class RecorderController:
             return True
         return False
 
-    def session_ended(self, status: dict) -> None:
+    def session_ended(self, status: dict[str, Any]) -> None:
         """The session stopped the episode by itself (disk full, ...): treat it as stopped."""
         if status.get("state") == "idle" and self.state == "recording":
             self.on_stop({"path": status.get("last_episode") or ""})
