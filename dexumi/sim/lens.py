@@ -84,6 +84,15 @@ class Lens:
         self.map_x = mx.reshape(cam.height, cam.width).astype(np.float32)
         self.map_y = my.reshape(cam.height, cam.width).astype(np.float32)
         self.map_x_i, self.map_y_i = cv2.convertMaps(self.map_x, self.map_y, cv2.CV_16SC2)
+        # the same lookup into a canvas stored bottom row first (OpenGL's order): the flip comes for free
+        self.gl_map_x, self.gl_map_y = cv2.convertMaps(self.map_x, (c.height - 1) - self.map_y, cv2.CV_16SC2)
+
+    def apply_gl(self, image: np.ndarray) -> np.ndarray:
+        """`apply` for a canvas read from OpenGL (bottom row first), bilinear: one pass, no separate flip."""
+        if self.identity:
+            return cv2.flip(image, 0)
+        return cv2.remap(image, self.gl_map_x, self.gl_map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                         borderValue=0)
 
     def apply(self, image: np.ndarray, nearest: bool = False) -> np.ndarray:
         if self.identity:
