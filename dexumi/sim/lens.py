@@ -60,7 +60,8 @@ def canvas(cam: CameraSpec) -> Canvas:
     half_w = min(MAX_CANVAS * w / 2, float(np.max(np.abs(rays[:, 0]))) * f + 2)
     half_h = min(MAX_CANVAS * h / 2, float(np.max(np.abs(rays[:, 1]))) * f + 2)
     half_w, half_h = max(half_w, w / 2), max(half_h, h / 2)
-    return Canvas(int(math.ceil(half_w)) * 2, int(math.ceil(half_h)) * 2, f)
+    s = min(max(float(cam.canvas_scale), 0.25), 1.0)
+    return Canvas(int(math.ceil(half_w * s)) * 2, int(math.ceil(half_h * s)) * 2, f * s)
 
 
 def render_fovy_deg(cam: CameraSpec) -> float:

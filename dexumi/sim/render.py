@@ -7,7 +7,7 @@ Mesa llvmpipe) is taken through the camera's lens (`dexumi.sim.lens`), then expo
 
 Speed (llvmpipe renders on the CPU, so every pass counts): the RGB pass reads the GL buffer into a reused
 array and the lens remap also undoes OpenGL's bottom-up row order (no separate flip); depth and segmentation
-renderers are only created when asked for; the noise is drawn once per renderer into a bank of Gaussian
+renderers are only created when asked for; textures are sampled from one mipmap level; the noise is drawn once per renderer into a bank of Gaussian
 samples (twice a frame's size) and each frame takes a window of it at a seeded offset, scaled per pixel by a
 lookup table (read + shot noise by intensity) — the same statistics as drawing afresh, at a fraction of the
 cost (drawing ~1 M normals per frame cost as much as rendering it).
@@ -15,12 +15,34 @@ cost (drawing ~1 M normals per frame cost as much as rendering it).
 
 from __future__ import annotations
 
+import logging
+
 import cv2
 import numpy as np
 
 from dexumi.sim.lens import Lens
 
+log = logging.getLogger(__name__)
+
 SHOT_SCALE = 64.0  # noise sigma = noise * sqrt(1 + level / SHOT_SCALE): read noise + shot noise
+
+
+def _sample_one_mip_level(renderer) -> None:
+    """2-D textures sampled from one mipmap level (GL_LINEAR_MIPMAP_NEAREST) instead of blending two
+    (MuJoCo's trilinear GL_LINEAR_MIPMAP_LINEAR): on llvmpipe texture sampling is most of a frame's cost and
+    this takes ~25 % off it; still bilinear and mipmapped, so the board's squares neither alias nor blur."""
+    try:
+        from OpenGL import GL
+
+        ctx, gl = renderer._mjr_context, renderer._gl_context
+        gl.make_current()
+        for i in range(ctx.ntexture):
+            if int(ctx.textureType[i]) == 0:  # mjTEXTURE_2D
+                GL.glBindTexture(GL.GL_TEXTURE_2D, int(ctx.texture[i]))
+                GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR_MIPMAP_NEAREST)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+    except Exception as exc:  # noqa: BLE001 - a speed setting: without it the render is only slower
+        log.debug("texture filter left at MuJoCo's default: %s", exc)
 
 
 class CameraRenderer:
@@ -34,6 +56,7 @@ class CameraRenderer:
         c = self.lens.canvas
         self.exposure, self.noise, self.seed, self.quality = exposure, noise, seed, quality
         self._r = mujoco.Renderer(world.model, c.height, c.width)
+        _sample_one_mip_level(self._r)
         self._raw = np.empty((c.height, c.width, 3), np.uint8)  # the GL buffer, bottom row first
         self._seg = None
         self._depth = None
