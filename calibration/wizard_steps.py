@@ -281,6 +281,12 @@ class CameraStep(Step):
             if not self._files:
                 raise DexumiError(f"no board images match {o.board_images!r}")
             self.serial = o.camera_serial or Path(self._files[0]).parent.name
+        elif run.options.sim and run.sim_world_board:
+            from calibration.worldboard import WorldBoardCamera
+
+            self._source = WorldBoardCamera(o.camera_name, o.camera_serial or "SIM-CAM-0001",
+                                            max(o.camera_views, 1), o.sim_seed).open()
+            self.serial = self._source.serial
         elif run.options.sim:
             from calibration.boardsim import BoardSimCamera, BoardSimConfig
 
@@ -425,6 +431,7 @@ class CalibrationRun:
         self.fit: enc.EncoderFit | None = None
         self.device: dict[str, Any] = {}
         self.sim_lens = None
+        self.sim_world_board = False  # --sim: the camera step films the 3D world's board (calibration.worldboard)
         self._centers: np.ndarray | None = None
         self.steps: list[Step] = self._make_steps()
 
@@ -485,6 +492,12 @@ class CalibrationRun:
                               o.sim_seed, truth=o.sim_truth).start()
             port = self.rig.port
             self.sim_lens = Lens()
+            if "camera" not in o.skip and o.board == BoardSpec():  # the world's board has the default layout
+                from calibration.worldboard import WorldBoardCamera, world_board_wanted
+
+                self.sim_world_board = world_board_wanted()
+                if self.sim_world_board:
+                    self.sim_lens = WorldBoardCamera().lens
         if port is None:
             raise DexumiError("no encoder: give --port PORT (or --sim)")
         self.driver = EncoderDriver(EncoderConfig(port, protocol, None, o.sim_rate_hz if o.sim else None)).start()
