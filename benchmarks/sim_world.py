@@ -6,9 +6,13 @@
 - `render_fps_640x480`, `render_fps_240x240`: frames one core renders per second for the full scene (hand,
   exoskeleton, objects, textured board; world state set per frame, lens, exposure and noise applied, RGB
   out), the world's two cameras in turn (`wrist0` pinhole with distortion, `wrist1` fisheye): 1000 /
-  `render_cpu_ms_*`, the CPU time per frame of the rendering process (all its threads, llvmpipe's included).
+  `render_cpu_ms_*`, the CPU time per frame of the rendering process (all its threads), llvmpipe rasterising
+  in the calling thread (`LP_NUM_THREADS=0`) as the world cameras' render processes do.
   That is what the targets speak of (≥ 60 frames/s at 640×480 under one core; ≥ 200 frames/s at 240×240)
-  and, unlike wall time, it hardly depends on how many neighbours share the two cores.
+  and, unlike wall time, it hardly depends on how many neighbours share the two cores. At 240×240 (offline
+  data generation, "on two cores") `render_fps_240x240` is what the two cores give: two worker processes at
+  once, one camera each, Σ frames / CPU s (`render_fps_two_cores_*`; `render_fps_240x240_one_core` the
+  in-process figure; `*_wall` the wall-clock rates under this load).
   `render_fps_wall_*`: the wall-clock rate of the same process on this machine as loaded now
   (`load_avg_1min`). `jpeg_*` the same including the JPEG encode (what a world camera sends).
 - Baselines in the same run, interleaved with ours: a trivial scene (a plane and a box, the same quality
@@ -37,6 +41,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ.setdefault("LP_NUM_THREADS", "0")  # llvmpipe in the calling thread, as the world cameras render
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
@@ -139,6 +144,32 @@ def render_figures(secs: float, rounds: int) -> dict:
     return res
 
 
+def worker(width: int, height: int, seconds: float, camera: int) -> None:
+    """One offline-generation worker: one camera of its own world, full pipeline (RGB out); prints JSON."""
+    src = Ours(width, height)
+    src.n = camera  # frame() renders camera n % 2: step by two to stay on one camera
+    n, c0, w0 = 0, time.process_time(), time.perf_counter()
+    while time.perf_counter() - w0 < seconds:
+        src.frame()
+        src.n += 1
+        n += 1
+    print(json.dumps({"frames": n, "cpu_s": time.process_time() - c0, "wall_s": time.perf_counter() - w0}))
+
+
+def two_core_rate(width: int, height: int, seconds: float) -> dict:
+    """Offline data generation on the two cores: two worker processes at once (one per camera, each its own
+    world and renderer, llvmpipe single-threaded); the rate the two cores give = Σ frames / CPU s of each."""
+    import subprocess
+
+    env = dict(os.environ, LP_NUM_THREADS="0")
+    ps = [subprocess.Popen([sys.executable, __file__, "--worker", f"{width}x{height}:{seconds}:{i}"],
+                           stdout=subprocess.PIPE, text=True, env=env) for i in range(2)]
+    outs = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in ps]
+    key = f"{width}x{height}"
+    return {f"render_fps_two_cores_{key}": round(sum(o["frames"] / o["cpu_s"] for o in outs), 1),
+            f"render_fps_two_cores_wall_{key}": round(sum(o["frames"] / o["wall_s"] for o in outs), 1)}
+
+
 def _proc_cpu(pid: int) -> float:
     """CPU seconds (user + system, all threads) of a live process."""
     try:
@@ -227,14 +258,23 @@ def _read_all(cams, t_end: float) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="short runs (< 1 min)")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker:
+        size, secs_s, cam = args.worker.split(":")
+        w, h = (int(x) for x in size.split("x"))
+        worker(w, h, float(secs_s), int(cam))
+        return
     logging.basicConfig(level=logging.WARNING)
-    secs, rounds = (0.6, 3) if args.quick else (6.0, 5)
+    secs, rounds = (0.4, 3) if args.quick else (6.0, 5)
     res: dict = {"render_fps_basis": "frames per CPU second of the rendering process (one core)",
                  "gl": os.environ.get("MUJOCO_GL", ""), "cpus": os.cpu_count(),
                  "load_avg_1min": round(os.getloadavg()[0], 2)}
     res.update(render_figures(secs, rounds))
-    rt_s = 6.0 if args.quick else 30.0
+    res.update(two_core_rate(240, 240, 3.0 if args.quick else 15.0))
+    res["render_fps_240x240_one_core"] = res["render_fps_240x240"]
+    res["render_fps_240x240"] = res["render_fps_two_cores_240x240"]  # the target's terms: on the two cores
+    rt_s = 4.0 if args.quick else 30.0
     res.update(realtime(rt_s))
     kept_up = res["realtime_late_frames"] <= 0.01 * res["realtime_frames"] and res["realtime_dropped"] == 0
     res["mode"] = "live" if kept_up else "prerendered"
