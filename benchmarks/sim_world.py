@@ -234,7 +234,8 @@ def prerendered(seconds: float) -> dict:
     frames = int(sum(counts.values()))
     return {"prerender_clip_frames": 2 * int(round(seconds * 30)), "prerender_frames": frames,
             "prerender_render_cpu_ms_per_frame": round(1e3 * render_cpu / max(2 * seconds * 30, 1), 2),
-            "prerender_prepare_s": round(prepare, 1), "prerender_dropped": int(sum(int(t["lost"].sum()) for t in truth)),
+            "prerender_prepare_s": round(prepare, 1),
+            "prerender_dropped": int(sum(int(t["lost"].sum()) for t in truth)),
             "prerender_late_frames": int(late)}
 
 

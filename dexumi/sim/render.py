@@ -7,10 +7,10 @@ Mesa llvmpipe) is taken through the camera's lens (`dexumi.sim.lens`), then expo
 
 Speed (llvmpipe renders on the CPU, so every pass counts): the RGB pass reads the GL buffer into a reused
 array and the lens remap also undoes OpenGL's bottom-up row order (no separate flip); depth and segmentation
-renderers are only created when asked for; textures are sampled from one mipmap level; the noise is drawn once per renderer into a bank of Gaussian
-samples (twice a frame's size) and each frame takes a window of it at a seeded offset, scaled per pixel by a
-lookup table (read + shot noise by intensity) — the same statistics as drawing afresh, at a fraction of the
-cost (drawing ~1 M normals per frame cost as much as rendering it).
+renderers are only created when asked for; textures are sampled from one mipmap level; the noise is drawn
+once per renderer into a bank of Gaussian samples (twice a frame's size) and each frame takes a window of it
+at a seeded offset, scaled per pixel by a lookup table (read + shot noise by intensity) — the same statistics
+as drawing afresh, at a fraction of the cost (drawing ~1 M normals per frame cost as much as rendering it).
 """
 
 from __future__ import annotations
