@@ -215,3 +215,28 @@ def test_record_60s_headless_sim_with_two_world_cameras(tmp_path, monkeypatch):
     assert n > 0.9 * 60 * 30
     for truth in cams.values():
         assert not truth["lost"].any()  # not even outside the episode
+
+
+@pytest.mark.slow
+def test_calibrate_headless_sim_films_the_world_board_and_recovers_its_intrinsics(tmp_path):
+    """`dexumi calibrate --headless --sim` where the world renders: the camera step films the world's board
+    (wrist0, pinhole with barrel distortion, the calibration script) and the profile's intrinsics are the
+    world camera's within 0.5 %."""
+    import subprocess
+
+    from calibration.profile import load_profile
+    from calibration.worldboard import WorldBoardCamera
+    from tests.conftest import DEXUMI
+
+    out = tmp_path / "profile.yaml"
+    env = dict(os.environ, DEXUMI_SIM_CAMERA="world")
+    r = subprocess.run([*DEXUMI, "calibrate", "--headless", "--sim", "--out", str(out),
+                        "--skip", "latency", "--skip", "jointmap"], capture_output=True, text=True, timeout=600,
+                       env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    cam = load_profile(out).cameras["SIM-CAM-0001"]
+    lens = WorldBoardCamera().lens
+    k = np.asarray(cam.matrix)
+    for got, true in ((k[0, 0], lens.fx), (k[1, 1], lens.fy), (k[0, 2], lens.cx), (k[1, 2], lens.cy)):
+        assert abs(got / true - 1) < 0.005, (cam.matrix, lens)
+    assert cam.rms_px < 0.5 and cam.views >= 16

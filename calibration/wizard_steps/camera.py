@@ -48,6 +48,12 @@ class CameraStep(Step):
             if not self._files:
                 raise DexumiError(f"no board images match {o.board_images!r}")
             self.serial = o.camera_serial or Path(self._files[0]).parent.name
+        elif run.options.sim and run.sim_world_board:
+            from calibration.worldboard import WorldBoardCamera
+
+            self._source = WorldBoardCamera(o.camera_name, o.camera_serial or "SIM-CAM-0001",
+                                            max(o.camera_views, 1), o.sim_seed).open()
+            self.serial = self._source.serial
         elif run.options.sim:
             from calibration.boardsim import BoardSimCamera, BoardSimConfig
 

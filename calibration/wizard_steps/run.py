@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from calibration import encoders as enc
+from calibration.board import BoardSpec
 from calibration.poses import HandPoses, hand_poses
 from calibration.profile import Profile, new_profile_id, utc_now
 from calibration.sim import SIM_DEVICE_ID
@@ -34,6 +35,7 @@ class CalibrationRun:
         self.fit: enc.EncoderFit | None = None
         self.device: dict[str, Any] = {}
         self.sim_lens = None
+        self.sim_world_board = False  # --sim: the camera step films the 3D world's board (calibration.worldboard)
         self._centers: np.ndarray | None = None
         self.steps: list[Step] = self._make_steps()
 
@@ -98,6 +100,12 @@ class CalibrationRun:
                               o.sim_seed, truth=o.sim_truth).start()
             port = self.rig.port
             self.sim_lens = Lens()
+            if "camera" not in o.skip and o.board == BoardSpec():  # the world's board has the default layout
+                from calibration.worldboard import WorldBoardCamera, world_board_wanted
+
+                self.sim_world_board = world_board_wanted()
+                if self.sim_world_board:
+                    self.sim_lens = WorldBoardCamera().lens
         if port is None:
             raise DexumiError("no encoder: give --port PORT (or --sim)")
         self.driver = EncoderDriver(EncoderConfig(port, protocol, None, o.sim_rate_hz if o.sim else None)).start()

@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     args = json.loads((argv or sys.argv[1:])[0])
     out = sys.stdout.buffer
     try:
+        import cv2
+
+        cv2.setNumThreads(1)  # one camera per process: the lens remap, noise and JPEG stay in this thread
         from dexumi.sim.world import World, world_config
 
         cfg = world_config(int(args["width"]), int(args["height"]), int(args.get("cameras", 2)),

@@ -60,7 +60,8 @@ def canvas(cam: CameraSpec) -> Canvas:
     half_w = min(MAX_CANVAS * w / 2, float(np.max(np.abs(rays[:, 0]))) * f + 2)
     half_h = min(MAX_CANVAS * h / 2, float(np.max(np.abs(rays[:, 1]))) * f + 2)
     half_w, half_h = max(half_w, w / 2), max(half_h, h / 2)
-    return Canvas(int(math.ceil(half_w)) * 2, int(math.ceil(half_h)) * 2, f)
+    s = min(max(float(cam.canvas_scale), 0.25), 1.0)
+    return Canvas(int(math.ceil(half_w * s)) * 2, int(math.ceil(half_h * s)) * 2, f * s)
 
 
 def render_fovy_deg(cam: CameraSpec) -> float:
@@ -84,6 +85,15 @@ class Lens:
         self.map_x = mx.reshape(cam.height, cam.width).astype(np.float32)
         self.map_y = my.reshape(cam.height, cam.width).astype(np.float32)
         self.map_x_i, self.map_y_i = cv2.convertMaps(self.map_x, self.map_y, cv2.CV_16SC2)
+        # the same lookup into a canvas stored bottom row first (OpenGL's order): the flip comes for free
+        self.gl_map_x, self.gl_map_y = cv2.convertMaps(self.map_x, (c.height - 1) - self.map_y, cv2.CV_16SC2)
+
+    def apply_gl(self, image: np.ndarray) -> np.ndarray:
+        """`apply` for a canvas read from OpenGL (bottom row first), bilinear: one pass, no separate flip."""
+        if self.identity:
+            return cv2.flip(image, 0)
+        return cv2.remap(image, self.gl_map_x, self.gl_map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                         borderValue=0)
 
     def apply(self, image: np.ndarray, nearest: bool = False) -> np.ndarray:
         if self.identity:

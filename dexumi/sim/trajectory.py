@@ -12,10 +12,11 @@ Every script loops; poses are 4×4 matrices of the wrist frame in the world.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.spatial.transform import Rotation, Slerp
+from scipy.spatial.transform import Rotation
 
 from dexumi.sim.scene import TABLE_TOP, SceneConfig, look_rotation
 
@@ -48,6 +49,16 @@ def palm_down(yaw_deg: float = 0.0, pitch_deg: float = 25.0) -> Rotation:
     return Rotation.from_matrix(R)
 
 
+def _exp_so3(rv: np.ndarray) -> np.ndarray:
+    """Rotation matrix of a rotation vector (Rodrigues)."""
+    angle = float(np.linalg.norm(rv))
+    if angle < 1e-12:
+        return np.eye(3)
+    k = rv / angle
+    K = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    return np.eye(3) + math.sin(angle) * K + (1.0 - math.cos(angle)) * (K @ K)
+
+
 @dataclass
 class Trajectory:
     """Piecewise keyframe motion of the wrist; `pose(t)` (4×4), `poses(t)` (n, 4, 4), `grasped(t)`."""
@@ -66,6 +77,13 @@ class Trajectory:
         self.arrive = np.array([a for a, _ in ends])
         self.leave = np.array([b for _, b in ends])
         self.period = float(t)
+        # slerp from key i-1 to key i as R_{i-1} · exp(s · log(R_{i-1}ᵀ R_i)), precomputed (scipy's Slerp
+        # object per call cost ~1 ms a frame)
+        self._slerp = []
+        for i, b in enumerate(self.keys):
+            a = self.keys[i - 1]
+            self._slerp.append((a.rot.as_matrix(), (a.rot.inv() * b.rot).as_rotvec()))
+        self._arrive_T = [self.pose(a) for a in self.arrive]  # object_pose asks for these every frame
 
     def _segment(self, t: float) -> tuple[int, float]:
         """(key index i, progress 0..1 of the move from key i-1 to key i; 1 while holding key i)."""
@@ -83,8 +101,8 @@ class Trajectory:
         s = float(np.clip(_smooth(np.array(u)), 0.0, 1.0))
         T = np.eye(4)
         T[:3, 3] = (1 - s) * np.asarray(a.pos) + s * np.asarray(b.pos)
-        rots = Rotation.concatenate([a.rot, b.rot])
-        T[:3, :3] = Slerp([0.0, 1.0], rots)(s).as_matrix()
+        Ra, rv = self._slerp[i]
+        T[:3, :3] = Ra @ _exp_so3(s * rv)
         return T
 
     def poses(self, t: np.ndarray) -> np.ndarray:
@@ -101,9 +119,9 @@ class Trajectory:
             if self.arrive[i] > tm:
                 break
             if k.grasp == name and T_rel is None:
-                T_rel = np.linalg.inv(self.pose(self.arrive[i])) @ T_obj
+                T_rel = np.linalg.inv(self._arrive_T[i]) @ T_obj
             elif k.grasp != name and T_rel is not None:
-                T_obj = self.pose(self.arrive[i]) @ T_rel
+                T_obj = self._arrive_T[i] @ T_rel
                 T_rel = None
         if T_rel is not None:
             return self.pose(tm) @ T_rel, True
