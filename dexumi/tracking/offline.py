@@ -245,7 +245,7 @@ def _pycolmap():
         import pycolmap
     except ImportError:
         raise DexumiError("--from sfm needs pycolmap: pip install 'dexumi[sfm]'") from None
-    pycolmap.logging.minloglevel = 2  # COLMAP's progress log is INFO on stderr: keep the one-line rule
+    pycolmap.logging.minloglevel = 3  # COLMAP logs progress and failures on stderr: our own line says it
     return pycolmap
 
 
