@@ -38,6 +38,7 @@ def render_episode(path: str | Path, times: np.ndarray, camera: str = "wrist0", 
     times = np.asarray(times, np.float64)
     fps = float((len(times) - 1) / (times[-1] - times[0])) if len(times) > 1 else 30.0
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     spec = f"world:name={camera},fps={fps:g},width={w},height={h}"
     writer = EpisodeWriter(path.with_name(path.name + ".partial"), EpisodeMeta(number, nominal_fps=fps),
                            EncoderLayout(world.channels, tuple(f"j{i}" for i in range(world.channels)), 1000.0),
