@@ -30,10 +30,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dexumi.devices.pose import samples_to_arrays  # noqa: E402
-from dexumi.devices.pose.sim import SimPose, SimPoseConfig  # noqa: E402
-from dexumi.devices.pose.udp import UdpPose  # noqa: E402
-from dexumi.pose import align_poses, pose_times  # noqa: E402
+from dexumi.devices.pose import samples_to_arrays
+from dexumi.devices.pose.sim import SimPose, SimPoseConfig
+from dexumi.devices.pose.udp import UdpPose
+from dexumi.pose import align_poses, pose_times
 
 log = logging.getLogger("benchmarks.pose")
 RATE = 200.0
@@ -118,7 +118,7 @@ def main() -> None:
             udp.append(record_udp(seconds, tmp))
             bare.append(record_bare(seconds, tmp))
             sim.append(record_sim(seconds))
-    med = lambda rows, k: float(np.median([r[k] for r in rows]))  # noqa: E731
+    med = lambda rows, k: float(np.median([r[k] for r in rows]))
     reason = "not built yet (issue 16: board / SfM tracking); see docs/pose.md"
     out = {
         "pose_cpu_pct": round(med(udp, "cpu_pct"), 2),

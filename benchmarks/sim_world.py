@@ -28,8 +28,8 @@ from pathlib import Path
 os.environ.setdefault("MUJOCO_GL", "egl")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dexumi.sim.scene import SceneConfig, default_cameras  # noqa: E402
-from dexumi.sim.world import World, WorldConfig  # noqa: E402
+from dexumi.sim.scene import SceneConfig, default_cameras
+from dexumi.sim.world import World, WorldConfig
 
 log = logging.getLogger("benchmarks.sim_world")
 

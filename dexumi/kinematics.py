@@ -207,7 +207,7 @@ class HandKinematics:
         except KeyError:
             if joint in self.mimics:
                 c = self.mimics[joint]
-                raise DexumiError(f"{self.name}: joint '{joint}' is a mimic of '{c.source}' (address '{c.source}')")
+                raise DexumiError(f"{self.name}: joint '{joint}' is a mimic of '{c.source}' (address '{c.source}')") from None
             raise DexumiError(f"{self.name}: no joint '{joint}' (joints: {', '.join(self.joint_names)})") from None
 
     def indices(self, joints: Iterable[str]) -> np.ndarray:

@@ -7,7 +7,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 
 import h5py
@@ -64,7 +63,7 @@ def _run_kills(tmp_path, kills: int, seed: int) -> None:
     rng = random.Random(seed)
     out = tmp_path / "out"
     seen_numbers: set[int] = set()
-    for k in range(kills):
+    for _ in range(kills):
         before = {p.name for p in out.glob("*.h5")} if out.exists() else set()
         killed_at = _one_kill(out, rng, 4.0)
         partial = numbering.unfinished(out)

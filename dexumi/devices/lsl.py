@@ -260,7 +260,7 @@ class LslInletStream:
         if self.inlet is not None:
             try:
                 self.inlet.close_stream()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - the stream may be gone already
                 pass
             self.inlet = None
         self.connected = False
@@ -335,6 +335,6 @@ class LslOutlets:
         for o in [self.encoder, self.markers, *self.frames.values()]:
             try:
                 del o
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - closing goes on for every outlet
                 pass
         self.frames = {}

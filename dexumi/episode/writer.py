@@ -9,7 +9,6 @@ reports and the outcome, closes, fsyncs and renames to `episode_NNNN.h5` (atomic
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time

@@ -119,7 +119,7 @@ def features(path: str | Path, fingertips: bool = True) -> EpisodeFeatures:
                 ft.tip_p95_mm = float(tip["p95"]) if tip else None
             except Exception as exc:  # noqa: BLE001 - the other features still count
                 log.debug("fingertips of %s: %s", p, exc)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - a damaged file is a row with its error
         ft.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
     finally:
         f.close()

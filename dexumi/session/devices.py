@@ -51,7 +51,7 @@ class Devices:
                 log.warning("camera %s: close failed: %s", cam.name, exc)
         try:
             self.encoder.close()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - closing must reach the emulator too
             log.warning("encoder: close failed: %s", exc)
         if self.sim is not None:
             self.sim.stop()

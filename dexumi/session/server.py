@@ -73,7 +73,7 @@ class Server:
             return {"id": rid, "ok": True, "result": self._dispatch(str(req.get("cmd", "")), req)}
         except DexumiError as exc:
             return {"id": rid, "ok": False, "error": str(exc)}
-        except Exception as exc:  # noqa: BLE001 - the GUI gets one line, the log the details
+        except Exception as exc:
             log.exception("command %s failed", req.get("cmd"))
             return {"id": rid, "ok": False, "error": f"internal error: {type(exc).__name__}: {exc}"}
 

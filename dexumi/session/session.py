@@ -85,7 +85,6 @@ class RecordingSession:
 
     # --------------------------------------------------------------------------------------------- life
     def open(self) -> RecordingSession:
-        cfg = self.cfg
         self.out_dir = disk.check_writable(self.out_dir)
         self._folder_lock = FolderLock(self.out_dir).acquire()  # one recorder per folder, for the session's life
         try:

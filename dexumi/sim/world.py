@@ -123,7 +123,7 @@ class World:
         self._objects = {o.name: o for o in sc.objects}
         self._obj_mocap = {o.name: int(m.body_mocapid[m.body(o.name).id]) for o in sc.objects}
         self._obj_initial = {}
-        for name, k in self._obj_mocap.items():
+        for name in self._obj_mocap:
             self._obj_initial[name] = _mat(m.body_pos[m.body(name).id], np.eye(3))
         # geom id -> segmentation class, and -> finger index (-1: not a finger)
         self.geom_class = np.zeros(m.ngeom + 1, np.uint8)

@@ -92,7 +92,7 @@ class GraspCycleMotion:
         # open (0-0.2), closing (0.2-0.45), closed (0.45-0.7), opening (0.7-0.95), open
         up = np.clip((x - 0.2) / 0.25, 0, 1)
         down = np.clip((x - 0.7) / 0.25, 0, 1)
-        smooth = lambda u: u * u * (3 - 2 * u)  # noqa: E731 - smoothstep
+        smooth = lambda u: u * u * (3 - 2 * u)
         return smooth(up) - smooth(down)
 
     def angles(self, t: np.ndarray) -> np.ndarray:

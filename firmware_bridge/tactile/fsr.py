@@ -63,7 +63,10 @@ def unpack(b: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def implausible(values: np.ndarray, ms: np.ndarray, prev: tuple[np.ndarray, int] | None,
                 nxt: tuple[np.ndarray, int] | None, usual_step_ms: float | None) -> np.ndarray:
     """Frames whose checksum passed but whose content cannot be what the board sent (see module doc)."""
-    strip = (lambda r: None if r is None else (r[0][:ADC_WORDS], r[1]))
+
+    def strip(r: tuple[np.ndarray, int] | None) -> tuple[np.ndarray, int] | None:
+        return None if r is None else (r[0][:ADC_WORDS], r[1])
+
     bad = implausible_rows(values[:, :ADC_WORDS], ms.astype(np.uint16), strip(prev), strip(nxt),
                                   usual_step_ms)
     hi = slice(ADC_WORDS + 1, ADC_WORDS + 2)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from firmware_bridge import legacy
 from firmware_bridge.tactile.plausibility import implausible_rows
 from firmware_bridge.tactile import framing
 
