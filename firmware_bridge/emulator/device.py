@@ -14,6 +14,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -111,7 +112,8 @@ class SensorModel:
         self.full_scale = float(1 << (cfg.resolution_bits - 1))
 
     def sensor_angles(self, angles: np.ndarray) -> np.ndarray:
-        return (self.sign * angles + self.offset) * self.gain
+        sensed: np.ndarray = (self.sign * angles + self.offset) * self.gain
+        return sensed
 
     def counts(self, angles: np.ndarray) -> np.ndarray:
         noise = self.rng.normal(0, self.cfg.noise_counts, angles.shape) if self.cfg.noise_counts else 0
@@ -166,7 +168,7 @@ class Emulator:
         self._command_buf = bytearray()
         self.stats = {"frames": 0, "samples": 0, "corrupted_frames": 0, "dropped_frames": 0, "not_sent": 0}
 
-    def _meta(self) -> dict:
+    def _meta(self) -> dict[str, Any]:
         c = self.cfg
         return {"protocol": c.protocol, "channels": c.channels, "rate_hz": c.rate_hz, "seed": c.seed,
                 "drift_ppm": c.drift_ppm, "jitter_ms": c.jitter_ms, "motion": c.motion, "t0": self.t0,
@@ -187,8 +189,9 @@ class Emulator:
         """The device clock (µs, unwrapped) at host monotonic time t."""
         return self.clock_start_us + (t - self.boot_time) * (1 + self.cfg.drift_ppm * 1e-6) * 1e6
 
-    def host_time(self, device_us: np.ndarray | float) -> np.ndarray | float:
-        return self.boot_time + (np.asarray(device_us) - self.clock_start_us) / ((1 + self.cfg.drift_ppm * 1e-6) * 1e6)
+    def host_time(self, device_us: np.ndarray | float) -> np.ndarray:
+        t: np.ndarray = self.boot_time + (np.asarray(device_us) - self.clock_start_us) / ((1 + self.cfg.drift_ppm * 1e-6) * 1e6)
+        return t
 
     # --------------------------------------------------------------------------------------- main loop
     def run(self) -> None:
@@ -228,7 +231,7 @@ class Emulator:
         now = time.monotonic()
         wake = now + 0.005
         if self.streaming:
-            wake = min(wake, self.host_time(self.next_sample_us + (self.batch - 1) * self.period_us) - PREPARE_AHEAD_S)
+            wake = min(wake, float(self.host_time(self.next_sample_us + (self.batch - 1) * self.period_us)) - PREPARE_AHEAD_S)
         if self.pending:
             wake = min(wake, self.pending[0].write_at)
         if wake > now:
@@ -457,7 +460,7 @@ def _tighten_timer_slack() -> None:
         pass
 
 
-def run_emulator(cfg: EmulatorConfig) -> dict:
+def run_emulator(cfg: EmulatorConfig) -> dict[str, Any]:
     """Run until SIGTERM/SIGINT or the configured duration; returns the emulator's counters."""
     _tighten_timer_slack()
     emulator = Emulator(cfg)

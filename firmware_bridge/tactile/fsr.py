@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from firmware_bridge import legacy
-from firmware_bridge.tactile.plausibility import implausible_rows
 from firmware_bridge.tactile import framing
+from firmware_bridge.tactile.plausibility import implausible_rows
 
 ADC_WORDS = 12
 DATA_WORDS = ADC_WORDS + 1  # the checksummed words, as the legacy framing counts channels
@@ -41,7 +41,8 @@ def checks(rows: np.ndarray) -> np.ndarray:
     ok = (rows[:, 0] == 0xAA) & (rows[:, 1] == 0x55) & (rows[:, 2] == 0) & (rows[:, 3] == 0)
     words = np.ascontiguousarray(rows[:, 4:]).view("<u4")
     total = words[:, :-1].astype(np.int64).sum(axis=1)  # the low 16 bits agree for signed or unsigned words
-    return ok & ((total & 0xFFFF) == (words[:, -1] >> 16))
+    good: np.ndarray = ok & ((total & 0xFFFF) == (words[:, -1] >> 16))
+    return good
 
 
 def valid_frames(b: np.ndarray, final: bool = False, anchored: bool = False) -> tuple[np.ndarray, np.ndarray]:
