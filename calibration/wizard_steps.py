@@ -17,7 +17,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +27,14 @@ from calibration.poses import HandPoses, hand_poses
 from calibration.profile import Profile, new_profile_id, utc_now
 from calibration.sim import SIM_DEVICE_ID
 from dexumi.errors import DexumiError
+
+if TYPE_CHECKING:
+    from calibration.boardsim import Lens
+    from calibration.camera import Detection
+    from calibration.latency import FrameCollector
+    from calibration.sim import SimRig
+    from dexumi.devices.cameras.base import CameraSource
+    from dexumi.devices.encoder import EncoderDriver
 
 log = logging.getLogger(__name__)
 
@@ -263,8 +271,8 @@ class CameraStep(Step):
         self.detections: list = []
         self.size: tuple[int, int] | None = None
         self.last_image: np.ndarray | None = None
-        self.last_detection = None
-        self._source = None
+        self.last_detection: Detection | None = None
+        self._source: CameraSource | None = None
         self._files: list[str] = []
         self._next_grab = 0.0
 
@@ -284,10 +292,12 @@ class CameraStep(Step):
         elif run.options.sim:
             from calibration.boardsim import BoardSimCamera, BoardSimConfig
 
-            self._source = BoardSimCamera(BoardSimConfig(o.camera_name, o.camera_serial or "SIM-CAM-0001",
-                                                         run.sim_lens, o.board, max(o.camera_views, 1), 40.0,
-                                                         o.sim_seed)).open()
-            self.serial = self._source.serial
+            assert run.sim_lens is not None  # made with the rig
+            board_cam = BoardSimCamera(BoardSimConfig(o.camera_name, o.camera_serial or "SIM-CAM-0001",
+                                                      run.sim_lens, o.board, max(o.camera_views, 1), 40.0,
+                                                      o.sim_seed)).open()
+            self._source = board_cam
+            self.serial = board_cam.serial
         elif o.camera:
             from dexumi.devices.cameras.spec import open_camera
 
@@ -301,7 +311,10 @@ class CameraStep(Step):
         import cv2
 
         if image.ndim == 1:  # JPEG bytes as an array
-            image = cv2.imdecode(image, cv2.IMREAD_GRAYSCALE)
+            decoded = cv2.imdecode(image, cv2.IMREAD_GRAYSCALE)
+            if decoded is None:
+                raise DexumiError("camera: a frame is not a valid JPEG")
+            image = np.asarray(decoded)
         self.size = (image.shape[1], image.shape[0])
         det = self.detector.detect(image)
         self.last_image, self.last_detection = image, det
@@ -327,7 +340,7 @@ class CameraStep(Step):
                     self._source.close()
                     self._source = None
                 else:
-                    data = frame.data if frame.encoding == "bgr" else np.frombuffer(frame.data, np.uint8)
+                    data = np.asarray(frame.data) if frame.encoding == "bgr" else np.frombuffer(frame.data, np.uint8)
                     self._ingest(data)
                     self._next_grab = now + (0.0 if run.options.sim else 0.3)
         occ = occupancy(self.detections, self.size) if self.size else np.zeros((6, 8), int)
@@ -368,20 +381,23 @@ class LatencyStep(CaptureStep):
         self.duration_s = options.wave_s
         self.instructions = ("Hold the exoskeleton in view of the wrist camera and move all fingers irregularly "
                              f"(not in a rhythm) for {options.wave_s:g} s.")
-        self.collector = None
+        self.collector: FrameCollector | None = None
 
     def begin(self, run: CalibrationRun) -> None:
         from calibration.latency import FrameCollector
 
         super().begin(run)
         o = self.options
+        src: CameraSource
         if run.options.sim:
             from dexumi.devices.cameras.sim import SimCamera, SimCameraConfig
 
+            assert run.rig is not None  # --sim starts the rig first
             cfg = SimCameraConfig(o.camera_name, o.sim_latency_s, 30.0, 640, 480, o.sim_seed, run.rig.epoch,
                                   motion=run.rig.motion().spec(), joints=len(run.poses.joints))
-            src = SimCamera(cfg)
-            src.open(start_time=self.t0 - 0.4)
+            sim_cam = SimCamera(cfg)
+            sim_cam.open(start_time=self.t0 - 0.4)
+            src = sim_cam
         elif o.camera:
             from dexumi.devices.cameras.spec import open_camera
 
@@ -400,7 +416,8 @@ class LatencyStep(CaptureStep):
         if run.fit is None:
             raise DexumiError("latency: calibrate the encoders first")
         s = run.buffer.window(self.t0 - 0.5, self.t1 + 0.5)
-        x = s.x if run.centers() is None else enc.unwrap_around(s.x, run.centers(), run.encoder_input.period)
+        centers = run.centers()
+        x = s.x if centers is None else enc.unwrap_around(s.x, centers, run.encoder_input.period)
         angles = run.fit.calibration().apply(x)
         frames = [f for f in frames if self.t0 - 0.3 <= (f.device_time or f.grab_time) <= self.t1 + 0.5]
         if run.options.sim:
@@ -418,13 +435,13 @@ class CalibrationRun:
         self.options = options
         self.poses: HandPoses = hand_poses(options.exoskeleton)
         self.hand = options.hand or _pair_of(options.exoskeleton)
-        self.rig = None
-        self.driver = None
+        self.rig: SimRig | None = None
+        self.driver: EncoderDriver | None = None
         self.encoder_input = enc.EncoderInput("v1")
         self.buffer = enc.SampleBuffer(self.encoder_input)
         self.fit: enc.EncoderFit | None = None
         self.device: dict[str, Any] = {}
-        self.sim_lens = None
+        self.sim_lens: Lens | None = None
         self._centers: np.ndarray | None = None
         self.steps: list[Step] = self._make_steps()
 
@@ -481,14 +498,16 @@ class CalibrationRun:
             from calibration.sim import SimRig
 
             protocol = "v1" if protocol == "auto" else protocol
-            self.rig = SimRig(self.poses, protocol, o.sim_rate_hz, o.hold_s, o.move_s, o.sweep_s, o.wave_s,
-                              o.sim_seed, truth=o.sim_truth).start()
-            port = self.rig.port
+            rig = SimRig(self.poses, protocol, o.sim_rate_hz, o.hold_s, o.move_s, o.sweep_s, o.wave_s,
+                         o.sim_seed, truth=o.sim_truth).start()
+            self.rig = rig
+            port = rig.port
             self.sim_lens = Lens()
         if port is None:
             raise DexumiError("no encoder: give --port PORT (or --sim)")
-        self.driver = EncoderDriver(EncoderConfig(port, protocol, None, o.sim_rate_hz if o.sim else None)).start()
-        info = self.driver.info
+        driver = EncoderDriver(EncoderConfig(port, protocol, None, o.sim_rate_hz if o.sim else None)).start()
+        self.driver = driver
+        info = driver.info
         self.encoder_input = enc.EncoderInput(self.driver.protocol, info.resolution_bits if info else 24)
         self.buffer = enc.SampleBuffer(self.encoder_input)
         if self.driver.joints != len(self.poses.joints):

@@ -153,7 +153,7 @@ class HandKinematics:
         try:
             self.model: pin.Model = pin.buildModelFromXML(xml, mimic=mimic)
         except (ValueError, RuntimeError) as exc:
-            raise DexumiError(f"{source}: not a valid URDF: {_one_line(exc)[:200]}") from None
+            raise DexumiError(f"{source}: not a valid URDF: {_one_line(str(exc))[:200]}") from None
         self.data: pin.Data = self.model.createData()
         self.name = name or self.info.name or Path(source).stem
         self.mimic_enabled = mimic

@@ -23,6 +23,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from typing import Any
+
 import numpy as np
 
 from dexumi.clock import ClockEstimate, ClockFit
@@ -126,7 +128,7 @@ class LslInletStream:
         self.source_name = stream_name(self.spec)
         self.resolve_timeout_s = resolve_timeout_s
         self.probe_interval_s = probe_interval_s
-        self.inlet = None
+        self.inlet: Any = None  # mne_lsl's StreamInlet once open
         self.channels = 0
         self.nominal_rate_hz = 0.0
         self.stype = ""

@@ -105,7 +105,7 @@ def features(path: str | Path, fingertips: bool = True) -> EpisodeFeatures:
             diff = c.get("difference_s")
             if diff is not None and (ft.latency_diff_ms is None or abs(diff) * 1e3 > ft.latency_diff_ms):
                 ft.latency_diff_ms, ft.latency_camera = abs(diff) * 1e3, name
-        if d.exo is not None and n:
+        if d.exo is not None and d.timestamps is not None and n:
             ft.jerk_p99 = _jerk_p99(d.timestamps, d.exo, valid)
         if fingertips:
             from dexumi.validate.checks_content import check_fingertips

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,6 +15,9 @@ from dexumi.errors import DexumiError
 from dexumi.session.config import SessionConfig
 from dexumi.types import CameraFrame
 
+if TYPE_CHECKING:
+    from dexumi.devices.cameras import FrameGrabber
+
 log = logging.getLogger(__name__)
 
 
@@ -21,7 +25,7 @@ log = logging.getLogger(__name__)
 class CameraDevice:
     name: str
     spec: str
-    grabber: object  # dexumi.devices.cameras.grabber.FrameGrabber
+    grabber: FrameGrabber
     latency_s: float
     width: int
     height: int
@@ -118,12 +122,14 @@ def open_devices(cfg: SessionConfig) -> Devices:
         names: set[str] = set()
         sources = [make_camera(spec, width=cfg.camera_width, height=cfg.camera_height, fps=cfg.camera_fps)
                    for spec in specs]
-        clips = [src for src in sources if getattr(src, "mode", "") == "prerendered"]
+        from dexumi.devices.cameras.world import WorldCamera
+
+        clips = [src for src in sources if isinstance(src, WorldCamera) and src.mode == "prerendered"]
         if clips:  # pre-rendering world cameras render their clips together and start playing together
-            leads = [src.spawn() for src in clips]
+            leads = [clip.spawn() for clip in clips]
             start = time.monotonic() + max(leads)
-            for src in clips:
-                src.begin(start)
+            for clip in clips:
+                clip.begin(start)
         for spec, src in zip(specs, sources):
             name = src.name
             k = 1

@@ -92,7 +92,10 @@ class Server:
             self._watch = threading.Thread(target=self._watcher, name="status-events", daemon=True)
             self._watch.start()
             return {"recovered": [str(r.path) for r in s.recovered], "joints": list(s.joint_names)}
-        s = self._need() if cmd != "close" else self.session
+        if cmd == "close":
+            self.close()
+            return None
+        s = self._need()
         if cmd == "start":
             req_streams = req.get("require") or []
             if not isinstance(req_streams, list):
@@ -116,9 +119,6 @@ class Server:
             return None
         if cmd == "status":
             return s.status().to_json()
-        if cmd == "close":
-            self.close()
-            return None
         raise DexumiError(f"unknown command {cmd!r} (open, start, stop, discard, outcome, notes, status, streams, close)")
 
     def _watcher(self) -> None:

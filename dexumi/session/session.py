@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,7 +30,10 @@ from dexumi.session import disk
 from dexumi.session.config import SessionConfig, SessionStatus, StreamStatus
 from dexumi.session.devices import Devices, open_devices, wait_for_data
 from dexumi.session.retarget import choose_map, load_retargeter
-from dexumi.types import EncoderBatch
+from dexumi.types import EncoderBatch, StreamStats
+
+if TYPE_CHECKING:
+    from dexumi.session.lsl_bridge import LslBridge
 
 log = logging.getLogger(__name__)
 DISK_CHECK_S = 0.5
@@ -68,7 +72,7 @@ class RecordingSession:
         self._writer: EpisodeWriter | None = None
         self._meta: EpisodeMeta | None = None
         self._t0 = 0.0
-        self._link0 = None  # the encoder link's counters when the episode started
+        self._link0: StreamStats | None = None  # the encoder link's counters when the episode started
         self._gaps_seen = 0
         self._free_mb = 0.0
         self._next_disk_check = 0.0
@@ -80,7 +84,7 @@ class RecordingSession:
         from dexumi.quality.session_hook import EpisodeQA
 
         self._qa = EpisodeQA(config.drift_every)
-        self.lsl = None  # LslBridge: lsl:NAME inlets and dexumi's outlets
+        self.lsl: LslBridge | None = None  # lsl:NAME inlets and dexumi's outlets
         self.qa_lines: list[str] = []
 
     # --------------------------------------------------------------------------------------------- life
@@ -254,6 +258,7 @@ class RecordingSession:
         """Marking success/failure after stopping: an atomic, logged attribute edit of the finished file."""
         from dexumi.episode.metadata import edit_file
 
+        assert self.last_episode is not None  # the callers check it
         edit_file(self.last_episode, {key: value})
 
     # ------------------------------------------------------------------------------------------ polling
@@ -269,7 +274,8 @@ class RecordingSession:
         assert self.devices is not None
         enc_batches = self.devices.encoder.read()
         frames = {c.name: c.grabber.read() for c in self.devices.cameras}
-        extra = self.lsl.poll(enc_batches, frames, self.devices.cameras) if self.lsl is not None else {}
+        lsl = self.lsl
+        extra: dict[str, list[Any]] = lsl.poll(enc_batches, frames, self.devices.cameras) if lsl is not None else {}
         self._totals["encoder"] = self._totals.get("encoder", 0) + sum(len(b) for b in enc_batches)
         for name, fr in frames.items():
             self._totals[name] = self._totals.get(name, 0) + len(fr)
@@ -285,7 +291,8 @@ class RecordingSession:
                     if fr:
                         w.append_frames(cam.name, fr, cam.mapped_times(fr))
                 for name, xb in extra.items():
-                    w.append_extra(name, self.lsl.since(xb, self._t0))
+                    assert lsl is not None  # extra streams come from it
+                    w.append_extra(name, lsl.since(xb, self._t0))
                 gaps = self.devices.encoder.stats().gap_events
                 for g in gaps[self._gaps_seen:]:
                     w.append_gap(g)
@@ -327,6 +334,7 @@ class RecordingSession:
 
     def _link_counts(self) -> dict[str, int]:
         """The encoder link's error counters during this episode (CRC/checksum, resync, duplicates, ...)."""
+        assert self.devices is not None
         now = self.devices.encoder.stats()
         start = self._link0
         keys = ("crc_errors", "resync_bytes", "gaps", "missing_samples", "duplicates", "out_of_order", "reconnects",

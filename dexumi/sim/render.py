@@ -8,6 +8,8 @@ Mesa llvmpipe) is taken through the camera's lens (`dexumi.sim.lens`), then expo
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
@@ -25,8 +27,8 @@ class CameraRenderer:
         c = self.lens.canvas
         self.exposure, self.noise, self.seed, self.quality = exposure, noise, seed, quality
         self._r = mujoco.Renderer(world.model, c.height, c.width)
-        self._seg = None
-        self._depth = None
+        self._seg: Any = None  # mujoco.Renderer, made on first use
+        self._depth: Any = None  # mujoco.Renderer, made on first use
 
     def close(self) -> None:
         for r in (self._r, self._seg, self._depth):
