@@ -328,6 +328,9 @@ class WorldCamera(CameraSource):
                     p.wait()
             if p.stdout:
                 p.stdout.close()
+        err, self._stderr = self._stderr, None
+        if err is not None:
+            err.close()
 
     def config_dict(self) -> dict:
         return asdict(self.config)
