@@ -30,11 +30,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dexumi import sync  # noqa: E402
-from dexumi.devices.cameras import CameraSettings, CameraSource, FrameGrabber  # noqa: E402
-from dexumi.devices.cameras.sim import HandRenderer  # noqa: E402
-from dexumi.episode.frames import CameraFrameStore  # noqa: E402
-from dexumi.types import CameraFrame  # noqa: E402
+from dexumi import sync
+from dexumi.devices.cameras import CameraSettings, CameraSource, FrameGrabber
+from dexumi.devices.cameras.sim import HandRenderer
+from dexumi.episode.frames import CameraFrameStore
+from dexumi.types import CameraFrame
 
 log = logging.getLogger("benchmarks.capture")
 W, H, FPS = 1280, 800, 60.0

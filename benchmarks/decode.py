@@ -31,8 +31,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from firmware_bridge import legacy, protocol  # noqa: E402
-from firmware_bridge.decoder import LegacyDecoder, V1Decoder  # noqa: E402
+from firmware_bridge import legacy, protocol
+from firmware_bridge.decoder import LegacyDecoder, V1Decoder
 
 log = logging.getLogger("bench.decode")
 V1_BATCH = 32  # samples per v1 frame (the firmware's default maximum batch)
@@ -107,7 +107,7 @@ def baseline_decode(stream: bytes, channels: int = 8, chunk: int = CHUNK) -> int
             volts = [float(c) * 5.0 / 0x7FFFFF for c in counts]
             _checksum, _ms = (trailer >> 16) & 0xFFFF, trailer & 0xFFFF
             now = time.monotonic()
-            _expected = sum(counts) & 0xFFFF  # noqa: F841 - computed, never compared
+            _expected = sum(counts) & 0xFFFF
             ref = volts[-2]
             angles = [v / ref * 360 for v in volts if ref != 0][:-2]
             item = JointFrame(now, now, angles, volts)

@@ -29,11 +29,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dexumi.episode import schema as S  # noqa: E402
-from dexumi.episode.layout import CameraLayout, EncoderLayout, EpisodeMeta  # noqa: E402
-from dexumi.episode.reader import Episode, decode_jpeg  # noqa: E402
-from dexumi.episode.writer import EpisodeWriter  # noqa: E402
-from dexumi.types import CameraFrame, EncoderBatch  # noqa: E402
+from dexumi.episode import schema as S
+from dexumi.episode.layout import CameraLayout, EncoderLayout, EpisodeMeta
+from dexumi.episode.reader import Episode, decode_jpeg
+from dexumi.episode.writer import EpisodeWriter
+from dexumi.types import CameraFrame, EncoderBatch
 
 W, H, FPS, RATE, CH = 1280, 800, 60.0, 1000.0, 12
 TICK = 0.05
@@ -185,14 +185,14 @@ def main() -> int:
         ours, bare = [], []
         for r in range(rounds):  # interleaved, alternating who goes first: same disk and cache state on average
 
-            def run_ours() -> None:
+            def run_ours(r: int = r) -> None:
                 p = tmp / f"ours{r}.h5.partial"
                 w, nb, s = write_ours(p, write_s, jpegs)
                 w.close_partial()
                 ours.append(nb / s / 1e6)
                 p.unlink()
 
-            def run_bare() -> None:
+            def run_bare(r: int = r) -> None:
                 nb, s = write_bare(tmp / f"bare{r}.h5", write_s, jpegs)
                 bare.append(nb / s / 1e6)
                 (tmp / f"bare{r}.h5").unlink()

@@ -41,10 +41,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dexumi.devices.pose import samples_to_arrays  # noqa: E402
-from dexumi.devices.pose.sim import SimPose, SimPoseConfig  # noqa: E402
-from dexumi.devices.pose.udp import UdpPose  # noqa: E402
-from dexumi.pose import align_poses, pose_times  # noqa: E402
+from dexumi.devices.pose import samples_to_arrays
+from dexumi.devices.pose.sim import SimPose, SimPoseConfig
+from dexumi.devices.pose.udp import UdpPose
+from dexumi.pose import align_poses, pose_times
 
 log = logging.getLogger("benchmarks.pose")
 RATE = 200.0

@@ -30,11 +30,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dexumi.hands import registry  # noqa: E402
-from dexumi.kinematics import HandKinematics  # noqa: E402
-from dexumi.retarget import Retargeter  # noqa: E402
-from dexumi.retarget.solver import FingertipSolver, SolverSettings  # noqa: E402
-from firmware_bridge.emulator.motion import GraspCycleMotion  # noqa: E402
+from dexumi.hands import registry  # noqa: E402 - after the sys.path set-up
+from dexumi.kinematics import HandKinematics  # noqa: E402 - after the sys.path set-up
+from dexumi.retarget import Retargeter  # noqa: E402 - after the sys.path set-up
+from dexumi.retarget.solver import FingertipSolver, SolverSettings  # noqa: E402 - after the sys.path set-up
+from firmware_bridge.emulator.motion import GraspCycleMotion  # noqa: E402 - after the sys.path set-up
 
 log = logging.getLogger("bench.retarget")
 KEYPOINTS = ROOT.parent / "shared" / "data" / "human_hand_keypoints.npy"

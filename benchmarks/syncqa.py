@@ -27,10 +27,10 @@ import h5py
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dexumi.episode import schema as S  # noqa: E402
-from dexumi.episode.aligned import refit_encoder_times  # noqa: E402
-from dexumi.quality import latency_check as L  # noqa: E402
-from dexumi.quality.rank import rank_paths  # noqa: E402
+from dexumi.episode import schema as S
+from dexumi.episode.aligned import refit_encoder_times
+from dexumi.quality import latency_check as L
+from dexumi.quality.rank import rank_paths
 
 
 def record(out: Path, seconds: float) -> Path:

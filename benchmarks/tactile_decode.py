@@ -23,8 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from firmware_bridge.tactile import fsr, xhand  # noqa: E402
-from firmware_bridge.tactile.decoder import FsrDecoder, XHandTactileDecoder  # noqa: E402
+from firmware_bridge.tactile import fsr, xhand
+from firmware_bridge.tactile.decoder import FsrDecoder, XHandTactileDecoder
 
 CHUNK = 65536
 _XHAND = struct.Struct("<bbB360HH")

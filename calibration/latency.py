@@ -74,6 +74,18 @@ class FrameCollector:
         return self._thread.is_alive()
 
 
+def _grey(f: CameraFrame) -> np.ndarray:
+    """A frame's image (JPEG decoded at 1/4 size, grey)."""
+    import cv2
+
+    if f.encoding != "jpeg":
+        return np.asarray(f.data)
+    img = cv2.imdecode(np.frombuffer(f.data, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_4)
+    if img is None:
+        raise DexumiError("latency calibration: a camera frame is not a valid JPEG")
+    return np.asarray(img)
+
+
 def frame_times(frames: list[CameraFrame], host_clock_device_time: bool) -> np.ndarray:
     return exposure_times(frames, host_clock_device_time)
 
@@ -94,10 +106,7 @@ def latency_from_motion(stream: str, frames: list[CameraFrame], enc_times: np.nd
                         host_clock_device_time: bool = False, search_s: float = 0.5,
                         block_s: float = 3.0) -> LatencyResult:
     """Any camera: optical-flow motion energy of the images vs the encoder's total joint speed."""
-    import cv2
-
-    images = [cv2.imdecode(np.frombuffer(f.data, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_4)
-              if f.encoding == "jpeg" else f.data for f in frames]
+    images = [_grey(f) for f in frames]
     energy = core.motion_energy(images)
     speed = core.joint_speed(enc_times, enc_angles)
     est = core.estimate_latency(enc_times, speed, frame_times(frames, host_clock_device_time), energy,

@@ -40,7 +40,7 @@ class SensorErrors:
         return cls(offset, sign, gain)
 
     def args(self) -> list[str]:
-        fmt = lambda vals: ",".join(f"{v:.9g}" for v in vals)  # noqa: E731
+        fmt = lambda vals: ",".join(f"{v:.9g}" for v in vals)
         # `--opt=value`: a list starting with a minus sign must not look like an option
         return [f"--sensor-offset-deg={fmt(self.offset_deg)}", f"--sensor-sign={fmt(self.sign)}",
                 f"--sensor-gain={fmt(self.gain)}"]

@@ -153,7 +153,7 @@ class HandKinematics:
         try:
             self.model: pin.Model = pin.buildModelFromXML(xml, mimic=mimic)
         except (ValueError, RuntimeError) as exc:
-            raise DexumiError(f"{source}: not a valid URDF: {_one_line(exc)[:200]}") from None
+            raise DexumiError(f"{source}: not a valid URDF: {_one_line(str(exc))[:200]}") from None
         self.data: pin.Data = self.model.createData()
         self.name = name or self.info.name or Path(source).stem
         self.mimic_enabled = mimic
@@ -207,7 +207,7 @@ class HandKinematics:
         except KeyError:
             if joint in self.mimics:
                 c = self.mimics[joint]
-                raise DexumiError(f"{self.name}: joint '{joint}' is a mimic of '{c.source}' (address '{c.source}')")
+                raise DexumiError(f"{self.name}: joint '{joint}' is a mimic of '{c.source}' (address '{c.source}')") from None
             raise DexumiError(f"{self.name}: no joint '{joint}' (joints: {', '.join(self.joint_names)})") from None
 
     def indices(self, joints: Iterable[str]) -> np.ndarray:

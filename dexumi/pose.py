@@ -167,7 +167,7 @@ def pose_action(position: np.ndarray, orientation: np.ndarray, valid: np.ndarray
         raise ValueError(f"rotation must be one of {', '.join(ROTATIONS)}, got {rotation!r}")
     p = np.asarray(position, np.float64).reshape(-1, 3)
     q = np.asarray(orientation, np.float64).reshape(-1, 4)
-    ok = np.isfinite(p).all(axis=1) & np.isfinite(q).all(axis=1)
+    ok = np.asarray(np.isfinite(p).all(axis=1) & np.isfinite(q).all(axis=1))
     if valid is not None:
         ok &= np.asarray(valid, bool)
     if frame == "relative":

@@ -17,10 +17,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
-from dexumi.clock import ClockEstimate
+from dexumi.clock import ClockEstimate, ClockFit
 from dexumi.types import CameraFrame, EncoderBatch
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class AlignedTimeline:
     def valid_count(self) -> int:
         return int(self.valid.sum())
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """Figures for reports (JSON-friendly)."""
         ok = self.valid
         return {"frames": len(self), "valid_frames": self.valid_count,
@@ -93,12 +94,24 @@ def encoder_times(device_time_us: np.ndarray, segment: np.ndarray,
     return out
 
 
-def final_fits(driver) -> list[ClockEstimate | None]:
+class _Segment(Protocol):
+    @property
+    def fit(self) -> ClockFit: ...
+
+
+class _Segmented(Protocol):
+    """What `final_fits` needs of an encoder driver: its clock segments."""
+
+    @property
+    def segments(self) -> Sequence[_Segment]: ...
+
+
+def final_fits(driver: _Segmented) -> list[ClockEstimate | None]:
     """Each clock segment's fit of an EncoderDriver, refit on everything it saw (call at the end)."""
     return [s.fit.estimate(refresh=True) for s in driver.segments]
 
 
-def encoder_stream(batches: Iterable[EncoderBatch], fits: Sequence[ClockEstimate | None] | Mapping,
+def encoder_stream(batches: Iterable[EncoderBatch], fits: Sequence[ClockEstimate | None] | Mapping[int, ClockEstimate | None],
                    name: str = "encoder",
                    final: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, StreamTiming]:
     """(times, angles, segments, timing) of encoder batches, all remapped with `fits` (one per segment)."""

@@ -9,11 +9,12 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
 from firmware_bridge import legacy, legacy_checks, protocol
-from firmware_bridge.protocol import MsgType
+from firmware_bridge.protocol import Frame, MsgType
 
 _TYPE_NAMES = {int(t): t.name for t in MsgType}
 U32 = 1 << 32
@@ -38,7 +39,7 @@ class DecoderStats:
     suspect: int = 0  # samples delivered that could not be checked against neighbours (e.g. a 2-frame stream)
     messages: dict[str, int] = field(default_factory=dict)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -56,7 +57,7 @@ class SampleBlock:
 
     @property
     def channels(self) -> int:
-        return self.values.shape[1]
+        return int(self.values.shape[1])
 
 
 @dataclass
@@ -143,7 +144,7 @@ class V1Decoder:
         buf += data
         self._fed += len(data)
         base = self._fed - len(buf)
-        frames: list[protocol.Frame] = []
+        frames: list[Frame] = []
         ends: list[int] = []
         if not self._synced:
             first = buf.find(0)
@@ -200,7 +201,7 @@ class V1Decoder:
             buf.clear()
             self._synced = False
 
-    def _recover_tail(self, chunk: bytes) -> protocol.Frame | None:
+    def _recover_tail(self, chunk: bytes) -> Frame | None:
         """A lost delimiter glues a damaged frame to an intact one: find the intact frame at the end."""
         for start in range(1, len(chunk) - protocol.MIN_BODY + 1):
             frame = protocol.decode_wire_chunk(chunk[start:])
@@ -238,8 +239,8 @@ class V1Decoder:
             self.stats.out_of_order += 1
         return False
 
-    def _process(self, frames: list[protocol.Frame], ends: list[int], out: DecodeOutput) -> None:
-        run: list[tuple[protocol.Frame, tuple[int, int, int, int], int]] = []
+    def _process(self, frames: list[Frame], ends: list[int], out: DecodeOutput) -> None:
+        run: list[tuple[Frame, tuple[int, int, int, int], int]] = []
         for frame, end in zip(frames, ends):
             if not self._accept_seq(frame.seq, out):
                 continue
@@ -263,7 +264,7 @@ class V1Decoder:
             self._emit_run(run, out)
 
     @staticmethod
-    def _parse_message(frame: protocol.Frame) -> object | None:
+    def _parse_message(frame: Frame) -> object | None:
         if frame.type == MsgType.INFO:
             return protocol.parse_info(frame.payload)
         if frame.type == MsgType.ACK:
@@ -274,7 +275,7 @@ class V1Decoder:
             return protocol.parse_error(frame.payload)
         return None
 
-    def _emit_run(self, run: list, out: DecodeOutput) -> None:
+    def _emit_run(self, run: list[tuple[Frame, tuple[int, int, int, int], int]], out: DecodeOutput) -> None:
         """Decode frames of one layout together: one numpy pass for all of them."""
         _, count, channels, width = run[0][1]
         payload = b"".join(f.payload for f, _, _ in run)

@@ -97,7 +97,8 @@ def _checks(rows: np.ndarray, channels: int) -> np.ndarray:
     words = np.ascontiguousarray(rows[:, 4:]).view("<u4")
     total = words[:, :-1].view("<i4").sum(axis=1, dtype=np.int64)
     sign_ok = ((words[:, :-1] + np.uint32(1 << 23)) < np.uint32(1 << 24)).all(axis=1)
-    return header_ok & sign_ok & ((total & 0xFFFF) == (words[:, -1] >> 16))
+    ok: np.ndarray = header_ok & sign_ok & ((total & 0xFFFF) == (words[:, -1] >> 16))
+    return ok
 
 
 def _chain(b: np.ndarray, start: int, channels: int) -> np.ndarray:

@@ -27,7 +27,8 @@ HALF = 1 << 15
 
 def signed_steps(ms: np.ndarray) -> np.ndarray:
     """Steps between consecutive 16-bit counters as signed numbers (wraps taken as forward)."""
-    return ((np.diff(np.asarray(ms, np.int64)) + HALF) % 65536) - HALF
+    steps: np.ndarray = np.mod(np.diff(np.asarray(ms, np.int64)) + HALF, 65536)
+    return steps - HALF
 
 
 def step_range(steps: np.ndarray) -> tuple[int, int]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from cobs import cobs
@@ -187,7 +187,7 @@ class SampleFrame:
     values: np.ndarray  # int32, (count, channels)
     frame_seq: int = 0
     frame_time_us: int = 0
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------------------------- encoding
@@ -203,7 +203,8 @@ def encode_body(msg_type: int, seq: int, time_us: int, payload: bytes = b"") -> 
 
 def encode_frame(msg_type: int, seq: int, time_us: int, payload: bytes = b"") -> bytes:
     """A complete wire frame: COBS-encoded body followed by the 0x00 delimiter."""
-    return cobs.encode(encode_body(msg_type, seq, time_us, payload)) + DELIMITER
+    stuffed: bytes = cobs.encode(encode_body(msg_type, seq, time_us, payload))  # cobs ships no types
+    return stuffed + DELIMITER
 
 
 def pack_values(values: np.ndarray, width: int) -> bytes:

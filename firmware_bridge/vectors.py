@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from cobs import cobs
@@ -18,7 +19,7 @@ from firmware_bridge.protocol import MsgType
 VECTORS_PATH = Path(__file__).with_name("protocol_vectors.json")
 
 
-def _vector(name: str, msg_type: int, seq: int, time_us: int, payload: bytes, **inputs) -> dict:
+def _vector(name: str, msg_type: int, seq: int, time_us: int, payload: bytes, **inputs: Any) -> dict[str, Any]:
     body = p.encode_body(msg_type, seq, time_us, payload)
     return {
         "name": name,
@@ -33,7 +34,7 @@ def _vector(name: str, msg_type: int, seq: int, time_us: int, payload: bytes, **
     }
 
 
-def build_vectors() -> list[dict]:
+def build_vectors() -> list[dict[str, Any]]:
     """The vectors: every message type, every sample width, wrap-around values, zeros to stuff."""
     vectors = []
     for width in p.SAMPLE_WIDTHS:
@@ -80,12 +81,13 @@ def build_vectors() -> list[dict]:
                            channels=16, resolution_bits=24, sample_width=3, max_batch=32, rate_mhz=1000000,
                            max_rate_mhz=4000000,
                            channel_decl=[[s.kind, s.unit, s.scale_exp10] for s in specs]))
-    for command, kwargs, extra in [
+    commands: list[tuple[MsgType, dict[str, Any], dict[str, Any]]] = [
         (MsgType.START, {}, {}), (MsgType.STOP, {}, {}), (MsgType.GET_INFO, {}, {}),
         (MsgType.SET_RATE, {"rate_hz": 2000.0}, {"rate_mhz": 2000000}),
         (MsgType.SET_BATCH, {"batch": 8}, {"batch": 8}),
         (MsgType.PING, {"token": 0xFEDCBA9876543210}, {"token": 0xFEDCBA9876543210}),
-    ]:
+    ]
+    for command, kwargs, extra in commands:
         wire = p.command_frame(command, 42, **kwargs)
         body = cobs.decode(wire[:-1])
         vectors.append({
@@ -96,8 +98,9 @@ def build_vectors() -> list[dict]:
     return vectors
 
 
-def load_vectors() -> list[dict]:
-    return json.loads(VECTORS_PATH.read_text())["vectors"]
+def load_vectors() -> list[dict[str, Any]]:
+    vectors: list[dict[str, Any]] = json.loads(VECTORS_PATH.read_text())["vectors"]
+    return vectors
 
 
 def write_vectors() -> None:

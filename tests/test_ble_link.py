@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import pytest
-from fakebluez.fixtures import ble_bus, require_dbus_daemon, start_fake  # noqa: F401 - fixtures
+from fakebluez.fixtures import ble_bus, require_dbus_daemon, start_fake
 from fakebluez.harness import FakeBlueZProcess, HostSession
 
 from firmware_bridge import protocol

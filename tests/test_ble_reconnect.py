@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakebluez.fixtures import ble_bus, require_dbus_daemon, start_fake  # noqa: F401 - fixtures
+from fakebluez.fixtures import ble_bus, require_dbus_daemon, start_fake
 from fakebluez.harness import HostSession
 
 from firmware_bridge.errors import PortNotFound

@@ -22,26 +22,38 @@ from dexumi.errors import DexumiError
 # --------------------------------------------------------------------------------------------- encoders
 
 
-def _capture(rig: SimRig, protocol: str):
+def _capture(poses, protocol: str):
+    """The rig playing the calibration script once, and every sample of it.
+
+    The script starts a fixed lead after the emulator is asked to start; on a loaded machine the driver's first
+    sample can arrive after that, and the first hold would be half missed. Then the rig is started again with
+    a longer lead: the capture is only used when its first sample came before the script began."""
     from dexumi.devices.encoder import EncoderConfig, EncoderDriver
+    from tests.waits import wait_until
 
     inp = enc.EncoderInput(protocol)
-    buf = enc.SampleBuffer(inp)
-    with EncoderDriver(EncoderConfig(rig.port, protocol)) as drv:
-        end = rig.segment_window("zero_check")[1]
-        while time.monotonic() < end + 0.1:
-            buf.add(drv.read(0.05))
-    return inp, buf.samples()
+    for lead_s in (1.0, 3.0, 8.0):
+        rig = SimRig(poses, protocol, hold_s=0.8, move_s=0.3, sweep_s=0.5, wave_s=0, lead_s=lead_s).start()
+        try:
+            buf = enc.SampleBuffer(inp)
+            with EncoderDriver(EncoderConfig(rig.port, protocol)) as drv:
+                first = wait_until(lambda: drv.read(0.05), timeout=30, message="the emulator's first samples")
+                if float(first[0].mapped_time[0]) > rig.epoch - 0.05:
+                    continue  # the script began before the driver saw it: again, with a longer lead
+                buf.add(first)
+                end = rig.segment_window("zero_check")[1]
+                while time.monotonic() < end + 0.1:
+                    buf.add(drv.read(0.05))
+            return rig, inp, buf.samples()
+        finally:
+            rig.stop()
+    raise AssertionError("the encoder driver never streamed before the calibration script began")
 
 
 @pytest.mark.parametrize("protocol,model", [("v1", "xhand_exo"), ("legacy", "inspire_exo")])
 def test_encoder_calibration_recovers_known_sensor_errors(protocol, model):
     poses = hand_poses(model)
-    rig = SimRig(poses, protocol, hold_s=0.8, move_s=0.3, sweep_s=0.5, wave_s=0).start()
-    try:
-        inp, samples = _capture(rig, protocol)
-    finally:
-        rig.stop()
+    rig, inp, samples = _capture(poses, protocol)
     centers = enc.circular_center(samples.x, inp.period) if inp.period else None
     if protocol == "legacy":  # the sensors' 0/2π point lies inside the range of motion of every joint
         raw_turns = samples.window(*rig.segment_window("fist")).x

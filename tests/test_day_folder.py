@@ -21,6 +21,7 @@ from dexumi.episode import schema as S
 from dexumi.episode.listing import EpisodeEntry
 from dexumi.episode.recover import recover_file
 from tests.conftest import DEXUMI, REPO
+from tests.waits import wait_until
 
 
 def _dexumi(*args, timeout=120, **kw):
@@ -60,10 +61,9 @@ def _kill_during_recording(out, wait: float) -> None:
     proc = subprocess.Popen([*DEXUMI, "record", "--headless", "--sim", "--out", str(out), "--episodes", "5",
                              "--duration", "5", "--task", "pour", "--operator", "bo"], cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while not ({p.name for p in out.glob("*" + S.PARTIAL)} - before) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(wait)
+    wait_until(lambda: {p.name for p in out.glob("*" + S.PARTIAL)} - before, timeout=60,
+               message="the recorder's episode file")
+    time.sleep(wait)  # the kill instant after the file appeared: what the test varies
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
 

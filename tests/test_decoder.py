@@ -238,7 +238,7 @@ def test_fuzz_legacy_never_accepts_a_damaged_frame(flips, step):
     changed = np.flatnonzero(np.frombuffer(bytes(data), np.uint8) != np.frombuffer(original, np.uint8))
     d = LegacyDecoder(8)
     _, got, times = decode_all(d, bytes(data), step)
-    for row, t in zip(got, times):
+    for row, _t in zip(got, times):
         k = int(np.flatnonzero((v == row).all(axis=1))[0])  # rows are unique: which frame this was
         frame_changes = changed[(changed >= k * size) & (changed < (k + 1) * size)] - k * size
         # the checksum covers everything but the 16-bit ms counter (bytes size-4, size-3 of the frame)

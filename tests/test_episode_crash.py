@@ -7,7 +7,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 
 import h5py
@@ -20,6 +19,7 @@ from dexumi.episode import schema as S
 from dexumi.episode.reader import Episode
 from dexumi.episode.recover import recover_path
 from tests.conftest import DEXUMI
+from tests.waits import wait_until
 
 
 def _kill_tree(proc: subprocess.Popen) -> None:
@@ -50,10 +50,8 @@ def _one_kill(out, rng, max_wait: float) -> float:
     proc = subprocess.Popen([*DEXUMI, "record", "--headless", "--sim", "--out", str(out), "--episodes", "20",
                              "--duration", "1.5"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
-        deadline = time.monotonic() + 30
-        while not list(out.glob("*" + S.PARTIAL)) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(rng.uniform(0.3, max_wait))
+        wait_until(lambda: list(out.glob("*" + S.PARTIAL)), timeout=30, message="the recorder's episode file")
+        time.sleep(rng.uniform(0.3, max_wait))  # a random kill instant: what the test varies
         killed_at = time.monotonic()
     finally:
         _kill_tree(proc)
@@ -64,7 +62,7 @@ def _run_kills(tmp_path, kills: int, seed: int) -> None:
     rng = random.Random(seed)
     out = tmp_path / "out"
     seen_numbers: set[int] = set()
-    for k in range(kills):
+    for _ in range(kills):
         before = {p.name for p in out.glob("*.h5")} if out.exists() else set()
         killed_at = _one_kill(out, rng, 4.0)
         partial = numbering.unfinished(out)

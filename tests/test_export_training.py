@@ -185,7 +185,7 @@ def test_act_length_and_compressed_variant(day, tmp_path):
     export_paths([day], ExportOptions("act", raw, image_size=(64, 48), act_length=40, progress=False))
     for i in range(2):
         with h5py.File(tmp_path / f"c/episode_{i}.hdf5") as f, h5py.File(raw / f"episode_{i}.hdf5") as g:
-            assert f.attrs["compress"] == True and f["action"].shape[0] == 40  # noqa: E712
+            assert f.attrs["compress"] == True and f["action"].shape[0] == 40  # noqa: E712 - numpy bool
             assert f["compress_len"].shape == (2, 40) and not f["is_pad"][:].any()
             row, n = f["observations/images/wrist0"][7], int(f["compress_len"][0, 7])
             img = cv2.imdecode(row[:n], 1)  # what ACT's loader does

@@ -218,7 +218,7 @@ def run_sweep(work: Path, exhaustive: bool) -> tuple[list[dict], dict[str, Count
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(rf.read_text())
     figures: dict[str, Counter] = {}
-    for (cat, name, path), res in zip(meta, results):
+    for (cat, name, _path), res in zip(meta, results):
         res["category"], res["input"] = cat, name
         c = figures.setdefault(cat, Counter())
         c["runs"] += 1

@@ -21,6 +21,7 @@ from dexumi.episode.layout import EncoderLayout, EpisodeMeta
 from dexumi.episode.writer import EpisodeWriter
 from tests.conftest import DEXUMI, REPO
 from tests.test_episode_format import write_episode
+from tests.waits import wait_until
 
 
 def dexumi(*args: object, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -60,11 +61,11 @@ def test_second_recorder_refused_and_live_partial_not_recovered(tmp_path):
     first = subprocess.Popen([*DEXUMI, "record", "--headless", "--sim", "--out", str(out), "--duration", "60"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     try:
-        deadline = time.monotonic() + 60
-        while not list(out.glob("*" + S.PARTIAL)) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        live = list(out.glob("*" + S.PARTIAL))
-        assert live, first.stderr.read() if first.poll() is not None else "no partial"
+        def partials() -> list:
+            assert first.poll() is None, first.stderr.read()  # the first recorder must still be recording
+            return list(out.glob("*" + S.PARTIAL))
+
+        live = wait_until(partials, timeout=60, message="the first recorder's episode file")
         second = dexumi("record", "--headless", "--sim", "--out", out, "--duration", "1")
         one_line_error(second, "in use by another dexumi")
         rec = dexumi("recover", out)

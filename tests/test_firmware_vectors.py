@@ -47,9 +47,9 @@ def vector_lines() -> list[str]:
         elif v["type"] == p.MsgType.ERROR:
             lines.append(f'error {name} {head} {i["code"]} {i["detail"]} {_hex(i["text"].encode())} {wire}')
         else:
-            payload = {p.MsgType.SET_RATE: lambda: p.RATE.pack(i["rate_mhz"]),
-                       p.MsgType.SET_BATCH: lambda: p.BATCH.pack(i["batch"]),
-                       p.MsgType.PING: lambda: p.PING.pack(i["token"])}.get(p.MsgType(v["type"]), lambda: b"")()
+            payload = {p.MsgType.SET_RATE: lambda i=i: p.RATE.pack(i["rate_mhz"]),
+                       p.MsgType.SET_BATCH: lambda i=i: p.BATCH.pack(i["batch"]),
+                       p.MsgType.PING: lambda i=i: p.PING.pack(i["token"])}.get(p.MsgType(v["type"]), lambda: b"")()
             lines.append(f'command {name} {v["type"]} {head} {_hex(payload)} {wire}')
     return lines
 

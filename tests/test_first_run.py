@@ -12,7 +12,6 @@ import time
 import numpy as np
 import pytest
 
-from dexumi import hands
 from dexumi.session.simmotion import exo_joint_ranges, sim_motion_spec
 from firmware_bridge.emulator.motion import make_motion
 from tests.conftest import DEXUMI, REPO

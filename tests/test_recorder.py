@@ -22,7 +22,7 @@ from apps.recorder.live import LiveLayout, LiveReader, LiveWriter
 from tests.conftest import DEXUMI, REPO
 
 pytest.importorskip("pytestqt")
-from PySide6 import QtCore, QtWidgets  # noqa: E402
+from PySide6 import QtCore, QtWidgets
 
 KEY = QtCore.Qt.Key
 

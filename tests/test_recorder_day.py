@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import REPO
 
 pytest.importorskip("pytestqt")
-from PySide6 import QtCore  # noqa: E402
+from PySide6 import QtCore
 
 KEY = QtCore.Qt.Key
 

@@ -102,7 +102,7 @@ def test_chart_breaks_lines_at_missing_values():
     c.line(t, y)
     img = c.render().astype(int)
     L, R = 70, 15
-    col = lambda x: int(L + x / 10 * (600 - L - R))  # noqa: E731
+    col = lambda x: int(L + x / 10 * (600 - L - R))
     line = (np.abs(img[..., 0] - img[..., 2]) > 60).any(axis=0)  # coloured (not grey/black) pixels per column
     assert line[col(2)] and line[col(8)]
     assert not line[col(4.5):col(5.5)].any(), "a straight segment bridges the gap"

@@ -237,7 +237,7 @@ def test_fingertip_mode_matches_a_reference_least_squares_optimum() -> None:
     targets = r.fingertip_targets(x)
     frames = r.tips.robot_frames
     for i in (10, 30, 59):
-        ref = least_squares(lambda v: (r.robot.frame_positions(v, frames) - targets[i]).ravel(), q[i],
+        ref = least_squares(lambda v, i=i: (r.robot.frame_positions(v, frames) - targets[i]).ravel(), q[i],
                             bounds=(r.robot.lower, r.robot.upper), xtol=1e-12, ftol=1e-12)
         ours = np.linalg.norm(r.robot.frame_positions(q[i], frames) - targets[i], axis=1).mean()
         best = np.linalg.norm(ref.fun.reshape(-1, 3), axis=1).mean()

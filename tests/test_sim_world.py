@@ -13,16 +13,16 @@ os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco is imported: it picks
 if importlib.util.find_spec("mujoco") is None:
     pytest.skip("mujoco is not installed", allow_module_level=True)
 
-from dexumi.devices.cameras.world import world_available  # noqa: E402
+from dexumi.devices.cameras.world import world_available
 
 if not world_available()[0]:
     pytest.skip(f"no offscreen rendering here: {world_available()[1]}", allow_module_level=True)
 
-import cv2  # noqa: E402
-from scipy.spatial.transform import Rotation  # noqa: E402
+import cv2
+from scipy.spatial.transform import Rotation
 
-from dexumi.sim.scene import CameraSpec, SceneConfig  # noqa: E402
-from dexumi.sim.world import FINGER_NAMES, World, WorldConfig, WorldTruth, world_config  # noqa: E402
+from dexumi.sim.scene import CameraSpec, SceneConfig
+from dexumi.sim.world import FINGER_NAMES, World, WorldConfig, WorldTruth, world_config
 
 PINHOLE = CameraSpec("wrist0", 640, 480, 62.0, "pinhole", (), (-0.10, 0.012, -0.06), 30.0)
 

@@ -19,7 +19,7 @@ import pytest
 
 pytest.importorskip("mne_lsl")
 
-from dexumi.devices.lsl import LslInletStream, map_times  # noqa: E402
+from dexumi.devices.lsl import LslInletStream, map_times
 
 
 def lsl_sim(seconds: float, offset: float = 0.37, ppm: float = 50.0) -> tuple[str, subprocess.Popen]:

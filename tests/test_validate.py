@@ -9,7 +9,7 @@ import pytest
 
 from dexumi.validate import ValidateConfig, validate_file, validate_paths
 from dexumi.validate.jpeg import structure_ok
-from test_validate_util import (copy, corrupt_jpeg, gap, garble_jpeg, modify, nan_action, outside_limits, recorded,
+from test_validate_util import (copy, corrupt_jpeg, dropped_frames, gap, garble_jpeg, modify, nan_action, outside_limits, recorded,
                                 reverse_timestamp, run)
 
 
@@ -22,20 +22,31 @@ def levels(report) -> dict[str, str]:
     return {c.check: c.level for c in report.checks}
 
 
+LOSS_CHECKS = {"drops", "alignment", "rates"}  # the checks that see frames lost while recording
+
+
 def test_clean_episodes_pass(folder, tmp_path):
     res = validate_paths([folder], progress=False)
     assert len(res.episodes) == 2
-    assert not res.failed(), [(c.check, c.message) for r in res.episodes for c in r.checks if c.level == "error"]
+    # A machine loaded far beyond its two cores can make the simulated cameras drop frames while recording:
+    # then those episodes may fail, through the checks that see lost frames and only them (beyond their limits).
+    lossy = {r.path for r in res.episodes if dropped_frames(r.path)}  # the recording's own truth
+    failed = False
+    for r in res.episodes:
+        errors = {c.check: c.message for c in r.checks if c.level == "error"}
+        assert set(errors) <= (LOSS_CHECKS if r.path in lossy else set()), errors
+        failed = failed or bool(errors)
     for r in res.episodes:
         lv = levels(r)
         for check in ("schema", "length", "finite", "timestamps", "rates", "sequence", "images"):
-            assert lv[check] == "pass", (check, r.to_dict())
+            if check not in LOSS_CHECKS or r.path not in lossy:
+                assert lv[check] == "pass", (check, r.to_dict())
         assert r.metrics["images"] > 100
     assert res.folders[0].checks[0].level == "pass"
     p = run("validate", folder, "--json", tmp_path / "r.json", "--plots", tmp_path / "plots")
-    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.returncode == (1 if failed else 0), p.stdout + p.stderr
     doc = json.loads((tmp_path / "r.json").read_text())
-    assert doc["passed"] and doc["summary"]["files"] == 2 and doc["report_version"] == 1
+    assert doc["passed"] is not failed and doc["summary"]["files"] == 2 and doc["report_version"] == 1
     assert {c["check"] for c in doc["episodes"][0]["checks"]} >= {"timestamps", "gaps", "images", "joint_limits"}
     pngs = sorted(x.name for x in (tmp_path / "plots").glob("*.png"))
     assert pngs == sorted(f"episode_000{n}_{k}.png" for n in (1, 2) for k in ("rates", "residuals", "joints"))

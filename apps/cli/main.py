@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
-    except Exception as exc:  # noqa: BLE001 - last line of defence: never a traceback unless asked
+    except Exception as exc:
         if args.debug:
             raise
         print(f"dexumi {args.command}: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",

@@ -67,7 +67,7 @@ class CameraView(QtWidgets.QWidget):
     def stale(self) -> bool:
         return time.monotonic() - self._last > STALE_S
 
-    def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802 - Qt API
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:
         self.paints += 1
         p = QtGui.QPainter(self)
         r = self.rect()

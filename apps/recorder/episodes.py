@@ -67,7 +67,10 @@ class Validator(QtCore.QObject):
                     f"error: validation failed: {(err.strip().splitlines() or ['?'])[-1]}"
             except Exception as exc:  # noqa: BLE001 - shown in the list
                 summary = f"error: validation failed: {exc}"
-            self.done.emit(path, summary)
+            try:
+                self.done.emit(path, summary)
+            except RuntimeError:  # the window closed while this file was being validated: nobody to tell
+                return
 
     def shutdown(self) -> None:
         self._todo.put(None)

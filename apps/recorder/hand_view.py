@@ -164,10 +164,10 @@ class _HandPainting:
             p.drawLine(QtCore.QPointF(*pts[i]), QtCore.QPointF(*pts[i + 1]))
 
     # orbit and zoom
-    def mousePressEvent(self, e: QtGui.QMouseEvent) -> None:  # noqa: N802
+    def mousePressEvent(self, e: QtGui.QMouseEvent) -> None:
         self._drag = e.position()
 
-    def mouseMoveEvent(self, e: QtGui.QMouseEvent) -> None:  # noqa: N802
+    def mouseMoveEvent(self, e: QtGui.QMouseEvent) -> None:
         if self._drag is not None:
             d = e.position() - self._drag
             self._drag = e.position()
@@ -175,10 +175,10 @@ class _HandPainting:
             self.proj.pitch = float(np.clip(self.proj.pitch + d.y() * 0.01, -1.5, 1.5))
             self.update()  # type: ignore[attr-defined]
 
-    def mouseReleaseEvent(self, e: QtGui.QMouseEvent) -> None:  # noqa: N802
+    def mouseReleaseEvent(self, e: QtGui.QMouseEvent) -> None:
         self._drag = None
 
-    def wheelEvent(self, e: QtGui.QWheelEvent) -> None:  # noqa: N802
+    def wheelEvent(self, e: QtGui.QWheelEvent) -> None:
         self.proj.zoom = float(np.clip(self.proj.zoom * (1.1 if e.angleDelta().y() > 0 else 1 / 1.1), 0.3, 5))
         self.update()  # type: ignore[attr-defined]
 
@@ -190,7 +190,7 @@ class Hand2DView(_HandPainting, QtWidgets.QWidget):
         QtWidgets.QWidget.__init__(self, parent)
         self._init_painting()
 
-    def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:
         p = QtGui.QPainter(self)
         self._paint(p, self.width(), self.height())
         p.end()
@@ -223,7 +223,7 @@ def make_hand_view(parent: QtWidgets.QWidget | None = None) -> QtWidgets.QWidget
                     self.setFormat(fmt)
                     self._init_painting()
 
-                def paintGL(self) -> None:  # noqa: N802
+                def paintGL(self) -> None:
                     p = QtGui.QPainter(self)
                     self._paint(p, self.width(), self.height())
                     p.end()

@@ -50,7 +50,7 @@ class JointPlot(QtWidgets.QWidget):
         step = next(s for s in (5, 10, 20, 30, 45, 90, 180, 360, 720) if span / s <= 6)
         return np.arange(np.ceil(self._lo / step) * step, self._hi + 1e-9, step)
 
-    def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802 - Qt API
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:
         self.paints += 1
         p = QtGui.QPainter(self)
         w, h = self.width(), self.height()
@@ -59,8 +59,8 @@ class JointPlot(QtWidgets.QWidget):
         pw, ph = max(w - left - right, 10), max(h - top - bottom, 10)
         sx = pw / self.window_s
         sy = ph / max(self._hi - self._lo, 1e-6)
-        fx = lambda x: left + (x + self.window_s) * sx  # noqa: E731
-        fy = lambda y: top + (self._hi - y) * sy  # noqa: E731
+        fx = lambda x: left + (x + self.window_s) * sx
+        fy = lambda y: top + (self._hi - y) * sy
         small = p.font()
         small.setPointSize(8)
         p.setFont(small)

@@ -133,7 +133,7 @@ class KeyRouter(QtCore.QObject):
     def _ours(self, obj: QtCore.QObject) -> bool:
         return isinstance(obj, QtWidgets.QWidget) and obj.window() is self.window
 
-    def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:  # noqa: N802 - Qt API
+    def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:
         t = ev.type()
         if t == QtCore.QEvent.Type.FocusIn and isinstance(obj, QtWidgets.QLineEdit):
             obj.setModified(False)  # fresh focus: Space starts/stops until the user types

@@ -6,7 +6,6 @@ import argparse
 import logging
 import signal
 import sys
-from pathlib import Path
 
 from apps.recorder.options import RecorderOptions
 from dexumi.errors import DexumiError

@@ -47,7 +47,7 @@ class RecorderOptions:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> RecorderOptions:
-        g = lambda k, d=None: getattr(args, k, d)  # noqa: E731 - record.py may not define every option
+        g = lambda k, d=None: getattr(args, k, d)
         return cls(out=Path(args.out), sim=bool(g("sim", False)), port=g("port"), cameras=list(g("camera", []) or []),
                    hand=g("hand"), profile=g("profile"), map=g("map"), task=g("task", "") or "",
                    operator=g("operator", "") or "", protocol=g("protocol", "auto") or "auto", rate=g("rate"),

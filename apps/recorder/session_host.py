@@ -81,7 +81,7 @@ class LivePublisher:
         while not self._stop.wait(PUBLISH_S):
             try:
                 self.publish()
-            except Exception:  # noqa: BLE001 - display data must never disturb recording
+            except Exception:
                 log.exception("live publisher")
 
     def _joint_rows(self) -> np.ndarray | None:

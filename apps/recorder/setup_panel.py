@@ -27,7 +27,7 @@ def camera_choices() -> list[str]:
         from dexumi.devices.cameras import list_cameras
 
         return [c["spec"] for c in list_cameras()]
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - discovery is a convenience
         log.info("camera discovery: %s", exc)
         return []
 

@@ -18,7 +18,7 @@ from apps.pyside_fix import immortalize_singletons
 
 immortalize_singletons()  # before any Qt call: see pyside_fix.py
 
-from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from apps.recorder.camera_view import CameraView
 from apps.recorder.controls import Controls
@@ -411,7 +411,7 @@ class RecorderWindow(QtWidgets.QMainWindow):
         return dict(self.health_table.levels)
 
     # ----------------------------------------------------------------------------------------- closing
-    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.settings.setValue("episode/task", self.controls.task.text())
         self.settings.setValue("episode/operator", self.controls.operator.text())
         self.settings.sync()

@@ -44,7 +44,7 @@ def video(files: list[Path], out: Path, fps: float | None = None, progress: bool
     if out.exists():
         raise DexumiError(f"{out} already exists; use --force to replace it")
     results = []
-    for k, f in enumerate(files):
+    for f in files:
         target = out if len(files) == 1 else out.with_name(f"{out.stem}_{f.name.split('.')[0]}{out.suffix}")
         d = load(f)
         frames: list[int] = []

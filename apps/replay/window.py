@@ -168,7 +168,7 @@ class ReplayWindow(QtWidgets.QMainWindow):
         if cand:
             self.set_frame(cand[0] if direction > 0 else cand[-1])
 
-    def keyPressEvent(self, ev: QtGui.QKeyEvent) -> None:  # noqa: N802 - Qt API
+    def keyPressEvent(self, ev: QtGui.QKeyEvent) -> None:
         key, shift = ev.key(), bool(ev.modifiers() & QtCore.Qt.KeyboardModifier.ShiftModifier)
         K = QtCore.Qt.Key
         step = 10 if shift else 1
@@ -199,7 +199,7 @@ class ReplayWindow(QtWidgets.QMainWindow):
         else:
             super().keyPressEvent(ev)
 
-    def closeEvent(self, ev: QtGui.QCloseEvent) -> None:  # noqa: N802
+    def closeEvent(self, ev: QtGui.QCloseEvent) -> None:
         self.timer.stop()
         if self.data is not None:
             self.data.close()

@@ -88,7 +88,7 @@ def _child(spec: dict) -> int:
     while not done.wait(FEED_S):
         try:
             feed()
-        except Exception:  # noqa: BLE001 - the viewer is a help: recording goes on
+        except Exception:
             log.exception("rerun headless feed")
     try:
         feed()

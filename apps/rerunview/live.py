@@ -88,5 +88,5 @@ class LiveRerun:
         try:
             self.rec.flush()
             self.rec.disconnect()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - the viewer is a help: log and go on
             log.warning("rerun live close: %s", exc)

@@ -34,7 +34,7 @@ class CameraView(QtWidgets.QFrame):
         self.status = text
         self.update()
 
-    def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802 - Qt API
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:
         p = QtGui.QPainter(self)
         p.fillRect(self.rect(), QtGui.QColor(20, 20, 20))
         if self._image is not None and not self._image.isNull():

@@ -29,7 +29,7 @@ def gl_available() -> tuple[bool, str]:
     if platform in ("offscreen", "minimal", ""):
         return False, f"Qt platform {platform or 'none'!r} has no OpenGL"
     try:
-        import pyqtgraph.opengl  # noqa: F401
+        import pyqtgraph.opengl  # noqa: F401 - the import is the probe
     except Exception as exc:  # noqa: BLE001 - PyOpenGL missing or broken
         return False, f"pyqtgraph.opengl unavailable ({type(exc).__name__}: {exc})"
     ctx = QtGui.QOpenGLContext()

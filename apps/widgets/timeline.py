@@ -19,7 +19,7 @@ class MarkerStrip(QtWidgets.QWidget):
         self.markers: list[tuple[int, tuple[int, int, int]]] = []
         self.bands: list[tuple[int, int, tuple[int, int, int]]] = []  # (first frame, last frame, colour)
 
-    def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:
         p = QtGui.QPainter(self)
         p.fillRect(self.rect(), QtGui.QColor(235, 235, 235))
         w = max(1, self.width() - 12)

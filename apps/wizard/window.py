@@ -38,7 +38,7 @@ def joint_chart(angles: np.ndarray, target: np.ndarray | None, names: tuple[str,
     img = np.full((height, width, 3), 30, np.uint8)
     n = max(1, len(angles))
     plot_h = height - 22
-    y = lambda deg: int(round(plot_h * (high_deg - np.clip(deg, low_deg, high_deg)) / (high_deg - low_deg)))  # noqa: E731
+    y = lambda deg: int(round(plot_h * (high_deg - np.clip(deg, low_deg, high_deg)) / (high_deg - low_deg)))
     cv2.line(img, (0, y(0.0)), (width, y(0.0)), (90, 90, 90), 1)
     cw = width / n
     for j, a in enumerate(np.degrees(angles)):
@@ -173,7 +173,7 @@ class CalibrationWizard(QtWidgets.QWidget):
             self.run = CalibrationRun(self.options)  # a clean run for the next attempt (same steps)
             self._say(f"cannot open {choice}: {exc}")
             return False
-        except Exception as exc:  # noqa: BLE001 - a Qt slot must not end in a traceback
+        except Exception as exc:
             log.exception("opening %s", choice)
             self.run.close()
             self.run = CalibrationRun(self.options)
@@ -311,7 +311,7 @@ class CalibrationWizard(QtWidgets.QWidget):
         self.log.appendPlainText(f"✓ profile written to {out}")
         return out
 
-    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt's name
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.shutdown()
         super().closeEvent(event)
 

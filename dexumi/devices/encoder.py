@@ -14,6 +14,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 
+from typing import Any
+
 import numpy as np
 
 from dexumi.clock import ClockEstimate, ClockFit
@@ -134,7 +136,7 @@ class EncoderDriver(StreamWorker[EncoderBatch]):
         self.close()
 
     # ------------------------------------------------------------------------------------- handshake
-    def _send(self, command: MsgType, **kwargs: object) -> int:
+    def _send(self, command: MsgType, **kwargs: Any) -> int:
         seq = self._cmd_seq
         self._cmd_seq += 1
         self.transport.write(protocol.command_frame(command, seq, **kwargs))

@@ -23,6 +23,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from typing import Any
+
 import numpy as np
 
 from dexumi.clock import ClockEstimate, ClockFit
@@ -126,7 +128,7 @@ class LslInletStream:
         self.source_name = stream_name(self.spec)
         self.resolve_timeout_s = resolve_timeout_s
         self.probe_interval_s = probe_interval_s
-        self.inlet = None
+        self.inlet: Any = None  # mne_lsl's StreamInlet once open
         self.channels = 0
         self.nominal_rate_hz = 0.0
         self.stype = ""
@@ -260,7 +262,7 @@ class LslInletStream:
         if self.inlet is not None:
             try:
                 self.inlet.close_stream()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - the stream may be gone already
                 pass
             self.inlet = None
         self.connected = False
@@ -335,6 +337,6 @@ class LslOutlets:
         for o in [self.encoder, self.markers, *self.frames.values()]:
             try:
                 del o
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - closing goes on for every outlet
                 pass
         self.frames = {}

@@ -48,14 +48,15 @@ class SimDeviceProcess:
             if line or self.proc.poll() is not None:
                 break
         if not line or not os.path.exists(line):
-            self.stop()
+            self.stop(close_log=False)
             self._stderr.seek(0)
             err = self._stderr.read()
+            self._stderr.close()
             raise DexumiError(f"the simulated device did not start: {err.strip().splitlines()[-1] if err.strip() else line!r}")
         return line
 
-    def stop(self, timeout: float = 5.0) -> int | None:
-        """SIGTERM (the emulator flushes its truth log), then SIGKILL if it lingers."""
+    def stop(self, timeout: float = 5.0, close_log: bool = True) -> int | None:
+        """SIGTERM (the emulator flushes its truth log), then SIGKILL if it lingers; closes its stderr file."""
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGTERM)
@@ -68,6 +69,8 @@ class SimDeviceProcess:
                 self.proc.wait()
         if self.proc.stdout:
             self.proc.stdout.close()
+        if close_log:
+            self._stderr.close()
         return self.proc.returncode
 
     def __enter__(self) -> SimDeviceProcess:

@@ -126,7 +126,7 @@ def build_aligned(enc_t: np.ndarray, angles: np.ndarray, cam_times: dict[str, np
             images[cam] = np.full(len(ts), -1, np.int64)
             offsets[cam] = np.full(len(ts), np.nan, np.float32)
             continue
-        j, off, _ = nearest_frames(t, ts, np.inf)
-        images[cam] = j.astype(np.int64)
+        frame_idx, off, _ = nearest_frames(t, ts, np.inf)
+        images[cam] = frame_idx.astype(np.int64)
         offsets[cam] = off.astype(np.float32)
     return AlignedView(ts, exo, valid, images, offsets, main_camera, source)

@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 class JointMapper(Protocol):
     """What finalising needs of a retargeter: (N, J) exoskeleton joints → (N, A) robot joints."""
 
-    robot_joint_names: tuple[str, ...]
+    @property
+    def robot_joint_names(self) -> tuple[str, ...]: ...
 
     def retarget(self, exo_q: np.ndarray) -> np.ndarray: ...
 

@@ -318,10 +318,10 @@ def view_ranges(timestamps: np.ndarray, attrs: dict[str, Any]) -> list[tuple[int
     start, end = 0.0, np.inf
     trim = attrs.get(A_TRIM)
     if trim is not None:
-        a = np.asarray(trim, float).ravel()
-        if a.shape == (2,):
-            start = float(a[0])
-            end = float(a[1]) if np.isfinite(a[1]) and a[1] >= 0 else np.inf
+        tr = np.asarray(trim, float).ravel()
+        if tr.shape == (2,):
+            start = float(tr[0])
+            end = float(tr[1]) if np.isfinite(tr[1]) and tr[1] >= 0 else np.inf
     cuts = [start] + [float(x) for x in np.asarray(attrs.get(A_SPLITS, []), float).ravel()
                       if start < x < end] + [end]
     out = []

@@ -48,7 +48,7 @@ def _write_counter(folder: Path, n: int) -> None:
 def unfinished(folder: str | Path) -> list[Path]:
     """Files left by an interrupted recording or recovery, oldest number first."""
     out = []
-    for n, paths in sorted(scan(folder).items()):
+    for _n, paths in sorted(scan(folder).items()):
         out += [p for p in paths if p.name.endswith((S.PARTIAL, S.RECOVERING))]
     return out
 

@@ -12,13 +12,15 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterable
+from typing import Any
 
 import h5py
 import numpy as np
 
 from dexumi.episode import numbering
 from dexumi.episode import schema as S
-from dexumi.episode.finalize import finalize_open_file, read_text
+from dexumi.episode.finalize import JointMapper, finalize_open_file, read_text
 from dexumi.episode.layout import CameraLayout, EncoderLayout, EpisodeMeta
 from dexumi.episode.writer import EpisodeWriter, publish
 from dexumi.errors import DexumiError
@@ -38,7 +40,7 @@ class RecoveryResult:
     message: str = ""
 
 
-def _attr(f: h5py.File, k: str, default: object = "") -> object:
+def _attr(f: h5py.File, k: str, default: object = "") -> Any:
     v = f.attrs.get(k, default)
     return v.decode() if isinstance(v, bytes) else v.item() if isinstance(v, np.generic) else v
 
@@ -131,7 +133,7 @@ def _meta(f: h5py.File) -> EpisodeMeta:
         session_json=read_text(f, S.SESSION) or "{}")
 
 
-def retargeter_from_text(text: str):
+def retargeter_from_text(text: str) -> JointMapper | None:
     """A Retargeter from a stored map text, or None (identity action) when there is none or it fails."""
     if not text.strip():
         return None
@@ -187,7 +189,7 @@ def _already_published(f: h5py.File, src: Path) -> Path | None:
     return None
 
 
-def recover_file(path: str | Path, retargeter: object | None = None) -> RecoveryResult:
+def recover_file(path: str | Path, retargeter: JointMapper | None = None) -> RecoveryResult:
     """Recover one `.partial` (or leftover `.recovering`) file into `episode_NNNN.h5`.
 
     Refuses in one line (DexumiError, file untouched) anything that is not one of our episode files, and
@@ -235,8 +237,7 @@ def recover_file(path: str | Path, retargeter: object | None = None) -> Recovery
                 return _mark_failed(p, "no encoder sample and no camera frame (interrupted in the first flush)")
             final = _rebuild_or_clean(f, p, retargeter)
     if final is None:  # finalised and closed, only the rename was missing
-        final = publish(p)
-        return RecoveryResult(p, final, "renamed", message="finished episode renamed")
+        return RecoveryResult(p, publish(p), "renamed", message="finished episode renamed")
     return final
 
 
@@ -246,7 +247,7 @@ def _empty(f: h5py.File) -> bool:
     return all(_stream_len(g, [S.FRAMES, *S.CAMERA_FIELDS]) == 0 for g in f.get(S.CAMERAS, {}).values())
 
 
-def _rebuild_or_clean(f: h5py.File, src: Path, retargeter: object | None) -> RecoveryResult:
+def _rebuild_or_clean(f: h5py.File, src: Path, retargeter: JointMapper | None) -> RecoveryResult:
     """`_rebuild`, removing the half-built copy if it fails (the source stays untouched)."""
     try:
         return _rebuild(f, src, retargeter)
@@ -262,7 +263,7 @@ def _rebuild_or_clean(f: h5py.File, src: Path, retargeter: object | None) -> Rec
         raise DexumiError(f"could not recover {src.name}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
 
 
-def _rebuild(f: h5py.File, src: Path, retargeter: object | None) -> RecoveryResult:
+def _rebuild(f: h5py.File, src: Path, retargeter: JointMapper | None) -> RecoveryResult:
     meta = _meta(f)
     el, cams = _layouts(f)
     n = S.episode_number(src)
@@ -337,12 +338,13 @@ def recover_path(path: str | Path, progress: bool = False) -> list[RecoveryResul
         # a .recovering next to its .partial is redone from the .partial, not on its own
         files = [x for x in files if not (x.name.endswith(S.RECOVERING)
                                          and x.name[: -len(S.RECOVERING)] + S.PARTIAL in partials)]
+        todo: Iterable[Path] = files
         if progress and len(files) > 1:
             from tqdm import tqdm
 
-            files = tqdm(files, desc="recovering", unit="episode")
+            todo = tqdm(files, desc="recovering", unit="episode")
         out = []
-        for x in files:
+        for x in todo:
             if not x.exists():
                 continue
             try:

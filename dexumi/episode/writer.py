@@ -9,10 +9,10 @@ reports and the outcome, closes, fsyncs and renames to `episode_NNNN.h5` (atomic
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
@@ -23,6 +23,9 @@ from dexumi.episode.layout import CameraLayout, EncoderLayout, EpisodeMeta
 from dexumi.errors import DexumiError
 from dexumi.safe_output import TargetExists, fsync_path, rename_no_clobber
 from dexumi.types import CameraFrame, EncoderBatch, GapEvent
+
+if TYPE_CHECKING:
+    from dexumi.episode.finalize import JointMapper
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +279,7 @@ class EpisodeWriter:
 
     # ------------------------------------------------------------------------------------------ end
     def finalize(self, outcome: str | None = None, notes: str | None = None, stop_reason: str = "stopped",
-                 retargeter: object | None = None, extra_stats: dict | None = None) -> Path:
+                 retargeter: JointMapper | None = None, extra_stats: dict | None = None) -> Path:
         """Add the aligned view and reports, close, fsync, rename to the final name; returns that path."""
         from dexumi.episode.finalize import finalize_open_file
 

@@ -42,12 +42,12 @@ def each_episode(plan: ExportPlan, write: Callable[[Episode, int, SourceInfo], d
                     extra = {"part": info.part_index, "source_frames": list(info.part)}
                 rows.append({"source": str(info.path), "index": i, **extra, **write(ep, i, info)})
             release_quietly(info.path)  # read once: its pages need not crowd out the next episode's
-        except Exception as exc:  # noqa: BLE001 - any damage in one file must not abort the others
+        except Exception as exc:
             if is_disk_full(exc):
                 raise
             try:
                 undo(i)
-            except Exception as again:  # noqa: BLE001
+            except Exception as again:
                 if is_disk_full(again):
                     raise
                 raise DexumiError(f"cannot undo the partial output of {info.path}: {one_line(again)}") from None

@@ -39,7 +39,7 @@ def h5_output(path: str | Path) -> Iterator[h5py.File]:
         try:
             f.close()
             release(p)  # written back and out of the page cache: the next episode does not wait on it
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if is_disk_full(exc):
                 _release(p)
                 raise OSError(28, "No space left on device") from None

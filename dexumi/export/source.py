@@ -98,7 +98,7 @@ def inspect(path: str | Path) -> SourceInfo:
                           pose=poses[0] if poses else "")
     except DexumiError:
         raise
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - h5py raises several types on damage: one DexumiError
         raise DexumiError(f"{p}: damaged episode ({type(exc).__name__}: {str(exc)[:100]})") from None
     finally:
         ep.close()

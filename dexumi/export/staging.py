@@ -93,7 +93,7 @@ class StagedDir:
 
     def _ours(self, d: Path) -> bool:
         m = _read_json(d / OUTPUT_MARKER)
-        return bool(m) and m.get("command") == self.command
+        return m is not None and bool(m) and m.get("command") == self.command
 
     def cleanup_stale(self) -> None:
         """Remove staging folders of this output left by a killed run (marker, dead pid); restore a moved-aside

@@ -61,6 +61,8 @@ def motor_scale(rmap: RetargetMap, names: tuple[str, ...], hand: str, source: st
         lo, hi = float(kin.lower[kin.index(n)]), float(kin.upper[kin.index(n)])
         if hi <= lo:
             raise DexumiError(f"--action-units motor: joint '{n}' has no range in the hand model")
+        if m.min is None or m.max is None:
+            raise DexumiError(f"--action-units motor: joint '{n}' needs min and max, or scale/offset")
         s = (m.max - m.min) / (hi - lo)
         scale.append(s)
         offset.append(m.min - s * lo)

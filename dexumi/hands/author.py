@@ -130,7 +130,7 @@ def _link(name: str, body: list[str]) -> list[str]:
 def render(spec: HandSpec) -> str:
     """URDF text of a hand spec (deterministic, so the committed files can be checked)."""
     centre, half = palm_box(spec)
-    palm = (f'<origin xyz="{_v(centre)}" rpy="0 0 0"/><geometry><box size="{_v(tuple(2 * h for h in half))}"/>'
+    palm = (f'<origin xyz="{_v(centre)}" rpy="0 0 0"/><geometry><box size="{_v((2 * half[0], 2 * half[1], 2 * half[2]))}"/>'
             "</geometry>")
     out = ['<?xml version="1.0"?>', f"<!-- {spec.comment} -->", f'<robot name="{spec.name}">',
            *_link("base", [f"    <visual>{palm}</visual>", f"    <collision>{palm}</collision>"])]

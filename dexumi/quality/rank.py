@@ -105,7 +105,7 @@ def features(path: str | Path, fingertips: bool = True) -> EpisodeFeatures:
             diff = c.get("difference_s")
             if diff is not None and (ft.latency_diff_ms is None or abs(diff) * 1e3 > ft.latency_diff_ms):
                 ft.latency_diff_ms, ft.latency_camera = abs(diff) * 1e3, name
-        if d.exo is not None and n:
+        if d.exo is not None and d.timestamps is not None and n:
             ft.jerk_p99 = _jerk_p99(d.timestamps, d.exo, valid)
         if fingertips:
             from dexumi.validate.checks_content import check_fingertips
@@ -119,7 +119,7 @@ def features(path: str | Path, fingertips: bool = True) -> EpisodeFeatures:
                 ft.tip_p95_mm = float(tip["p95"]) if tip else None
             except Exception as exc:  # noqa: BLE001 - the other features still count
                 log.debug("fingertips of %s: %s", p, exc)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - a damaged file is a row with its error
         ft.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
     finally:
         f.close()

@@ -66,7 +66,8 @@ def auto_alignment(exo: HandKinematics, robot: HandKinematics, exo_frames: Seque
     """Fit the alignment on matching poses of both models: the open hand (q = 0 clipped to limits) and
     the same fraction of each joint's range towards its upper limit. A heuristic for hands that were not
     designed as a pair; prefer an explicit transform when you know it."""
-    src, dst = [], []
+    src: list[np.ndarray] = []
+    dst: list[np.ndarray] = []
     for f in fractions:
         for kin, frames, out in ((exo, exo_frames, src), (robot, robot_frames, dst)):
             q0 = kin.clip(np.zeros(kin.nq))

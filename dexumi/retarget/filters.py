@@ -50,11 +50,12 @@ class LowPassFilter:
         y = np.empty_like(x)
         prev_y, prev_t = self._last_y, self._last_t
         for i in range(n):
-            if prev_y is None:
+            if prev_y is None or prev_t is None:
                 y[i] = x[i]
             else:
-                a = float(self._alpha(max(t[i] - prev_t, 0.0)))  # type: ignore[operator]
+                a = float(self._alpha(max(t[i] - prev_t, 0.0)))
                 y[i] = prev_y + a * (x[i] - prev_y)
-            prev_y, prev_t = y[i], t[i]
-        self._last_y, self._last_t = prev_y.copy(), prev_t
+            prev_y, prev_t = y[i], float(t[i])
+        if prev_y is not None:
+            self._last_y, self._last_t = prev_y.copy(), prev_t
         return y

@@ -67,6 +67,7 @@ class Retargeter:
             directions = [(t.robot[0], t.robot[1], t.weight) for t in ft.directions]
             self._check_frames(robot, [f for d in ft.directions for f in d.robot], "robot", src)
             self._check_frames(exo, [f for d in ft.directions for f in d.exo], "exoskeleton", src)
+            assert self.tips is not None  # an exoskeleton is given: checked above
             self.solver = FingertipSolver(robot, self.tips.robot_frames, [p.weight for p in ft.pairs], directions,
                                           settings)
         self.filter = LowPassFilter(rmap.filter.cutoff_hz, rmap.filter.rate_hz) if rmap.filter else None

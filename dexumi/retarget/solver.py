@@ -140,7 +140,7 @@ class FingertipSolver:
         cost = float(r @ r) + tau2 * float(dq_ref @ dq_ref)
         mu = s.damping
         it = 0
-        for it in range(1, n_iter + 1):
+        for it in range(1, n_iter + 1):  # noqa: B007 - the count is read after the loop
             dq = self._step(jm, r, dq_ref, q, mu, tau2)
             if abs(dq).max() < s.tolerance:
                 break

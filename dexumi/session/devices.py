@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,6 +16,9 @@ from dexumi.errors import DexumiError
 from dexumi.session.config import SessionConfig
 from dexumi.types import CameraFrame
 
+if TYPE_CHECKING:
+    from dexumi.devices.cameras import FrameGrabber
+
 log = logging.getLogger(__name__)
 
 
@@ -22,7 +26,7 @@ log = logging.getLogger(__name__)
 class CameraDevice:
     name: str
     spec: str
-    grabber: object  # dexumi.devices.cameras.grabber.FrameGrabber
+    grabber: FrameGrabber
     latency_s: float
     width: int
     height: int
@@ -51,7 +55,7 @@ class Devices:
                 log.warning("camera %s: close failed: %s", cam.name, exc)
         try:
             self.encoder.close()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - closing must reach the emulator too
             log.warning("encoder: close failed: %s", exc)
         if self.sim is not None:
             self.sim.stop()
@@ -120,12 +124,14 @@ def open_devices(cfg: SessionConfig) -> Devices:
         names: set[str] = set()
         sources = [make_camera(spec, width=cfg.camera_width, height=cfg.camera_height, fps=cfg.camera_fps)
                    for spec in specs]
-        clips = [src for src in sources if getattr(src, "mode", "") == "prerendered"]
+        from dexumi.devices.cameras.world import WorldCamera
+
+        clips = [src for src in sources if isinstance(src, WorldCamera) and src.mode == "prerendered"]
         if clips:  # pre-rendering world cameras render their clips together and start playing together
-            leads = [src.spawn() for src in clips]
+            leads = [clip.spawn() for clip in clips]
             start = time.monotonic() + max(leads)
-            for src in clips:
-                src.begin(start)
+            for clip in clips:
+                clip.begin(start)
         for spec, src in zip(specs, sources):
             name = src.name
             k = 1

@@ -50,7 +50,7 @@ class Server:
             return {"id": rid, "ok": True, "result": self._dispatch(str(req.get("cmd", "")), req)}
         except DexumiError as exc:
             return {"id": rid, "ok": False, "error": str(exc)}
-        except Exception as exc:  # noqa: BLE001 - the GUI gets one line, the log the details
+        except Exception as exc:
             log.exception("command %s failed", req.get("cmd"))
             return {"id": rid, "ok": False, "error": f"internal error: {type(exc).__name__}: {exc}"}
 
@@ -69,7 +69,10 @@ class Server:
             self._watch = threading.Thread(target=self._watcher, name="status-events", daemon=True)
             self._watch.start()
             return {"recovered": [str(r.path) for r in s.recovered], "joints": list(s.joint_names)}
-        s = self._need() if cmd != "close" else self.session
+        if cmd == "close":
+            self.close()
+            return None
+        s = self._need()
         if cmd == "start":
             req_streams = req.get("require") or []
             if not isinstance(req_streams, list):
@@ -93,9 +96,6 @@ class Server:
             return None
         if cmd == "status":
             return s.status().to_json()
-        if cmd == "close":
-            self.close()
-            return None
         raise DexumiError(f"unknown command {cmd!r} (open, start, stop, discard, outcome, notes, status, streams, close)")
 
     def _watcher(self) -> None:

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -72,7 +73,7 @@ class RecordingSession:
         self._writer: EpisodeWriter | None = None
         self._meta: EpisodeMeta | None = None
         self._t0 = 0.0
-        self._link0 = None  # the encoder link's counters when the episode started
+        self._link0: StreamStats | None = None  # the encoder link's counters when the episode started
         self._gaps_seen = 0
         self._free_mb = 0.0
         self._next_disk_check = 0.0
@@ -91,7 +92,6 @@ class RecordingSession:
 
     # --------------------------------------------------------------------------------------------- life
     def open(self) -> RecordingSession:
-        cfg = self.cfg
         self.out_dir = disk.check_writable(self.out_dir)
         self._folder_lock = FolderLock(self.out_dir).acquire()  # one recorder per folder, for the session's life
         try:
@@ -269,6 +269,7 @@ class RecordingSession:
         """Marking success/failure after stopping: an atomic, logged attribute edit of the finished file."""
         from dexumi.episode.metadata import edit_file
 
+        assert self.last_episode is not None  # the callers check it
         edit_file(self.last_episode, {key: value})
 
     # ------------------------------------------------------------------------------------------ polling
@@ -369,6 +370,7 @@ class RecordingSession:
 
     def _link_counts(self) -> dict[str, int]:
         """The encoder link's error counters during this episode (CRC/checksum, resync, duplicates, ...)."""
+        assert self.devices is not None
         now = self.devices.encoder.stats()
         start = self._link0
         keys = ("crc_errors", "resync_bytes", "gaps", "missing_samples", "duplicates", "out_of_order", "reconnects",

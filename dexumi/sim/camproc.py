@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             k += 1
     except (BrokenPipeError, KeyboardInterrupt):
         pass
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - one line for the parent, never a traceback
         print(f"world camera: frame {k}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -75,7 +75,7 @@ def write_preview(out: Path, config: WorldConfig, seconds: float = 4.0, fps: flo
                         cv2.imwrite(str(p), img)
                         pngs.append(p)
             frame = np.hstack(cols)
-            frame = cv2.copyMakeBorder(frame, 0, H % 2, 0, W % 2, cv2.BORDER_CONSTANT)
+            frame = np.asarray(cv2.copyMakeBorder(frame, 0, H % 2, 0, W % 2, cv2.BORDER_CONSTANT), np.uint8)
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
                 container.mux(packet)
         for packet in stream.encode():

@@ -23,6 +23,8 @@ import logging
 import os
 from dataclasses import dataclass, field
 
+from typing import Any
+
 import numpy as np
 
 from dexumi.sim.scene import SceneConfig, build_mjcf, default_cameras
@@ -70,7 +72,7 @@ class WorldTruth:
     objects: dict[str, np.ndarray]
 
     def save(self, path) -> None:
-        arrays = {"time": self.time, "wrist": self.wrist, "exo_angles": self.exo_angles,
+        arrays: dict[str, Any] = {"time": self.time, "wrist": self.wrist, "exo_angles": self.exo_angles,
                   "contact_forces": self.contact_forces, "tip_forces": self.tip_forces}
         arrays.update({f"camera/{k}": v for k, v in self.cameras.items()})
         arrays.update({f"object/{k}": v for k, v in self.objects.items()})
@@ -123,7 +125,7 @@ class World:
         self._objects = {o.name: o for o in sc.objects}
         self._obj_mocap = {o.name: int(m.body_mocapid[m.body(o.name).id]) for o in sc.objects}
         self._obj_initial = {}
-        for name, k in self._obj_mocap.items():
+        for name in self._obj_mocap:
             self._obj_initial[name] = _mat(m.body_pos[m.body(name).id], np.eye(3))
         # geom id -> segmentation class, and -> finger index (-1: not a finger)
         self.geom_class = np.zeros(m.ngeom + 1, np.uint8)

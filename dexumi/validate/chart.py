@@ -48,10 +48,10 @@ class Chart:
         self.vspans.append((float(x0), float(x1), color))
 
     def _range(self) -> tuple[float, float, float, float]:
-        xs = [x[np.isfinite(x)] for x, _, _ in self.lines if len(x)] + [np.array([v for v, _ in self.vmarks])]
-        ys = [y[np.isfinite(y)] for _, y, _ in self.lines if len(y)] + [np.array([v for v, _ in self.hlines])]
-        xs = np.concatenate(xs) if xs else np.zeros(0)
-        ys = np.concatenate(ys) if ys else np.zeros(0)
+        x_parts = [x[np.isfinite(x)] for x, _, _ in self.lines if len(x)] + [np.array([v for v, _ in self.vmarks])]
+        y_parts = [y[np.isfinite(y)] for _, y, _ in self.lines if len(y)] + [np.array([v for v, _ in self.hlines])]
+        xs = np.concatenate(x_parts) if x_parts else np.zeros(0)
+        ys = np.concatenate(y_parts) if y_parts else np.zeros(0)
         x0, x1 = (float(xs.min()), float(xs.max())) if len(xs) else (0.0, 1.0)
         y0, y1 = (float(ys.min()), float(ys.max())) if len(ys) else (0.0, 1.0)
         if x1 <= x0:
@@ -65,11 +65,13 @@ class Chart:
         L, R, T, B = 70, 15, 28, 32
         x0, x1, y0, y1 = self._range()
 
-        def px(x: np.ndarray) -> np.ndarray:
-            return L + (np.asarray(x) - x0) / (x1 - x0) * (w - L - R)
+        def px(x: np.ndarray | float) -> np.ndarray:
+            out: np.ndarray = L + (np.asarray(x) - x0) / (x1 - x0) * (w - L - R)
+            return out
 
-        def py(y: np.ndarray) -> np.ndarray:
-            return h - B - (np.asarray(y) - y0) / (y1 - y0) * (h - T - B)
+        def py(y: np.ndarray | float) -> np.ndarray:
+            out: np.ndarray = h - B - (np.asarray(y) - y0) / (y1 - y0) * (h - T - B)
+            return out
 
         cv2.putText(img, self.title, (L, 19), FONT, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
         for t in _ticks(x0, x1):
@@ -86,11 +88,11 @@ class Chart:
             if Bx >= A:
                 cv2.rectangle(img, (A, T), (max(A + 1, Bx), h - B), color, -1)
         cv2.rectangle(img, (L, T), (w - R, h - B), (0, 0, 0), 1)
-        for x, color in self.vmarks:
-            X = int(px(x))
+        for xm, color in self.vmarks:
+            X = int(px(xm))
             cv2.line(img, (X, T), (X, h - B), color, 1)
-        for y, label in self.hlines:
-            Y = int(py(y))
+        for yh, label in self.hlines:
+            Y = int(py(yh))
             cv2.line(img, (L, Y), (w - R, Y), (120, 120, 120), 1, cv2.LINE_4)
             if label:
                 cv2.putText(img, label, (w - R - 8 * len(label), Y - 3), FONT, 0.35, (90, 90, 90), 1, cv2.LINE_AA)

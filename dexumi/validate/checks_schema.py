@@ -22,6 +22,8 @@ def check_schema(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
         if arr is None:
             problems.append(f"/{name} missing")
     if not problems:
+        assert d.timestamps is not None and d.action is not None and d.qpos is not None  # checked above
+        assert d.exo is not None and d.valid is not None
         T = len(d.timestamps)
         for name, arr in ((S.ACTION, d.action), (S.QPOS, d.qpos), (S.EXO_JOINTS, d.exo), (S.VALID, d.valid)):
             if arr.shape[0] != T:
@@ -51,7 +53,7 @@ def check_schema(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
         emit(r, cfg, "schema", "error", "; ".join(problems[:4]), problems=problems)
     else:
         emit(r, cfg, "schema", "pass", f"{S.FORMAT} v{d.attrs.get(S.A_VERSION)} {state}, "
-             f"{len(d.cameras)} camera(s), action {d.action.shape[1]} joints", version=int(d.attrs.get(S.A_VERSION, 0)))
+             f"{len(d.cameras)} camera(s), action {d.action.shape[1] if d.action is not None else 0} joints", version=int(d.attrs.get(S.A_VERSION, 0)))
 
 
 def check_length(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:

@@ -109,7 +109,10 @@ def load(f: h5py.File, path: Path) -> EpisodeData:
         if not isinstance(g, h5py.Group) or S.FRAMES not in g:
             continue
         n = min([g[S.FRAMES].shape[0]] + [g[k].shape[0] for k in S.CAMERA_FIELDS if k in g])
-        get = (lambda k: g[k][:n] if k in g else np.zeros(0))  # noqa: B023 - used right away
+
+        def get(k: str, g: h5py.Group = g, n: int = n) -> np.ndarray:
+            return g[k][:n] if k in g else np.zeros(0)
+
         a = _attrs(g)
         d.cameras[name] = CameraData(name, int(g[S.FRAMES].shape[0]), get("grab_time"), get("mapped_time"),
                                      get("index"), float(a.get("fps", 0.0) or 0.0), int(a.get("width", 0)),

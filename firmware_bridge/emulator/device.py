@@ -15,6 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -114,7 +115,8 @@ class SensorModel:
         self.full_scale = float(1 << (cfg.resolution_bits - 1))
 
     def sensor_angles(self, angles: np.ndarray) -> np.ndarray:
-        return (self.sign * angles + self.offset) * self.gain
+        sensed: np.ndarray = (self.sign * angles + self.offset) * self.gain
+        return sensed
 
     def counts(self, angles: np.ndarray) -> np.ndarray:
         noise = self.rng.normal(0, self.cfg.noise_counts, angles.shape) if self.cfg.noise_counts else 0
@@ -160,7 +162,7 @@ class Emulator:
         self._boot(self.t0, cfg.clock_start_us)
         self.stats = self.wire.stats
 
-    def _meta(self) -> dict:
+    def _meta(self) -> dict[str, Any]:
         c = self.cfg
         return {"protocol": c.protocol, "channels": c.channels, "rate_hz": c.rate_hz, "seed": c.seed,
                 "drift_ppm": c.drift_ppm, "jitter_ms": c.jitter_ms, "motion": c.motion, "t0": self.t0,
@@ -314,7 +316,7 @@ def _tighten_timer_slack() -> None:
         pass
 
 
-def run_emulator(cfg: EmulatorConfig) -> dict:
+def run_emulator(cfg: EmulatorConfig) -> dict[str, Any]:
     """Run until SIGTERM/SIGINT or the configured duration; returns the emulator's counters."""
     _tighten_timer_slack()
     emulator = Emulator(cfg)

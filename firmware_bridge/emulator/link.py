@@ -66,7 +66,7 @@ class PtyLink:
         if self._slave is None:
             return 0
         try:
-            return struct.unpack("i", fcntl.ioctl(self._slave, termios.FIONREAD, b"\0\0\0\0"))[0]
+            return int(struct.unpack("i", fcntl.ioctl(self._slave, termios.FIONREAD, b"\0\0\0\0"))[0])
         except OSError:
             return 0
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -92,14 +92,15 @@ class GraspCycleMotion:
         # open (0-0.2), closing (0.2-0.45), closed (0.45-0.7), opening (0.7-0.95), open
         up = np.clip((x - 0.2) / 0.25, 0, 1)
         down = np.clip((x - 0.7) / 0.25, 0, 1)
-        smooth = lambda u: u * u * (3 - 2 * u)  # noqa: E731 - smoothstep
-        return smooth(up) - smooth(down)
+        closure: np.ndarray = _smooth(up) - _smooth(down)
+        return closure
 
     def angles(self, t: np.ndarray) -> np.ndarray:
         t = np.asarray(t, dtype=np.float64)
         tremor = (np.sin(2 * np.pi * self.tremor_freq[:, 0] * t[:, None] + self.tremor_phase[:, 0])
                   + np.sin(2 * np.pi * self.tremor_freq[:, 1] * t[:, None] + self.tremor_phase[:, 1]))
-        return self.low + self.span * self.closure(t) + self.tremor_amp * tremor
+        angles: np.ndarray = self.low + self.span * self.closure(t) + self.tremor_amp * tremor
+        return angles
 
 
 # MediaPipe landmark chains (wrist 0; thumb 1-4; index 5-8; middle 9-12; ring 13-16; little 17-20)
@@ -185,7 +186,8 @@ class ScriptSegment:
 
 def _smooth(u: np.ndarray) -> np.ndarray:
     u = np.clip(u, 0.0, 1.0)
-    return u * u * (3 - 2 * u)
+    s: np.ndarray = u * u * (3 - 2 * u)
+    return s
 
 
 @dataclass
@@ -300,7 +302,7 @@ class CalibrationMotion:
 
 
 def _grasp_motion(options: str, joints: int, seed: int) -> GraspCycleMotion:
-    kwargs: dict = {}
+    kwargs: dict[str, Any] = {}
     for part in filter(None, (p.strip() for p in options.split(";"))):
         key, _, value = part.partition("=")
         if key not in ("lower", "upper"):
@@ -313,7 +315,7 @@ def _grasp_motion(options: str, joints: int, seed: int) -> GraspCycleMotion:
 
 
 def _calibration_motion(options: str, joints: int, seed: int) -> CalibrationMotion:
-    kwargs: dict = {}
+    kwargs: dict[str, Any] = {}
     scalars = {"hold": "hold_s", "move": "move_s", "sweep_s": "sweep_s", "wave": "wave_s"}
     for part in filter(None, (p.strip() for p in options.split(";"))):
         key, _, value = part.partition("=")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +62,7 @@ def check_truth_path(path: Path) -> None:
 class TruthLog:
     """Appends records; flushes often so a killed emulator leaves a readable log."""
 
-    def __init__(self, path: Path, channels: int, meta: dict) -> None:
+    def __init__(self, path: Path, channels: int, meta: dict[str, Any]) -> None:
         self.dtype = record_dtype(channels)
         check_truth_path(path)
         self._file = open(path, "wb")
@@ -83,7 +84,7 @@ class TruthLog:
             self._file.close()
 
 
-def read_truth(path: str | Path) -> tuple[dict, np.ndarray]:
+def read_truth(path: str | Path) -> tuple[dict[str, Any], np.ndarray]:
     """(header, records) of a truth log; a partly written last record is ignored."""
     raw = Path(path).read_bytes()
     end = raw.index(b"\n")

@@ -128,7 +128,7 @@ def read_until(port: serial.Serial, cap: Capture, predicate: Callable[[Capture],
 
 
 @contextmanager
-def sil_device(*args: str, seconds: float = 60.0) -> Iterator[tuple[str, subprocess.Popen]]:
+def sil_device(*args: str, seconds: float = 60.0) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """Run the host SIL device; yields its pty path and process, stops it afterwards."""
     proc = subprocess.Popen([str(built("host_sil")), "--seconds", str(seconds), *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -143,7 +143,7 @@ def sil_device(*args: str, seconds: float = 60.0) -> Iterator[tuple[str, subproc
 
 
 @contextmanager
-def qemu_device(timeout: float = 10.0) -> Iterator[tuple[str, subprocess.Popen]]:
+def qemu_device(timeout: float = 10.0) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """Boot the QEMU board; yields the pty path of its UART0 and the process.
 
     QEMU 7.2 prints 'char device redirected to /dev/pts/N (label serial0)' on stdout with -nographic
@@ -168,7 +168,7 @@ def qemu_device(timeout: float = 10.0) -> Iterator[tuple[str, subprocess.Popen]]
         _stop(proc)
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def _stop(proc: subprocess.Popen[str]) -> None:
     if proc.poll() is None:
         proc.terminate()
         try:

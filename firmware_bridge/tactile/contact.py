@@ -52,7 +52,8 @@ def fsr_readings(forces_n: np.ndarray) -> np.ndarray:
 def _blob() -> np.ndarray:
     r, c = np.mgrid[0:xhand.ROWS, 0:xhand.COLS]
     g = np.exp(-(((r - 4.5) / 2.5) ** 2 + ((c - 5.5) / 3.0) ** 2))
-    return g / g.sum()
+    blob: np.ndarray = g / g.sum()
+    return blob
 
 
 def xhand_readings(force_n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

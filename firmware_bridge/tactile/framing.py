@@ -30,7 +30,7 @@ def find_headers(b: np.ndarray, header: bytes) -> np.ndarray:
 
 
 def _header_at(rows: np.ndarray, header: bytes) -> np.ndarray:
-    ok = rows[:, 0] == header[0]
+    ok: np.ndarray = rows[:, 0] == header[0]
     for i in range(1, len(header)):
         ok &= rows[:, i] == header[i]
     return ok
@@ -138,7 +138,7 @@ def spikes(rows: np.ndarray, threshold: int) -> np.ndarray:
         return np.zeros(max(len(rows) - 2, 0), bool)
     d = np.diff(rows.astype(np.int64), axis=0)
     big = np.abs(d) >= threshold
-    return (big[:-1] & big[1:] & (np.abs(d[:-1] + d[1:]) < threshold)).any(axis=1)
+    return np.asarray((big[:-1] & big[1:] & (np.abs(d[:-1] + d[1:]) < threshold)).any(axis=1))
 
 
 def neighbour_spikes(values: np.ndarray, prev: np.ndarray | None, nxt: np.ndarray | None,

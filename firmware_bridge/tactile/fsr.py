@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from firmware_bridge import legacy
-from firmware_bridge.tactile.plausibility import implausible_rows
 from firmware_bridge.tactile import framing
+from firmware_bridge.tactile.plausibility import implausible_rows
 
 ADC_WORDS = 12
 DATA_WORDS = ADC_WORDS + 1  # the checksummed words, as the legacy framing counts channels
@@ -41,7 +41,8 @@ def checks(rows: np.ndarray) -> np.ndarray:
     ok = (rows[:, 0] == 0xAA) & (rows[:, 1] == 0x55) & (rows[:, 2] == 0) & (rows[:, 3] == 0)
     words = np.ascontiguousarray(rows[:, 4:]).view("<u4")
     total = words[:, :-1].astype(np.int64).sum(axis=1)  # the low 16 bits agree for signed or unsigned words
-    return ok & ((total & 0xFFFF) == (words[:, -1] >> 16))
+    good: np.ndarray = ok & ((total & 0xFFFF) == (words[:, -1] >> 16))
+    return good
 
 
 def valid_frames(b: np.ndarray, final: bool = False, anchored: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -63,7 +64,10 @@ def unpack(b: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def implausible(values: np.ndarray, ms: np.ndarray, prev: tuple[np.ndarray, int] | None,
                 nxt: tuple[np.ndarray, int] | None, usual_step_ms: float | None) -> np.ndarray:
     """Frames whose checksum passed but whose content cannot be what the board sent (see module doc)."""
-    strip = (lambda r: None if r is None else (r[0][:ADC_WORDS], r[1]))
+
+    def strip(r: tuple[np.ndarray, int] | None) -> tuple[np.ndarray, int] | None:
+        return None if r is None else (r[0][:ADC_WORDS], r[1])
+
     bad = implausible_rows(values[:, :ADC_WORDS], ms.astype(np.uint16), strip(prev), strip(nxt),
                                   usual_step_ms)
     hi = slice(ADC_WORDS + 1, ADC_WORDS + 2)

@@ -19,7 +19,7 @@ def implausible_rows(values: np.ndarray, ms: np.ndarray, prev: tuple[np.ndarray,
     `usual_step_ms` is the board's usual counter step (from earlier frames); without it, this batch's.
     """
     v = np.asarray(values, dtype=np.int32)
-    bad = ((v.view(np.uint32) + np.uint32(1 << 23)) >= np.uint32(1 << 24)).any(axis=1)  # not a 24-bit value
+    bad = np.asarray(((v.view(np.uint32) + np.uint32(1 << 23)) >= np.uint32(1 << 24)).any(axis=1))  # not 24-bit
     rows, t = v, ms.astype(np.int64)
     first = 0  # position of values[0] in the padded sequence
     if prev is not None:
@@ -53,7 +53,7 @@ def implausible_rows(values: np.ndarray, ms: np.ndarray, prev: tuple[np.ndarray,
     return out
 
 
-def _edge_outlier(x0, x1, x2, t0, t1, t2, typical: int) -> bool:
+def _edge_outlier(x0: np.ndarray, x1: np.ndarray, x2: np.ndarray, t0: int, t1: int, t2: int, typical: int) -> bool:
     jump = bool(((np.abs(x0 - x1) >= SPIKE_COUNTS) & (np.abs(x1 - x2) < SPIKE_COUNTS)).any())
     dt01, dt12 = abs(int(t0) - int(t1)) % 65536, abs(int(t1) - int(t2)) % 65536
     dt01, dt12 = min(dt01, 65536 - dt01), min(dt12, 65536 - dt12)

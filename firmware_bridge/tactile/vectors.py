@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import struct
 from pathlib import Path
+from typing import Any
 
 VECTORS_PATH = Path(__file__).with_name("tactile_vectors.json")
 
@@ -26,7 +27,7 @@ def xhand_frame(fx: int, fy: int, fz: int, maps: list[list[int]], timestamp: int
     return b"\x55\xaa" + body + bytes([sum(body) & 0xFF])
 
 
-def build_vectors() -> list[dict]:
+def build_vectors() -> list[dict[str, Any]]:
     out = []
     for name, adc, lo, hi, ms in [
         ("fsr_basic", [1, -1, 1000, -1000, 0x0055AA, 2_000_000, -2_000_000, 0, 7, 65535, 65536, 4_000_000],
@@ -45,8 +46,9 @@ def build_vectors() -> list[dict]:
     return out
 
 
-def load_vectors() -> list[dict]:
-    return json.loads(VECTORS_PATH.read_text())["vectors"]
+def load_vectors() -> list[dict[str, Any]]:
+    vectors: list[dict[str, Any]] = json.loads(VECTORS_PATH.read_text())["vectors"]
+    return vectors
 
 
 def write_vectors() -> None:

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from firmware_bridge import legacy
-from firmware_bridge.tactile.plausibility import implausible_rows
 from firmware_bridge.tactile import framing
+from firmware_bridge.tactile.plausibility import implausible_rows
 
 HEADER = b"\x55\xaa"
 FRAME_SIZE = 728
@@ -53,7 +52,8 @@ def encode_frames(resultant: np.ndarray, maps: np.ndarray, timestamps: np.ndarra
 def checks(rows: np.ndarray) -> np.ndarray:
     """Per (n, 728) uint8 row: header present and 8-bit sum right."""
     ok = (rows[:, 0] == HEADER[0]) & (rows[:, 1] == HEADER[1])
-    return ok & ((rows[:, 2:-1].sum(axis=1, dtype=np.int64) & 0xFF) == rows[:, -1])
+    good: np.ndarray = ok & ((rows[:, 2:-1].sum(axis=1, dtype=np.int64) & 0xFF) == rows[:, -1])
+    return good
 
 
 def valid_frames(b: np.ndarray, final: bool = False, anchored: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -75,8 +75,10 @@ def implausible(values: np.ndarray, ts: np.ndarray, prev: tuple[np.ndarray, int]
                 nxt: tuple[np.ndarray, int] | None, usual_step: float | None) -> np.ndarray:
     """Taxel spikes (≥ TAXEL_SPIKE) and legacy's counter-glitch rule (decoded values are all 24-bit-valid)."""
     bad = implausible_rows(values, ts.astype(np.uint16), prev, nxt, usual_step)
-    return bad | framing.neighbour_spikes(values[:, 3:], None if prev is None else prev[0][3:],
-                                          None if nxt is None else nxt[0][3:], TAXEL_SPIKE)
+    spikes = framing.neighbour_spikes(values[:, 3:], None if prev is None else prev[0][3:],
+                                      None if nxt is None else nxt[0][3:], TAXEL_SPIKE)
+    out: np.ndarray = bad | spikes
+    return out
 
 
 def maps_newtons(values: np.ndarray) -> np.ndarray:

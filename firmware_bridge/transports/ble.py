@@ -226,7 +226,7 @@ async def _scan_for(target: BleTarget, timeout: float) -> tuple[Any, Any] | None
     return None
 
 
-async def _discover(timeout: float) -> list[dict]:
+async def _discover(timeout: float) -> list[dict[str, Any]]:
     from bleak import BleakScanner
 
     found = await BleakScanner.discover(timeout=timeout, return_adv=True)
@@ -236,11 +236,11 @@ async def _discover(timeout: float) -> list[dict]:
         name = adv.local_name or device.name
         out.append({"name": name, "address": device.address, "rssi": adv.rssi, "has_service": has_service,
                     "spec": f"ble:{name}" if name else f"ble:{device.address}"})
-    out.sort(key=lambda d: (not d["has_service"], -(d["rssi"] if d["rssi"] is not None else -999)))
+    out.sort(key=lambda d: (not d["has_service"], -(int(d["rssi"]) if d["rssi"] is not None else -999)))
     return out
 
 
-def scan_ble(timeout: float = 3.0) -> list[dict]:
+def scan_ble(timeout: float = 3.0) -> list[dict[str, Any]]:
     """BLE devices around (name, address, rssi, has_service, spec), ours first; [] if there is no Bluetooth."""
     try:
         return _ble_loop().run(_discover(timeout), timeout + 10.0)
@@ -284,7 +284,7 @@ class _BlueZWatch:
 
         async def watch_bus() -> None:
             try:
-                await bus.wait_for_disconnect()
+                await bus.wait_for_disconnect()  # type: ignore[no-untyped-call]  # dbus-fast leaves it unannotated
             except Exception:
                 pass
             stream.mark_lost(f"{spec}: BLE link lost (D-Bus system bus connection closed)")
@@ -348,7 +348,7 @@ class BleTransport(Transport):
         return self.info.mtu if self.info else DEFAULT_ATT_MTU
 
     @property
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         s = self._stream
         return {"notifications": s.notifications, "bytes": s.bytes, "largest_notification": s.largest,
                 "dropped_bytes": s.dropped}

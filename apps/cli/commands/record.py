@@ -141,7 +141,6 @@ def _config(args: argparse.Namespace):
 
 
 def _record(cfg, args: argparse.Namespace) -> int:
-    import json
 
     from dexumi.errors import DexumiError
     from dexumi.session.session import RecordingSession

@@ -37,7 +37,7 @@ def _querycap(path: str) -> tuple[str, str, str, int] | None:
     finally:
         os.close(fd)
     driver, card, bus, _version, caps, device_caps = struct.unpack_from("16s32s32sIII", buf)
-    text = lambda b: b.split(b"\0", 1)[0].decode(errors="replace")  # noqa: E731
+    text = lambda b: b.split(b"\0", 1)[0].decode(errors="replace")
     return text(driver), text(card), text(bus), device_caps if caps & _CAP_DEVICE_CAPS else caps
 
 

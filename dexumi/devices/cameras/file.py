@@ -69,8 +69,9 @@ class FileCamera(CameraSource):
         self._index = 0
         self._loop_offset = 0.0
         self.opened = True
-        log.info("file camera %s: %dx%d at %.3g fps, %s", self.path, self.granted.width, self.granted.height,
-                 self.granted.fps, "MJPEG pass-through" if self.passthrough else "decoded and re-encoded as JPEG")
+        g = self.granted
+        assert g is not None  # set by _open_container above
+        log.info("file camera %s: %dx%d at %.3g fps, %s", self.path, g.width, g.height, g.fps, "MJPEG pass-through" if self.passthrough else "decoded and re-encoded as JPEG")
         return self
 
     def _open_container(self) -> None:

@@ -61,7 +61,7 @@ class OpenCVCamera(CameraSource):
             raise DexumiError(f"cannot open camera {self.spec!r}{busy}: {describe_available()}")
         a = self.asked
         if a.fourcc:
-            cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*a.fourcc))
+            cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter.fourcc(*a.fourcc))
         cap.set(cv2.CAP_PROP_FRAME_WIDTH, a.width)
         cap.set(cv2.CAP_PROP_FRAME_HEIGHT, a.height)
         cap.set(cv2.CAP_PROP_FPS, a.fps)

@@ -27,8 +27,10 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass
+from typing import IO
 
 import numpy as np
 
@@ -107,8 +109,8 @@ class WorldCamera(CameraSource):
         self._drop_rng = np.random.default_rng(config.seed + 4242)
         self._truth: list[tuple[int, float, float, int]] = []
         self._proc: subprocess.Popen | None = None
-        self._stderr = None
-        self._drain = None
+        self._stderr: IO[str] | None = None
+        self._drain: threading.Thread | None = None
         self._clip: list[tuple[float, bytes]] | None = None
         self.mode = "prerendered" if config.prerender_s > 0 else "live"
 
@@ -150,6 +152,7 @@ class WorldCamera(CameraSource):
         self._proc = subprocess.Popen([sys.executable, "-m", "dexumi.sim.camproc", self._args()],
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env,
                                       start_new_session=True, preexec_fn=_die_with_parent)
+        assert self._proc.stdout is not None  # stdout=PIPE
         try:
             fcntl.fcntl(self._proc.stdout.fileno(), F_SETPIPE_SZ, 1 << 20)  # ~20 frames of render-ahead
         except OSError:
@@ -174,8 +177,6 @@ class WorldCamera(CameraSource):
         self._clip_error: BaseException | None = None
         self._drain = None
         if c.prerender_s > 0:
-            import threading
-
             self._drain = threading.Thread(target=self._render_clip, name=f"{self.name}-prerender", daemon=True)
             self._drain.start()
         return self
@@ -329,6 +330,9 @@ class WorldCamera(CameraSource):
                     p.wait()
             if p.stdout:
                 p.stdout.close()
+        err, self._stderr = self._stderr, None
+        if err is not None:
+            err.close()
 
     def config_dict(self) -> dict:
         return asdict(self.config)

@@ -24,6 +24,8 @@ import struct
 import sys
 import time
 
+from typing import TypeGuard
+
 import numpy as np
 
 from dexumi.devices.pose.base import LOST, STATE_CODES, TRACKING, PoseSample, PoseSource
@@ -69,7 +71,7 @@ def parse_message(data: bytes) -> tuple[int, float, np.ndarray, np.ndarray, int,
     return seq, float(t), np.array(p, np.float64), np.array(q, np.float64) / n, state, float(quality)
 
 
-def _numbers(v: object, n: int) -> bool:
+def _numbers(v: object, n: int) -> TypeGuard[list[float]]:
     return isinstance(v, list) and len(v) == n and all(
         not isinstance(x, bool) and isinstance(x, (int, float)) and math.isfinite(x) for x in v)
 
