@@ -241,7 +241,7 @@ def main() -> None:
             udp.append(record_udp(seconds, tmp))
             bare.append(record_bare(seconds, tmp))
             sim.append(record_sim(seconds))
-    med = lambda rows, k: float(np.median([r[k] for r in rows]))  # noqa: E731
+    med = lambda rows, k: float(np.median([r[k] for r in rows]))
     board = board_figures(3.0 if args.quick else 10.0)
     with tempfile.TemporaryDirectory() as d:
         sfm = sfm_figures(args.quick, Path(d))

@@ -44,10 +44,10 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("LP_NUM_THREADS", "0")  # llvmpipe in the calling thread, as the world cameras render
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from dexumi.sim.scene import SceneConfig, default_cameras  # noqa: E402
-from dexumi.sim.world import World, WorldConfig  # noqa: E402
+from dexumi.sim.scene import SceneConfig, default_cameras
+from dexumi.sim.world import World, WorldConfig
 
 log = logging.getLogger("benchmarks.sim_world")
 

@@ -119,7 +119,7 @@ def live_views(camera_spec: str, pose_spec: str, lens, duration_s: float) -> dic
 
 
 def profile_section(res: HandEyeResult, tracker: str, camera: str, T_base_cam: np.ndarray | None) -> HandEye:
-    rows = lambda T: [[float(v) for v in r] for r in np.asarray(T)]  # noqa: E731
+    rows = lambda T: [[float(v) for v in r] for r in np.asarray(T)]
     X = res.T_tracker_cam.copy()
     X[3] = (0, 0, 0, 1)
     return HandEye(tracker, camera, rows(X), float(res.latency_s), round(res.rms_mm, 4), round(res.rms_deg, 4),
@@ -163,7 +163,7 @@ class HandEyeStep:
                     self._data = live_views(o.camera, o.pose, lens, self.duration_s)
             except DexumiError as exc:
                 self._failure = str(exc)
-            except Exception as exc:  # a render or device failure is one line, not a traceback
+            except Exception as exc:  # noqa: BLE001 - a render or device failure is one line, not a traceback
                 self._failure = f"hand-eye capture failed: {exc}"
 
         self._thread = threading.Thread(target=work, name="handeye", daemon=True)

@@ -43,10 +43,10 @@ class EncoderLink(ABC):
     def begin(self, seen: bytes) -> tuple[Decoder, bytes]:
         """Start streaming: the decoder, and the bytes already read that it should decode first."""
 
-    def resume(self) -> None:
+    def resume(self) -> None:  # noqa: B027 - optional hook: most links need nothing here
         """Start the stream again after a reconnect."""
 
-    def end(self) -> None:
+    def end(self) -> None:  # noqa: B027 - optional hook: most links need nothing here
         """Stop the stream (the link is still open)."""
 
     @abstractmethod

@@ -29,7 +29,7 @@ import numpy as np
 from dexumi.episode.extra import CHUNK, ExtraStream, copy_rows
 from dexumi.episode.writer import _Column
 
-from dexumi.episode import schema as S  # noqa: E402
+from dexumi.episode import schema as S
 
 POSE = S.POSE
 FIELDS = {  # name: (dtype, width, unit)
@@ -63,7 +63,7 @@ class PoseBatch:
 class PoseStream(ExtraStream):
     STAMP = "device_time"
 
-    def __init__(self, parent: h5py.Group, layout: PoseLayout) -> None:  # noqa: D107 - see the module
+    def __init__(self, parent: h5py.Group, layout: PoseLayout) -> None:
         self.layout = layout  # type: ignore[assignment]
         self.latency_s = float(layout.latency_s)
         g = parent.create_group(layout.name)

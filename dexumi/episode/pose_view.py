@@ -22,7 +22,7 @@ import numpy as np
 from dexumi.episode.aligned import next_step_action
 from dexumi.episode.pose_stream import POSE, RECORDED
 
-from dexumi.episode import schema as S  # noqa: E402
+from dexumi.episode import schema as S
 
 WRIST_POSE = S.WRIST_POSE
 ACTION_WRIST_POSE = S.ACTION_WRIST_POSE

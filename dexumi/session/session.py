@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,7 +31,7 @@ from dexumi.session import disk
 from dexumi.session.config import SessionConfig, SessionStatus, StreamStatus
 from dexumi.session.devices import Devices, open_devices, wait_for_data
 from dexumi.session.retarget import choose_map, load_retargeter
-from dexumi.types import CameraFrame, EncoderBatch
+from dexumi.types import CameraFrame, EncoderBatch, StreamStats
 
 log = logging.getLogger(__name__)
 DISK_CHECK_S = 0.5
@@ -289,7 +288,7 @@ class RecordingSession:
         for listener in list(self._listeners):
             try:
                 listener(enc_batches, frames)
-            except Exception:  # noqa: BLE001 - a listener (display) must never disturb recording
+            except Exception:
                 log.exception("session listener")
         return enc_batches, frames
 
