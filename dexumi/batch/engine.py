@@ -1,0 +1,178 @@
+"""Engines that run batch tasks: `LocalEngine` (a process pool on this machine, the default) and `RayEngine`
+(a Ray cluster: `--engine ray [--address ADDR]`). Both yield outcomes as tasks finish; a worker that dies
+mid-task has its task run again (on another worker where there is one)."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Protocol
+
+from dexumi.batch.task import Outcome, Task, execute
+from dexumi.errors import DexumiError
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("local", "ray")
+MAX_RETRIES = 3  # runs of a task after its worker died (not after an exception inside the task)
+
+
+class Engine(Protocol):
+    name: str
+
+    @property
+    def workers(self) -> int: ...
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[Outcome]:
+        """Outcomes in completion order."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def default_workers() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def _outcome(task: Task, d: dict, attempts: int) -> Outcome:
+    return Outcome(task.key, bool(d["ok"]), d.get("value"), d.get("error", ""), attempts, False,
+                   float(d.get("seconds", 0.0)), d.get("fingerprint") or {})
+
+
+class LocalEngine:
+    """Today's process pool (fork, up to 2 workers); one worker runs the tasks in this process."""
+
+    name = "local"
+
+    def __init__(self, workers: int | None = None, retries: int = MAX_RETRIES) -> None:
+        self._workers = default_workers() if workers is None else max(1, int(workers))
+        self.retries = retries
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[Outcome]:
+        if self._workers == 1 or len(tasks) <= 1:
+            for t in tasks:
+                yield _outcome(t, execute(t.fn, t.args, t.source), 1)
+            return
+        todo = list(tasks)
+        attempts = {t.key: 0 for t in tasks}
+        while todo:
+            for t in todo:
+                attempts[t.key] += 1
+            broken: list[Task] = []
+            with ProcessPoolExecutor(max_workers=min(self._workers, len(todo)),
+                                     mp_context=mp.get_context("fork")) as ex:
+                futs: dict[Future, Task] = {ex.submit(execute, t.fn, t.args, t.source): t for t in todo}
+                pending = set(futs)
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for f in done:
+                        t = futs[f]
+                        try:
+                            d = f.result()
+                        except BrokenProcessPool:
+                            broken.append(t)
+                            continue
+                        yield _outcome(t, d, attempts[t.key])
+            for t in broken:
+                if attempts[t.key] > self.retries:
+                    raise DexumiError(f"{t.key}: its worker process died {attempts[t.key]} times; giving up")
+            if broken:
+                log.warning("a worker process died; running %d unfinished task(s) again", len(broken))
+            todo = broken
+
+    def close(self) -> None:
+        pass
+
+
+class RayEngine:
+    """Tasks on a Ray cluster (`address`: "auto", "HOST:PORT" or "ray://HOST:10001"); without an address a
+    private single-machine cluster of `workers` CPUs is started for the job. Each task takes one CPU; Ray runs a
+    task again when its worker process or node dies (`max_retries`)."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, workers: int | None = None, retries: int = MAX_RETRIES) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise DexumiError("--engine ray needs Ray: pip install 'dexumi[scale]'") from None
+        self.ray = ray
+        self.retries = retries
+        self._own = not ray.is_initialized()
+        if self._own:
+            kw: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False, "configure_logging": False}
+            if address:
+                kw["address"] = address
+            else:
+                kw["num_cpus"] = default_workers() if workers is None else max(1, int(workers))
+            try:
+                ray.init(**kw)
+            except Exception as exc:  # noqa: BLE001 - ConnectionError, RuntimeError, ValueError in Ray's versions
+                where = f" at {address}" if address else ""
+                raise DexumiError(f"--engine ray: cannot reach a Ray cluster{where}: "
+                                  f"{str(exc).strip().splitlines()[0][:160] if str(exc).strip() else exc}") from None
+        self._remote = ray.remote(execute).options(num_cpus=1, max_retries=retries, retry_exceptions=False)
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        self._workers = cpus if workers is None or address else min(cpus, int(workers))
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[Outcome]:
+        ray = self.ray
+        refs = {self._remote.remote(t.fn, t.args, t.source): t for t in tasks}
+        pending = list(refs)
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1, timeout=None)
+            for ref in done:
+                t = refs[ref]
+                try:
+                    d = ray.get(ref)
+                except ray.exceptions.RayTaskError as exc:  # e.g. a full disk raised inside the task
+                    cause = exc.cause if getattr(exc, "cause", None) is not None else exc
+                    raise DexumiError(f"{t.key}: {str(cause).strip().splitlines()[0][:200]}") from None
+                except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
+                        ray.exceptions.ObjectLostError) as exc:
+                    raise DexumiError(f"{t.key}: workers died {self.retries + 1} times running it ({type(exc).__name__}); "
+                                      "giving up") from None
+                yield _outcome(t, d, 1)
+
+    def close(self) -> None:
+        if self._own and self.ray.is_initialized():
+            self.ray.shutdown()
+
+
+def make_engine(name: str | None = "local", address: str | None = None, workers: int | None = None) -> Engine:
+    name = name or "local"
+    if name not in ENGINES:
+        raise DexumiError(f"--engine {name!r}: engines are {', '.join(ENGINES)}")
+    if name == "local":
+        if address:
+            raise DexumiError("--address is for --engine ray")
+        return LocalEngine(workers)
+    return RayEngine(address, workers)
+
+
+def add_engine_args(p: Any, manifest: bool = True) -> None:
+    """The batch options every per-episode command shares."""
+    p.add_argument("--engine", choices=ENGINES, default=None,
+                   help="where the per-episode tasks run: local (a process pool here, default) or ray")
+    p.add_argument("--address", default=None, metavar="ADDR",
+                   help="--engine ray: the cluster (auto | HOST:PORT | ray://HOST:10001; default: a private "
+                        "cluster on this machine)")
+    if manifest:
+        p.add_argument("--manifest", default=None, metavar="FILE",
+                       help="record finished episodes (with content hashes) in FILE; a rerun skips those unchanged")
+
+
+def engine_from_args(args: Any, workers: int | None = None) -> Engine:
+    return make_engine(getattr(args, "engine", None), getattr(args, "address", None), workers)
