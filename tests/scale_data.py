@@ -49,3 +49,21 @@ def write_episodes(folder: Path, n: int, seconds: float = 1.0, size: tuple[int, 
         w.maybe_flush()
         out.append(w.finalize("success" if e % 5 else "failure", retargeter=rt))
     return out
+
+
+def die_once(flag: str, value: int) -> int:
+    """A batch task whose first run kills its own worker process (SIGKILL, as the OOM killer would)."""
+    import os
+    import signal
+
+    if not os.path.exists(flag):
+        with open(flag, "w") as fh:
+            fh.write(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    return value * 10
+
+
+def tree_bytes(root: Path, skip: tuple[str, ...] = (".dexumi-export.json",)) -> dict[str, bytes]:
+    """Every file under `root` (relative path → bytes), without the output marker (it names the writer's pid)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(Path(root).rglob("*"))
+            if p.is_file() and p.name not in skip}

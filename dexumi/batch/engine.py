@@ -43,8 +43,19 @@ def _outcome(task: Task, d: dict, attempts: int) -> Outcome:
                    float(d.get("seconds", 0.0)), d.get("fingerprint") or {})
 
 
+PRELOAD = ["dexumi.batch.task", "dexumi.batch.manifest", "dexumi.episode.derived", "numpy", "h5py"]
+
+
+def _context() -> mp.context.BaseContext:
+    """forkserver: workers fork from a clean single-threaded server, never from a driver whose threads (video
+    encoders, HDF5, OpenCV) may hold locks at fork time; modules preloaded there start every worker warm."""
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
+    return ctx
+
+
 class LocalEngine:
-    """Today's process pool (fork, up to 2 workers); one worker runs the tasks in this process."""
+    """Today's process pool (up to 2 workers); one worker runs the tasks in this process."""
 
     name = "local"
 
@@ -68,7 +79,7 @@ class LocalEngine:
                 attempts[t.key] += 1
             broken: list[Task] = []
             with ProcessPoolExecutor(max_workers=min(self._workers, len(todo)),
-                                     mp_context=mp.get_context("fork")) as ex:
+                                     mp_context=_context()) as ex:
                 futs: dict[Future, Task] = {ex.submit(execute, t.fn, t.args, t.source): t for t in todo}
                 pending = set(futs)
                 while pending:
@@ -120,21 +131,30 @@ class RayEngine:
                 raise DexumiError(f"--engine ray: cannot reach a Ray cluster{where}: "
                                   f"{str(exc).strip().splitlines()[0][:160] if str(exc).strip() else exc}") from None
         self._remote = ray.remote(execute).options(num_cpus=1, max_retries=retries, retry_exceptions=False)
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        self._workers = cpus if workers is None or address else min(cpus, int(workers))
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self._workers = cpus if workers is None else max(1, min(cpus, int(workers)))
 
     @property
     def workers(self) -> int:
         return self._workers
 
     def run(self, tasks: Sequence[Task]) -> Iterator[Outcome]:
+        """At most `workers` tasks in flight (the cluster's CPUs by default): a job shares a cluster politely and
+        never floods its object store."""
         ray = self.ray
-        refs = {self._remote.remote(t.fn, t.args, t.source): t for t in tasks}
-        pending = list(refs)
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1, timeout=None)
+        queue = list(reversed(tasks))
+        refs: dict[Any, Task] = {}
+
+        def submit() -> None:
+            t = queue.pop()
+            refs[self._remote.remote(t.fn, t.args, t.source)] = t
+
+        while queue and len(refs) < self._workers:
+            submit()
+        while refs:
+            done, _ = ray.wait(list(refs), num_returns=1, timeout=None)
             for ref in done:
-                t = refs[ref]
+                t = refs.pop(ref)
                 try:
                     d = ray.get(ref)
                 except ray.exceptions.RayTaskError as exc:  # e.g. a full disk raised inside the task
@@ -142,8 +162,10 @@ class RayEngine:
                     raise DexumiError(f"{t.key}: {str(cause).strip().splitlines()[0][:200]}") from None
                 except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
                         ray.exceptions.ObjectLostError) as exc:
-                    raise DexumiError(f"{t.key}: workers died {self.retries + 1} times running it ({type(exc).__name__}); "
-                                      "giving up") from None
+                    raise DexumiError(f"{t.key}: workers died {self.retries + 1} times running it "
+                                      f"({type(exc).__name__}); giving up") from None
+                if queue:
+                    submit()
                 yield _outcome(t, d, 1)
 
     def close(self) -> None:
