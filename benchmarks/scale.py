@@ -4,7 +4,7 @@ per task.
     python benchmarks/scale.py [--quick]
 
 Episodes are written through the episode writer API (tests/scale_data.py: one JPEG camera, a 500 Hz encoder;
-full: 24 episodes of 3 s at 320x240, --quick: 8 of 2 s at 160x120). One "episode" of work = `validate` of it
+full: 24 episodes of 3 s at 320x240, --quick: 8 of 1.5 s at 160x120). One "episode" of work = `validate` of it
 plus its `export --to lerobot` shard (JPEG decode, resize, H.264 encode). Each backend does the same job:
 
 - local: LocalEngine(2), today's process pool;
@@ -74,7 +74,7 @@ def main() -> None:
     import ray
     from scale_data import write_episodes
 
-    n, secs, size, rounds = (8, 2.0, (160, 120), 1) if a.quick else (24, 3.0, (320, 240), 2)
+    n, secs, size, rounds = (8, 1.5, (160, 120), 1) if a.quick else (24, 3.0, (320, 240), 2)
     tmp = Path(tempfile.mkdtemp(prefix="dexumi-scale-"))
     cluster = None
     try:

@@ -43,12 +43,20 @@ def _outcome(task: Task, d: dict, attempts: int) -> Outcome:
                    float(d.get("seconds", 0.0)), d.get("fingerprint") or {})
 
 
-PRELOAD = ["dexumi.batch.task", "dexumi.batch.manifest", "dexumi.episode.derived", "numpy", "h5py"]
+FORK_HAZARDS = ("pyarrow", "av")  # thread pools that hang a forked child if forked while busy (Arrow documents it)
+PRELOAD = ["dexumi.batch.task", "dexumi.batch.manifest", "dexumi.episode.derived", "dexumi.validate.episode",
+           "dexumi.quality.rank", "dexumi.export.sharded", "dexumi.export.lerobot", "dexumi.export.act"]
 
 
 def _context() -> mp.context.BaseContext:
-    """forkserver: workers fork from a clean single-threaded server, never from a driver whose threads (video
-    encoders, HDF5, OpenCV) may hold locks at fork time; modules preloaded there start every worker warm."""
+    """fork (today's pool: workers start at once with everything imported) unless this process has loaded a
+    library whose native thread pool may hold a lock at fork time (pyarrow, PyAV: an export ran here before);
+    then forkserver: workers fork from a clean server that preloads the batch modules. (forkserver, like spawn,
+    imports the main script in each worker: scripts that use it need `if __name__ == "__main__":`.)"""
+    import sys
+
+    if not any(m in sys.modules for m in FORK_HAZARDS):
+        return mp.get_context("fork")
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(PRELOAD)
     return ctx
@@ -62,12 +70,19 @@ class LocalEngine:
     def __init__(self, workers: int | None = None, retries: int = MAX_RETRIES) -> None:
         self._workers = default_workers() if workers is None else max(1, int(workers))
         self.retries = retries
+        self._ex: ProcessPoolExecutor | None = None
 
     @property
     def workers(self) -> int:
         return self._workers
 
+    def _pool(self) -> ProcessPoolExecutor:
+        if self._ex is None:
+            self._ex = ProcessPoolExecutor(max_workers=self._workers, mp_context=_context())
+        return self._ex
+
     def run(self, tasks: Sequence[Task]) -> Iterator[Outcome]:
+        """The pool lives until close(): a second job on this engine finds its workers started and warm."""
         if self._workers == 1 or len(tasks) <= 1:
             for t in tasks:
                 yield _outcome(t, execute(t.fn, t.args, t.source), 1)
@@ -78,10 +93,10 @@ class LocalEngine:
             for t in todo:
                 attempts[t.key] += 1
             broken: list[Task] = []
-            with ProcessPoolExecutor(max_workers=min(self._workers, len(todo)),
-                                     mp_context=_context()) as ex:
-                futs: dict[Future, Task] = {ex.submit(execute, t.fn, t.args, t.source): t for t in todo}
-                pending = set(futs)
+            ex = self._pool()
+            futs: dict[Future, Task] = {ex.submit(execute, t.fn, t.args, t.source): t for t in todo}
+            pending = set(futs)
+            try:
                 while pending:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for f in done:
@@ -92,15 +107,21 @@ class LocalEngine:
                             broken.append(t)
                             continue
                         yield _outcome(t, d, attempts[t.key])
-            for t in broken:
-                if attempts[t.key] > self.retries:
-                    raise DexumiError(f"{t.key}: its worker process died {attempts[t.key]} times; giving up")
+            except BaseException:
+                self.close()  # an interrupted job: its queued tasks must not run on
+                raise
             if broken:
+                self.close()  # a dead worker breaks the whole pool: a new one runs what did not finish
+                for t in broken:
+                    if attempts[t.key] > self.retries:
+                        raise DexumiError(f"{t.key}: its worker process died {attempts[t.key]} times; giving up")
                 log.warning("a worker process died; running %d unfinished task(s) again", len(broken))
             todo = broken
 
     def close(self) -> None:
-        pass
+        if self._ex is not None:
+            self._ex.shutdown(wait=True, cancel_futures=True)
+            self._ex = None
 
 
 class RayEngine:

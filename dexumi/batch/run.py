@@ -23,6 +23,7 @@ def run_tasks(tasks: Sequence[Task], engine: Engine | None = None, desc: str = "
     keys = [t.key for t in tasks]
     if len(set(keys)) != len(keys):
         raise DexumiError("batch: task keys must be unique")
+    own = engine is None
     engine = engine or LocalEngine()
     out: dict[str, Outcome] = {}
     todo: list[Task] = []
@@ -48,4 +49,6 @@ def run_tasks(tasks: Sequence[Task], engine: Engine | None = None, desc: str = "
             bar.update(1)
     finally:
         bar.close()
+        if own:
+            engine.close()
     return [out[k] for k in keys]

@@ -183,11 +183,15 @@ def rank_paths(paths: list[Path], threshold: float = THRESHOLD, fingertips: bool
 
     tasks = [Task(str(Path(p).resolve()), _features_dict, (str(p), fingertips), source=str(p)) for p in paths]
     man = Manifest(manifest, "rank", {"fingertips": fingertips}) if manifest else None
+    own = engine is None
+    engine = engine or LocalEngine()
     try:
-        outs = run_tasks(tasks, engine or LocalEngine(), "rank", progress, man, unit="file")
+        outs = run_tasks(tasks, engine, "rank", progress, man, unit="file")
     finally:
         if man is not None:
             man.close()
+        if own:
+            engine.close()
     feats = [EpisodeFeatures(**o.value) if o.ok else EpisodeFeatures(str(p), Path(p).name, error=o.error)
              for o, p in zip(outs, paths)]
     return score(feats, threshold)

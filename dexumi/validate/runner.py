@@ -49,6 +49,7 @@ def validate_paths(paths: list[str | Path], cfg: ValidateConfig | None = None, p
     run = ValidationRun(problems=list(inputs.problems))
     plots = None if plots_dir is None else str(Path(plots_dir).expanduser().resolve())
     tasks = [Task(str(p.resolve()), _one, ((str(p), cfg, plots),), source=str(p)) for p in inputs.files]
+    own = engine is None
     engine = engine or LocalEngine(workers)
     man = Manifest(manifest, "validate", {"config": cfg.to_dict(), "plots": plots}) if manifest else None
     try:
@@ -56,6 +57,8 @@ def validate_paths(paths: list[str | Path], cfg: ValidateConfig | None = None, p
     finally:
         if man is not None:
             man.close()
+        if own:
+            engine.close()
     for o, p in zip(outcomes, inputs.files):
         if o.ok:
             run.episodes.append(EpisodeReport.from_dict(o.value))
