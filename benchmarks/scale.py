@@ -74,7 +74,7 @@ def main() -> None:
     import ray
     from scale_data import write_episodes
 
-    n, secs, size, rounds = (8, 1.5, (160, 120), 1) if a.quick else (24, 3.0, (320, 240), 2)
+    n, secs, size, rounds = (8, 1.5, (160, 120), 2) if a.quick else (24, 3.0, (320, 240), 3)
     tmp = Path(tempfile.mkdtemp(prefix="dexumi-scale-"))
     cluster = None
     try:

@@ -221,6 +221,7 @@ def _wait_for(cond, proc, timeout=600.0) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)
 def test_ray_cluster_validate_export_worker_killed_and_resume(fifty, cluster, tmp_path):
     eps = sorted(fifty.glob("*.h5"))
     assert len(eps) == 50
@@ -243,7 +244,7 @@ def test_ray_cluster_validate_export_worker_killed_and_resume(fifty, cluster, tm
     assert _lines(man) == 50
     local_doc, ray_doc = json.loads((tmp_path / "local.json").read_text()), json.loads((tmp_path / "ray.json").read_text())
     assert ray_doc["episodes"] == local_doc["episodes"] and ray_doc["summary"] == local_doc["summary"]
-    assert cluster.alive_nodes() == 1
+    assert cluster.procs[1].poll() is not None  # the node is gone (Ray marks it dead after its heartbeat timeout)
 
     # export on what is left: a worker process is killed mid-task; Ray runs the task again; same bytes
     work = tmp_path / ".ray_ds.batch" / "manifest.jsonl"

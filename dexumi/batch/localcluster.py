@@ -96,49 +96,67 @@ class LocalRayCluster:
     def kill_node(self, i: int) -> None:
         """SIGKILL node `i` (its `ray start` process group: the raylet and what it runs)."""
         p = self.procs[i]
+        table = self._table()
+        mine = [pid for pid in table if self._owner(pid, table) == i and pid != p.pid]
         try:
             os.killpg(p.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        for pid in mine:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         p.wait(30)
 
-    def own_pids(self) -> list[int]:
-        """Processes whose command line names this cluster's folder or address (its Ray processes)."""
-        marks = (str(self.tmp).encode(), f"{NODE_IP}:{self.port}".encode())
-        out = []
+    @staticmethod
+    def _table() -> dict[int, tuple[int, bytes]]:
+        """pid -> (parent pid, command line) of every process."""
+        out = {}
         for d in Path("/proc").iterdir():
-            if not d.name.isdigit() or int(d.name) == os.getpid():
+            if not d.name.isdigit():
                 continue
             try:
-                cmd = (d / "cmdline").read_bytes()
-            except OSError:
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                out[int(d.name)] = (ppid, (d / "cmdline").read_bytes())
+            except (OSError, ValueError, IndexError):
                 continue
-            if any(m in cmd for m in marks) and b"dexumi" not in cmd.split(b"\0")[0] and b"pytest" not in cmd:
-                out.append(int(d.name))
         return out
+
+    def _owner(self, pid: int, table: dict[int, tuple[int, bytes]]) -> int | None:
+        """Index of the node (`ray start` process) `pid` descends from, else None."""
+        roots = {p.pid: i for i, p in enumerate(self.procs)}
+        for _ in range(12):
+            if pid in roots:
+                return roots[pid]
+            if pid not in table:
+                return None
+            pid = table[pid][0]
+        return None
+
+    def own_pids(self) -> list[int]:
+        """This cluster's processes: descendants of its `ray start` processes (Ray renames its workers'
+        command lines, so they are found by ancestry), and any whose command line names its folder."""
+        table = self._table()
+        marks = (str(self.tmp).encode(), f"{NODE_IP}:{self.port}".encode())
+        me = os.getpid()
+        return [pid for pid, (_, cmd) in table.items() if pid != me and (
+            self._owner(pid, table) is not None or
+            (any(m in cmd for m in marks) and b"pytest" not in cmd and b"apps.cli.main" not in cmd))]
 
     def busy_workers(self) -> list[tuple[int, int]]:
         """(pid, node index) of worker processes running a batch task now (Ray titles them `ray::execute`)."""
-        roots = {p.pid: i for i, p in enumerate(self.procs)}
+        table = self._table()
         out = []
-        for pid in self.own_pids():
-            try:
-                if not Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::execute"):
-                    continue
-            except OSError:
-                continue
-            q = pid
-            for _ in range(6):  # worker -> raylet -> `ray start`
-                try:
-                    q = int(Path(f"/proc/{q}/stat").read_text().rsplit(")", 1)[1].split()[1])
-                except (OSError, ValueError, IndexError):
-                    break
-                if q in roots:
-                    out.append((pid, roots[q]))
-                    break
+        for pid, (_, cmd) in table.items():
+            if cmd.startswith(b"ray::execute"):
+                node = self._owner(pid, table)
+                if node is not None:
+                    out.append((pid, node))
         return out
 
     def stop(self) -> None:
+        first = self.own_pids()  # before the roots die: their orphans lose the ancestry that names them
         for p in self.procs:
             try:
                 os.killpg(p.pid, signal.SIGKILL)
@@ -149,8 +167,8 @@ class LocalRayCluster:
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 pass
-        for _ in range(3):
-            pids = self.own_pids()
+        for k in range(3):
+            pids = sorted(set(first + self.own_pids())) if k == 0 else self.own_pids()
             if not pids:
                 break
             for pid in pids:
