@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +104,66 @@ def _video(out: Path, cam: str, i: int) -> Path:
     return out / VIDEO_PATH.format(video_key=video_key(cam), chunk_index=i // CHUNKS_SIZE, file_index=i % CHUNKS_SIZE)
 
 
+@dataclass
+class Encoded:
+    """One episode converted, before it gets its place in the dataset: the videos are written, the rows not yet
+    (`_Writer.add` gives them their indices). What a batch task ships back (dexumi.export.sharded)."""
+
+    T: int
+    action: np.ndarray
+    qpos: np.ndarray
+    valid: np.ndarray
+    exo: np.ndarray | None
+    samples: dict[str, list[np.ndarray]]
+    task: str
+    source: str
+    outcome: str
+    operator: str
+    info_task: str | None = None  # the episode's own task attribute (may be empty)
+
+
+def encode(plan: ExportPlan, ep: Episode, info: SourceInfo, videos: dict[str, Path],
+           tick: Callable[[int], None]) -> Encoded:
+    """Resample `ep` and write each camera's H.264 video to `videos[cam]`."""
+    o = plan.opts
+    fps = int(round(plan.fps))
+    r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor, plan.first.pose)
+    T = len(r)
+    sources = {c: ImageSource(ep, c, plan.sizes[c], o.image_fit if o else "crop") for c in plan.cameras}
+    writers: dict[str, H264Writer] = {}
+    samples: dict[str, list[np.ndarray]] = {c: [] for c in plan.cameras}
+    try:
+        for c in plan.cameras:
+            p = videos[c]
+            p.parent.mkdir(parents=True, exist_ok=True)
+            writers[c] = H264Writer(p, plan.sizes[c], fps)
+
+        def encode_block(c: str, frames: np.ndarray, k0: int) -> None:
+            for k, fr in enumerate(frames):
+                writers[c].write(fr)
+                if (k0 + k) % 15 == 0:
+                    samples[c].append(fr)
+
+        # pipelined: block k is encoded (one thread per camera; libx264 runs without the GIL) while
+        # block k+1 is decoded
+        pending: dict[str, Future] = {}
+        with ThreadPoolExecutor(max_workers=max(1, len(plan.cameras)), thread_name_prefix="encode") as pool:
+            for k0, k1 in blocks(T):
+                for c in plan.cameras:
+                    frames = sources[c].block(r.images[c][k0:k1])
+                    if c in pending:
+                        pending.pop(c).result()
+                    pending[c] = pool.submit(encode_block, c, frames, k0)
+                tick(k1 - k0)
+            for f in pending.values():
+                f.result()
+    finally:
+        for w in writers.values():
+            w.close()
+    return Encoded(T, r.action, r.qpos, r.valid, r.exo if _privileged(plan) else None, samples,
+                   info.task or DEFAULT_TASK, info.path.name, info.outcome, info.operator, info.task)
+
+
 class _Writer:
     """Streams episodes into the data parquet and per-episode videos; keeps what the metadata needs."""
 
@@ -115,56 +178,30 @@ class _Writer:
         self.total = 0
 
     def episode(self, ep: Episode, i: int, info: SourceInfo) -> dict:
-        plan, o = self.plan, self.plan.opts
-        r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor, plan.first.pose)
-        T = len(r)
-        sources = {c: ImageSource(ep, c, plan.sizes[c], o.image_fit if o else "crop") for c in plan.cameras}
-        writers: dict[str, H264Writer] = {}
-        samples: dict[str, list[np.ndarray]] = {c: [] for c in plan.cameras}
-        try:
-            for c in plan.cameras:
-                p = _video(self.out, c, i)
-                p.parent.mkdir(parents=True, exist_ok=True)
-                writers[c] = H264Writer(p, plan.sizes[c], self.fps)
-            def encode(c: str, frames: np.ndarray, k0: int) -> None:
-                for k, fr in enumerate(frames):
-                    writers[c].write(fr)
-                    if (k0 + k) % 15 == 0:
-                        samples[c].append(fr)
+        enc = encode(self.plan, ep, info, {c: _video(self.out, c, i) for c in self.plan.cameras}, self.tick)
+        return self.add(enc, i)
 
-            # pipelined: block k is encoded (one thread per camera; libx264 runs without the GIL) while
-            # block k+1 is decoded
-            pending: dict[str, Future] = {}
-            with ThreadPoolExecutor(max_workers=max(1, len(plan.cameras)), thread_name_prefix="encode") as pool:
-                for k0, k1 in blocks(T):
-                    for c in plan.cameras:
-                        frames = sources[c].block(r.images[c][k0:k1])
-                        if c in pending:
-                            pending.pop(c).result()
-                        pending[c] = pool.submit(encode, c, frames, k0)
-                    self.tick(k1 - k0)
-                for f in pending.values():
-                    f.result()
-        finally:
-            for w in writers.values():
-                w.close()
+    def add(self, e: Encoded, i: int) -> dict:
+        """Episode `i`'s rows, stats and metadata (its videos are in place)."""
+        plan = self.plan
+        T = e.T
         # the episode's images are complete: now its rows (nothing of it is written before this point)
-        task = info.task or DEFAULT_TASK
+        task = e.task
         if task not in self.tasks:
             self.tasks.append(task)
         ti = self.tasks.index(task)
         frame_index = np.arange(T, dtype=np.int64)
         ts = (frame_index / self.fps).astype(np.float32)
-        vec = {"action": r.action, "observation.state": r.qpos, VALID: r.valid.astype(np.float32)[:, None]}
+        vec = {"action": e.action, "observation.state": e.qpos, VALID: e.valid.astype(np.float32)[:, None]}
         if _privileged(plan):
-            vec[PRIVILEGED_EXO] = r.exo
-        cols = [_vec(r.action), _vec(r.qpos)] + ([_vec(r.exo)] if _privileged(plan) else [])
+            vec[PRIVILEGED_EXO] = e.exo
+        cols = [_vec(e.action), _vec(e.qpos)] + ([_vec(e.exo)] if _privileged(plan) else [])
         self.pw.write_table(pa.Table.from_arrays(
-            cols + [pa.array(r.valid.astype(bool), pa.bool_()), pa.array(ts, pa.float32()), pa.array(frame_index),
+            cols + [pa.array(e.valid.astype(bool), pa.bool_()), pa.array(ts, pa.float32()), pa.array(frame_index),
                     pa.array(np.full(T, i, np.int64)), pa.array(np.arange(self.total, self.total + T, dtype=np.int64)),
                     pa.array(np.full(T, ti, np.int64))], schema=_data_schema(plan)))
         for c in plan.cameras:
-            for fr in samples[c]:
+            for fr in e.samples[c]:
                 self.img_stats[c].add(fr)
             self.img_stats[c].frames(T)
         row = {"episode_index": i, "tasks": [task], "length": T, "data/chunk_index": 0, "data/file_index": 0,
@@ -178,9 +215,9 @@ class _Writer:
             self.all_vec[key].append(x)
             for s, v in vector_stats(x).items():
                 row[f"stats/{key}/{s}"] = v
-        row.update({"meta/episodes/chunk_index": 0, "meta/episodes/file_index": 0, "source": info.path.name,
-                    "outcome": info.outcome, "operator": info.operator, "task": info.task,
-                    "valid_fraction": float(r.valid.mean()) if T else 0.0})
+        row.update({"meta/episodes/chunk_index": 0, "meta/episodes/file_index": 0, "source": e.source,
+                    "outcome": e.outcome, "operator": e.operator, "task": e.info_task,
+                    "valid_fraction": float(e.valid.mean()) if T else 0.0})
         self.episodes.append(row)
         self.total += T
         return {"frames": T}
@@ -191,13 +228,24 @@ class _Writer:
 
 
 def write(plan: ExportPlan, out: Path, tick: Callable[[int], None]) -> list[dict]:
-    fps = int(round(plan.fps))
+    with open_dataset(plan, out, tick) as w:
+        rows = each_episode(plan, w.episode, w.undo)
+        return finish(plan, out, w, rows)
+
+
+@contextmanager
+def open_dataset(plan: ExportPlan, out: Path, tick: Callable[[int], None] = lambda n: None) -> Iterator[_Writer]:
+    """The dataset's folders and its data parquet, open for `_Writer.episode`/`add`."""
     (out / "meta" / "episodes" / "chunk-000").mkdir(parents=True)
     (out / "data" / "chunk-000").mkdir(parents=True)
     data_path = out / DATA_PATH.format(chunk_index=0, file_index=0)
     with pq.ParquetWriter(data_path, _data_schema(plan)) as pw:
-        w = _Writer(plan, out, tick, pw)
-        rows = each_episode(plan, w.episode, w.undo)
+        yield _Writer(plan, out, tick, pw)
+
+
+def finish(plan: ExportPlan, out: Path, w: _Writer, rows: list[dict]) -> list[dict]:
+    """meta/: episodes, tasks, stats, info."""
+    fps = int(round(plan.fps))
     episodes, tasks, total = w.episodes, w.tasks, w.total
     pq.write_table(pa.Table.from_pylist(episodes), out / EPISODES_PATH)
     pq.write_table(_tasks_table(tasks), out / "meta" / "tasks.parquet")

@@ -94,8 +94,19 @@ def _human(n: float) -> str:
     return f"{n / 2**30:.2f} GB" if n >= 2**30 else f"{n / 2**20:.1f} MB"
 
 
-def export_paths(paths: list[str | Path], opts: ExportOptions) -> ExportSummary:
-    """Export every compatible episode; skipped inputs are listed in the summary (the caller decides the exit)."""
+def export_paths(paths: list[str | Path], opts: ExportOptions, engine=None,
+                 work_dir: str | Path | None = None) -> ExportSummary:
+    """Export every compatible episode; skipped inputs are listed in the summary (the caller decides the exit).
+    With a batch `engine` (dexumi.batch) each episode is a task (dexumi.export.sharded); an `opts.out` URL
+    (fsspec) is built locally, then uploaded (dexumi.batch.storage)."""
+    from dexumi.batch.storage import is_url
+
+    if is_url(opts.out):
+        return _export_to_url(paths, opts, engine, work_dir)
+    if engine is not None:
+        from dexumi.export.sharded import export_sharded
+
+        return export_sharded(paths, opts, engine, work_dir)
     t0 = time.perf_counter()
     plan = make_plan(paths, opts)
     staged = StagedDir(opts.out, opts.force, "export", inputs=[Path(p) for p in paths],
@@ -110,3 +121,19 @@ def export_paths(paths: list[str | Path], opts: ExportOptions) -> ExportSummary:
     summary.bytes = _size(opts.out)
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _export_to_url(paths: list[str | Path], opts: ExportOptions, engine, work_dir) -> ExportSummary:
+    import dataclasses
+
+    from dexumi.batch.storage import check_target, local_staging_for, publish_tree
+    from dexumi.export.staging import OUTPUT_MARKER
+
+    url = str(opts.out)
+    check_target(url, opts.force, OUTPUT_MARKER, "export")
+    local = local_staging_for(url)
+    s = export_paths(paths, dataclasses.replace(opts, out=local, force=True), engine, work_dir)
+    publish_tree(local, url, OUTPUT_MARKER)
+    shutil.rmtree(local.parent, ignore_errors=True)
+    s.out = url  # type: ignore[assignment]
+    return s

@@ -171,12 +171,29 @@ def score(feats: list[EpisodeFeatures], threshold: float = THRESHOLD) -> list[Ra
     return out
 
 
-def rank_paths(paths: list[Path], threshold: float = THRESHOLD, fingertips: bool = True,
-               progress: bool = False) -> list[Ranked]:
-    from tqdm import tqdm
+def _features_dict(path: str, fingertips: bool) -> dict:
+    return asdict(features(path, fingertips))
 
-    feats = [features(p, fingertips) for p in tqdm(paths, desc="rank", unit="file", disable=not progress,
-                                                    leave=False)]
+
+def rank_paths(paths: list[Path], threshold: float = THRESHOLD, fingertips: bool = True,
+               progress: bool = False, engine=None, manifest: str | Path | None = None) -> list[Ranked]:
+    """Features per episode as batch tasks (dexumi.batch: local pool by default, or `engine`), then the score
+    over the folder (which needs every episode's features, so it runs here)."""
+    from dexumi.batch import LocalEngine, Manifest, Task, run_tasks
+
+    tasks = [Task(str(Path(p).resolve()), _features_dict, (str(p), fingertips), source=str(p)) for p in paths]
+    man = Manifest(manifest, "rank", {"fingertips": fingertips}) if manifest else None
+    own = engine is None
+    engine = engine or LocalEngine()
+    try:
+        outs = run_tasks(tasks, engine, "rank", progress, man, unit="file")
+    finally:
+        if man is not None:
+            man.close()
+        if own:
+            engine.close()
+    feats = [EpisodeFeatures(**o.value) if o.ok else EpisodeFeatures(str(p), Path(p).name, error=o.error)
+             for o, p in zip(outs, paths)]
     return score(feats, threshold)
 
 

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
-import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
+from dexumi.batch import Engine, LocalEngine, Manifest, Task, run_tasks
+from dexumi.batch.engine import default_workers
 from dexumi.validate.config import ValidateConfig
 from dexumi.validate.episode import validate_file
 from dexumi.validate.folder import check_calibration_drift, check_numbering
@@ -38,34 +35,35 @@ def _one(args: tuple[str, ValidateConfig, str | None]) -> dict:
     return validate_file(path, cfg, plots).to_dict()
 
 
-def default_workers() -> int:
-    return max(1, min(2, os.cpu_count() or 1))
+__all__ = ["ValidationRun", "default_workers", "validate_paths"]
 
 
 def validate_paths(paths: list[str | Path], cfg: ValidateConfig | None = None, plots_dir: str | Path | None = None,
-                   workers: int | None = None, progress: bool = True) -> ValidationRun:
-    """Validate files and folders; reports come back in input order."""
+                   workers: int | None = None, progress: bool = True, engine: Engine | None = None,
+                   manifest: str | Path | None = None) -> ValidationRun:
+    """Validate files and folders; reports come back in input order. One task per file on `engine` (default: the
+    local process pool of `workers`); with `manifest`, files validated before with these settings and unchanged
+    since are not read again."""
     cfg = cfg or ValidateConfig()
     inputs = expand(paths)
     run = ValidationRun(problems=list(inputs.problems))
-    jobs = [(str(p), cfg, None if plots_dir is None else str(plots_dir)) for p in inputs.files]
-    workers = default_workers() if workers is None else max(1, workers)
-    bar = tqdm(total=len(jobs), desc="validate", unit="file", disable=not progress or not jobs, leave=False)
+    plots = None if plots_dir is None else str(Path(plots_dir).expanduser().resolve())
+    tasks = [Task(str(p.resolve()), _one, ((str(p), cfg, plots),), source=str(p)) for p in inputs.files]
+    own = engine is None
+    engine = engine or LocalEngine(workers)
+    man = Manifest(manifest, "validate", {"config": cfg.to_dict(), "plots": plots}) if manifest else None
     try:
-        if workers == 1 or len(jobs) <= 1:
-            dicts = []
-            for j in jobs:
-                dicts.append(_one(j))
-                bar.update(1)
-        else:
-            with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=mp.get_context("fork")) as ex:
-                dicts = []
-                for d in ex.map(_one, jobs):
-                    dicts.append(d)
-                    bar.update(1)
+        outcomes = run_tasks(tasks, engine, "validate", progress, man, unit="file")
     finally:
-        bar.close()
-    run.episodes = [EpisodeReport.from_dict(d) for d in dicts]
+        if man is not None:
+            man.close()
+        if own:
+            engine.close()
+    for o, p in zip(outcomes, inputs.files):
+        if o.ok:
+            run.episodes.append(EpisodeReport.from_dict(o.value))
+        else:
+            run.problems.append(f"{p}: {o.error}")
     by_folder: dict[Path, dict[str, int | None]] = {}
     for r in run.episodes:
         by_folder.setdefault(Path(r.path).parent.resolve(), {})[r.path] = r.metrics.get("episode_number")

@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="episode files or folders")
     p.add_argument("--to", required=True, dest="fmt", choices=("lerobot", "robomimic", "act", "zarr"),
                    help="output format")
-    p.add_argument("--out", required=True, type=Path, help="output folder (the dataset)")
+    p.add_argument("--out", required=True, help="output folder (the dataset), or an fsspec URL "
+                                                 "(memory://, file://, s3://...; see docs/scale.md)")
     p.add_argument("--fps", type=float, default=None, help="resample onto this exact rate (default: the episodes' fps)")
     p.add_argument("--image-size", default=None, metavar="WxH", help="image size (default: camera size)")
     p.add_argument("--image-fit", default="crop", choices=("crop", "pad", "stretch"),
@@ -48,19 +49,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--valid-fraction", type=float, default=0.1, help="robomimic: share of demos in mask/valid")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from dexumi.batch.engine import add_engine_args
+
+    add_engine_args(p, manifest=False)
+    p.add_argument("--work-dir", default=None, metavar="DIR",
+                   help="with --engine: shards and the resume manifest (default: .OUT.batch beside --out); "
+                        "on a cluster it must be on storage every node sees")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from dexumi.batch.storage import is_url
     from dexumi.export import ExportOptions, export_paths, parse_size
 
-    opts = ExportOptions(args.fmt, args.out, args.fps, parse_size(args.image_size), args.force,
+    out = args.out if is_url(args.out) else Path(args.out)
+    opts = ExportOptions(args.fmt, out, args.fps, parse_size(args.image_size), args.force,
                          not args.no_progress and sys.stderr.isatty(), args.valid_fraction,
                          action_horizon=args.action_horizon, privileged=args.privileged, only=args.only,
                          exclude=args.exclude, image_fit=args.image_fit, act_length=args.act_length,
                          act_compress=args.act_compress, layout=args.layout, image_codec=args.image_codec,
                          action_units=args.action_units, motor_map=args.motor_map)
-    s = export_paths(list(args.paths), opts)
+    engine = None
+    if args.engine is not None:
+        from dexumi.batch import engine_from_args
+
+        engine = engine_from_args(args)
+    try:
+        s = export_paths(list(args.paths), opts, engine, args.work_dir)
+    finally:
+        if engine is not None:
+            engine.close()
     for msg in s.skipped:
         print(f"dexumi export: skipped: {msg}", file=sys.stderr)
     if args.json:

@@ -19,6 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write the suspects (one episode file name per line) for `dexumi export --exclude FILE`")
     p.add_argument("--threshold", type=float, default=80.0, help="suspect below this score (default 80)")
     p.add_argument("--no-fingertips", action="store_true", help="skip the fingertip-error feature (faster)")
+    from dexumi.batch.engine import add_engine_args
+
+    add_engine_args(p)
     p.set_defaults(handler=run)
 
 
@@ -37,7 +40,13 @@ def run(args: argparse.Namespace) -> int:
     if args.suspects is not None and args.suspects.resolve().parent == d.resolve() and \
             S.NAME_RE.match(args.suspects.name):
         raise DexumiError(f"--suspects {args.suspects}: would overwrite an episode file")
-    ranked = rank_paths(paths, args.threshold, not args.no_fingertips, progress=sys.stderr.isatty())
+    from dexumi.batch import engine_from_args
+
+    engine = engine_from_args(args)
+    try:
+        ranked = rank_paths(paths, args.threshold, not args.no_fingertips, sys.stderr.isatty(), engine, args.manifest)
+    finally:
+        engine.close()
     if args.suspects is not None:
         try:
             write_atomic(args.suspects, suspects_text(ranked, str(d), args.threshold))

@@ -1,0 +1,69 @@
+"""Many short episodes, fast: written through the episode writer API (as benchmarks/validate_export.py does),
+small JPEG cameras, a 500 Hz encoder with smooth in-range motion, finalised with the bundled Inspire map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def write_episodes(folder: Path, n: int, seconds: float = 1.0, size: tuple[int, int] = (96, 64), fps: float = 30.0,
+                   rate: float = 500.0, cameras: tuple[str, ...] = ("wrist0",)) -> list[Path]:
+    import cv2
+
+    from dexumi.episode.layout import CameraLayout, EncoderLayout, EpisodeMeta
+    from dexumi.episode.writer import EpisodeWriter
+    from dexumi.session.retarget import MAPS_DIR, load_retargeter
+    from dexumi.types import CameraFrame, EncoderBatch
+
+    rt, map_text = load_retargeter(MAPS_DIR / "inspire.yaml", 6)
+    folder.mkdir(parents=True, exist_ok=True)
+    W, H = size
+    rng = np.random.default_rng(0)
+    jpegs = []
+    for k in range(30):
+        img = np.full((H, W, 3), 40, np.uint8)
+        cv2.rectangle(img, (2 + k, H // 4), (W // 3 + k, 3 * H // 4), (200, 180, 160), -1)
+        img = cv2.add(img, rng.integers(0, 25, img.shape, dtype=np.uint8))
+        jpegs.append(cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes())
+    hi = np.array([1.3, 0.6, 1.4, 1.4, 1.4, 1.4])
+    out = []
+    for e in range(1, n + 1):
+        meta = EpisodeMeta(number=e, task="scale test", robot_hand="inspire_like", exoskeleton="inspire_exo",
+                           nominal_fps=fps, retarget_map_yaml=map_text, main_camera=cameras[0],
+                           software_version="test")
+        enc = EncoderLayout(channels=6, joint_names=tuple(rt.channels), nominal_rate_hz=rate)
+        cams = [CameraLayout(c, W, H, fps=fps) for c in cameras]
+        w = EpisodeWriter(folder / f"episode_{e:04d}.h5.partial", meta, enc, cams,
+                          action_names=tuple(rt.robot_joint_names))
+        t0 = 1000.0 + 100 * e
+        idx = np.arange(0, int(seconds * rate), dtype=np.int64)
+        t = t0 + idx / rate
+        phase = 2 * np.pi * (t[:, None] - t0) / np.array([3.1, 4.3, 2.7, 3.3, 3.7, 4.1]) + 0.3 * e
+        ang = 0.05 + (hi - 0.05) * (0.5 - 0.5 * np.cos(phase))
+        w.append_encoder([EncoderBatch(idx, idx * int(1e6 / rate), t, t, (ang * 1e5).astype(np.int32), ang)])
+        for k in range(int(seconds * fps)):
+            for c in cameras:
+                w.append_frames(c, [CameraFrame(c, k, t0 + k / fps + 0.002, jpegs[(k + e) % 30], "jpeg", W, H)])
+        w.maybe_flush()
+        out.append(w.finalize("success" if e % 5 else "failure", retargeter=rt))
+    return out
+
+
+def die_once(flag: str, value: int) -> int:
+    """A batch task whose first run kills its own worker process (SIGKILL, as the OOM killer would)."""
+    import os
+    import signal
+
+    if not os.path.exists(flag):
+        with open(flag, "w") as fh:
+            fh.write(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    return value * 10
+
+
+def tree_bytes(root: Path, skip: tuple[str, ...] = (".dexumi-export.json",)) -> dict[str, bytes]:
+    """Every file under `root` (relative path → bytes), without the output marker (it names the writer's pid)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(Path(root).rglob("*"))
+            if p.is_file() and p.name not in skip}
