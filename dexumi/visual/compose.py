@@ -39,22 +39,32 @@ def dilate(mask: np.ndarray, px: int) -> np.ndarray:
 
 
 def pushpull_fill(img: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """`img` with the `hole` pixels interpolated from the others (push-pull over an image pyramid)."""
-    w = (~hole).astype(np.float32)
-    x = img.astype(np.float32) * w[..., None]
-    levels = [(x, w)]
+    """`img` with the `hole` pixels interpolated from the others (push-pull over an image pyramid).
+
+    Push: the image premultiplied by its validity (4th channel) is reduced level by level (cv2.pyrDown).
+    Pull: from the coarsest level up, a level's own average is kept where it has data (weight ≥ 1/4) and the
+    coarser estimate fills in elsewhere. Hole pixels of the full image take the upsampled half-size estimate."""
+    known = cv2.bitwise_not(hole.view(np.uint8) * 255)
+    x = cv2.merge([img, known]).astype(np.float32) * np.float32(1.0 / 255.0)
+    x[..., :3] *= x[..., 3:4]
+    levels = []
     while min(x.shape[:2]) > 4:
         x = cv2.pyrDown(x)
-        w = cv2.pyrDown(w)
-        levels.append((x, w))
-    x, w = levels[-1]
-    c = x / np.maximum(w, 1e-6)[..., None]
-    for x, w in reversed(levels[:-1]):
+        levels.append(x)
+    c = None
+    for x in reversed(levels):
+        w = x[..., 3:4]
+        own = x[..., :3] / np.maximum(w, 1e-6)
+        if c is None:
+            c = own
+            continue
         up = cv2.pyrUp(c, dstsize=(x.shape[1], x.shape[0]))
-        a = np.minimum(w * 4.0, 1.0)[..., None]  # a level's own data where it has enough weight
-        c = a * (x / np.maximum(w, 1e-6)[..., None]) + (1.0 - a) * up
+        a = np.minimum(w * 4.0, 1.0)
+        c = up + a * (own - up)
+    full = cv2.convertScaleAbs(cv2.resize(c, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR),
+                               alpha=255.0)
     out = img.copy()
-    out[hole] = np.clip(c[hole] + 0.5, 0, 255).astype(np.uint8)
+    cv2.copyTo(full, hole.view(np.uint8), out)
     return out
 
 
@@ -77,9 +87,15 @@ class Layers:
 
 def overlay(background: np.ndarray, layers: Layers) -> np.ndarray:
     """The robot's premultiplied render over a BGR background, its coverage as alpha."""
-    a = layers.robot_alpha[..., None]
-    out = layers.robot_rgb[..., ::-1].astype(np.float32) + (1.0 - a) * background.astype(np.float32)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    x, y, w, h = cv2.boundingRect((layers.robot_alpha > 0).view(np.uint8))
+    out = background.copy()
+    if w == 0:
+        return out
+    roi = (slice(y, y + h), slice(x, x + w))
+    a = layers.robot_alpha[roi][..., None]
+    robot = cv2.cvtColor(layers.robot_rgb[roi], cv2.COLOR_RGB2BGR).astype(np.float32)
+    out[roi] = cv2.convertScaleAbs(robot + (1.0 - a) * background[roi].astype(np.float32))
+    return out
 
 
 def compose(bgr: np.ndarray, layers: Layers, mode: str, margin: int, method: str = "pushpull") -> np.ndarray:

@@ -169,7 +169,8 @@ class HandView:
     def render(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rgb uint8 H×W×3 premultiplied by coverage, alpha float32 H×W in [0, 1], mask bool H×W)."""
         c = self.canvas()
-        cover = (c.max(axis=2) > 0).astype(np.uint8) * 255
+        # the background is black and every lit pixel of the hand is not (ambient light): coverage = gray > 0
+        cover = cv2.threshold(cv2.cvtColor(c, cv2.COLOR_RGB2GRAY), 0, 255, cv2.THRESH_BINARY)[1]
         rgb = self.lens.linear(c)
         alpha = self.lens.linear(cover).astype(np.float32) * (1.0 / 255.0)
         mask = self.lens.nearest(cover) > 0
@@ -178,5 +179,6 @@ class HandView:
     def labels(self) -> np.ndarray:
         """Per-pixel label (H×W uint8) of a flat-coloured (unlit) model: 0 nothing, 1 red geoms, 2 green ones."""
         c = self.canvas()
-        lab = (c[..., 0] > 127).view(np.uint8) | ((c[..., 1] > 127).view(np.uint8) << 1)
-        return self.lens.nearest(lab)
+        red = cv2.threshold(cv2.extractChannel(c, 0), 127, 1, cv2.THRESH_BINARY)[1]
+        green = cv2.threshold(cv2.extractChannel(c, 1), 127, 2, cv2.THRESH_BINARY)[1]
+        return self.lens.nearest(cv2.bitwise_or(red, green))
