@@ -118,7 +118,8 @@ class _Writer:
         plan, o = self.plan, self.plan.opts
         r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor)
         T = len(r)
-        sources = {c: ImageSource(ep, c, plan.sizes[c], o.image_fit if o else "crop") for c in plan.cameras}
+        sources = {c: ImageSource(ep, c, plan.sizes[c], o.image_fit if o else "crop",
+                               o.visual if o else "raw") for c in plan.cameras}
         writers: dict[str, H264Writer] = {}
         samples: dict[str, list[np.ndarray]] = {c: [] for c in plan.cameras}
         try:

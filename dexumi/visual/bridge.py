@@ -74,7 +74,12 @@ class VisualBridge:
         exo = exo or str(a.get("exoskeleton") or "") or "inspire_exo"
         robot = robot or str(a.get("robot_hand") or "") or None
         exo_names = [str(x) for x in ep.f["observations/exo_joints"].attrs.get("names", [])]
-        return cls(episode_cameras(ep, cameras), exo, robot, exo_names, list(ep.action_names), **kw)
+        cals = episode_cameras(ep, cameras)
+        for name, cal in cals.items():  # the lens at the size the camera recorded
+            g = ep.f[f"raw/cameras/{name}"]
+            w, h = int(g.attrs.get("width", cal.intrinsics.width)), int(g.attrs.get("height", cal.intrinsics.height))
+            cal.intrinsics = cal.intrinsics.scaled(w, h)
+        return cls(cals, exo, robot, exo_names, list(ep.action_names), **kw)
 
     def close(self) -> None:
         for v in self._views.values():
@@ -131,11 +136,34 @@ class VisualBridge:
         return out
 
 
+def frame_joints(ep, camera: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(raw frame indices, exo joints, robot joints) of the camera's frames on the aligned timeline, the joints
+    interpolated at each frame's own time (the aligned instant plus its recorded image offset)."""
+    from dexumi.episode import schema as S
+
+    idx = ep.image_indices(camera)
+    ts = ep.timestamps
+    off_key = f"{S.IMAGE_OFFSETS}/{camera}"
+    off = ep._view(off_key).astype(np.float64) if off_key in ep.f else np.zeros(len(ts))
+    ok = idx >= 0
+    raw, first = np.unique(idx[ok], return_index=True)
+    t = (ts[ok] + off[ok])[first]
+    exo, q = ep.exo_joints.astype(np.float64), ep.qpos.astype(np.float64)
+    interp = (lambda a: np.stack([np.interp(t, ts, a[:, k]) for k in range(a.shape[1])], 1)
+              if len(ts) > 1 else a[ok][first])
+    return raw, interp(exo), interp(q)
+
+
 def render_episode(path: str | Path, modes: list[str], cameras: list[str] | None = None, force: bool = False,
                    exo: str | None = None, robot: str | None = None, inpaint: str = "pushpull",
                    progress=None) -> tuple[Path, dict]:
-    """Write the derived `visual` file of an episode; returns (its path, figures)."""
+    """Write the derived `visual` file of an episode; returns (its path, figures).
+
+    Layout: `/<mode>/<camera>` vlen uint8 JPEGs indexed like the episode's raw frames
+    (`raw/cameras/<camera>/jpeg`), so the aligned view's image indices address them; frames not on the aligned
+    timeline are empty. `/mask_fraction/<camera>` the wearer's share of each image."""
     from dexumi.episode import derived
+    from dexumi.episode import schema as S
     from dexumi.episode.reader import Episode
 
     bad = [m for m in modes if m not in MODES]
@@ -148,35 +176,36 @@ def render_episode(path: str | Path, modes: list[str], cameras: list[str] | None
         cams = cameras or ep.cameras
         bridge = VisualBridge.for_episode(ep, cams, exo, robot, inpaint=inpaint)
         try:
-            exo_q, robot_q = ep.exo_joints, ep.qpos
-            n = len(ep)
             t0, cpu0 = time.perf_counter(), time.process_time()
-            figures = {"frames": n * len(cams), "cameras": cams, "modes": modes}
+            figures: dict = {"frames": 0, "cameras": cams, "modes": modes}
 
             def write(f) -> None:
                 import h5py
 
                 vl = h5py.vlen_dtype(np.uint8)
                 for cam in cams:
-                    idx = ep.image_indices(cam)
-                    dsets = {m: f.create_dataset(f"{m}/{cam}", (n,), dtype=vl) for m in modes}
-                    frac = np.zeros(n, np.float32)
-                    for i in range(n):
-                        bgr = ep.raw_image(cam, int(idx[i]))
-                        imgs = bridge.variants(cam, bgr, exo_q[i], robot_q[i], modes)
+                    n_raw = ep.f[f"{S.CAMERAS}/{cam}/{S.FRAMES}"].shape[0]
+                    raw, exo_q, robot_q = frame_joints(ep, cam)
+                    dsets = {m: f.create_dataset(f"{m}/{cam}", (n_raw,), dtype=vl) for m in modes}
+                    frac = np.full(n_raw, np.nan, np.float32)
+                    for k, j in enumerate(raw):
+                        bgr = ep.raw_image(cam, int(j))
+                        imgs = bridge.variants(cam, bgr, exo_q[k], robot_q[k], modes)
                         if modes != ["raw"]:
-                            frac[i] = float(bridge.last_wearer.mean())
+                            frac[j] = float(bridge.last_wearer.mean())
                         for m in modes:
                             ok, buf = cv2.imencode(".jpg", imgs[m], [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
                             if not ok:
                                 raise DexumiError("JPEG encoding failed")
-                            dsets[m][i] = buf.ravel()
+                            dsets[m][j] = buf.ravel()
                         if progress is not None:
-                            progress(cam, i, n)
+                            progress(cam, k, len(raw))
+                    figures["frames"] += len(raw)
                     f.create_dataset(f"mask_fraction/{cam}", data=frac)
                     v = bridge._views[cam]
-                    f[f"{modes[0]}/{cam}"].attrs["mount"] = json.dumps(v.cal.mount.to_dict())
-                    f[f"{modes[0]}/{cam}"].attrs["size"] = list(v.size)
+                    for m in modes:
+                        dsets[m].attrs["mount"] = json.dumps(v.cal.mount.to_dict())
+                        dsets[m].attrs["width"], dsets[m].attrs["height"] = v.size
 
             attrs = {"modes": json.dumps(modes), "cameras": json.dumps(cams), "exoskeleton": bridge.exo,
                      "robot_hand": bridge.robot or "", "inpaint": inpaint,
@@ -205,3 +234,16 @@ def open_visual(episode: str | Path, mode: str, camera: str):
         raise DexumiError(f"{episode}: its rendered visual file has no '{mode}' frames of {camera} (rendered: "
                           f"{', '.join(have) or 'none'}); run `dexumi render {episode} --mode {mode} --force`")
     return f, f[key]
+
+
+def check_rendered(episode: str | Path, mode: str, cameras: list[str]) -> None:
+    """One-line DexumiError unless `dexumi render` wrote `mode` for every camera of the episode as it is now."""
+    from dexumi.episode import derived
+
+    if not derived.derived_path(episode, KIND).is_file():
+        raise DexumiError(f"{episode}: no rendered '{mode}' images; run `dexumi render {episode} --mode {mode}` first")
+    with derived.open_derived(episode, KIND) as f:
+        missing = [c for c in cameras if f"{mode}/{c}" not in f]
+    if missing:
+        raise DexumiError(f"{episode}: its rendered visual file has no '{mode}' frames of {missing[0]}; run "
+                          f"`dexumi render {episode} --mode {mode} --force`")

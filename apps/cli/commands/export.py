@@ -48,6 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--valid-fraction", type=float, default=0.1, help="robomimic: share of demos in mask/valid")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--visual", default="raw", choices=("raw", "exo-masked", "robot-overlay"),
+                   help="camera images: as recorded (default), or the visual bridge's variant written by "
+                   "`dexumi render` (exoskeleton removed; robot hand composited)")
     p.set_defaults(handler=run)
 
 
@@ -59,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
                          action_horizon=args.action_horizon, privileged=args.privileged, only=args.only,
                          exclude=args.exclude, image_fit=args.image_fit, act_length=args.act_length,
                          act_compress=args.act_compress, layout=args.layout, image_codec=args.image_codec,
-                         action_units=args.action_units, motor_map=args.motor_map)
+                         action_units=args.action_units, motor_map=args.motor_map,
+                         visual=args.visual)
     s = export_paths(list(args.paths), opts)
     for msg in s.skipped:
         print(f"dexumi export: skipped: {msg}", file=sys.stderr)
