@@ -102,7 +102,7 @@ class VisualBridge:
             if v.robot is None:
                 raise DexumiError("robot-overlay needs a robot hand model (the episode names none: give --robot)")
             v.robot.set_joints(self._named(self.robot_names or v.robot.hand.joints, robot_q))
-            layers.robot_rgb, layers.robot_alpha, _ = v.robot.render()
+            layers.robot_rgb, layers.robot_alpha, _ = v.robot.render(mask=False)
         return layers, lab
 
     def frame(self, camera: str, bgr: np.ndarray, exo_q, robot_q, mode: str) -> np.ndarray:

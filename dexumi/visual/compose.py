@@ -41,20 +41,21 @@ def dilate(mask: np.ndarray, px: int) -> np.ndarray:
 def pushpull_fill(img: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """`img` with the `hole` pixels interpolated from the others (push-pull over an image pyramid).
 
-    Push: the image premultiplied by its validity (4th channel) is reduced level by level (cv2.pyrDown).
-    Pull: from the coarsest level up, a level's own average is kept where it has data (weight ≥ 1/4) and the
-    coarser estimate fills in elsewhere. Hole pixels of the full image take the upsampled half-size estimate."""
-    known = cv2.bitwise_not(hole.view(np.uint8) * 255)
-    x = cv2.merge([img, known]).astype(np.float32) * np.float32(1.0 / 255.0)
-    x[..., :3] *= x[..., 3:4]
-    levels = []
+    Push: the image premultiplied by its validity and the validity itself are reduced level by level
+    (cv2.pyrDown; the first level in uint8, the rest in float32). Pull: from the coarsest level up, a level's
+    own average is kept where it has data (weight ≥ 1/4) and the coarser estimate fills in elsewhere. Hole
+    pixels of the full image take the upsampled half-size estimate."""
+    known = cv2.bitwise_not(hole.view(np.uint8) * np.uint8(255))
+    pm = cv2.bitwise_and(img, img, mask=known)  # premultiplied by a 0/1 weight: exact in uint8
+    x = cv2.merge([cv2.pyrDown(pm), cv2.pyrDown(known)]).astype(np.float32) * np.float32(1.0 / 255.0)
+    levels = [x]
     while min(x.shape[:2]) > 4:
         x = cv2.pyrDown(x)
         levels.append(x)
     c = None
     for x in reversed(levels):
         w = x[..., 3:4]
-        own = x[..., :3] / np.maximum(w, 1e-6)
+        own = x[..., :3] / np.maximum(w, 1e-4)
         if c is None:
             c = own
             continue

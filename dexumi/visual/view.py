@@ -166,15 +166,14 @@ class HandView:
         self._r.update_scene(self.data, "cam")
         return self._r.render()
 
-    def render(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(rgb uint8 H×W×3 premultiplied by coverage, alpha float32 H×W in [0, 1], mask bool H×W)."""
+    def render(self, mask: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(rgb uint8 H×W×3 premultiplied by coverage, alpha float32 H×W in [0, 1], mask bool H×W or None)."""
         c = self.canvas()
         # the background is black and every lit pixel of the hand is not (ambient light): coverage = gray > 0
         cover = cv2.threshold(cv2.cvtColor(c, cv2.COLOR_RGB2GRAY), 0, 255, cv2.THRESH_BINARY)[1]
         rgb = self.lens.linear(c)
-        alpha = self.lens.linear(cover).astype(np.float32) * (1.0 / 255.0)
-        mask = self.lens.nearest(cover) > 0
-        return rgb, alpha, mask
+        alpha = self.lens.linear(cover).astype(np.float32) * np.float32(1.0 / 255.0)
+        return rgb, alpha, (self.lens.nearest(cover) > 0) if mask else None
 
     def labels(self) -> np.ndarray:
         """Per-pixel label (H×W uint8) of a flat-coloured (unlit) model: 0 nothing, 1 red geoms, 2 green ones."""
