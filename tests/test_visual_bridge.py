@@ -178,6 +178,14 @@ def test_render_cli_writes_beside_and_export_picks_it(episode, tmp_path):
             assert np.abs(got.astype(int) - want.astype(int)).mean() < 3  # JPEG q90 of the same frame
             assert np.array_equal(decode_jpeg(f["raw/wrist0"][j]).shape, want.shape)
         b.close()
+    from apps.replay.data import load  # replay shows the variants beside the camera
+
+    d = load(episode, markers=False)
+    try:
+        assert d.cameras == ["wrist0", "wrist0 exo-masked", "wrist0 robot-overlay"]
+        assert d.image("wrist0 robot-overlay", 2, reduce=1).shape == (240, 240, 3)
+    finally:
+        d.ep.close()
     r = _dexumi("export", episode, "--to", "robomimic", "--out", tmp_path / "ds", "--visual", "robot-overlay")
     assert r.returncode == 0, r.stderr
     with h5py.File(tmp_path / "ds" / "dataset.hdf5") if (tmp_path / "ds" / "dataset.hdf5").exists() else \
