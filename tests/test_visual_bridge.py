@@ -208,6 +208,7 @@ def test_bad_inputs_are_one_line(tmp_path, episode, capsys):
     for args, words in [((bare,), "no calibrated mount"),
                         ((episode, "--robot", LEAP, "--force"), "mesh"),
                         ((episode, "--robot", tmp_path / "none.urdf", "--force"), "not found"),
+                        ((episode, "--exo", "xhand_exo", "--force"), "not joints of"),
                         ((tmp_path / "missing.h5",), "no such file")]:
         if "--robot" in args and args[2] == LEAP and not LEAP.exists():
             continue

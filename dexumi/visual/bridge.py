@@ -60,6 +60,12 @@ class VisualBridge:
 
         exo_m = exo_model(self.exo)
         robot_m = robot_model(self.robot) if self.robot else None
+        for names, m, what in ((self.exo_names, exo_m, "exoskeleton"), (self.robot_names, robot_m, "robot")):
+            known = {j.split(":", 1)[-1] for j in m.joints} if m is not None else set()
+            if names and m is not None and not known & set(names):
+                raise DexumiError(f"the episode's {what} joints ({', '.join(names[:4])}…) are not joints of the "
+                                  f"{what} model '{m.name}' ({', '.join(sorted(known)[:4])}…); give the right "
+                                  f"model with --{'exo' if what == 'exoskeleton' else 'robot'}")
         self._views: dict[str, _Camera] = {}
         for name, cal in self.cameras.items():
             T = cal.mount.matrix()
