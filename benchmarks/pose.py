@@ -3,13 +3,20 @@
 
 `python benchmarks/pose.py [--quick]`; the last stdout line is one JSON object.
 
-- `pose_cpu_pct`: CPU of this process (share of one core) while recording a `pose:udp` stream at 200 Hz:
-  receive, parse, online clock fit, keep the samples — then the final fit and the alignment to 30 fps frame
-  times. The sender (`dexumi.devices.pose.sender`, a stand-in phone with a 12345 s offset and 50 ppm drift)
+- `pose_cpu_pct`: CPU of this process (share of one core) while *recording* a `pose:udp` stream at 200 Hz into
+  an episode file the way `dexumi record --pose` does: the session's pose reader thread (receive, parse,
+  online clock fit), the poll every 50 ms appending `/raw/pose/<name>` with SWMR flushes every 0.25 s; the
+  episode's finalise (final fit, aligned view at 30 fps) once, after it: `pose_finalize_cpu_ms`. `pose_source_cpu_pct`: the source alone (receive, parse,
+  fit, keep the samples, final fit and alignment). The sender (`dexumi.devices.pose.sender`, a stand-in phone with a 12345 s offset and 50 ppm drift)
   is its own process and not counted. Baseline, side by side: a bare `recvfrom` + `json.loads` loop on the
   same stream (`pose_cost_ratio_vs_bare`).
 - `pose_sim_cpu_pct`: the same for `pose:sim` at 200 Hz, counting the simulated tracker's own thread too.
 - `udp_time_rms_ms` / `sim_time_rms_ms`: mapped times vs the truth (send / capture times).
+- `board_ape_mm` / `board_ape_deg`: `pose:board` (ChArUco + AprilTags, `dexumi.tracking`) on the world's
+  wrist0 frames at 640×480 (JPEG q80) over the pick script, APE RMS over the TRACKING frames against the
+  true camera pose in the board frame (no alignment); `board_tracked_frac` / `board_limited_frac` say how
+  often. `board_track_ms`: CPU ms per frame (JPEG decode + detection + PnP, median); beside it
+  `board_detect_bare_ms`, OpenCV's bare `CharucoDetector.detectBoard` on the same frames.
 - Keys of parts not built yet are null, with the reason under `not_built`.
 """
 
@@ -104,6 +111,93 @@ def record_sim(seconds: float) -> dict:
     return {"cpu_pct": 100 * cpu / wall, "rms_ms": float(np.sqrt(np.mean(err ** 2)) * 1e3), "samples": len(t)}
 
 
+def _free_port() -> int:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def record_episode(seconds: float, tmp: Path) -> dict:
+    """The recording path: PoseBridge (its reader thread) → EpisodeWriter → finalise."""
+    from dexumi.episode.layout import EncoderLayout, EpisodeMeta
+    from dexumi.episode.reader import Episode
+    from dexumi.episode.writer import EpisodeWriter
+    from dexumi.session.pose_bridge import PoseBridge
+
+    port = _free_port()
+    truth_path = tmp / "rec_truth.npy"
+    proc = start_sender(port, seconds, truth_path)
+    bridge = PoseBridge([f"pose:udp:{port}:host=127.0.0.1,name=phone"], timeout_s=20.0)  # waits for the sender
+    path = tmp / f"episode_{int(time.monotonic() * 1000) % 10000:04d}.h5.partial"
+    w = EpisodeWriter(path, EpisodeMeta(1, nominal_fps=30.0), EncoderLayout(1, ("j",)), [],
+                      pose=bridge.layouts())
+    c0, w0 = time.process_time(), time.monotonic()
+    last = time.monotonic()
+    while proc.poll() is None or time.monotonic() - last < 0.3:
+        time.sleep(0.05)
+        for name, batches in bridge.poll().items():
+            if batches:
+                last = time.monotonic()
+                w.append_pose(name, batches)
+        w.maybe_flush()
+    cpu, wall = time.process_time() - c0, time.monotonic() - w0
+    c1 = time.process_time()
+    final = w.finalize()
+    finalize_ms = (time.process_time() - c1) * 1e3
+    bridge.close()
+    with Episode.open(final) as ep:
+        n = len(ep.raw_pose("phone")["time"])
+    final.unlink()
+    return {"cpu_pct": 100 * cpu / wall, "samples": n, "expected": int(len(np.load(truth_path))),
+            "finalize_ms": finalize_ms}
+
+
+def board_figures(fps: float) -> dict:
+    import cv2
+
+    from dexumi.devices.pose.board import BoardTracker, world_lens
+    from dexumi.sim.world import World, world_config
+    from dexumi.tracking.metrics import ape
+    from dexumi.tracking.target import Target
+
+    world = World(world_config(640, 480, cameras=1, script="pick"))
+    r = world.renderer("wrist0")
+    T_bw = np.linalg.inv(world.config.scene.board.T_world_board())
+    jpegs, truth = [], []
+    for k, t in enumerate(np.arange(0.0, world.trajectory.period, 1.0 / fps)):
+        world.set_time(float(t))
+        jpegs.append(np.frombuffer(r.jpeg(k), np.uint8))
+        truth.append(T_bw @ world.camera_pose("wrist0"))
+    r.close()
+    tracker = BoardTracker(world_lens("wrist0"), Target.from_scene())
+    bare = cv2.aruco.CharucoDetector(Target.from_scene().board())
+    est, ref, cpu, cpu_bare, limited = [], [], [], [], 0
+    for j, T in zip(jpegs, truth):
+        c0 = time.process_time()
+        res = tracker.track(cv2.imdecode(j, cv2.IMREAD_GRAYSCALE))
+        cpu.append(time.process_time() - c0)
+        gray = cv2.imdecode(j, cv2.IMREAD_GRAYSCALE)
+        c0 = time.process_time()
+        bare.detectBoard(gray)
+        cpu_bare.append(time.process_time() - c0)
+        if res.T_target_cam is not None and res.state == 0:
+            est.append(res.T_target_cam)
+            ref.append(T)
+        elif res.T_target_cam is not None:
+            limited += 1
+    e = ape(np.array(est), np.array(ref))
+    return {"board_ape_mm": round(e.trans_rms_mm, 3), "board_ape_deg": round(e.rot_rms_deg, 3),
+            "board_ape_max_mm": round(e.trans_max_mm, 3), "board_tracked_frac": round(e.n / len(jpegs), 3),
+            "board_limited_frac": round(limited / len(jpegs), 3), "board_frames": len(jpegs),
+            "board_track_ms": round(1e3 * float(np.median(cpu)), 2),
+            "board_track_mean_ms": round(1e3 * float(np.mean(cpu)), 2),
+            "board_detect_bare_ms": round(1e3 * float(np.median(cpu_bare)), 2),
+            "board_cost_ratio_vs_bare": round(float(np.median(cpu)) / max(float(np.median(cpu_bare)), 1e-9), 2),
+            "board_tag_backend": tracker.detector.tag_backend}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="under a minute")
@@ -113,15 +207,20 @@ def main() -> None:
     rounds = 1 if args.quick else 3
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        udp, bare, sim = [], [], []
-        for _ in range(rounds):  # interleaved: ours, bare, sim
+        udp, bare, sim, rec = [], [], [], []
+        for _ in range(rounds):  # interleaved: recording, source, bare, sim
+            rec.append(record_episode(seconds, tmp))
             udp.append(record_udp(seconds, tmp))
             bare.append(record_bare(seconds, tmp))
             sim.append(record_sim(seconds))
     med = lambda rows, k: float(np.median([r[k] for r in rows]))  # noqa: E731
-    reason = "not built yet (issue 16: board / SfM tracking); see docs/pose.md"
+    board = board_figures(3.0 if args.quick else 10.0)
+    reason = "not built yet (issue 16: offline SfM); see docs/pose.md"
     out = {
-        "pose_cpu_pct": round(med(udp, "cpu_pct"), 2),
+        "pose_cpu_pct": round(med(rec, "cpu_pct"), 2),
+        "pose_finalize_cpu_ms": round(med(rec, "finalize_ms"), 1),
+        "pose_recorded_samples": int(med(rec, "samples")), "pose_recorded_expected": int(med(rec, "expected")),
+        "pose_source_cpu_pct": round(med(udp, "cpu_pct"), 2),
         "pose_bare_cpu_pct": round(med(bare, "cpu_pct"), 2),
         "pose_cost_ratio_vs_bare": round(med(udp, "cpu_pct") / max(med(bare, "cpu_pct"), 1e-6), 2),
         "pose_sim_cpu_pct": round(med(sim, "cpu_pct"), 2),
@@ -129,9 +228,9 @@ def main() -> None:
         "sim_time_rms_ms": round(med(sim, "rms_ms"), 4),
         "udp_samples": int(med(udp, "samples")), "udp_expected": int(med(udp, "expected")),
         "rate_hz": RATE, "seconds": seconds, "rounds": rounds,
-        "board_ape_mm": None, "board_ape_deg": None, "sfm_ape_mm": None, "board_track_ms": None,
-        "not_built": {"board_ape_mm": reason, "board_ape_deg": reason, "sfm_ape_mm": reason,
-                      "board_track_ms": reason},
+        **board,
+        "sfm_ape_mm": None,
+        "not_built": {"sfm_ape_mm": reason},
     }
     print(json.dumps(out))
 

@@ -22,7 +22,11 @@ from dexumi.types import EncoderCalibration
 FORMAT = "dexumi-profile"
 VERSION = 1
 TOP_KEYS = frozenset({"format", "version", "id", "created", "device", "hand", "exoskeleton", "encoder", "cameras",
-                      "latencies_s", "latency_uncertainty_s", "mapping", "notes", "report", "camera_mounts"})
+                      "latencies_s", "latency_uncertainty_s", "mapping", "notes", "report", "handeye",
+                      "camera_mounts"})
+HANDEYE_VERSION = 1
+HANDEYE_KEYS = frozenset({"version", "tracker", "camera", "T_tracker_camera", "T_base_camera", "T_tracker_base",
+                          "latency_s", "residual_mm", "residual_deg", "views", "method"})
 
 
 class ProfileError(DexumiError):
@@ -56,6 +60,29 @@ class CameraIntrinsics:
 
 
 @dataclass
+class HandEye:
+    """The optional `handeye` section (version 1): tracker ↔ wrist camera ↔ exoskeleton base, pose latency.
+
+    `T_tracker_camera` is the camera (OpenCV axes) in the tracker's frame; `T_base_camera` the camera in the
+    exoskeleton base (wrist) frame, from the mount; `T_tracker_base` = T_tracker_camera · T_base_camera⁻¹.
+    `latency_s`: how late the pose stream is against the camera's mapped times (+ = later)."""
+
+    tracker: str
+    camera: str
+    T_tracker_camera: list[list[float]]
+    latency_s: float
+    residual_mm: float
+    residual_deg: float
+    views: int
+    T_base_camera: list[list[float]] | None = None
+    T_tracker_base: list[list[float]] | None = None
+    method: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": HANDEYE_VERSION, **_plain(asdict(self))}
+
+
+@dataclass
 class Profile:
     id: str
     created: str
@@ -72,6 +99,7 @@ class Profile:
     notes: str = ""
     report: dict[str, Any] = field(default_factory=dict)  # figures of the calibration run (residuals, checks)
     source: Path | None = None
+    handeye: HandEye | None = None
     # optional versioned section: camera -> dexumi.visual.mount.CameraMount (camera ↔ exoskeleton extrinsics)
     camera_mounts: dict[str, Any] = field(default_factory=dict)
 
@@ -93,6 +121,7 @@ class Profile:
             "latencies_s": {k: float(v) for k, v in self.latencies_s.items()},
             "latency_uncertainty_s": {k: float(v) for k, v in self.latency_uncertainty_s.items()},
             "mapping": self.mapping, "notes": self.notes, "report": _plain(self.report),
+            **({"handeye": self.handeye.to_dict()} if self.handeye is not None else {}),
         }
         if self.camera_mounts:
             from dexumi.visual.mount import SECTION, mounts_to_dict
@@ -203,6 +232,47 @@ def _camera(key: str, c: Any) -> CameraIntrinsics:
                             _num(c.get("coverage", 0.0), where + "coverage"))
 
 
+def _rigid(value: Any, where: str) -> list[list[float]]:
+    """A 4×4 rigid transform (rotation orthonormal to 1e-6, last row 0 0 0 1)."""
+    if (not isinstance(value, list) or len(value) != 4
+            or not all(isinstance(r, list) and len(r) == 4 for r in value)):
+        raise ProfileError(f"'{where}' must be a 4×4 list")
+    m = [[_num(x, where) for x in r] for r in value]
+    R = [r[:3] for r in m[:3]]
+    for i in range(3):
+        for j in range(3):
+            dot = sum(R[k][i] * R[k][j] for k in range(3))
+            if abs(dot - (1.0 if i == j else 0.0)) > 1e-6:
+                raise ProfileError(f"'{where}' is not a rigid transform (its rotation is not orthonormal)")
+    if m[3] != [0.0, 0.0, 0.0, 1.0]:
+        raise ProfileError(f"'{where}' must end with the row [0, 0, 0, 1]")
+    return m
+
+
+def _handeye(doc: Any) -> HandEye:
+    if not isinstance(doc, dict):
+        raise ProfileError("'handeye' must be a mapping")
+    version = _req(doc, "version", "handeye.")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ProfileError(f"'handeye.version' must be an integer >= 1, not {version!r}")
+    if version > HANDEYE_VERSION:
+        raise ProfileError(f"'handeye' section version {version} is newer than this dexumi understands "
+                           f"({HANDEYE_VERSION}); upgrade dexumi")
+    unknown = sorted(set(doc) - HANDEYE_KEYS)
+    if unknown:
+        raise ProfileError(f"unknown key 'handeye.{unknown[0]}' (known: {', '.join(sorted(HANDEYE_KEYS))})")
+    opt = {k: (_rigid(doc[k], f"handeye.{k}") if doc.get(k) is not None else None)
+           for k in ("T_base_camera", "T_tracker_base")}
+    return HandEye(_str(_req(doc, "tracker", "handeye."), "handeye.tracker"),
+                   _str(_req(doc, "camera", "handeye."), "handeye.camera"),
+                   _rigid(_req(doc, "T_tracker_camera", "handeye."), "handeye.T_tracker_camera"),
+                   _num(_req(doc, "latency_s", "handeye."), "handeye.latency_s"),
+                   _num(doc.get("residual_mm", 0.0), "handeye.residual_mm"),
+                   _num(doc.get("residual_deg", 0.0), "handeye.residual_deg"),
+                   _int(doc.get("views", 0), "handeye.views", 0), opt["T_base_camera"], opt["T_tracker_base"],
+                   str(doc.get("method") or ""))
+
+
 def profile_from_dict(doc: Any, source: Path | None = None) -> Profile:
     if not isinstance(doc, dict):
         raise ProfileError("a profile must be a YAML mapping at the top level")
@@ -253,7 +323,8 @@ def profile_from_dict(doc: Any, source: Path | None = None) -> Profile:
         latencies_s={str(k): _num(v, f"latencies_s.{k}") for k, v in lat.items()},
         latency_uncertainty_s={str(k): _num(v, f"latency_uncertainty_s.{k}") for k, v in unc.items()},
         mapping=_opt_str(doc, "mapping"), hand=_opt_str(doc, "hand"), exoskeleton=_opt_str(doc, "exoskeleton"),
-        notes=str(doc.get("notes") or ""), report=report, source=source)
+        notes=str(doc.get("notes") or ""), report=report, source=source,
+        handeye=_handeye(doc["handeye"]) if doc.get("handeye") is not None else None)
     if doc.get("camera_mounts"):
         from dexumi.visual.mount import mounts_from_dict
 

@@ -65,6 +65,11 @@ class RunOptions:
     sim_seed: int = 0
     sim_truth: Path | None = None
     skip: tuple[str, ...] = ()  # steps to leave out: camera, latency, jointmap
+    # hand-eye (calibration/handeye_step.py): opt-in
+    handeye: bool = False
+    pose: str | None = None  # pose source spec of the tracker
+    handeye_s: float = 30.0
+    sim_pose_latency_s: float = 0.025
 
 
 @dataclass
@@ -451,6 +456,10 @@ class CalibrationRun:
             steps.append(JointMapStep(o))
         if "camera" not in o.skip:
             steps.append(CameraStep(o))
+        if o.handeye:
+            from calibration.handeye_step import HandEyeStep
+
+            steps.append(HandEyeStep(o))
         return steps
 
     def step(self, key: str) -> Step:
@@ -589,6 +598,8 @@ class CalibrationRun:
             if s.key == "wave" and s.result is not None:
                 prof.latencies_s[s.result.stream] = float(s.result.latency_s)
                 prof.latency_uncertainty_s[s.result.stream] = float(s.result.uncertainty_s)
+            if s.key == "handeye" and getattr(s, "section", None) is not None:
+                prof.handeye = s.section
         prof.report = report
         return prof
 

@@ -50,7 +50,7 @@ def test_round_trip_and_tools(tmp_path):
     assert path.name == "episode_0001.h5" and not (tmp_path / "episode_0001.h5.partial").exists()
     with Episode.open(path) as ep:
         a = ep.attrs
-        assert a["format"] == "dexumi-episode" and a["format_version"] == 1 and a["state"] == "final"
+        assert a["format"] == "dexumi-episode" and a["format_version"] == S.VERSION and a["state"] == "final"
         assert a["outcome"] == "success" and a["notes"] == "note" and a["task"] == "t"
         t = ep.timestamps
         assert np.all(np.diff(t) > 0) and 55 <= len(t) <= 60

@@ -118,7 +118,7 @@ def test_cli_record_info_and_newer_version(tmp_path):
     newer = tmp_path / "episode_0099.h5"
     shutil.copy(eps[0], newer)
     with h5py.File(newer, "r+") as f:
-        f.attrs[S.A_VERSION] = 2
+        f.attrs[S.A_VERSION] = S.VERSION + 1
     r = subprocess.run([*DEXUMI, "info", str(newer)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "newer" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 

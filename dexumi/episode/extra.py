@@ -32,6 +32,11 @@ class ExtraLayout:
 
 
 class ExtraStream:
+    #: the column of the source's own timestamps (seconds) that the final clock fit maps
+    STAMP = "stamp"
+    #: subtracted from the final mapping (a calibrated stream latency; extra streams have none)
+    latency_s = 0.0
+
     def __init__(self, parent: h5py.Group, layout: ExtraLayout) -> None:
         self.layout = layout
         g = parent.create_group(layout.name)
@@ -70,7 +75,8 @@ class ExtraStream:
         if n == 0:
             return {}
         g = self.group
-        t, fits = map_times(g["stamp"][:n], g["host_time"][:n], g["segment"][:n])
+        t, fits = map_times(g[self.STAMP][:n], g["host_time"][:n], g["segment"][:n])
+        t = t - self.latency_s
         col = self.cols["time"]
         g["time"].resize(n, axis=0)
         g["time"][...] = t
@@ -92,16 +98,17 @@ def layouts_in(f: h5py.File) -> list[ExtraLayout]:
     return out
 
 
+def copy_rows(g: h5py.Group, stream: ExtraStream, cols: tuple[str, ...]) -> int:
+    """Copy the rows every one of `cols` has from a recorded group into a new stream; finalise its mapping."""
+    n = min(g[c].shape[0] for c in cols if c in g)
+    for c in cols:
+        stream.cols[c].append(g[c][:n])
+    stream.finalize()
+    return n
+
+
 def copy_streams(src: h5py.File, writer) -> dict[str, int]:
     """Copy every extra stream's rows (cut to the length all its columns have) into a new writer's file and
     finalise their mapping; returns the rows copied per stream."""
-    counts = {}
-    for name, xs in writer.extra.items():
-        g = src[f"{EXTRA}/{name}"]
-        cols = ("values", "stamp", "host_time", "mapped_time", "segment")
-        n = min(g[c].shape[0] for c in cols if c in g)
-        for c in cols:
-            xs.cols[c].append(g[c][:n])
-        xs.finalize()
-        counts[name] = n
-    return counts
+    return {name: copy_rows(src[f"{EXTRA}/{name}"], xs, ("values", "stamp", "host_time", "mapped_time", "segment"))
+            for name, xs in writer.extra.items()}

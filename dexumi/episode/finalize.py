@@ -111,7 +111,12 @@ def finalize_open_file(f: h5py.File, meta: EpisodeMeta, state: str, stop_reason:
         _put(f, f"{S.IMAGES}/{cam}", view.images[cam])
         _put(f, f"{S.IMAGE_OFFSETS}/{cam}", view.image_offsets[cam])
 
+    from dexumi.episode.pose_view import write_pose_view
+
+    pose_report = write_pose_view(f, view.timestamps)  # observations/wrist_pose, action_wrist_pose
     report = sync_report(f, n, times, view, gap_reasons or [], camera_drops or {})
+    if pose_report:
+        report["pose"] = pose_report
     from dexumi.quality.latency_check import safe_check_open_file  # per-episode latency self-check
 
     report["latency_check"] = safe_check_open_file(f, times.time)
@@ -126,6 +131,9 @@ def finalize_open_file(f: h5py.File, meta: EpisodeMeta, state: str, stop_reason:
              "stop_reason": stop_reason,
              # no new attributes can be made in SWMR mode: the action rule is kept here
              "action_rule": {"rule": ACTION_RULE, "horizon": ACTION_HORIZON, "description": action_rule_text()}}
+    if pose_report:
+        stats["pose"] = {k: {x: v[x] for x in ("samples", "lost", "dropped", "lost_fraction", "aligned_valid")}
+                         for k, v in pose_report.items()}
     stats.update(extra_stats or {})
     _text(f, S.STATS, json.dumps(stats, indent=1))
     for k, v in ((S.A_OUTCOME, meta.outcome), (S.A_NOTES, meta.notes), (S.A_DURATION, duration),

@@ -253,6 +253,37 @@ class Episode:
     def cameras(self) -> list[str]:
         return sorted(self._frames)
 
+    @property
+    def poses(self) -> list[str]:
+        """Names of the wrist-pose streams with an aligned view (format v2; none in v1 files)."""
+        from dexumi.episode.pose_view import pose_names
+
+        return pose_names(self.f)
+
+    @_guarded
+    def wrist_pose(self, name: str | None = None) -> dict[str, np.ndarray]:
+        """The aligned wrist pose (`name` default: the first stream) in the selected window: position (T, 3),
+        orientation (T, 4) x, y, z, w, valid (T,), action_absolute / action_relative (T, 7), action_valid.
+        `action_relative` is relative to the recording's first valid frame (exports re-base it on a window)."""
+        from dexumi.episode.pose_view import read_pose_view
+
+        names = self.poses
+        if not names:
+            raise DexumiError(f"{self.path}: no wrist pose recorded")
+        name = names[0] if name is None else name
+        if name not in names:
+            raise DexumiError(f"{self.path}: no wrist pose {name!r} (has {', '.join(names)})")
+        self._need_view()
+        return read_pose_view(self.f, name, self.window)
+
+    @_guarded
+    def raw_pose(self, name: str) -> dict[str, np.ndarray]:
+        """`/raw/pose/<name>`: every sample as it arrived (see dexumi.episode.pose_stream)."""
+        g = self.f.get(f"{S.POSE}/{name}")
+        if g is None:
+            raise DexumiError(f"{self.path}: no raw pose stream {name!r}")
+        return {k: g[k][:] for k in g if isinstance(g[k], h5py.Dataset)}
+
     @_guarded
     def image_indices(self, camera: str) -> np.ndarray:
         self._need_view()

@@ -274,11 +274,12 @@ def _rebuild(f: h5py.File, src: Path, retargeter: object | None) -> RecoveryResu
         retargeter = retargeter_from_text(meta.retarget_map_yaml)
     if retargeter is not None and names and tuple(retargeter.robot_joint_names) != names:
         retargeter = None
+    from dexumi.episode import pose_stream
     from dexumi.episode.extra import copy_streams, layouts_in
 
     w = EpisodeWriter(out, meta, el, cams, action_names=names or (tuple(retargeter.robot_joint_names)
                                                                   if retargeter is not None else None),
-                      extra=layouts_in(f))
+                      extra=layouts_in(f), pose=pose_stream.layouts_in(f))
     enc = f[S.ENCODER]
     n_enc = _encoder_len(f)
     for name, col in w.encoder.cols.items():
@@ -302,6 +303,7 @@ def _rebuild(f: h5py.File, src: Path, retargeter: object | None) -> RecoveryResu
             w.flush()
         counts[cam.name] = m
     counts.update(copy_streams(f, w))  # extra streams (LSL)
+    counts.update(pose_stream.copy_streams(f, w))  # wrist pose
     last = float(enc["host_time"][n_enc - 1]) if n_enc else None
     finalize_open_file(w.f, meta, "recovered", "recovered after an interruption", retargeter,
                        {"recovered_from": src.name})

@@ -1,4 +1,4 @@
-"""Episode file format v1: names, dtypes and file naming shared by the writer, reader and recovery.
+"""Episode file format v2 (v1 files still read: they have no wrist pose): names, dtypes and file naming shared by the writer, reader and recovery.
 
 The full specification is docs/episode-format.md; this module is its single source in code.
 """
@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 FORMAT = "dexumi-episode"
-VERSION = 1
+VERSION = 2  # 2: wrist pose (raw/pose, observations/wrist_pose, action_wrist_pose); 1: without
 
 # HDF5 library-version bounds for every file we write: v1.10 objects are what SWMR needs and what Debian's
 # HDF5 1.10 tools (`h5ls`, `h5dump`) read; the upper bound keeps HDF5 2.0 from using newer encodings.
@@ -100,3 +100,8 @@ SESSION = "meta/session"  # JSON text: the recording configuration
 
 ENCODER_CHUNK = 4096
 CAMERA_CHUNK = 256
+
+# ---- wrist pose (format v2; the modules dexumi.episode.pose_stream / pose_view hold the details) --------
+POSE = "raw/pose"  # /<name>/{index, device_time, host_time, mapped_time, segment, position, orientation, ...}
+WRIST_POSE = "observations/wrist_pose"  # /<name>/{position, orientation, valid}
+ACTION_WRIST_POSE = "action_wrist_pose"  # /<name>/{absolute, relative, valid}

@@ -189,8 +189,10 @@ class EpisodeWriter:
 
     def __init__(self, path: str | Path, meta: EpisodeMeta, encoder: EncoderLayout,
                  cameras: list[CameraLayout], flush_interval_s: float = 0.25,
-                 action_names: tuple[str, ...] | None = None, extra: list | None = None) -> None:
-        """`extra`: `dexumi.episode.extra.ExtraLayout`s of extra streams (e.g. LSL) to record too."""
+                 action_names: tuple[str, ...] | None = None, extra: list | None = None,
+                 pose: list | None = None) -> None:
+        """`extra`: `dexumi.episode.extra.ExtraLayout`s of extra streams (e.g. LSL) to record too;
+        `pose`: `dexumi.episode.pose_stream.PoseLayout`s of wrist-pose streams."""
         self.path = Path(path)
         self.meta = meta
         self.flush_interval_s = flush_interval_s
@@ -216,6 +218,14 @@ class EpisodeWriter:
 
             xg = f.create_group(EXTRA)
             self.extra = {x.name: ExtraStream(xg, x) for x in extra}
+        self.pose = {}
+        if pose:
+            from dexumi.episode.pose_stream import POSE, PoseStream
+            from dexumi.episode.pose_view import create_pose_view
+
+            pg = f.create_group(POSE)
+            self.pose = {p.name: PoseStream(pg, p) for p in pose}
+            create_pose_view(f, list(self.pose))
         f.swmr_mode = True
         f.flush()
         self.started = time.monotonic()
@@ -236,6 +246,10 @@ class EpisodeWriter:
     def append_extra(self, name: str, batches: list) -> None:
         self.extra[name].append(batches)
 
+    def append_pose(self, name: str, batches: list) -> None:
+        """`dexumi.episode.pose_stream.PoseBatch`es of one pose stream."""
+        self.pose[name].append(batches)
+
     def maybe_flush(self, now: float | None = None) -> bool:
         """Flush if `flush_interval_s` has passed since the last flush; returns whether it flushed."""
         now = time.monotonic() if now is None else now
@@ -247,6 +261,8 @@ class EpisodeWriter:
     def flush(self) -> None:
         for camera in self.cameras.values():  # frames the stores still batch go to the file first
             camera.flush()
+        for p in self.pose.values():
+            p.write_pending()
         self.f.flush()
         self._last_flush = time.monotonic()
         self.flushes += 1
@@ -255,6 +271,7 @@ class EpisodeWriter:
         out = {"encoder": self.encoder.count}
         out.update({name: c.count for name, c in self.cameras.items()})
         out.update({name: x.count for name, x in self.extra.items()})
+        out.update({f"pose:{name}": p.count for name, p in self.pose.items()})
         return out
 
     # ------------------------------------------------------------------------------------------ end
@@ -271,7 +288,7 @@ class EpisodeWriter:
             self.meta.notes = notes
         for camera in self.cameras.values():
             camera.flush()
-        for x in self.extra.values():
+        for x in [*self.extra.values(), *self.pose.values()]:
             x.finalize()
         finalize_open_file(self.f, self.meta, "final", stop_reason, retargeter, extra_stats,
                            gap_reasons=self.encoder.gap_reasons, camera_drops={k: c.dropped for k, c in self.cameras.items()})
@@ -285,6 +302,8 @@ class EpisodeWriter:
         try:
             for camera in self.cameras.values():
                 camera.flush()
+            for p in self.pose.values():
+                p.write_pending()
             self.f.flush()
         except Exception as exc:  # noqa: BLE001 - closing after an I/O error must not raise again
             log.info("flush of %s failed while closing: %s", self.path, exc)  # the caller reports the cause

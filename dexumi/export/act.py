@@ -43,7 +43,7 @@ def common_length(plan: ExportPlan) -> int:
 
 def write_episode(ep: Episode, index: int, plan: ExportPlan, out: Path, tick: Callable[[int], None], L: int) -> dict:
     o = plan.opts
-    r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor)
+    r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor, plan.first.pose)
     T, A = r.action.shape
     n = min(T, L)
     path = out / f"episode_{index}.hdf5"
@@ -54,7 +54,7 @@ def write_episode(ep: Episode, index: int, plan: ExportPlan, out: Path, tick: Ca
         f.attrs["fps"] = plan.fps
         f.attrs["source"] = ep.path.name
         f.attrs["robot_hand"] = plan.first.hand
-        f.attrs["action_names"] = json.dumps(list(plan.first.action_names))
+        f.attrs["action_names"] = json.dumps(list(plan.first.vector_names))
         f.attrs["task"] = str(ep.attrs.get("task", ""))
         f.attrs["operator"] = str(ep.attrs.get("operator", ""))
         f.attrs["outcome"] = str(ep.attrs.get("outcome", "unknown"))

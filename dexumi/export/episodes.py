@@ -67,14 +67,18 @@ def export_meta(plan: ExportPlan) -> dict[str, Any]:
         "action": {"rule": ACTION_RULE, "horizon_steps": h, "horizon_s": h / plan.fps,
                    "description": f"action[t] = observation.state[t+{h}] at {plan.fps:g} fps: the robot-hand joint "
                                   "command for the next control step (the last frame repeats)",
-                   "units": "motor" if plan.motor is not None else "rad", "names": list(plan.first.action_names),
+                   "units": "motor" if plan.motor is not None else "rad", "names": list(plan.first.vector_names),
                    "motor": plan.motor.to_dict() if plan.motor is not None else None},
-        "state": {"names": list(plan.first.action_names), "units": "rad",
+        "state": {"names": list(plan.first.vector_names), "units": "rad",
                   "description": "robot-hand joints retargeted from the exoskeleton at instant t"},
         "privileged": list(PRIVILEGED) if o and o.privileged else [],
         "valid": "per frame: 1 when the encoder samples around the instant are within 25 ms (no gap)",
         "fps": plan.fps, "robot_hand": plan.first.hand,
         "image_fit": o.image_fit if o else "crop",
         "image_size": {c: list(s) for c, s in plan.sizes.items()},
-        "pose": None,  # wrist pose: added as observation.pose / action pose once the pose stream exists
+        "pose": None if not plan.first.pose else {
+            "stream": plan.first.pose, "names": list(plan.first.vector_names[:9]), "units": "m (x, y, z), rotation "
+            "matrix columns 0 and 1 (r<row><col>)", "frame": "relative to the episode's first valid instant: "
+            "T(t0)^-1 T(t) (UMI / DexUMI), in front of the hand joints in state and action",
+            "valid": "instants without a tracked wrist pose are valid=0 (and hold the nearest tracked value)"},
     }

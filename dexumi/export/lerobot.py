@@ -50,7 +50,7 @@ def _privileged(plan: ExportPlan) -> bool:
 
 
 def features(plan: ExportPlan) -> dict:
-    A, J = list(plan.first.action_names), list(plan.first.exo_names)
+    A, J = list(plan.first.vector_names), list(plan.first.exo_names)
     feats: dict = {
         "action": {"dtype": "float32", "shape": [len(A)], "names": A},
         "observation.state": {"dtype": "float32", "shape": [len(A)], "names": A},
@@ -75,7 +75,7 @@ def _vec(x: np.ndarray) -> pa.Array:
 
 
 def _data_schema(plan: ExportPlan) -> pa.Schema:
-    A, J = len(plan.first.action_names), len(plan.first.exo_names)
+    A, J = len(plan.first.vector_names), len(plan.first.exo_names)
     cols = [("action", pa.list_(pa.float32(), A)), ("observation.state", pa.list_(pa.float32(), A))]
     if _privileged(plan):
         cols.append((PRIVILEGED_EXO, pa.list_(pa.float32(), J)))
@@ -116,7 +116,7 @@ class _Writer:
 
     def episode(self, ep: Episode, i: int, info: SourceInfo) -> dict:
         plan, o = self.plan, self.plan.opts
-        r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor)
+        r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor, plan.first.pose)
         T = len(r)
         sources = {c: ImageSource(ep, c, plan.sizes[c], o.image_fit if o else "crop",
                                o.visual if o else "raw") for c in plan.cameras}

@@ -34,13 +34,34 @@ class ActionNormalization:
         return asdict(self)
 
 
+#: the wrist pose's range in normalised actions: relative position within ±1 m of the first frame (an arm's
+#: reach), the rotation matrix's entries in [-1, 1]
+POSE_POSITION_RANGE_M = 1.0
+
+
 def for_plan(plan: ExportPlan) -> ActionNormalization:
+    norm = _with_pose(plan, _for_joints(plan))
+    return norm
+
+
+def _for_joints(plan: ExportPlan) -> ActionNormalization:
     norm = _for_plan_rad(plan)
     if plan.motor is None:
         return norm
     a, b = plan.motor.apply(np.asarray(norm.low)), plan.motor.apply(np.asarray(norm.high))
     return ActionNormalization(norm.names, np.minimum(a, b).tolist(), np.maximum(a, b).tolist(),
                                norm.source + "+motor")
+
+
+def _with_pose(plan: ExportPlan, norm: ActionNormalization) -> ActionNormalization:
+    """The wrist pose's fixed range in front of the joints' (when the export carries the pose)."""
+    if not plan.first.pose:
+        return norm
+    from dexumi.export.source import POSE_VECTOR_NAMES
+
+    r = POSE_POSITION_RANGE_M
+    return ActionNormalization([*POSE_VECTOR_NAMES, *norm.names], [-r] * 3 + [-1.0] * 6 + list(norm.low),
+                               [r] * 3 + [1.0] * 6 + list(norm.high), norm.source + "+pose")
 
 
 def _for_plan_rad(plan: ExportPlan) -> ActionNormalization:

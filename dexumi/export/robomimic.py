@@ -48,7 +48,7 @@ def split(n: int, valid_fraction: float) -> tuple[list[int], list[int]]:
 
 def write_demo(data: h5py.Group, ep: Episode, index: int, plan: ExportPlan, norm, tick: Callable[[int], None]) -> dict:
     o = plan.opts
-    r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor)
+    r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor, plan.first.pose)
     T, A = r.action.shape
     g = data.create_group(f"demo_{index}")
     g.attrs["num_samples"] = T
@@ -104,7 +104,7 @@ def write(plan: ExportPlan, out: Path, tick: Callable[[int], None], opts: Export
             "env_kwargs": {"robot_hand": plan.first.hand, "fps": plan.fps, "cameras": plan.cameras,
                            "image_size": {c: list(s) for c, s in plan.sizes.items()}}})
         data.attrs["action_normalization"] = json.dumps(norm.to_dict())
-        data.attrs["action_names"] = json.dumps(list(plan.first.action_names))
+        data.attrs["action_names"] = json.dumps(list(plan.first.vector_names))
         data.attrs["export"] = json.dumps(export_meta(plan))
         train, valid = split(len(rows), opts.valid_fraction)
         mask = f.create_group("mask")

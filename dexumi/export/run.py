@@ -64,7 +64,7 @@ def estimate_bytes(plan: ExportPlan, opts: ExportOptions) -> int | None:
     """Bytes a raw-image export (ACT without compression, robomimic) will take; None when images are coded."""
     if not (opts.fmt == "robomimic" or (opts.fmt == "act" and not opts.act_compress)):
         return None
-    per_frame = sum(w * h * 3 for w, h in plan.sizes.values()) + 64 * len(plan.first.action_names)
+    per_frame = sum(w * h * 3 for w, h in plan.sizes.values()) + 64 * len(plan.first.vector_names)
     if opts.fmt == "act":
         from dexumi.export.act import common_length
 

@@ -16,6 +16,11 @@ from dexumi.episode.reader import Episode, decode_jpeg
 from dexumi.errors import DexumiError
 
 
+#: the wrist pose in exported state/action vectors (`dexumi.pose.pose_action(..., "relative", "rot6d")`)
+POSE_VECTOR_NAMES = ("wrist_x", "wrist_y", "wrist_z", "wrist_r00", "wrist_r10", "wrist_r20", "wrist_r01",
+                     "wrist_r11", "wrist_r21")
+
+
 @dataclass
 class SourceInfo:
     """What an export needs to know about an episode before reading it."""
@@ -36,10 +41,16 @@ class SourceInfo:
     part: tuple[int, int] | None = None  # [i0, i1) of the stored aligned view (trim/split); None: all of it
     part_index: int = 0  # which split part of the file this is
     parts: list[tuple[int, int, float]] | None = None  # a trimmed/split file's parts: (i0, i1, span_s)
+    pose: str = ""  # the wrist-pose stream exported in front of the joints ("" : none)
 
     def signature(self) -> tuple:
         """Episodes can share one export only when these agree."""
-        return (self.hand, self.action_names, self.exo_names, tuple(sorted(self.cameras)))
+        return (self.hand, self.action_names, self.exo_names, tuple(sorted(self.cameras)), self.pose)
+
+    @property
+    def vector_names(self) -> tuple[str, ...]:
+        """Names of the exported state/action vector: the wrist pose (when recorded) then the hand joints."""
+        return (*POSE_VECTOR_NAMES, *self.action_names) if self.pose else tuple(self.action_names)
 
 
 def split_parts(info: SourceInfo) -> tuple[list[SourceInfo], str | None]:
@@ -78,11 +89,13 @@ def inspect(path: str | Path) -> SourceInfo:
         if ep.view_edited:  # non-destructive trim / split: each part is exported as its own episode
             ts = ep.f[S.TIMESTAMPS][:]
             parts = [(i0, i1, float(ts[i1 - 1] - ts[i0])) for i0, i1 in ep.parts()]
+        poses = ep.poses
         return SourceInfo(p, a.get(S.A_NUMBER), str(a.get(S.A_HAND, "")), str(a.get(S.A_EXO, "")),
                           str(a.get(S.A_TASK, "")), str(a.get(S.A_OUTCOME, "unknown")),
                           str(a.get(S.A_OPERATOR, "")), tuple(ep.action_names),
                           exo_names, cams, n, float(a.get(S.A_FPS, 0.0) or 0.0),
-                          float(ep.f[S.TIMESTAMPS][n - 1] - ep.f[S.TIMESTAMPS][0]), parts=parts)
+                          float(ep.f[S.TIMESTAMPS][n - 1] - ep.f[S.TIMESTAMPS][0]), parts=parts,
+                          pose=poses[0] if poses else "")
     except DexumiError:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -161,9 +174,32 @@ def grid_valid(ts: np.ndarray, valid: np.ndarray, grid: np.ndarray) -> np.ndarra
     return np.where(exact, valid[j - 1], valid[j - 1] & valid[j]).astype(bool)
 
 
-def resample(ep: Episode, fps: float, horizon: int = ACTION_HORIZON, motor=None) -> Resampled:
+def pose_vector(ep: Episode, name: str, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The wrist pose at grid instants as (K, 9) [x, y, z, rot6d] relative to the window's first valid
+    instant (the UMI / DexUMI convention, `dexumi.pose.pose_action`), and its validity. Instants not
+    bracketed by two valid aligned frames are invalid and hold the nearest valid value (trainers take no NaN)."""
+    from dexumi.devices.pose.base import LOST
+    from dexumi.pose import align_poses, pose_action
+
+    wp = ep.wrist_pose(name)
+    ts = ep.timestamps
+    state = np.where(wp["valid"], 0, LOST)
+    tl = align_poses(ts, wp["position"], wp["orientation"], state, grid, max_gap_s=np.inf)
+    vec, _ = pose_action(tl.position, tl.orientation, tl.valid, "relative", "rot6d")
+    ok = tl.valid
+    if ok.any():
+        j = np.flatnonzero(ok)
+        near = j[np.clip(np.searchsorted(j, np.arange(len(grid))), 0, len(j) - 1)]
+        vec = vec[near]
+    else:
+        vec = np.zeros((len(grid), len(POSE_VECTOR_NAMES)))
+    return vec.astype(np.float32), ok
+
+
+def resample(ep: Episode, fps: float, horizon: int = ACTION_HORIZON, motor=None, pose: str = "") -> Resampled:
     """Joints interpolated linearly at k / fps; each camera's image is the aligned frame nearest in time;
-    action[k] = qpos[k + horizon] on this grid (dexumi.episode.aligned.next_step_action)."""
+    action[k] = qpos[k + horizon] on this grid (dexumi.episode.aligned.next_step_action). `pose`: a wrist-pose
+    stream put in front of the joints in both (`pose_vector`; its invalid instants are invalid)."""
     ts = ep.timestamps
     if len(ts) < 2 or np.any(np.diff(ts) <= 0) or not np.all(np.isfinite(ts)):
         raise DexumiError(f"{ep.path}: timestamps are not strictly increasing; run `dexumi validate` on it")
@@ -188,8 +224,13 @@ def resample(ep: Episode, fps: float, horizon: int = ACTION_HORIZON, motor=None)
     action = next_step_action(qg, horizon)
     if motor is not None:  # --action-units motor: the vendor's units (dexumi.export.units.MotorScale)
         action = motor.apply(action)
-    return Resampled(fps, rel, action, qg, _interp(grid, ts, exo),
-                     grid_valid(ts, ep.valid, grid), images)
+    valid = grid_valid(ts, ep.valid, grid)
+    if pose:
+        pv, pok = pose_vector(ep, pose, grid)
+        action = np.concatenate([next_step_action(pv, horizon), action], axis=1)
+        qg = np.concatenate([pv, qg], axis=1)
+        valid &= pok
+    return Resampled(fps, rel, action, qg, _interp(grid, ts, exo), valid, images)
 
 
 def decode_reduce(src: tuple[int, int], dst: tuple[int, int]) -> int:

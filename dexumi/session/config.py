@@ -51,6 +51,7 @@ class SessionConfig:
     required_streams: list[str] = field(default_factory=list)  # a recording does not start while one is missing
     lsl_streams: list[str] = field(default_factory=list)  # `lsl:NAME` extra streams to record
     lsl_outlets: bool = False  # publish encoder samples, frame indices and episode markers over LSL
+    pose_sources: list[str] = field(default_factory=list)  # wrist-pose specs (`pose:sim`, `pose:udp:9870`, ...)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -95,6 +96,7 @@ class SessionStatus:
     outcome: str = "unknown"
     notes: str = ""
     quality: list[str] = field(default_factory=list)  # last episode: latency self-check, calibration drift
+    pose: list[dict] = field(default_factory=list)  # per pose source: dexumi.session.pose_bridge.PoseHealth
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)

@@ -42,6 +42,7 @@ class Devices:
     cameras: list[CameraDevice] = field(default_factory=list)
     sim: SimDeviceProcess | None = None
     sim_cameras: list[object] = field(default_factory=list)  # SimCamera/WorldCamera sources (truth() for tests)
+    sim_epoch: float | None = None  # --sim: host time at which the simulated motion starts (pose:sim shares it)
 
     def close(self) -> None:
         for cam in self.cameras:
@@ -113,6 +114,8 @@ def open_devices(cfg: SessionConfig) -> Devices:
         raise DexumiError("no encoder: give --port PORT (or --sim)")
     devices = Devices(EncoderDriver(EncoderConfig(port, cfg.protocol, None, cfg.encoder_rate_hz or
                                                   (cfg.sim_rate_hz if cfg.sim else None), cfg.calibration)), sim=sim)
+    if cfg.sim:
+        devices.sim_epoch = epoch
     try:
         devices.encoder.start()
         names: set[str] = set()

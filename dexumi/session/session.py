@@ -81,6 +81,7 @@ class RecordingSession:
 
         self._qa = EpisodeQA(config.drift_every)
         self.lsl = None  # LslBridge: lsl:NAME inlets and dexumi's outlets
+        self.pose = None  # PoseBridge: --pose sources
         self.qa_lines: list[str] = []
 
     # --------------------------------------------------------------------------------------------- life
@@ -121,7 +122,13 @@ class RecordingSession:
                 from dexumi.session.lsl_bridge import LslBridge
 
                 self.lsl = LslBridge(cfg, self.devices, self.joint_names)
+            if cfg.pose_sources:
+                from dexumi.session.pose_bridge import PoseBridge
+
+                self.pose = PoseBridge(cfg.pose_sources, cfg.latencies_s, self.devices.sim_epoch, cfg.device_timeout_s)
         except BaseException:
+            if self.lsl is not None:
+                self.lsl.close()
             self.devices.close()
             raise
         self._gaps_seen = len(self.devices.encoder.stats().gap_events)
@@ -144,6 +151,8 @@ class RecordingSession:
             self._thread.join(timeout=5)
         if self.lsl is not None:
             self.lsl.close()
+        if self.pose is not None:
+            self.pose.close()
         if self.devices is not None:
             self.devices.close()
         self._release_folder()
@@ -197,7 +206,8 @@ class RecordingSession:
             try:
                 self._writer = EpisodeWriter(path, meta, layout, cams, self.cfg.flush_interval_s,
                                              tuple(self.retargeter.robot_joint_names) if self.retargeter else None,
-                                             self.lsl.layouts() if self.lsl else None)
+                                             self.lsl.layouts() if self.lsl else None,
+                                             self.pose.layouts() if self.pose else None)
             except Exception:
                 path.unlink(missing_ok=True) if path.exists() and path.stat().st_size == 0 else None
                 raise
@@ -271,6 +281,7 @@ class RecordingSession:
         enc_batches = self.devices.encoder.read()
         frames = {c.name: c.grabber.read() for c in self.devices.cameras}
         extra = self.lsl.poll(enc_batches, frames, self.devices.cameras) if self.lsl is not None else {}
+        pose = self.pose.poll() if self.pose is not None else {}
         self._totals["encoder"] = self._totals.get("encoder", 0) + sum(len(b) for b in enc_batches)
         for name, fr in frames.items():
             self._totals[name] = self._totals.get(name, 0) + len(fr)
@@ -287,6 +298,8 @@ class RecordingSession:
                         w.append_frames(cam.name, fr, cam.mapped_times(fr))
                 for name, xb in extra.items():
                     w.append_extra(name, self.lsl.since(xb, self._t0))
+                for name, pb in pose.items():
+                    w.append_pose(name, self.pose.since(pb, self._t0))
                 gaps = self.devices.encoder.stats().gap_events
                 for g in gaps[self._gaps_seen:]:
                     w.append_gap(g)
@@ -354,6 +367,9 @@ class RecordingSession:
             if self.lsl is not None:  # the outlets get these last samples too
                 for name, xb in self.lsl.poll(enc_all, cam_all, self.devices.cameras).items():
                     w.append_extra(name, self.lsl.since(xb, self._t0))
+            if self.pose is not None:
+                for name, pb in self.pose.poll().items():
+                    w.append_pose(name, self.pose.since(pb, self._t0))
             t_final = time.perf_counter()
             path = w.finalize(outcome, notes, reason, self.retargeter,
                               {"elapsed_s": time.monotonic() - self._t0, "flushes": w.flushes,
@@ -412,6 +428,12 @@ class RecordingSession:
                                             c.missing_samples + c.overflows, c.gaps, c.reconnects, c.last_data_age_s))
         if self.lsl is not None:
             streams += self.lsl.statuses(time.monotonic())
+        pose_health = []
+        if self.pose is not None:
+            from dataclasses import asdict
+
+            streams += self.pose.statuses(time.monotonic(), counts)
+            pose_health = [asdict(h) for h in self.pose.health()]
         for st in streams:
             st.episode_dropped = (st.dropped - self._drops0.get(st.name, st.dropped) if w is not None
                                   else self.last_episode_dropped.get(st.name, 0))
@@ -423,4 +445,4 @@ class RecordingSession:
             episodes_recorded=self.episodes_recorded, disk_free_mb=round(self._free_mb, 1),
             min_free_mb=self.cfg.min_free_mb, streams=streams, errors=list(self.errors),
             outcome=meta.outcome if meta else "unknown", notes=meta.notes if meta else "",
-            quality=list(self.qa_lines))
+            quality=list(self.qa_lines), pose=pose_health)

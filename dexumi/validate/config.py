@@ -11,7 +11,7 @@ from dexumi.errors import DexumiError
 from dexumi.safe_yaml import safe_load
 
 CHECKS = ("schema", "length", "finite", "timestamps", "rates", "gaps", "drops", "sequence", "alignment",
-          "joint_limits", "fingertips", "images", "numbering", "latency_drift", "calibration_drift")
+          "joint_limits", "fingertips", "images", "numbering", "latency_drift", "calibration_drift", "pose")
 SEVERITIES = ("off", "warn", "error")
 
 
@@ -40,6 +40,13 @@ class ValidateConfig:
     latency_error_ms: float = 25.0
     drift_warn_deg: float = 1.5  # a channel's reference-hold level moving across a folder's episodes
     drift_error_deg: float = 5.0
+    pose_speed_max_m_s: float = 3.0  # wrist faster than this between two samples: a pose jump (relocalisation)
+    pose_angular_speed_max_deg_s: float = 1000.0
+    pose_jump_error_frac: float = 0.01  # jumps in more than this fraction of sample pairs: error (else warn)
+    pose_loss_warn_frac: float = 0.02  # lost + dropped pose samples / all
+    pose_loss_error_frac: float = 0.10
+    pose_latency: bool = True  # measure pose-vs-camera latency (optical flow of the main camera)
+    pose_latency_warn_ms: float = 15.0
     decode_reduce: int = 8  # JPEG decode scale for the "every image decodes" check (1 = full size)
     # check → off | warn | error: the level its findings are reported at. Fingertip correspondence is a quality
     # figure of the hand pair and calibration, not a defect of the file: warn by default.

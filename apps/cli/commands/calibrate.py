@@ -51,7 +51,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="only check a profile's zero (flat hand) for drift, then exit")
     p.add_argument("--skip", action="append", default=[], choices=("jointmap", "camera", "latency"),
                    help="leave a step out (repeatable)")
+    p.add_argument("--handeye", action="store_true",
+                   help="add the hand-eye step: tracker <-> wrist camera, and the pose stream's latency")
+    p.add_argument("--pose", default=None, metavar="SPEC", help="the tracker's pose source for --handeye")
     p.add_argument("--sim-latency-ms", type=float, default=40.0, help="sim camera latency (ms)")
+    p.add_argument("--sim-pose-latency-ms", type=float, default=25.0, help="sim tracker latency for --handeye (ms)")
     p.add_argument("--sim-seed", "--seed", dest="sim_seed", type=int, default=0, help="--sim: emulator seed")
     p.add_argument("--sim-truth", type=Path, default=None, help=argparse.SUPPRESS)
     p.set_defaults(handler=run)
@@ -81,7 +85,8 @@ def options_from_args(args: argparse.Namespace):
                       camera=args.camera, camera_name=args.camera_name, camera_serial=args.camera_serial,
                       camera_model=args.camera_model, board=parse_board(args.board), board_images=args.board_images,
                       sim_latency_s=args.sim_latency_ms / 1000.0, sim_seed=args.sim_seed, sim_truth=args.sim_truth,
-                      skip=tuple(args.skip), **durations)
+                      skip=tuple(args.skip), handeye=args.handeye, pose=args.pose,
+                      sim_pose_latency_s=args.sim_pose_latency_ms / 1000.0, **durations)
 
 
 def map_path_for(out: Path) -> Path:

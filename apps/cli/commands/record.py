@@ -52,6 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a recording does not start while this stream (encoder, wrist0, lsl:NAME) is missing")
     p.add_argument("--lsl", action="append", default=[], metavar="lsl:NAME",
                    help="record an LSL stream as an extra stream (repeatable)")
+    p.add_argument("--pose", action="append", default=[], metavar="SPEC",
+                   help="record a wrist-pose source: pose:sim[:k=v,...], pose:udp:PORT, pose:lsl:NAME (repeatable; "
+                        "docs/pose.md)")
     p.add_argument("--lsl-outlets", action="store_true",
                    help="publish encoder samples, camera frame indices and episode markers as LSL outlets")
     p.add_argument("--reset", type=float, default=None, metavar="S", help="recorder: reset timer between episodes")
@@ -95,6 +98,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.sim and not args.port:
         raise DexumiError("give --port PORT (and --camera SPEC ...), or --sim")
     cfg = _config(args)
+    from dexumi.devices.pose import make_pose
+
+    for spec in cfg.pose_sources:  # grammar errors before any device is started (one line, exit 2)
+        make_pose(spec)
     return _record(cfg, args)
 
 
@@ -107,7 +114,8 @@ def _config(args: argparse.Namespace):
                         task=args.task, operator=args.operator, min_free_mb=args.min_free_mb,
                         required_streams=list(getattr(args, "require", []) or []),
                         lsl_streams=list(getattr(args, "lsl", []) or []),
-                        lsl_outlets=bool(getattr(args, "lsl_outlets", False)))
+                        lsl_outlets=bool(getattr(args, "lsl_outlets", False)),
+                        pose_sources=list(getattr(args, "pose", []) or []))
     if args.profile is not None:
         from calibration.profile import load_profile
 

@@ -1,10 +1,11 @@
 """Pose spec strings → pose sources (the model: dexumi/devices/cameras/spec.py; grammar in docs/pose.md).
 
-    SPEC     := ["pose:"] ( "sim" [":" OPTIONS] | "udp:" PORT [":" UOPTIONS] )
+    SPEC     := ["pose:"] ( "sim" [":" OPTIONS] | "udp:" PORT [":" UOPTIONS] | "lsl:" STREAM [":" LOPTIONS] )
     OPTIONS  := KEY "=" VALUE ("," KEY "=" VALUE)*
     KEY      := name | rate | latency | jitter | drift | offset | drop | loss | loss_s | noise | seed | epoch
                 | script (pick | calibration | still) | samples
     UOPTIONS := name=NAME | host=ADDRESS (bind address, default 0.0.0.0) | batch=DURATION (default 10ms)
+    LOPTIONS := name=NAME | timeout=DURATION (how long to look for the LSL stream, default 5s)
 
 Durations (`latency`, `jitter`, `loss_s`, `offset`) need a unit: `20ms`, `0.02s`, `20000us`; `drift` is in
 ppm (`drift=50`), `noise` in millimetres (`noise=0.5`), `rate` in Hz, `drop`/`loss` probabilities per sample.
@@ -19,7 +20,8 @@ from dexumi.devices.pose.sim import SimPose, SimPoseConfig
 from dexumi.devices.pose.udp import UdpPose
 from dexumi.errors import DexumiError
 
-SPEC_HELP = "use pose:sim[:key=value,...] or pose:udp:PORT[:name=NAME,host=ADDRESS,batch=10ms]"
+SPEC_HELP = ("use pose:sim[:key=value,...], pose:udp:PORT[:name=NAME,host=ADDRESS,batch=10ms] or "
+             "pose:lsl:STREAM[:name=NAME,timeout=5s]")
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
@@ -99,6 +101,27 @@ def make_pose(spec: str, name: str | None = None) -> PoseSource:
             else:
                 raise DexumiError(f"pose spec: unknown udp option {key!r} (name, host, batch)")
         return UdpPose(port, uname, host, text, batch)
+    if body.startswith("lsl:") or body == "lsl":
+        from dexumi.devices.pose.lsl import LslPose
+
+        stream, _, options = body[4:].partition(":")
+        if not stream.strip():
+            raise DexumiError(f"pose spec: lsl needs a stream name, e.g. pose:lsl:MocapWrist (got {text!r})")
+        lname, timeout = name, 5.0
+        for key, value in _items(options):
+            if key == "name":
+                lname = lname or value
+            elif key == "timeout":
+                timeout = _duration(value, key)
+                if not 0 < timeout <= 600:
+                    raise DexumiError(f"pose spec: timeout must be in (0, 600] s, got {value}")
+            else:
+                raise DexumiError(f"pose spec: unknown lsl option {key!r} (name, timeout)")
+        return LslPose(stream.strip(), lname, text, timeout)
+    from dexumi.devices.pose.extra import make_extra
+
+    if (extra := make_extra(body, text, name)) is not None:  # pose:board:CAMERA (dexumi/devices/pose/extra.py)
+        return extra
     raise DexumiError(f"unknown pose spec {text!r}: {SPEC_HELP}")
 
 
@@ -111,7 +134,8 @@ def list_pose_sources() -> list[dict]:
     """Pose sources this machine offers without configuration (for `dexumi devices`-style listings).
 
     The simulated tracker is always there; a UDP stream is whatever port the sender is told, so it is
-    listed as a template. Hardware trackers (Record3D, OpenXR, LSL) are not built yet (docs/pose.md).
+    listed as a template, as is an LSL stream (any motion-capture system's outlet, by its stream name).
     """
     return [{"spec": "pose:sim", "name": "sim", "kind": "simulated wrist tracker (the MuJoCo world's script)"},
-            {"spec": "pose:udp:PORT", "name": "udp", "kind": "JSON-over-UDP pose stream (docs/pose.md)"}]
+            {"spec": "pose:udp:PORT", "name": "udp", "kind": "JSON-over-UDP pose stream (docs/pose.md)"},
+            {"spec": "pose:lsl:STREAM", "name": "lsl", "kind": "Lab Streaming Layer pose stream (docs/pose.md)"}]

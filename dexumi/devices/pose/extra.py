@@ -1,0 +1,42 @@
+"""Pose specs beyond `sim` and `udp`, made here so `spec.make_pose` needs one line for them.
+
+    pose:board:CAMERA[:tags=auto|always|off,size=WxH]   the wrist camera's pose from the board it sees
+                                                         (dexumi.devices.pose.board); fed CAMERA's frames
+
+For a simulated world camera (`wrist0`, `wrist1`) the exact intrinsics are known; for a real camera they come
+from the calibration profile (`BoardPose(..., lens=Intrinsics.from_profile(...))`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from dexumi.devices.pose.base import PoseSource
+from dexumi.errors import DexumiError
+
+
+def make_extra(body: str, text: str, name: str | None) -> PoseSource | None:
+    """The source for `body` (the spec without "pose:"), or None when it is not one of these kinds."""
+    if body == "board" or body.startswith("board:"):
+        return _board(body[6:], text, name)
+    return None
+
+
+def _board(rest: str, text: str, name: str | None) -> PoseSource:
+    from dexumi.devices.pose.board import BoardPose, world_lens
+    from dexumi.tracking.target import Target
+
+    camera, _, options = rest.partition(":")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", camera or ""):
+        raise DexumiError(f"pose spec: board needs a camera name, e.g. pose:board:wrist0 (got {text!r})")
+    tags, size = "auto", (640, 480)
+    for item in filter(None, (x.strip() for x in options.split(","))):
+        key, sep, value = item.partition("=")
+        if key == "tags" and value in ("auto", "always", "off"):
+            tags = value
+        elif key == "size" and re.fullmatch(r"\d+x\d+", value):
+            size = tuple(int(v) for v in value.split("x"))
+        else:
+            raise DexumiError(f"pose spec: bad board option {item!r} (tags=auto|always|off, size=WxH)")
+    lens = world_lens(camera, *size) if camera in ("wrist0", "wrist1") else None
+    return BoardPose(camera, lens, Target.from_scene(), name=name, spec=text, tags=tags)
