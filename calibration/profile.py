@@ -22,7 +22,8 @@ from dexumi.types import EncoderCalibration
 FORMAT = "dexumi-profile"
 VERSION = 1
 TOP_KEYS = frozenset({"format", "version", "id", "created", "device", "hand", "exoskeleton", "encoder", "cameras",
-                      "latencies_s", "latency_uncertainty_s", "mapping", "notes", "report", "handeye"})
+                      "latencies_s", "latency_uncertainty_s", "mapping", "notes", "report", "handeye",
+                      "camera_mounts"})
 HANDEYE_VERSION = 1
 HANDEYE_KEYS = frozenset({"version", "tracker", "camera", "T_tracker_camera", "T_base_camera", "T_tracker_base",
                           "latency_s", "residual_mm", "residual_deg", "views", "method"})
@@ -99,6 +100,8 @@ class Profile:
     report: dict[str, Any] = field(default_factory=dict)  # figures of the calibration run (residuals, checks)
     source: Path | None = None
     handeye: HandEye | None = None
+    # optional versioned section: camera -> dexumi.visual.mount.CameraMount (camera ↔ exoskeleton extrinsics)
+    camera_mounts: dict[str, Any] = field(default_factory=dict)
 
     def encoder_calibration(self) -> EncoderCalibration:
         return EncoderCalibration(
@@ -106,7 +109,7 @@ class Profile:
             tuple(c.scale_rad_per_count for c in self.channels), self.wrap, self.id)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "format": FORMAT, "version": VERSION, "id": self.id, "created": self.created,
             "device": dict(self.device), "hand": self.hand, "exoskeleton": self.exoskeleton,
             "encoder": {"wrap": bool(self.wrap), "input": self.encoder_input, "channels": [
@@ -120,6 +123,11 @@ class Profile:
             "mapping": self.mapping, "notes": self.notes, "report": _plain(self.report),
             **({"handeye": self.handeye.to_dict()} if self.handeye is not None else {}),
         }
+        if self.camera_mounts:
+            from dexumi.visual.mount import SECTION, mounts_to_dict
+
+            d[SECTION] = mounts_to_dict(self.camera_mounts)
+        return d
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
@@ -317,6 +325,13 @@ def profile_from_dict(doc: Any, source: Path | None = None) -> Profile:
         mapping=_opt_str(doc, "mapping"), hand=_opt_str(doc, "hand"), exoskeleton=_opt_str(doc, "exoskeleton"),
         notes=str(doc.get("notes") or ""), report=report, source=source,
         handeye=_handeye(doc["handeye"]) if doc.get("handeye") is not None else None)
+    if doc.get("camera_mounts"):
+        from dexumi.visual.mount import mounts_from_dict
+
+        try:
+            profile.camera_mounts = mounts_from_dict(doc["camera_mounts"])
+        except DexumiError as exc:
+            raise ProfileError(str(exc)) from None
     declared = device.get("channels")
     if declared is not None:
         _int(declared, "device.channels")

@@ -60,6 +60,9 @@ class ReplayData:
     in_gap: np.ndarray | None = None  # (T,) frames without encoder data (invalid, or inside a logged gap)
     intervals: list[Interval] = field(default_factory=list)  # every gap and timed finding, uncapped
     parts: list[tuple[int, int]] = field(default_factory=list)  # the edited view's ranges (trim/split) [i0, i1)
+    # the visual bridge's variants (`dexumi render`), shown beside the camera: "wrist0 robot-overlay" -> frames
+    visual: dict[str, object] = field(default_factory=dict)
+    visual_file: object | None = None  # the derived file, kept open while the episode is shown
 
     def trimmed_at(self, i: int) -> bool:
         """Whether frame i is outside the edited view (trimmed off; still stored)."""
@@ -94,8 +97,12 @@ class ReplayData:
         if j < 0:
             return None
         try:
+            if cam in self.visual:
+                from dexumi.episode.reader import decode_jpeg
+
+                return decode_jpeg(self.visual[cam][j], reduce)
             return self.ep.raw_image(cam, j, reduce)
-        except DexumiError:
+        except (DexumiError, OSError, ValueError):
             return None
 
     def pose(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
@@ -212,6 +219,31 @@ def _hand(data: ReplayData) -> None:
             log.info("no exoskeleton fingertips: %s", exc)
 
 
+def _visual(data: ReplayData) -> None:
+    """Add the rendered variants beside each camera when a fresh `dexumi render` output exists."""
+    import json
+
+    from dexumi.episode import derived
+
+    if not derived.is_fresh(data.path, "visual"):
+        return
+    from dexumi.episode.h5open import open_readonly
+
+    f, _ = open_readonly(derived.derived_path(data.path, "visual"))
+    modes = [m for m in json.loads(str(f.attrs.get("modes", "[]"))) if m != "raw"]
+    cams = []
+    for cam in data.cameras:
+        cams.append(cam)
+        for m in modes:
+            if f"{m}/{cam}" in f:
+                name = f"{cam} {m}"
+                data.visual[name] = f[f"{m}/{cam}"]
+                data.image_index[name] = data.image_index[cam]
+                cams.append(name)
+    data.cameras = cams
+    data.visual_file = f
+
+
 def load(path: str | Path, markers: bool = True) -> ReplayData:
     p = Path(path)
     ep = Episode.open(p)
@@ -230,6 +262,7 @@ def load(path: str | Path, markers: bool = True) -> ReplayData:
             data.parts = ep.parts() or [(0, 0)]
         _gaps(data)
         _hand(data)
+        _visual(data)
         return data
     except BaseException:
         ep.close()

@@ -74,7 +74,8 @@ def write_episode(ep: Episode, index: int, plan: ExportPlan, out: Path, tick: Ca
         if o is not None and o.privileged:
             obs.create_dataset("privileged_exo_joints", data=fit_length(r.exo, L))
         imgs = obs.create_group("images")
-        sources = {c: ImageSource(ep, c, plan.sizes[c], o.image_fit if o else "crop") for c in plan.cameras}
+        sources = {c: ImageSource(ep, c, plan.sizes[c], o.image_fit if o else "crop",
+                               o.visual if o else "raw") for c in plan.cameras}
         idx = {c: fit_length(r.images[c], L) for c in plan.cameras}
         if compress:
             _compressed_images(f, imgs, sources, idx, plan, L, tick, n, o.jpeg_quality if o else 90)

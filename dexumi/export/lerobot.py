@@ -129,7 +129,8 @@ def encode(plan: ExportPlan, ep: Episode, info: SourceInfo, videos: dict[str, Pa
     fps = int(round(plan.fps))
     r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor, plan.first.pose)
     T = len(r)
-    sources = {c: ImageSource(ep, c, plan.sizes[c], o.image_fit if o else "crop") for c in plan.cameras}
+    sources = {c: ImageSource(ep, c, plan.sizes[c], o.image_fit if o else "crop", o.visual if o else "raw")
+               for c in plan.cameras}
     writers: dict[str, H264Writer] = {}
     samples: dict[str, list[np.ndarray]] = {c: [] for c in plan.cameras}
     try:

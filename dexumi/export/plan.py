@@ -44,6 +44,7 @@ class ExportOptions:
     image_codec: str = "jpeg"  # zarr: jpeg | jpegxl chunks
     action_units: str = "rad"  # rad | motor: vendor units from the map's `motor:` section (dexumi.export.units)
     motor_map: Path | None = None  # the map whose `motor:` section to use (default: each episode's stored map)
+    visual: str = "raw"  # raw | exo-masked | robot-overlay: images from `dexumi render`'s derived file (visual bridge)
 
 
 @dataclass
@@ -103,6 +104,10 @@ def make_plan(paths: list[str | Path], opts: ExportOptions) -> ExportPlan:
             continue
         try:
             info = inspect(p)
+            if opts.visual != "raw":
+                from dexumi.visual.bridge import check_rendered
+
+                check_rendered(p, opts.visual, sorted(info.cameras))
         except DexumiError as exc:
             skipped.append(str(exc))
             continue

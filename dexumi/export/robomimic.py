@@ -72,7 +72,8 @@ def write_demo(data: h5py.Group, ep: Episode, index: int, plan: ExportPlan, norm
     for key, x in low:
         obs.create_dataset(key, data=x)
         nxt.create_dataset(key, data=_next(x))
-    sources = {c: ImageSource(ep, c, plan.sizes[c], o.image_fit if o else "crop") for c in plan.cameras}
+    sources = {c: ImageSource(ep, c, plan.sizes[c], o.image_fit if o else "crop",
+                               o.visual if o else "raw") for c in plan.cameras}
     dsets = {}
     for c in plan.cameras:
         w, h = plan.sizes[c]

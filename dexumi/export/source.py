@@ -260,13 +260,17 @@ class ImageSource:
     """RGB uint8 frames of one camera at the export size, decoded at the cheapest sufficient scale; a size of
     another aspect ratio is reached by `fit` (crop, default; pad; stretch)."""
 
-    def __init__(self, ep: Episode, camera: str, size: tuple[int, int], fit: str = "crop") -> None:
+    def __init__(self, ep: Episode, camera: str, size: tuple[int, int], fit: str = "crop", visual: str = "raw") -> None:
         self.ep, self.camera, self.size = ep, camera, size
         g = ep.f[f"{S.CAMERAS}/{camera}"]
         src = (int(g.attrs.get("width", size[0])), int(g.attrs.get("height", size[1])))
         self.resized, self.offset = fit_plan(src, size, fit)
         self.reduce = decode_reduce(src, self.resized)
         self._ds = g[S.FRAMES]
+        if visual != "raw":  # the visual bridge's frames (dexumi render), indexed like the raw frames
+            from dexumi.visual.bridge import open_visual
+
+            self._visual_file, self._ds = open_visual(ep.path, visual, camera)
         self._n = self._ds.shape[0]
         self._last: tuple[int, np.ndarray] | None = None
 

@@ -80,7 +80,8 @@ class _ReplayBuffer:
         o = self.plan.opts
         r = resample(ep, self.plan.fps, o.action_horizon if o else 1, self.plan.motor)
         T = len(r)
-        srcs = {c: ImageSource(ep, c, self.plan.sizes[c], o.image_fit if o else "crop") for c in self.plan.cameras}
+        srcs = {c: ImageSource(ep, c, self.plan.sizes[c], o.image_fit if o else "crop",
+                               o.visual if o else "raw") for c in self.plan.cameras}
         for k0, k1 in blocks(T):
             for c in self.plan.cameras:
                 self.img[c].append(srcs[c].block(r.images[c][k0:k1]))
@@ -130,7 +131,8 @@ class _DexUMI:
             ds = g.require_group(f"camera_{ci}").zeros("rgb", shape=(T, h, w, 3), chunks=(1, h, w, 3),
                                                         dtype=np.uint8, compressor=img)
             ds.attrs["camera"] = c
-        srcs = {c: ImageSource(ep, c, self.plan.sizes[c], o.image_fit if o else "crop") for c in self.plan.cameras}
+        srcs = {c: ImageSource(ep, c, self.plan.sizes[c], o.image_fit if o else "crop",
+                               o.visual if o else "raw") for c in self.plan.cameras}
         for k0, k1 in blocks(T):
             for ci, c in enumerate(self.plan.cameras):
                 g[f"camera_{ci}/rgb"][k0:k1] = srcs[c].block(r.images[c][k0:k1])

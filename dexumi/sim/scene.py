@@ -178,6 +178,10 @@ class SceneConfig:
     board: BoardConfig = field(default_factory=BoardConfig)
     slices: int = 10  # tessellation of round geoms (MuJoCo numslices); finer costs render time
     shadows: bool = False  # True: MuJoCo's default quality (shadows, multisampling): many times slower on CPU
+    # "human": the operator's hand wearing the exoskeleton; "robot": the robot hand `robot` (a bundled name or a
+    # URDF path) mounted at the wrist instead, no hand, exoskeleton or forearm (the visual bridge's truth)
+    embodiment: str = "human"
+    robot: str = "inspire_like"
 
 
 def tag_image(tag_id: int, px: int = 200) -> np.ndarray:
@@ -253,8 +257,14 @@ def _finger_bodies(finger: author.Finger, rods: dict[str, author.Segment], inden
 def build_mjcf(cfg: SceneConfig) -> tuple[str, dict[str, bytes]]:
     """(MJCF text, assets {file name: bytes}) of the scene; pass both to `mujoco.MjModel.from_xml_string`."""
     spec = _hand_spec(cfg.hand)
-    rods = {s.link: s for s in author.link_segments(spec)}
-    centre, half = author.palm_box(spec)
+    if cfg.embodiment not in ("human", "robot"):
+        raise ValueError(f"embodiment must be human or robot, not {cfg.embodiment!r}")
+    robot = None
+    if cfg.embodiment == "robot":
+        from dexumi.hands import registry
+        from dexumi.visual.urdf_mjcf import hand_bodies
+
+        robot = hand_bodies(registry.resolve(cfg.robot), "robot:")
     assets = {"board.png": _png(cfg.board.image())}
     for m in cfg.markers:
         assets[f"tag{m.tag_id}.png"] = _png(tag_image(m.tag_id))
@@ -281,6 +291,9 @@ def build_mjcf(cfg: SceneConfig) -> tuple[str, dict[str, bytes]]:
     for m in cfg.markers:
         x.append(f'    <texture name="tag{m.tag_id}" type="2d" file="tag{m.tag_id}.png"/>')
         x.append(f'    <material name="tag{m.tag_id}" texture="tag{m.tag_id}" emission="0.25" specular="0"/>')
+    if robot is not None:
+        x.extend("    " + a for a in robot.asset_xml)
+        assets.update(robot.assets)
     for o in cfg.objects:
         x.append(f'    <texture name="tex_{o.name}" type="2d" builtin="{o.texture}" rgb1="{_v(o.rgb1)}" '
                  f'rgb2="{_v(o.rgb2)}" width="128" height="128"/>')
@@ -311,15 +324,39 @@ def build_mjcf(cfg: SceneConfig) -> tuple[str, dict[str, bytes]]:
         x.append("    </body>")
     # the operator's forearm and hand, wearing the exoskeleton; the wrist is a mocap body following the script
     x.append('    <body name="wrist" mocap="true" pos="0 -0.3 1.0">')
-    x.append(f'      <geom name="forearm" type="capsule" fromto="0 0 -0.30 0 0 -0.03" size="0.032" rgba="{SKIN}" '
-             f'{NO_CONTACT}/>')
-    x.append(f'      <geom name="exo:cuff" type="box" pos="-0.036 0 -0.06" size="0.008 0.034 0.035" rgba="{EXO}" '
-             f'{NO_CONTACT}/>')
-    x.append(f'      <geom name="hand:palm" type="box" pos="{_v(centre)}" size="{_v(half)}" rgba="{SKIN}" '
-             f'{HAND_CONTACT}/>')
+    if robot is not None:  # the robot hand instead of the operator's: its base link is the wrist frame
+        x.extend("      " + line for line in robot.xml)
+        x.extend(_camera_lines(cfg) + ["    </body>", "  </worldbody>", "</mujoco>"])
+        return "\n".join(x) + "\n", assets
+    x.extend(_camera_lines(cfg))
+    x.extend(wearer_lines(spec, "      "))
+    x.append("    </body>")
+    x.append("  </worldbody>")
+    x.append("</mujoco>")
+    return "\n".join(x) + "\n", assets
+
+
+def wearer_lines(spec: author.HandSpec, indent: str) -> list[str]:
+    """The operator's forearm and hand wearing the exoskeleton `spec`, in the wrist frame (MJCF geoms and finger
+    bodies); also the visual bridge's model of the exoskeleton as worn (dexumi.visual.models)."""
+    rods = {s.link: s for s in author.link_segments(spec)}
+    centre, half = author.palm_box(spec)
     plate = (centre[0] - half[0] - 0.004, centre[1], centre[2] * 0.8)
-    x.append(f'      <geom name="exo:plate" type="box" pos="{_v(plate)}" size="0.004 {half[1] * 0.8:.9g} '
-             f'{half[2] * 0.6:.9g}" rgba="{EXO}" {NO_CONTACT}/>')
+    x = [f'{indent}<geom name="forearm" type="capsule" fromto="0 0 -0.30 0 0 -0.03" size="0.032" rgba="{SKIN}" '
+         f'{NO_CONTACT}/>',
+         f'{indent}<geom name="exo:cuff" type="box" pos="-0.036 0 -0.06" size="0.008 0.034 0.035" rgba="{EXO}" '
+         f'{NO_CONTACT}/>',
+         f'{indent}<geom name="hand:palm" type="box" pos="{_v(centre)}" size="{_v(half)}" rgba="{SKIN}" '
+         f'{HAND_CONTACT}/>',
+         f'{indent}<geom name="exo:plate" type="box" pos="{_v(plate)}" size="0.004 {half[1] * 0.8:.9g} '
+         f'{half[2] * 0.6:.9g}" rgba="{EXO}" {NO_CONTACT}/>']
+    for finger in spec.fingers:
+        x.extend(_finger_bodies(finger, rods, indent))
+    return x
+
+
+def _camera_lines(cfg: SceneConfig) -> list[str]:
+    x = []
     for cam in cfg.cameras:
         T = cam.T_wrist_cam()
         R_mj = T[:3, :3] @ np.diag([1.0, -1.0, -1.0])  # OpenCV axes -> MuJoCo camera axes (y up, looking -z)
@@ -330,9 +367,4 @@ def build_mjcf(cfg: SceneConfig) -> tuple[str, dict[str, bytes]]:
             fovy = render_fovy_deg(cam)
         x.append(f'      <camera name="{cam.name}" pos="{_v(T[:3, 3])}" xyaxes="{_rot_to_xyaxes(R_mj)}" '
                  f'fovy="{fovy:.9g}"/>')
-    for finger in spec.fingers:
-        x.extend(_finger_bodies(finger, rods, "      "))
-    x.append("    </body>")
-    x.append("  </worldbody>")
-    x.append("</mujoco>")
-    return "\n".join(x) + "\n", assets
+    return x

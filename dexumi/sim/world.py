@@ -35,9 +35,9 @@ log = logging.getLogger(__name__)
 FINGER_NAMES = ("thumb", "index", "middle", "ring", "pinky")
 #: segmentation part ids (the label image's values); geom name prefixes map onto them
 SEG_CLASSES = {"background": 0, "exo": 1, "hand": 2, "object": 3, "board": 4, "marker": 5, "table": 6,
-               "forearm": 7, "floor": 8}
+               "forearm": 7, "floor": 8, "robot": 9}
 _PREFIX = {"exo": "exo", "hand": "hand", "tip": "hand", "object": "object", "board": "board", "marker": "marker",
-           "table": "table", "floor": "floor", "forearm": "forearm"}
+           "table": "table", "floor": "floor", "forearm": "forearm", "robot": "robot"}
 
 
 def setup_gl() -> None:
@@ -56,6 +56,7 @@ class WorldConfig:
     motion: str = "grasp"
     channels: int | None = None  # encoder channels (default: the exoskeleton's actuated joints)
     seed: int = 0
+    robot_map: str | None = None  # scene.embodiment == "robot": retargeting map (default: the robot's bundled one)
 
 
 @dataclass
@@ -132,7 +133,10 @@ class World:
         self.geom_finger = np.full(m.ngeom, -1, np.int64)
         self.geom_tip = np.full(m.ngeom, -1, np.int64)
         finger_of_body = {}
-        for fi, f in enumerate(self.spec.fingers):
+        self.robot = None  # embodiment "robot": the retargeter that poses the robot hand from the exo angles
+        if sc.embodiment == "robot":
+            self._init_robot()
+        for fi, f in enumerate(self.spec.fingers if self.robot is None else ()):
             for j in f.joints:
                 finger_of_body[m.body(f"{j.name}_link").id] = fi
         for g in range(m.ngeom):
@@ -150,6 +154,21 @@ class World:
         self._angles = np.zeros(self.channels)
         self.set_time(0.0)
 
+    def _init_robot(self) -> None:
+        from dexumi.hands import registry
+        from dexumi.retarget import Retargeter
+        from dexumi.session.retarget import choose_map
+        from dexumi.visual.urdf_mjcf import hand_bodies
+
+        sc = self.config.scene
+        self.robot = Retargeter.from_map(choose_map(self.config.robot_map, sc.robot, self.channels))
+        self._robot_bodies = hand_bodies(registry.resolve(sc.robot), "robot:")
+        self._robot_q: dict[str, float] = {}
+
+    def robot_joints(self) -> dict[str, float]:
+        """Embodiment "robot": the robot hand's actuated joints (the retargeted exo angles) now."""
+        return dict(self._robot_q)
+
     # ---------------------------------------------------------------------------------------- state
     def angles_at(self, t: np.ndarray) -> np.ndarray:
         """The encoder channels' angles (n, channels) at times since the epoch (the emulator's motion)."""
@@ -161,7 +180,12 @@ class World:
         ch = np.asarray(channels, np.float64)
         self._angles = ch.copy()
         act = {j.name: (float(ch[i]) if i < len(ch) else 0.0) for i, j in enumerate(self.actuated)}
-        for j in self._joints:
+        if self.robot is not None:
+            q = self.robot.retarget(np.asarray([[act.get(c, 0.0) for c in self.robot.channels]]))[0]
+            self._robot_q = dict(zip(self.robot.robot_joint_names, (float(v) for v in q)))
+            for name, v in self._robot_bodies.full_q(self._robot_q).items():
+                d.qpos[self._qadr[f"robot:{name}"]] = v
+        for j in self._joints if self.robot is None else ():
             v = act[j.mimic.joint] * j.mimic.multiplier + j.mimic.offset if j.mimic is not None else act[j.name]
             lo, hi = self._range[j.name]
             d.qpos[self._qadr[j.name]] = min(max(v, lo), hi)

@@ -55,6 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--work-dir", default=None, metavar="DIR",
                    help="with --engine: shards and the resume manifest (default: .OUT.batch beside --out); "
                         "on a cluster it must be on storage every node sees")
+    p.add_argument("--visual", default="raw", choices=("raw", "exo-masked", "robot-overlay"),
+                   help="camera images: as recorded (default), or the visual bridge's variant written by "
+                   "`dexumi render` (exoskeleton removed; robot hand composited)")
     p.set_defaults(handler=run)
 
 
@@ -68,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
                          action_horizon=args.action_horizon, privileged=args.privileged, only=args.only,
                          exclude=args.exclude, image_fit=args.image_fit, act_length=args.act_length,
                          act_compress=args.act_compress, layout=args.layout, image_codec=args.image_codec,
-                         action_units=args.action_units, motor_map=args.motor_map)
+                         action_units=args.action_units, motor_map=args.motor_map,
+                         visual=args.visual)
     engine = None
     if args.engine is not None:
         from dexumi.batch import engine_from_args
