@@ -108,7 +108,7 @@ def _match(images_caps, P: np.ndarray, T: np.ndarray, intr: Intrinsics, gate_px:
     """Correspondences (wrist points, pixels) of blobs nearest to projected caps in front of the camera."""
     obj, img = [], []
     T_cw = np.linalg.inv(T)
-    for (cent, area), Pf in zip(images_caps, P):
+    for (cent, _area), Pf in zip(images_caps, P):
         if not len(cent):
             continue
         z = (Pf @ T_cw[:3, :3].T + T_cw[:3, 3])[:, 2]

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scale_data import die_once, tree_bytes, write_episodes  # noqa: E402
+from scale_data import die_once, tree_bytes, write_episodes
 
-from dexumi.batch import LocalEngine, Manifest, Task, run_tasks  # noqa: E402
+from dexumi.batch import LocalEngine, Manifest, Task, run_tasks
 
 REPO = Path(__file__).resolve().parents[1]
 DEXUMI = [sys.executable, "-m", "apps.cli.main"]

@@ -52,7 +52,7 @@ def execute(fn: Callable[..., Any], args: tuple, source: str | None) -> dict:
     fp = content_hash(source) if source else {}
     try:
         value = fn(*args)
-    except Exception as exc:  # noqa: BLE001 - one bad episode must not stop the others
+    except Exception as exc:
         if is_disk_full(exc):
             raise
         return {"ok": False, "error": one_line(exc), "fingerprint": fp, "seconds": time.perf_counter() - t0}

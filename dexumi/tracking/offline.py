@@ -501,3 +501,8 @@ def read_offline(episode_path: str | Path, method: str) -> dict[str, np.ndarray]
         out.update({f"aligned_{k}": f["aligned"][k][:] for k in f["aligned"]})
         out["attrs"] = dict(f.attrs)
     return out
+
+
+def offline_pose_task(episode_path: str, options: OfflineOptions) -> dict:
+    """`offline_pose` as a batch task (dexumi.batch): a JSON-able result for the manifest and the engines."""
+    return offline_pose(episode_path, options).to_json()

@@ -253,3 +253,10 @@ def check_rendered(episode: str | Path, mode: str, cameras: list[str]) -> None:
     if missing:
         raise DexumiError(f"{episode}: its rendered visual file has no '{mode}' frames of {missing[0]}; run "
                           f"`dexumi render {episode} --mode {mode} --force`")
+
+
+def render_episode_task(path: str, modes: list[str], cameras: list[str] | None, force: bool, exo: str | None,
+                        robot: str | None, inpaint: str) -> dict:
+    """`render_episode` as a batch task (dexumi.batch): a JSON-able result for the manifest and the engines."""
+    out, fig = render_episode(path, modes, cameras, force, exo, robot, inpaint)
+    return {"episode": str(path), "output": str(out), **fig}

@@ -38,7 +38,7 @@ class Inpainter(Protocol):
 def gpu_available() -> tuple[bool, str]:
     """(usable, why not): a CUDA device through torch."""
     try:
-        import torch  # noqa: PLC0415 - optional
+        import torch
     except ImportError:
         return False, "torch is not installed"
     try:

@@ -50,6 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                             "(default: found from the video)")
     p.add_argument("--span", type=_span, metavar="START:END", help="only frames this many seconds after the first")
     p.add_argument("--json", action="store_true", help="one JSON document per episode instead of a line")
+    from dexumi.batch.engine import add_engine_args
+
+    add_engine_args(p)
     p.set_defaults(handler=run)
 
 
@@ -69,7 +72,7 @@ def _episodes(path: Path) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     from dexumi.errors import DexumiError
-    from dexumi.tracking.offline import OfflineOptions, offline_pose
+    from dexumi.tracking.offline import OfflineOptions
 
     if args.stride < 0:
         raise DexumiError("--stride must be 0 (auto) or positive")
@@ -79,14 +82,10 @@ def run(args: argparse.Namespace) -> int:
                           span=args.span)
     eps = _episodes(args.path)
     failed = 0
-    for ep in eps:
-        try:
-            r = offline_pose(ep, opts)
-        except DexumiError as exc:
-            if len(eps) == 1:
-                raise
+    for ep, r in _results(eps, opts, args):
+        if isinstance(r, str):
             failed += 1
-            print(f"{ep.name}: {exc}", file=sys.stderr)
+            print(r if r.startswith(ep.name) else f"{ep.name}: {r}", file=sys.stderr)
             continue
         if args.json:
             print(json.dumps(r.to_json()))
@@ -101,3 +100,26 @@ def run(args: argparse.Namespace) -> int:
         print(f"{failed} of {len(eps)} episode(s) failed", file=sys.stderr)
         return 2
     return 0
+
+
+def _results(eps: list[Path], opts, args: argparse.Namespace):
+    """(episode, OfflineResult or its error line) per episode: one episode here, several as batch tasks
+    (dexumi.batch: the local process pool, or `--engine ray`; `--manifest` skips finished ones on a rerun)."""
+    from dexumi.tracking.offline import OfflineResult, offline_pose, offline_pose_task
+
+    if len(eps) == 1 and args.engine is None and args.manifest is None:
+        yield eps[0], offline_pose(eps[0], opts)  # a single episode's failure is the command's one-line error
+        return
+    from dexumi.batch import Manifest, Task, engine_from_args, run_tasks
+
+    engine = engine_from_args(args)
+    man = Manifest(args.manifest, "pose", {"method": opts.method, "camera": opts.camera}) if args.manifest else None
+    try:
+        tasks = [Task(str(ep.resolve()), offline_pose_task, (str(ep), opts), source=str(ep)) for ep in eps]
+        outs = run_tasks(tasks, engine, "pose", sys.stderr.isatty(), man)
+    finally:
+        if man is not None:
+            man.close()
+        engine.close()
+    for ep, o in zip(eps, outs):
+        yield ep, (OfflineResult(**o.value) if o.ok else o.error)

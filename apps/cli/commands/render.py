@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="instead: write a simulated episode (with a calibrated mount) into DIR to try this on")
     p.add_argument("--duration", type=float, default=2.0, help="--sim-episode: seconds (default 2)")
     p.add_argument("--size", type=_size, default=(240, 240), help="--sim-episode: image size WxH (default 240x240)")
+    from dexumi.batch.engine import add_engine_args
+
+    add_engine_args(p)
     p.set_defaults(handler=run)
 
 
@@ -52,7 +56,6 @@ def run(args: argparse.Namespace) -> int:
     if not args.paths:
         raise DexumiError("give episode files or folders to render (or --sim-episode DIR)")
     from dexumi.validate.paths import expand
-    from dexumi.visual.bridge import render_episode
     from dexumi.visual.compose import MODES
 
     found = expand(args.paths, include_unfinished=False)
@@ -60,13 +63,19 @@ def run(args: argparse.Namespace) -> int:
         raise DexumiError(found.problems[0])
     files = found.files
     modes = args.mode or list(MODES)
-    for path in files:
-        out, fig = render_episode(path, modes, args.camera, args.force, args.exo, args.robot, args.inpaint)
-        if args.json:
-            print(json.dumps({"episode": str(path), "output": str(out), **fig}))
+    failed = 0
+    for path, fig in _results(files, modes, args):
+        if isinstance(fig, str):
+            failed += 1
+            print(f"dexumi render: skipped: {path}: {fig}", file=sys.stderr)
+        elif args.json:
+            print(json.dumps(fig))
         else:
             print(f"{path}: {fig['frames']} frames ({', '.join(modes)}) at {fig['fps']:.0f} frames/s, "
-                  f"{fig['cpu_ms_per_frame']:.1f} ms CPU per frame -> {out}")
+                  f"{fig['cpu_ms_per_frame']:.1f} ms CPU per frame -> {fig['output']}")
+    if failed:
+        print(f"dexumi render: {failed} of {len(files)} episode(s) failed", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -86,3 +95,28 @@ def _sim(args: argparse.Namespace) -> int:
     out = write_sim_episode(partial, args.duration, args.size)
     print(out)
     return 0
+
+
+def _results(files: list[Path], modes: list[str], args: argparse.Namespace):
+    """(episode, figures or its error line): one episode here, several as batch tasks (dexumi.batch: the local
+    process pool, or `--engine ray`; `--manifest` skips finished ones on a rerun)."""
+    from dexumi.visual.bridge import render_episode_task
+
+    task_args = (modes, args.camera, args.force, args.exo, args.robot, args.inpaint)
+    if len(files) == 1 and args.engine is None and args.manifest is None:
+        yield files[0], render_episode_task(str(files[0]), *task_args)  # its failure is the command's one line
+        return
+    from dexumi.batch import Manifest, Task, engine_from_args, run_tasks
+
+    engine = engine_from_args(args)
+    config = {"modes": modes, "cameras": args.camera, "exo": args.exo, "robot": args.robot, "inpaint": args.inpaint}
+    man = Manifest(args.manifest, "render", config) if args.manifest else None
+    try:
+        tasks = [Task(str(f.resolve()), render_episode_task, (str(f), *task_args), source=str(f)) for f in files]
+        outs = run_tasks(tasks, engine, "render", sys.stderr.isatty(), man)
+    finally:
+        if man is not None:
+            man.close()
+        engine.close()
+    for f, o in zip(files, outs):
+        yield f, (o.value if o.ok else o.error)
