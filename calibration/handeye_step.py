@@ -50,6 +50,7 @@ def sim_views(latency_s: float, fps: float = SIM_FPS, camera: str = "wrist0", si
         for k, t in enumerate(times):
             world.set_time(float(t))
             img = cv2.imdecode(np.frombuffer(renderer.jpeg(k), np.uint8), cv2.IMREAD_GRAYSCALE)
+            assert img is not None, "the renderer's JPEG decodes"
             res = tracker.track(img)
             if res.T_target_cam is not None and res.state == 0:
                 ft.append(t)

@@ -9,6 +9,7 @@ board simulator's `Lens`.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,6 +17,10 @@ from calibration.boardsim import Lens
 from dexumi.devices.cameras.base import CameraSettings, CameraSource
 from dexumi.errors import DexumiError
 from dexumi.types import CameraFrame
+
+if TYPE_CHECKING:
+    from dexumi.sim.render import CameraRenderer
+    from dexumi.sim.world import World
 
 
 class WorldBoardCamera(CameraSource):
@@ -34,7 +39,8 @@ class WorldBoardCamera(CameraSource):
         K = self.camera.K()
         self.lens = Lens(self.camera.width, self.camera.height, float(K[0, 0]), float(K[1, 1]), float(K[0, 2]),
                          float(K[1, 2]), tuple(float(x) for x in self.camera.dist()), "pinhole")
-        self._world = self._renderer = None
+        self._world: World | None = None
+        self._renderer: CameraRenderer | None = None
         self._times = np.zeros(0)
         self._k, self._t0 = 0, 0.0
 
@@ -42,10 +48,10 @@ class WorldBoardCamera(CameraSource):
         from dexumi.sim.scene import SceneConfig
         from dexumi.sim.world import World, WorldConfig
 
-        self._world = World(WorldConfig(scene=SceneConfig(cameras=[self.camera]), script="calibration",
-                                        seed=self.seed))
-        self._renderer = self._world.renderer(self.camera.name, seed=self.seed)
-        period = self._world.trajectory.period
+        world = World(WorldConfig(scene=SceneConfig(cameras=[self.camera]), script="calibration", seed=self.seed))
+        self._world = world
+        self._renderer = world.renderer(self.camera.name, seed=self.seed)
+        period = world.trajectory.period
         self._times = (np.arange(self.views) + 0.5) * period / self.views
         self.granted = CameraSettings(self.camera.width, self.camera.height, self.fps, "MJPG")
         self._k, self._t0 = 0, time.monotonic()
@@ -53,7 +59,7 @@ class WorldBoardCamera(CameraSource):
         return self
 
     def read(self) -> CameraFrame | None:
-        if not self.opened or self._world is None:
+        if not self.opened or self._world is None or self._renderer is None:  # open() sets all three
             raise DexumiError(f"camera {self.spec!r} is not open")
         if self._k >= len(self._times):
             return None
@@ -67,6 +73,7 @@ class WorldBoardCamera(CameraSource):
     def T_camera_board(self) -> np.ndarray:
         """The board's true pose in the camera (OpenCV axes) at the frame last read."""
         w = self._world
+        assert w is not None, "open the camera first"
         return np.linalg.inv(w.camera_pose(self.camera.name)) @ w.config.scene.board.T_world_board()
 
     def close(self) -> None:

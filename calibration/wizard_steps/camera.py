@@ -13,8 +13,10 @@ from calibration.wizard_steps.base import Feedback, RunOptions, Step
 from dexumi.errors import DexumiError
 
 if TYPE_CHECKING:
+    from calibration.camera import Detection
     from calibration.profile import Profile
     from calibration.wizard_steps.run import CalibrationRun
+    from dexumi.devices.cameras.base import CameraSource
 
 
 class CameraStep(Step):
@@ -30,8 +32,8 @@ class CameraStep(Step):
         self.detections: list = []
         self.size: tuple[int, int] | None = None
         self.last_image: np.ndarray | None = None
-        self.last_detection = None
-        self._source = None
+        self.last_detection: Detection | None = None
+        self._source: CameraSource | None = None
         self._files: list[str] = []
         self._next_grab = 0.0
 
@@ -51,16 +53,19 @@ class CameraStep(Step):
         elif run.options.sim and run.sim_world_board:
             from calibration.worldboard import WorldBoardCamera
 
-            self._source = WorldBoardCamera(o.camera_name, o.camera_serial or "SIM-CAM-0001",
-                                            max(o.camera_views, 1), o.sim_seed).open()
-            self.serial = self._source.serial
+            world_cam = WorldBoardCamera(o.camera_name, o.camera_serial or "SIM-CAM-0001",
+                                         max(o.camera_views, 1), o.sim_seed).open()
+            self._source = world_cam
+            self.serial = world_cam.serial
         elif run.options.sim:
             from calibration.boardsim import BoardSimCamera, BoardSimConfig
 
-            self._source = BoardSimCamera(BoardSimConfig(o.camera_name, o.camera_serial or "SIM-CAM-0001",
-                                                         run.sim_lens, o.board, max(o.camera_views, 1), 40.0,
-                                                         o.sim_seed)).open()
-            self.serial = self._source.serial
+            assert run.sim_lens is not None, "--sim: the run sets the simulated lens when it opens"
+            board_cam = BoardSimCamera(BoardSimConfig(o.camera_name, o.camera_serial or "SIM-CAM-0001",
+                                                      run.sim_lens, o.board, max(o.camera_views, 1), 40.0,
+                                                      o.sim_seed)).open()
+            self._source = board_cam
+            self.serial = board_cam.serial
         elif o.camera:
             from dexumi.devices.cameras.spec import open_camera
 
@@ -74,7 +79,9 @@ class CameraStep(Step):
         import cv2
 
         if image.ndim == 1:  # JPEG bytes as an array
-            image = cv2.imdecode(image, cv2.IMREAD_GRAYSCALE)
+            decoded = cv2.imdecode(image, cv2.IMREAD_GRAYSCALE)
+            assert decoded is not None, "the camera sent bytes that do not decode as an image"
+            image = decoded
         self.size = (image.shape[1], image.shape[0])
         det = self.detector.detect(image)
         self.last_image, self.last_detection = image, det
@@ -100,7 +107,11 @@ class CameraStep(Step):
                     self._source.close()
                     self._source = None
                 else:
-                    data = frame.data if frame.encoding == "bgr" else np.frombuffer(frame.data, np.uint8)
+                    if frame.encoding == "bgr":
+                        assert isinstance(frame.data, np.ndarray), "a BGR frame carries the decoded image"
+                        data = frame.data
+                    else:
+                        data = np.frombuffer(frame.data, np.uint8)
                     self._ingest(data)
                     self._next_grab = now + (0.0 if run.options.sim else 0.3)
         occ = occupancy(self.detections, self.size) if self.size else np.zeros((6, 8), int)

@@ -10,8 +10,11 @@ from dexumi.devices.cameras.base import frame_stamp
 from dexumi.errors import DexumiError
 
 if TYPE_CHECKING:
+    from calibration.latency import FrameCollector
     from calibration.profile import Profile
     from calibration.wizard_steps.run import CalibrationRun
+    from dexumi.devices.cameras.base import CameraSource
+    from dexumi.types import CameraFrame
 
 
 class LatencyStep(CaptureStep):
@@ -25,18 +28,21 @@ class LatencyStep(CaptureStep):
         self.duration_s = options.wave_s
         self.instructions = ("Hold the exoskeleton in view of the wrist camera and move all fingers irregularly "
                              f"(not in a rhythm) for {options.wave_s:g} s.")
-        self.collector = None
+        self.collector: FrameCollector | None = None
 
     def begin(self, run: CalibrationRun) -> None:
         from calibration.latency import FrameCollector
 
         super().begin(run)
         o = self.options
+        src: CameraSource
         if run.options.sim:
             from dexumi.devices.cameras.sim import SimCamera, SimCameraConfig
 
-            cfg = SimCameraConfig(o.camera_name, o.sim_latency_s, 30.0, 640, 480, o.sim_seed, run.rig.epoch,
-                                  motion=run.rig.motion().spec(), joints=len(run.poses.joints))
+            rig = run.rig
+            assert rig is not None, "--sim: the run opens the simulated rig first"
+            cfg = SimCameraConfig(o.camera_name, o.sim_latency_s, 30.0, 640, 480, o.sim_seed, rig.epoch,
+                                  motion=rig.motion().spec(), joints=len(run.poses.joints))
             src = SimCamera(cfg)
             src.open(start_time=self.t0 - 0.4)
         elif o.camera:
@@ -51,13 +57,14 @@ class LatencyStep(CaptureStep):
     def finish(self, run: CalibrationRun) -> str:
         from calibration import latency
 
-        frames = self.collector.stop() if self.collector else []
+        frames: list[CameraFrame] = self.collector.stop() if self.collector else []
         if self.collector is not None:
             self.collector.source.close()
         if run.fit is None:
             raise DexumiError("latency: calibrate the encoders first")
         s = run.buffer.window(self.t0 - 0.5, self.t1 + 0.5)
-        x = s.x if run.centers() is None else enc.unwrap_around(s.x, run.centers(), run.encoder_input.period)
+        centers = run.centers()
+        x = s.x if centers is None else enc.unwrap_around(s.x, centers, run.encoder_input.period)
         angles = run.fit.calibration().apply(x)
         frames = [f for f in frames if self.t0 - 0.3 <= frame_stamp(f) <= self.t1 + 0.5]
         if run.options.sim:

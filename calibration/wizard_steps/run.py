@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,11 @@ from calibration.wizard_steps.jointmap import JointMapStep
 from calibration.wizard_steps.latency import LatencyStep
 from dexumi.errors import DexumiError
 
+if TYPE_CHECKING:
+    from calibration.boardsim import Lens
+    from calibration.sim import SimRig
+    from dexumi.devices.encoder import EncoderDriver
+
 
 class CalibrationRun:
     """Devices, steps and results of one calibration; `profile()` assembles the profile."""
@@ -28,13 +33,13 @@ class CalibrationRun:
         self.options = options
         self.poses: HandPoses = hand_poses(options.exoskeleton)
         self.hand = options.hand or _pair_of(options.exoskeleton)
-        self.rig = None
-        self.driver = None
+        self.rig: SimRig | None = None
+        self.driver: EncoderDriver | None = None
         self.encoder_input = enc.EncoderInput("v1")
         self.buffer = enc.SampleBuffer(self.encoder_input)
         self.fit: enc.EncoderFit | None = None
         self.device: dict[str, Any] = {}
-        self.sim_lens = None
+        self.sim_lens: Lens | None = None
         self.sim_world_board = False  # --sim: the camera step films the 3D world's board (calibration.worldboard)
         self._centers: np.ndarray | None = None
         self.steps: list[Step] = self._make_steps()
@@ -96,9 +101,10 @@ class CalibrationRun:
             from calibration.sim import SimRig
 
             protocol = "v1" if protocol == "auto" else protocol
-            self.rig = SimRig(self.poses, protocol, o.sim_rate_hz, o.hold_s, o.move_s, o.sweep_s, o.wave_s,
-                              o.sim_seed, truth=o.sim_truth).start()
-            port = self.rig.port
+            rig = SimRig(self.poses, protocol, o.sim_rate_hz, o.hold_s, o.move_s, o.sweep_s, o.wave_s,
+                         o.sim_seed, truth=o.sim_truth).start()
+            self.rig = rig
+            port = rig.port
             self.sim_lens = Lens()
             if "camera" not in o.skip and o.board == BoardSpec():  # the world's board has the default layout
                 from calibration.worldboard import WorldBoardCamera, world_board_wanted
@@ -108,16 +114,17 @@ class CalibrationRun:
                     self.sim_lens = WorldBoardCamera().lens
         if port is None:
             raise DexumiError("no encoder: give --port PORT (or --sim)")
-        self.driver = EncoderDriver(EncoderConfig(port, protocol, None, o.sim_rate_hz if o.sim else None)).start()
-        info = self.driver.info
-        self.encoder_input = enc.EncoderInput(self.driver.protocol, info.resolution_bits if info else 24)
+        driver = EncoderDriver(EncoderConfig(port, protocol, None, o.sim_rate_hz if o.sim else None)).start()
+        self.driver = driver
+        info = driver.info
+        self.encoder_input = enc.EncoderInput(driver.protocol, info.resolution_bits if info else 24)
         self.buffer = enc.SampleBuffer(self.encoder_input)
-        if self.driver.joints != len(self.poses.joints):
-            raise DexumiError(f"the device on {port} has {self.driver.joints} joint channels but exoskeleton "
+        if driver.joints != len(self.poses.joints):
+            raise DexumiError(f"the device on {port} has {driver.joints} joint channels but exoskeleton "
                               f"'{self.poses.model}' has {len(self.poses.joints)} ({', '.join(self.poses.joints)}); "
                               "pick the model with --exoskeleton")
         self.device = {"id": info.device_id if info else (port if not o.sim else SIM_DEVICE_ID),
-                       "protocol": self.driver.protocol, "channels": self.driver.channels,
+                       "protocol": driver.protocol, "channels": driver.channels,
                        "firmware": ".".join(map(str, info.firmware)) if info else None,
                        "resolution_bits": info.resolution_bits if info else None}
         if not o.sim:

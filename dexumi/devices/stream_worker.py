@@ -123,7 +123,7 @@ class StreamWorker(Generic[T]):
             self._ready.notify_all()
 
     # --------------------------------------------------------------------------------------- reconnect
-    def _reconnect(self, why: str, *, close: Callable[[], None], reopen: Callable[[], None],
+    def _reconnect(self, why: str, *, close: Callable[[], None], reopen: Callable[[], object],
                    errors: tuple[type[BaseException], ...], resume: Callable[[], bool] | None = None,
                    lost: str = "link lost", back: str = "reconnected", gap: str = "link lost") -> bool:
         """The device was lost: record it, reopen with back-off until it is back or the worker is stopped.

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,6 +33,11 @@ from dexumi.session.config import SessionConfig, SessionStatus, StreamStatus
 from dexumi.session.devices import Devices, open_devices, wait_for_data
 from dexumi.session.retarget import choose_map, load_retargeter
 from dexumi.types import CameraFrame, EncoderBatch, StreamStats
+
+if TYPE_CHECKING:
+    from dexumi.episode.pose_stream import PoseBatch
+    from dexumi.session.lsl_bridge import LslBridge
+    from dexumi.session.pose_bridge import PoseBridge
 
 log = logging.getLogger(__name__)
 DISK_CHECK_S = 0.5
@@ -84,8 +90,8 @@ class RecordingSession:
         from dexumi.quality.session_hook import EpisodeQA
 
         self._qa = EpisodeQA(config.drift_every)
-        self.lsl = None  # LslBridge: lsl:NAME inlets and dexumi's outlets
-        self.pose = None  # PoseBridge: --pose sources
+        self.lsl: LslBridge | None = None  # lsl:NAME inlets and dexumi's outlets
+        self.pose: PoseBridge | None = None  # --pose sources
         self.qa_lines: list[str] = []
         self._listeners: list[Listener] = []
 
@@ -303,8 +309,10 @@ class RecordingSession:
         """Drain the devices once; append to the episode if recording (called by the poll thread)."""
         assert self.devices is not None
         enc_batches, frames = self._drain()
-        extra = self.lsl.poll(enc_batches, frames, self.devices.cameras) if self.lsl is not None else {}
-        pose = self.pose.poll() if self.pose is not None else {}
+        extra: dict[str, list] = {}
+        if self.lsl is not None:
+            extra = self.lsl.poll(enc_batches, frames, self.devices.cameras)
+        pose: dict[str, list[PoseBatch]] = self.pose.poll() if self.pose is not None else {}
         self._totals["encoder"] = self._totals.get("encoder", 0) + sum(len(b) for b in enc_batches)
         for name, fr in frames.items():
             self._totals[name] = self._totals.get(name, 0) + len(fr)
@@ -326,7 +334,7 @@ class RecordingSession:
                 self._on_write_error(exc)
 
     def _append(self, w: EpisodeWriter, enc_batches: list[EncoderBatch], frames: dict[str, list[CameraFrame]],
-                extra: dict, pose: dict) -> None:
+                extra: dict[str, list], pose: dict[str, list[PoseBatch]]) -> None:
         """What was drained, from the episode's start on, into its file."""
         assert self.devices is not None
         w.append_encoder([b for b in (_since(b, self._t0) for b in enc_batches) if b is not None])
@@ -335,8 +343,10 @@ class RecordingSession:
             if fr:
                 w.append_frames(cam.name, fr, cam.mapped_times(fr))
         for name, xb in extra.items():
+            assert self.lsl is not None  # extra streams come from the LSL bridge
             w.append_extra(name, self.lsl.since(xb, self._t0))
         for name, pb in pose.items():
+            assert self.pose is not None  # pose streams come from the pose bridge
             w.append_pose(name, self.pose.since(pb, self._t0))
 
     def _check_disk(self) -> None:
@@ -386,8 +396,10 @@ class RecordingSession:
             # what arrived up to now belongs to the episode
             enc_all, cam_all = self._drain()
             # the outlets get these last samples too
-            extra = self.lsl.poll(enc_all, cam_all, self.devices.cameras) if self.lsl is not None else {}
-            pose = self.pose.poll() if self.pose is not None else {}
+            extra: dict[str, list] = {}
+            if self.lsl is not None:
+                extra = self.lsl.poll(enc_all, cam_all, self.devices.cameras)
+            pose: dict[str, list[PoseBatch]] = self.pose.poll() if self.pose is not None else {}
             self._append(w, enc_all, cam_all, extra, pose)
             t_final = time.perf_counter()
             path = w.finalize(outcome, notes, reason, self.retargeter,
@@ -447,7 +459,7 @@ class RecordingSession:
                                             c.missing_samples + c.overflows, c.gaps, c.reconnects, c.last_data_age_s))
         if self.lsl is not None:
             streams += self.lsl.statuses(time.monotonic())
-        pose_health = []
+        pose_health: list[dict[str, Any]] = []
         if self.pose is not None:
             from dataclasses import asdict
 

@@ -16,11 +16,15 @@ as drawing afresh, at a fraction of the cost (drawing ~1 M normals per frame cos
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from dexumi.sim.lens import Lens
+
+if TYPE_CHECKING:
+    import mujoco
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +62,8 @@ class CameraRenderer:
         self._r = mujoco.Renderer(world.model, c.height, c.width)
         _sample_one_mip_level(self._r)
         self._raw = np.empty((c.height, c.width, 3), np.uint8)  # the GL buffer, bottom row first
-        self._seg = None
-        self._depth = None
+        self._seg: mujoco.Renderer | None = None  # made on the first geom_ids()
+        self._depth: mujoco.Renderer | None = None  # made on the first depth()
         level = np.clip(np.arange(256) * exposure, 0, 255)
         self._gain_lut = np.clip(level + 0.5, 0, 255).astype(np.uint8)  # exposure (a gain), rounded
         self._sigma_lut = (noise * np.sqrt(1.0 + level / SHOT_SCALE)).astype(np.float32)

@@ -38,6 +38,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -394,8 +395,8 @@ def sfm_track(ep, camera: str, rows: np.ndarray, times: np.ndarray, lens: Intrin
     scale = float(np.cbrt(np.linalg.det(S[:3, :3])))
     poses = {j: _apply(S, T) for j, T in model.poses.items()}
     if info["scale_source"] == "board":
-        d = [np.linalg.norm(poses[j][:3, 3] - board[j][:3, 3]) for j in shared]
-        info["board_fit_rms_mm"] = round(float(np.sqrt(np.mean(np.square(d))) * 1e3), 3)
+        dists = [np.linalg.norm(poses[j][:3, 3] - board[j][:3, 3]) for j in shared]
+        info["board_fit_rms_mm"] = round(float(np.sqrt(np.mean(np.square(dists))) * 1e3), 3)
     info["scale"] = scale
     info["points3d"] = (S[:3, :3] @ model.points3d.T).T + S[:3, 3] if len(model.points3d) else model.points3d
     tr = Track.empty(rows, times)
@@ -470,6 +471,7 @@ def offline_pose(episode_path: str | Path, options: OfflineOptions) -> OfflineRe
         rows, times = _frames(ep, camera, options.span)
         ep_times = ep.timestamps if ep.finalized else times
         extra: dict = {}
+        attrs: dict[str, Any]  # the derived file's attributes (str, float and int values)
         if options.method == "board":
             tr = board_track(ep, camera, rows, times, lens, options.tags)
             if not (tr.state != LOST).any():

@@ -119,6 +119,7 @@ def solve_pose(obs: Observation, lens: Intrinsics) -> PnPResult:
         if new.sum() < 4 or np.array_equal(new, keep) or not (~new & keep).any():
             break
         keep = new
+    assert sol is not None  # the loop ran and returned on None
     rvec, tvec = sol
     err = np.linalg.norm(lens.project(obj[keep], rvec, tvec) - obs.image_points[keep], axis=1)
     rms = float(np.sqrt(np.mean(err ** 2)))

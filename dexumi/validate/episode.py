@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import h5py
 
@@ -23,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 
-def _check_function(name: str):  # type: ignore[no-untyped-def]
+def _check_function(name: str) -> Callable[..., Any]:
     """`check_NAME` of the module that implements it."""
     found = [getattr(m, f"check_{name}") for m in (K, T, C, Y, P) if hasattr(m, f"check_{name}")]
     if len(found) != 1:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import overload
+
 import numpy as np
 
 
@@ -25,6 +27,10 @@ class DeviceClock:
         """The device clock (µs, unwrapped) at host monotonic time t."""
         return self.start_us + (t - self.boot_time) * self._us_per_s
 
+    @overload
+    def host_time(self, device_us: np.ndarray) -> np.ndarray: ...
+    @overload
+    def host_time(self, device_us: float) -> float: ...
     def host_time(self, device_us: np.ndarray | float) -> np.ndarray | float:
         """The host monotonic time at which the device clock read `device_us`."""
         return self.boot_time + (np.asarray(device_us) - self.start_us) / self._us_per_s

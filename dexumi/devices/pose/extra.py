@@ -64,7 +64,8 @@ def _board(rest: str, text: str, name: str | None) -> PoseSource:
         if key == "tags" and value in ("auto", "always", "off"):
             tags = value
         elif key == "size" and re.fullmatch(r"\d+x\d+", value):
-            size = tuple(int(v) for v in value.split("x"))
+            w, h = value.split("x")
+            size = (int(w), int(h))
         else:
             raise DexumiError(f"pose spec: bad board option {item!r} (tags=auto|always|off, size=WxH)")
     lens = world_lens(camera, *size) if camera in ("wrist0", "wrist1") else None

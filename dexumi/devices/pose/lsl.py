@@ -18,12 +18,16 @@ from __future__ import annotations
 import collections
 import math
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dexumi.devices.pose.base import LIMITED, LOST, TRACKING, PoseLost, PoseSample, PoseSource
 from dexumi.devices.pose.clock import PoseClock
 from dexumi.errors import DexumiError
+
+if TYPE_CHECKING:
+    from dexumi.devices.lsl import LslInletStream
 
 POSE_CHANNELS = ("x", "y", "z", "qx", "qy", "qz", "qw")
 OPTIONAL = ("state", "quality", "seq")
@@ -49,7 +53,7 @@ class LslPose(PoseSource):
         super().__init__(name or stream, spec or f"pose:lsl:{stream}")
         self.stream = stream
         self.resolve_timeout_s = resolve_timeout_s
-        self.inlet = None
+        self.inlet: LslInletStream | None = None
         self.clock = PoseClock()  # for status displays (the inlet's own fit maps the samples)
         self.channels: dict[str, int] = {}
         self.counts_samples = False

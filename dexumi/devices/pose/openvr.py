@@ -15,6 +15,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 from scipy.spatial.transform import Rotation
@@ -24,7 +26,7 @@ from dexumi.devices.pose.clock import PoseClock
 from dexumi.errors import DexumiError
 
 
-def _module():
+def _module() -> ModuleType:
     try:
         import openvr
     except ImportError:
@@ -49,8 +51,8 @@ class OpenVRPose(PoseSource):
         self.serial = serial
         self.rate_hz = rate
         self.clock = PoseClock()
-        self._vr = None
-        self._ovr = None
+        self._vr: Any = None  # the `openvr.IVRSystem` (the package ships no types)
+        self._ovr: ModuleType | None = None
         self._index: int | None = None
         self._q: queue.Queue = queue.Queue(maxsize=4000)
         self._stop = threading.Event()
@@ -60,6 +62,7 @@ class OpenVRPose(PoseSource):
 
     def _find(self) -> int:
         ovr, vr = self._ovr, self._vr
+        assert ovr is not None, "open() loads the openvr module first"
         for i in range(int(ovr.k_unMaxTrackedDeviceCount)):
             if not vr.isTrackedDeviceConnected(i):
                 continue
@@ -94,7 +97,9 @@ class OpenVRPose(PoseSource):
         return self
 
     def _poll(self) -> None:
-        ovr, vr, period = self._ovr, self._vr, 1.0 / self.rate_hz
+        ovr, vr, rate = self._ovr, self._vr, self.rate_hz
+        assert ovr is not None and rate is not None, "open() loads the module; __init__ sets the rate"
+        period = 1.0 / rate
         nxt = time.monotonic()
         while not self._stop.is_set():
             nxt += period
@@ -135,6 +140,7 @@ class OpenVRPose(PoseSource):
             self._thread.join(timeout=2.0)
             self._thread = None
         if self._vr is not None:
+            assert self._ovr is not None  # open() loads the module before it gets the VR system
             try:
                 self._ovr.shutdown()
             except Exception:  # noqa: BLE001

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import queue
 import time
+from typing import NoReturn
 
 import numpy as np
 
@@ -117,7 +118,7 @@ class Record3DPose(PoseSource):
         except queue.Empty:
             return None
 
-    def _raise(self) -> None:
+    def _raise(self) -> NoReturn:
         raise PoseLost(f"{self.spec}: the Record3D stream stopped")
 
     def close(self) -> None:
