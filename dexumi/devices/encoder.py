@@ -61,7 +61,7 @@ class EncoderDriver:
         if config.protocol not in ("v1", "legacy", "auto"):
             raise DexumiError(f"unknown protocol {config.protocol!r}: use v1, legacy or auto")
         self.config = config
-        self.transport: Transport = make_transport(config.port)
+        self.transport: Transport = make_transport(config.port, config.protocol, config.channels, config.rate_hz)
         self.protocol = config.protocol
         self.decoder: Decoder | None = None
         self.info: protocol.DeviceInfo | None = None
@@ -91,7 +91,7 @@ class EncoderDriver:
         try:
             pending = self._handshake()
         except BaseException:
-            self.transport.close()
+            self.transport.release()
             raise
         self._connected = True
         self._stats.connected = True
@@ -110,7 +110,7 @@ class EncoderDriver:
                 self._send(MsgType.STOP)
             except BridgeError:
                 pass
-        self.transport.close()
+        self.transport.release()
         self._connected = False
 
     def __enter__(self) -> EncoderDriver:

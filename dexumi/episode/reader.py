@@ -283,9 +283,9 @@ class Episode:
         n = self._frames[camera].shape[0]
         if self.finalized:
             return n
-        from dexumi.episode.recover import _readable_frames
+        from dexumi.episode.heapcheck import readable_frames
 
-        return _readable_frames(self._frames[camera], n)
+        return readable_frames(self._frames[camera], n)
 
     @_guarded
     def jpeg(self, camera: str, raw_index: int) -> bytes:

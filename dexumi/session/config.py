@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dexumi.types import EncoderCalibration
+
+if TYPE_CHECKING:
+    from dexumi.profile import Profile
 
 
 @dataclass
 class SessionConfig:
-    """What the session records from and where. Profiles are loaded by the caller (apps) into plain data."""
+    """What the session records from and where; `from_profile` merges a calibration profile into it."""
 
     out_dir: Path
     port: str | None = None  # encoder port; None with sim=True: the emulator is started
@@ -51,6 +54,37 @@ class SessionConfig:
     required_streams: list[str] = field(default_factory=list)  # a recording does not start while one is missing
     lsl_streams: list[str] = field(default_factory=list)  # `lsl:NAME` extra streams to record
     lsl_outlets: bool = False  # publish encoder samples, frame indices and episode markers over LSL
+
+    def apply_profile(self, profile: Profile | str | Path) -> SessionConfig:
+        """Merge a calibration profile (or its file) in place: encoder calibration, latencies, its id and text;
+        the profile's hand and joint map unless a hand or map is already chosen; under `sim`, the simulated
+        exoskeleton the profile was made on. Returns self."""
+        from dexumi.profile import Profile, load_profile
+
+        prof = profile if isinstance(profile, Profile) else load_profile(profile)
+        self.calibration = prof.encoder_calibration()
+        self.latencies_s = dict(prof.latencies_s)
+        self.profile_id = prof.id
+        self.profile_yaml = prof.to_yaml()
+        if self.hand is None and self.map_path is None and prof.hand:
+            self.hand = prof.hand
+        if self.map_path is None and prof.mapping:
+            mp = Path(prof.mapping)
+            if not mp.is_absolute() and prof.source is not None:
+                mp = Path(prof.source).parent / mp
+            if mp.is_file():
+                self.map_path = mp
+        if self.sim:
+            from dexumi.devices.simexo import sim_exoskeleton_args
+
+            self.sim_channels = self.calibration.channels
+            self.sim_extra_args = [*sim_exoskeleton_args(prof.device, self.sim_channels), *self.sim_extra_args]
+        return self
+
+    @classmethod
+    def from_profile(cls, profile: Profile | str | Path, **fields: Any) -> SessionConfig:
+        """A config of `fields` (out_dir, port, cameras, sim, ...) with the profile merged in (`apply_profile`)."""
+        return cls(**fields).apply_profile(profile)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
