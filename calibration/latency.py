@@ -19,6 +19,7 @@ from dexumi.devices.cameras.base import CameraSource
 from dexumi.devices.cameras.sim import finger_flexion
 from dexumi.errors import DexumiError
 from dexumi.types import CameraFrame
+from dexumi.vocab import FrameEncoding
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ def latency_from_motion(stream: str, frames: list[CameraFrame], enc_times: np.nd
     import cv2
 
     images = [cv2.imdecode(np.frombuffer(f.data, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_4)
-              if f.encoding == "jpeg" else f.data for f in frames]
+              if f.encoding == FrameEncoding.JPEG else f.data for f in frames]
     energy = core.motion_energy(images)
     speed = core.joint_speed(enc_times, enc_angles)
     est = core.estimate_latency(enc_times, speed, frame_times(frames, host_clock_device_time), energy,

@@ -11,6 +11,7 @@ from pathlib import Path
 from calibration.poses import HandPoses
 from dexumi.devices.sim import SimDeviceProcess
 from dexumi.devices.simexo import SIM_DEVICE_ID, SensorErrors, sim_exoskeleton_args
+from dexumi.vocab import Protocol
 from firmware_bridge.emulator.motion import CalibrationMotion
 
 
@@ -38,7 +39,7 @@ class SimRig:
 
     @property
     def channels(self) -> int:
-        return self.joints + 2 if self.protocol == "legacy" else self.joints
+        return self.joints + 2 if self.protocol == Protocol.LEGACY else self.joints
 
     def motion(self) -> CalibrationMotion:
         return self.poses.motion(self.hold_s, self.move_s, self.sweep_s, self.wave_s, self.seed)

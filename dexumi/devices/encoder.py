@@ -114,7 +114,7 @@ class EncoderDriver:
         self._connected = False
 
     def __enter__(self) -> EncoderDriver:
-        return self.start()
+        return self if self._thread is not None else self.start()  # `with open_encoder(...)`: already started
 
     def __exit__(self, *exc: object) -> None:
         self.close()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dexumi.errors import DexumiError
+from dexumi.vocab import Protocol
 
 SIM_DEVICE_ID = "SIM-EXO-0001"  # the device id of the simulated exoskeleton (profiles made with --sim carry it)
 
@@ -26,7 +27,7 @@ class SensorErrors:
         legacy sensors, whose offsets put the 0/2π wrap point inside the joints' range)."""
         rng = np.random.default_rng(seed)
         sign = [int(s) for s in np.where(np.arange(joints) % 3 == 1, -1, 1)]
-        if protocol == "legacy":
+        if protocol == Protocol.LEGACY:
             offset = [float(v) for v in rng.uniform(-40.0, -10.0, joints)]
             gain = [1.0] * joints
         else:
@@ -45,7 +46,7 @@ class SensorErrors:
         s = np.asarray(self.sign, float)
         g = np.asarray(self.gain, float)
         zero = s * np.radians(self.offset_deg)
-        per_x = 2 * np.pi if protocol == "legacy" else np.pi / float(1 << (resolution_bits - 1))
+        per_x = 2 * np.pi if protocol == Protocol.LEGACY else np.pi / float(1 << (resolution_bits - 1))
         return zero, s, per_x / g
 
 
@@ -61,6 +62,6 @@ def sim_exoskeleton_args(device: dict, channels: int) -> list[str]:
         raise DexumiError(f"the profile was made on device {dev_id or '?'}, not on the simulated exoskeleton "
                           f"({SIM_DEVICE_ID}); with --sim use a profile made by `dexumi calibrate --sim`")
     protocol = str(device.get("protocol", "v1"))
-    if protocol != "v1":
+    if protocol != Protocol.V1:
         raise DexumiError(f"the profile is for a {protocol} board; --sim records from a simulated v1 board")
     return ["--device-id", SIM_DEVICE_ID, *SensorErrors.example(channels, protocol).args()]

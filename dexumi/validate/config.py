@@ -9,6 +9,7 @@ from pathlib import Path
 
 from dexumi.errors import DexumiError
 from dexumi.safe_yaml import safe_load
+from dexumi.vocab import CheckLevel
 
 CHECKS = ("schema", "length", "finite", "timestamps", "rates", "gaps", "drops", "sequence", "alignment",
           "joint_limits", "fingertips", "images", "numbering", "latency_drift", "calibration_drift")
@@ -48,7 +49,7 @@ class ValidateConfig:
     def level(self, check: str, level: str) -> str:
         """Apply the severity override of `check` to a warn/error level."""
         s = self.severity.get(check)
-        if s is None or level not in ("warn", "error"):
+        if s is None or level not in (CheckLevel.WARN, CheckLevel.ERROR):
             return level
         return "skip" if s == "off" else s
 

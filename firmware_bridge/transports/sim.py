@@ -18,6 +18,7 @@ from firmware_bridge.errors import PortNotFound
 from firmware_bridge.specs import parse_duration, parse_number, parse_options
 from firmware_bridge.transports.base import Transport
 from firmware_bridge.transports.serial_port import SerialTransport
+from firmware_bridge.vocab import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class SimTransport(Transport):
                  rate_hz: float | None = None) -> None:
         self.spec = spec
         self.options = SimPortOptions.parse(body)
-        self._defaults = {"protocol": protocol if protocol in ("v1", "legacy") else "v1",
+        self._defaults = {"protocol": protocol if protocol in (Protocol.V1, Protocol.LEGACY) else "v1",
                           "channels": channels or 16, "rate": rate_hz or 1000}
         self.process: EmulatorProcess | None = None
         self._link: SerialTransport | None = None

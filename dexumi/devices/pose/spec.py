@@ -13,41 +13,25 @@ ppm (`drift=50`), `noise` in millimetres (`noise=0.5`), `rate` in Hz, `drop`/`lo
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from dexumi.devices.pose.base import PoseSource
 from dexumi.devices.pose.sim import SimPose, SimPoseConfig
 from dexumi.devices.pose.udp import UdpPose
 from dexumi.errors import DexumiError
+from firmware_bridge import specs
+from firmware_bridge.specs import SchemeRegistry
 
 SPEC_HELP = "use pose:sim[:key=value,...] or pose:udp:PORT[:name=NAME,host=ADDRESS,batch=10ms]"
-_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
-
-
-def _duration(text: str, key: str) -> float:
-    m = re.fullmatch(r"\s*([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|[-+]?\.\d+)\s*(us|ms|s)\s*", text)
-    if not m:
-        raise DexumiError(f"pose spec: {key}={text!r} needs a number with a unit, e.g. {key}=20ms or {key}=0.02s")
-    return float(m.group(1)) * _UNITS[m.group(2)]
+_duration = partial(specs.parse_duration, what="pose", error=DexumiError, example="20ms")
 
 
 def _number(text: str, key: str, kind: type) -> float | int:
-    try:
-        return kind(text)
-    except ValueError:
-        raise DexumiError(f"pose spec: {key}={text!r} is not {'an integer' if kind is int else 'a number'}") from None
+    return specs.parse_number(text, key, kind, "pose", DexumiError)
 
 
 def _items(options: str) -> list[tuple[str, str]]:
-    out = []
-    for item in options.split(","):
-        if not item.strip():
-            continue
-        key, sep, value = item.partition("=")
-        key, value = key.strip(), value.strip()
-        if not sep or not value:
-            raise DexumiError(f"pose spec: {item!r} is not key=value ({SPEC_HELP})")
-        out.append((key, value))
-    return out
+    return specs.parse_options(options, "pose", SPEC_HELP, DexumiError)
 
 
 def parse_sim_options(options: str) -> SimPoseConfig:
@@ -73,17 +57,18 @@ def parse_sim_options(options: str) -> SimPoseConfig:
     return cfg
 
 
-def make_pose(spec: str, name: str | None = None) -> PoseSource:
-    """The (not yet opened) pose source a spec names."""
-    text = str(spec).strip()
-    body = text[5:] if text.startswith("pose:") else text
-    if body == "sim" or body.startswith("sim:"):
-        cfg = parse_sim_options(body[4:])
+def _sim(body: str, spec: str):
+    def make(text: str, name: str | None) -> PoseSource:
+        cfg = parse_sim_options(body)
         if name:
             cfg.name = name
         return SimPose(cfg, text)
-    if body.startswith("udp:") or body == "udp":
-        port_text, _, options = body[4:].partition(":")
+    return make
+
+
+def _udp(body: str, spec: str):
+    def make(text: str, name: str | None) -> PoseSource:
+        port_text, _, options = body.partition(":")
         if not re.fullmatch(r"\d{1,5}", port_text):
             raise DexumiError(f"pose spec: udp needs a port number, e.g. pose:udp:9870 (got {text!r})")
         port, host, uname, batch = int(port_text), "0.0.0.0", name, 0.01
@@ -99,7 +84,21 @@ def make_pose(spec: str, name: str | None = None) -> PoseSource:
             else:
                 raise DexumiError(f"pose spec: unknown udp option {key!r} (name, host, batch)")
         return UdpPose(port, uname, host, text, batch)
-    raise DexumiError(f"unknown pose spec {text!r}: {SPEC_HELP}")
+    return make
+
+
+POSES: SchemeRegistry = SchemeRegistry("pose", DexumiError)  # the body after the optional "pose:" prefix
+POSES.register("sim", _sim, "pose:sim[:key=value,...]")
+POSES.register("udp", _udp, "pose:udp:PORT[:name=NAME,host=ADDRESS,batch=10ms]")
+
+
+def make_pose(spec: str, name: str | None = None) -> PoseSource:
+    """The (not yet opened) pose source a spec names."""
+    text = str(spec).strip()
+    body = text[5:] if text.startswith("pose:") else text
+    if specs.split_scheme(body)[0] not in ("sim", "udp"):
+        raise DexumiError(f"unknown pose spec {text!r}: {SPEC_HELP}")
+    return POSES.resolve(body)(text, name)
 
 
 def open_pose(spec: str, name: str | None = None) -> PoseSource:
