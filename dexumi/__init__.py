@@ -13,15 +13,15 @@ Names are imported lazily on first use, so `import dexumi` stays light (no Qt, M
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dexumi.errors import DexumiError as DexumiError
+from dexumi.lazy import Where, lazy_exports
 
 __version__ = "0.1.0"
 
 # public name → the module that defines it, or (module, its name there); imported on first attribute access
-_LAZY: dict[str, str | tuple[str, str]] = {
+_LAZY: dict[str, Where] = {
     # devices: encoder boards by port spec, cameras and pose sources by camera/pose spec
     "EncoderConfig": "dexumi.devices.encoder", "EncoderDriver": "dexumi.devices.encoder",
     "open_encoder": "dexumi.api",
@@ -60,18 +60,7 @@ _LAZY: dict[str, str | tuple[str, str]] = {
 __all__ = ["DexumiError", "__version__", *_LAZY]
 
 
-def __getattr__(name: str) -> Any:
-    where = _LAZY.get(name)
-    if where is None:
-        raise AttributeError(f"module 'dexumi' has no attribute {name!r}")
-    module, attr = where if isinstance(where, tuple) else (where, name)
-    value = getattr(importlib.import_module(module), attr)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs

@@ -39,6 +39,17 @@ def test_import_dexumi_is_light_and_every_public_name_resolves():
         dexumi.nope  # noqa: B018
 
 
+@pytest.mark.parametrize("package", ["dexumi.session", "dexumi.devices", "dexumi.quality", "dexumi.episode",
+                                     "dexumi.retarget", "dexumi.validate", "dexumi.export", "calibration",
+                                     "firmware_bridge", "firmware_bridge.transports"])
+def test_subpackages_re_export_their_public_names(package):
+    import importlib
+
+    mod = importlib.import_module(package)
+    assert mod.__all__ and [n for n in mod.__all__ if getattr(mod, n, None) is None] == []
+    assert all(not n.startswith("_") for n in mod.__all__)
+
+
 def test_public_names_are_the_modules_own_objects():
     import dexumi
     from dexumi.devices.encoder import EncoderDriver
