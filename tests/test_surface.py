@@ -206,3 +206,11 @@ def test_import_contracts_hold():
     r = subprocess.run([str(lint)], capture_output=True, text=True, timeout=300, cwd=REPO)
     assert r.returncode == 0, r.stdout[-3000:]
     assert "2 kept, 0 broken" in r.stdout
+
+
+def test_simulated_recording_refuses_port_options(tmp_path):
+    from dexumi import DexumiError, SessionConfig
+
+    assert SessionConfig(out_dir=tmp_path, port="sim", sim=True).sim
+    with pytest.raises(DexumiError, match="port options"):
+        SessionConfig(out_dir=tmp_path, port="sim:channels=3", sim=True)

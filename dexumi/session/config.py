@@ -55,6 +55,13 @@ class SessionConfig:
     lsl_streams: list[str] = field(default_factory=list)  # `lsl:NAME` extra streams to record
     lsl_outlets: bool = False  # publish encoder samples, frame indices and episode markers over LSL
 
+    def __post_init__(self) -> None:
+        if self.sim and self.port not in (None, "sim") and self.port.startswith("sim:"):
+            from dexumi.errors import DexumiError
+
+            raise DexumiError(f"--port {self.port}: a simulated recording takes its emulator settings from --channels, "
+                              "--sim-seed and the profile, not from port options (those are for `dexumi stream`)")
+
     def apply_profile(self, profile: Profile | str | Path) -> SessionConfig:
         """Merge a calibration profile (or its file) in place: encoder calibration, latencies, its id and text;
         the profile's hand and joint map unless a hand or map is already chosen; under `sim`, the simulated
