@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dexumi.errors import DexumiError
-from firmware_bridge.emulator.process import EmulatorProcess
+from firmware_bridge.emulator.process import EmulatorProcess, die_with_parent
 
 
 class SimDeviceProcess(EmulatorProcess):
@@ -12,4 +12,6 @@ class SimDeviceProcess(EmulatorProcess):
     error = DexumiError
 
 
-__all__ = ["SimDeviceProcess"]
+_die_with_parent = die_with_parent  # the old private name
+
+__all__ = ["SimDeviceProcess", "die_with_parent"]

@@ -16,7 +16,7 @@ from firmware_bridge.errors import BridgeError
 log = logging.getLogger(__name__)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child: get SIGTERM when the parent dies, even by kill -9 (Linux), so no emulator is orphaned."""
     try:
         import ctypes
@@ -38,7 +38,7 @@ class EmulatorProcess:
         self.truth = truth
         self._stderr = tempfile.TemporaryFile(mode="w+t")  # a file, not a pipe: a full pipe would stall it
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self._stderr, text=True,
-                                     start_new_session=True, preexec_fn=_die_with_parent)
+                                     start_new_session=True, preexec_fn=die_with_parent)
         self.port = self._read_port(startup_timeout)
 
     def _read_port(self, timeout: float) -> str:
