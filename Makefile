@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: sim test test-slow setup system-deps
+.PHONY: sim test test-slow setup system-deps lint-imports
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -27,6 +27,10 @@ sim: setup
 		$(VENV)/bin/dexumi record --headless --sim --out recordings --episodes 3 --duration 5 && \
 		$(VENV)/bin/dexumi info recordings/$$(ls recordings | grep '\.h5$$' | tail -1); \
 	fi
+
+# the import contracts of pyproject.toml ([tool.importlinter]): layers and no import cycles
+lint-imports: setup
+	$(VENV)/bin/lint-imports
 
 test: setup system-deps
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m "not slow and not hardware" $(PYTEST_ARGS)

@@ -41,10 +41,10 @@ def make_episode(folder: Path, seconds: float, fps: float = 30.0, rate: float = 
 
     from dexumi.episode.layout import CameraLayout, EncoderLayout, EpisodeMeta
     from dexumi.episode.writer import EpisodeWriter
-    from dexumi.session.retarget import MAPS_DIR, load_retargeter
+    from dexumi.session.retarget import bundled_map, load_retargeter
     from dexumi.types import CameraFrame, EncoderBatch
 
-    rt, map_text = load_retargeter(MAPS_DIR / "inspire.yaml", 6)
+    rt, map_text = load_retargeter(bundled_map("inspire_like"), 6)
     folder.mkdir(parents=True, exist_ok=True)
     meta = EpisodeMeta(number=1, task="benchmark", robot_hand="inspire_like", exoskeleton="inspire_exo",
                        nominal_fps=fps, retarget_map_yaml=map_text, main_camera="wrist0",

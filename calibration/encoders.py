@@ -22,6 +22,7 @@ from scipy import stats
 from calibration.profile import ChannelCalibration
 from dexumi.errors import DexumiError
 from dexumi.types import EncoderBatch, EncoderCalibration
+from dexumi.vocab import Protocol
 from firmware_bridge import legacy
 
 log = logging.getLogger(__name__)
@@ -41,22 +42,22 @@ class EncoderInput:
     @property
     def period(self) -> float | None:
         """x per full sensor turn for wrapping sensors (legacy ratiometric), None if x never wraps."""
-        return 1.0 if self.protocol == "legacy" else None
+        return 1.0 if self.protocol == Protocol.LEGACY else None
 
     @property
     def nominal_scale(self) -> float:
         """Radians per unit of x before calibration (the board's nominal conversion)."""
-        return 2 * math.pi if self.protocol == "legacy" else math.pi / float(1 << (self.resolution_bits - 1))
+        return 2 * math.pi if self.protocol == Protocol.LEGACY else math.pi / float(1 << (self.resolution_bits - 1))
 
     def x(self, raw: np.ndarray) -> np.ndarray:
         """Raw counts (n, channels) → calibration input (n, joints): ratiometric for legacy boards."""
-        if self.protocol == "legacy":
+        if self.protocol == Protocol.LEGACY:
             return legacy.ratiometric_angles(raw) / (2 * np.pi)
         return np.asarray(raw, dtype=np.float64)
 
     def reference_volts(self, raw: np.ndarray) -> np.ndarray | None:
         """Legacy boards: the reference channel in volts (the ratiometric denominator); else None."""
-        if self.protocol != "legacy":
+        if self.protocol != Protocol.LEGACY:
             return None
         return legacy.counts_to_volts(np.asarray(raw)[:, -2])
 

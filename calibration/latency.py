@@ -19,6 +19,7 @@ from dexumi.devices.cameras.base import CameraSource, exposure_times, frame_stam
 from dexumi.devices.cameras.sim import finger_flexion
 from dexumi.errors import DexumiError
 from dexumi.types import CameraFrame
+from dexumi.vocab import FrameEncoding
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def _grey(f: CameraFrame) -> np.ndarray:
     """A frame's image (JPEG decoded at 1/4 size, grey)."""
     import cv2
 
-    if f.encoding != "jpeg":
+    if f.encoding != FrameEncoding.JPEG:
         return np.asarray(f.data)
     img = cv2.imdecode(np.frombuffer(f.data, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_4)
     if img is None:

@@ -15,6 +15,7 @@ import numpy as np
 
 from firmware_bridge import legacy, legacy_checks, protocol
 from firmware_bridge.protocol import Frame, MsgType
+from firmware_bridge.vocab import Protocol
 
 _TYPE_NAMES = {int(t): t.name for t in MsgType}
 U32 = 1 << 32
@@ -510,9 +511,9 @@ Decoder = V1Decoder | LegacyDecoder
 
 
 def make_decoder(protocol_name: str, channels: int | None = None) -> Decoder:
-    if protocol_name == "v1":
+    if protocol_name == Protocol.V1:
         return V1Decoder()
-    if protocol_name == "legacy":
+    if protocol_name == Protocol.LEGACY:
         return LegacyDecoder(channels)
     raise ValueError(f"unknown protocol {protocol_name!r} (v1 or legacy)")
 

@@ -37,7 +37,7 @@ from tests.conftest import REPO
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 SLOW_PAGES = {"README.md", "simulation.md", "recording.md", "replay-validate-export.md", "episode-format.md", "calibration.md",
-              "sync-qa.md", "pose.md", "scale.md", "visual-bridge.md"}
+              "sync-qa.md", "pose.md", "scale.md", "visual-bridge.md", "api.md"}
 SHELL, PYTHON = ("bash", "sh"), ("python",)
 DEFAULT_TIMEOUT = 60.0
 _COMMENT = re.compile(r"^<!--\s*(no-run|timeout|file)\s*:\s*(.*?)\s*-->\s*$")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from dexumi.vocab import RecorderState
+
 KEYS = (("Space", "start / stop"), ("S", "success (stops if recording)"), ("F", "failure (stops if recording)"),
         ("Del", "discard episode"), ("Ctrl+Z", "undo discard (until next start)"), ("Esc", "leave a text field"))
 
@@ -81,12 +83,12 @@ class Controls(QtWidgets.QWidget):
     def set_state(self, state: str, text: str, colour: str) -> None:
         self.banner.setText(text)
         self.banner.setStyleSheet(f"background: {colour}; color: white; border-radius: 8px;")
-        rec = state == "recording"
-        self.b_start.setText("■ Stop  [Space]" if rec else ("✕ Cancel  [Space]" if state == "countdown" else
+        rec = state == RecorderState.RECORDING
+        self.b_start.setText("■ Stop  [Space]" if rec else ("✕ Cancel  [Space]" if state == RecorderState.COUNTDOWN else
                                                             "● Start  [Space]"))
         self.b_start.setStyleSheet(self.b_start.styleSheet().replace("#2e7d32", "#c62828") if rec else
                                    self.b_start.styleSheet().replace("#c62828", "#2e7d32"))
-        ready = state in ("idle", "recording", "countdown")
+        ready = state in (RecorderState.IDLE, RecorderState.RECORDING, RecorderState.COUNTDOWN)
         self.b_start.setEnabled(ready)
         for b in (self.b_success, self.b_failure, self.b_discard, self.b_undo):
-            b.setEnabled(state in ("idle", "recording"))
+            b.setEnabled(state in (RecorderState.IDLE, RecorderState.RECORDING))

@@ -19,6 +19,7 @@ from apps.recorder.keys import KeyRouter, RecorderSettings, load_settings
 from apps.recorder.pacing import TaskTarget, count_done, format_clock, load_tasks, next_open
 from apps.recorder.sounds import Cues
 from apps.widgets.episode_table import EpisodeTable
+from dexumi.vocab import Outcome, RecorderState
 
 log = logging.getLogger(__name__)
 ALARM_COLOUR = "#b00020"
@@ -181,7 +182,7 @@ class DayController(QtCore.QObject):
                                                                  for t in self.task_plan]))
 
     def choose_task(self, name: str) -> None:
-        if self.win.state in ("recording", "starting", "stopping"):
+        if self.win.state in (RecorderState.RECORDING, RecorderState.STARTING, RecorderState.STOPPING):
             self.win._message("the task changes after this episode", True)
             return
         self.win.controls.task.setText(name)
@@ -194,16 +195,16 @@ class DayController(QtCore.QObject):
 
     def refresh(self) -> None:
         self.folder.protected = {self._episode_no} if self._episode_no is not None and \
-            self.win.state in ("recording", "starting", "stopping") else set()
+            self.win.state in (RecorderState.RECORDING, RecorderState.STARTING, RecorderState.STOPPING) else set()
         self.folder.refresh()
         self._show_tasks()
 
     # ---- state changes ---------------------------------------------------------------------------------
     def on_state(self, state: str) -> None:
         prev, self._prev_state = self._prev_state, state
-        if state == "countdown":
+        if state == RecorderState.COUNTDOWN:
             self.cues.play("countdown")
-        if state == "recording" and prev != "recording":
+        if state == RecorderState.RECORDING and prev != "recording":
             self.reset_timer.stop()
             self.reset_label.setText("")
             self._episode_no = self.win._current.number if self.win._current is not None else None
@@ -212,13 +213,13 @@ class DayController(QtCore.QObject):
                 self.cues.say(f"recording episode {self._episode_no}")
             if self.duration_s:
                 self.auto_stop.start(int(self.duration_s * 1000))
-        if prev == "recording" and state != "recording":
+        if prev == "recording" and state != RecorderState.RECORDING:
             self.auto_stop.stop()
-        if state == "error" and prev != "error":
+        if state == RecorderState.ERROR and prev != "error":
             self.cues.play("error")
 
     def _auto_stop(self) -> None:
-        if self.win.state == "recording":
+        if self.win.state == RecorderState.RECORDING:
             self.win._stop(None)
 
     def _finished(self, path: str) -> None:
@@ -235,7 +236,7 @@ class DayController(QtCore.QObject):
             return
         row = self.win.episodes.by_path(path)
         outcome = row.outcome if row is not None else "unknown"
-        self.cues.play("success" if outcome == "success" else "failure" if outcome == "failure" else "stop")
+        self.cues.play("success" if outcome == Outcome.SUCCESS else "failure" if outcome == Outcome.FAILURE else "stop")
         self.recorded += 1
         self._flag_gaps(path)
         self._advance_task()
@@ -275,7 +276,7 @@ class DayController(QtCore.QObject):
         self._show_tasks()
 
     def _reset_tick(self) -> None:
-        if self._stopped_at is None or self.win.state != "idle":
+        if self._stopped_at is None or self.win.state != RecorderState.IDLE:
             return
         elapsed = time.monotonic() - self._stopped_at
         done = self.episodes is not None and self.recorded >= self.episodes
@@ -304,14 +305,14 @@ class DayController(QtCore.QObject):
     def rerecord(self) -> None:
         """Discard the episode being recorded (or the last kept one) and start again."""
         w = self.win
-        if w.state == "recording" or (w.state == "idle" and w._last_kept is not None and w._last_kept.status == "kept"):
+        if w.state == RecorderState.RECORDING or (w.state == RecorderState.IDLE and w._last_kept is not None and w._last_kept.status == "kept"):
             self._rerecord = True
-            if self.episodes is not None and w.state == "idle":
+            if self.episodes is not None and w.state == RecorderState.IDLE:
                 self.recorded = max(0, self.recorded - 1)
             w.discard()
 
     def _restart(self) -> None:
-        if self.win.state == "idle":
+        if self.win.state == RecorderState.IDLE:
             self.win.toggle()
 
     def toggle_mute(self) -> None:
@@ -336,14 +337,14 @@ class DayController(QtCore.QObject):
                 if not self.alarm:
                     self.cues.say(f"{lost[0].name} {'lost' if lost[0].name != 'disk' else 'disk low'}")
             self.alarm = text
-            prefix = "● REC  " if self.win.state == "recording" else ""
+            prefix = "● REC  " if self.win.state == RecorderState.RECORDING else ""
             self.win.controls.set_state(self.win.state, f"⚠ {prefix}{text}", ALARM_COLOUR)
             enc_lost = any(r.name == "encoder" for r in lost)
             self.win.hand_view.set_frozen(f"FROZEN — {lost[0].name} lost" if enc_lost else "")
         elif self.alarm:
             self.alarm = ""
             self.win.hand_view.set_frozen("")
-            self.win._set_state(self.win.state) if self.win.state != "recording" else None
+            self.win._set_state(self.win.state) if self.win.state != RecorderState.RECORDING else None
 
     # ---- rerun ------------------------------------------------------------------------------------------
     def _start_rerun(self, target: str) -> None:

@@ -16,6 +16,8 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from apps.recorder.state import EpisodeRow as EpisodeRow
+from dexumi.vocab import CheckLevel
+
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +27,7 @@ def summarize(path: str) -> str:
     from dexumi.validate import validate_file
 
     r = validate_file(path)
-    bad = sorted((c for c in r.checks if c.level in ("warn", "error")), key=lambda c: c.level != "error")
+    bad = sorted((c for c in r.checks if c.level in (CheckLevel.WARN, CheckLevel.ERROR)), key=lambda c: c.level != CheckLevel.ERROR)
     return r.level + (f": {bad[0].check}: {bad[0].message}" if bad else "")
 
 

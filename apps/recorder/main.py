@@ -9,6 +9,7 @@ import sys
 
 from apps.recorder.options import RecorderOptions
 from dexumi.errors import DexumiError
+from dexumi.vocab import RecorderState
 
 log = logging.getLogger(__name__)
 OPEN_TIMEOUT_S = 90.0
@@ -84,7 +85,7 @@ def run_options(opts: RecorderOptions) -> int:
         QtCore.QTimer.singleShot(int(OPEN_TIMEOUT_S * 1000),
                                  lambda: fail(f"the devices did not start within {OPEN_TIMEOUT_S:g} s"))
         def check_error() -> None:  # slots return None: PySide6 6.12 mis-counts references to returned bools
-            if win.state == "error":
+            if win.state == RecorderState.ERROR:
                 fail(win.error or "the session could not start")
 
         timer = QtCore.QTimer(win, interval=200)

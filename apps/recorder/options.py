@@ -63,15 +63,18 @@ class RecorderOptions:
 
 
 def session_config(opts: RecorderOptions) -> dict[str, Any]:
-    """The `open` request's config (SessionConfig fields as JSON), profile loaded the way `record --headless` does."""
-    from apps.cli.commands.record import _config
+    """The `open` request's config (SessionConfig fields as JSON), the profile merged as `record --headless` does."""
+    from dexumi.session.config import SessionConfig
+    from firmware_bridge.transports import is_sim_port
 
-    ns = argparse.Namespace(out=opts.out, sim=opts.sim or opts.port == "sim", port=opts.port, camera=list(opts.cameras),
-                            channels=opts.channels, sim_seed=opts.seed, protocol=opts.protocol, rate=opts.rate,
-                            hand=opts.hand, map=opts.map, task=opts.task, operator=opts.operator,
-                            min_free_mb=opts.min_free_mb, profile=opts.profile, require=list(opts.require),
-                            lsl=list(opts.lsl), lsl_outlets=opts.lsl_outlets)
-    cfg = _config(ns)
+    sim = opts.sim or is_sim_port(opts.port)
+    cfg = SessionConfig(out_dir=opts.out, port=None if sim else opts.port, cameras=list(opts.cameras), sim=sim,
+                        sim_channels=opts.channels, sim_seed=opts.seed, protocol=opts.protocol,
+                        encoder_rate_hz=opts.rate, hand=opts.hand, map_path=opts.map, task=opts.task,
+                        operator=opts.operator, min_free_mb=opts.min_free_mb, required_streams=list(opts.require),
+                        lsl_streams=list(opts.lsl), lsl_outlets=opts.lsl_outlets)
+    if opts.profile is not None:
+        cfg.apply_profile(opts.profile)
     cfg.sim_extra_args = [*cfg.sim_extra_args, *opts.sim_extra_args]  # after the profile's
     cfg.sim_truth = opts.sim_truth
     return cfg.to_wire()

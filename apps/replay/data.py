@@ -10,6 +10,7 @@ import numpy as np
 
 from dexumi.episode.reader import Episode
 from dexumi.errors import DexumiError
+from dexumi.vocab import CheckLevel
 
 log = logging.getLogger(__name__)
 
@@ -136,9 +137,9 @@ def _markers(path: Path, ep: Episode, t_abs: np.ndarray) -> list[Marker]:
     cfg.severity["images"] = "off"  # decoding every frame is the validator's job, not the viewer's start-up
     report = validate_file(path, cfg)
     for c in report.checks:
-        if c.level not in ("warn", "error"):
+        if c.level not in (CheckLevel.WARN, CheckLevel.ERROR):
             continue
-        color = ERROR_COLOR if c.level == "error" else WARN_COLOR
+        color = ERROR_COLOR if c.level == CheckLevel.ERROR else WARN_COLOR
         for f, x in zip(_frame_of(rel, c.times), c.times):
             out.append(Marker(f, float(x), color, f"{c.check}: {c.message}"))
     for cam in ep.cameras:

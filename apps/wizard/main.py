@@ -12,7 +12,7 @@ def run(args: argparse.Namespace) -> int:
     require_display("use --headless (with --sim or --port PORT)")
     from PySide6 import QtWidgets
 
-    from apps.cli.commands.calibrate import check_outputs, options_from_args
+    from apps.wizard.options import check_outputs, options_from_args
     from apps.wizard.window import CalibrationWizard
 
     if args.out is not None:

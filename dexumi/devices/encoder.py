@@ -88,7 +88,7 @@ class EncoderDriver(StreamWorker[EncoderBatch]):
         super().__init__(config.name, StreamStats(config.name), config.buffer_samples, unit="samples",
                          reconnect=config.reconnect, backoff=Backoff(*config.reconnect_backoff_s))
         self.config = config
-        self.transport: Transport = make_transport(config.port)
+        self.transport: Transport = make_transport(config.port, config.protocol, config.channels, config.rate_hz)
         self.protocol = config.protocol
         self.link: EncoderLink | None = LINKS[config.protocol](self) if config.protocol in LINKS else None
         self.decoder: Decoder | None = None
@@ -109,7 +109,7 @@ class EncoderDriver(StreamWorker[EncoderBatch]):
         try:
             pending = self._handshake()
         except BaseException:
-            self.transport.close()
+            self.transport.release()
             raise
         self._set_connected(True)
         self._start_thread(self._run, pending, suffix="reader")
@@ -122,7 +122,7 @@ class EncoderDriver(StreamWorker[EncoderBatch]):
                 self.link.end()
             except BridgeError:
                 pass
-        self.transport.close()
+        self.transport.release()
         self._connected = False
 
     def _set_connected(self, connected: bool) -> None:
@@ -130,7 +130,7 @@ class EncoderDriver(StreamWorker[EncoderBatch]):
         self._stats.connected = connected
 
     def __enter__(self) -> EncoderDriver:
-        return self.start()
+        return self if self._thread is not None else self.start()  # `with open_encoder(...)`: already started
 
     def __exit__(self, *exc: object) -> None:
         self.close()

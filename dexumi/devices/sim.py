@@ -1,80 +1,17 @@
-"""Start the device emulator as its own process, for `--port sim` and `--sim` modes and for tests."""
+"""Start the device emulator as its own process (`--sim` modes, tests): failures are `DexumiError`s."""
 
 from __future__ import annotations
 
-import logging
-import os
-import signal
-import subprocess
-import sys
-import tempfile
-import time
-from pathlib import Path
-
 from dexumi.errors import DexumiError
-
-log = logging.getLogger(__name__)
-
-
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM when the parent dies, even by kill -9 (Linux), so no emulator is orphaned."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
-    except (OSError, AttributeError):
-        pass
+from firmware_bridge.emulator.process import EmulatorProcess, die_with_parent
 
 
-class SimDeviceProcess:
+class SimDeviceProcess(EmulatorProcess):
     """`python -m firmware_bridge.emulator ARGS` in a new session; `.port` is the path it printed."""
 
-    def __init__(self, *args: object, truth: Path | None = None, startup_timeout: float = 20.0) -> None:
-        argv = [sys.executable, "-m", "firmware_bridge.emulator", *map(str, args)]
-        if truth is not None:
-            argv += ["--truth", str(truth)]
-        self.truth = truth
-        self._stderr = tempfile.TemporaryFile(mode="w+t")  # a file, not a pipe: a full pipe would stall it
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self._stderr, text=True,
-                                     start_new_session=True, preexec_fn=_die_with_parent)
-        self.port = self._read_port(startup_timeout)
+    error = DexumiError
 
-    def _read_port(self, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        assert self.proc.stdout is not None
-        line = ""
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline().strip()
-            if line or self.proc.poll() is not None:
-                break
-        if not line or not os.path.exists(line):
-            self.stop(close_log=False)
-            self._stderr.seek(0)
-            err = self._stderr.read()
-            self._stderr.close()
-            raise DexumiError(f"the simulated device did not start: {err.strip().splitlines()[-1] if err.strip() else line!r}")
-        return line
 
-    def stop(self, timeout: float = 5.0, close_log: bool = True) -> int | None:
-        """SIGTERM (the emulator flushes its truth log), then SIGKILL if it lingers; closes its stderr file."""
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.proc.wait()
-        if self.proc.stdout:
-            self.proc.stdout.close()
-        if close_log:
-            self._stderr.close()
-        return self.proc.returncode
+_die_with_parent = die_with_parent  # the old private name
 
-    def __enter__(self) -> SimDeviceProcess:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+__all__ = ["SimDeviceProcess", "die_with_parent"]

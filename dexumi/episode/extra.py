@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import h5py
 import numpy as np
 
-from dexumi.episode.writer import _Column
+from dexumi.episode.columns import Column
 
 EXTRA = "raw/extra"
 CHUNK = 1024
@@ -41,12 +41,12 @@ class ExtraStream:
         self.layout = layout
         g = parent.create_group(layout.name)
         self.group = g
-        self.cols = {"values": _Column(g, "values", "f8", layout.channels, CHUNK),
-                     "stamp": _Column(g, "stamp", "f8", None, CHUNK, "s"),
-                     "host_time": _Column(g, "host_time", "f8", None, CHUNK, "s"),
-                     "mapped_time": _Column(g, "mapped_time", "f8", None, CHUNK, "s"),
-                     "segment": _Column(g, "segment", "i4", None, CHUNK),
-                     "time": _Column(g, "time", "f8", None, CHUNK, "s")}
+        self.cols = {"values": Column(g, "values", "f8", layout.channels, CHUNK),
+                     "stamp": Column(g, "stamp", "f8", None, CHUNK, "s"),
+                     "host_time": Column(g, "host_time", "f8", None, CHUNK, "s"),
+                     "mapped_time": Column(g, "mapped_time", "f8", None, CHUNK, "s"),
+                     "segment": Column(g, "segment", "i4", None, CHUNK),
+                     "time": Column(g, "time", "f8", None, CHUNK, "s")}
         for k, v in (("source", layout.source), ("type", layout.stype), ("nominal_rate_hz", layout.nominal_rate_hz),
                      ("channel_names", list(layout.channel_names) or [f"ch{i}" for i in range(layout.channels)]),
                      ("clock", "{}")):

@@ -27,6 +27,7 @@ import numpy as np
 
 from dexumi.errors import DexumiError
 from dexumi.types import CameraFrame
+from dexumi.vocab import FrameEncoding
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class CameraFrameStore:
     def __init__(self, group: h5py.Group, name: str, width: int, height: int, encoding: str = "jpeg",
                  batch_frames: int = 16, batch_bytes: int = 4 << 20, chunk_frames: int = 64,
                  reencode_quality: int = 90) -> None:
-        if encoding != "jpeg":
+        if encoding != FrameEncoding.JPEG:
             raise DexumiError(f"camera store {name}: frames are stored as JPEG, not {encoding!r}")
         self.name = name
         self.batch_frames, self.batch_bytes = batch_frames, batch_bytes
@@ -99,7 +100,7 @@ class CameraFrameStore:
         self._write()
 
     def _jpeg_bytes(self, frame: CameraFrame) -> bytes:
-        if frame.encoding == "jpeg":
+        if frame.encoding == FrameEncoding.JPEG:
             return frame.data if isinstance(frame.data, bytes) else bytes(frame.data)
         if not self._warned_reencode:
             log.warning("camera %s delivers decoded images: encoding them as JPEG (no pass-through)", self.name)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import h5py
 
+from dexumi.episode import schema as S
 from dexumi.errors import DexumiError
 
 log = logging.getLogger(__name__)
@@ -98,3 +99,26 @@ def open_readonly(path: str | Path) -> tuple[h5py.File, bool]:
         return _swmr_open(p), False
     except Exception as exc:  # noqa: BLE001 - h5py raises OSError/RuntimeError/ValueError on damage
         raise DexumiError(f"{p}: cannot open as HDF5 ({' '.join(str(exc).split())[:120]})") from None
+
+
+def check_version(f: h5py.File, path: Path) -> None:
+    fmt = f.attrs.get(S.A_FORMAT)
+    if isinstance(fmt, bytes):
+        fmt = fmt.decode()
+    if fmt != S.FORMAT:
+        raise DexumiError(f"{path}: not a dexumi episode (format attribute {fmt!r})")
+    ver = int(f.attrs.get(S.A_VERSION, -1))
+    if ver > S.VERSION:
+        raise DexumiError(f"{path}: episode format version {ver} is newer than this dexumi reads ({S.VERSION}); "
+                          "update dexumi")
+    if ver < 1:
+        raise DexumiError(f"{path}: invalid episode format version {ver}")
+
+
+def open_h5(path: str | Path) -> h5py.File:
+    """Open read-only; a `.partial` file still being written (or left by a crash) is opened as a SWMR reader
+    with bounded retries (dexumi.episode.h5open)."""
+    p = Path(path)
+    if not p.exists():
+        raise DexumiError(f"{p}: no such episode file")
+    return open_readonly(p)[0]

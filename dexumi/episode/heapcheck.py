@@ -65,3 +65,34 @@ def readable_rows(ds: h5py.Dataset, n: int | None = None) -> int:
                 if ref["len"] and not collection_ok(int(ref["addr"])):
                     return start + k
     return n
+
+
+def _row_readable(ds: h5py.Dataset, i: int) -> bool:
+    try:
+        ds[i]
+        return True
+    except Exception:  # noqa: BLE001 - beyond the stored end (a full disk), a torn heap object, ...
+        return False
+
+
+def readable_len(ds: h5py.Dataset, n: int) -> int:
+    """The longest prefix (≤ n) whose last row reads: a full disk can leave the file's stored end (EOA)
+    before data its index already points at ("actual len exceeds EOA"); rows are written in order, so a
+    binary search over the prefix finds where reading stops."""
+    n = min(n, ds.shape[0])
+    if n == 0 or _row_readable(ds, n - 1):
+        return n
+    lo, hi = 0, n - 1  # rows [0, lo) read; row hi does not
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _row_readable(ds, mid - 1):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def readable_frames(ds: h5py.Dataset, n: int) -> int:
+    """The number of leading frames whose bytes can be read."""
+    n = readable_rows(ds, n)  # references into heap collections past the end of a torn file are never read
+    return readable_len(ds, n)

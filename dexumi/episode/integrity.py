@@ -173,7 +173,7 @@ def _finished(f: h5py.File) -> bool:
 
 def check_structure(f: h5py.File, path: str | Path, require_view: bool | None = None) -> None:
     """DexumiError naming the first structural problem. `require_view`: None = when the state says finished."""
-    from dexumi.episode.reader import check_version
+    from dexumi.episode.h5open import check_version
 
     p = Path(path)
     with damage_as_error(p):

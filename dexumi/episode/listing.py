@@ -20,6 +20,7 @@ from dexumi.episode import schema as S
 from dexumi.episode.numbering import scan
 from dexumi.errors import DexumiError
 from dexumi.safe_output import write_atomic
+from dexumi.vocab import CheckLevel, EpisodeState
 
 log = logging.getLogger(__name__)
 CACHE = ".dexumi-validation.json"
@@ -148,8 +149,8 @@ def entry(path: Path, number: int, status: str) -> EpisodeEntry:
         with f:
             _fill_attrs(e, f)
             state = str(_s(f.attrs.get(S.A_STATE, "")))
-            finished = state in ("final", "recovered") and S.TIMESTAMPS in f and f[S.TIMESTAMPS].shape[0] > 0
-            if status == "final" and state == "recovered":
+            finished = state in (EpisodeState.FINAL, EpisodeState.RECOVERED) and S.TIMESTAMPS in f and f[S.TIMESTAMPS].shape[0] > 0
+            if status == "final" and state == EpisodeState.RECOVERED:
                 e.status = "recovered"
             if finished:
                 e.duration_s = float(_s(f.attrs.get(S.A_DURATION, 0.0)) or 0.0)
@@ -229,7 +230,7 @@ def validate_entries(folder: Path, entries: list[EpisodeEntry], progress: bool =
         return
     run = validate_paths([e.path for e in todo], progress=progress)
     for e, r in zip(todo, run.episodes):
-        bad = sorted((c for c in r.checks if c.level in ("warn", "error")), key=lambda c: c.level != "error")
+        bad = sorted((c for c in r.checks if c.level in (CheckLevel.WARN, CheckLevel.ERROR)), key=lambda c: c.level != CheckLevel.ERROR)
         e.validation = r.level
         e.validation_message = f"{bad[0].check}: {bad[0].message}" if bad else ""
         cache[Path(e.path).name] = {"key": _key(Path(e.path)), "level": e.validation, "message": e.validation_message}

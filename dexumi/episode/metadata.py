@@ -36,6 +36,7 @@ from dexumi.episode import schema as S
 from dexumi.episode.layout import utc_now
 from dexumi.errors import DexumiError
 from dexumi.safe_output import fsync_path, rename_no_clobber
+from dexumi.vocab import EpisodeState
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def read_log(f: h5py.File) -> list[dict[str, Any]]:
 
 def edit_log(path: str | Path) -> list[dict[str, Any]]:
     """The edit log of an episode file (oldest first)."""
-    from dexumi.episode.reader import open_h5
+    from dexumi.episode.h5open import open_h5
 
     with open_h5(path) as f:
         return read_log(f)
@@ -224,7 +225,7 @@ def edit_file(path: str | Path, changes: dict[str, Any], action: str = "") -> Ed
             except OSError as exc:
                 raise DexumiError(f"{p}: cannot open as HDF5 ({str(exc).splitlines()[0][:120]})") from None
             with f:
-                from dexumi.episode.reader import check_version
+                from dexumi.episode.h5open import check_version
 
                 check_version(f, p)
                 diff = _apply(f, checked, action)
@@ -276,11 +277,11 @@ def undiscard(path: str | Path, record: bool = True) -> Path:
     n = S.episode_number(p)
     if n is None or not p.name.endswith(S.DISCARDED):
         raise DexumiError(f"{p}: not a discarded episode (episode_NNNN.h5.discarded)")
-    from dexumi.episode.reader import open_h5
+    from dexumi.episode.h5open import open_h5
 
     with open_h5(p) as f:
         state = _plain(f.attrs.get(S.A_STATE, ""))
-    if state in ("final", "recovered"):
+    if state in (EpisodeState.FINAL, EpisodeState.RECOVERED):
         if record:
             edit_file(p, {}, action="undiscard")
         target = p.with_name(S.episode_name(n) + S.SUFFIX)

@@ -23,7 +23,9 @@ import h5py
 import numpy as np
 
 from dexumi.episode import schema as S
+from dexumi.episode.h5open import check_version, open_h5  # noqa: F401 - re-exported: readers open episodes here
 from dexumi.errors import DexumiError
+from dexumi.vocab import EpisodeState
 
 REDUCE_FLAGS = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
                 8: cv2.IMREAD_REDUCED_COLOR_8}
@@ -61,31 +63,6 @@ class AlignedFrame:
     exo_joints: np.ndarray
     valid: bool
     images: dict[str, np.ndarray]
-
-
-def check_version(f: h5py.File, path: Path) -> None:
-    fmt = f.attrs.get(S.A_FORMAT)
-    if isinstance(fmt, bytes):
-        fmt = fmt.decode()
-    if fmt != S.FORMAT:
-        raise DexumiError(f"{path}: not a dexumi episode (format attribute {fmt!r})")
-    ver = int(f.attrs.get(S.A_VERSION, -1))
-    if ver > S.VERSION:
-        raise DexumiError(f"{path}: episode format version {ver} is newer than this dexumi reads ({S.VERSION}); "
-                          "update dexumi")
-    if ver < 1:
-        raise DexumiError(f"{path}: invalid episode format version {ver}")
-
-
-def open_h5(path: str | Path) -> h5py.File:
-    """Open read-only; a `.partial` file still being written (or left by a crash) is opened as a SWMR reader
-    with bounded retries (dexumi.episode.h5open)."""
-    from dexumi.episode.h5open import open_readonly
-
-    p = Path(path)
-    if not p.exists():
-        raise DexumiError(f"{p}: no such episode file")
-    return open_readonly(p)[0]
 
 
 class Episode:
@@ -191,7 +168,7 @@ class Episode:
 
     @property
     def finalized(self) -> bool:
-        return self.state in ("final", "recovered") and S.TIMESTAMPS in self.f
+        return self.state in (EpisodeState.FINAL, EpisodeState.RECOVERED) and S.TIMESTAMPS in self.f
 
     def text(self, name: str) -> str:
         from dexumi.episode.finalize import read_text
@@ -314,9 +291,9 @@ class Episode:
         n = self._frames[camera].shape[0]
         if self.finalized:
             return n
-        from dexumi.episode.recover import _readable_frames
+        from dexumi.episode.heapcheck import readable_frames
 
-        return _readable_frames(self._frames[camera], n)
+        return readable_frames(self._frames[camera], n)
 
     @_guarded
     def jpeg(self, camera: str, raw_index: int) -> bytes:

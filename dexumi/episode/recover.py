@@ -21,6 +21,7 @@ import numpy as np
 from dexumi.episode import numbering
 from dexumi.episode import schema as S
 from dexumi.episode.finalize import JointMapper, finalize_open_file, read_text
+from dexumi.episode.heapcheck import readable_frames, readable_len
 from dexumi.episode.layout import CameraLayout, EncoderLayout, EpisodeMeta
 from dexumi.episode.writer import EpisodeWriter, publish
 from dexumi.errors import DexumiError
@@ -64,46 +65,13 @@ def _stream_len(g: h5py.Group, names: list[str]) -> int:
     return min(g[k].shape[0] for k in names) if names else 0
 
 
-def _row_readable(ds: h5py.Dataset, i: int) -> bool:
-    try:
-        ds[i]
-        return True
-    except Exception:  # noqa: BLE001 - beyond the stored end (a full disk), a torn heap object, ...
-        return False
-
-
-def _readable_len(ds: h5py.Dataset, n: int) -> int:
-    """The longest prefix (≤ n) whose last row reads: a full disk can leave the file's stored end (EOA)
-    before data its index already points at ("actual len exceeds EOA"); rows are written in order, so a
-    binary search over the prefix finds where reading stops."""
-    n = min(n, ds.shape[0])
-    if n == 0 or _row_readable(ds, n - 1):
-        return n
-    lo, hi = 0, n - 1  # rows [0, lo) read; row hi does not
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if _row_readable(ds, mid - 1):
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
 def _encoder_len(f: h5py.File) -> int:
     """Encoder rows every column has and can read (what a recovery copies)."""
     enc = f[S.ENCODER]
     n = _stream_len(enc, list(S.ENCODER_FIELDS))
     for name in S.ENCODER_FIELDS:
-        n = _readable_len(enc[name], n)
+        n = readable_len(enc[name], n)
     return n
-
-
-def _readable_frames(ds: h5py.Dataset, n: int) -> int:
-    """The number of leading frames whose bytes can be read."""
-    from dexumi.episode.heapcheck import readable_rows
-
-    n = readable_rows(ds, n)  # references into heap collections past the end of a torn file are never read
-    return _readable_len(ds, n)
 
 
 def _layouts(f: h5py.File) -> tuple[EncoderLayout, list[CameraLayout]]:
@@ -286,7 +254,7 @@ def _rebuild(f: h5py.File, src: Path, retargeter: JointMapper | None) -> Recover
     for name, col in w.encoder.cols.items():
         for k in range(0, n_enc, 1 << 16):
             col.append(enc[name][k:min(n_enc, k + (1 << 16))])
-    gaps = enc["gaps"][:_readable_len(enc["gaps"], enc["gaps"].shape[0])] if "gaps" in enc else np.zeros((0, 2))
+    gaps = enc["gaps"][:readable_len(enc["gaps"], enc["gaps"].shape[0])] if "gaps" in enc else np.zeros((0, 2))
     if len(gaps):
         w.encoder.gaps.resize(len(gaps), axis=0)
         w.encoder.gaps[:] = gaps
@@ -295,8 +263,8 @@ def _rebuild(f: h5py.File, src: Path, retargeter: JointMapper | None) -> Recover
         g = f[f"{S.CAMERAS}/{cam.name}"]
         m = _stream_len(g, [S.FRAMES, *S.CAMERA_FIELDS])
         for name in S.CAMERA_FIELDS:
-            m = _readable_len(g[name], m)
-        m = _readable_frames(g[S.FRAMES], m)
+            m = readable_len(g[name], m)
+        m = readable_frames(g[S.FRAMES], m)
         cs = w.cameras[cam.name]
         for k in range(0, m, COPY_BLOCK):
             e = min(m, k + COPY_BLOCK)

@@ -18,6 +18,7 @@ import h5py
 import numpy as np
 
 from dexumi.episode import schema as S
+from dexumi.episode.columns import Column
 from dexumi.episode.frames import CameraFrameStore
 from dexumi.episode.layout import CameraLayout, EncoderLayout, EpisodeMeta
 from dexumi.errors import DexumiError
@@ -36,26 +37,8 @@ def _text(group: h5py.Group, name: str, text: str) -> None:
     group.create_dataset(name, data=text, dtype=h5py.string_dtype("utf-8"))
 
 
-class _Column:
-    """An extendible 1-D or 2-D dataset appended in blocks."""
+_Column = Column  # the old private name
 
-    def __init__(self, group: h5py.Group, name: str, dtype: str | np.dtype, width: int | None, chunk: int,
-                 unit: str = "") -> None:
-        shape = (0,) if width is None else (0, width)
-        maxshape = (None,) if width is None else (None, width)
-        chunks = (chunk,) if width is None else (chunk, max(1, width))
-        self.ds = group.create_dataset(name, shape, maxshape=maxshape, dtype=dtype, chunks=chunks)
-        if unit:
-            self.ds.attrs["unit"] = unit
-        self.n = 0
-
-    def append(self, values: np.ndarray) -> None:
-        k = len(values)
-        if k == 0:
-            return
-        self.ds.resize(self.n + k, axis=0)
-        self.ds[self.n:self.n + k] = values
-        self.n += k
 
 
 class EncoderStream:

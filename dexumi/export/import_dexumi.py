@@ -28,6 +28,7 @@ from dexumi.episode.layout import CameraLayout, EncoderLayout, EpisodeMeta
 from dexumi.episode.writer import EpisodeWriter
 from dexumi.errors import DexumiError
 from dexumi.types import CameraFrame, EncoderBatch
+from dexumi.vocab import Outcome
 
 log = logging.getLogger(__name__)
 EPISODE = re.compile(r"^episode_(\d+)$")
@@ -104,7 +105,7 @@ def import_episode(g, name: str, out: Path, number: int, fps: float, quality: in
                 w.append_frames(c, frames)
                 w.maybe_flush()
         outcome = str(g.attrs.get("outcome", "unknown"))
-        path = w.finalize(outcome if outcome in ("success", "failure", "unknown") else "unknown",
+        path = w.finalize(outcome if outcome in (Outcome.SUCCESS, Outcome.FAILURE, Outcome.UNKNOWN) else "unknown",
                           stop_reason="imported")
     except BaseException:
         w.close_partial()

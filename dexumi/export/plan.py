@@ -12,6 +12,7 @@ import logging
 from dexumi.errors import DexumiError
 from dexumi.export.source import SourceInfo, inspect, split_parts
 from dexumi.validate.paths import expand
+from dexumi.vocab import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ def make_plan(paths: list[str | Path], opts: ExportOptions) -> ExportPlan:
         except DexumiError as exc:
             skipped.append(str(exc))
             continue
-        if opts.only == "success" and info.outcome != "success":
+        if opts.only == "success" and info.outcome != Outcome.SUCCESS:
             log.info("%s: outcome %s, not exported (--only success)", p, info.outcome)
             continue
         if good and info.signature() != good[0].signature():

@@ -16,6 +16,7 @@ from dexumi.export.episodes import each_episode, export_meta
 from dexumi.export.normalize import for_plan
 from dexumi.export.plan import ExportPlan, ExportOptions, blocks
 from dexumi.export.source import ImageSource, resample
+from dexumi.vocab import Outcome
 
 FILE = "dataset.hdf5"
 
@@ -109,9 +110,9 @@ def write(plan: ExportPlan, out: Path, tick: Callable[[int], None], opts: Export
         train, valid = split(len(rows), opts.valid_fraction)
         mask = f.create_group("mask")
         keys = {"train": train, "valid": valid,
-                "success": [r["index"] for r in rows if r["outcome"] == "success"],
-                "failure": [r["index"] for r in rows if r["outcome"] == "failure"],
-                "unknown": [r["index"] for r in rows if r["outcome"] not in ("success", "failure")],
+                "success": [r["index"] for r in rows if r["outcome"] == Outcome.SUCCESS],
+                "failure": [r["index"] for r in rows if r["outcome"] == Outcome.FAILURE],
+                "unknown": [r["index"] for r in rows if r["outcome"] not in (Outcome.SUCCESS, Outcome.FAILURE)],
                 "all_valid": [r["index"] for r in rows if r["all_valid"]]}
         for name, ids in keys.items():  # robomimic filter keys (filter_by_attribute=NAME)
             mask.create_dataset(name, data=np.array([f"demo_{i}".encode() for i in ids], dtype="S"))

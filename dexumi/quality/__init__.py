@@ -1,1 +1,30 @@
-"""Sync and quality assurance of recorded episodes: latency self-check, calibration drift, ranking."""
+"""Sync and quality assurance of recorded episodes: latency self-check, calibration drift, ranking.
+Names load on first use."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dexumi.lazy import Where, lazy_exports
+
+_NAMES: dict[str, Where] = {
+    "DriftFinding": "dexumi.quality.drift", "DriftTracker": "dexumi.quality.drift",
+    "drift_findings": "dexumi.quality.drift", "LatencyThresholds": "dexumi.quality.latency_check",
+    "CameraLatencyCheck": "dexumi.quality.latency_check", "check_open_file": "dexumi.quality.latency_check",
+    "EpisodeFeatures": "dexumi.quality.rank", "Ranked": "dexumi.quality.rank", "rank_paths": "dexumi.quality.rank",
+    "EpisodeQA": "dexumi.quality.session_hook",
+}
+__all__ = list(_NAMES)
+__getattr__, __dir__ = lazy_exports(__name__, _NAMES)
+
+if TYPE_CHECKING:
+    from dexumi.quality.drift import DriftFinding as DriftFinding
+    from dexumi.quality.drift import DriftTracker as DriftTracker
+    from dexumi.quality.drift import drift_findings as drift_findings
+    from dexumi.quality.latency_check import CameraLatencyCheck as CameraLatencyCheck
+    from dexumi.quality.latency_check import LatencyThresholds as LatencyThresholds
+    from dexumi.quality.latency_check import check_open_file as check_open_file
+    from dexumi.quality.rank import EpisodeFeatures as EpisodeFeatures
+    from dexumi.quality.rank import Ranked as Ranked
+    from dexumi.quality.rank import rank_paths as rank_paths
+    from dexumi.quality.session_hook import EpisodeQA as EpisodeQA

@@ -14,9 +14,10 @@ from typing import Any
 from dexumi.checked_doc import CheckedDoc, load_document, read_text
 from dexumi.errors import DexumiError
 from dexumi.retarget.curves import Curve, LinearCurve, PiecewiseCurve, PolyCurve
+from dexumi.vocab import RetargetMode
 
 SUPPORTED_VERSIONS = (1,)
-MODES = ("joint", "fingertip")
+MODES = tuple(m.value for m in RetargetMode)  # joint, fingertip
 
 
 @dataclass(frozen=True)
@@ -314,9 +315,9 @@ def parse_map(text: str, source: str = "<map>", suffix: str = ".yaml", path: Pat
     for rule in rmap.joints:
         if rule.exo not in rmap.channels:
             raise doc.error(("joints", rule.robot, "from"), f"channel '{rule.exo}' is not in 'channels'")
-    if mode == "joint" and not rmap.joints:
+    if mode == RetargetMode.JOINT and not rmap.joints:
         raise doc.error(("joints",), "mode 'joint' needs a 'joints' section")
-    if mode == "fingertip":
+    if mode == RetargetMode.FINGERTIP:
         if rmap.exoskeleton is None:
             raise doc.error(("exoskeleton",), "mode 'fingertip' needs the exoskeleton model")
         if not rmap.fingertip.pairs:

@@ -16,6 +16,7 @@ from dexumi.retarget.filters import LowPassFilter
 from dexumi.retarget.joint import JointMapper
 from dexumi.retarget.mapfile import MODES, RetargetMap, TipPair, load_map
 from dexumi.retarget.solver import FingertipSolver, SolverSettings, SolveStats
+from dexumi.vocab import RetargetMode
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class Retargeter:
         self.tips = self._tip_correspondence(src)
         self.joint_mapper: JointMapper | None = None
         self.solver: FingertipSolver | None = None
-        if self.mode == "joint":
+        if self.mode == RetargetMode.JOINT:
             if not rmap.joints:
                 raise DexumiError(f"{src}: joints: mode 'joint' needs a 'joints' section")
             self.joint_mapper = JointMapper(robot, self.channels, rmap.joints, rmap.defaults, src)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dexumi.errors import DexumiError
 from dexumi.types import EncoderCalibration
@@ -16,10 +16,13 @@ from dexumi.types import EncoderCalibration
 _PATHS = ("out_dir", "sim_truth", "map_path")
 _PAIRS = ("sim_camera_size", "sim_world_size")
 
+if TYPE_CHECKING:
+    from dexumi.profile import Profile
+
 
 @dataclass
 class SessionConfig:
-    """What the session records from and where. Profiles are loaded by the caller (apps) into plain data."""
+    """What the session records from and where; `from_profile` merges a calibration profile into it."""
 
     out_dir: Path
     port: str | None = None  # encoder port; None with sim=True: the emulator is started
@@ -88,6 +91,44 @@ class SessionConfig:
                                                   tuple(c["scale_rad_per_count"]), bool(c.get("wrap", False)),
                                                   str(c.get("profile_id", "")))
         return cls(**d)
+
+    def __post_init__(self) -> None:
+        if self.sim and self.port not in (None, "sim") and self.port.startswith("sim:"):
+            from dexumi.errors import DexumiError
+
+            raise DexumiError(f"--port {self.port}: a simulated recording takes its emulator settings from --channels, "
+                              "--sim-seed and the profile, not from port options (those are for `dexumi stream`)")
+
+    def apply_profile(self, profile: Profile | str | Path) -> SessionConfig:
+        """Merge a calibration profile (or its file) in place: encoder calibration, latencies, its id and text;
+        the profile's hand and joint map unless a hand or map is already chosen; under `sim`, the simulated
+        exoskeleton the profile was made on. Returns self."""
+        from dexumi.profile import Profile, load_profile
+
+        prof = profile if isinstance(profile, Profile) else load_profile(profile)
+        self.calibration = prof.encoder_calibration()
+        self.latencies_s = dict(prof.latencies_s)
+        self.profile_id = prof.id
+        self.profile_yaml = prof.to_yaml()
+        if self.hand is None and self.map_path is None and prof.hand:
+            self.hand = prof.hand
+        if self.map_path is None and prof.mapping:
+            mp = Path(prof.mapping)
+            if not mp.is_absolute() and prof.source is not None:
+                mp = Path(prof.source).parent / mp
+            if mp.is_file():
+                self.map_path = mp
+        if self.sim:
+            from dexumi.devices.simexo import sim_exoskeleton_args
+
+            self.sim_channels = self.calibration.channels
+            self.sim_extra_args = [*sim_exoskeleton_args(prof.device, self.sim_channels), *self.sim_extra_args]
+        return self
+
+    @classmethod
+    def from_profile(cls, profile: Profile | str | Path, **fields: Any) -> SessionConfig:
+        """A config of `fields` (out_dir, port, cameras, sim, ...) with the profile merged in (`apply_profile`)."""
+        return cls(**fields).apply_profile(profile)
 
     def to_json(self) -> dict[str, Any]:
         """The summary kept in an episode file: the calibration by its id, the profile text as a flag."""

@@ -12,6 +12,13 @@ MAP_OF_HAND = {"inspire_like": "inspire.yaml", "inspire": "inspire.yaml", "xhand
 MAP_OF_JOINTS = {6: "inspire.yaml", 12: "xhand.yaml"}
 
 
+def bundled_map(hand: str) -> Path:
+    """The retargeting map bundled for a robot hand (`inspire_like`, `xhand_like`, ...); one-line error if none."""
+    path = choose_map(None, hand, 0)
+    assert path is not None
+    return path
+
+
 def choose_map(map_path: Path | None, hand: str | None, joints: int) -> Path | None:
     if map_path is not None:
         p = Path(map_path).expanduser()

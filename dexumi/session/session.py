@@ -33,6 +33,7 @@ from dexumi.session.config import SessionConfig, SessionStatus, StreamStatus
 from dexumi.session.devices import Devices, open_devices, wait_for_data
 from dexumi.session.retarget import choose_map, load_retargeter
 from dexumi.types import CameraFrame, EncoderBatch, StreamStats
+from dexumi.vocab import SessionState
 
 if TYPE_CHECKING:
     from dexumi.episode.pose_stream import PoseBatch
@@ -148,7 +149,7 @@ class RecordingSession:
 
     def close(self) -> None:
         """Finish a running episode (finalised, reason 'shutdown'), stop the poll thread and the devices."""
-        if self.state == "closed":
+        if self.state == SessionState.CLOSED:
             return
         with self._lock:
             if self._writer is not None:
@@ -194,7 +195,7 @@ class RecordingSession:
         if missing:
             raise DexumiError(f"not starting: required stream(s) missing: {', '.join(missing)}")
         with self._lock:
-            if self.state not in ("idle",):
+            if self.state not in (SessionState.IDLE,):
                 raise DexumiError(f"cannot start an episode while the session is {self.state}")
             self._free_mb = disk.check_space(self.out_dir, self.cfg.min_free_mb)
             number, path = numbering.reserve(self.out_dir)
@@ -415,7 +416,7 @@ class RecordingSession:
             raise DexumiError(self.fatal or str(exc)) from None
         finally:
             self._meta = None
-            if self.state == "recording":
+            if self.state == SessionState.RECORDING:
                 self.state = "idle"
             if not finalised:
                 self.episode_ended.set()

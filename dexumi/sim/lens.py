@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from dexumi.sim.scene import CameraSpec
+if TYPE_CHECKING:
+    from dexumi.sim.scene import CameraSpec
 
 MAX_CANVAS = 1.6  # the canvas is at most this many times the image size per side
 

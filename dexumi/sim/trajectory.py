@@ -200,3 +200,6 @@ def make_trajectory(name: str, scene: SceneConfig) -> Trajectory:
     if name not in SCRIPTS:
         raise ValueError(f"unknown wrist script {name!r} (one of {', '.join(SCRIPTS)})")
     return SCRIPTS[name](scene)
+
+
+__all__ = ["SCRIPTS", "Key", "Trajectory", "make_trajectory", "palm_down", "wrist_pose_for_camera"]

@@ -9,13 +9,14 @@ from dexumi.validate.config import ValidateConfig
 from dexumi.validate.context import EpisodeData
 from dexumi.validate.emit import emit
 from dexumi.validate.result import EpisodeReport
+from dexumi.vocab import EpisodeState
 
 
 def check_schema(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
     """Required datasets, consistent shapes, finished state, names, episode number."""
     problems: list[str] = []
     state = str(d.attrs.get(S.A_STATE, ""))
-    if state not in ("final", "recovered"):
+    if state not in (EpisodeState.FINAL, EpisodeState.RECOVERED):
         problems.append(f"state is {state!r}, not final (an unfinished episode: run `dexumi recover`)")
     for name, arr in ((S.TIMESTAMPS, d.timestamps), (S.ACTION, d.action), (S.QPOS, d.qpos),
                       (S.EXO_JOINTS, d.exo), (S.VALID, d.valid)):

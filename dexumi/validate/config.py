@@ -7,6 +7,7 @@ from pathlib import Path
 
 from dexumi.checked_doc import load_document, read_text
 from dexumi.errors import DexumiError
+from dexumi.vocab import CheckLevel
 
 # the one list of checks, in report order; an episode check NAME is the function `check_NAME` of one of the
 # dexumi/validate/checks_*.py modules (run by validate/episode.py), folder checks are validate/folder.py's
@@ -57,7 +58,7 @@ class ValidateConfig:
     def level(self, check: str, level: str) -> str:
         """Apply the severity override of `check` to a warn/error level."""
         s = self.severity.get(check)
-        if s is None or level not in ("warn", "error"):
+        if s is None or level not in (CheckLevel.WARN, CheckLevel.ERROR):
             return level
         return "skip" if s == "off" else s
 

@@ -12,12 +12,13 @@ from dexumi.validate.chart import Chart, stack
 from dexumi.validate.context import EpisodeData
 from dexumi.validate.result import EpisodeReport
 from dexumi.validate.series import windowed_rate
+from dexumi.vocab import CheckLevel
 
 
 def _marks(chart: Chart, r: EpisodeReport) -> None:
     for c in r.checks:
-        color = (0, 0, 220) if c.level == "error" else (0, 160, 230)
-        if c.level in ("warn", "error"):
+        color = (0, 0, 220) if c.level == CheckLevel.ERROR else (0, 160, 230)
+        if c.level in (CheckLevel.WARN, CheckLevel.ERROR):
             for t in c.times:
                 chart.vmark(t, color)
 

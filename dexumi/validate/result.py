@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-PASS, INFO, WARN, ERROR, SKIP = "pass", "info", "warn", "error", "skip"
+from dexumi.vocab import CheckLevel
+
+PASS, INFO, WARN, ERROR, SKIP = CheckLevel.PASS, CheckLevel.INFO, CheckLevel.WARN, CheckLevel.ERROR, CheckLevel.SKIP
 RANK = {SKIP: 0, PASS: 0, INFO: 0, WARN: 1, ERROR: 2}
 
 

@@ -92,3 +92,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     run_emulator(cfg)
     return 0
+
+
+__all__ = ["DESCRIPTION", "add_arguments", "config_from_args", "main"]

@@ -41,6 +41,10 @@ class Transport(ABC):
     def default_baudrate(self) -> int | None:
         return None
 
+    def release(self) -> None:
+        """Close for good, freeing what `open` acquired beyond the link (a `sim` port's emulator process)."""
+        self.close()
+
     def describe(self) -> str:
         return self.spec
 

@@ -107,37 +107,17 @@ def run(args: argparse.Namespace) -> int:
 
 def _config(args: argparse.Namespace):
     from dexumi.session.config import SessionConfig
+    from firmware_bridge.transports import is_sim_port
 
     cfg = SessionConfig(out_dir=args.out, port=None if args.sim else args.port, cameras=list(args.camera),
-                        sim=bool(args.sim) or args.port == "sim", sim_channels=args.channels, sim_seed=args.sim_seed,
+                        sim=bool(args.sim) or is_sim_port(args.port), sim_channels=args.channels, sim_seed=args.sim_seed,
                         protocol=args.protocol, encoder_rate_hz=args.rate, hand=args.hand, map_path=args.map,
                         task=args.task, operator=args.operator, min_free_mb=args.min_free_mb,
                         required_streams=list(getattr(args, "require", []) or []),
                         lsl_streams=list(getattr(args, "lsl", []) or []),
                         lsl_outlets=bool(getattr(args, "lsl_outlets", False)),
                         pose_sources=list(getattr(args, "pose", []) or []))
-    if args.profile is not None:
-        from calibration.profile import load_profile
-
-        prof = load_profile(args.profile)
-        cfg.calibration = prof.encoder_calibration()
-        cfg.latencies_s = dict(prof.latencies_s)
-        cfg.profile_id = prof.id
-        cfg.profile_yaml = prof.to_yaml()
-        if cfg.hand is None and cfg.map_path is None and prof.hand:
-            cfg.hand = prof.hand
-        if cfg.map_path is None and prof.mapping:
-            mp = Path(prof.mapping)
-            if not mp.is_absolute() and prof.source is not None:
-                mp = Path(prof.source).parent / mp
-            if mp.is_file():
-                cfg.map_path = mp
-        if cfg.sim:
-            from calibration.sim import sim_exoskeleton_args
-
-            cfg.sim_channels = cfg.calibration.channels
-            cfg.sim_extra_args = [*sim_exoskeleton_args(prof.device, cfg.sim_channels), *cfg.sim_extra_args]
-    return cfg
+    return cfg if args.profile is None else cfg.apply_profile(args.profile)
 
 
 def _record(cfg, args: argparse.Namespace) -> int:

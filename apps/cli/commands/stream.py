@@ -28,7 +28,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dexumi.devices.encoder import EncoderConfig, EncoderDriver
-    from dexumi.devices.sim import SimDeviceProcess
     from dexumi.errors import DexumiError
 
     if args.duration <= 0:
@@ -38,16 +37,10 @@ def run(args: argparse.Namespace) -> int:
         from calibration.profile import load_profile
 
         calibration = load_profile(args.profile).encoder_calibration()
-    sim = SimDeviceProcess("--protocol", "v1" if args.protocol == "auto" else args.protocol,
-                           "--channels", args.channels or 16, "--rate", args.rate or 1000) if args.port == "sim" else None
-    port = sim.port if sim else args.port
-    try:
-        driver = EncoderDriver(EncoderConfig(port, args.protocol, args.channels, args.rate, calibration))
-        with driver:
-            report = _stream(driver, args.duration, quiet=args.json)
-    finally:
-        if sim:
-            sim.stop()
+    # `--port sim[:options]`: the transport starts the emulator, speaking what the driver asks for
+    driver = EncoderDriver(EncoderConfig(args.port, args.protocol, args.channels, args.rate, calibration))
+    with driver:
+        report = _stream(driver, args.duration, quiet=args.json)
     if args.json:
         print(json.dumps(report))
     else:

@@ -21,6 +21,7 @@ Width, height and fps for real cameras come from the arguments of `make_camera` 
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 
 from dexumi.devices.cameras.base import CameraSource
@@ -28,38 +29,27 @@ from dexumi.devices.cameras.file import FileCamera
 from dexumi.devices.cameras.opencv import OpenCVCamera
 from dexumi.devices.cameras.sim import SimCamera, SimCameraConfig
 from dexumi.errors import DexumiError
+from firmware_bridge import specs
+from firmware_bridge.specs import SchemeRegistry
 
 SPEC_HELP = "use 0, /dev/video2, /dev/v4l/by-id/..., sim[:key=value,...], world[:key=value,...] or file:PATH"
-_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
-
-
-def parse_duration(text: str, key: str) -> float:
-    """'40ms' → 0.04; a bare number is refused (milliseconds or seconds? say which)."""
-    m = re.fullmatch(r"\s*([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|[-+]?\.\d+)\s*(us|ms|s)\s*", text)
-    if not m:
-        raise DexumiError(f"camera spec: {key}={text!r} needs a number with a unit, e.g. {key}=40ms or {key}=0.04s")
-    return float(m.group(1)) * _UNITS[m.group(2)]
+parse_duration = partial(specs.parse_duration, what="camera", error=DexumiError)  # '40ms' → 0.04
 
 
 def _number(text: str, key: str, kind: type) -> float | int:
-    try:
-        return kind(text)
-    except ValueError:
-        raise DexumiError(f"camera spec: {key}={text!r} is not {'an integer' if kind is int else 'a number'}") from None
+    return specs.parse_number(text, key, kind, "camera", DexumiError)
+
+
+def _parse_options(options: str, what: str) -> list[tuple[str, str]]:
+    return specs.parse_options(options, "camera", what, DexumiError, flags=("flat",))
 
 
 def parse_sim_options(options: str, name: str = "sim") -> SimCameraConfig:
     """'latency=40ms,fps=60' → SimCameraConfig; unknown keys and bad values are one-line errors."""
     cfg = SimCameraConfig(name=name)
-    if not options:
-        return cfg
-    for item in options.split(","):
-        if not item.strip() or item.strip() == "flat":
+    for key, value in _parse_options(options, SPEC_HELP):
+        if key == "flat" and not value:
             continue
-        key, sep, value = item.partition("=")
-        key, value = key.strip(), value.strip()
-        if not sep or not value:
-            raise DexumiError(f"camera spec: {item!r} is not key=value ({SPEC_HELP})")
         if key == "latency":
             cfg.latency_s = parse_duration(value, key)
         elif key in ("fps", "drop", "epoch"):
@@ -67,10 +57,7 @@ def parse_sim_options(options: str, name: str = "sim") -> SimCameraConfig:
         elif key in ("width", "height", "seed", "joints", "quality", "frames", "buffers"):
             setattr(cfg, key, int(_number(value, key, int)))
         elif key == "size":
-            m = re.fullmatch(r"(\d+)x(\d+)", value)
-            if not m:
-                raise DexumiError(f"camera spec: size={value!r} must look like 1280x800")
-            cfg.width, cfg.height = int(m.group(1)), int(m.group(2))
+            cfg.width, cfg.height = specs.parse_size(value, "camera", DexumiError, "1280x800")
         elif key in ("motion", "name"):
             setattr(cfg, key, value)
         else:
@@ -80,25 +67,12 @@ def parse_sim_options(options: str, name: str = "sim") -> SimCameraConfig:
     return cfg
 
 
-def _parse_options(options: str, what: str) -> list[tuple[str, str]]:
-    out = []
-    for item in options.split(","):
-        if not item.strip():
-            continue
-        key, sep, value = item.partition("=")
-        key, value = key.strip(), value.strip()
-        if not sep or not value:
-            raise DexumiError(f"camera spec: {item!r} is not key=value ({what})")
-        out.append((key, value))
-    return out
-
-
 def parse_world_options(options: str):
     """'name=wrist1,latency=40ms' → WorldCameraConfig; unknown keys and bad values are one-line errors."""
     from dexumi.devices.cameras.world import WorldCameraConfig
 
     cfg = WorldCameraConfig()
-    for key, value in _parse_options(options, SPEC_HELP):
+    for key, value in specs.parse_options(options, "camera", SPEC_HELP, DexumiError):
         if key == "latency":
             cfg.latency_s = parse_duration(value, key)
         elif key in ("fps", "drop", "epoch", "noise", "exposure"):
@@ -108,10 +82,7 @@ def parse_world_options(options: str):
         elif key in ("width", "height", "seed", "joints", "quality", "frames", "buffers", "cameras"):
             setattr(cfg, key, int(_number(value, key, int)))
         elif key == "size":
-            m = re.fullmatch(r"(\d+)x(\d+)", value)
-            if not m:
-                raise DexumiError(f"camera spec: size={value!r} must look like 640x480")
-            cfg.width, cfg.height = int(m.group(1)), int(m.group(2))
+            cfg.width, cfg.height = specs.parse_size(value, "camera", DexumiError, "640x480")
         elif key in ("motion", "name", "script"):
             setattr(cfg, key, value)
         else:
@@ -126,27 +97,51 @@ def parse_world_options(options: str):
     return cfg
 
 
+# scheme handlers: (body, spec) → a function of the caller's (name, width, height, fps, realtime)
+def _index(body: str, spec: str):
+    return lambda name, w, h, fps, rt: OpenCVCamera(int(spec), name or f"cam{spec}", w, h, fps)
+
+
+def _devpath(body: str, spec: str):
+    return lambda name, w, h, fps, rt: OpenCVCamera(spec, name or Path(spec).name, w, h, fps)
+
+
+def _sim(body: str, spec: str):
+    return lambda name, w, h, fps, rt: SimCamera(parse_sim_options(body, name or "sim"), spec)
+
+
+def _world(body: str, spec: str):
+    def make(name, w, h, fps, rt):
+        from dexumi.devices.cameras.world import WorldCamera
+
+        return WorldCamera(parse_world_options(body), spec)
+    return make
+
+
+def _file(body: str, spec: str):
+    if not body:
+        raise DexumiError("camera spec: file: needs a path, e.g. file:clip.avi")
+    return lambda name, w, h, fps, rt: FileCamera(Path(body).expanduser(), name or Path(body).stem, realtime=rt)
+
+
+CAMERAS: SchemeRegistry = SchemeRegistry("camera", DexumiError)
+CAMERAS.register("sim", _sim, "sim[:key=value,...]")
+CAMERAS.register("world", _world, "world[:key=value,...]")
+CAMERAS.register("file", _file, "file:PATH")
+CAMERAS.register_fallback(lambda spec: re.fullmatch(r"\d+", spec) is not None, _index, "0")
+CAMERAS.register_fallback(lambda spec: spec.startswith("/dev/"), _devpath, "/dev/video2", "/dev/v4l/by-id/...")
+
+
 def make_camera(spec: str, name: str | None = None, width: int = 1280, height: int = 800, fps: float = 60.0,
                 realtime: bool = True) -> CameraSource:
     """The (not yet opened) source a spec names. `width/height/fps`: what to ask a real camera for."""
-    spec = str(spec).strip()
-    if re.fullmatch(r"\d+", spec):
-        return OpenCVCamera(int(spec), name or f"cam{spec}", width, height, fps)
-    if spec.startswith("/dev/"):
-        return OpenCVCamera(spec, name or Path(spec).name, width, height, fps)
-    if spec == "sim" or spec.startswith("sim:"):
-        cfg = parse_sim_options(spec[4:], name or "sim")
-        return SimCamera(cfg, spec)
-    if spec == "world" or spec.startswith("world:"):
-        from dexumi.devices.cameras.world import WorldCamera
-
-        return WorldCamera(parse_world_options(spec[6:]), spec)
-    if spec.startswith("file:"):
-        path = spec[5:]
-        if not path:
-            raise DexumiError("camera spec: file: needs a path, e.g. file:clip.avi")
-        return FileCamera(Path(path).expanduser(), name or Path(path).stem, realtime=realtime)
-    raise DexumiError(f"unknown camera spec {spec!r}: {SPEC_HELP}")
+    try:
+        maker = CAMERAS.resolve(str(spec))
+    except DexumiError as exc:
+        if str(exc).startswith("unknown camera spec"):
+            raise DexumiError(f"unknown camera spec {str(spec).strip()!r}: {SPEC_HELP}") from None
+        raise
+    return maker(name, width, height, fps, realtime)
 
 
 def open_camera(spec: str, **kwargs: object) -> CameraSource:

@@ -38,6 +38,7 @@ from dexumi.devices.cameras.base import CameraLost, CameraSettings, CameraSource
 from dexumi.devices.cameras.sim import TRUTH_DTYPE
 from dexumi.errors import DexumiError
 from dexumi.types import CameraFrame
+from firmware_bridge.emulator.process import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +84,6 @@ class WorldCameraConfig:
         if self.name not in [f"wrist{i}" for i in range(self.cameras)]:
             raise DexumiError(f"world camera: name must be one of the world's cameras "
                               f"({', '.join(f'wrist{i}' for i in range(self.cameras))}), got {self.name!r}")
-
-
-def _die_with_parent() -> None:
-    from dexumi.devices.sim import _die_with_parent as die
-
-    die()
 
 
 class WorldCamera(CameraSource):
@@ -151,7 +146,7 @@ class WorldCamera(CameraSource):
         # camera has its own process, so threads only add hand-offs (~10 % of a frame's CPU)
         self._proc = subprocess.Popen([sys.executable, "-m", "dexumi.sim.camproc", self._args()],
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env,
-                                      start_new_session=True, preexec_fn=_die_with_parent)
+                                      start_new_session=True, preexec_fn=die_with_parent)
         assert self._proc.stdout is not None  # stdout=PIPE
         try:
             fcntl.fcntl(self._proc.stdout.fileno(), F_SETPIPE_SZ, 1 << 20)  # ~20 frames of render-ahead
