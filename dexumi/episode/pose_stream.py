@@ -27,7 +27,7 @@ import h5py
 import numpy as np
 
 from dexumi.episode.extra import CHUNK, ExtraStream, copy_rows
-from dexumi.episode.writer import _Column
+from dexumi.episode.columns import Column as _Column
 
 from dexumi.episode import schema as S
 
