@@ -65,7 +65,8 @@ def parse_duration(text: str, key: str, what: str, error: type[BridgeError] = Br
 def parse_number(text: str, key: str, kind: type, what: str, error: type[BridgeError] = BridgeError) -> float | int:
     """int('12') or float('0.5'), or a one-line error naming the key."""
     try:
-        return kind(text)
+        value: float | int = kind(text)
+        return value
     except ValueError:
         raise error(f"{what} spec: {key}={text!r} is not {'an integer' if kind is int else 'a number'}") from None
 

@@ -44,10 +44,10 @@ class EpisodeReport:
         return self.level == ERROR or (warn_as_error and self.level == WARN)
 
     def counts(self) -> dict[str, int]:
-        out = {ERROR: 0, WARN: 0}
+        out: dict[str, int] = {str(ERROR): 0, str(WARN): 0}
         for c in self.checks:
-            if c.level in out:
-                out[c.level] += 1
+            if str(c.level) in out:
+                out[str(c.level)] += 1
         return out
 
     def to_dict(self) -> dict[str, Any]:

@@ -56,7 +56,7 @@ class SimPortOptions:
                 secs = parse_duration(value, key, "port", PortNotFound, "2ms" if kind == "ms" else "5s")
                 out.args[flag] = f"{secs * (1e3 if kind == 'ms' else 1.0):g}"
             elif kind in (int, float):
-                out.args[flag] = str(parse_number(value, key, kind, "port", PortNotFound))  # type: ignore[arg-type]
+                out.args[flag] = str(parse_number(value, key, kind, "port", PortNotFound))
             else:
                 out.args[flag] = value
         return out
