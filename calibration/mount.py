@@ -75,7 +75,7 @@ def cap_positions(exo: str, names: list[str], joints: np.ndarray) -> np.ndarray:
 def detect_caps(bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(centroids (n, 2) px, areas (n,)) of the orange blobs in an image."""
     hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)
-    m = ((hsv[..., 0] <= HUE_MAX) & (hsv[..., 1] >= SAT_MIN) & (hsv[..., 2] >= VAL_MIN)).astype(np.uint8)
+    m: np.ndarray = ((hsv[..., 0] <= HUE_MAX) & (hsv[..., 1] >= SAT_MIN) & (hsv[..., 2] >= VAL_MIN)).astype(np.uint8)
     m = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
     n, _, stats, cent = cv2.connectedComponentsWithStats(m, connectivity=8)
     keep = stats[1:, cv2.CC_STAT_AREA] >= 4
@@ -253,6 +253,8 @@ def calibrate_mount(images: list[np.ndarray], joints: np.ndarray, names: list[st
     T = np.asarray(prior, np.float64).copy()
     gate = 0.06 * max(intr.width, intr.height)  # the prior may be a few mm / degrees off
     obj = img = np.zeros((0, 3))
+    rv: np.ndarray  # Rodrigues rotation vector (3, 1) and translation (3, 1) of the camera pose, refined below
+    tv: np.ndarray
     for it in range(8):
         obj, img = _match(blobs, P, T, intr, gate)
         if len(obj) < min_points:
@@ -263,7 +265,7 @@ def calibrate_mount(images: list[np.ndarray], joints: np.ndarray, names: list[st
         norm = _normalise(img, intr)
         rv, tv = cv2.solvePnPRefineLM(obj.reshape(-1, 1, 3), norm.reshape(-1, 1, 2), np.eye(3), np.zeros(5),
                                       rv, tv, (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-12))
-        T_new = np.eye(4)
+        T_new: np.ndarray = np.eye(4)
         T_new[:3, :3] = cv2.Rodrigues(rv)[0]
         T_new[:3, 3] = tv.ravel()
         T_new = np.linalg.inv(T_new)

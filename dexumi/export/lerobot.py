@@ -194,9 +194,11 @@ class _Writer:
         frame_index = np.arange(T, dtype=np.int64)
         ts = (frame_index / self.fps).astype(np.float32)
         vec = {"action": e.action, "observation.state": e.qpos, VALID: e.valid.astype(np.float32)[:, None]}
+        cols = [_vec(e.action), _vec(e.qpos)]
         if _privileged(plan):
+            assert e.exo is not None  # encode() keeps the exoskeleton joints of a privileged plan
             vec[PRIVILEGED_EXO] = e.exo
-        cols = [_vec(e.action), _vec(e.qpos)] + ([_vec(e.exo)] if _privileged(plan) else [])
+            cols.append(_vec(e.exo))
         self.pw.write_table(pa.Table.from_arrays(
             cols + [pa.array(e.valid.astype(bool), pa.bool_()), pa.array(ts, pa.float32()), pa.array(frame_index),
                     pa.array(np.full(T, i, np.int64)), pa.array(np.arange(self.total, self.total + T, dtype=np.int64)),

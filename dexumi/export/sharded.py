@@ -79,11 +79,13 @@ def convert_one(plan: ExportPlan, info: SourceInfo, shard: str, length: int | No
             if info.part is not None:
                 ep.select(*info.part)
                 extra = {"part": info.part_index, "source_frames": list(info.part)}
+            assert plan.opts is not None  # a plan being exported carries its options
             if plan.opts.fmt == "lerobot":
                 meta = _lerobot_shard(plan, ep, info, tmp)
             else:
                 from dexumi.export.act import write_episode
 
+                assert length is not None  # run() gives ACT tasks the common episode length
                 meta = write_episode(ep, 0, plan, tmp, lambda n: None, int(length))
         meta = {"row": {**extra, **meta}}
         (tmp / SHARD_META).write_text(json.dumps(meta))
@@ -108,7 +110,7 @@ def _lerobot_shard(plan: ExportPlan, ep: Episode, info: SourceInfo, d: Path) -> 
     for k, c in enumerate(plan.cameras):
         if e.samples[c]:
             arrays[f"samples-{k}"] = np.stack(e.samples[c])
-    np.savez(d / "arrays.npz", **arrays)
+    np.savez(d / "arrays.npz", allow_pickle=True, **arrays)  # the default, given so mypy cannot match **arrays to it
     return {"frames": e.T, "task": e.task, "source": e.source, "outcome": e.outcome, "operator": e.operator,
             "info_task": e.info_task}
 
@@ -175,6 +177,7 @@ def _assemble(plan: ExportPlan, out: Path, outs, dirs: list[Path]) -> list[dict]
     if not good:
         raise DexumiError("no episode could be exported" + (f": {plan.skipped[-1]}" if plan.skipped else ""))
     rows = []
+    assert plan.opts is not None  # a plan being exported carries its options
     if plan.opts.fmt == "act":
         for i, (info, meta, d) in enumerate(good):
             os.replace(d / "episode_0.hdf5", out / f"episode_{i}.hdf5")

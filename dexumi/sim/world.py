@@ -22,13 +22,17 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dexumi.errors import DexumiError
 from dexumi.sim.scene import SceneConfig, build_mjcf, default_cameras
 from dexumi.sim.trajectory import make_trajectory
+
+if TYPE_CHECKING:
+    from dexumi.retarget import Retargeter
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +137,7 @@ class World:
         self.geom_finger = np.full(m.ngeom, -1, np.int64)
         self.geom_tip = np.full(m.ngeom, -1, np.int64)
         finger_of_body = {}
-        self.robot = None  # embodiment "robot": the retargeter that poses the robot hand from the exo angles
+        self.robot: Retargeter | None = None  # embodiment "robot": the retargeter that poses the robot hand from the exo angles
         if sc.embodiment == "robot":
             self._init_robot()
         for fi, f in enumerate(self.spec.fingers if self.robot is None else ()):
@@ -161,7 +165,11 @@ class World:
         from dexumi.visual.urdf_mjcf import hand_bodies
 
         sc = self.config.scene
-        self.robot = Retargeter.from_map(choose_map(self.config.robot_map, sc.robot, self.channels))
+        given = Path(self.config.robot_map) if self.config.robot_map is not None else None
+        map_path = choose_map(given, sc.robot, self.channels)
+        if map_path is None:
+            raise DexumiError(f"no retargeting map for robot hand '{sc.robot}': give the world's robot_map")
+        self.robot = Retargeter.from_map(map_path)
         self._robot_bodies = hand_bodies(registry.resolve(sc.robot), "robot:")
         self._robot_q: dict[str, float] = {}
 

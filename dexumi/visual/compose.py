@@ -47,12 +47,12 @@ def pushpull_fill(img: np.ndarray, hole: np.ndarray) -> np.ndarray:
     pixels of the full image take the upsampled half-size estimate."""
     known = cv2.bitwise_not(hole.view(np.uint8) * np.uint8(255))
     pm = cv2.bitwise_and(img, img, mask=known)  # premultiplied by a 0/1 weight: exact in uint8
-    x = cv2.merge([cv2.pyrDown(pm), cv2.pyrDown(known)]).astype(np.float32) * np.float32(1.0 / 255.0)
+    x: np.ndarray = cv2.merge([cv2.pyrDown(pm), cv2.pyrDown(known)]).astype(np.float32) * np.float32(1.0 / 255.0)
     levels = [x]
     while min(x.shape[:2]) > 4:
         x = cv2.pyrDown(x)
         levels.append(x)
-    c = None
+    c: np.ndarray | None = None
     for x in reversed(levels):
         w = x[..., 3:4]
         own = x[..., :3] / np.maximum(w, 1e-4)
@@ -62,6 +62,7 @@ def pushpull_fill(img: np.ndarray, hole: np.ndarray) -> np.ndarray:
         up = cv2.pyrUp(c, dstsize=(x.shape[1], x.shape[0]))
         a = np.minimum(w * 4.0, 1.0)
         c = up + a * (own - up)
+    assert c is not None  # `levels` holds at least the half-size level
     full = cv2.convertScaleAbs(cv2.resize(c, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR),
                                alpha=255.0)
     out = img.copy()
@@ -88,13 +89,15 @@ class Layers:
 
 def overlay(background: np.ndarray, layers: Layers) -> np.ndarray:
     """The robot's premultiplied render over a BGR background, its coverage as alpha."""
-    x, y, w, h = cv2.boundingRect((layers.robot_alpha > 0).view(np.uint8))
+    alpha, rgb = layers.robot_alpha, layers.robot_rgb
+    assert alpha is not None and rgb is not None, "overlay needs the robot layers"
+    x, y, w, h = cv2.boundingRect(np.greater(alpha, 0).view(np.uint8))
     out = background.copy()
     if w == 0:
         return out
     roi = (slice(y, y + h), slice(x, x + w))
-    a = layers.robot_alpha[roi][..., None]
-    robot = cv2.cvtColor(layers.robot_rgb[roi], cv2.COLOR_RGB2BGR).astype(np.float32)
+    a = alpha[roi][..., None]
+    robot = cv2.cvtColor(rgb[roi], cv2.COLOR_RGB2BGR).astype(np.float32)
     out[roi] = cv2.convertScaleAbs(robot + (1.0 - a) * background[roi].astype(np.float32))
     return out
 

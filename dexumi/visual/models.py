@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import re
+from typing import TypedDict
 
 from dexumi.errors import DexumiError
 from dexumi.visual.view import HandModel
@@ -20,6 +21,12 @@ FLAT = 'ambient="1 1 1" diffuse="0 0 0" specular="0 0 0"'  # unlit: a pixel is i
 EXO_RGBA = "1 0 0 1"
 HAND_RGBA = "0 1 0 1"
 _RGBA = re.compile(r'rgba="[^"]*"')
+
+
+class _ModelOptions(TypedDict, total=False):
+    """HandModel keyword arguments given only when set (the dataclass defaults apply otherwise)."""
+
+    headlight: str
 
 
 def _clipped(ranges: dict[str, tuple[float, float]], values: dict[str, float]) -> dict[str, float]:
@@ -75,5 +82,5 @@ def _urdf_model(ref: str, prefix: str, rgba: str | None, headlight: str | None) 
     def couple(values: dict[str, float]) -> dict[str, float]:
         return {prefix + k: v for k, v in b.full_q(values).items()}
 
-    kw = {"headlight": headlight} if headlight else {}
+    kw: _ModelOptions = {"headlight": headlight} if headlight else {}
     return HandModel(b.name, b.xml, b.asset_xml, b.assets, [prefix + j for j in b.joints], couple, **kw)

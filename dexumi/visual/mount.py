@@ -87,7 +87,9 @@ class CameraMount:
     @classmethod
     def from_matrix(cls, T: np.ndarray, **kw: Any) -> CameraMount:
         T = np.asarray(T, np.float64)
-        return cls(tuple(float(v) for v in T[:3, 3]), tuple(float(v) for v in matrix_rotvec(T[:3, :3])), **kw)
+        x, y, z = (float(v) for v in T[:3, 3])
+        rx, ry, rz = (float(v) for v in matrix_rotvec(T[:3, :3]))
+        return cls((x, y, z), (rx, ry, rz), **kw)
 
     def matrix(self) -> np.ndarray:
         T = np.eye(4)

@@ -38,7 +38,7 @@ class Inpainter(Protocol):
 def gpu_available() -> tuple[bool, str]:
     """(usable, why not): a CUDA device through torch."""
     try:
-        import torch
+        import torch  # type: ignore[import-not-found, unused-ignore]  # optional, typed when installed
     except ImportError:
         return False, "torch is not installed"
     try:

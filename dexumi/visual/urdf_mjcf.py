@@ -68,8 +68,8 @@ def _origin(el: ET.Element | None) -> str:
     if el is None:
         return ""
     xyz = _floats(el.get("xyz"), 3)
-    rpy = _floats(el.get("rpy"), 3)
-    return f'pos="{_fmt(xyz)}" quat="{_fmt(rpy_quat(rpy))}"'
+    roll, pitch, yaw = _floats(el.get("rpy"), 3)
+    return f'pos="{_fmt(xyz)}" quat="{_fmt(rpy_quat((roll, pitch, yaw)))}"'
 
 
 def _resolve_mesh(filename: str, base: Path) -> Path:
@@ -103,14 +103,15 @@ def hand_bodies(urdf: str | Path, prefix: str, rgba: tuple[float, ...] | None = 
         raise DexumiError(f"{src}: not valid XML ({exc})") from None
     if root.tag != "robot":
         raise DexumiError(f"{src}: not a URDF (root element <{root.tag}>, expected <robot>)")
-    materials = {}
+    materials: dict[str | None, str | None] = {}
     for m in root.findall("material"):
         c = m.find("color")
         if m.get("name") and c is not None:
             materials[m.get("name")] = c.get("rgba")
-    links = {lk.get("name"): lk for lk in root.findall("link")}
-    children: dict[str, list[ET.Element]] = {}
-    child_links = set()
+    # keyed as the URDF gives them: a link or joint reference without a name is None (and never matches)
+    links: dict[str | None, ET.Element] = {lk.get("name"): lk for lk in root.findall("link")}
+    children: dict[str | None, list[ET.Element]] = {}
+    child_links: set[str | None] = set()
     for j in root.findall("joint"):
         p, c = j.find("parent"), j.find("child")
         if p is None or c is None:
@@ -172,22 +173,28 @@ def hand_bodies(urdf: str | Path, prefix: str, rgba: tuple[float, ...] | None = 
 
     body: list[str] = []
 
-    def walk(link_name: str, indent: str) -> None:
+    def walk(link_name: str | None, indent: str) -> None:
         for j in children.get(link_name, []):
-            child = j.find("child").get("link")
+            c = j.find("child")
+            assert c is not None  # every joint's <child> was checked when `children` was built
+            child = c.get("link")
             if child not in links:
                 raise DexumiError(f"{src}: joint '{j.get('name')}' names missing link '{child}'")
             jtype = j.get("type", "fixed")
             body.append(f'{indent}<body name="{prefix}{child}" {_origin(j.find("origin"))}>')
             if jtype in ("revolute", "continuous", "prismatic"):
-                axis = _floats((j.find("axis").get("xyz") if j.find("axis") is not None else None) or "1 0 0", 3)
+                ax = j.find("axis")
+                axis = _floats((ax.get("xyz") if ax is not None else None) or "1 0 0", 3)
                 kind = "slide" if jtype == "prismatic" else "hinge"
-                body.append(f'{indent}  <joint name="{prefix}{j.get("name")}" type="{kind}" axis="{_fmt(axis)}"/>')
-                out.joints.append(j.get("name"))
+                jname = j.get("name")
+                if jname is None:
+                    raise DexumiError(f"{src}: a {jtype} joint below link '{link_name}' has no name")
+                body.append(f'{indent}  <joint name="{prefix}{jname}" type="{kind}" axis="{_fmt(axis)}"/>')
+                out.joints.append(jname)
                 m = j.find("mimic")
                 if m is not None:
-                    out.mimics[j.get("name")] = (m.get("joint", ""), float(m.get("multiplier", "1")),
-                                                 float(m.get("offset", "0")))
+                    out.mimics[jname] = (m.get("joint", ""), float(m.get("multiplier", "1")),
+                                         float(m.get("offset", "0")))
             body.extend(geoms(links[child], indent + "  "))
             walk(child, indent + "  ")
             body.append(f"{indent}</body>")

@@ -14,6 +14,7 @@ exactly the simulated rig's lens (`dexumi.sim.lens`), so a render and the rig's 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -89,7 +90,7 @@ class HandModel:
     asset_xml: list[str]
     assets: dict[str, bytes]
     joints: list[str]  # MJCF joint names of the moving joints
-    couple: object  # callable: {actuated name: value} -> {MJCF joint name: value}
+    couple: Callable[[dict[str, float]], dict[str, float]]  # {actuated name: value} -> {MJCF joint name: value}
     headlight: str = 'ambient="0.5 0.5 0.5" diffuse="0.6 0.6 0.6" specular="0.05 0.05 0.05"'
     slices: int = 10
 
