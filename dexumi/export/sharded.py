@@ -110,7 +110,7 @@ def _lerobot_shard(plan: ExportPlan, ep: Episode, info: SourceInfo, d: Path) -> 
     for k, c in enumerate(plan.cameras):
         if e.samples[c]:
             arrays[f"samples-{k}"] = np.stack(e.samples[c])
-    np.savez(d / "arrays.npz", allow_pickle=True, **arrays)  # the default, given so mypy cannot match **arrays to it
+    np.savez(d / "arrays.npz", allow_pickle=False, **arrays)  # numeric arrays only: nothing written can need pickle to read
     return {"frames": e.T, "task": e.task, "source": e.source, "outcome": e.outcome, "operator": e.operator,
             "info_task": e.info_task}
 

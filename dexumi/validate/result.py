@@ -8,7 +8,7 @@ from typing import Any
 from dexumi.vocab import CheckLevel
 
 PASS, INFO, WARN, ERROR, SKIP = CheckLevel.PASS, CheckLevel.INFO, CheckLevel.WARN, CheckLevel.ERROR, CheckLevel.SKIP
-RANK = {SKIP: 0, PASS: 0, INFO: 0, WARN: 1, ERROR: 2}
+RANK: dict[str, int] = {SKIP: 0, PASS: 0, INFO: 0, WARN: 1, ERROR: 2}
 
 
 @dataclass
