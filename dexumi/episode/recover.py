@@ -43,6 +43,11 @@ def _attr(f: h5py.File, k: str, default: object = "") -> object:
     return v.decode() if isinstance(v, bytes) else v.item() if isinstance(v, np.generic) else v
 
 
+def _attr_of(obj: h5py.HLObject, k: str, default: str = "") -> str:
+    v = obj.attrs.get(k, default)
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
 def _open_any(path: Path) -> tuple[h5py.File, bool]:
     """(file, cleanly_closed): normal open for a file that was closed, bounded SWMR read for one that was not."""
     from dexumi.episode.h5open import open_readonly
@@ -274,12 +279,13 @@ def _rebuild(f: h5py.File, src: Path, retargeter: object | None) -> RecoveryResu
         retargeter = retargeter_from_text(meta.retarget_map_yaml)
     if retargeter is not None and names and tuple(retargeter.robot_joint_names) != names:
         retargeter = None
-    from dexumi.episode import pose_stream
+    from dexumi.episode import device_stream, pose_stream
     from dexumi.episode.extra import copy_streams, layouts_in
 
     w = EpisodeWriter(out, meta, el, cams, action_names=names or (tuple(retargeter.robot_joint_names)
                                                                   if retargeter is not None else None),
-                      extra=layouts_in(f), pose=pose_stream.layouts_in(f))
+                      extra=layouts_in(f), pose=pose_stream.layouts_in(f), devices=device_stream.layouts_in(f),
+                      primary_role=str(_attr_of(f[S.ENCODER], "role")))
     enc = f[S.ENCODER]
     n_enc = _encoder_len(f)
     for name, col in w.encoder.cols.items():
@@ -304,6 +310,7 @@ def _rebuild(f: h5py.File, src: Path, retargeter: object | None) -> RecoveryResu
         counts[cam.name] = m
     counts.update(copy_streams(f, w))  # extra streams (LSL)
     counts.update(pose_stream.copy_streams(f, w))  # wrist pose
+    counts.update(device_stream.copy_streams(f, w))  # further devices (/raw/<role>)
     last = float(enc["host_time"][n_enc - 1]) if n_enc else None
     finalize_open_file(w.f, meta, "recovered", "recovered after an interruption", retargeter,
                        {"recovered_from": src.name})

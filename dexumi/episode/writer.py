@@ -190,9 +190,11 @@ class EpisodeWriter:
     def __init__(self, path: str | Path, meta: EpisodeMeta, encoder: EncoderLayout,
                  cameras: list[CameraLayout], flush_interval_s: float = 0.25,
                  action_names: tuple[str, ...] | None = None, extra: list | None = None,
-                 pose: list | None = None) -> None:
+                 pose: list | None = None, devices: list | None = None, primary_role: str = "") -> None:
         """`extra`: `dexumi.episode.extra.ExtraLayout`s of extra streams (e.g. LSL) to record too;
-        `pose`: `dexumi.episode.pose_stream.PoseLayout`s of wrist-pose streams."""
+        `pose`: `dexumi.episode.pose_stream.PoseLayout`s of wrist-pose streams; `devices`:
+        `dexumi.episode.device_stream.DeviceLayout`s of further devices (`/raw/<role>`), `primary_role`
+        the role of the exoskeleton in `/raw/encoder` (its `role` attribute)."""
         self.path = Path(path)
         self.meta = meta
         self.flush_interval_s = flush_interval_s
@@ -226,6 +228,14 @@ class EpisodeWriter:
             pg = f.create_group(POSE)
             self.pose = {p.name: PoseStream(pg, p) for p in pose}
             create_pose_view(f, list(self.pose))
+        self.devices = {}
+        if primary_role:
+            f[S.ENCODER].attrs["role"] = primary_role
+        if devices or primary_role:
+            from dexumi.episode.device_stream import DeviceStream, create_device_view
+
+            self.devices = {d.role: DeviceStream(f, d) for d in devices or []}
+            create_device_view(f, list(devices or []), primary_role)
         f.swmr_mode = True
         f.flush()
         self.started = time.monotonic()
@@ -250,6 +260,13 @@ class EpisodeWriter:
         """`dexumi.episode.pose_stream.PoseBatch`es of one pose stream."""
         self.pose[name].append(batches)
 
+    def append_device(self, role: str, batches: list[EncoderBatch]) -> None:
+        """Batches of a further device (`/raw/<role>`)."""
+        self.devices[role].append(batches)
+
+    def append_device_gap(self, role: str, gap: GapEvent) -> None:
+        self.devices[role].add_gap(gap)
+
     def maybe_flush(self, now: float | None = None) -> bool:
         """Flush if `flush_interval_s` has passed since the last flush; returns whether it flushed."""
         now = time.monotonic() if now is None else now
@@ -261,7 +278,7 @@ class EpisodeWriter:
     def flush(self) -> None:
         for camera in self.cameras.values():  # frames the stores still batch go to the file first
             camera.flush()
-        for p in self.pose.values():
+        for p in [*self.pose.values(), *self.devices.values()]:
             p.write_pending()
         self.f.flush()
         self._last_flush = time.monotonic()
@@ -272,11 +289,13 @@ class EpisodeWriter:
         out.update({name: c.count for name, c in self.cameras.items()})
         out.update({name: x.count for name, x in self.extra.items()})
         out.update({f"pose:{name}": p.count for name, p in self.pose.items()})
+        out.update({role: d.count for role, d in self.devices.items()})
         return out
 
     # ------------------------------------------------------------------------------------------ end
     def finalize(self, outcome: str | None = None, notes: str | None = None, stop_reason: str = "stopped",
-                 retargeter: object | None = None, extra_stats: dict | None = None) -> Path:
+                 retargeter: object | None = None, extra_stats: dict | None = None,
+                 device_retargeters: dict | None = None) -> Path:
         """Add the aligned view and reports, close, fsync, rename to the final name; returns that path."""
         from dexumi.episode.finalize import finalize_open_file
 
@@ -288,10 +307,11 @@ class EpisodeWriter:
             self.meta.notes = notes
         for camera in self.cameras.values():
             camera.flush()
-        for x in [*self.extra.values(), *self.pose.values()]:
+        for x in [*self.extra.values(), *self.pose.values(), *self.devices.values()]:
             x.finalize()
         finalize_open_file(self.f, self.meta, "final", stop_reason, retargeter, extra_stats,
-                           gap_reasons=self.encoder.gap_reasons, camera_drops={k: c.dropped for k, c in self.cameras.items()})
+                           gap_reasons=self.encoder.gap_reasons, camera_drops={k: c.dropped for k, c in self.cameras.items()},
+                           device_retargeters=device_retargeters)
         self._close()
         return publish(self.path)
 
@@ -302,7 +322,7 @@ class EpisodeWriter:
         try:
             for camera in self.cameras.values():
                 camera.flush()
-            for p in self.pose.values():
+            for p in [*self.pose.values(), *self.devices.values()]:
                 p.write_pending()
             self.f.flush()
         except Exception as exc:  # noqa: BLE001 - closing after an I/O error must not raise again

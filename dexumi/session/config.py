@@ -52,10 +52,17 @@ class SessionConfig:
     lsl_streams: list[str] = field(default_factory=list)  # `lsl:NAME` extra streams to record
     lsl_outlets: bool = False  # publish encoder samples, frame indices and episode markers over LSL
     pose_sources: list[str] = field(default_factory=list)  # wrist-pose specs (`pose:sim`, `pose:udp:9870`, ...)
+    # several devices (issue 17; dexumi.session.device_set): `ROLE=PORT[,protocol=..][,map=..][,hand=..]`
+    devices: list[str] = field(default_factory=list)
+    sim_devices: list[str] = field(default_factory=list)  # --sim: `ROLE[:PROTOCOL]`, e.g. exo_right, tactile_right:fsr
+    sim_tactile_rate_hz: float = 100.0  # --sim tactile boards' frame rate
+    sim_device_args: dict[str, list[str]] = field(default_factory=dict)  # role → more emulator options (tests)
+    device_calibrations: dict[str, EncoderCalibration] = field(default_factory=dict)  # role → profile's calibration
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["calibration"] = None if self.calibration is None else self.calibration.profile_id or "given"
+        d["device_calibrations"] = {k: c.profile_id or "given" for k, c in self.device_calibrations.items()}
         d["profile_yaml"] = bool(self.profile_yaml)
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}
 

@@ -82,6 +82,8 @@ class RecordingSession:
         self._qa = EpisodeQA(config.drift_every)
         self.lsl = None  # LslBridge: lsl:NAME inlets and dexumi's outlets
         self.pose = None  # PoseBridge: --pose sources
+        self.multi = None  # DeviceSet: further devices by role (--device, --sim-devices)
+        self.primary_role = ""  # the role of the exoskeleton in /raw/encoder ("" for a one-device session)
         self.qa_lines: list[str] = []
 
     # --------------------------------------------------------------------------------------------- life
@@ -110,6 +112,10 @@ class RecordingSession:
                 if r.action == "skipped":
                     continue  # recover_path logged the one-line reason; recording goes on
                 log.warning("%s %s → %s (%s)", r.action, r.source.name, r.path.name if r.path else "-", r.message)
+        from dexumi.session.device_set import apply_primary, plan_devices
+
+        primary, further = plan_devices(cfg)
+        self.primary_role = apply_primary(cfg, primary)
         self.devices = open_devices(cfg)
         try:
             joints = self.devices.encoder.joints
@@ -126,7 +132,13 @@ class RecordingSession:
                 from dexumi.session.pose_bridge import PoseBridge
 
                 self.pose = PoseBridge(cfg.pose_sources, cfg.latencies_s, self.devices.sim_epoch, cfg.device_timeout_s)
+            if further:
+                from dexumi.session.device_set import DeviceSet
+
+                self.multi = DeviceSet.open(further, cfg, self.devices.sim_epoch, cfg.device_calibrations)
         except BaseException:
+            if self.pose is not None:
+                self.pose.close()
             if self.lsl is not None:
                 self.lsl.close()
             self.devices.close()
@@ -153,6 +165,8 @@ class RecordingSession:
             self.lsl.close()
         if self.pose is not None:
             self.pose.close()
+        if self.multi is not None:
+            self.multi.close()
         if self.devices is not None:
             self.devices.close()
         self._release_folder()
@@ -207,7 +221,8 @@ class RecordingSession:
                 self._writer = EpisodeWriter(path, meta, layout, cams, self.cfg.flush_interval_s,
                                              tuple(self.retargeter.robot_joint_names) if self.retargeter else None,
                                              self.lsl.layouts() if self.lsl else None,
-                                             self.pose.layouts() if self.pose else None)
+                                             self.pose.layouts() if self.pose else None,
+                                             self.multi.layouts() if self.multi else None, self.primary_role)
             except Exception:
                 path.unlink(missing_ok=True) if path.exists() and path.stat().st_size == 0 else None
                 raise
@@ -216,6 +231,8 @@ class RecordingSession:
             self._drops0 = {st.name: st.dropped for st in self.status().streams}
             self._link0 = self.devices.encoder.stats() if self.devices is not None else None
             self._gaps_seen = len(enc.stats().gap_events)
+            if self.multi is not None:
+                self.multi.mark_gaps_seen()
             self.episode_ended.clear()
             self.state = "recording"
             if self.lsl is not None:
@@ -286,6 +303,8 @@ class RecordingSession:
         for name, fr in frames.items():
             self._totals[name] = self._totals.get(name, 0) + len(fr)
         with self._lock:
+            # further devices are read under the lock: a stop in between would otherwise lose what was read
+            more = self.multi.read() if self.multi is not None else {}
             w = self._writer
             if w is None:
                 return
@@ -300,6 +319,12 @@ class RecordingSession:
                     w.append_extra(name, self.lsl.since(xb, self._t0))
                 for name, pb in pose.items():
                     w.append_pose(name, self.pose.since(pb, self._t0))
+                for role, mb in more.items():
+                    w.append_device(role, [b for b in (_since(b, self._t0) for b in mb) if b is not None])
+                if self.multi is not None:
+                    for role, new in self.multi.new_gaps().items():
+                        for g in new:
+                            w.append_device_gap(role, g)
                 gaps = self.devices.encoder.stats().gap_events
                 for g in gaps[self._gaps_seen:]:
                     w.append_gap(g)
@@ -370,12 +395,19 @@ class RecordingSession:
             if self.pose is not None:
                 for name, pb in self.pose.poll().items():
                     w.append_pose(name, self.pose.since(pb, self._t0))
+            if self.multi is not None:  # further devices: their last samples and gaps
+                for role, mb in self.multi.read().items():
+                    w.append_device(role, [b for b in (_since(b, self._t0) for b in mb) if b is not None])
+                for role, new in self.multi.new_gaps().items():
+                    for g in new:
+                        w.append_device_gap(role, g)
             t_final = time.perf_counter()
             path = w.finalize(outcome, notes, reason, self.retargeter,
                               {"elapsed_s": time.monotonic() - self._t0, "flushes": w.flushes,
                                "camera_drops": {k: c.dropped for k, c in w.cameras.items()},
                                "encoder_overflows": self.devices.encoder.stats().overflows,
-                               "link": self._link_counts()})
+                               "link": self._link_counts()},
+                              device_retargeters=self.multi.retargeters() if self.multi is not None else None)
             log.info("episode %d finalised in %.3f s: %s", w.meta.number, time.perf_counter() - t_final, path)
             finalised = True
         except (OSError, RuntimeError) as exc:
@@ -426,6 +458,8 @@ class RecordingSession:
                 streams.append(StreamStatus(cam.name, "camera", c.connected, c.rate_hz, c.nominal_rate_hz,
                                             self._totals.get(cam.name, 0), counts.get(cam.name, 0),
                                             c.missing_samples + c.overflows, c.gaps, c.reconnects, c.last_data_age_s))
+        if self.multi is not None:
+            streams += self.multi.statuses(counts)
         if self.lsl is not None:
             streams += self.lsl.statuses(time.monotonic())
         pose_health = []

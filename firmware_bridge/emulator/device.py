@@ -30,6 +30,7 @@ LEGACY_REF_VOLTS = 3.3
 TACTILE_CHANNELS = {"fsr": 14, "xhand-tactile": 363}  # decoded columns of the tactile frames
 TACTILE_GRASP_JOINTS = 12
 PREPARE_AHEAD_S = 0.01
+TACTILE_BACKLOG_BYTES = 8192  # tactile boards: frames are lost (not queued) while this much is unread
 
 
 @dataclass
@@ -257,6 +258,14 @@ class Emulator:
         Frames are computed ahead and written at their time, so what reaches the wire is late only by the
         sleep's wake-up error, not by the emulator's own Python work (a real device's DMA does the same).
         """
+        if self.tactile is not None:  # one frame per sample: compute every due frame at once (1 kHz boards)
+            due: list[float] = []
+            while float(self.host_time(self.next_sample_us)) <= now + PREPARE_AHEAD_S and len(due) < 1000:
+                due.append(self.next_sample_us)
+                self.next_sample_us += self.period_us
+            if due:
+                self._emit_tactile(np.round(np.asarray(due)).astype(np.int64))
+            return
         while True:
             times_us = self.next_sample_us + np.arange(self.batch) * self.period_us
             last_t = float(self.host_time(times_us[-1]))
@@ -289,6 +298,23 @@ class Emulator:
         rec["angles"] = angle_cols
         self.seq += 1
         self._queue(wire, build_t, rec)
+
+    def _emit_tactile(self, times_us: np.ndarray) -> None:
+        """Frames of a tactile board for several samples in one numpy pass, each queued at its own time."""
+        assert self.tactile is not None
+        true_t = np.asarray(self.host_time(times_us), np.float64)
+        values, angles, wire = self.tactile.frame(true_t - self.motion_epoch, times_us)
+        n = len(times_us)
+        size = len(wire) // n
+        rec = np.zeros(n, self.dtype)
+        rec["index"], rec["segment"] = self.sample_index + np.arange(n), self.segment
+        rec["frame_seq"] = self.seq + np.arange(n)
+        rec["device_time_us"], rec["true_time"], rec["values"] = times_us, true_t, values
+        rec["angles"][:, :angles.shape[1]] = angles
+        self.sample_index += n
+        self.seq += n
+        for k in range(n):
+            self._queue(wire[k * size:(k + 1) * size], float(true_t[k]), rec[k:k + 1].copy())
 
     def _queue(self, wire: bytes, build_t: float, records: np.ndarray) -> None:
         """Apply the link's faults and delay; frames stay in order (a serial link cannot reorder)."""
@@ -323,6 +349,14 @@ class Emulator:
     def _send(self, frame: PendingFrame) -> None:
         sent_at = time.monotonic()
         written = 0
+        if (self.tactile is not None and frame.fate != Fate.DROPPED and self.link.plugged
+                and self.link.unread() > TACTILE_BACKLOG_BYTES):
+            # a free-running board does not wait for a host that is not reading: the frame is lost whole
+            frame.fate = Fate.NOT_SENT
+            frame.records["send_time"] = sent_at
+            self.in_flight.append((frame, 0))
+            self._settle()
+            return
         if frame.fate != Fate.DROPPED:
             written = self.link.write(frame.wire) if self.link.plugged else 0
             if written < len(frame.wire):
