@@ -49,6 +49,14 @@ def _privileged(plan: ExportPlan) -> bool:
     return bool(plan.opts and plan.opts.privileged)
 
 
+def _tactile(plan: ExportPlan) -> list[tuple[str, str, list[str]]]:
+    """(board entry, feature key, channel names) of every tactile board: observation.tactile.<role>."""
+    from dexumi.export.tactile import feature_key, names
+
+    total = bool(plan.opts and plan.opts.tactile_total)
+    return [(e, feature_key(e), names(e, total)) for e in plan.first.tactile]
+
+
 def features(plan: ExportPlan) -> dict:
     A, J = list(plan.first.vector_names), list(plan.first.exo_names)
     feats: dict = {
@@ -57,6 +65,8 @@ def features(plan: ExportPlan) -> dict:
     }
     if _privileged(plan):
         feats[PRIVILEGED_EXO] = {"dtype": "float32", "shape": [len(J)], "names": J}
+    for _, key, nm in _tactile(plan):
+        feats[key] = {"dtype": "float32", "shape": [len(nm)], "names": nm}
     feats[VALID] = {"dtype": "bool", "shape": [1], "names": None}
     for c in plan.cameras:
         w, h = plan.sizes[c]
@@ -79,6 +89,7 @@ def _data_schema(plan: ExportPlan) -> pa.Schema:
     cols = [("action", pa.list_(pa.float32(), A)), ("observation.state", pa.list_(pa.float32(), A))]
     if _privileged(plan):
         cols.append((PRIVILEGED_EXO, pa.list_(pa.float32(), J)))
+    cols += [(key, pa.list_(pa.float32(), len(nm))) for _, key, nm in _tactile(plan)]
     return pa.schema(cols + [(VALID, pa.bool_()), ("timestamp", pa.float32()), ("frame_index", pa.int64()),
                              ("episode_index", pa.int64()), ("index", pa.int64()), ("task_index", pa.int64())])
 
@@ -110,13 +121,15 @@ class _Writer:
         self.img_stats = {c: ImageStats() for c in plan.cameras}
         self.tasks: list[str] = []
         self.episodes: list[dict] = []
-        keys = ["action", "observation.state", VALID] + ([PRIVILEGED_EXO] if _privileged(plan) else [])
+        keys = ["action", "observation.state", VALID] + ([PRIVILEGED_EXO] if _privileged(plan) else []) + \
+            [key for _, key, _ in _tactile(plan)]
         self.all_vec: dict[str, list[np.ndarray]] = {k: [] for k in keys}
         self.total = 0
 
     def episode(self, ep: Episode, i: int, info: SourceInfo) -> dict:
         plan, o = self.plan, self.plan.opts
-        r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor, plan.first.pose)
+        r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor, plan.first.pose,
+                 plan.first.tactile, o)
         T = len(r)
         sources = {c: ImageSource(ep, c, plan.sizes[c], o.image_fit if o else "crop") for c in plan.cameras}
         writers: dict[str, H264Writer] = {}
@@ -159,6 +172,9 @@ class _Writer:
         if _privileged(plan):
             vec[PRIVILEGED_EXO] = r.exo
         cols = [_vec(r.action), _vec(r.qpos)] + ([_vec(r.exo)] if _privileged(plan) else [])
+        for e, key, _ in _tactile(plan):  # touch: observation.tactile.<role>
+            vec[key] = r.tactile[e]
+            cols.append(_vec(r.tactile[e]))
         self.pw.write_table(pa.Table.from_arrays(
             cols + [pa.array(r.valid.astype(bool), pa.bool_()), pa.array(ts, pa.float32()), pa.array(frame_index),
                     pa.array(np.full(T, i, np.int64)), pa.array(np.arange(self.total, self.total + T, dtype=np.int64)),

@@ -44,6 +44,8 @@ class ExportOptions:
     image_codec: str = "jpeg"  # zarr: jpeg | jpegxl chunks
     action_units: str = "rad"  # rad | motor: vendor units from the map's `motor:` section (dexumi.export.units)
     motor_map: Path | None = None  # the map whose `motor:` section to use (default: each episode's stored map)
+    tactile_baseline: bool = False  # tactile: subtract each board's first valid reading (DexUMI's --force-adjust)
+    tactile_total: bool = False  # tactile: per-finger totals instead of every channel
 
 
 @dataclass

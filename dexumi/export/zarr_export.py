@@ -78,7 +78,8 @@ class _ReplayBuffer:
 
     def episode(self, ep: Episode, i: int, info: SourceInfo) -> dict:
         o = self.plan.opts
-        r = resample(ep, self.plan.fps, o.action_horizon if o else 1, self.plan.motor)
+        r = resample(ep, self.plan.fps, o.action_horizon if o else 1, self.plan.motor, "",
+                     self.plan.first.tactile, o)
         T = len(r)
         srcs = {c: ImageSource(ep, c, self.plan.sizes[c], o.image_fit if o else "crop") for c in self.plan.cameras}
         for k0, k1 in blocks(T):
@@ -111,7 +112,8 @@ class _DexUMI:
     def episode(self, ep: Episode, i: int, info: SourceInfo) -> dict:
         _, numcodecs, _, _ = _codecs()
         o = self.plan.opts
-        r = resample(ep, self.plan.fps, o.action_horizon if o else 1, self.plan.motor)
+        r = resample(ep, self.plan.fps, o.action_horizon if o else 1, self.plan.motor, "",
+                     self.plan.first.tactile, o)
         T = len(r)
         g = self.root.create_group(f"episode_{i}")
         comp = numcodecs.Blosc(cname="zstd", clevel=3)

@@ -10,6 +10,7 @@ import h5py
 from dexumi.episode import schema as S
 from dexumi.errors import DexumiError
 from dexumi.validate import checks_content as C
+from dexumi.validate import checks_devices as D
 from dexumi.validate import checks_pose as P
 from dexumi.validate import checks_schema as K
 from dexumi.validate import checks_sync as Y
@@ -25,7 +26,7 @@ CHECKS = [("schema", K.check_schema), ("length", K.check_length), ("finite", K.c
           ("timestamps", T.check_timestamps), ("rates", T.check_rates), ("gaps", T.check_gaps),
           ("drops", T.check_drops), ("sequence", T.check_sequence), ("alignment", T.check_alignment),
           ("joint_limits", C.check_joint_limits), ("fingertips", C.check_fingertips), ("images", C.check_images),
-          ("latency_drift", Y.check_latency_drift), ("pose", P.check_pose)]
+          ("latency_drift", Y.check_latency_drift), ("pose", P.check_pose), ("devices", D.check_devices)]
 
 
 def _first_line(exc: BaseException) -> str:
