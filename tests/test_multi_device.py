@@ -140,6 +140,7 @@ def test_two_exoskeletons_and_a_tactile_board_equal_their_truth_60s(sim_device, 
     _run_accuracy(sim_device, tmp_path, 60.0)
 
 
+@pytest.mark.slow
 def test_unplugging_one_device_leaves_the_others_and_records_its_gap(sim_device, tmp_path):
     right = _start(sim_device, tmp_path, "exo_right", 1000)
     left = _start(sim_device, tmp_path, "exo_left", 1000)

@@ -120,7 +120,8 @@ def check_devices(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None
             if m["gaps_s"]:
                 levels.append("warn")
                 notes.append(f"{role}: {len(m['gaps_s'])} gap(s) ({', '.join(f'{x:.2f}' for x in m['gaps_s'])} s)")
-            lv = graded(1.0 - m["aligned_valid_fraction"], cfg.invalid_warn_frac, cfg.device_invalid_error_frac) \
+            lv = graded(1.0 - m["aligned_valid_fraction"], cfg.device_invalid_warn_frac,
+                                                                cfg.device_invalid_error_frac) \
                 if frames else "warn"
             if lv != "pass":
                 notes.append(f"{role}: valid at {m['aligned_valid_fraction']:.1%} of the aligned frames")

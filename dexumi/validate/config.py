@@ -55,6 +55,7 @@ class ValidateConfig:
     fsr_baseline_drift_warn_counts: float = 50.0  # FSR: the same in counts
     cross_device_sync_warn_ms: float = 1.0  # two devices' clock-fit residuals combined
     cross_device_sync_error_ms: float = 5.0
+    device_invalid_warn_frac: float = 0.05  # a further device not valid (its edges, a gap) at this fraction …
     device_invalid_error_frac: float = 0.2  # a further device not valid at this fraction of aligned frames
     decode_reduce: int = 8  # JPEG decode scale for the "every image decodes" check (1 = full size)
     # check → off | warn | error: the level its findings are reported at. Fingertip correspondence is a quality
