@@ -90,6 +90,11 @@ def _check_accuracy(path: str, truths: dict[str, np.ndarray]) -> dict[str, float
             assert np.array_equal(d["raw"][rows], tr["values"]), role  # every sample equals the truth
             if role.startswith("tactile"):
                 assert np.all(np.diff(want) == 1), role  # none lost between the first and the last
+                # contact truth: the FSR readings rise above their no-load 200 counts exactly while the
+                # simulated thumb and index fingertips touch (truth 'angles' of a tactile board: forces in N)
+                forces = tr["angles"][:, :2]
+                assert (forces > 0).any() and (forces == 0).any()
+                assert np.array_equal(d["raw"][rows][:, 12:] > 200, np.round(100 * forces) > 0)
             else:
                 assert np.all(np.diff(d["index"]) == 1), role
             clock = rep["encoder"]["clock"]["0"] if role == "exo_right" else rep["devices"][role]["clock"]["0"]

@@ -207,3 +207,14 @@ def test_a_bad_device_spec_is_one_line_and_exit_2_before_any_device_starts(tmp_p
              "--device", "exo_right=/dev/zero", timeout=60)
     assert p.returncode == 2 and "device role exo_right given twice" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+def test_the_recorder_hands_its_devices_to_the_session_process(tmp_path):
+    from apps.recorder.options import RecorderOptions, session_config
+    from dexumi.session.server import config_from_json
+
+    opts = RecorderOptions(out=tmp_path, sim=True, sim_devices=["exo_right,exo_left,tactile_right:fsr"],
+                           devices=["exo_left=/dev/ttyACM1"], sim_tactile_rate=500.0)
+    cfg = config_from_json(json.loads(json.dumps(session_config(opts))))
+    assert cfg.sim_devices == ["exo_right,exo_left,tactile_right:fsr"] and cfg.devices == ["exo_left=/dev/ttyACM1"]
+    assert cfg.sim_tactile_rate_hz == 500.0

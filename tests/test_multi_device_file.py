@@ -112,3 +112,25 @@ def test_the_devices_check_on_a_known_file(episode):
     assert s["tactile_right"]["baseline_drift"] == 0.0 and not s["tactile_right"]["stuck_channels"]
     assert s["exo_right"]["saturated_fraction"] == 0.0
     assert rep["metrics"]["cross_device_sync_ms"] < 0.01
+
+
+def test_replay_shows_touch_as_per_finger_bars(episode):
+    from apps.replay.touch import draw_touch, touch_series
+    from dexumi.episode.reader import Episode
+
+    ep = Episode.open(episode)
+    try:
+        (s,) = touch_series(ep)
+        touch = ep.f["observations/right/tactile"][:]
+    finally:
+        ep.close()
+    assert s.role == "tactile_right" and s.fingers == ["thumb", "index"] and s.unit == "counts"
+    assert np.allclose(s.totals, touch[:, 12:14] - touch[0, 12:14])  # zero at the first reading
+    on, off = int(np.argmax(s.totals[:, 0] > 1000)), int(np.argmax(s.totals[:, 0] == 0))
+    imgs = []
+    for i in (on, off):
+        img = np.full((120, 300, 3), 255, np.uint8)
+        draw_touch(img, [s], i, 0, 0, 300)
+        imgs.append(img)
+    red = [int(((im[..., 2] > 200) & (im[..., 0] < 80)).sum()) for im in imgs]
+    assert red[0] > 500 and red[1] < 50  # a full bar while the thumb presses, an empty one when it lets go

@@ -44,6 +44,9 @@ class RecorderOptions:
     tasks: Path | None = None  # task list with target counts (YAML)
     mute: bool = False
     rerun: str | None = None  # None: off; "": spawn a viewer; a path: save the live stream to that .rrd
+    devices: list[str] = field(default_factory=list)  # several devices: ROLE=PORT[,k=v] (docs/recording.md)
+    sim_devices: list[str] = field(default_factory=list)  # --sim: ROLE[:PROTOCOL],...
+    sim_tactile_rate: float = 100.0
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> RecorderOptions:
@@ -59,7 +62,9 @@ class RecorderOptions:
                    allow_remote=bool(g("allow_remote", False)),
                    duration=g("duration"),
                    episodes=g("episodes"), reset_s=g("reset"), keys=g("keys"), tasks=g("tasks"),
-                   mute=bool(g("mute", False)), rerun=g("rerun"))
+                   mute=bool(g("mute", False)), rerun=g("rerun"), devices=list(g("device", []) or []),
+                   sim_devices=list(g("sim_devices", []) or []),
+                   sim_tactile_rate=float(g("sim_tactile_rate", 100.0) or 100.0))
 
 
 def session_config(opts: RecorderOptions) -> dict[str, Any]:
@@ -70,13 +75,15 @@ def session_config(opts: RecorderOptions) -> dict[str, Any]:
                             channels=opts.channels, sim_seed=opts.seed, protocol=opts.protocol, rate=opts.rate,
                             hand=opts.hand, map=opts.map, task=opts.task, operator=opts.operator,
                             min_free_mb=opts.min_free_mb, profile=opts.profile, require=list(opts.require),
-                            lsl=list(opts.lsl), lsl_outlets=opts.lsl_outlets)
+                            lsl=list(opts.lsl), lsl_outlets=opts.lsl_outlets, device=list(opts.devices),
+                            sim_devices=list(opts.sim_devices), sim_tactile_rate=opts.sim_tactile_rate)
     cfg = _config(ns)
     cfg.sim_extra_args = [*cfg.sim_extra_args, *opts.sim_extra_args]  # after the profile's
     cfg.sim_truth = opts.sim_truth
     d = {k: getattr(cfg, k) for k in cfg.__dataclass_fields__}
     if d.get("calibration") is not None and is_dataclass(d["calibration"]):
         d["calibration"] = asdict(d["calibration"])
+    d["device_calibrations"] = {k: asdict(c) for k, c in (d.get("device_calibrations") or {}).items()}
     return {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
 
 

@@ -43,10 +43,14 @@ def config_from_json(d: dict[str, Any]) -> SessionConfig:
     for k in ("out_dir", "sim_truth", "map_path"):
         if d.get(k) is not None:
             d[k] = Path(d[k])
+    def cal(c: dict) -> EncoderCalibration:
+        return EncoderCalibration(tuple(c["zero_rad"]), tuple(c["sign"]), tuple(c["scale_rad_per_count"]),
+                                  bool(c.get("wrap", False)), str(c.get("profile_id", "")))
+
     if d.get("calibration") is not None:
-        c = d["calibration"]
-        d["calibration"] = EncoderCalibration(tuple(c["zero_rad"]), tuple(c["sign"]), tuple(c["scale_rad_per_count"]),
-                                              bool(c.get("wrap", False)), str(c.get("profile_id", "")))
+        d["calibration"] = cal(d["calibration"])
+    if d.get("device_calibrations"):  # several devices: role → calibration (dexumi.session.device_set)
+        d["device_calibrations"] = {k: cal(c) for k, c in d["device_calibrations"].items()}
     if "sim_camera_size" in d:
         d["sim_camera_size"] = tuple(d["sim_camera_size"])
     return SessionConfig(**d)
