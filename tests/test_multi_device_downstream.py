@@ -60,6 +60,9 @@ def test_record_sim_devices_makes_a_group_per_device_and_a_row_per_device(record
         assert set(rep["devices"]) == {"exo_left", "tactile_right"}
     info = _run("info", path, "--json")
     assert info.returncode == 0, info.stderr
+    summary = json.loads(info.stdout)
+    assert set(summary["devices"]) == {"exo_left", "tactile_right"} and summary["encoder"]["role"] == "exo_right"
+    assert summary["samples"]["tactile_right"] == summary["devices"]["tactile_right"]["samples"] > 1000
 
 
 @pytest.mark.slow
