@@ -221,3 +221,24 @@ def test_the_recorder_hands_its_devices_to_the_session_process(tmp_path):
     cfg = config_from_json(json.loads(json.dumps(session_config(opts))))
     assert cfg.sim_devices == ["exo_right,exo_left,tactile_right:fsr"] and cfg.devices == ["exo_left=/dev/ttyACM1"]
     assert cfg.sim_tactile_rate_hz == 500.0
+
+
+def test_a_device_file_gives_the_same_devices_as_the_options(tmp_path):
+    from dexumi.errors import DexumiError
+    from dexumi.session.device_set import load_device_file, parse_device
+
+    p = tmp_path / "devices.yaml"
+    p.write_text("devices:\n  - {role: exo_right, port: /dev/ttyACM0, map: maps/xhand.yaml}\n"
+                 "  - {role: exo_left, port: /dev/ttyACM1, protocol: v1, rate: 2000}\n"
+                 "  - {role: tactile_right, port: /dev/ttyUSB0, protocol: fsr}\n")
+    texts = load_device_file(p)
+    assert texts == [f"exo_right=/dev/ttyACM0,map={tmp_path / 'maps/xhand.yaml'}",
+                     "exo_left=/dev/ttyACM1,protocol=v1,rate=2000", "tactile_right=/dev/ttyUSB0,protocol=fsr"]
+    specs = [parse_device(t) for t in texts]
+    assert specs[1].rate_hz == 2000 and specs[2].protocol == "fsr" and specs[0].map_path == tmp_path / "maps/xhand.yaml"
+    p.write_text("devices:\n  - {role: exo_right, port: /dev/ttyACM0, colour: red}\n")
+    with pytest.raises(DexumiError, match="unknown key"):
+        load_device_file(p)
+    p.write_text("!!python/object/apply:os.system ['true']\n")
+    with pytest.raises(DexumiError, match="--device-file"):
+        load_device_file(p)

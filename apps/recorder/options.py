@@ -62,9 +62,15 @@ class RecorderOptions:
                    allow_remote=bool(g("allow_remote", False)),
                    duration=g("duration"),
                    episodes=g("episodes"), reset_s=g("reset"), keys=g("keys"), tasks=g("tasks"),
-                   mute=bool(g("mute", False)), rerun=g("rerun"), devices=list(g("device", []) or []),
+                   mute=bool(g("mute", False)), rerun=g("rerun"), devices=_devices(g("device_file"), g("device", [])),
                    sim_devices=list(g("sim_devices", []) or []),
                    sim_tactile_rate=float(g("sim_tactile_rate", 100.0) or 100.0))
+
+
+def _devices(device_file: Path | None, device: list[str] | None) -> list[str]:
+    from apps.cli.commands.record import _device_file
+
+    return [*_device_file(device_file), *(device or [])]
 
 
 def session_config(opts: RecorderOptions) -> dict[str, Any]:

@@ -91,6 +91,42 @@ def parse_device(text: str) -> DeviceSpec:
                       Path(opts["profile"]) if "profile" in opts else None, rate)
 
 
+def load_device_file(path: Path) -> list[str]:
+    """A session's devices from a YAML file, as `--device` texts:
+
+        devices:
+          - {role: exo_right, port: /dev/serial/by-id/usb-exo-right, map: maps/xhand.yaml}
+          - {role: exo_left, port: /dev/serial/by-id/usb-exo-left, protocol: v1, rate: 2000}
+          - {role: tactile_right, port: /dev/ttyUSB0, protocol: xhand-tactile}
+    """
+    from dexumi.safe_yaml import safe_load
+
+    p = Path(path).expanduser()
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DexumiError(f"--device-file {p}: cannot read it ({type(exc).__name__})") from None
+    try:
+        doc = safe_load(text, str(p))
+    except Exception as exc:  # noqa: BLE001 - safe_yaml raises DexumiError or yaml errors: one line either way
+        raise DexumiError(f"--device-file {p}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    items = doc.get("devices") if isinstance(doc, dict) else None
+    if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
+        raise DexumiError(f"--device-file {p}: expected a 'devices:' list of {{role: ..., port: ...}} entries")
+    out = []
+    for k, item in enumerate(items):
+        if not isinstance(item.get("role"), str) or not isinstance(item.get("port"), str):
+            raise DexumiError(f"--device-file {p}: entry {k + 1} needs a role and a port")
+        extra = [f"{key}={item[key]}" for key in KEYS if item.get(key) is not None]
+        unknown = sorted(set(item) - {"role", "port", *KEYS})
+        if unknown:
+            raise DexumiError(f"--device-file {p}: entry {k + 1} ({item['role']}): unknown key(s) {', '.join(unknown)}")
+        rel = [e if not e.startswith(("map=", "profile=")) or Path(e.split("=", 1)[1]).is_absolute()
+               else e.split("=", 1)[0] + "=" + str(p.parent / e.split("=", 1)[1]) for e in extra]
+        out.append(",".join([f"{item['role']}={item['port']}", *rel]))
+    return out
+
+
 def parse_sim_devices(items: list[str]) -> list[DeviceSpec]:
     """`exo_right,exo_left,tactile_right:fsr` (also repeated) → specs whose port is `sim`."""
     out = []

@@ -58,6 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", action="append", default=[], metavar="ROLE=PORT[,k=v]",
                    help="one device of several by role: exo_right, exo_left, tactile_right, ... with "
                         "protocol=, map=, hand=, profile=, rate= (repeatable; docs/recording.md, 'Several devices')")
+    p.add_argument("--device-file", type=Path, default=None, metavar="FILE",
+                   help="the session's devices from a YAML file (devices: [{role, port, protocol, map, ...}])")
     p.add_argument("--sim-devices", action="append", default=[], metavar="ROLE[:PROTOCOL],...",
                    help="--sim: simulate these devices, e.g. exo_right,exo_left,tactile_right (tactile: "
                         "xhand-tactile or fsr)")
@@ -103,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
             raise DexumiError("--rerun needs rerun-sdk (pip install rerun-sdk)")
     args.episodes = 1 if args.episodes is None else args.episodes
     args.duration = 10.0 if args.duration is None else args.duration
-    if not args.sim and not args.port and not any(d.startswith("exo") for d in getattr(args, "device", []) or []):
+    if not args.sim and not args.port and not any(d.startswith("exo") for d in getattr(args, "device", []) or []) \
+            and getattr(args, "device_file", None) is None:
         raise DexumiError("give --port PORT (and --camera SPEC ...), or --sim")
     cfg = _config(args)
     from dexumi.session.device_set import plan_devices
@@ -127,7 +130,7 @@ def _config(args: argparse.Namespace):
                         lsl_streams=list(getattr(args, "lsl", []) or []),
                         lsl_outlets=bool(getattr(args, "lsl_outlets", False)),
                         pose_sources=list(getattr(args, "pose", []) or []),
-                        devices=list(getattr(args, "device", []) or []),
+                        devices=[*_device_file(getattr(args, "device_file", None)), *(getattr(args, "device", []) or [])],
                         sim_devices=list(getattr(args, "sim_devices", []) or []),
                         sim_tactile_rate_hz=float(getattr(args, "sim_tactile_rate", 100.0) or 100.0))
     _device_profiles(cfg)
@@ -153,6 +156,14 @@ def _config(args: argparse.Namespace):
             cfg.sim_channels = cfg.calibration.channels
             cfg.sim_extra_args = [*sim_exoskeleton_args(prof.device, cfg.sim_channels), *cfg.sim_extra_args]
     return cfg
+
+
+def _device_file(path) -> list[str]:
+    if path is None:
+        return []
+    from dexumi.session.device_set import load_device_file
+
+    return load_device_file(path)
 
 
 def _device_profiles(cfg) -> None:
