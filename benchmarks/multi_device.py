@@ -22,7 +22,6 @@ import json
 import logging
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
