@@ -29,6 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dexumi.devices.coalesce import coalesce  # noqa: E402
 from dexumi.devices.encoder import EncoderConfig, EncoderDriver  # noqa: E402
 from dexumi.devices.sim import SimDeviceProcess  # noqa: E402
 from dexumi.devices.tactile import TactileDriver  # noqa: E402
@@ -118,12 +119,14 @@ def main() -> int:
                                                "--drift-ppm", 45, truth=tmp / "tactile.bin")}
     drivers: dict[str, EncoderDriver] = {}
     try:
+        # as a session holds them: the primary exoskeleton's own driver, the further devices with coalesced reads
         drivers["exo_right"] = EncoderDriver(EncoderConfig(procs["exo_right"].port, "v1", rate_hz=2000,
                                                            name="exo_right")).start()
-        drivers["exo_left"] = EncoderDriver(EncoderConfig(procs["exo_left"].port, "v1", rate_hz=2000,
-                                                          name="exo_left")).start()
-        drivers["tactile_right"] = TactileDriver(EncoderConfig(procs["tactile_right"].port, "xhand-tactile",
-                                                               name="tactile_right")).start()
+        left = EncoderDriver(EncoderConfig(procs["exo_left"].port, "v1", rate_hz=2000, name="exo_left"))
+        tactile = TactileDriver(EncoderConfig(procs["tactile_right"].port, "xhand-tactile", name="tactile_right"))
+        for d in (left, tactile):
+            coalesce(d)
+        drivers["exo_left"], drivers["tactile_right"] = left.start(), tactile.start()
         time.sleep(1.0)
         got, wall, cpu = _consume(drivers, seconds)
         multi_pct = 100.0 * cpu / wall

@@ -294,6 +294,9 @@ def _open_one(spec: DeviceSpec, k: int, cfg: SessionConfig, epoch: float | None,
         else:
             rate = spec.rate_hz or (cfg.sim_rate_hz if sim is not None else None)
             drv = EncoderDriver(EncoderConfig(port, spec.protocol or "auto", None, rate, calibration, name=spec.role))
+        from dexumi.devices.coalesce import coalesce
+
+        coalesce(drv)  # fewer, larger reads (dexumi/devices/coalesce.py)
         drv.start()
     except BaseException:
         if sim is not None:

@@ -30,7 +30,6 @@ LEGACY_REF_VOLTS = 3.3
 TACTILE_CHANNELS = {"fsr": 14, "xhand-tactile": 363}  # decoded columns of the tactile frames
 TACTILE_GRASP_JOINTS = 12
 PREPARE_AHEAD_S = 0.01
-TACTILE_BACKLOG_BYTES = 8192  # tactile boards: frames are lost (not queued) while this much is unread
 
 
 @dataclass
@@ -349,16 +348,11 @@ class Emulator:
     def _send(self, frame: PendingFrame) -> None:
         sent_at = time.monotonic()
         written = 0
-        if (self.tactile is not None and frame.fate != Fate.DROPPED and self.link.plugged
-                and self.link.unread() > TACTILE_BACKLOG_BYTES):
-            # a free-running board does not wait for a host that is not reading: the frame is lost whole
-            frame.fate = Fate.NOT_SENT
-            frame.records["send_time"] = sent_at
-            self.in_flight.append((frame, 0))
-            self._settle()
-            return
         if frame.fate != Fate.DROPPED:
-            written = self.link.write(frame.wire) if self.link.plugged else 0
+            # a free-running tactile board does not wait for a host that is not reading (before the port is
+            # opened, or stalled for longer than the tty's ~19 KB of buffers): what does not fit is lost
+            stall = 0.0 if self.tactile is not None else 0.5
+            written = self.link.write(frame.wire, stall_timeout=stall) if self.link.plugged else 0
             if written < len(frame.wire):
                 frame.fate = Fate.NOT_SENT if written == 0 else Fate.CORRUPTED
         frame.records["send_time"] = sent_at
