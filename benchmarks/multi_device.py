@@ -119,14 +119,13 @@ def main() -> int:
                                                "--drift-ppm", 45, truth=tmp / "tactile.bin")}
     drivers: dict[str, EncoderDriver] = {}
     try:
-        # as a session holds them: the primary exoskeleton's own driver, the further devices with coalesced reads
-        drivers["exo_right"] = EncoderDriver(EncoderConfig(procs["exo_right"].port, "v1", rate_hz=2000,
-                                                           name="exo_right")).start()
+        # as a multi-device session holds them: every reader with coalesced reads (dexumi/devices/coalesce.py)
+        right = EncoderDriver(EncoderConfig(procs["exo_right"].port, "v1", rate_hz=2000, name="exo_right"))
         left = EncoderDriver(EncoderConfig(procs["exo_left"].port, "v1", rate_hz=2000, name="exo_left"))
         tactile = TactileDriver(EncoderConfig(procs["tactile_right"].port, "xhand-tactile", name="tactile_right"))
-        for d in (left, tactile):
+        for d in (right, left, tactile):
             coalesce(d)
-        drivers["exo_left"], drivers["tactile_right"] = left.start(), tactile.start()
+        drivers.update(exo_right=right.start(), exo_left=left.start(), tactile_right=tactile.start())
         time.sleep(1.0)
         got, wall, cpu = _consume(drivers, seconds)
         multi_pct = 100.0 * cpu / wall
@@ -141,7 +140,7 @@ def main() -> int:
         # the baseline, side by side: one board alone
         single = SimDeviceProcess("--channels", 16, "--rate", 2000, "--seed", 4)
         procs["single"] = single
-        one = EncoderDriver(EncoderConfig(single.port, "v1", rate_hz=2000, name="single")).start()
+        one = EncoderDriver(EncoderConfig(single.port, "v1", rate_hz=2000, name="single")).start()  # as it reads alone
         drivers = {"single": one}
         time.sleep(1.0)
         _, wall1, cpu1 = _consume(drivers, seconds / 2)

@@ -101,6 +101,17 @@ def test_validate_sees_saturation_stuck_channels_and_baseline_drift(recorded, tm
     c = _devices_check(_damaged(recorded, tmp_path / "b", stick))
     assert c["level"] == "warn" and "exo_left: channel(s) [2] stuck" in c["message"]
 
+    def stick_touch(f):  # the thumb FSR frozen at one reading while the index one moves
+        raw = f["raw/tactile_right/raw"]
+        x = raw[:]
+        assert len(np.unique(x[:, 13])) > 1
+        x[:, 12] = 200
+        raw[...] = x
+
+    (tmp_path / "b2").mkdir()
+    c = _devices_check(_damaged(recorded, tmp_path / "b2", stick_touch))
+    assert c["level"] == "warn" and "tactile_right: channel(s) [12] stuck" in c["message"], c["message"]
+
     def drift(f):
         v = f["raw/tactile_right/values"]
         x = v[:]

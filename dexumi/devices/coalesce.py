@@ -14,7 +14,7 @@ import time
 
 from firmware_bridge.transports import Transport
 
-WAIT_S = 0.004
+WAIT_S = 0.008  # under the readers' 10 ms decode interval: ~125 reads/s instead of one per frame
 TRICKLE_BYTES = 16384
 
 
@@ -45,5 +45,7 @@ class CoalescingTransport:
 
 
 def coalesce(driver) -> None:
-    """Give a (not yet started) encoder/tactile driver the coalescing reads."""
-    driver.transport = CoalescingTransport(driver.transport)
+    """Give an encoder/tactile driver the coalescing reads (also a running one: its reader thread picks the
+    wrapper up at its next read; the wrapped transport is the same open port)."""
+    if not isinstance(driver.transport, CoalescingTransport):
+        driver.transport = CoalescingTransport(driver.transport)

@@ -136,6 +136,9 @@ class RecordingSession:
                 from dexumi.session.device_set import DeviceSet
 
                 self.multi = DeviceSet.open(further, cfg, self.devices.sim_epoch, cfg.device_calibrations)
+                from dexumi.devices.coalesce import coalesce
+
+                coalesce(self.devices.encoder)  # several readers: each reads every ~8 ms, not every frame
         except BaseException:
             if self.pose is not None:
                 self.pose.close()

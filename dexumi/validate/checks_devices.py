@@ -33,36 +33,50 @@ def limits(protocol: str, channels: int) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-def stuck_channels(raw: np.ndarray, t: np.ndarray, min_s: float, ignore_zero: bool) -> list[int]:
-    """Channels whose value stays exactly the same for at least `min_s` (zero ignored for tactile maps: no
-    touch reads zero)."""
+def stuck_channels(raw: np.ndarray, t: np.ndarray, min_s: float, tactile: bool) -> list[int]:
+    """Exoskeleton: channels whose value stays exactly the same for at least `min_s` (a live ADC always
+    moves by its noise). Tactile: a constant reading is what no touch looks like, so a channel is stuck only
+    when it holds one non-zero value through the whole episode while another force channel of the board
+    moves (`min_s` at least)."""
     out = []
     if len(raw) < 3 or t[-1] - t[0] < min_s:
         return out
+    if tactile:
+        const = np.all(raw == raw[0], axis=0)
+        force = np.zeros(raw.shape[1], bool)
+        force[-2:] = raw.shape[1] == 14  # FSR: the two FSR readings (the ADC words are not forces)
+        if raw.shape[1] != 14:
+            force[3:] = True  # XHand: the taxels
+        moving = force & ~const
+        if not moving.any():
+            return out
+        return [int(c) for c in np.flatnonzero(const & force & (raw[0] != 0))]
     for c in range(raw.shape[1]):
         v = raw[:, c]
         change = np.flatnonzero(np.diff(v) != 0)
         starts = np.concatenate([[0], change + 1])
         ends = np.concatenate([change, [len(v) - 1]])
         long = (t[ends] - t[starts]) >= min_s
-        if ignore_zero:
-            long &= v[starts] != 0
         if long.any():
             out.append(c)
     return out
 
 
+BASELINE_MIN_S = 4.0
+
+
 def baseline_drift(protocol: str, values: np.ndarray, t: np.ndarray) -> float | None:
-    """|end − start| of the no-load level of the per-finger totals (5th percentile of the first and the last
-    fifth of the episode), in the device's unit; None when too short."""
+    """|second − first| of the no-load level of the per-finger totals (the 5th percentile of each half of the
+    episode: the lowest readings are the untouched ones), in the device's unit; None when shorter than
+    `BASELINE_MIN_S` (a half may then be all touch)."""
     from dexumi.devices.tactile import finger_totals
 
-    if len(values) < 50:
+    if len(values) < 50 or t[-1] - t[0] < BASELINE_MIN_S:
         return None
     tot, _ = finger_totals(protocol, values)
-    k = max(10, len(tot) // 5)
+    k = len(tot) // 2
     a = np.percentile(tot[:k], 5, axis=0)
-    b = np.percentile(tot[-k:], 5, axis=0)
+    b = np.percentile(tot[k:], 5, axis=0)
     return float(np.max(np.abs(b - a)))
 
 
