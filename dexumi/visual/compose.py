@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+__all__ = ["MODES", "Layers", "compose", "dilate", "fill", "margin_px", "overlay", "pushpull_fill"]
+
 MODES = ("raw", "exo-masked", "robot-overlay")
 MARGIN_PX_PER_240 = 2.0  # the wearer mask is dilated by 2 px per 240 px of image width (covers 2 mm / 1° error)
 
