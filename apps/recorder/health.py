@@ -51,6 +51,9 @@ class CalibrationInfo:
     ranges_from: str = "profile"
 
 
+CLOCKED = ("encoder", "tactile")  # stream kinds with a device clock fit (one row per device of a session)
+
+
 def parse_created(text: str) -> datetime | None:
     try:
         dt = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
@@ -91,7 +94,7 @@ class HealthTracker:
                 self._event(name, "reconnected")
                 if s["kind"] == "encoder":
                     self.last_reconnect_utc = datetime.now(timezone.utc)
-        if s["kind"] == "encoder":
+        if name == "encoder":  # the CRC count is the primary encoder's (further devices: drops and gaps)
             crc = int(extra.get("crc_errors", 0))
             if crc > self._crc:
                 self._event(name, f"{crc - self._crc} CRC errors")
@@ -109,9 +112,9 @@ class HealthTracker:
             level, reason = WARN, f"rate low {rate:.0f}/{nominal:.0f} Hz"
         elif self._recent(name):
             level, reason = WARN, str(self._recent(name))
-        elif s["kind"] == "encoder" and abs(s.get("drift_ppm", 0.0)) > th.drift_warn_ppm:
+        elif s["kind"] in CLOCKED and abs(s.get("drift_ppm", 0.0)) > th.drift_warn_ppm:
             level, reason = WARN, f"clock drift {s['drift_ppm']:.0f} ppm"
-        elif s["kind"] == "encoder" and s.get("residual_ms", 0.0) > th.residual_warn_ms:
+        elif s["kind"] in CLOCKED and s.get("residual_ms", 0.0) > th.residual_warn_ms:
             level, reason = WARN, f"clock residual {s['residual_ms']:.1f} ms"
         align = (extra.get("align_ms") or {}).get(name)
         if level == OK and s["kind"] == "camera" and align is not None and nominal and \
@@ -123,9 +126,9 @@ class HealthTracker:
             "stream": name,
             "rate": "—" if lost else f"{rate:.0f} / {nominal:.0f} Hz" if nominal else f"{rate:.0f} Hz",
             "drops": str(s["dropped"]),
-            "crc": str(extra.get("crc_errors", 0)) if s["kind"] == "encoder" else "–",
+            "crc": str(extra.get("crc_errors", 0)) if name == "encoder" else "–",
             "reconnects": str(s["reconnects"]),
-            "drift": f"{s.get('drift_ppm', 0.0):+.0f} ppm" if s["kind"] == "encoder" else "–",
+            "drift": f"{s.get('drift_ppm', 0.0):+.0f} ppm" if s["kind"] in CLOCKED else "–",
             "align": f"{align:.1f} ms" if align is not None else "–",
             "latency": f"{lat * 1e3:.0f} ms",
             "status": reason or "ok",

@@ -44,6 +44,9 @@ class RecorderOptions:
     tasks: Path | None = None  # task list with target counts (YAML)
     mute: bool = False
     rerun: str | None = None  # None: off; "": spawn a viewer; a path: save the live stream to that .rrd
+    devices: list[str] = field(default_factory=list)  # several devices: ROLE=PORT[,k=v] (docs/recording.md)
+    sim_devices: list[str] = field(default_factory=list)  # --sim: ROLE[:PROTOCOL],...
+    sim_tactile_rate: float = 100.0
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> RecorderOptions:
@@ -59,12 +62,21 @@ class RecorderOptions:
                    allow_remote=bool(g("allow_remote", False)),
                    duration=g("duration"),
                    episodes=g("episodes"), reset_s=g("reset"), keys=g("keys"), tasks=g("tasks"),
-                   mute=bool(g("mute", False)), rerun=g("rerun"))
+                   mute=bool(g("mute", False)), rerun=g("rerun"), devices=_devices(g("device_file"), g("device", [])),
+                   sim_devices=list(g("sim_devices", []) or []),
+                   sim_tactile_rate=float(g("sim_tactile_rate", 100.0) or 100.0))
+
+
+def _devices(device_file: Path | None, device: list[str] | None) -> list[str]:
+    from dexumi.session.device_set import device_file_specs
+
+    return [*device_file_specs(device_file), *(device or [])]
 
 
 def session_config(opts: RecorderOptions) -> dict[str, Any]:
     """The `open` request's config (SessionConfig fields as JSON), the profile merged as `record --headless` does."""
     from dexumi.session.config import SessionConfig
+    from dexumi.session.device_set import apply_device_profiles
     from firmware_bridge.transports import is_sim_port
 
     sim = opts.sim or is_sim_port(opts.port)
@@ -72,9 +84,11 @@ def session_config(opts: RecorderOptions) -> dict[str, Any]:
                         sim_channels=opts.channels, sim_seed=opts.seed, protocol=opts.protocol,
                         encoder_rate_hz=opts.rate, hand=opts.hand, map_path=opts.map, task=opts.task,
                         operator=opts.operator, min_free_mb=opts.min_free_mb, required_streams=list(opts.require),
-                        lsl_streams=list(opts.lsl), lsl_outlets=opts.lsl_outlets)
+                        lsl_streams=list(opts.lsl), lsl_outlets=opts.lsl_outlets, devices=list(opts.devices),
+                        sim_devices=list(opts.sim_devices), sim_tactile_rate_hz=opts.sim_tactile_rate)
     if opts.profile is not None:
         cfg.apply_profile(opts.profile)
+    apply_device_profiles(cfg)  # as `record --headless`: after the profile
     cfg.sim_extra_args = [*cfg.sim_extra_args, *opts.sim_extra_args]  # after the profile's
     cfg.sim_truth = opts.sim_truth
     return cfg.to_wire()

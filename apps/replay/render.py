@@ -97,6 +97,9 @@ def render_video(d: ReplayData, out: Path, fps: float | None = None, tick: Calla
     proj = projection()
     box = _hand_box(d, proj)
     base, xpix = _plot_base(d, width)
+    from apps.replay.touch import draw_touch, touch_series
+
+    touch = touch_series(d.ep)  # tactile boards of a multi-device episode: per-finger bars on the hand panel
     height = CAM_H + PLOT_H
     with H264Writer(out, (width, height), fps or d.fps, crf=26) as w:
         for i in range(len(d)):
@@ -109,6 +112,9 @@ def render_video(d: ReplayData, out: Path, fps: float | None = None, tick: Calla
                 cv2.putText(frame, cam, (x + 6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
                 x += cw
             frame[:CAM_H, x:x + HAND_W] = _hand_panel(d, i, proj, box)
+            if touch:
+                rows = sum(1 + len(s.fingers) for s in touch)
+                draw_touch(frame, touch, i, x + 6, CAM_H - 22 - 13 * rows, HAND_W - 12)
             plot = base.copy()
             cx = xpix(float(d.t[i]))
             cv2.line(plot, (cx, 28), (cx, PLOT_H - 32), CURSOR_COLOR[::-1], 2)

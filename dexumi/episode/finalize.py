@@ -81,7 +81,8 @@ def _camera_report(g: h5py.Group, drops: int | None) -> dict[str, Any]:
 
 def finalize_open_file(f: h5py.File, meta: EpisodeMeta, state: str, stop_reason: str,
                        retargeter: JointMapper | None, extra_stats: dict | None = None,
-                       gap_reasons: list[str] | None = None, camera_drops: dict[str, int] | None = None) -> AlignedView:
+                       gap_reasons: list[str] | None = None, camera_drops: dict[str, int] | None = None,
+                       device_retargeters: dict | None = None) -> AlignedView:
     """Compute and write the aligned view, reports and final attributes into an open (SWMR) episode file."""
     enc = f[S.ENCODER]
     n = min(enc[k].shape[0] for k in S.ENCODER_FIELDS)
@@ -118,6 +119,10 @@ def finalize_open_file(f: h5py.File, meta: EpisodeMeta, state: str, stop_reason:
     report = sync_report(f, n, times, view, gap_reasons or [], camera_drops or {})
     if pose_report:
         report["pose"] = pose_report
+    from dexumi.episode.device_stream import device_groups, write_device_view
+
+    if device_groups(f):  # further devices: /raw/<role> → observations/<side>/… (issue 17)
+        report["devices"] = write_device_view(f, view.timestamps, device_retargeters)
     from dexumi.quality.latency_check import safe_check_open_file  # per-episode latency self-check
 
     report["latency_check"] = safe_check_open_file(f, times.time)

@@ -21,6 +21,7 @@ import numpy as np
 from dexumi.episode import numbering
 from dexumi.episode import schema as S
 from dexumi.episode.finalize import JointMapper, finalize_open_file, read_text
+from dexumi.episode.stored_map import retargeter_from_text
 from dexumi.episode.heapcheck import readable_frames, readable_len
 from dexumi.episode.layout import CameraLayout, EncoderLayout, EpisodeMeta
 from dexumi.episode.writer import EpisodeWriter, publish
@@ -44,6 +45,11 @@ class RecoveryResult:
 def _attr(f: h5py.File, k: str, default: object = "") -> Any:
     v = f.attrs.get(k, default)
     return v.decode() if isinstance(v, bytes) else v.item() if isinstance(v, np.generic) else v
+
+
+def _attr_of(obj: h5py.HLObject, k: str, default: str = "") -> str:
+    v = obj.attrs.get(k, default)
+    return v.decode() if isinstance(v, bytes) else str(v)
 
 
 def _open_any(path: Path) -> tuple[h5py.File, bool]:
@@ -99,19 +105,6 @@ def _meta(f: h5py.File) -> EpisodeMeta:
         main_camera=str(_attr(f, S.A_MAIN_CAMERA)), created_utc=str(_attr(f, S.A_CREATED)),
         outcome=str(_attr(f, S.A_OUTCOME, "unknown")) or "unknown", notes=str(_attr(f, S.A_NOTES)),
         session_json=read_text(f, S.SESSION) or "{}")
-
-
-def retargeter_from_text(text: str) -> JointMapper | None:
-    """A Retargeter from a stored map text, or None (identity action) when there is none or it fails."""
-    if not text.strip():
-        return None
-    try:
-        from dexumi.retarget import Retargeter, parse_map
-
-        return Retargeter.from_map(parse_map(text, "<stored map>", ".yaml"))
-    except Exception as exc:  # noqa: BLE001 - recovery must not fail on the map: keep exoskeleton joints
-        log.warning("stored retarget map unusable (%s): action = exoskeleton joints", exc)
-        return None
 
 
 def _recognise(p: Path) -> None:
@@ -243,12 +236,13 @@ def _rebuild(f: h5py.File, src: Path, retargeter: JointMapper | None) -> Recover
         retargeter = retargeter_from_text(meta.retarget_map_yaml)
     if retargeter is not None and names and tuple(retargeter.robot_joint_names) != names:
         retargeter = None
-    from dexumi.episode import pose_stream
+    from dexumi.episode import device_stream, pose_stream
     from dexumi.episode.extra import copy_streams, layouts_in
 
     w = EpisodeWriter(out, meta, el, cams, action_names=names or (tuple(retargeter.robot_joint_names)
                                                                   if retargeter is not None else None),
-                      extra=layouts_in(f), pose=pose_stream.layouts_in(f))
+                      extra=layouts_in(f), pose=pose_stream.layouts_in(f), devices=device_stream.layouts_in(f),
+                      primary_role=str(_attr_of(f[S.ENCODER], "role")))
     enc = f[S.ENCODER]
     n_enc = _encoder_len(f)
     for name, col in w.encoder.cols.items():
@@ -273,6 +267,7 @@ def _rebuild(f: h5py.File, src: Path, retargeter: JointMapper | None) -> Recover
         counts[cam.name] = m
     counts.update(copy_streams(f, w))  # extra streams (LSL)
     counts.update(pose_stream.copy_streams(f, w))  # wrist pose
+    counts.update(device_stream.copy_streams(f, w))  # further devices (/raw/<role>)
     last = float(enc["host_time"][n_enc - 1]) if n_enc else None
     finalize_open_file(w.f, meta, "recovered", "recovered after an interruption", retargeter,
                        {"recovered_from": src.name})

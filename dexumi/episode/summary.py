@@ -37,7 +37,15 @@ def _summarize(path: str | Path) -> dict[str, Any]:
                           "aligned_offset_ms_max": r.get("aligned_offset_ms_max")}
         T = len(ep)
         enc_rep = rep.get("encoder", {})
-        return {
+        devices = {}  # further devices of a multi-device episode (/raw/<role>)
+        for role, r in (rep.get("devices") or {}).items():
+            last_d = (r.get("clock") or {})
+            last_d = last_d[sorted(last_d, key=int)[-1]] if last_d else None
+            devices[role] = {"kind": r.get("kind", ""), "protocol": r.get("protocol", ""), "samples": int(r.get("samples", 0)),
+                             "rate_hz": float(r.get("rate_hz", 0.0)), "missing_samples": int(r.get("missing_samples", 0)),
+                             "gaps": len(r.get("gaps", [])), "segments": int(r.get("segments", 1)),
+                             "drift_ppm": round(last_d["drift_ppm"], 3) if last_d else None}
+        out = {
             "path": str(path), "format": a.get(S.A_FORMAT), "format_version": int(a.get(S.A_VERSION, 0)),
             "state": a.get(S.A_STATE), "finalized": ep.finalized, "episode_number": a.get(S.A_NUMBER),
             "created_utc": a.get(S.A_CREATED), "task": a.get(S.A_TASK, ""), "operator": a.get(S.A_OPERATOR, ""),
@@ -60,6 +68,12 @@ def _summarize(path: str | Path) -> dict[str, Any]:
             "stop_reason": a.get(S.A_STOP_REASON, ""),
             "file_mb": round(Path(path).stat().st_size / 2**20, 2),
         }
+        if devices:
+            out["encoder"]["role"] = str(enc_g.attrs.get("role", ""))
+            out["devices"] = devices
+            out["samples"].update({k: v["samples"] for k, v in devices.items()})
+            out["drops"].update({k: v["missing_samples"] for k, v in devices.items()})
+        return out
 
 
 def _drops(index: np.ndarray) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import h5py
 import numpy as np
@@ -38,6 +38,14 @@ def _text(group: h5py.Group, name: str, text: str) -> None:
 
 
 _Column = Column  # the old private name
+
+
+class _Stream(Protocol):
+    def finalize(self) -> dict: ...
+
+
+class _Buffered(Protocol):
+    def write_pending(self) -> None: ...
 
 
 
@@ -176,9 +184,11 @@ class EpisodeWriter:
     def __init__(self, path: str | Path, meta: EpisodeMeta, encoder: EncoderLayout,
                  cameras: list[CameraLayout], flush_interval_s: float = 0.25,
                  action_names: tuple[str, ...] | None = None, extra: list | None = None,
-                 pose: list | None = None) -> None:
+                 pose: list | None = None, devices: list | None = None, primary_role: str = "") -> None:
         """`extra`: `dexumi.episode.extra.ExtraLayout`s of extra streams (e.g. LSL) to record too;
-        `pose`: `dexumi.episode.pose_stream.PoseLayout`s of wrist-pose streams."""
+        `pose`: `dexumi.episode.pose_stream.PoseLayout`s of wrist-pose streams; `devices`:
+        `dexumi.episode.device_stream.DeviceLayout`s of further devices (`/raw/<role>`), `primary_role`
+        the role of the exoskeleton in `/raw/encoder` (its `role` attribute)."""
         self.path = Path(path)
         self.meta = meta
         self.flush_interval_s = flush_interval_s
@@ -212,6 +222,14 @@ class EpisodeWriter:
             pg = f.create_group(POSE)
             self.pose = {p.name: PoseStream(pg, p) for p in pose}
             create_pose_view(f, list(self.pose))
+        self.devices = {}
+        if primary_role:
+            f[S.ENCODER].attrs["role"] = primary_role
+        if devices or primary_role:
+            from dexumi.episode.device_stream import DeviceStream, create_device_view
+
+            self.devices = {d.role: DeviceStream(f, d) for d in devices or []}
+            create_device_view(f, list(devices or []), primary_role)
         f.swmr_mode = True
         f.flush()
         self.started = time.monotonic()
@@ -236,6 +254,13 @@ class EpisodeWriter:
         """`dexumi.episode.pose_stream.PoseBatch`es of one pose stream."""
         self.pose[name].append(batches)
 
+    def append_device(self, role: str, batches: list[EncoderBatch]) -> None:
+        """Batches of a further device (`/raw/<role>`)."""
+        self.devices[role].append(batches)
+
+    def append_device_gap(self, role: str, gap: GapEvent) -> None:
+        self.devices[role].add_gap(gap)
+
     def maybe_flush(self, now: float | None = None) -> bool:
         """Flush if `flush_interval_s` has passed since the last flush; returns whether it flushed."""
         now = time.monotonic() if now is None else now
@@ -244,10 +269,14 @@ class EpisodeWriter:
             return True
         return False
 
+    def _buffered(self) -> list[_Buffered]:
+        """The pose and further-device streams (rows they still batch go to the file on flush)."""
+        return [*self.pose.values(), *self.devices.values()]
+
     def flush(self) -> None:
         for camera in self.cameras.values():  # frames the stores still batch go to the file first
             camera.flush()
-        for p in self.pose.values():
+        for p in self._buffered():
             p.write_pending()
         self.f.flush()
         self._last_flush = time.monotonic()
@@ -258,11 +287,13 @@ class EpisodeWriter:
         out.update({name: c.count for name, c in self.cameras.items()})
         out.update({name: x.count for name, x in self.extra.items()})
         out.update({f"pose:{name}": p.count for name, p in self.pose.items()})
+        out.update({role: d.count for role, d in self.devices.items()})
         return out
 
     # ------------------------------------------------------------------------------------------ end
     def finalize(self, outcome: str | None = None, notes: str | None = None, stop_reason: str = "stopped",
-                 retargeter: JointMapper | None = None, extra_stats: dict | None = None) -> Path:
+                 retargeter: JointMapper | None = None, extra_stats: dict | None = None,
+                 device_retargeters: dict | None = None) -> Path:
         """Add the aligned view and reports, close, fsync, rename to the final name; returns that path."""
         from dexumi.episode.finalize import finalize_open_file
 
@@ -274,10 +305,12 @@ class EpisodeWriter:
             self.meta.notes = notes
         for camera in self.cameras.values():
             camera.flush()
-        for x in [*self.extra.values(), *self.pose.values()]:
+        streams: list[_Stream] = [*self.extra.values(), *self.pose.values(), *self.devices.values()]
+        for x in streams:
             x.finalize()
         finalize_open_file(self.f, self.meta, "final", stop_reason, retargeter, extra_stats,
-                           gap_reasons=self.encoder.gap_reasons, camera_drops={k: c.dropped for k, c in self.cameras.items()})
+                           gap_reasons=self.encoder.gap_reasons, camera_drops={k: c.dropped for k, c in self.cameras.items()},
+                           device_retargeters=device_retargeters)
         self._close()
         return publish(self.path)
 
@@ -288,7 +321,7 @@ class EpisodeWriter:
         try:
             for camera in self.cameras.values():
                 camera.flush()
-            for p in self.pose.values():
+            for p in self._buffered():
                 p.write_pending()
             self.f.flush()
         except Exception as exc:  # noqa: BLE001 - closing after an I/O error must not raise again

@@ -20,6 +20,7 @@ from dexumi.export.h5out import h5_output
 from dexumi.export.episodes import each_episode, export_meta
 from dexumi.export.plan import ExportPlan, blocks
 from dexumi.export.source import ImageSource, SourceInfo, resample
+from dexumi.export.tactile import feature_key
 
 
 def _velocity(q: np.ndarray, fps: float) -> np.ndarray:
@@ -43,7 +44,8 @@ def common_length(plan: ExportPlan) -> int:
 
 def write_episode(ep: Episode, index: int, plan: ExportPlan, out: Path, tick: Callable[[int], None], L: int) -> dict:
     o = plan.opts
-    r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor, plan.first.pose)
+    r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor, plan.first.pose,
+                 plan.first.tactile, o)
     T, A = r.action.shape
     n = min(T, L)
     path = out / f"episode_{index}.hdf5"
@@ -73,6 +75,8 @@ def write_episode(ep: Episode, index: int, plan: ExportPlan, out: Path, tick: Ca
         obs.create_dataset("effort", data=np.zeros_like(q))
         if o is not None and o.privileged:
             obs.create_dataset("privileged_exo_joints", data=fit_length(r.exo, L))
+        for e, x in r.tactile.items():  # touch: observations/tactile/<role>
+            obs.create_dataset(feature_key(e, "tactile/"), data=fit_length(x, L))
         imgs = obs.create_group("images")
         sources = {c: ImageSource(ep, c, plan.sizes[c], o.image_fit if o else "crop",
                                o.visual if o else "raw") for c in plan.cameras}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -52,6 +52,14 @@ def _privileged(plan: ExportPlan) -> bool:
     return bool(plan.opts and plan.opts.privileged)
 
 
+def _tactile(plan: ExportPlan) -> list[tuple[str, str, list[str]]]:
+    """(board entry, feature key, channel names) of every tactile board: observation.tactile.<role>."""
+    from dexumi.export.tactile import feature_key, names
+
+    total = bool(plan.opts and plan.opts.tactile_total)
+    return [(e, feature_key(e), names(e, total)) for e in plan.first.tactile]
+
+
 def features(plan: ExportPlan) -> dict:
     A, J = list(plan.first.vector_names), list(plan.first.exo_names)
     feats: dict = {
@@ -60,6 +68,8 @@ def features(plan: ExportPlan) -> dict:
     }
     if _privileged(plan):
         feats[PRIVILEGED_EXO] = {"dtype": "float32", "shape": [len(J)], "names": J}
+    for _, key, nm in _tactile(plan):
+        feats[key] = {"dtype": "float32", "shape": [len(nm)], "names": nm}
     feats[VALID] = {"dtype": "bool", "shape": [1], "names": None}
     for c in plan.cameras:
         w, h = plan.sizes[c]
@@ -82,6 +92,7 @@ def _data_schema(plan: ExportPlan) -> pa.Schema:
     cols = [("action", pa.list_(pa.float32(), A)), ("observation.state", pa.list_(pa.float32(), A))]
     if _privileged(plan):
         cols.append((PRIVILEGED_EXO, pa.list_(pa.float32(), J)))
+    cols += [(key, pa.list_(pa.float32(), len(nm))) for _, key, nm in _tactile(plan)]
     return pa.schema(cols + [(VALID, pa.bool_()), ("timestamp", pa.float32()), ("frame_index", pa.int64()),
                              ("episode_index", pa.int64()), ("index", pa.int64()), ("task_index", pa.int64())])
 
@@ -120,6 +131,7 @@ class Encoded:
     outcome: str
     operator: str
     info_task: str | None = None  # the episode's own task attribute (may be empty)
+    tactile: dict[str, np.ndarray] = field(default_factory=dict)  # board entry → (T, channels)
 
 
 def encode(plan: ExportPlan, ep: Episode, info: SourceInfo, videos: dict[str, Path],
@@ -127,7 +139,8 @@ def encode(plan: ExportPlan, ep: Episode, info: SourceInfo, videos: dict[str, Pa
     """Resample `ep` and write each camera's H.264 video to `videos[cam]`."""
     o = plan.opts
     fps = int(round(plan.fps))
-    r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor, plan.first.pose)
+    r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor, plan.first.pose,
+                 plan.first.tactile, o)
     T = len(r)
     sources = {c: ImageSource(ep, c, plan.sizes[c], o.image_fit if o else "crop", o.visual if o else "raw")
                for c in plan.cameras}
@@ -162,7 +175,8 @@ def encode(plan: ExportPlan, ep: Episode, info: SourceInfo, videos: dict[str, Pa
         for w in writers.values():
             w.close()
     return Encoded(T, r.action, r.qpos, r.valid, r.exo if _privileged(plan) else None, samples,
-                   info.task or DEFAULT_TASK, info.path.name, info.outcome, info.operator, info.task)
+                   info.task or DEFAULT_TASK, info.path.name, info.outcome, info.operator, info.task,
+                   {b: r.tactile[b] for b, _, _ in _tactile(plan)})
 
 
 class _Writer:
@@ -174,7 +188,8 @@ class _Writer:
         self.img_stats = {c: ImageStats() for c in plan.cameras}
         self.tasks: list[str] = []
         self.episodes: list[dict] = []
-        keys = ["action", "observation.state", VALID] + ([PRIVILEGED_EXO] if _privileged(plan) else [])
+        keys = ["action", "observation.state", VALID] + ([PRIVILEGED_EXO] if _privileged(plan) else []) + \
+            [key for _, key, _ in _tactile(plan)]
         self.all_vec: dict[str, list[np.ndarray]] = {k: [] for k in keys}
         self.total = 0
 
@@ -199,6 +214,9 @@ class _Writer:
             assert e.exo is not None  # encode() keeps the exoskeleton joints of a privileged plan
             vec[PRIVILEGED_EXO] = e.exo
             cols.append(_vec(e.exo))
+        for board, key, _ in _tactile(plan):  # touch: observation.tactile.<role>
+            vec[key] = e.tactile[board]
+            cols.append(_vec(e.tactile[board]))
         self.pw.write_table(pa.Table.from_arrays(
             cols + [pa.array(e.valid.astype(bool), pa.bool_()), pa.array(ts, pa.float32()), pa.array(frame_index),
                     pa.array(np.full(T, i, np.int64)), pa.array(np.arange(self.total, self.total + T, dtype=np.int64)),

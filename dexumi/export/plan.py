@@ -46,6 +46,8 @@ class ExportOptions:
     action_units: str = "rad"  # rad | motor: vendor units from the map's `motor:` section (dexumi.export.units)
     motor_map: Path | None = None  # the map whose `motor:` section to use (default: each episode's stored map)
     visual: str = "raw"  # raw | exo-masked | robot-overlay: images from `dexumi render`'s derived file (visual bridge)
+    tactile_baseline: bool = False  # tactile: subtract each board's first valid reading (DexUMI's --force-adjust)
+    tactile_total: bool = False  # tactile: per-finger totals instead of every channel
 
 
 @dataclass

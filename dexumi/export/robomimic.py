@@ -17,6 +17,7 @@ from dexumi.export.normalize import for_plan
 from dexumi.export.plan import ExportPlan, ExportOptions, blocks
 from dexumi.export.source import ImageSource, resample
 from dexumi.vocab import Outcome
+from dexumi.export.tactile import feature_key
 
 FILE = "dataset.hdf5"
 
@@ -49,7 +50,8 @@ def split(n: int, valid_fraction: float) -> tuple[list[int], list[int]]:
 
 def write_demo(data: h5py.Group, ep: Episode, index: int, plan: ExportPlan, norm, tick: Callable[[int], None]) -> dict:
     o = plan.opts
-    r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor, plan.first.pose)
+    r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor, plan.first.pose,
+                 plan.first.tactile, o)
     T, A = r.action.shape
     g = data.create_group(f"demo_{index}")
     g.attrs["num_samples"] = T
@@ -70,6 +72,7 @@ def write_demo(data: h5py.Group, ep: Episode, index: int, plan: ExportPlan, norm
     g.create_dataset("timestamps", data=r.t)
     obs, nxt = g.create_group("obs"), g.create_group("next_obs")
     low = [("qpos", r.qpos)] + ([("privileged_exo_joints", r.exo)] if o is not None and o.privileged else [])
+    low += [(feature_key(e, ""), x) for e, x in r.tactile.items()]  # touch: obs/<role> (tactile_right, ...)
     for key, x in low:
         obs.create_dataset(key, data=x)
         nxt.create_dataset(key, data=_next(x))

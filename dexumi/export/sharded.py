@@ -110,20 +110,23 @@ def _lerobot_shard(plan: ExportPlan, ep: Episode, info: SourceInfo, d: Path) -> 
     for k, c in enumerate(plan.cameras):
         if e.samples[c]:
             arrays[f"samples-{k}"] = np.stack(e.samples[c])
+    for k, b in enumerate(e.tactile):
+        arrays[f"tactile-{k}"] = e.tactile[b]
     np.savez(d / "arrays.npz", allow_pickle=False, **arrays)  # numeric arrays only: nothing written can need pickle to read
     return {"frames": e.T, "task": e.task, "source": e.source, "outcome": e.outcome, "operator": e.operator,
             "info_task": e.info_task}
 
 
 def _load_encoded(plan: ExportPlan, d: Path, meta: dict):
-    from dexumi.export.lerobot import Encoded
+    from dexumi.export.lerobot import Encoded, _tactile
 
     with np.load(d / "arrays.npz", allow_pickle=False) as z:
         a = {k: z[k] for k in z.files}
     samples = {c: list(a[f"samples-{k}"]) if f"samples-{k}" in a else [] for k, c in enumerate(plan.cameras)}
     r = meta["row"]
+    tactile = {b: a[f"tactile-{k}"] for k, (b, _, _) in enumerate(_tactile(plan)) if f"tactile-{k}" in a}
     return Encoded(int(r["frames"]), a["action"], a["qpos"], a["valid"], a.get("exo"), samples, r["task"],
-                   r["source"], r["outcome"], r["operator"], r.get("info_task"))
+                   r["source"], r["outcome"], r["operator"], r.get("info_task"), tactile)
 
 
 def export_sharded(paths: list[str | Path], opts: ExportOptions, engine: Engine,

@@ -42,10 +42,11 @@ class SourceInfo:
     part_index: int = 0  # which split part of the file this is
     parts: list[tuple[int, int, float]] | None = None  # a trimmed/split file's parts: (i0, i1, span_s)
     pose: str = ""  # the wrist-pose stream exported in front of the joints ("" : none)
+    tactile: tuple[str, ...] = ()  # tactile boards as role:protocol (observation.tactile.<role>; export.tactile)
 
     def signature(self) -> tuple:
         """Episodes can share one export only when these agree."""
-        return (self.hand, self.action_names, self.exo_names, tuple(sorted(self.cameras)), self.pose)
+        return (self.hand, self.action_names, self.exo_names, tuple(sorted(self.cameras)), self.pose, self.tactile)
 
     @property
     def vector_names(self) -> tuple[str, ...]:
@@ -95,13 +96,19 @@ def inspect(path: str | Path) -> SourceInfo:
                           str(a.get(S.A_OPERATOR, "")), tuple(ep.action_names),
                           exo_names, cams, n, float(a.get(S.A_FPS, 0.0) or 0.0),
                           float(ep.f[S.TIMESTAMPS][n - 1] - ep.f[S.TIMESTAMPS][0]), parts=parts,
-                          pose=poses[0] if poses else "")
+                          pose=poses[0] if poses else "", tactile=_tactile_roles(ep.f))
     except DexumiError:
         raise
     except Exception as exc:  # noqa: BLE001 - h5py raises several types on damage: one DexumiError
         raise DexumiError(f"{p}: damaged episode ({type(exc).__name__}: {str(exc)[:100]})") from None
     finally:
         ep.close()
+
+
+def _tactile_roles(f) -> tuple[str, ...]:
+    from dexumi.export.tactile import tactile_roles
+
+    return tactile_roles(f)
 
 
 MAX_FRAMES = 20_000_000  # aligned frames: > 7 days at 30 fps
@@ -149,6 +156,7 @@ class Resampled:
     exo: np.ndarray  # (K, J) float32
     valid: np.ndarray  # (K,) bool: both aligned frames around instant k are valid (no encoder gap)
     images: dict[str, np.ndarray] = field(default_factory=dict)  # cam → (K,) raw frame indices
+    tactile: dict[str, np.ndarray] = field(default_factory=dict)  # role → (K, C) float32 (dexumi.export.tactile)
 
     def __len__(self) -> int:
         return len(self.t)
@@ -196,7 +204,8 @@ def pose_vector(ep: Episode, name: str, grid: np.ndarray) -> tuple[np.ndarray, n
     return vec.astype(np.float32), ok
 
 
-def resample(ep: Episode, fps: float, horizon: int = ACTION_HORIZON, motor=None, pose: str = "") -> Resampled:
+def resample(ep: Episode, fps: float, horizon: int = ACTION_HORIZON, motor=None, pose: str = "",
+             tactile: tuple[str, ...] = (), opts=None) -> Resampled:
     """Joints interpolated linearly at k / fps; each camera's image is the aligned frame nearest in time;
     action[k] = qpos[k + horizon] on this grid (dexumi.episode.aligned.next_step_action). `pose`: a wrist-pose
     stream put in front of the joints in both (`pose_vector`; its invalid instants are invalid)."""
@@ -230,7 +239,14 @@ def resample(ep: Episode, fps: float, horizon: int = ACTION_HORIZON, motor=None,
         action = np.concatenate([next_step_action(pv, horizon), action], axis=1)
         qg = np.concatenate([pv, qg], axis=1)
         valid &= pok
-    return Resampled(fps, rel, action, qg, _interp(grid, ts, exo), valid, images)
+    touch = {}
+    for entry in tactile:  # each board at the nearest aligned frame; its invalid instants are invalid
+        from dexumi.export.tactile import tactile_at
+
+        touch[entry], tok = tactile_at(ep.f, entry, near, bool(getattr(opts, "tactile_baseline", False)),
+                                      bool(getattr(opts, "tactile_total", False)))
+        valid &= tok
+    return Resampled(fps, rel, action, qg, _interp(grid, ts, exo), valid, images, touch)
 
 
 def decode_reduce(src: tuple[int, int], dst: tuple[int, int]) -> int:

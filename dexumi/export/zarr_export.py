@@ -9,6 +9,7 @@ under `data/<key>`, `meta/episode_ends` (int64, exclusive end index of each epis
     data/timestamp (N,) float64          seconds from the episode's start, k / fps
     data/camera<i>_rgb (N, H, W, 3)      uint8 RGB, one JPEG (or JPEG-XL) chunk per frame (imagecodecs)
     data/privileged_exo_joints (N, J)    only with --privileged
+    data/<role> (N, C) float32           each tactile board (tactile_right, ...; dexumi.export.tactile)
 
 `--layout dexumi` (DexUMI's per-episode groups): `episode_<n>/hand_action` (also as `action`),
 `episode_<n>/proprioception`,
@@ -64,6 +65,11 @@ class _ReplayBuffer:
         vec = {"action": (A,), "state": (A,), "valid": (), "timestamp": ()}
         if plan.opts is not None and plan.opts.privileged:
             vec["privileged_exo_joints"] = (J,)
+        from dexumi.export.tactile import feature_key, names
+
+        total = bool(plan.opts and plan.opts.tactile_total)
+        self.touch = {e: feature_key(e, "") for e in plan.first.tactile}  # data/<role>: each tactile board
+        vec.update({key: (len(names(e, total)),) for e, key in self.touch.items()})
         dt = {"valid": bool, "timestamp": np.float64}
         self.vec = {k: self.data.zeros(k, shape=(0, *s), chunks=(4096, *s), dtype=dt.get(k, np.float32),
                                        compressor=comp) for k, s in vec.items()}
@@ -78,7 +84,8 @@ class _ReplayBuffer:
 
     def episode(self, ep: Episode, i: int, info: SourceInfo) -> dict:
         o = self.plan.opts
-        r = resample(ep, self.plan.fps, o.action_horizon if o else 1, self.plan.motor)
+        r = resample(ep, self.plan.fps, o.action_horizon if o else 1, self.plan.motor, "",
+                     self.plan.first.tactile, o)
         T = len(r)
         srcs = {c: ImageSource(ep, c, self.plan.sizes[c], o.image_fit if o else "crop",
                                o.visual if o else "raw") for c in self.plan.cameras}
@@ -88,6 +95,7 @@ class _ReplayBuffer:
             self.tick(k1 - k0)
         cols = {"action": r.action, "state": r.qpos, "valid": r.valid, "timestamp": r.t,
                 "privileged_exo_joints": r.exo}
+        cols.update({key: r.tactile[e] for e, key in self.touch.items()})
         for k, arr in self.vec.items():
             arr.append(cols[k])
         self.total += T
@@ -112,7 +120,8 @@ class _DexUMI:
     def episode(self, ep: Episode, i: int, info: SourceInfo) -> dict:
         _, numcodecs, _, _ = _codecs()
         o = self.plan.opts
-        r = resample(ep, self.plan.fps, o.action_horizon if o else 1, self.plan.motor)
+        r = resample(ep, self.plan.fps, o.action_horizon if o else 1, self.plan.motor, "",
+                     self.plan.first.tactile, o)
         T = len(r)
         g = self.root.create_group(f"episode_{i}")
         comp = numcodecs.Blosc(cname="zstd", clevel=3)
@@ -123,6 +132,10 @@ class _DexUMI:
         g.array("timestamp", r.t, compressor=comp)
         if o is not None and o.privileged:
             g.array("privileged_exo_joints", r.exo, compressor=comp)
+        for e, x in r.tactile.items():  # each tactile board as <role>; DexUMI's own `fsr` key: its FSR board
+            g.array(e.split(":")[0], x, compressor=comp)
+            if e.endswith(":fsr") and "fsr" not in g:
+                g.array("fsr", x[:, -2:] if x.shape[1] > 2 else x, compressor=comp)
         g.attrs.update({"source": ep.path.name, "outcome": info.outcome, "task": info.task,
                         "operator": info.operator})
         img = _image_compressor(self.plan)

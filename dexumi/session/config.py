@@ -20,6 +20,14 @@ if TYPE_CHECKING:
     from dexumi.profile import Profile
 
 
+def _calibration(c: EncoderCalibration | dict[str, Any]) -> EncoderCalibration:
+    """An EncoderCalibration from its `asdict` form (as `to_wire` writes it); one already made as it is."""
+    if isinstance(c, EncoderCalibration):
+        return c
+    return EncoderCalibration(tuple(c["zero_rad"]), tuple(c["sign"]), tuple(c["scale_rad_per_count"]),
+                              bool(c.get("wrap", False)), str(c.get("profile_id", "")))
+
+
 @dataclass
 class SessionConfig:
     """What the session records from and where; `from_profile` merges a calibration profile into it."""
@@ -63,6 +71,12 @@ class SessionConfig:
     lsl_streams: list[str] = field(default_factory=list)  # `lsl:NAME` extra streams to record
     lsl_outlets: bool = False  # publish encoder samples, frame indices and episode markers over LSL
     pose_sources: list[str] = field(default_factory=list)  # wrist-pose specs (`pose:sim`, `pose:udp:9870`, ...)
+    # several devices (issue 17; dexumi.session.device_set): `ROLE=PORT[,protocol=..][,map=..][,hand=..]`
+    devices: list[str] = field(default_factory=list)
+    sim_devices: list[str] = field(default_factory=list)  # --sim: `ROLE[:PROTOCOL]`, e.g. exo_right, tactile_right:fsr
+    sim_tactile_rate_hz: float = 100.0  # --sim tactile boards' frame rate
+    sim_device_args: dict[str, list[str]] = field(default_factory=dict)  # role → more emulator options (tests)
+    device_calibrations: dict[str, EncoderCalibration] = field(default_factory=dict)  # role → profile's calibration
 
     def to_wire(self) -> dict[str, Any]:
         """Every field as plain JSON (paths as strings, pairs as lists, calibration as a dict): `from_wire`
@@ -85,11 +99,10 @@ class SessionConfig:
         for k in _PAIRS:
             if d.get(k) is not None:
                 d[k] = tuple(d[k])
-        c = d.get("calibration")
-        if c is not None and not isinstance(c, EncoderCalibration):
-            d["calibration"] = EncoderCalibration(tuple(c["zero_rad"]), tuple(c["sign"]),
-                                                  tuple(c["scale_rad_per_count"]), bool(c.get("wrap", False)),
-                                                  str(c.get("profile_id", "")))
+        if d.get("calibration") is not None:
+            d["calibration"] = _calibration(d["calibration"])
+        if d.get("device_calibrations"):  # several devices: role → calibration (dexumi.session.device_set)
+            d["device_calibrations"] = {k: _calibration(c) for k, c in d["device_calibrations"].items()}
         return cls(**d)
 
     def __post_init__(self) -> None:
@@ -134,6 +147,7 @@ class SessionConfig:
         """The summary kept in an episode file: the calibration by its id, the profile text as a flag."""
         d = self.to_wire()
         d["calibration"] = None if self.calibration is None else self.calibration.profile_id or "given"
+        d["device_calibrations"] = {k: c.profile_id or "given" for k, c in self.device_calibrations.items()}
         d["profile_yaml"] = bool(self.profile_yaml)
         return d
 

@@ -38,6 +38,7 @@ from dexumi.vocab import SessionState
 if TYPE_CHECKING:
     from dexumi.episode.pose_stream import PoseBatch
     from dexumi.session.lsl_bridge import LslBridge
+    from dexumi.session.device_set import DeviceSet
     from dexumi.session.pose_bridge import PoseBridge
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,8 @@ class RecordingSession:
         self._qa = EpisodeQA(config.drift_every)
         self.lsl: LslBridge | None = None  # lsl:NAME inlets and dexumi's outlets
         self.pose: PoseBridge | None = None  # --pose sources
+        self.multi: DeviceSet | None = None  # further devices by role (--device, --sim-devices)
+        self.primary_role = ""  # the role of the exoskeleton in /raw/encoder ("" for a one-device session)
         self.qa_lines: list[str] = []
         self._listeners: list[Listener] = []
 
@@ -121,6 +124,10 @@ class RecordingSession:
                 if r.action == "skipped":
                     continue  # recover_path logged the one-line reason; recording goes on
                 log.warning("%s %s → %s (%s)", r.action, r.source.name, r.path.name if r.path else "-", r.message)
+        from dexumi.session.device_set import apply_primary, plan_devices
+
+        primary, further = plan_devices(cfg)
+        self.primary_role = apply_primary(cfg, primary)
         self.devices = open_devices(cfg)
         try:
             joints = self.devices.encoder.joints
@@ -137,7 +144,16 @@ class RecordingSession:
                 from dexumi.session.pose_bridge import PoseBridge
 
                 self.pose = PoseBridge(cfg.pose_sources, cfg.latencies_s, self.devices.sim_epoch, cfg.device_timeout_s)
+            if further:
+                from dexumi.session.device_set import DeviceSet
+
+                self.multi = DeviceSet.open(further, cfg, self.devices.sim_epoch, cfg.device_calibrations)
+                from dexumi.devices.coalesce import coalesce
+
+                coalesce(self.devices.encoder)  # several readers: each reads every ~8 ms, not every frame
         except BaseException:
+            if self.pose is not None:
+                self.pose.close()
             if self.lsl is not None:
                 self.lsl.close()
             self.devices.close()
@@ -164,6 +180,8 @@ class RecordingSession:
             self.lsl.close()
         if self.pose is not None:
             self.pose.close()
+        if self.multi is not None:
+            self.multi.close()
         if self.devices is not None:
             self.devices.close()
         self._release_folder()
@@ -218,7 +236,8 @@ class RecordingSession:
                 self._writer = EpisodeWriter(path, meta, layout, cams, self.cfg.flush_interval_s,
                                              tuple(self.retargeter.robot_joint_names) if self.retargeter else None,
                                              self.lsl.layouts() if self.lsl else None,
-                                             self.pose.layouts() if self.pose else None)
+                                             self.pose.layouts() if self.pose else None,
+                                             self.multi.layouts() if self.multi else None, self.primary_role)
             except Exception:
                 path.unlink(missing_ok=True) if path.exists() and path.stat().st_size == 0 else None
                 raise
@@ -227,6 +246,8 @@ class RecordingSession:
             self._drops0 = {st.name: st.dropped for st in self.status().streams}
             self._link0 = self.devices.encoder.stats() if self.devices is not None else None
             self._gaps_seen = len(enc.stats().gap_events)
+            if self.multi is not None:
+                self.multi.mark_gaps_seen()
             self.episode_ended.clear()
             self.state = "recording"
             if self.lsl is not None:
@@ -318,11 +339,13 @@ class RecordingSession:
         for name, fr in frames.items():
             self._totals[name] = self._totals.get(name, 0) + len(fr)
         with self._lock:
+            # further devices are read under the lock: a stop in between would otherwise lose what was read
+            more = self.multi.read() if self.multi is not None else {}
             w = self._writer
             if w is None:
                 return
             try:
-                self._append(w, enc_batches, frames, extra, pose)
+                self._append(w, enc_batches, frames, extra, pose, more)
                 gaps = self.devices.encoder.stats().gap_events
                 for g in gaps[self._gaps_seen:]:
                     w.append_gap(g)
@@ -335,8 +358,9 @@ class RecordingSession:
                 self._on_write_error(exc)
 
     def _append(self, w: EpisodeWriter, enc_batches: list[EncoderBatch], frames: dict[str, list[CameraFrame]],
-                extra: dict[str, list], pose: dict[str, list[PoseBatch]]) -> None:
-        """What was drained, from the episode's start on, into its file."""
+                extra: dict[str, list], pose: dict[str, list[PoseBatch]],
+                more: dict[str, list[EncoderBatch]] | None = None) -> None:
+        """What was drained (`more`: further devices by role), from the episode's start on, into its file."""
         assert self.devices is not None
         w.append_encoder([b for b in (_since(b, self._t0) for b in enc_batches) if b is not None])
         for cam in self.devices.cameras:
@@ -349,6 +373,12 @@ class RecordingSession:
         for name, pb in pose.items():
             assert self.pose is not None  # pose streams come from the pose bridge
             w.append_pose(name, self.pose.since(pb, self._t0))
+        for role, mb in (more or {}).items():
+            w.append_device(role, [b for b in (_since(b, self._t0) for b in mb) if b is not None])
+        if self.multi is not None:
+            for role, new in self.multi.new_gaps().items():
+                for g in new:
+                    w.append_device_gap(role, g)
 
     def _check_disk(self) -> None:
         now = time.monotonic()
@@ -401,13 +431,16 @@ class RecordingSession:
             if self.lsl is not None:
                 extra = self.lsl.poll(enc_all, cam_all, self.devices.cameras)
             pose: dict[str, list[PoseBatch]] = self.pose.poll() if self.pose is not None else {}
-            self._append(w, enc_all, cam_all, extra, pose)
+            # further devices: their last samples and gaps
+            more = self.multi.read() if self.multi is not None else {}
+            self._append(w, enc_all, cam_all, extra, pose, more)
             t_final = time.perf_counter()
             path = w.finalize(outcome, notes, reason, self.retargeter,
                               {"elapsed_s": time.monotonic() - self._t0, "flushes": w.flushes,
                                "camera_drops": {k: c.dropped for k, c in w.cameras.items()},
                                "encoder_overflows": self.devices.encoder.stats().overflows,
-                               "link": self._link_counts()})
+                               "link": self._link_counts()},
+                              device_retargeters=self.multi.retargeters() if self.multi is not None else None)
             log.info("episode %d finalised in %.3f s: %s", w.meta.number, time.perf_counter() - t_final, path)
             finalised = True
         except (OSError, RuntimeError) as exc:
@@ -458,6 +491,8 @@ class RecordingSession:
                 streams.append(StreamStatus(cam.name, "camera", c.connected, c.rate_hz, c.nominal_rate_hz,
                                             self._totals.get(cam.name, 0), counts.get(cam.name, 0),
                                             c.missing_samples + c.overflows, c.gaps, c.reconnects, c.last_data_age_s))
+        if self.multi is not None:
+            streams += self.multi.statuses(counts)
         if self.lsl is not None:
             streams += self.lsl.statuses(time.monotonic())
         pose_health: list[dict[str, Any]] = []

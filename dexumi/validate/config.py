@@ -12,7 +12,8 @@ from dexumi.vocab import CheckLevel
 # the one list of checks, in report order; an episode check NAME is the function `check_NAME` of one of the
 # dexumi/validate/checks_*.py modules (run by validate/episode.py), folder checks are validate/folder.py's
 CHECKS = ("schema", "length", "finite", "timestamps", "rates", "gaps", "drops", "sequence", "alignment",
-          "joint_limits", "fingertips", "images", "numbering", "latency_drift", "calibration_drift", "pose")
+          "joint_limits", "fingertips", "images", "numbering", "latency_drift", "calibration_drift", "pose",
+          "devices")
 FOLDER_CHECKS = ("numbering", "calibration_drift")
 EPISODE_CHECKS = tuple(c for c in CHECKS if c not in FOLDER_CHECKS)
 SEVERITIES = ("off", "warn", "error")
@@ -50,6 +51,15 @@ class ValidateConfig:
     pose_loss_error_frac: float = 0.10
     pose_latency: bool = True  # measure pose-vs-camera latency (optical flow of the main camera)
     pose_latency_warn_ms: float = 15.0
+    saturation_warn_frac: float = 0.001  # devices: samples with a channel at the format's limit
+    saturation_error_frac: float = 0.05
+    stuck_min_s: float = 2.0  # a channel frozen at one value this long (tactile: at a non-zero value) is stuck
+    tactile_baseline_drift_warn_n: float = 0.5  # XHand: no-load level of a fingertip's total moving this much
+    fsr_baseline_drift_warn_counts: float = 50.0  # FSR: the same in counts
+    cross_device_sync_warn_ms: float = 1.0  # two devices' clock-fit residuals combined
+    cross_device_sync_error_ms: float = 5.0
+    device_invalid_warn_frac: float = 0.05  # a further device not valid (its edges, a gap) at this fraction …
+    device_invalid_error_frac: float = 0.2  # a further device not valid at this fraction of aligned frames
     decode_reduce: int = 8  # JPEG decode scale for the "every image decodes" check (1 = full size)
     # check → off | warn | error: the level its findings are reported at. Fingertip correspondence is a quality
     # figure of the hand pair and calibration, not a defect of the file: warn by default.

@@ -12,6 +12,7 @@ import h5py
 from dexumi.episode import schema as S
 from dexumi.errors import DexumiError
 from dexumi.validate import checks_content as C
+from dexumi.validate import checks_devices as D
 from dexumi.validate import checks_pose as P
 from dexumi.validate import checks_schema as K
 from dexumi.validate import checks_sync as Y
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def _check_function(name: str) -> Callable[..., Any]:
     """`check_NAME` of the module that implements it."""
-    found = [getattr(m, f"check_{name}") for m in (K, T, C, Y, P) if hasattr(m, f"check_{name}")]
+    found = [getattr(m, f"check_{name}") for m in (K, T, C, Y, P, D) if hasattr(m, f"check_{name}")]
     if len(found) != 1:
         raise RuntimeError(f"validation check {name!r}: {len(found)} implementations of check_{name}")
     return found[0]

@@ -152,7 +152,9 @@ class Emulator:
         self.motion_epoch = cfg.motion_epoch if cfg.motion_epoch is not None else self.t0
         self.truth = TruthLog(cfg.truth_path, cfg.channels, self._meta()) if cfg.truth_path else None
         self.dtype = record_dtype(cfg.channels)
-        self.wire = FaultyWire(cfg, self.link, self.truth, np.random.default_rng(cfg.seed + 1_000_003))
+        # a free-running tactile board does not wait for a host that is not reading (FaultyWire.stall_timeout)
+        self.wire = FaultyWire(cfg, self.link, self.truth, np.random.default_rng(cfg.seed + 1_000_003),
+                               stall_timeout=0.0 if self.tactile is not None else 0.5)
         self.commands = CommandHandler(self)
         self.clock = DeviceClock(cfg.drift_ppm)
         self.running = True
@@ -246,6 +248,14 @@ class Emulator:
         Frames are computed ahead and written at their time, so what reaches the wire is late only by the
         sleep's wake-up error, not by the emulator's own Python work (a real device's DMA does the same).
         """
+        if self.tactile is not None:  # one frame per sample: compute every due frame at once (1 kHz boards)
+            due: list[float] = []
+            while float(self.clock.host_time(self.next_sample_us)) <= now + PREPARE_AHEAD_S and len(due) < 1000:
+                due.append(self.next_sample_us)
+                self.next_sample_us += self.period_us
+            if due:
+                self._emit_tactile(np.round(np.asarray(due)).astype(np.int64))
+            return
         while True:
             times_us = self.next_sample_us + np.arange(self.batch) * self.period_us
             last_t = float(self.clock.host_time(times_us[-1]))
@@ -285,6 +295,23 @@ class Emulator:
         wire = protocol.encode_frame(msg_type, self.seq, int(self.clock.device_us(t)), payload)
         self.seq += 1
         self.wire.queue(wire, t, np.zeros(0, self.dtype))
+
+    def _emit_tactile(self, times_us: np.ndarray) -> None:
+        """Frames of a tactile board for several samples in one numpy pass, each queued at its own time."""
+        assert self.tactile is not None
+        true_t = np.asarray(self.clock.host_time(times_us), np.float64)
+        values, angles, wire = self.tactile.frame(true_t - self.motion_epoch, times_us)
+        n = len(times_us)
+        size = len(wire) // n
+        rec = np.zeros(n, self.dtype)
+        rec["index"], rec["segment"] = self.sample_index + np.arange(n), self.segment
+        rec["frame_seq"] = self.seq + np.arange(n)
+        rec["device_time_us"], rec["true_time"], rec["values"] = times_us, true_t, values
+        rec["angles"][:, :angles.shape[1]] = angles
+        self.sample_index += n
+        self.seq += n
+        for k in range(n):
+            self.wire.queue(wire[k * size:(k + 1) * size], float(true_t[k]), rec[k:k + 1].copy())
 
     # ----------------------------------------------------------------------------------------- cable
     def _unplug(self, now: float) -> None:

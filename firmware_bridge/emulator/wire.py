@@ -28,8 +28,12 @@ class PendingFrame:
 class FaultyWire:
     """Drops, corrupts and delays frames as configured; knows the truth of every one (`stats`, the log)."""
 
-    def __init__(self, cfg: EmulatorConfig, link: PtyLink, truth: TruthLog | None, fault_rng: np.random.Generator) -> None:
+    def __init__(self, cfg: EmulatorConfig, link: PtyLink, truth: TruthLog | None, fault_rng: np.random.Generator,
+                 stall_timeout: float = 0.5) -> None:
         self.cfg = cfg
+        # how long a write waits for a host that is not reading; 0 for a free-running tactile board (before the
+        # port is opened, or stalled for longer than the tty's ~19 KB of buffers): what does not fit is lost
+        self.stall_timeout = stall_timeout
         self.link = link
         self.truth = truth
         self.fault_rng = fault_rng
@@ -74,7 +78,7 @@ class FaultyWire:
         sent_at = time.monotonic()
         written = 0
         if frame.fate != Fate.DROPPED:
-            written = self.link.write(frame.wire) if self.link.plugged else 0
+            written = self.link.write(frame.wire, stall_timeout=self.stall_timeout) if self.link.plugged else 0
             if written < len(frame.wire):
                 frame.fate = Fate.NOT_SENT if written == 0 else Fate.CORRUPTED
         frame.records["send_time"] = sent_at

@@ -45,6 +45,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--motor-map", type=Path, default=None, metavar="FILE",
                    help="with --action-units motor: the map file whose motor: section to use (default: the map "
                         "stored in each episode)")
+    p.add_argument("--tactile-baseline", action="store_true",
+                   help="tactile boards: subtract each episode's first valid reading (DexUMI's --force-adjust)")
+    p.add_argument("--tactile-total", action="store_true",
+                   help="tactile boards: per-finger totals instead of every taxel/channel")
     p.add_argument("--force", action="store_true", help="replace an earlier export at --out")
     p.add_argument("--valid-fraction", type=float, default=0.1, help="robomimic: share of demos in mask/valid")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
@@ -72,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
                          exclude=args.exclude, image_fit=args.image_fit, act_length=args.act_length,
                          act_compress=args.act_compress, layout=args.layout, image_codec=args.image_codec,
                          action_units=args.action_units, motor_map=args.motor_map,
-                         visual=args.visual)
+                         visual=args.visual,
+                         tactile_baseline=bool(getattr(args, "tactile_baseline", False)),
+                         tactile_total=bool(getattr(args, "tactile_total", False)))
     engine = None
     if args.engine is not None:
         from dexumi.batch import engine_from_args

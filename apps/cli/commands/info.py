@@ -37,8 +37,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"  aligned frames {s['aligned_frames']} ({s['valid_frames']} valid) over {s['duration_s']:.2f} s "
           f"on {s['main_camera'] or 'a grid'}; action {s['action_dim']} joints")
     e = s["encoder"]
-    print(f"  encoder: {e['samples']} samples at {e['rate_hz']:.1f} Hz, missing {e['missing_samples']}, "
+    print(f"  encoder{' ' + e['role'] if e.get('role') else ''}: {e['samples']} samples at {e['rate_hz']:.1f} Hz, missing {e['missing_samples']}, "
           f"gaps {e['gaps']}, drift {e['drift_ppm']} ppm, residual {e['residual_ms']} ms")
+    for role, d in s.get("devices", {}).items():  # several devices: one line each
+        print(f"  {role} ({d['kind']}, {d['protocol']}): {d['samples']} samples at {d['rate_hz']:.1f} Hz, missing "
+              f"{d['missing_samples']}, gaps {d['gaps']}, segments {d['segments']}, drift {d['drift_ppm']} ppm")
     for name, c in s["cameras"].items():
         print(f"  camera {name}: {c['frames']} frames {c['width']}x{c['height']} at {c['rate_hz']:.1f} fps, "
               f"dropped {c['dropped']}, latency {c['latency_s'] * 1e3:.0f} ms")

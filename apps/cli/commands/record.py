@@ -55,6 +55,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pose", action="append", default=[], metavar="SPEC",
                    help="record a wrist-pose source: pose:sim[:k=v,...], pose:udp:PORT, pose:lsl:NAME (repeatable; "
                         "docs/pose.md)")
+    p.add_argument("--device", action="append", default=[], metavar="ROLE=PORT[,k=v]",
+                   help="one device of several by role: exo_right, exo_left, tactile_right, ... with "
+                        "protocol=, map=, hand=, profile=, rate= (repeatable; docs/recording.md, 'Several devices')")
+    p.add_argument("--device-file", type=Path, default=None, metavar="FILE",
+                   help="the session's devices from a YAML file (devices: [{role, port, protocol, map, ...}])")
+    p.add_argument("--sim-devices", action="append", default=[], metavar="ROLE[:PROTOCOL],...",
+                   help="--sim: simulate these devices, e.g. exo_right,exo_left,tactile_right (tactile: "
+                        "xhand-tactile or fsr)")
+    p.add_argument("--sim-tactile-rate", type=float, default=100.0, metavar="HZ",
+                   help="--sim: frame rate of simulated tactile boards")
     p.add_argument("--lsl-outlets", action="store_true",
                    help="publish encoder samples, camera frame indices and episode markers as LSL outlets")
     p.add_argument("--reset", type=float, default=None, metavar="S", help="recorder: reset timer between episodes")
@@ -95,9 +105,13 @@ def run(args: argparse.Namespace) -> int:
             raise DexumiError("--rerun needs rerun-sdk (pip install rerun-sdk)")
     args.episodes = 1 if args.episodes is None else args.episodes
     args.duration = 10.0 if args.duration is None else args.duration
-    if not args.sim and not args.port:
+    if not args.sim and not args.port and not any(d.startswith("exo") for d in getattr(args, "device", []) or []) \
+            and getattr(args, "device_file", None) is None:
         raise DexumiError("give --port PORT (and --camera SPEC ...), or --sim")
     cfg = _config(args)
+    from dexumi.session.device_set import plan_devices
+
+    plan_devices(cfg)  # grammar errors before any device is started (one line, exit 2)
     from dexumi.devices.pose import make_pose
 
     for spec in cfg.pose_sources:  # grammar errors before any device is started (one line, exit 2)
@@ -116,8 +130,21 @@ def _config(args: argparse.Namespace):
                         required_streams=list(getattr(args, "require", []) or []),
                         lsl_streams=list(getattr(args, "lsl", []) or []),
                         lsl_outlets=bool(getattr(args, "lsl_outlets", False)),
-                        pose_sources=list(getattr(args, "pose", []) or []))
-    return cfg if args.profile is None else cfg.apply_profile(args.profile)
+                        pose_sources=list(getattr(args, "pose", []) or []),
+                        devices=[*_device_file(getattr(args, "device_file", None)), *(getattr(args, "device", []) or [])],
+                        sim_devices=list(getattr(args, "sim_devices", []) or []),
+                        sim_tactile_rate_hz=float(getattr(args, "sim_tactile_rate", 100.0) or 100.0))
+    if args.profile is not None:
+        cfg.apply_profile(args.profile)
+    from dexumi.session.device_set import apply_device_profiles
+
+    return apply_device_profiles(cfg)  # after the profile: its latencies do not replace the devices'
+
+
+def _device_file(path: Path | None) -> list[str]:
+    from dexumi.session.device_set import device_file_specs
+
+    return device_file_specs(path)
 
 
 def _record(cfg, args: argparse.Namespace) -> int:
