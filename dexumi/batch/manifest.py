@@ -20,7 +20,7 @@ from dexumi.errors import DexumiError
 log = logging.getLogger(__name__)
 
 FORMAT = "dexumi-batch-manifest"
-_EDGE = 1 << 20
+
 
 
 def params_hash(params: Any) -> str:
@@ -30,7 +30,7 @@ def params_hash(params: Any) -> str:
 def content_hash(path: str | Path) -> dict[str, Any]:
     """The episode's fingerprint (dexumi.episode.derived: creation time, number, size, hashes of its first and
     last MiB); for a file that is not a readable episode, its size and edge hash alone."""
-    from dexumi.episode.derived import fingerprint
+    from dexumi.episode.derived import edges_sha256, fingerprint
 
     try:
         return fingerprint(path)
@@ -38,13 +38,7 @@ def content_hash(path: str | Path) -> dict[str, Any]:
         p = Path(path)
         try:
             size = p.stat().st_size
-            h = hashlib.sha256()
-            with open(p, "rb") as fh:
-                h.update(fh.read(_EDGE))
-                if size > _EDGE:
-                    fh.seek(max(_EDGE, size - _EDGE))
-                    h.update(fh.read(_EDGE))
-            return {"name": p.name, "size": size, "edges_sha256": h.hexdigest()}
+            return {"name": p.name, "size": size, "edges_sha256": edges_sha256(p, size)}
         except OSError:
             return {"name": p.name, "missing": True}
 

@@ -55,6 +55,17 @@ def derived_path(episode: str | Path, kind: str) -> Path:
     return derived_dir(episode) / f"{_check_kind(kind)}.h5"
 
 
+def edges_sha256(path: str | Path, size: int) -> str:
+    """SHA-256 of a file's first and last MiB (the cheap part of a content fingerprint)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        h.update(fh.read(_EDGE))
+        if size > _EDGE:
+            fh.seek(max(_EDGE, size - _EDGE))
+            h.update(fh.read(_EDGE))
+    return h.hexdigest()
+
+
 def fingerprint(episode: str | Path) -> dict[str, Any]:
     """What identifies an episode's content cheaply (independent of copies' modification times)."""
     p = Path(episode)
@@ -63,14 +74,8 @@ def fingerprint(episode: str | Path) -> dict[str, Any]:
         created = str(f.attrs.get(S.A_CREATED, ""))
         number = int(f.attrs.get(S.A_NUMBER, -1))
     size = p.stat().st_size
-    h = hashlib.sha256()
-    with open(p, "rb") as fh:
-        h.update(fh.read(_EDGE))
-        if size > _EDGE:
-            fh.seek(max(_EDGE, size - _EDGE))
-            h.update(fh.read(_EDGE))
     return {"name": p.name, "created_utc": created, "episode_number": number, "size": size,
-            "edges_sha256": h.hexdigest()}
+            "edges_sha256": edges_sha256(p, size)}
 
 
 def _same_source(a: dict[str, Any], b: dict[str, Any]) -> bool:

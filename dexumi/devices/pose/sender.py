@@ -16,6 +16,7 @@ import argparse
 import socket
 import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -49,21 +50,26 @@ def main(argv: list[str] | None = None) -> int:
     if a.lsl:
         return _send_lsl(a, n, pos, quat)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sent = np.zeros((n, 2))
-    t0 = time.monotonic()
-    for k in range(n):
-        due = t0 + k / a.rate
-        wait = due - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        now = time.monotonic()
-        sock.sendto(encode_message(k, a.offset + (now - t0) * (1 + a.drift * 1e-6), pos[k], quat[k]),
-                    (a.host, a.port))
-        sent[k] = (k, now)
+    sent = _paced(n, a, lambda k, stamp: sock.sendto(encode_message(k, stamp, pos[k], quat[k]), (a.host, a.port)))
     sock.close()
     if a.truth:
         np.save(a.truth, sent)
     return 0
+
+
+def _paced(n: int, a: argparse.Namespace, send: Callable[[int, float], object]) -> np.ndarray:
+    """Sample k sent at k / rate on the host clock, stamped with the sender's own clock (offset, drift);
+    returns (k, host send time) rows, the truth."""
+    sent = np.zeros((n, 2))
+    t0 = time.monotonic()
+    for k in range(n):
+        wait = t0 + k / a.rate - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        now = time.monotonic()
+        send(k, a.offset + (now - t0) * (1 + a.drift * 1e-6))
+        sent[k] = (k, now)
+    return sent
 
 
 def _send_lsl(a: argparse.Namespace, n: int, pos: np.ndarray, quat: np.ndarray) -> int:
@@ -76,16 +82,9 @@ def _send_lsl(a: argparse.Namespace, n: int, pos: np.ndarray, quat: np.ndarray) 
     print(f"ready {a.lsl}", flush=True)
     outlet.wait_for_consumers(10.0)
     time.sleep(0.5)  # the consumer's inlet opens its stream
-    sent = np.zeros((n, 2))
-    t0 = time.monotonic()
-    for k in range(n):
-        due = t0 + k / a.rate
-        wait = due - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        now = time.monotonic()
-        outlet.push_sample(np.r_[pos[k], quat[k], k].astype(np.float64), a.offset + (now - t0) * (1 + a.drift * 1e-6))
-        sent[k] = (k, now)
+    push = outlet.push_sample
+    sent = _paced(n, a, lambda k, stamp: push(np.r_[pos[k], quat[k], k].astype(np.float64), stamp))
+    push = None  # the bound method holds the outlet: released with it below
     time.sleep(0.3)
     del outlet
     if a.truth:
