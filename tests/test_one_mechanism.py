@@ -103,12 +103,12 @@ def test_checks_config_errors_carry_the_line(tmp_path):
 
 
 def test_one_check_list():
-    from dexumi.validate import checks_content, checks_pose, checks_schema, checks_sync, checks_time
+    from dexumi.validate import checks_content, checks_devices, checks_pose, checks_schema, checks_sync, checks_time
     from dexumi.validate.config import CHECKS, EPISODE_CHECKS, FOLDER_CHECKS
     from dexumi.validate.episode import CHECKS as RUN
 
     assert [n for n, _ in RUN] == list(EPISODE_CHECKS) and set(EPISODE_CHECKS) | set(FOLDER_CHECKS) == set(CHECKS)
-    mods = (checks_content, checks_pose, checks_schema, checks_sync, checks_time)
+    mods = (checks_content, checks_devices, checks_pose, checks_schema, checks_sync, checks_time)
     for name, fn in RUN:
         assert [m for m in mods if getattr(m, f"check_{name}", None) is fn], name
 

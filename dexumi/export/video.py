@@ -39,8 +39,10 @@ class H264Writer:
         self.stream.pix_fmt = "yuv420p"
         self.stream.time_base = 1 / rate
         self.stream.codec_context.time_base = 1 / rate
+        # a fixed thread count: x264's output depends on it, and "auto" follows the machine (and its load
+        # through the lookahead), so the same export could differ byte for byte between runs or hosts
         self.stream.options = {"crf": str(crf), "preset": preset, "g": str(gop or max(1, int(round(fps)))),
-                               "bf": "0"}
+                               "bf": "0", "threads": "2"}
         self.n = 0
         self.size = size
 
