@@ -59,3 +59,14 @@ def pytest_configure(config):
     from apps.pyside_fix import immortalize_singletons
 
     immortalize_singletons()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The batch byte-identity tests (tests/test_scale.py) run first. An export's H.264 bytes differ once the
+    same process has rendered with Mesa llvmpipe (seen after tests/test_sim_world.py, also in forked workers;
+    fresh processes agree with each other). Likely the renderer's FPU state; open in issue 22's note. The
+    comparison they make is between engines, not between a clean and a tainted process."""
+    first = [it for it in items if it.nodeid.startswith("tests/test_scale.py")]
+    if first:
+        rest = [it for it in items if not it.nodeid.startswith("tests/test_scale.py")]
+        items[:] = first + rest
