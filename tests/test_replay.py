@@ -137,9 +137,11 @@ def test_headless_clip_frame_count(folder, tmp_path):
 
 
 @pytest.mark.slow
-def test_window_3d_hand_under_xvfb(folder, tmp_path):
+@pytest.mark.parametrize("pyopengl_platform", ["", "egl"])
+def test_window_3d_hand_under_xvfb(folder, tmp_path, pyopengl_platform):
     """Under Xvfb + Mesa the hand view is the OpenGL one (PyOpenGL is not a dexumi dependency: installed for this
-    test into a cached folder; skipped with the reason if that or xvfb-run is unavailable)."""
+    test into a cached folder; skipped with the reason if that or xvfb-run is unavailable). With
+    PYOPENGL_PLATFORM=egl inherited (MuJoCo's offscreen setting) the GLX view still draws: it drew nothing before."""
     import os
     import shutil
 
@@ -155,6 +157,9 @@ def test_window_3d_hand_under_xvfb(folder, tmp_path):
             pytest.skip(reason)
     png = tmp_path / "gl.png"
     env = {**os.environ, "QT_QPA_PLATFORM": "xcb", "PYTHONPATH": target}
+    env.pop("PYOPENGL_PLATFORM", None)
+    if pyopengl_platform:
+        env["PYOPENGL_PLATFORM"] = pyopengl_platform
     p = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-c", WINDOW_SCRIPT,
                         str(folder), str(png)], capture_output=True, text=True, timeout=180, cwd=REPO, env=env)
     assert p.returncode == 0, p.stderr[-1500:]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 import numpy as np
 import pyqtgraph as pg
@@ -28,6 +29,9 @@ def gl_available() -> tuple[bool, str]:
     platform = app.platformName() if app is not None else ""
     if platform in ("offscreen", "minimal", ""):
         return False, f"Qt platform {platform or 'none'!r} has no OpenGL"
+    mismatch = bind_pyopengl_to_qt(platform)
+    if mismatch:
+        return False, mismatch
     try:
         import pyqtgraph.opengl  # noqa: F401 - the import is the probe
     except Exception as exc:  # noqa: BLE001 - PyOpenGL missing or broken
@@ -36,6 +40,28 @@ def gl_available() -> tuple[bool, str]:
     if not ctx.create():
         return False, "no OpenGL context"
     return True, ""
+
+
+def qt_gl_api(platform: str) -> str:
+    """The window-system GL API Qt's platform plugin draws with ("glx", "egl"), or "" when unknown."""
+    if platform == "xcb":
+        return "egl" if os.environ.get("QT_XCB_GL_INTEGRATION", "") == "xcb_egl" else "glx"
+    return "egl" if platform in ("wayland", "eglfs") else ""
+
+
+def bind_pyopengl_to_qt(platform: str) -> str:
+    """Make PyOpenGL use the GL API of Qt's context; why not, or "".
+
+    PYOPENGL_PLATFORM=egl (set for MuJoCo's offscreen rendering, and inherited by child processes) under a GLX
+    context makes every PyOpenGL call miss the context and the 3D view draws nothing while claiming to work."""
+    want, have = qt_gl_api(platform), os.environ.get("PYOPENGL_PLATFORM", "")
+    if not want or not have or have == want:
+        return ""
+    if "OpenGL" in sys.modules:
+        return f"PyOpenGL is already bound to {have} (PYOPENGL_PLATFORM) but Qt draws with {want}"
+    log.info("PYOPENGL_PLATFORM=%s does not match Qt's %s context: using %s for the 3D view", have, want, want)
+    os.environ["PYOPENGL_PLATFORM"] = want
+    return ""
 
 
 class Hand2DView(QtWidgets.QWidget):
