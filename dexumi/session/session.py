@@ -328,19 +328,21 @@ class RecordingSession:
                 self._error(f"poll failed: {type(exc).__name__}: {exc}")
 
     def poll(self) -> None:
-        """Drain the devices once; append to the episode if recording (called by the poll thread)."""
+        """Drain the devices once; append to the episode if recording (called by the poll thread).
+
+        Read and write under one lock: a stop between the devices' read and the append would finalise the episode
+        without the samples this poll had already taken from the devices, and they would be lost."""
         assert self.devices is not None
-        enc_batches, frames = self._drain()
-        extra: dict[str, list] = {}
-        if self.lsl is not None:
-            extra = self.lsl.poll(enc_batches, frames, self.devices.cameras)
-        pose: dict[str, list[PoseBatch]] = self.pose.poll() if self.pose is not None else {}
-        self._totals["encoder"] = self._totals.get("encoder", 0) + sum(len(b) for b in enc_batches)
-        for name, fr in frames.items():
-            self._totals[name] = self._totals.get(name, 0) + len(fr)
         with self._lock:
-            # further devices are read under the lock: a stop in between would otherwise lose what was read
+            enc_batches, frames = self._drain()
+            extra: dict[str, list] = {}
+            if self.lsl is not None:
+                extra = self.lsl.poll(enc_batches, frames, self.devices.cameras)
+            pose: dict[str, list[PoseBatch]] = self.pose.poll() if self.pose is not None else {}
             more = self.multi.read() if self.multi is not None else {}
+            self._totals["encoder"] = self._totals.get("encoder", 0) + sum(len(b) for b in enc_batches)
+            for name, fr in frames.items():
+                self._totals[name] = self._totals.get(name, 0) + len(fr)
             w = self._writer
             if w is None:
                 return
