@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy import signal
 
 from dexumi.errors import DexumiError
 
@@ -58,6 +57,8 @@ def _peak(ref: np.ndarray, cam: np.ndarray, m: int, rate_hz: float) -> tuple[flo
     Normalised cross-correlation: at every lag the reference window is normalised on its own, so a
     change of the motion's amplitude across the search window does not pull the peak.
     """
+    from scipy.signal import correlate  # here: scipy.signal costs ~1 s of every recorder's start
+
     n = len(cam)
     c = cam - cam.mean(axis=0)
     corr = np.zeros(2 * m + 1)
@@ -71,7 +72,7 @@ def _peak(ref: np.ndarray, cam: np.ndarray, m: int, rate_hz: float) -> tuple[flo
         s2 = np.concatenate([[0.0], np.cumsum(r * r)])
         win1, win2 = s1[n:] - s1[:-n], s2[n:] - s2[:-n]  # sums over each window of length n
         rn = np.sqrt(np.maximum(win2 - win1 * win1 / n, 1e-24))
-        corr += signal.correlate(r, c[:, ch], mode="valid", method="fft") / (rn * cn)
+        corr += correlate(r, c[:, ch], mode="valid", method="fft") / (rn * cn)
         active += 1
     corr /= max(1, active)
     j = int(np.argmax(corr))

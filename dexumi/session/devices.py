@@ -105,27 +105,34 @@ def open_devices(cfg: SessionConfig) -> Devices:
 
         motion = sim_motion_spec(cfg.map_path, cfg.hand, cfg.sim_channels, cfg.sim_seed)
         epoch = time.monotonic() + 0.5
-        sim = SimDeviceProcess("--channels", cfg.sim_channels, "--rate", cfg.sim_rate_hz, "--seed", cfg.sim_seed,
-                               "--motion", motion, "--motion-epoch", repr(epoch), *cfg.sim_extra_args,
-                               truth=cfg.sim_truth)
-        port = sim.port
         if not specs:
             specs = _sim_camera_specs(cfg, epoch, motion)
             for i in range(len(specs)):
                 latencies.setdefault(f"wrist{i}", cfg.sim_camera_latency_s)
-    if port is None:
+    elif port is None:
         raise DexumiError("no encoder: give --port PORT (or --sim)")
-    devices = Devices(EncoderDriver(EncoderConfig(port, cfg.protocol, None, cfg.encoder_rate_hz or
-                                                  (cfg.sim_rate_hz if cfg.sim else None), cfg.calibration)), sim=sim)
-    if cfg.sim:
-        devices.sim_epoch = epoch
+    sources = [make_camera(spec, width=cfg.camera_width, height=cfg.camera_height, fps=cfg.camera_fps)
+               for spec in specs]
+    devices: Devices | None = None
     try:
-        devices.encoder.start()
-        names: set[str] = set()
-        sources = [make_camera(spec, width=cfg.camera_width, height=cfg.camera_height, fps=cfg.camera_fps)
-                   for spec in specs]
         from dexumi.devices.cameras.world import WorldCamera
 
+        for src in sources:  # render processes start together, and while the emulator starts: seconds each
+            if isinstance(src, WorldCamera):
+                src.launch()
+        if cfg.sim:
+            sim = SimDeviceProcess("--channels", cfg.sim_channels, "--rate", cfg.sim_rate_hz, "--seed",
+                                   cfg.sim_seed, "--motion", motion, "--motion-epoch", repr(epoch),
+                                   *cfg.sim_extra_args, truth=cfg.sim_truth)
+            port = sim.port
+        assert port is not None  # --sim gave one, else checked above
+        devices = Devices(EncoderDriver(EncoderConfig(port, cfg.protocol, None, cfg.encoder_rate_hz or
+                                                      (cfg.sim_rate_hz if cfg.sim else None), cfg.calibration)),
+                          sim=sim)
+        if cfg.sim:
+            devices.sim_epoch = epoch
+        devices.encoder.start()
+        names: set[str] = set()
         clips = [src for src in sources if isinstance(src, WorldCamera) and src.mode == "prerendered"]
         if clips:  # pre-rendering world cameras render their clips together and start playing together
             leads = [clip.spawn() for clip in clips]
@@ -148,8 +155,11 @@ def open_devices(cfg: SessionConfig) -> Devices:
             if type(src).__name__ in ("SimCamera", "WorldCamera"):
                 devices.sim_cameras.append(src)
     except BaseException:
-        devices.close()
-        for src in locals().get("sources", []):
+        if devices is not None:
+            devices.close()
+        elif sim is not None:
+            sim.stop()
+        for src in sources:
             src.close()  # sources that never got a grabber (closing twice is safe)
         raise
     return devices

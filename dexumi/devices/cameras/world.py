@@ -19,6 +19,7 @@ world's truth streams (wrist, camera pose, forces, objects) at the capture times
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
@@ -30,6 +31,7 @@ import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import IO
 
 import numpy as np
@@ -37,6 +39,7 @@ import numpy as np
 from dexumi.devices.cameras.base import CameraLost, CameraSettings, CameraSource
 from dexumi.devices.cameras.sim import TRUTH_DTYPE
 from dexumi.errors import DexumiError
+from dexumi.safe_output import write_atomic
 from dexumi.types import CameraFrame
 from firmware_bridge.emulator.process import die_with_parent
 
@@ -104,6 +107,7 @@ class WorldCamera(CameraSource):
         self._drop_rng = np.random.default_rng(config.seed + 4242)
         self._truth: list[tuple[int, float, float, int]] = []
         self._proc: subprocess.Popen | None = None
+        self._begun = False  # begin() told the render process when frame 0 is
         self._stderr: IO[str] | None = None
         self._drain: threading.Thread | None = None
         self._clip: list[tuple[float, bytes]] | None = None
@@ -135,10 +139,10 @@ class WorldCamera(CameraSource):
         self.close()
         return DexumiError(f"world camera {self.name}: {what}" + (f": {err}" if err else ""))
 
-    def spawn(self) -> float:
-        """Start the render process and wait until it is ready; returns how long from now frame 0 must wait
-        (the whole clip's rendering, when pre-rendering; a moment when live)."""
-        c = self.config
+    def launch(self) -> WorldCamera:
+        """Start the render process without waiting for it (cameras launched together start in parallel)."""
+        if self._proc is not None:
+            return self
         self._stderr = tempfile.TemporaryFile(mode="w+t")
         env = dict(os.environ)
         env.setdefault("MUJOCO_GL", "egl")
@@ -152,8 +156,16 @@ class WorldCamera(CameraSource):
             fcntl.fcntl(self._proc.stdout.fileno(), F_SETPIPE_SZ, 1 << 20)  # ~20 frames of render-ahead
         except OSError:
             pass
+        return self
+
+    def spawn(self) -> float:
+        """Start the render process (unless launched) and wait until it is ready; returns how long from now
+        frame 0 must wait (the whole clip's rendering, when pre-rendering; a moment when live)."""
+        c = self.config
+        self.launch()
         ready = self._read_exact(9, c.startup_timeout_s)
         if len(ready) != 9 or ready[:1] != b"R":
+            forget_world_probe()  # the cached "renders here" was wrong: the next start probes again
             raise self._fail("the render process did not start")
         per_frame = struct.unpack("<d", ready[1:])[0]
         if c.prerender_s > 0:  # frame 0 comes after the whole clip is rendered (with a margin)
@@ -168,6 +180,7 @@ class WorldCamera(CameraSource):
         assert self._proc is not None and self._proc.stdin is not None
         self._proc.stdin.write(f"{self.start_time!r} {self.epoch!r}\n".encode())
         self._proc.stdin.flush()
+        self._begun = True
         self._clip = None
         self._clip_error: BaseException | None = None
         self._drain = None
@@ -194,7 +207,7 @@ class WorldCamera(CameraSource):
 
     def open(self, start_time: float | None = None) -> WorldCamera:
         c = self.config
-        if self._proc is None:
+        if not self._begun:
             self.prepare(start_time)
         self.granted = CameraSettings(c.width, c.height, c.fps, "MJPG")
         self._next = 0
@@ -306,6 +319,7 @@ class WorldCamera(CameraSource):
 
     def close(self) -> None:
         self.opened = False
+        self._begun = False
         p, self._proc = self._proc, None
         if p is not None:
             try:
@@ -336,9 +350,36 @@ class WorldCamera(CameraSource):
 _AVAILABLE: tuple[bool, str] | None = None
 
 
+def _probe_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "dexumi" / "world-probe.json"
+
+
+def _probe_key(env: dict[str, str]) -> str:
+    """What the probe's answer depends on: the interpreter, mujoco's build and the GL choices."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        mj = version("mujoco")
+    except PackageNotFoundError:
+        mj = ""
+    gl = {k: env.get(k, "") for k in ("MUJOCO_GL", "PYOPENGL_PLATFORM", "EGL_PLATFORM", "LIBGL_ALWAYS_SOFTWARE",
+                                      "MUJOCO_EGL_DEVICE_ID", "__EGL_VENDOR_LIBRARY_FILENAMES")}
+    return json.dumps({"python": sys.executable, "mujoco": mj, **gl}, sort_keys=True)
+
+
+def forget_world_probe() -> None:
+    """Drop the cached probe answer (a render process failed to start although the probe said it would)."""
+    global _AVAILABLE
+    _AVAILABLE = None
+    with contextlib.suppress(OSError):
+        _probe_cache().unlink()
+
+
 def world_available(timeout: float = 60.0) -> tuple[bool, str]:
-    """(True, '') when the world can render offscreen here; else (False, one-line reason). Probed once per
-    process in a child (a missing GL library must not take the caller down)."""
+    """(True, '') when the world can render offscreen here; else (False, one-line reason). Probed in a child (a
+    missing GL library must not take the caller down); a success is remembered in ~/.cache/dexumi for this
+    interpreter, mujoco version and GL settings, since the probe costs seconds of every recorder start."""
     global _AVAILABLE
     if _AVAILABLE is not None:
         return _AVAILABLE
@@ -349,6 +390,11 @@ def world_available(timeout: float = 60.0) -> tuple[bool, str]:
         return _AVAILABLE
     env = dict(os.environ)
     env.setdefault("MUJOCO_GL", "egl")
+    key = _probe_key(env)
+    with contextlib.suppress(OSError, ValueError):
+        if json.loads(_probe_cache().read_text()).get("ok_for") == key:
+            _AVAILABLE = (True, "")
+            return _AVAILABLE
     code = ("import os; os.environ.setdefault('MUJOCO_GL','egl'); import mujoco; "
             "m=mujoco.MjModel.from_xml_string('<mujoco><worldbody><geom size=\"1 1 .1\" type=\"plane\"/>"
             "</worldbody></mujoco>'); r=mujoco.Renderer(m,24,32); d=mujoco.MjData(m); r.update_scene(d); r.render()")
@@ -363,4 +409,7 @@ def world_available(timeout: float = 60.0) -> tuple[bool, str]:
                              f"{lines[-1].strip() if lines else 'exit ' + str(p.returncode)}")
     else:
         _AVAILABLE = (True, "")
+        with contextlib.suppress(OSError):  # a read-only home only costs the probe next time
+            _probe_cache().parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(_probe_cache(), json.dumps({"ok_for": key}).encode())
     return _AVAILABLE

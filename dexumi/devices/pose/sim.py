@@ -20,7 +20,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from dexumi.devices.pose.base import LOST, TRACKING, PoseSample, PoseSource
 from dexumi.devices.pose.clock import PoseClock
@@ -93,6 +92,8 @@ class FastTrajectory:
         s = np.clip(_smooth(u), 0.0, 1.0)
         a = i - 1  # key -1 is the last: the loop closes on itself
         pos = (1 - s)[:, None] * self.pos[a] + s[:, None] * self.pos[i]
+        from scipy.spatial.transform import Rotation  # here: scipy.spatial costs ~1 s of every session's start
+
         ra = Rotation.from_quat(self.quat[a])
         step = Rotation.from_rotvec((ra.inv() * Rotation.from_quat(self.quat[i])).as_rotvec() * s[:, None])
         return pos, (ra * step).as_quat()
@@ -126,6 +127,8 @@ class SimPose(PoseSource):
     def pose_at(self, times: np.ndarray) -> np.ndarray:
         """(n, 4, 4) true wrist poses at host monotonic `times`."""
         pos, quat = self.fast(np.atleast_1d(np.asarray(times, np.float64)) - self.epoch)
+        from scipy.spatial.transform import Rotation
+
         T = np.tile(np.eye(4), (len(pos), 1, 1))
         T[:, :3, :3] = Rotation.from_quat(quat).as_matrix()
         T[:, :3, 3] = pos
