@@ -38,6 +38,7 @@ import numpy as np
 
 from dexumi.episode import schema as S
 from dexumi.episode.columns import Column as _Column
+from dexumi.episode.columns import create_extendible
 from dexumi.types import EncoderBatch, GapEvent
 
 RAW = "raw"
@@ -214,14 +215,6 @@ def copy_streams(src: h5py.File, writer) -> dict[str, int]:
 
 
 # ------------------------------------------------------------------------------------------ aligned view
-def _empty(f: h5py.File, name: str, dtype: str, width: int | None, **attrs: object) -> None:
-    shape, maxshape = ((0,), (None,)) if width is None else ((0, width), (None, width))
-    chunks = (4096,) if width is None else (4096, max(1, width))
-    ds = f.create_dataset(name, shape, maxshape=maxshape, dtype=dtype, chunks=chunks)
-    for k, v in attrs.items():
-        ds.attrs[k] = v
-
-
 def create_device_view(f: h5py.File, layouts: list[DeviceLayout], primary_role: str = "",
                        joint_names: tuple[str, ...] = (), action_names: tuple[str, ...] = ()) -> None:
     """The aligned per-side datasets, empty (made with the file: SWMR allows resizing, not creating, later),
@@ -231,18 +224,18 @@ def create_device_view(f: h5py.File, layouts: list[DeviceLayout], primary_role: 
         o = f"{OBS}/{side}"
         if lay.kind == "exo":
             acts = list(lay.action_names) or list(lay.channel_names)
-            _empty(f, f"{o}/exo_joints", "f4", lay.channels, names=list(lay.channel_names), unit="rad", role=lay.role)
-            _empty(f, f"{o}/qpos", "f4", len(acts), names=acts, unit="rad", role=lay.role,
+            create_extendible(f, f"{o}/exo_joints", "f4", lay.channels, names=list(lay.channel_names), unit="rad", role=lay.role)
+            create_extendible(f, f"{o}/qpos", "f4", len(acts), names=acts, unit="rad", role=lay.role,
                    definition="robot-hand joints at the frame's instant (this side's retargeted exoskeleton)")
-            _empty(f, f"{o}/valid", "u1", None, role=lay.role,
+            create_extendible(f, f"{o}/valid", "u1", None, role=lay.role,
                    definition="1 if samples of one clock segment of this device bracket the instant within 25 ms")
-            _empty(f, f"{ACTIONS}/{side}", "f4", len(acts), names=acts, unit="rad", role=lay.role,
+            create_extendible(f, f"{ACTIONS}/{side}", "f4", len(acts), names=acts, unit="rad", role=lay.role,
                    definition="this side's robot-hand joint command for the next step: qpos one frame ahead")
         else:
-            _empty(f, f"{o}/tactile", "f4", lay.channels, names=list(lay.channel_names), unit=lay.unit,
+            create_extendible(f, f"{o}/tactile", "f4", lay.channels, names=list(lay.channel_names), unit=lay.unit,
                    role=lay.role, protocol=lay.protocol,
                    definition="the device's latest sample at or before the instant (causal), physical units")
-            _empty(f, f"{o}/tactile_valid", "u1", None, role=lay.role,
+            create_extendible(f, f"{o}/tactile_valid", "u1", None, role=lay.role,
                    definition=f"1 if that sample is at most max({TACTILE_MAX_AGE_S * 1e3:g} ms, 2.5 periods) old "
                               "and of the current clock segment")
     kind, side = split_role(primary_role) if primary_role else ("", "")

@@ -25,6 +25,7 @@ import cv2
 import h5py
 import numpy as np
 
+from dexumi.episode.columns import create_extendible
 from dexumi.errors import DexumiError
 from dexumi.types import CameraFrame
 from dexumi.vocab import FrameEncoding
@@ -56,9 +57,9 @@ class CameraFrameStore:
             g = group.create_group(name)
             g.attrs.update({"layout": LAYOUT, "version": VERSION, "camera": name, "width": int(width),
                             "height": int(height), "encoding": "jpeg"})
-            g.create_dataset("jpeg", (0,), maxshape=(None,), dtype=JPEG_DTYPE, chunks=(chunk_frames,))
+            create_extendible(g, "jpeg", JPEG_DTYPE, None, chunk_frames)
             for col, dtype in _COLUMNS:
-                g.create_dataset(col, (0,), maxshape=(None,), dtype=dtype, chunks=(max(1024, chunk_frames),))
+                create_extendible(g, col, dtype, None, max(1024, chunk_frames))
         self.group = g
         self._jpeg = g["jpeg"]
         self._cols = {col: g[col] for col, _ in _COLUMNS}

@@ -23,32 +23,25 @@ from dexumi.episode.aligned import next_step_action
 from dexumi.episode.pose_stream import POSE, RECORDED
 
 from dexumi.episode import schema as S
+from dexumi.episode.columns import create_extendible
 
 WRIST_POSE = S.WRIST_POSE
 ACTION_WRIST_POSE = S.ACTION_WRIST_POSE
 POSE_NAMES = ["x", "y", "z", "qx", "qy", "qz", "qw"]
 
 
-def _empty(f: h5py.File, name: str, dtype: str, width: int | None, **attrs: object) -> None:
-    shape, maxshape = ((0,), (None,)) if width is None else ((0, width), (None, width))
-    chunks = (4096,) if width is None else (4096, width)
-    ds = f.create_dataset(name, shape, maxshape=maxshape, dtype=dtype, chunks=chunks)
-    for k, v in attrs.items():
-        ds.attrs[k] = v
-
-
 def create_pose_view(f: h5py.File, names: list[str]) -> None:
     """The aligned pose datasets, empty (made with the file: SWMR allows resizing, not creating, later)."""
     for name in names:
         o, a = f"{WRIST_POSE}/{name}", f"{ACTION_WRIST_POSE}/{name}"
-        _empty(f, f"{o}/position", "f8", 3, unit="m", names=["x", "y", "z"], frame="source world")
-        _empty(f, f"{o}/orientation", "f8", 4, names=["qx", "qy", "qz", "qw"], order="xyzw", frame="source world")
-        _empty(f, f"{o}/valid", "u1", None, definition="1 if two consecutive tracking samples bracket the instant")
-        _empty(f, f"{a}/absolute", "f4", 7, names=POSE_NAMES, unit="m, quaternion xyzw", frame="source world",
+        create_extendible(f, f"{o}/position", "f8", 3, unit="m", names=["x", "y", "z"], frame="source world")
+        create_extendible(f, f"{o}/orientation", "f8", 4, names=["qx", "qy", "qz", "qw"], order="xyzw", frame="source world")
+        create_extendible(f, f"{o}/valid", "u1", None, definition="1 if two consecutive tracking samples bracket the instant")
+        create_extendible(f, f"{a}/absolute", "f4", 7, names=POSE_NAMES, unit="m, quaternion xyzw", frame="source world",
                definition="wrist pose at the next aligned frame (t+1; the last repeats)")
-        _empty(f, f"{a}/relative", "f4", 7, names=POSE_NAMES, unit="m, quaternion xyzw", frame="first valid frame",
+        create_extendible(f, f"{a}/relative", "f4", 7, names=POSE_NAMES, unit="m, quaternion xyzw", frame="first valid frame",
                definition="T(t0)^-1 · T(t+1): the next frame's wrist pose in the first valid frame's wrist axes")
-        _empty(f, f"{a}/valid", "u1", None, definition="valid of the next aligned frame")
+        create_extendible(f, f"{a}/valid", "u1", None, definition="valid of the next aligned frame")
 
 
 def _put(ds: h5py.Dataset, data: np.ndarray) -> None:

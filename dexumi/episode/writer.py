@@ -18,7 +18,7 @@ import h5py
 import numpy as np
 
 from dexumi.episode import schema as S
-from dexumi.episode.columns import Column
+from dexumi.episode.columns import Column, create_extendible
 from dexumi.episode.frames import CameraFrameStore
 from dexumi.episode.layout import CameraLayout, EncoderLayout, EpisodeMeta
 from dexumi.errors import DexumiError
@@ -147,32 +147,24 @@ def write_root_attrs(f: h5py.File, meta: EpisodeMeta, state: str) -> None:
     a[S.A_STOP_REASON] = ""
 
 
-def _extendible(f: h5py.File, name: str, dtype: str | np.dtype, width: int | None = None, **attrs: object) -> None:
-    shape, maxshape = ((0,), (None,)) if width is None else ((0, width), (None, width))
-    chunks = (4096,) if width is None else (4096, max(1, width))
-    ds = f.create_dataset(name, shape, maxshape=maxshape, dtype=dtype, chunks=chunks)
-    for k, v in attrs.items():
-        ds.attrs[k] = v
-
-
 def create_aligned(f: h5py.File, joint_names: tuple[str, ...], action_names: tuple[str, ...],
                    cameras: list[str]) -> None:
     """Every dataset of the aligned view and the reports, empty: finalising then only resizes and writes,
     which SWMR allows (it does not reliably allow creating objects)."""
     A, J = len(action_names), len(joint_names)
-    _extendible(f, S.TIMESTAMPS, "f8", None, unit="s", clock="host_monotonic", source="")
-    _extendible(f, S.ACTION, "f4", A, names=list(action_names), unit="rad",
+    create_extendible(f, S.TIMESTAMPS, "f8", None, unit="s", clock="host_monotonic", source="")
+    create_extendible(f, S.ACTION, "f4", A, names=list(action_names), unit="rad",
                 definition="robot-hand joint command for the next step: qpos one aligned frame ahead, the last repeated")
-    _extendible(f, S.QPOS, "f4", A, names=list(action_names), unit="rad",
+    create_extendible(f, S.QPOS, "f4", A, names=list(action_names), unit="rad",
                 definition="robot-hand joints at the frame's instant (retargeted exoskeleton joints)")
-    _extendible(f, S.EXO_JOINTS, "f4", J, names=list(joint_names), unit="rad")
-    _extendible(f, S.VALID, "u1", None, definition="1 if encoder samples of one clock segment bracket the instant within 25 ms")
+    create_extendible(f, S.EXO_JOINTS, "f4", J, names=list(joint_names), unit="rad")
+    create_extendible(f, S.VALID, "u1", None, definition="1 if encoder samples of one clock segment bracket the instant within 25 ms")
     f.require_group(S.IMAGES)
     f.require_group(S.IMAGE_OFFSETS)
     for cam in cameras:
-        _extendible(f, f"{S.IMAGES}/{cam}", "i8", None, raw=f"/{S.CAMERAS}/{cam}/{S.FRAMES}", encoding="jpeg",
+        create_extendible(f, f"{S.IMAGES}/{cam}", "i8", None, raw=f"/{S.CAMERAS}/{cam}/{S.FRAMES}", encoding="jpeg",
                     definition="index into the raw JPEG frames of this camera")
-        _extendible(f, f"{S.IMAGE_OFFSETS}/{cam}", "f4", None, unit="s",
+        create_extendible(f, f"{S.IMAGE_OFFSETS}/{cam}", "f4", None, unit="s",
                     definition="time of the referenced frame minus timestamps")
     for name in (S.SYNC_REPORT, S.STATS):
         f.create_dataset(name, (0,), maxshape=(1,), dtype=h5py.string_dtype("utf-8"), chunks=(1,))
