@@ -8,14 +8,18 @@ import numpy as np
 
 
 def one_chunk_cache(chunks: tuple[int, ...], dtype: str | np.dtype) -> dict[str, float | int]:
-    """Dataset-access settings for a dataset filled from the front: room for one chunk.
+    """Dataset-access settings for a dataset filled from the front: room for one chunk (none for
+    variable-length rows, which keep the file's cache).
 
     HDF5's chunk cache is per dataset and keeps finished chunks until it is full. With the file's 4 MB a
     1 kHz stream of 8-byte values fills it over ~8 minutes: a recorder's memory climbed ~5 MB/min for the
-    first half hour of an episode, which looked like a leak and was never given back while the file was open."""
+    first half hour of an episode, which looked like a leak. Variable-length rows (JPEG frames) must stay
+    cached whole: with a one-chunk cache every frame written re-read its chunk's frames, writing fell behind and
+    the frames queued in the recorder (+377 MB/min)."""
     dt = np.dtype(dtype)
-    itemsize = 16 if h5py.check_vlen_dtype(dt) is not None else dt.itemsize  # a variable-length row: hvl_t
-    nbytes = int(np.prod(chunks)) * itemsize
+    if h5py.check_vlen_dtype(dt) is not None:
+        return {}
+    nbytes = int(np.prod(chunks)) * dt.itemsize
     return {"rdcc_nbytes": nbytes + 1, "rdcc_nslots": 101, "rdcc_w0": 1.0}
 
 
