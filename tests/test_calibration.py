@@ -155,6 +155,25 @@ def test_printable_board_is_at_true_scale(tmp_path, board):
     assert det is not None and len(det) == board.corners
 
 
+def test_one_board_spec_for_printing_tracking_and_the_rig():
+    """The printed board, the tracker's target and the rig's texture are the same `dexumi.board.BoardSpec`;
+    `legacy` switches to OpenCV's pre-4.6 layout, which differs only for an even number of rows."""
+    from apps.wizard.options import parse_board
+    from dexumi.sim.scene import SceneConfig
+    from dexumi.tracking.target import Target
+
+    assert parse_board("7x5:25:18.75") == BoardSpec() == Target.from_scene().charuco == SceneConfig().board.spec
+    assert BoardSpec().square_mm == 25.0 and BoardSpec().size_mm == (175.0, 125.0)
+    assert np.array_equal(BoardSpec(legacy=True).image(30), BoardSpec().image(30))  # 5 rows: the same layout
+    new, old = BoardSpec(squares_y=6), BoardSpec(squares_y=6, legacy=True)
+    assert not np.array_equal(new.image(30), old.image(30))
+    for spec in (new, old):
+        det = BoardDetector(spec).detect(spec.image(60, 30))
+        assert det is not None and len(det) == spec.corners == 30
+    with pytest.raises(DexumiError, match=r"marker side \(30 mm\) must be smaller than the square \(25 mm\)"):
+        parse_board("7x5:25:30")
+
+
 # -------------------------------------------------------------------------------------------- joint map
 
 def test_joint_map_from_set_points_recovers_known_curves(tmp_path):
