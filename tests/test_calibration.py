@@ -252,6 +252,20 @@ def test_broken_profiles_give_one_line_errors_naming_the_key(tmp_path, edit, nee
     assert needle in msg and "\n" not in msg
 
 
+@pytest.mark.parametrize("old,new,line,body", [
+    ("zero_rad: 0.2", "zero_rad: x", 9, "'encoder.channels[1].zero_rad' must be a finite number, not 'x'"),
+    ("zero_rad: 0.2, ", "", 9, "missing key 'encoder.channels[1].zero_rad'"),
+    ("width: 640", "width: -3", 11, "'cameras.S1.width' must be an integer >= 1, not -3"),
+    ("latencies_s: {wrist0: 0.04}", "latencies_s: {wrist0: 0.04}\nencoders: {}", 14, "unknown key 'encoders'"),
+])
+def test_profile_errors_give_the_line_of_the_key(tmp_path, old, new, line, body):
+    path = tmp_path / "p.yaml"
+    path.write_text(GOOD.replace(old, new, 1))
+    with pytest.raises(ProfileError) as info:
+        load_profile(path)
+    assert str(info.value).startswith(f"profile {path}:{line}: {body}")
+
+
 def _write(tmp_path, doc) -> str:
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(doc))
