@@ -176,7 +176,7 @@ def board_figures(fps: float) -> dict:
         truth.append(T_bw @ world.camera_pose("wrist0"))
     r.close()
     tracker = BoardTracker(world_lens("wrist0"), Target.from_scene())
-    bare = cv2.aruco.CharucoDetector(Target.from_scene().board())
+    bare = cv2.aruco.CharucoDetector(Target.from_scene().charuco.board())
     est, ref, cpu, cpu_bare, limited = [], [], [], [], 0
     for j, T in zip(jpegs, truth):
         c0 = time.process_time()

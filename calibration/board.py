@@ -1,4 +1,5 @@
-"""The ChArUco calibration board: its definition and printable files (PNG with its DPI, PDF at true scale).
+"""The ChArUco calibration board's printable files (PNG with its DPI, PDF at true scale); the board itself is
+`dexumi.board.BoardSpec` (the tracker and the simulated rig use the same one).
 
 The PDF is written by hand (a few objects, the board embedded as one Flate-compressed grey image) so that the
 image is placed at exactly the board's physical size on the page, with a 100 mm check bar and a caption;
@@ -10,64 +11,19 @@ from __future__ import annotations
 import re
 import struct
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from dexumi.board import BoardSpec
 from dexumi.errors import DexumiError
 from dexumi.safe_output import write_atomic
 
 MM_PER_INCH = 25.4
 PT_PER_MM = 72.0 / MM_PER_INCH
 A4_MM = (210.0, 297.0)
-
-
-@dataclass(frozen=True)
-class BoardSpec:
-    """A ChArUco board: squares across and down, square and marker side (mm), ArUco dictionary."""
-
-    squares_x: int = 7
-    squares_y: int = 5
-    square_mm: float = 25.0
-    marker_mm: float = 18.75
-    dictionary: str = "DICT_5X5_100"
-
-    def __post_init__(self) -> None:
-        if self.squares_x < 3 or self.squares_y < 3:
-            raise DexumiError("a ChArUco board needs at least 3×3 squares")
-        if not 0 < self.marker_mm < self.square_mm:
-            raise DexumiError(f"marker side ({self.marker_mm} mm) must be smaller than the square ({self.square_mm} mm)")
-        if not hasattr(cv2.aruco, self.dictionary):
-            raise DexumiError(f"unknown ArUco dictionary {self.dictionary!r} (e.g. DICT_5X5_100, DICT_4X4_50)")
-
-    @property
-    def size_mm(self) -> tuple[float, float]:
-        return self.squares_x * self.square_mm, self.squares_y * self.square_mm
-
-    @property
-    def corners(self) -> int:
-        """Inner (ChArUco) corners."""
-        return (self.squares_x - 1) * (self.squares_y - 1)
-
-    def board(self) -> cv2.aruco.CharucoBoard:
-        """The OpenCV board; object points in metres, origin at the board's top-left corner."""
-        d = cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, self.dictionary))
-        return cv2.aruco.CharucoBoard((self.squares_x, self.squares_y), self.square_mm / 1000.0,
-                                      self.marker_mm / 1000.0, d)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def board_image(spec: BoardSpec, px_per_square: int, margin_px: int = 0) -> np.ndarray:
-    """The board as a grey image with exactly `px_per_square` pixels per square (+ a white margin)."""
-    w, h = spec.squares_x * px_per_square, spec.squares_y * px_per_square
-    img = spec.board().generateImage((w, h), marginSize=0, borderBits=1)
-    if margin_px:
-        img = cv2.copyMakeBorder(img, margin_px, margin_px, margin_px, margin_px, cv2.BORDER_CONSTANT, value=255)
-    return img
 
 
 def _png_with_dpi(img: np.ndarray, dpi: float) -> bytes:
@@ -98,7 +54,7 @@ def write_board(spec: BoardSpec, png: str | Path, pdf: str | Path, dpi: float = 
     px_per_square = max(20, int(round(spec.square_mm / MM_PER_INCH * dpi)))
     true_dpi = px_per_square / spec.square_mm * MM_PER_INCH
     margin_px = int(round(margin_mm / MM_PER_INCH * true_dpi))
-    img = board_image(spec, px_per_square, margin_px)
+    img = spec.image(px_per_square, margin_px)
     png, pdf = Path(png), Path(pdf)
     png.write_bytes(_png_with_dpi(img, true_dpi))
     img_w_mm = img.shape[1] / true_dpi * MM_PER_INCH

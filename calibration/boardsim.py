@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from calibration.board import BoardSpec, board_image
+from calibration.board import BoardSpec
 from dexumi.devices.cameras.base import CameraSettings, CameraSource
 from dexumi.errors import DexumiError
 from dexumi.types import CameraFrame
@@ -76,7 +76,7 @@ class BoardRenderer:
         pps = int(round(spec.square_mm * px_per_mm))
         self.px_per_mm = pps / spec.square_mm
         self.margin_px = int(round(6 * self.px_per_mm))
-        self.texture = board_image(spec, pps, self.margin_px)
+        self.texture = spec.image(pps, self.margin_px)
         self.rays = lens.rays(supersample)
         self.noise = noise
         self.rng = np.random.default_rng(seed)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,7 +16,10 @@ from typing import Any
 
 import yaml
 
+from dexumi.checked_doc import KeyPath, load_document, read_text
 from dexumi.errors import DexumiError
+from dexumi.safe_output import TargetExists, write_atomic
+from dexumi.safe_yaml import YamlError
 from dexumi.types import EncoderCalibration
 
 FORMAT = "dexumi-profile"
@@ -31,7 +33,11 @@ HANDEYE_KEYS = frozenset({"version", "tracker", "camera", "T_tracker_camera", "T
 
 
 class ProfileError(DexumiError):
-    """A profile file that cannot be used, with the offending key in the message."""
+    """A profile file that cannot be used, with the offending key in the message (and its path in `path`)."""
+
+    def __init__(self, message: str, path: KeyPath = ()) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 @dataclass
@@ -156,173 +162,185 @@ def utc_now() -> str:
 
 
 # ------------------------------------------------------------------------------------------- validation
+# Every check names its key path (("encoder", "channels", 1, "zero_rad") reads 'encoder.channels[1].zero_rad');
+# `load_profile` adds the key's line from the file (`dexumi.checked_doc`).
 
-def _req(d: dict, key: str, where: str) -> Any:
+def _key(path: KeyPath) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(path))
+
+
+def _bad(path: KeyPath, text: str) -> ProfileError:
+    """ProfileError "'key.path' TEXT" at `path`."""
+    return ProfileError(f"'{_key(path)}' {text}", path)
+
+
+def _req(d: dict, path: KeyPath, key: str) -> Any:
     if not isinstance(d, dict) or key not in d:
-        raise ProfileError(f"missing key '{where}{key}'")
+        raise ProfileError(f"missing key '{_key(path + (key,))}'", path + (key,))
     return d[key]
 
 
-def _num(value: Any, where: str) -> float:
+def _num(value: Any, path: KeyPath) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ProfileError(f"'{where}' must be a finite number, not {value!r}")
+        raise _bad(path, f"must be a finite number, not {value!r}")
     return float(value)
 
 
-def _str(value: Any, where: str) -> str:
+def _str(value: Any, path: KeyPath) -> str:
     if not isinstance(value, str) or not value:
-        raise ProfileError(f"'{where}' must be a non-empty string, not {value!r}")
+        raise _bad(path, f"must be a non-empty string, not {value!r}")
     return value
 
 
-def _channel(c: Any, i: int) -> ChannelCalibration:
-    where = f"encoder.channels[{i}]."
-    if not isinstance(c, dict):
-        raise ProfileError(f"'encoder.channels[{i}]' must be a mapping, not {type(c).__name__}")
-    sign = _num(_req(c, "sign", where), where + "sign")
-    if sign not in (1.0, -1.0):
-        raise ProfileError(f"'{where}sign' must be 1 or -1, not {c['sign']!r}")
-    scale = _num(_req(c, "scale_rad_per_count", where), where + "scale_rad_per_count")
-    if scale <= 0:
-        raise ProfileError(f"'{where}scale_rad_per_count' must be positive")
-    rng = c.get("range_rad", [-math.pi, math.pi])
-    if not isinstance(rng, list) or len(rng) != 2:
-        raise ProfileError(f"'{where}range_rad' must be [low, high]")
-    lo, hi = (_num(x, where + "range_rad") for x in rng)
-    return ChannelCalibration(_str(c.get("name", f"ch{i}"), where + "name"),
-                              _num(_req(c, "zero_rad", where), where + "zero_rad"), int(sign), scale, (lo, hi),
-                              _num(c.get("residual_rad", 0.0), where + "residual_rad"))
-
-
-def _int(value: Any, where: str, low: int = 1) -> int:
+def _int(value: Any, path: KeyPath, low: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ProfileError(f"'{where}' must be an integer >= {low}, not {value!r}")
+        raise _bad(path, f"must be an integer >= {low}, not {value!r}")
     return value
 
 
 def _opt_str(doc: dict, key: str) -> str | None:
     value = doc.get(key)
     if value is not None and not isinstance(value, str):
-        raise ProfileError(f"'{key}' must be a string, not {value!r}")
+        raise _bad((key,), f"must be a string, not {value!r}")
     return value
 
 
-def _camera(key: str, c: Any) -> CameraIntrinsics:
-    where = f"cameras.{key}."
+def _channel(c: Any, i: int) -> ChannelCalibration:
+    at: KeyPath = ("encoder", "channels", i)
     if not isinstance(c, dict):
-        raise ProfileError(f"'cameras.{key}' must be a mapping")
-    matrix = _req(c, "matrix", where)
+        raise _bad(at, f"must be a mapping, not {type(c).__name__}")
+    sign = _num(_req(c, at, "sign"), at + ("sign",))
+    if sign not in (1.0, -1.0):
+        raise _bad(at + ("sign",), f"must be 1 or -1, not {c['sign']!r}")
+    scale = _num(_req(c, at, "scale_rad_per_count"), at + ("scale_rad_per_count",))
+    if scale <= 0:
+        raise _bad(at + ("scale_rad_per_count",), "must be positive")
+    rng = c.get("range_rad", [-math.pi, math.pi])
+    if not isinstance(rng, list) or len(rng) != 2:
+        raise _bad(at + ("range_rad",), "must be [low, high]")
+    lo, hi = (_num(x, at + ("range_rad",)) for x in rng)
+    return ChannelCalibration(_str(c.get("name", f"ch{i}"), at + ("name",)),
+                              _num(_req(c, at, "zero_rad"), at + ("zero_rad",)), int(sign), scale, (lo, hi),
+                              _num(c.get("residual_rad", 0.0), at + ("residual_rad",)))
+
+
+def _camera(key: str, c: Any) -> CameraIntrinsics:
+    at: KeyPath = ("cameras", key)
+    if not isinstance(c, dict):
+        raise _bad(at, "must be a mapping")
+    matrix = _req(c, at, "matrix")
     if (not isinstance(matrix, list) or len(matrix) != 3
             or not all(isinstance(r, list) and len(r) == 3 for r in matrix)):
-        raise ProfileError(f"'{where}matrix' must be a 3×3 list")
-    dist = _req(c, "distortion", where)
+        raise _bad(at + ("matrix",), "must be a 3×3 list")
+    dist = _req(c, at, "distortion")
     if not isinstance(dist, list):
-        raise ProfileError(f"'{where}distortion' must be a list")
-    model = _str(c.get("model", "pinhole"), where + "model")
+        raise _bad(at + ("distortion",), "must be a list")
+    model = _str(c.get("model", "pinhole"), at + ("model",))
     if model not in ("pinhole", "fisheye"):
-        raise ProfileError(f"'{where}model' must be pinhole or fisheye")
+        raise _bad(at + ("model",), "must be pinhole or fisheye")
     allowed = (4,) if model == "fisheye" else (4, 5, 8, 12, 14)
     if len(dist) not in allowed:
         expected = "4" if model == "fisheye" else "4, 5, 8, 12 or 14"
-        raise ProfileError(f"'{where}distortion' of a {model} camera needs {expected} coefficients, not {len(dist)}")
-    return CameraIntrinsics(model, _int(_req(c, "width", where), where + "width"),
-                            _int(_req(c, "height", where), where + "height"),
-                            [[_num(x, where + "matrix") for x in r] for r in matrix],
-                            [_num(x, where + "distortion") for x in dist],
-                            _num(c.get("rms_px", 0.0), where + "rms_px"), _int(c.get("views", 0), where + "views", 0),
-                            _num(c.get("coverage", 0.0), where + "coverage"))
+        raise _bad(at + ("distortion",), f"of a {model} camera needs {expected} coefficients, not {len(dist)}")
+    return CameraIntrinsics(model, _int(_req(c, at, "width"), at + ("width",)),
+                            _int(_req(c, at, "height"), at + ("height",)),
+                            [[_num(x, at + ("matrix",)) for x in r] for r in matrix],
+                            [_num(x, at + ("distortion",)) for x in dist],
+                            _num(c.get("rms_px", 0.0), at + ("rms_px",)),
+                            _int(c.get("views", 0), at + ("views",), 0),
+                            _num(c.get("coverage", 0.0), at + ("coverage",)))
 
 
-def _rigid(value: Any, where: str) -> list[list[float]]:
+def _rigid(value: Any, path: KeyPath) -> list[list[float]]:
     """A 4×4 rigid transform (rotation orthonormal to 1e-6, last row 0 0 0 1)."""
     if (not isinstance(value, list) or len(value) != 4
             or not all(isinstance(r, list) and len(r) == 4 for r in value)):
-        raise ProfileError(f"'{where}' must be a 4×4 list")
-    m = [[_num(x, where) for x in r] for r in value]
+        raise _bad(path, "must be a 4×4 list")
+    m = [[_num(x, path) for x in r] for r in value]
     R = [r[:3] for r in m[:3]]
     for i in range(3):
         for j in range(3):
             dot = sum(R[k][i] * R[k][j] for k in range(3))
             if abs(dot - (1.0 if i == j else 0.0)) > 1e-6:
-                raise ProfileError(f"'{where}' is not a rigid transform (its rotation is not orthonormal)")
+                raise _bad(path, "is not a rigid transform (its rotation is not orthonormal)")
     if m[3] != [0.0, 0.0, 0.0, 1.0]:
-        raise ProfileError(f"'{where}' must end with the row [0, 0, 0, 1]")
+        raise _bad(path, "must end with the row [0, 0, 0, 1]")
     return m
 
 
 def _handeye(doc: Any) -> HandEye:
+    at: KeyPath = ("handeye",)
     if not isinstance(doc, dict):
-        raise ProfileError("'handeye' must be a mapping")
-    version = _req(doc, "version", "handeye.")
+        raise _bad(at, "must be a mapping")
+    version = _req(doc, at, "version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ProfileError(f"'handeye.version' must be an integer >= 1, not {version!r}")
+        raise _bad(at + ("version",), f"must be an integer >= 1, not {version!r}")
     if version > HANDEYE_VERSION:
-        raise ProfileError(f"'handeye' section version {version} is newer than this dexumi understands "
-                           f"({HANDEYE_VERSION}); upgrade dexumi")
+        raise _bad(at, f"section version {version} is newer than this dexumi understands ({HANDEYE_VERSION}); "
+                       "upgrade dexumi")
     unknown = sorted(set(doc) - HANDEYE_KEYS)
     if unknown:
-        raise ProfileError(f"unknown key 'handeye.{unknown[0]}' (known: {', '.join(sorted(HANDEYE_KEYS))})")
-    opt = {k: (_rigid(doc[k], f"handeye.{k}") if doc.get(k) is not None else None)
-           for k in ("T_base_camera", "T_tracker_base")}
-    return HandEye(_str(_req(doc, "tracker", "handeye."), "handeye.tracker"),
-                   _str(_req(doc, "camera", "handeye."), "handeye.camera"),
-                   _rigid(_req(doc, "T_tracker_camera", "handeye."), "handeye.T_tracker_camera"),
-                   _num(_req(doc, "latency_s", "handeye."), "handeye.latency_s"),
-                   _num(doc.get("residual_mm", 0.0), "handeye.residual_mm"),
-                   _num(doc.get("residual_deg", 0.0), "handeye.residual_deg"),
-                   _int(doc.get("views", 0), "handeye.views", 0), opt["T_base_camera"], opt["T_tracker_base"],
+        raise ProfileError(f"unknown key 'handeye.{unknown[0]}' (known: {', '.join(sorted(HANDEYE_KEYS))})",
+                           at + (unknown[0],))
+    opt = {k: (_rigid(doc[k], at + (k,)) if doc.get(k) is not None else None) for k in ("T_base_camera", "T_tracker_base")}
+    return HandEye(_str(_req(doc, at, "tracker"), at + ("tracker",)), _str(_req(doc, at, "camera"), at + ("camera",)),
+                   _rigid(_req(doc, at, "T_tracker_camera"), at + ("T_tracker_camera",)),
+                   _num(_req(doc, at, "latency_s"), at + ("latency_s",)),
+                   _num(doc.get("residual_mm", 0.0), at + ("residual_mm",)),
+                   _num(doc.get("residual_deg", 0.0), at + ("residual_deg",)),
+                   _int(doc.get("views", 0), at + ("views",), 0), opt["T_base_camera"], opt["T_tracker_base"],
                    str(doc.get("method") or ""))
+
+
+def _mapping(doc: dict, key: str, what: str) -> dict:
+    value = doc.get(key) or {}
+    if not isinstance(value, dict):
+        raise _bad((key,), f"must be a mapping{what}")
+    return value
 
 
 def profile_from_dict(doc: Any, source: Path | None = None) -> Profile:
     if not isinstance(doc, dict):
         raise ProfileError("a profile must be a YAML mapping at the top level")
     if doc.get("format", FORMAT) != FORMAT:
-        raise ProfileError(f"'format' is {doc.get('format')!r}, not {FORMAT!r}")
-    version = _req(doc, "version", "")
+        raise ProfileError(f"'format' is {doc.get('format')!r}, not {FORMAT!r}", ("format",))
+    version = _req(doc, (), "version")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise ProfileError(f"'version' must be an integer, not {version!r}")
+        raise _bad(("version",), f"must be an integer, not {version!r}")
     if version > VERSION:
-        raise ProfileError(f"profile version {version} is newer than this dexumi understands ({VERSION}); upgrade dexumi")
+        raise ProfileError(f"profile version {version} is newer than this dexumi understands ({VERSION}); "
+                           "upgrade dexumi", ("version",))
     unknown = sorted(set(doc) - TOP_KEYS)
     if unknown:
-        raise ProfileError(f"unknown key '{unknown[0]}' (known: {', '.join(sorted(TOP_KEYS))})")
-    enc = _req(doc, "encoder", "")
+        raise ProfileError(f"unknown key '{unknown[0]}' (known: {', '.join(sorted(TOP_KEYS))})", (unknown[0],))
+    enc = _req(doc, (), "encoder")
     if not isinstance(enc, dict):
-        raise ProfileError(f"'encoder' must be a mapping, not {type(enc).__name__}")
-    channels = _req(enc, "channels", "encoder.")
+        raise _bad(("encoder",), f"must be a mapping, not {type(enc).__name__}")
+    channels = _req(enc, ("encoder",), "channels")
     if not isinstance(channels, list) or not channels:
-        raise ProfileError("'encoder.channels' must be a non-empty list")
+        raise _bad(("encoder", "channels"), "must be a non-empty list")
     device = doc.get("device", {})
     if not isinstance(device, dict):
-        raise ProfileError("'device' must be a mapping")
-    cams = doc.get("cameras") or {}
-    if not isinstance(cams, dict):
-        raise ProfileError("'cameras' must be a mapping of camera serial → intrinsics")
-    lat = doc.get("latencies_s") or {}
-    if not isinstance(lat, dict):
-        raise ProfileError("'latencies_s' must be a mapping of stream → seconds")
-    unc = doc.get("latency_uncertainty_s") or {}
-    if not isinstance(unc, dict):
-        raise ProfileError("'latency_uncertainty_s' must be a mapping of stream → seconds")
+        raise _bad(("device",), "must be a mapping")
+    cams = _mapping(doc, "cameras", " of camera serial → intrinsics")
+    lat = _mapping(doc, "latencies_s", " of stream → seconds")
+    unc = _mapping(doc, "latency_uncertainty_s", " of stream → seconds")
     wrap = enc.get("wrap", False)
     if not isinstance(wrap, bool):
-        raise ProfileError(f"'encoder.wrap' must be true or false, not {wrap!r}")
+        raise _bad(("encoder", "wrap"), f"must be true or false, not {wrap!r}")
     enc_input = enc.get("input", "counts")
     if enc_input not in ("counts", "ratiometric"):
-        raise ProfileError(f"'encoder.input' must be counts or ratiometric, not {enc_input!r}")
-    report = doc.get("report") or {}
-    if not isinstance(report, dict):
-        raise ProfileError("'report' must be a mapping")
+        raise _bad(("encoder", "input"), f"must be counts or ratiometric, not {enc_input!r}")
+    report = _mapping(doc, "report", "")
     created = doc.get("created", "")
     if not isinstance(created, str):
         created = str(created)
     profile = Profile(
-        id=_str(_req(doc, "id", ""), "id"), created=created, device=device,
+        id=_str(_req(doc, (), "id"), ("id",)), created=created, device=device,
         channels=[_channel(c, i) for i, c in enumerate(channels)], wrap=wrap, encoder_input=enc_input,
         cameras={str(k): _camera(str(k), v) for k, v in cams.items()},
-        latencies_s={str(k): _num(v, f"latencies_s.{k}") for k, v in lat.items()},
-        latency_uncertainty_s={str(k): _num(v, f"latency_uncertainty_s.{k}") for k, v in unc.items()},
+        latencies_s={str(k): _num(v, ("latencies_s", str(k))) for k, v in lat.items()},
+        latency_uncertainty_s={str(k): _num(v, ("latency_uncertainty_s", str(k))) for k, v in unc.items()},
         mapping=_opt_str(doc, "mapping"), hand=_opt_str(doc, "hand"), exoskeleton=_opt_str(doc, "exoskeleton"),
         notes=str(doc.get("notes") or ""), report=report, source=source,
         handeye=_handeye(doc["handeye"]) if doc.get("handeye") is not None else None)
@@ -332,47 +350,41 @@ def profile_from_dict(doc: Any, source: Path | None = None) -> Profile:
         try:
             profile.camera_mounts = mounts_from_dict(doc["camera_mounts"])
         except DexumiError as exc:
-            raise ProfileError(str(exc)) from None
+            raise ProfileError(str(exc), ("camera_mounts",)) from None
     declared = device.get("channels")
     if declared is not None:
-        _int(declared, "device.channels")
+        _int(declared, ("device", "channels"))
     if declared is not None and declared != len(profile.channels) and declared - 2 != len(profile.channels):
-        raise ProfileError(f"'device.channels' says {declared} but 'encoder.channels' lists {len(profile.channels)}")
+        raise _bad(("device", "channels"), f"says {declared} but 'encoder.channels' lists {len(profile.channels)}")
     return profile
 
 
 def load_profile(path: str | Path) -> Profile:
+    """Read and validate a profile file; every problem is one ProfileError line `profile PATH:LINE: ...`."""
     path = Path(path)
+    if not path.exists():
+        raise ProfileError(f"profile {path} does not exist")
     try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ProfileError(f"profile {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"cannot read profile {path}: {exc}") from None
-    from dexumi.safe_yaml import YamlError, safe_load
-
-    try:
-        doc = safe_load(text, f"profile {path}")  # bounded: alias bombs and huge files are refused
+        doc = load_document(read_text(path, "profile"), f"profile {path}")  # bounded: alias bombs, huge files
     except YamlError as exc:
         where = f" at line {exc.line}" if exc.line else ""
         raise ProfileError(f"profile {path} is not valid YAML{where}: {exc.problem}") from None
     except DexumiError as exc:
         raise ProfileError(str(exc)) from None
     try:
-        return profile_from_dict(doc, path)
+        return profile_from_dict(doc.data, path)
     except ProfileError as exc:
-        raise ProfileError(f"profile {path}: {exc}") from None
+        line = doc.line(exc.path)
+        raise ProfileError(f"profile {path}{f':{line}' if line else ''}: {exc}", exc.path) from None
 
 
 def save_profile(profile: Profile, path: str | Path, overwrite: bool = False) -> Path:
-    """Write atomically (temp file + rename); refuses to replace an existing file unless told."""
+    """Write atomically (`dexumi.safe_output.write_atomic`); refuses to replace an existing file unless told."""
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise ProfileError(f"{path} exists; choose another name or pass --force")
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(profile.to_yaml())
-    os.replace(tmp, path)
-    return path
+    try:
+        return write_atomic(path, profile.to_yaml(), clobber=overwrite)
+    except TargetExists:
+        raise ProfileError(f"{path} exists; choose another name or pass --force") from None
 
 
 def validate_profile(source: str | Path | dict[str, Any]) -> Profile:

@@ -155,6 +155,25 @@ def test_printable_board_is_at_true_scale(tmp_path, board):
     assert det is not None and len(det) == board.corners
 
 
+def test_one_board_spec_for_printing_tracking_and_the_rig():
+    """The printed board, the tracker's target and the rig's texture are the same `dexumi.board.BoardSpec`;
+    `legacy` switches to OpenCV's pre-4.6 layout, which differs only for an even number of rows."""
+    from apps.wizard.options import parse_board
+    from dexumi.sim.scene import SceneConfig
+    from dexumi.tracking.target import Target
+
+    assert parse_board("7x5:25:18.75") == BoardSpec() == Target.from_scene().charuco == SceneConfig().board.spec
+    assert BoardSpec().square_mm == 25.0 and BoardSpec().size_mm == (175.0, 125.0)
+    assert np.array_equal(BoardSpec(legacy=True).image(30), BoardSpec().image(30))  # 5 rows: the same layout
+    new, old = BoardSpec(squares_y=6), BoardSpec(squares_y=6, legacy=True)
+    assert not np.array_equal(new.image(30), old.image(30))
+    for spec in (new, old):
+        det = BoardDetector(spec).detect(spec.image(60, 30))
+        assert det is not None and len(det) == spec.corners == 30
+    with pytest.raises(DexumiError, match=r"marker side \(30 mm\) must be smaller than the square \(25 mm\)"):
+        parse_board("7x5:25:30")
+
+
 # -------------------------------------------------------------------------------------------- joint map
 
 def test_joint_map_from_set_points_recovers_known_curves(tmp_path):
@@ -231,6 +250,20 @@ def test_broken_profiles_give_one_line_errors_naming_the_key(tmp_path, edit, nee
         load_profile(_write(tmp_path, doc))
     msg = str(info.value)
     assert needle in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize("old,new,line,body", [
+    ("zero_rad: 0.2", "zero_rad: x", 9, "'encoder.channels[1].zero_rad' must be a finite number, not 'x'"),
+    ("zero_rad: 0.2, ", "", 9, "missing key 'encoder.channels[1].zero_rad'"),
+    ("width: 640", "width: -3", 11, "'cameras.S1.width' must be an integer >= 1, not -3"),
+    ("latencies_s: {wrist0: 0.04}", "latencies_s: {wrist0: 0.04}\nencoders: {}", 14, "unknown key 'encoders'"),
+])
+def test_profile_errors_give_the_line_of_the_key(tmp_path, old, new, line, body):
+    path = tmp_path / "p.yaml"
+    path.write_text(GOOD.replace(old, new, 1))
+    with pytest.raises(ProfileError) as info:
+        load_profile(path)
+    assert str(info.value).startswith(f"profile {path}:{line}: {body}")
 
 
 def _write(tmp_path, doc) -> str:

@@ -16,7 +16,7 @@ def parse_board(text: str):
     try:
         size, square, marker = text.split(":")
         cols, rows = (int(v) for v in size.lower().split("x"))
-        return BoardSpec(cols, rows, float(square), float(marker))
+        return BoardSpec.from_mm(cols, rows, float(square), float(marker))
     except ValueError:
         raise DexumiError(f"--board: expected COLSxROWS:SQUARE_MM:MARKER_MM (e.g. 7x5:25:18.75), got {text!r}") from None
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from dexumi.errors import DexumiError
@@ -29,6 +30,16 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _kill(pids: Iterable[int], group: bool = False) -> None:
+    """SIGKILL each pid (with `group`, the process group it leads); one already gone or not ours is skipped."""
+    kill = os.killpg if group else os.kill
+    for pid in pids:
+        try:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def ray_env() -> dict[str, str]:
@@ -98,15 +109,8 @@ class LocalRayCluster:
         p = self.procs[i]
         table = self._table()
         mine = [pid for pid in table if self._owner(pid, table) == i and pid != p.pid]
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        for pid in mine:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        _kill([p.pid], group=True)
+        _kill(mine)
         p.wait(30)
 
     @staticmethod
@@ -157,11 +161,7 @@ class LocalRayCluster:
 
     def stop(self) -> None:
         first = self.own_pids()  # before the roots die: their orphans lose the ancestry that names them
-        for p in self.procs:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        _kill([p.pid for p in self.procs], group=True)
         for p in self.procs:
             try:
                 p.wait(10)
@@ -171,11 +171,7 @@ class LocalRayCluster:
             pids = sorted(set(first + self.own_pids())) if k == 0 else self.own_pids()
             if not pids:
                 break
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
+            _kill(pids)
             time.sleep(0.5)
         shutil.rmtree(self.tmp, ignore_errors=True)
 

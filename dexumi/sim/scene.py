@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from dexumi.board import BoardSpec
 from dexumi.hands import author
 
 TABLE_TOP = 0.75  # m above the floor
@@ -26,32 +27,20 @@ TABLE_HALF = (0.45, 0.35, TABLE_TOP / 2)
 
 @dataclass(frozen=True)
 class BoardConfig:
-    """The ChArUco board lying on the table (same defaults as `calibration.board.BoardSpec`)."""
+    """The ChArUco board lying on the table: its layout (the printed calibration board's default), where it lies
+    and its texture's resolution."""
 
-    squares_x: int = 7
-    squares_y: int = 5
-    square_m: float = 0.025
-    marker_m: float = 0.01875
-    dictionary: str = "DICT_5X5_100"
+    spec: BoardSpec = BoardSpec()
     centre: tuple[float, float] = (-0.12, 0.02)  # on the table top (x, y), m
     px_per_square: int = 120
 
-    @property
-    def size_m(self) -> tuple[float, float]:
-        return self.squares_x * self.square_m, self.squares_y * self.square_m
-
-    def board(self) -> cv2.aruco.CharucoBoard:
-        d = cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, self.dictionary))
-        return cv2.aruco.CharucoBoard((self.squares_x, self.squares_y), self.square_m, self.marker_m, d)
-
     def image(self) -> np.ndarray:
-        p = self.px_per_square
-        return self.board().generateImage((self.squares_x * p, self.squares_y * p), marginSize=0, borderBits=1)
+        return self.spec.image(self.px_per_square)
 
     def T_world_board(self) -> np.ndarray:
         """Board frame (OpenCV board coordinates: origin at the top-left corner, x along the squares, y down the
         image, z into the board) in the world: the board lies face up, its image's top edge towards +y."""
-        w, h = self.size_m
+        w, h = self.spec.size_m
         T = np.eye(4)
         T[:3, :3] = np.diag([1.0, -1.0, -1.0])  # board x = world x, board y = world −y, board z = down
         T[:3, 3] = (self.centre[0] - w / 2, self.centre[1] + h / 2, TABLE_TOP + 0.001)
@@ -305,7 +294,7 @@ def build_mjcf(cfg: SceneConfig) -> tuple[str, dict[str, bytes]]:
     x.append(f'    <geom name="floor" type="plane" size="2 2 0.5" material="floor" {NO_CONTACT}/>')
     x.append(f'    <geom name="table" type="box" pos="0 0 {TABLE_HALF[2]:.9g}" size="{_v(TABLE_HALF)}" '
              f'material="table" {NO_CONTACT}/>')
-    bw, bh = cfg.board.size_m
+    bw, bh = cfg.board.spec.size_m
     bx, by = cfg.board.centre
     # a box's +z face shows a 2-D texture with image rows along -y: the image's top edge lies towards +y
     x.append(f'    <geom name="board" type="box" pos="{bx:.9g} {by:.9g} {TABLE_TOP + 0.0005:.9g}" '

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from dexumi.board import BoardSpec
 from dexumi.errors import DexumiError
 
 
@@ -34,28 +35,10 @@ class Tag:
 
 @dataclass(frozen=True)
 class Target:
-    """ChArUco board (squares, square and marker side in metres, dictionary) and tags in its frame."""
+    """A ChArUco board (`dexumi.board.BoardSpec`) and tags in its frame."""
 
-    squares_x: int = 7
-    squares_y: int = 5
-    square_m: float = 0.025
-    marker_m: float = 0.01875
-    dictionary: str = "DICT_5X5_100"
+    charuco: BoardSpec = BoardSpec()
     tags: tuple[Tag, ...] = field(default_factory=tuple)
-
-    def __post_init__(self) -> None:
-        if self.squares_x < 3 or self.squares_y < 3 or not 0 < self.marker_m < self.square_m:
-            raise DexumiError("tracking target: a ChArUco board needs 3×3+ squares and marker < square")
-        if not hasattr(cv2.aruco, self.dictionary):
-            raise DexumiError(f"tracking target: unknown ArUco dictionary {self.dictionary!r}")
-
-    def board(self) -> cv2.aruco.CharucoBoard:
-        d = cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, self.dictionary))
-        return cv2.aruco.CharucoBoard((self.squares_x, self.squares_y), self.square_m, self.marker_m, d)
-
-    @property
-    def size_m(self) -> tuple[float, float]:
-        return self.squares_x * self.square_m, self.squares_y * self.square_m
 
     @classmethod
     def from_scene(cls, scene=None, tags: bool = True) -> Target:
@@ -69,7 +52,7 @@ class Target:
         for m in scene.markers if tags else ():
             c = T_bw @ np.array([m.centre[0], m.centre[1], b.T_world_board()[2, 3], 1.0])
             out.append(Tag(m.tag_id, (float(c[0]), float(c[1])), m.size_m))
-        return cls(b.squares_x, b.squares_y, b.square_m, b.marker_m, b.dictionary, tuple(out))
+        return cls(b.spec, tuple(out))
 
 
 @dataclass
@@ -103,7 +86,7 @@ class TargetDetector:
         if tags not in ("auto", "always", "off"):
             raise DexumiError(f"tracking: tags must be auto, always or off, not {tags!r}")
         self.target = target
-        self.board = target.board()
+        self.board = target.charuco.board()
         params = cv2.aruco.CharucoParameters()
         params.tryRefineMarkers = True
         self.charuco = cv2.aruco.CharucoDetector(self.board, params)
