@@ -205,17 +205,5 @@ def make_engine(name: str | None = "local", address: str | None = None, workers:
     return RayEngine(address, workers)
 
 
-def add_engine_args(p: Any, manifest: bool = True) -> None:
-    """The batch options every per-episode command shares."""
-    p.add_argument("--engine", choices=ENGINES, default=None,
-                   help="where the per-episode tasks run: local (a process pool here, default) or ray")
-    p.add_argument("--address", default=None, metavar="ADDR",
-                   help="--engine ray: the cluster (auto | HOST:PORT | ray://HOST:10001; default: a private "
-                        "cluster on this machine)")
-    if manifest:
-        p.add_argument("--manifest", default=None, metavar="FILE",
-                       help="record finished episodes (with content hashes) in FILE; a rerun skips those unchanged")
-
-
 def engine_from_args(args: Any, workers: int | None = None) -> Engine:
     return make_engine(getattr(args, "engine", None), getattr(args, "address", None), workers)

@@ -1,10 +1,13 @@
-"""`run_tasks`: the one call a batch command makes: skip what the manifest has, run the rest on an engine with
-a progress bar, record each finished task, return the outcomes in input order."""
+"""`run_tasks`: skip what the manifest has, run the rest on an engine with a progress bar, record each finished
+task, return the outcomes in input order. `run_episode_tasks`: the one call a per-episode command makes (one task
+per episode file, the engine and the manifest opened and closed around it)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -52,3 +55,24 @@ def run_tasks(tasks: Sequence[Task], engine: Engine | None = None, desc: str = "
         if own:
             engine.close()
     return [out[k] for k in keys]
+
+
+def run_episode_tasks(paths: Sequence[str | Path], fn: Callable[..., Any], args: tuple = (), *,
+                      engine: Engine | None = None, workers: int | None = None, manifest: str | Path | None = None,
+                      command: str = "batch", params: Any = None, progress: bool = False,
+                      unit: str = "episode") -> list[Outcome]:
+    """`fn(str(path), *args)` for every episode, one task each (keyed by its resolved path; its content is hashed
+    for the manifest), on `engine` (default: a local pool of `workers`, closed here). With `manifest`, a resume
+    manifest of `command` and `params` at that path. Outcomes come back in the order of `paths`."""
+    tasks = [Task(str(Path(p).resolve()), fn, (str(p), *args), source=str(p)) for p in paths]
+    own = engine is None
+    eng = engine if engine is not None else LocalEngine(workers)
+    man: Manifest | None = None
+    try:
+        man = Manifest(manifest, command, params) if manifest else None
+        return run_tasks(tasks, eng, command, progress, man, unit)
+    finally:
+        if man is not None:
+            man.close()
+        if own:
+            eng.close()

@@ -6,16 +6,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
 
-from dexumi.episode.reader import Episode
+from dexumi.export.episodes import export_meta
 from dexumi.export.h5out import h5_output
-from dexumi.export.episodes import each_episode, export_meta
 from dexumi.export.normalize import for_plan
-from dexumi.export.plan import ExportPlan, ExportOptions, blocks
-from dexumi.export.source import ImageSource, resample
+from dexumi.export.plan import ExportOptions, ExportPlan
+from dexumi.export.prepared import Loop, Prepared, local_loop
 from dexumi.vocab import Outcome
 from dexumi.export.tactile import feature_key
 
@@ -30,10 +30,20 @@ def _next(x: np.ndarray) -> np.ndarray:
     return np.concatenate([x[1:], x[-1:]], axis=0) if len(x) else x
 
 
+class _UntimedLayout(h5py.VirtualLayout):
+    """A virtual dataset without HDF5's object times (h5py gives them to virtual datasets only): the same export
+    gives the same bytes, whenever and wherever it runs."""
+
+    def _get_dcpl(self, dst_filename: str) -> Any:
+        dcpl = super()._get_dcpl(dst_filename)
+        dcpl.set_obj_track_times(False)
+        return dcpl
+
+
 def _virtual_next(g: h5py.Group, name: str, src: h5py.Dataset) -> None:
     """next_obs[name][t] = obs[name][min(t + 1, T − 1)] as an HDF5 virtual dataset."""
     T = src.shape[0]
-    layout = h5py.VirtualLayout(shape=src.shape, dtype=src.dtype)
+    layout = _UntimedLayout(shape=src.shape, dtype=src.dtype)
     vs = h5py.VirtualSource(".", src.name, shape=src.shape)
     if T > 1:
         layout[0:T - 1] = vs[1:T]
@@ -48,22 +58,20 @@ def split(n: int, valid_fraction: float) -> tuple[list[int], list[int]]:
     return [i for i in range(n) if i not in valid], valid
 
 
-def write_demo(data: h5py.Group, ep: Episode, index: int, plan: ExportPlan, norm, tick: Callable[[int], None]) -> dict:
+def write_demo(data: h5py.Group, p: Prepared, index: int, plan: ExportPlan, norm, tick: Callable[[int], None]) -> dict:
     o = plan.opts
-    r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor, plan.first.pose,
-                 plan.first.tactile, o)
+    r = p.r
     T, A = r.action.shape
     g = data.create_group(f"demo_{index}")
     g.attrs["num_samples"] = T
-    g.attrs["source"] = ep.path.name
-    for k in ("task", "operator", "outcome"):
-        g.attrs[k] = str(ep.attrs.get(k, "unknown" if k == "outcome" else ""))
+    for k in ("source", "task", "operator", "outcome"):
+        g.attrs[k] = p.attrs[k]
     g.create_dataset("valid", data=r.valid.astype(np.uint8))
     g.create_dataset("actions", data=norm.apply(r.action))
     g.create_dataset("actions_raw", data=r.action)
     g.create_dataset("states", data=r.qpos.astype(np.float64))
     rewards = np.zeros(T, np.float64)
-    if str(ep.attrs.get("outcome", "")) == "success":
+    if p.attrs["outcome"] == "success":
         rewards[-1] = 1.0
     dones = np.zeros(T, np.int64)
     dones[-1] = 1
@@ -76,15 +84,13 @@ def write_demo(data: h5py.Group, ep: Episode, index: int, plan: ExportPlan, norm
     for key, x in low:
         obs.create_dataset(key, data=x)
         nxt.create_dataset(key, data=_next(x))
-    sources = {c: ImageSource(ep, c, plan.sizes[c], o.image_fit if o else "crop",
-                               o.visual if o else "raw") for c in plan.cameras}
     dsets = {}
     for c in plan.cameras:
         w, h = plan.sizes[c]
         dsets[c] = obs.create_dataset(image_key(c), (T, h, w, 3), dtype=np.uint8, chunks=(1, h, w, 3))
-    for k0, k1 in blocks(T):
+    for k0, k1, imgs in p.image_blocks(plan.cameras):
         for c in plan.cameras:
-            dsets[c][k0:k1] = sources[c].block(r.images[c][k0:k1])
+            dsets[c][k0:k1] = imgs[c]
         tick(k1 - k0)
     for c in plan.cameras:
         _virtual_next(nxt, image_key(c), dsets[c])
@@ -92,7 +98,9 @@ def write_demo(data: h5py.Group, ep: Episode, index: int, plan: ExportPlan, norm
             "all_valid": bool(r.valid.all())}
 
 
-def write(plan: ExportPlan, out: Path, tick: Callable[[int], None], opts: ExportOptions) -> list[dict]:
+def write(plan: ExportPlan, out: Path, tick: Callable[[int], None], opts: ExportOptions,
+          loop: Loop | None = None) -> list[dict]:
+    """The dataset file from every episode `loop` adds (default: each planned episode, read here)."""
     norm = for_plan(plan)
     with h5_output(out / FILE) as f:
         data = f.create_group("data")
@@ -101,7 +109,7 @@ def write(plan: ExportPlan, out: Path, tick: Callable[[int], None], opts: Export
             if f"demo_{i}" in data:
                 del data[f"demo_{i}"]
 
-        rows = each_episode(plan, lambda ep, i, info: write_demo(data, ep, i, plan, norm, tick), undo)
+        rows = (loop or local_loop(plan))(lambda p, i, info: write_demo(data, p, i, plan, norm, tick), undo)
         data.attrs["total"] = int(sum(r["frames"] for r in rows))
         data.attrs["env_args"] = json.dumps({
             "env_name": f"dexumi_{plan.first.hand or 'hand'}", "type": 2,

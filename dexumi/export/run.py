@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from dexumi.errors import DexumiError
 from dexumi.export.plan import RAW_WARN_BYTES, ExportOptions, ExportPlan, make_plan
+from dexumi.export.prepared import Loop
 from dexumi.export.staging import StagedDir
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,8 @@ def _size(p: Path) -> int:
     return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
 
 
-def _write(plan: ExportPlan, tmp: Path, opts: ExportOptions, tick) -> list[dict]:
+def _write(plan: ExportPlan, tmp: Path, opts: ExportOptions, tick, loop: Loop | None = None) -> list[dict]:
+    """The dataset in `tmp`; `loop`: where robomimic and zarr take their episodes from (default: read here)."""
     if opts.fmt == "act":
         from dexumi.export import act
 
@@ -50,11 +52,11 @@ def _write(plan: ExportPlan, tmp: Path, opts: ExportOptions, tick) -> list[dict]
     if opts.fmt == "robomimic":
         from dexumi.export import robomimic
 
-        return robomimic.write(plan, tmp, tick, opts)
+        return robomimic.write(plan, tmp, tick, opts, loop)
     if opts.fmt == "zarr":
         from dexumi.export import zarr_export
 
-        return zarr_export.write(plan, tmp, tick)
+        return zarr_export.write(plan, tmp, tick, loop)
     from dexumi.export import lerobot
 
     return lerobot.write(plan, tmp, tick)

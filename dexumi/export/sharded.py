@@ -8,8 +8,9 @@ a task run twice (its first worker died after finishing) finds its shard there a
 duplicated or half-written. A rerun after an interrupted job converts only the episodes without a shard.
 The work folder is removed once the dataset is published.
 
-Formats: lerobot (per-episode videos + the rows assembled here) and act (one file per episode). robomimic and
-zarr write one store that every episode appends to, and run in one process (`--engine` refuses them)."""
+Formats: lerobot (per-episode videos + the rows assembled here), act (one file per episode), robomimic and zarr
+(one store every episode appends to: a task reads, resamples, decodes and resizes its episode into a shard of
+arrays, dexumi.export.prepared; the driver writes the store from the shards with the one-process writer)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ from dexumi.export.staging import StagedDir
 
 log = logging.getLogger(__name__)
 
-SHARDED = ("lerobot", "act")
+SHARDED = ("lerobot", "act", "robomimic", "zarr")
+STORES = ("robomimic", "zarr")  # one store for all episodes: written here from the tasks' prepared shards
 SHARD_META = "shard.json"
 
 
@@ -82,6 +84,10 @@ def convert_one(plan: ExportPlan, info: SourceInfo, shard: str, length: int | No
             assert plan.opts is not None  # a plan being exported carries its options
             if plan.opts.fmt == "lerobot":
                 meta = _lerobot_shard(plan, ep, info, tmp)
+            elif plan.opts.fmt in STORES:
+                from dexumi.export import prepared
+
+                meta = prepared.save(prepared.prepare(ep, plan, prepared.store_pose(plan)), plan, tmp, lambda n: None)
             else:
                 from dexumi.export.act import write_episode
 
@@ -117,6 +123,21 @@ def _lerobot_shard(plan: ExportPlan, ep: Episode, info: SourceInfo, d: Path) -> 
             "info_task": e.info_task}
 
 
+def _shard_loop(plan: ExportPlan, good: list[tuple[SourceInfo, dict, Path]]):
+    """The store writers' episode loop over finished shards, in plan order (rows as dexumi.export.episodes
+    makes them)."""
+    from dexumi.export import prepared
+
+    def loop(add, undo) -> list[dict]:
+        rows = []
+        for i, (info, meta, d) in enumerate(good):
+            extra = {k: v for k, v in meta["row"].items() if k in ("part", "source_frames")}
+            rows.append({"source": str(info.path), "index": i, **extra, **add(prepared.load(d, plan), i, info)})
+        return rows
+
+    return loop
+
+
 def _load_encoded(plan: ExportPlan, d: Path, meta: dict):
     from dexumi.export.lerobot import Encoded, _tactile
 
@@ -135,12 +156,11 @@ def export_sharded(paths: list[str | Path], opts: ExportOptions, engine: Engine,
     from dexumi.export.run import ExportSummary, _check_space, _size
 
     if opts.fmt not in SHARDED:
-        raise DexumiError(f"--engine: --to {opts.fmt} writes one store all episodes append to and runs in one "
-                          f"process; the batch engines export {', '.join(SHARDED)} (see docs/scale.md)")
+        raise DexumiError(f"--engine: the batch engines export {', '.join(SHARDED)}, not --to {opts.fmt}")
     t0 = time.perf_counter()
     plan = make_plan(paths, opts)
     staged = StagedDir(opts.out, opts.force, "export", inputs=[Path(p) for p in paths],
-                       info={"format": opts.fmt, "layout": None})
+                       info={"format": opts.fmt, "layout": opts.layout if opts.fmt == "zarr" else None})
     _check_space(plan, opts)
     wd = work_dir(opts.out, work)
     shards = wd / "shards"
@@ -181,6 +201,10 @@ def _assemble(plan: ExportPlan, out: Path, outs, dirs: list[Path]) -> list[dict]
         raise DexumiError("no episode could be exported" + (f": {plan.skipped[-1]}" if plan.skipped else ""))
     rows = []
     assert plan.opts is not None  # a plan being exported carries its options
+    if plan.opts.fmt in STORES:
+        from dexumi.export.run import _write
+
+        return _write(plan, out, plan.opts, lambda n: None, _shard_loop(plan, good))
     if plan.opts.fmt == "act":
         for i, (info, meta, d) in enumerate(good):
             os.replace(d / "episode_0.hdf5", out / f"episode_{i}.hdf5")

@@ -375,3 +375,13 @@ def _pool() -> ThreadPoolExecutor:
     if _POOL is None:
         _POOL = ThreadPoolExecutor(max_workers=max(2, min(8, os.cpu_count() or 2)), thread_name_prefix="decode")
     return _POOL
+
+
+def _forget_pool() -> None:
+    """In a forked child: the parent's decode threads do not exist here, so work queued on its pool would wait
+    forever (a batch worker forked after a one-process export in the same process)."""
+    global _POOL
+    _POOL = None
+
+
+os.register_at_fork(after_in_child=_forget_pool)

@@ -27,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from dexumi.episode.reader import Episode
 from dexumi.errors import DexumiError
-from dexumi.export.episodes import each_episode, export_meta
-from dexumi.export.plan import ExportPlan, blocks
-from dexumi.export.source import ImageSource, SourceInfo, resample
+from dexumi.export.episodes import export_meta
+from dexumi.export.plan import ExportPlan
+from dexumi.export.prepared import Loop, Prepared, local_loop
+from dexumi.export.source import SourceInfo
 
 
 def _codecs():
@@ -82,16 +82,12 @@ class _ReplayBuffer:
             self.img[c].attrs["camera"] = c
         self.total = 0
 
-    def episode(self, ep: Episode, i: int, info: SourceInfo) -> dict:
-        o = self.plan.opts
-        r = resample(ep, self.plan.fps, o.action_horizon if o else 1, self.plan.motor, "",
-                     self.plan.first.tactile, o)
+    def episode(self, p: Prepared, i: int, info: SourceInfo) -> dict:
+        r = p.r
         T = len(r)
-        srcs = {c: ImageSource(ep, c, self.plan.sizes[c], o.image_fit if o else "crop",
-                               o.visual if o else "raw") for c in self.plan.cameras}
-        for k0, k1 in blocks(T):
+        for k0, k1, imgs in p.image_blocks(self.plan.cameras):
             for c in self.plan.cameras:
-                self.img[c].append(srcs[c].block(r.images[c][k0:k1]))
+                self.img[c].append(imgs[c])
             self.tick(k1 - k0)
         cols = {"action": r.action, "state": r.qpos, "valid": r.valid, "timestamp": r.t,
                 "privileged_exo_joints": r.exo}
@@ -117,11 +113,10 @@ class _DexUMI:
     def __init__(self, plan: ExportPlan, root, tick: Callable[[int], None]) -> None:
         self.plan, self.root, self.tick = plan, root, tick
 
-    def episode(self, ep: Episode, i: int, info: SourceInfo) -> dict:
+    def episode(self, p: Prepared, i: int, info: SourceInfo) -> dict:
         _, numcodecs, _, _ = _codecs()
         o = self.plan.opts
-        r = resample(ep, self.plan.fps, o.action_horizon if o else 1, self.plan.motor, "",
-                     self.plan.first.tactile, o)
+        r = p.r
         T = len(r)
         g = self.root.create_group(f"episode_{i}")
         comp = numcodecs.Blosc(cname="zstd", clevel=3)
@@ -136,7 +131,7 @@ class _DexUMI:
             g.array(e.split(":")[0], x, compressor=comp)
             if e.endswith(":fsr") and "fsr" not in g:
                 g.array("fsr", x[:, -2:] if x.shape[1] > 2 else x, compressor=comp)
-        g.attrs.update({"source": ep.path.name, "outcome": info.outcome, "task": info.task,
+        g.attrs.update({"source": p.attrs["source"], "outcome": info.outcome, "task": info.task,
                         "operator": info.operator})
         img = _image_compressor(self.plan)
         for ci, c in enumerate(self.plan.cameras):
@@ -144,11 +139,9 @@ class _DexUMI:
             ds = g.require_group(f"camera_{ci}").zeros("rgb", shape=(T, h, w, 3), chunks=(1, h, w, 3),
                                                         dtype=np.uint8, compressor=img)
             ds.attrs["camera"] = c
-        srcs = {c: ImageSource(ep, c, self.plan.sizes[c], o.image_fit if o else "crop",
-                               o.visual if o else "raw") for c in self.plan.cameras}
-        for k0, k1 in blocks(T):
+        for k0, k1, imgs in p.image_blocks(self.plan.cameras):
             for ci, c in enumerate(self.plan.cameras):
-                g[f"camera_{ci}/rgb"][k0:k1] = srcs[c].block(r.images[c][k0:k1])
+                g[f"camera_{ci}/rgb"][k0:k1] = imgs[c]
             self.tick(k1 - k0)
         return {"frames": T, "outcome": info.outcome}
 
@@ -160,12 +153,13 @@ class _DexUMI:
         pass
 
 
-def write(plan: ExportPlan, out: Path, tick: Callable[[int], None]) -> list[dict]:
+def write(plan: ExportPlan, out: Path, tick: Callable[[int], None], loop: Loop | None = None) -> list[dict]:
+    """The store from every episode `loop` adds (default: each planned episode, read here)."""
     zarr, _, _, _ = _codecs()
     root = zarr.open_group(str(out), mode="a")  # "w" would empty the staging folder, marker included
     layout = plan.opts.layout if plan.opts else "replay-buffer"
     w = _DexUMI(plan, root, tick) if layout == "dexumi" else _ReplayBuffer(plan, root, tick)
-    rows = each_episode(plan, w.episode, w.undo)
+    rows = (loop or local_loop(plan))(w.episode, w.undo)
     w.close(rows)
     root.attrs["dexumi_export"] = json.loads(json.dumps(export_meta(plan)))
     root.attrs["layout"] = layout

@@ -22,8 +22,12 @@ import logging
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from dexumi.batch import Engine
 
 log = logging.getLogger(__name__)
 
@@ -176,22 +180,13 @@ def _features_dict(path: str, fingertips: bool) -> dict:
 
 
 def rank_paths(paths: list[Path], threshold: float = THRESHOLD, fingertips: bool = True,
-               progress: bool = False, engine=None, manifest: str | Path | None = None) -> list[Ranked]:
+               progress: bool = False, engine: Engine | None = None, manifest: str | Path | None = None) -> list[Ranked]:
     """Features per episode as batch tasks (dexumi.batch: local pool by default, or `engine`), then the score
     over the folder (which needs every episode's features, so it runs here)."""
-    from dexumi.batch import LocalEngine, Manifest, Task, run_tasks
+    from dexumi.batch import run_episode_tasks
 
-    tasks = [Task(str(Path(p).resolve()), _features_dict, (str(p), fingertips), source=str(p)) for p in paths]
-    man = Manifest(manifest, "rank", {"fingertips": fingertips}) if manifest else None
-    own = engine is None
-    engine = engine or LocalEngine()
-    try:
-        outs = run_tasks(tasks, engine, "rank", progress, man, unit="file")
-    finally:
-        if man is not None:
-            man.close()
-        if own:
-            engine.close()
+    outs = run_episode_tasks(paths, _features_dict, (fingertips,), engine=engine, manifest=manifest, command="rank",
+                             params={"fingertips": fingertips}, progress=progress, unit="file")
     feats = [EpisodeFeatures(**o.value) if o.ok else EpisodeFeatures(str(p), Path(p).name, error=o.error)
              for o, p in zip(outs, paths)]
     return score(feats, threshold)

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dexumi.batch import Engine, LocalEngine, Manifest, Task, run_tasks
+from dexumi.batch import Engine, run_episode_tasks
 from dexumi.batch.engine import default_workers
 from dexumi.validate.config import ValidateConfig
 from dexumi.validate.episode import validate_file
@@ -30,8 +30,7 @@ class ValidationRun:
             any(r.failed(warn_as_error) for r in self.episodes + self.folders)
 
 
-def _one(args: tuple[str, ValidateConfig, str | None]) -> dict:
-    path, cfg, plots = args
+def _one(path: str, cfg: ValidateConfig, plots: str | None) -> dict:
     return validate_file(path, cfg, plots).to_dict()
 
 
@@ -48,17 +47,9 @@ def validate_paths(paths: list[str | Path], cfg: ValidateConfig | None = None, p
     inputs = expand(paths)
     run = ValidationRun(problems=list(inputs.problems))
     plots = None if plots_dir is None else str(Path(plots_dir).expanduser().resolve())
-    tasks = [Task(str(p.resolve()), _one, ((str(p), cfg, plots),), source=str(p)) for p in inputs.files]
-    own = engine is None
-    engine = engine or LocalEngine(workers)
-    man = Manifest(manifest, "validate", {"config": cfg.to_dict(), "plots": plots}) if manifest else None
-    try:
-        outcomes = run_tasks(tasks, engine, "validate", progress, man, unit="file")
-    finally:
-        if man is not None:
-            man.close()
-        if own:
-            engine.close()
+    outcomes = run_episode_tasks(inputs.files, _one, (cfg, plots), engine=engine, workers=workers,
+                                 manifest=manifest, command="validate",
+                                 params={"config": cfg.to_dict(), "plots": plots}, progress=progress, unit="file")
     for o, p in zip(outcomes, inputs.files):
         if o.ok:
             run.episodes.append(EpisodeReport.from_dict(o.value))

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from apps.cli.per_episode import add_batch_args, batch_engine
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="convert episodes to LeRobot v3.0, robomimic, ACT/ALOHA or zarr",
@@ -53,9 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--valid-fraction", type=float, default=0.1, help="robomimic: share of demos in mask/valid")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    from dexumi.batch.engine import add_engine_args
-
-    add_engine_args(p, manifest=False)
+    add_batch_args(p, manifest=False)
     p.add_argument("--work-dir", default=None, metavar="DIR",
                    help="with --engine: shards and the resume manifest (default: .OUT.batch beside --out); "
                         "on a cluster it must be on storage every node sees")
@@ -79,16 +79,8 @@ def run(args: argparse.Namespace) -> int:
                          visual=args.visual,
                          tactile_baseline=bool(getattr(args, "tactile_baseline", False)),
                          tactile_total=bool(getattr(args, "tactile_total", False)))
-    engine = None
-    if args.engine is not None:
-        from dexumi.batch import engine_from_args
-
-        engine = engine_from_args(args)
-    try:
+    with batch_engine(args) as engine:
         s = export_paths(list(args.paths), opts, engine, args.work_dir)
-    finally:
-        if engine is not None:
-            engine.close()
     for msg in s.skipped:
         print(f"dexumi export: skipped: {msg}", file=sys.stderr)
     if args.json:

@@ -8,28 +8,9 @@ import logging
 import sys
 from pathlib import Path
 
+from apps.cli.per_episode import add_batch_args, distance, episode_results, folder_episodes, span
+
 log = logging.getLogger(__name__)
-
-
-def _distance(text: str) -> tuple[int, int, float]:
-    try:
-        a, b, m = text.split(":")
-        out = (int(a), int(b), float(m))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: use FRAME_A:FRAME_B:METRES, e.g. 0:40:0.25") from None
-    if out[2] <= 0 or out[0] == out[1]:
-        raise argparse.ArgumentTypeError(f"{text!r}: two different frames and a positive distance")
-    return out
-
-
-def _span(text: str) -> tuple[float, float]:
-    try:
-        a, b = (float(x) for x in text.split(":"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: use START:END in seconds, e.g. 5:12") from None
-    if b <= a:
-        raise argparse.ArgumentTypeError(f"{text!r}: END must be after START")
-    return a, b
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,27 +25,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing derived trajectory")
     p.add_argument("--stride", type=int, default=0, metavar="N",
                    help="sfm: every Nth frame is a key frame (default: about 5 per second)")
-    p.add_argument("--distance", type=_distance, metavar="A:B:METRES",
+    p.add_argument("--distance", type=distance, metavar="A:B:METRES",
                    help="sfm without a board in view: camera centres of raw frames A and B are METRES apart")
     p.add_argument("--mask", type=Path, metavar="PNG", help="sfm: rig mask, black where features are ignored "
                                                             "(default: found from the video)")
-    p.add_argument("--span", type=_span, metavar="START:END", help="only frames this many seconds after the first")
+    p.add_argument("--span", type=span, metavar="START:END", help="only frames this many seconds after the first")
     p.add_argument("--json", action="store_true", help="one JSON document per episode instead of a line")
-    from dexumi.batch.engine import add_engine_args
-
-    add_engine_args(p)
+    add_batch_args(p)
     p.set_defaults(handler=run)
 
 
 def _episodes(path: Path) -> list[Path]:
-    from dexumi.episode import schema as S
     from dexumi.errors import DexumiError
 
     if path.is_dir():
-        eps = sorted(p for p in path.iterdir() if p.is_file() and S.NAME_RE.match(p.name) and p.name.endswith(S.SUFFIX))
-        if not eps:
-            raise DexumiError(f"{path}: no finished episodes (episode_NNNN.h5)")
-        return eps
+        return folder_episodes(path)
     if not path.is_file():
         raise DexumiError(f"{path}: no such episode file or folder")
     return [path]
@@ -72,7 +47,7 @@ def _episodes(path: Path) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     from dexumi.errors import DexumiError
-    from dexumi.tracking.offline import OfflineOptions
+    from dexumi.tracking.offline import OfflineOptions, OfflineResult, offline_pose_task
 
     if args.stride < 0:
         raise DexumiError("--stride must be 0 (auto) or positive")
@@ -82,11 +57,14 @@ def run(args: argparse.Namespace) -> int:
                           span=args.span)
     eps = _episodes(args.path)
     failed = 0
-    for ep, r in _results(eps, opts, args):
-        if isinstance(r, str):
+    params = {"method": opts.method, "camera": opts.camera}
+    for res in episode_results(eps, offline_pose_task, (opts,), args, "pose", params):
+        ep = res.path
+        if not res.ok:
             failed += 1
-            print(r if r.startswith(ep.name) else f"{ep.name}: {r}", file=sys.stderr)
+            print(res.error if res.error.startswith(ep.name) else f"{ep.name}: {res.error}", file=sys.stderr)
             continue
+        r = OfflineResult(**res.value)
         if args.json:
             print(json.dumps(r.to_json()))
             continue
@@ -100,26 +78,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"{failed} of {len(eps)} episode(s) failed", file=sys.stderr)
         return 2
     return 0
-
-
-def _results(eps: list[Path], opts, args: argparse.Namespace):
-    """(episode, OfflineResult or its error line) per episode: one episode here, several as batch tasks
-    (dexumi.batch: the local process pool, or `--engine ray`; `--manifest` skips finished ones on a rerun)."""
-    from dexumi.tracking.offline import OfflineResult, offline_pose, offline_pose_task
-
-    if len(eps) == 1 and args.engine is None and args.manifest is None:
-        yield eps[0], offline_pose(eps[0], opts)  # a single episode's failure is the command's one-line error
-        return
-    from dexumi.batch import Manifest, Task, engine_from_args, run_tasks
-
-    engine = engine_from_args(args)
-    man = Manifest(args.manifest, "pose", {"method": opts.method, "camera": opts.camera}) if args.manifest else None
-    try:
-        tasks = [Task(str(ep.resolve()), offline_pose_task, (str(ep), opts), source=str(ep)) for ep in eps]
-        outs = run_tasks(tasks, engine, "pose", sys.stderr.isatty(), man)
-    finally:
-        if man is not None:
-            man.close()
-        engine.close()
-    for ep, o in zip(eps, outs):
-        yield ep, (OfflineResult(**o.value) if o.ok else o.error)

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from apps.cli.per_episode import add_batch_args, batch_engine, folder_episodes
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("rank", help="order episodes by quality score, worst first, with reasons and suspects",
@@ -19,9 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write the suspects (one episode file name per line) for `dexumi export --exclude FILE`")
     p.add_argument("--threshold", type=float, default=80.0, help="suspect below this score (default 80)")
     p.add_argument("--no-fingertips", action="store_true", help="skip the fingertip-error feature (faster)")
-    from dexumi.batch.engine import add_engine_args
-
-    add_engine_args(p)
+    add_batch_args(p)
     p.set_defaults(handler=run)
 
 
@@ -34,19 +34,12 @@ def run(args: argparse.Namespace) -> int:
     d: Path = args.dir
     if not d.is_dir():
         raise DexumiError(f"{d}: not a folder of episodes")
-    paths = sorted(p for p in d.iterdir() if p.is_file() and S.NAME_RE.match(p.name) and p.name.endswith(S.SUFFIX))
-    if not paths:
-        raise DexumiError(f"{d}: no finished episodes (episode_NNNN.h5)")
+    paths = folder_episodes(d)
     if args.suspects is not None and args.suspects.resolve().parent == d.resolve() and \
             S.NAME_RE.match(args.suspects.name):
         raise DexumiError(f"--suspects {args.suspects}: would overwrite an episode file")
-    from dexumi.batch import engine_from_args
-
-    engine = engine_from_args(args)
-    try:
+    with batch_engine(args) as engine:
         ranked = rank_paths(paths, args.threshold, not args.no_fingertips, sys.stderr.isatty(), engine, args.manifest)
-    finally:
-        engine.close()
     if args.suspects is not None:
         try:
             write_atomic(args.suspects, suspects_text(ranked, str(d), args.threshold))

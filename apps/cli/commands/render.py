@@ -8,17 +8,9 @@ import logging
 import sys
 from pathlib import Path
 
+from apps.cli.per_episode import add_batch_args, episode_results, size
+
 log = logging.getLogger(__name__)
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(x) for x in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must be WxH, not {text!r}") from None
-    if not (32 <= w <= 4096 and 32 <= h <= 4096):
-        raise argparse.ArgumentTypeError(f"size must be 32..4096 per side, not {text!r}")
-    return w, h
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,10 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sim-episode", type=Path, metavar="DIR",
                    help="instead: write a simulated episode (with a calibrated mount) into DIR to try this on")
     p.add_argument("--duration", type=float, default=2.0, help="--sim-episode: seconds (default 2)")
-    p.add_argument("--size", type=_size, default=(240, 240), help="--sim-episode: image size WxH (default 240x240)")
-    from dexumi.batch.engine import add_engine_args
-
-    add_engine_args(p)
+    p.add_argument("--size", type=size, default=(240, 240), help="--sim-episode: image size WxH (default 240x240)")
+    add_batch_args(p)
     p.set_defaults(handler=run)
 
 
@@ -56,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.paths:
         raise DexumiError("give episode files or folders to render (or --sim-episode DIR)")
     from dexumi.validate.paths import expand
+    from dexumi.visual.bridge import render_episode_task
     from dexumi.visual.compose import MODES
 
     found = expand(args.paths, include_unfinished=False)
@@ -64,10 +55,13 @@ def run(args: argparse.Namespace) -> int:
     files = found.files
     modes = args.mode or list(MODES)
     failed = 0
-    for path, fig in _results(files, modes, args):
-        if isinstance(fig, str):
+    task_args = (modes, args.camera, args.force, args.exo, args.robot, args.inpaint)
+    config = {"modes": modes, "cameras": args.camera, "exo": args.exo, "robot": args.robot, "inpaint": args.inpaint}
+    for res in episode_results(files, render_episode_task, task_args, args, "render", config):
+        path, fig = res.path, res.value
+        if not res.ok:
             failed += 1
-            print(f"dexumi render: skipped: {path}: {fig}", file=sys.stderr)
+            print(f"dexumi render: skipped: {path}: {res.error}", file=sys.stderr)
         elif args.json:
             print(json.dumps(fig))
         else:
@@ -95,28 +89,3 @@ def _sim(args: argparse.Namespace) -> int:
     out = write_sim_episode(partial, args.duration, args.size)
     print(out)
     return 0
-
-
-def _results(files: list[Path], modes: list[str], args: argparse.Namespace):
-    """(episode, figures or its error line): one episode here, several as batch tasks (dexumi.batch: the local
-    process pool, or `--engine ray`; `--manifest` skips finished ones on a rerun)."""
-    from dexumi.visual.bridge import render_episode_task
-
-    task_args = (modes, args.camera, args.force, args.exo, args.robot, args.inpaint)
-    if len(files) == 1 and args.engine is None and args.manifest is None:
-        yield files[0], render_episode_task(str(files[0]), *task_args)  # its failure is the command's one line
-        return
-    from dexumi.batch import Manifest, Task, engine_from_args, run_tasks
-
-    engine = engine_from_args(args)
-    config = {"modes": modes, "cameras": args.camera, "exo": args.exo, "robot": args.robot, "inpaint": args.inpaint}
-    man = Manifest(args.manifest, "render", config) if args.manifest else None
-    try:
-        tasks = [Task(str(f.resolve()), render_episode_task, (str(f), *task_args), source=str(f)) for f in files]
-        outs = run_tasks(tasks, engine, "render", sys.stderr.isatty(), man)
-    finally:
-        if man is not None:
-            man.close()
-        engine.close()
-    for f, o in zip(files, outs):
-        yield f, (o.value if o.ok else o.error)

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from apps.cli.per_episode import add_batch_args, batch_engine
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("validate", help="check episode files (schema, timing, drops, limits, images, numbering)",
@@ -25,9 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: up to 2)")
     p.add_argument("--verbose-table", "-V", action="store_true", help="list every warning and error")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    from dexumi.batch.engine import add_engine_args
-
-    add_engine_args(p)
+    add_batch_args(p)
     p.set_defaults(handler=run)
 
 
@@ -43,13 +43,8 @@ def run(args: argparse.Namespace) -> int:
     for spec in args.severity:
         set_severity(cfg, spec)
     progress = not args.no_progress and sys.stderr.isatty()
-    from dexumi.batch import engine_from_args
-
-    engine = engine_from_args(args, args.jobs)
-    try:
+    with batch_engine(args, args.jobs) as engine:
         result = validate_paths(list(args.paths), cfg, args.plots, args.jobs, progress, engine, args.manifest)
-    finally:
-        engine.close()
     print(table(result, args.verbose_table), file=sys.stderr if to_stdout else sys.stdout)
     if to_stdout:
         print(json.dumps(to_json(result, cfg, args.strict), default=str))
