@@ -9,7 +9,7 @@ import torch). HDF5 files are opened lazily in each process, so it is safe with 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from dexumi.episode.aligned import next_step_action
+from dexumi.episode.device_stream import subtract_first_valid
 from dexumi.episode.reader import Episode
 from dexumi.errors import DexumiError
 
@@ -29,6 +30,14 @@ class _EpisodeArrays:
     qpos: np.ndarray
     exo: np.ndarray
     images: dict[str, np.ndarray]  # cam → raw frame index per aligned instant
+    tactile: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # role → (values (T, C), baseline-subtracted values (T, C), valid (T,)), as the exports compute them
+
+
+def _touch(ep: Episode, role: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """As `dexumi.export.tactile.board_view`, without and with the baseline (the shown part's first valid reading)."""
+    vals, valid = ep.tactile(role)
+    return vals, subtract_first_valid(vals, valid).astype(np.float32), valid
 
 
 def _episode_files(paths: list[str | Path]) -> list[Path]:
@@ -48,7 +57,7 @@ class EpisodeDataset:
 
     def __init__(self, paths: list[str | Path] | str | Path, obs_horizon: int = 1, action_horizon: int = 16,
                  cameras: list[str] | None = None, image_reduce: int = 4, image_size: tuple[int, int] | None = None,
-                 include_exo: bool = True) -> None:
+                 include_exo: bool = True, include_tactile: bool = True) -> None:
         if obs_horizon < 1 or action_horizon < 1:
             raise DexumiError("obs_horizon and action_horizon must be at least 1")
         files = _episode_files([paths] if isinstance(paths, (str, Path)) else list(paths))
@@ -58,13 +67,19 @@ class EpisodeDataset:
         self.image_reduce, self.image_size, self.include_exo = image_reduce, image_size, include_exo
         self.episodes: list[_EpisodeArrays] = []
         names = None
+        boards: list[str] | None = None
         for p in files:
             with Episode.open(p) as ep:
                 if names is None:
                     names = ep.action_names
                     self.cameras = list(ep.cameras) if cameras is None else list(cameras)
+                    boards = ep.tactile_boards if include_tactile else []
+                    roles = [b.split(":")[0] for b in boards]
+                    self.tactile_names = {r: [f"{r}.{c}" for c in ep.tactile_channels(r)] for r in roles}
                 elif ep.action_names != names:
                     raise DexumiError(f"{p}: action joints {ep.action_names} differ from {names}")
+                if include_tactile and ep.tactile_boards != boards:
+                    raise DexumiError(f"{p}: tactile boards {ep.tactile_boards} differ from {boards}")
                 missing = [c for c in self.cameras if c not in ep.cameras]
                 if missing:
                     raise DexumiError(f"{p}: no camera {missing[0]!r}")
@@ -75,7 +90,8 @@ class EpisodeDataset:
                     self.episodes.append(_EpisodeArrays(p, ep.timestamps,
                                                         next_step_action(ep.qpos).astype(np.float32),
                                                         ep.qpos.astype(np.float32), ep.exo_joints.astype(np.float32),
-                                                        {c: ep.image_indices(c) for c in self.cameras}))
+                                                        {c: ep.image_indices(c) for c in self.cameras},
+                                                        {r: _touch(ep, r) for r in roles}))
         self.action_names = list(names or [])
         lengths = np.array([len(e.timestamps) for e in self.episodes])
         self._starts = np.concatenate([[0], np.cumsum(lengths)])
@@ -105,7 +121,10 @@ class EpisodeDataset:
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         """`obs.qpos` (K, A), `obs.exo_joints` (K, J), `obs.images.<cam>` (K, H, W, 3) uint8 RGB, `obs_is_pad` (K,),
-        `action` (H, A), `action_is_pad` (H,), `timestamp` (seconds from the episode start), `episode`, `frame`."""
+        `action` (H, A), `action_is_pad` (H,), `timestamp` (seconds from the episode start), `episode`, `frame`;
+        per tactile board (role, e.g. tactile_right; channels `self.tactile_names[role]`): `obs.tactile.<role>`
+        (K, C) float32 as recorded, `obs.tactile.<role>.zeroed` (K, C) minus the episode's first valid reading
+        (export `--tactile-baseline`), `obs.tactile.<role>.valid` (K,) bool."""
         e, t = self.locate(int(i))
         ep = self.episodes[e]
         T = len(ep.timestamps)
@@ -119,6 +138,10 @@ class EpisodeDataset:
         }
         if self.include_exo:
             out["obs.exo_joints"] = ep.exo[hist_c]
+        for role, (vals, zeroed, ok) in ep.tactile.items():
+            out[f"obs.tactile.{role}"] = vals[hist_c]
+            out[f"obs.tactile.{role}.zeroed"] = zeroed[hist_c]
+            out[f"obs.tactile.{role}.valid"] = ok[hist_c]
         for cam in self.cameras:
             raw = ep.images[cam][hist_c]
             out[f"obs.images.{cam}"] = np.stack([self._image(e, cam, int(r)) for r in raw])

@@ -40,6 +40,23 @@ def recorded(tmp_path_factory, episodes: int = 2, duration: float = 3.0) -> Path
     return base / "out"
 
 
+def recorded_touch(tmp_path_factory, duration: float = 3.0) -> Path:
+    """One sim episode with a second device, an FSR tactile board (`tactile_right`), recorded once per session."""
+    import os
+
+    base = tmp_path_factory.getbasetemp() / f"dexumi-touch-{duration:g}"
+    done = base / "done"
+    if not done.exists():
+        shutil.rmtree(base, ignore_errors=True)
+        env = dict(os.environ, DEXUMI_SIM_CAMERA="flat", QT_QPA_PLATFORM="offscreen")
+        p = subprocess.run([*DEXUMI, "record", "--headless", "--sim", "--out", str(base / "out"), "--episodes", "1",
+                            "--duration", str(duration), "--sim-devices", "exo_right,tactile_right:fsr",
+                            "--sim-tactile-rate", "500"], capture_output=True, text=True, timeout=240, cwd=REPO, env=env)
+        assert p.returncode == 0, p.stderr[-2000:]
+        done.write_text("ok")
+    return base / "out" / "episode_0001.h5"
+
+
 def dropped_frames(path: Path) -> int:
     """Camera frames a recording lost (its sync report)."""
     from dexumi.episode.reader import Episode

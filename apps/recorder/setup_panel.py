@@ -1,4 +1,5 @@
-"""Device setup: encoder port (serial / BLE), cameras, hand model, calibration profile; remembered in QSettings."""
+"""Device setup: encoder port (serial / BLE), cameras, hand model, calibration profile (remembered in QSettings),
+and the session's devices by role (a second exoskeleton, tactile boards: apps.recorder.device_table)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import threading
 from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
+
+from apps.recorder.device_table import DeviceTable
 
 log = logging.getLogger(__name__)
 SIM = "sim"
@@ -65,6 +68,8 @@ class SetupPanel(QtWidgets.QGroupBox):
         b_browse.setMaximumWidth(30)
         prow.addWidget(b_browse)
         form.addRow("Profile", prow)
+        self.devices = DeviceTable()
+        form.addRow("Roles", self.devices)
         self.b_apply = QtWidgets.QPushButton("Connect")
         form.addRow(self.b_apply)
         for w in (self.port, self.cameras, self.hand, self.profile, self.b_scan, b_browse, self.b_apply):
@@ -98,8 +103,10 @@ class SetupPanel(QtWidgets.QGroupBox):
                     if i >= 0:
                         combo.setCurrentIndex(i)
 
-    def set_current(self, port: str | None, cameras: list[str], hand: str | None, profile: Path | None) -> None:
+    def set_current(self, port: str | None, cameras: list[str], hand: str | None, profile: Path | None,
+                    devices: list[str] | None = None, sim_devices: list[str] | None = None) -> None:
         """Show what the session was opened with."""
+        self.devices.set_devices(list(devices or []), list(sim_devices or []))
         self.port.setCurrentText(port or SIM)
         self.cameras.setCurrentText(", ".join(cameras) if cameras else SIM)
         if hand:
@@ -107,13 +114,14 @@ class SetupPanel(QtWidgets.QGroupBox):
         self.profile.setCurrentText(str(profile) if profile else "(none)")
 
     def choices(self) -> dict:
+        """The panel's choices; `devices` as `--device` texts (a DexumiError when a device row is not valid)."""
         cams = [c.strip() for c in self.cameras.currentText().split(",") if c.strip()]
         port = self.port.currentText().strip() or SIM
         hand = self.hand.currentText()
         prof = self.profile.currentText().strip()
         return {"sim": port == SIM, "port": None if port == SIM else port,
                 "cameras": [] if cams == [SIM] else cams, "hand": None if hand.startswith("(") else hand,
-                "profile": None if not prof or prof.startswith("(") else Path(prof)}
+                "profile": None if not prof or prof.startswith("(") else Path(prof), "devices": self.devices.devices()}
 
     def remember(self) -> None:
         s = self.settings

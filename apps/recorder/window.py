@@ -31,7 +31,8 @@ from apps.recorder.joint_plot import JointPlot
 from apps.recorder.live import LiveReader
 from apps.recorder.options import RecorderOptions, host_argv, session_config
 from apps.recorder.setup_panel import SetupPanel
-from apps.recorder.state import RecorderController
+from apps.recorder.state import BUSY, RecorderController
+from dexumi.errors import DexumiError
 
 log = logging.getLogger(__name__)
 FRAME_MS = 15  # redraw timer (~60 Hz asked; what is reached is measured and shown)
@@ -142,7 +143,7 @@ class RecorderWindow(QtWidgets.QMainWindow):
         right.addWidget(ebox, 1)
         self.setup = SetupPanel(self.settings, self.opts.sim)
         self.setup.set_current(None if self.opts.sim else self.opts.port, self.opts.cameras, self.opts.hand,
-                               self.opts.profile)
+                               self.opts.profile, self.opts.devices, self.opts.sim_devices)
         right.addWidget(self.setup)
         self.setup.apply.connect(self._reconnect)
         self.fps_label = QtWidgets.QLabel()
@@ -172,6 +173,8 @@ class RecorderWindow(QtWidgets.QMainWindow):
     # ------------------------------------------------------------------- the controller's view (RecorderView)
     def show_state(self, state: str, text: str) -> None:
         self.controls.set_state(state, text, STATE_COLOURS.get(state, "#555"))
+        if getattr(self, "setup", None) is not None:
+            self.setup.devices.set_locked(state in BUSY)  # devices change between episodes, not during one
         if getattr(self, "day", None) is not None:
             self.day.on_state(state)
 
@@ -264,9 +267,15 @@ class RecorderWindow(QtWidgets.QMainWindow):
         if self.ctl.busy:
             self._message("stop the episode before changing devices", True)
             return
-        ch = self.setup.choices()
+        try:
+            ch = self.setup.choices()
+        except DexumiError as exc:  # a device row that `--device` would refuse: say why, keep the session
+            self._message(str(exc), True)
+            return
         self.opts.sim, self.opts.port, self.opts.cameras = ch["sim"], ch["port"], ch["cameras"]
         self.opts.hand, self.opts.profile = ch["hand"], ch["profile"]
+        # the table lists every device, --sim-devices ones as ROLE=sim: all go to the session as --device does
+        self.opts.devices, self.opts.sim_devices = ch["devices"], []
         self.close_session()
         self.open_session()
 

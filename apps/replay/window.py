@@ -1,4 +1,5 @@
-"""The replay window: cameras, 3D/2D hand, joint plots with a cursor and markers, timeline; keyboard driven.
+"""The replay window: cameras, 3D/2D hand, touch bars (tactile boards), joint plots with a cursor and markers,
+timeline; keyboard driven.
 
 Keys: Space play/pause · ←/→ one frame · Shift+←/→ ten frames · Home/End · ↑/↓ speed · M / Shift+M next/previous
 marker · PgDn/PgUp next/previous episode (folder) · Q or Esc quit.
@@ -13,6 +14,8 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from apps.replay.data import SPLIT_COLOR, TRIM_COLOR, ReplayData, load
+from apps.replay.touch import touch_series
+from apps.replay.touch_view import TouchPanel
 from apps.widgets.camera_view import CameraView
 from apps.widgets.hand_view import make_hand_view
 from apps.widgets.joint_plot import JointPlot
@@ -43,8 +46,14 @@ class ReplayWindow(QtWidgets.QMainWindow):
         self.camera_layout.setContentsMargins(0, 0, 0, 0)
         self.cameras: dict[str, CameraView] = {}
         self.hand = make_hand_view(prefer_3d=prefer_3d)
+        self.touch = TouchPanel()  # one bar widget per tactile board, under the hand; hidden without touch data
+        side = QtWidgets.QWidget()
+        sl = QtWidgets.QVBoxLayout(side)
+        sl.setContentsMargins(0, 0, 0, 0)
+        sl.addWidget(self.hand, 1)
+        sl.addWidget(self.touch)
         top.addWidget(self.camera_box)
-        top.addWidget(self.hand)
+        top.addWidget(side)
         top.setSizes([900, 500])
         plots = QtWidgets.QWidget()
         pl = QtWidgets.QHBoxLayout(plots)
@@ -90,6 +99,7 @@ class ReplayWindow(QtWidgets.QMainWindow):
             v = CameraView(cam)
             self.cameras[cam] = v
             self.camera_layout.addWidget(v, n // 2, n % 2)
+        self.touch.set_series(touch_series(d.ep))
         self.action_plot.set_data(d.t, d.traces(d.action), d.action_names)
         self.exo_plot.set_data(d.t, d.traces(d.exo), d.exo_names)
         marks = [(m.t, m.color, "") for m in d.markers[:300]]
@@ -117,6 +127,7 @@ class ReplayWindow(QtWidgets.QMainWindow):
         pose = d.pose(i)
         if pose is not None:
             self.hand.set_pose(*pose)
+        self.touch.set_frame(i)
         self.action_plot.set_cursor(d.t[i])
         self.exo_plot.set_cursor(d.t[i])
         gap = d.gap_at(i)

@@ -180,6 +180,23 @@ def device_groups(f: h5py.File) -> dict[str, h5py.Group]:
     return out
 
 
+def tactile_boards(f: h5py.File) -> tuple[str, ...]:
+    """`role:protocol` of the tactile boards whose aligned view an episode holds, sorted by role."""
+    out = []
+    for role, g in device_groups(f).items():
+        if split_role(role)[0] == "tactile" and f"{view_group(role)}/tactile" in f:
+            out.append(f"{role}:{_attr(g, 'protocol')}")
+    return tuple(sorted(out))
+
+
+def subtract_first_valid(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """A tactile board's readings (T, C) minus its first valid one (its no-load offset; DexUMI's --force-adjust);
+    unchanged when none is valid."""
+    v = np.asarray(values, np.float64)
+    ok = np.flatnonzero(valid)
+    return v - v[ok[0]] if len(ok) else v.copy()
+
+
 def _names(v: object) -> list[str]:
     """A stored list of names (`_attr` of a string array); one name stored as a scalar as a list of it."""
     return [str(x) for x in v] if isinstance(v, (list, tuple)) else ([str(v)] if v not in ("", None) else [])

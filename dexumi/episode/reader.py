@@ -261,6 +261,31 @@ class Episode:
             raise DexumiError(f"{self.path}: no raw pose stream {name!r}")
         return {k: g[k][:] for k in g if isinstance(g[k], h5py.Dataset)}
 
+    @property
+    def tactile_boards(self) -> list[str]:
+        """`role:protocol` of the tactile boards with an aligned view (multi-device episodes; sorted by role)."""
+        from dexumi.episode.device_stream import tactile_boards
+
+        return list(tactile_boards(self.f))
+
+    @_guarded
+    def tactile(self, role: str) -> tuple[np.ndarray, np.ndarray]:
+        """One tactile board's aligned readings in the selected window: ((T, C) float32 in the board's unit,
+        (T,) bool valid), from `observations/<side>/tactile` and `tactile_valid`."""
+        from dexumi.episode.device_stream import view_group
+
+        self._need_view()
+        o = view_group(role)
+        if f"{o}/tactile" not in self.f:
+            raise DexumiError(f"{self.path}: no tactile board {role!r}")
+        return self._view(f"{o}/tactile").astype(np.float32), self._view(f"{o}/tactile_valid").astype(bool)
+
+    def tactile_channels(self, role: str) -> list[str]:
+        """Channel names of one tactile board's aligned readings (FSR: adc0…adc11, fsr_low, fsr_high)."""
+        from dexumi.episode.device_stream import view_group
+
+        return [str(x) for x in self.f[f"{view_group(role)}/tactile"].attrs.get("names", [])]
+
     @_guarded
     def image_indices(self, camera: str) -> np.ndarray:
         self._need_view()

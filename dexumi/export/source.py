@@ -243,7 +243,7 @@ def resample(ep: Episode, fps: float, horizon: int = ACTION_HORIZON, motor=None,
     for entry in tactile:  # each board at the nearest aligned frame; its invalid instants are invalid
         from dexumi.export.tactile import tactile_at
 
-        touch[entry], tok = tactile_at(ep.f, entry, near, bool(getattr(opts, "tactile_baseline", False)),
+        touch[entry], tok = tactile_at(ep, entry, near, bool(getattr(opts, "tactile_baseline", False)),
                                       bool(getattr(opts, "tactile_total", False)))
         valid &= tok
     return Resampled(fps, rel, action, qg, _interp(grid, ts, exo), valid, images, touch)
