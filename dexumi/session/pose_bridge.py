@@ -37,6 +37,9 @@ class PoseHealth:
     lost_fraction: float  # of the samples of the last RATE_WINDOW_S seconds
     dropped: int
     position: list[float] = field(default_factory=list)  # the last tracked position (m)
+    age_s: float | None = None  # since the last sample arrived (None: none yet)
+    loss_events: int = 0  # tracking losses since the source opened (runs of LOST samples)
+    reconnects: int = 0
 
 
 class PoseReader:
@@ -50,6 +53,7 @@ class PoseReader:
         self.samples = 0
         self.lost = 0
         self.dropped = 0
+        self.loss_events = 0
         self.reconnects = 0
         self.segment = 0
         self.last_arrival = -np.inf
@@ -118,6 +122,7 @@ class PoseReader:
             self.samples += 1
             lost = s.state == LOST
             self.lost += lost
+            self.loss_events += lost and (self.last is None or self.last.state != LOST)
             self.last = s
             if not lost:
                 self.last_tracked = s
@@ -144,15 +149,18 @@ class PoseReader:
             return 0.0
         return (len(r) - 1) / (r[-1][0] - r[0][0])
 
-    def health(self) -> PoseHealth:
+    def health(self, now: float | None = None) -> PoseHealth:
         with self._lock:
             r = list(self._recent)
             last, tracked = self.last, self.last_tracked
+            events, reconnects = self.loss_events, self.reconnects
         from dexumi.devices.pose.base import STATE_NAMES
 
+        now = time.monotonic() if now is None else now
         lost_frac = float(np.mean([x[1] for x in r])) if r else 0.0
         return PoseHealth(self.name, self.connected, self.rate_hz(), STATE_NAMES.get(last.state, "?") if last else "none",
-                          lost_frac, self.dropped, [float(x) for x in tracked.position] if tracked else [])
+                          lost_frac, self.dropped, [float(x) for x in tracked.position] if tracked else [],
+                          max(0.0, now - last.host_time) if last else None, events, reconnects)
 
     def close(self) -> None:
         self._stop.set()
@@ -231,8 +239,8 @@ class PoseBridge:
                                     est.residual_ms if est else 0.0))
         return out
 
-    def health(self) -> list[PoseHealth]:
-        return [r.health() for r in self.readers]
+    def health(self, now: float | None = None) -> list[PoseHealth]:
+        return [r.health(now) for r in self.readers]
 
     def close(self) -> None:
         for r in self.readers:
