@@ -13,13 +13,19 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dexumi.devices.pose import LOST, PoseLost, PoseSample, PoseSource, make_pose, samples_to_arrays
+from dexumi.devices.pose.board import BoardPose
 from dexumi.episode.pose_stream import PoseBatch, PoseLayout
 from dexumi.errors import DexumiError
 from dexumi.session.config import StreamStatus
+
+if TYPE_CHECKING:
+    from dexumi.session.devices import CameraDevice
+    from dexumi.types import CameraFrame
 
 log = logging.getLogger(__name__)
 JUMP_BACK_S = 1.0
@@ -188,8 +194,9 @@ class PoseBridge:
     """The session's pose sources: `poll()` every session poll, `layouts()` for a new episode, `close()`."""
 
     def __init__(self, specs: list[str], latencies_s: dict[str, float] | None = None, sim_epoch: float | None = None,
-                 timeout_s: float = 15.0) -> None:
+                 timeout_s: float = 15.0, cameras: list[CameraDevice] | None = None) -> None:
         self.readers: list[PoseReader] = []
+        self.fed: dict[str, list[BoardPose]] = {}  # session camera → the board sources its frames feed
         lat = dict(latencies_s or {})
         try:
             names: set[str] = set()
@@ -203,17 +210,53 @@ class PoseBridge:
                     src.name, k = f"{base}_{k}", k + 1
                 names.add(src.name)
                 latency = float(lat.get(f"pose:{src.name}", lat.get(src.name, 0.0)))
+                if isinstance(src, BoardPose):
+                    cam = self._bind(src, cameras or [])
+                    if f"pose:{src.name}" not in lat and src.name not in lat:
+                        latency = cam.latency_s  # its samples are the frames' instants: the camera's latency
                 self.readers.append(PoseReader(src, latency).start())
             self._wait_for_data(timeout_s)
         except BaseException:
             self.close()
             raise
 
-    def _wait_for_data(self, timeout_s: float) -> None:
+    def _bind(self, src: BoardPose, cameras: list[CameraDevice]) -> CameraDevice:
+        """A board source tracks the session's own camera of that name, on the frames the session records."""
+        cam = next((c for c in cameras if c.name == src.camera), None)
+        if cam is None:
+            have = ", ".join(c.name for c in cameras) or "none"
+            raise DexumiError(f"{src.spec}: the session has no camera {src.camera!r} (cameras: {have})")
+        src.use_camera(cam.width, cam.height, cam.fps, cam.spec.startswith("world"))
+        self.fed.setdefault(cam.name, []).append(src)
+        return cam
+
+    def feed(self, frames: dict[str, list[CameraFrame]]) -> None:
+        """Hand the frames the session drained to the board sources tracking those cameras (never blocks)."""
+        for cam, sources in self.fed.items():
+            for f in frames.get(cam, ()):
+                for src in sources:
+                    src.feed(f)
+
+    def settle(self, timeout_s: float = 1.0) -> None:
+        """Wait (up to `timeout_s`) until every frame fed to a board source has come out as a sample."""
+        fed = [(r, r.source) for r in self.readers if isinstance(r.source, BoardPose) and self._is_fed(r.source)]
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and any(r.samples == 0 for r in self.readers):
+        while any(r.samples < src.fed for r, src in fed) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        late = [f"pose:{r.name}" for r, src in fed if r.samples < src.fed]
+        if late:
+            log.warning("%s: the last frames were not tracked within %g s", ", ".join(late), timeout_s)
+
+    def _is_fed(self, src: BoardPose) -> bool:
+        return any(src is x for v in self.fed.values() for x in v)
+
+    def _wait_for_data(self, timeout_s: float) -> None:
+        fed = {id(s) for v in self.fed.values() for s in v}  # fed by the poll thread, which starts after this
+        deadline = time.monotonic() + timeout_s
+        waiting = [r for r in self.readers if id(r.source) not in fed]
+        while time.monotonic() < deadline and any(r.samples == 0 for r in waiting):
             time.sleep(0.02)
-        silent = [f"pose:{r.name} ({r.source.spec})" for r in self.readers if r.samples == 0]
+        silent = [f"pose:{r.name} ({r.source.spec})" for r in waiting if r.samples == 0]
         if silent:
             raise DexumiError(f"no data within {timeout_s:g} s from: {', '.join(silent)}")
 

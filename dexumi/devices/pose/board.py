@@ -73,6 +73,7 @@ class BoardPose(PoseSource):
         self.clock = PoseClock()
         self.overflows = 0
         self.frames = 0
+        self.fed = 0  # frames handed over by `feed` (each becomes one sample)
         self.track_s = 0.0  # CPU-side time spent decoding + tracking (wall, summed over frames)
         self._queue_frames = queue_frames
         self._in: queue.Queue[CameraFrame | None] = queue.Queue(queue_frames)
@@ -81,6 +82,21 @@ class BoardPose(PoseSource):
         self._stop = threading.Event()
         self._tracker: BoardTracker | None = None
         self.ended = False
+        self.size_given = False  # the spec said size=WxH (else a session's world camera gives its own)
+
+    def use_camera(self, width: int, height: int, fps: float, simulated_world: bool) -> None:
+        """Feed from a recording session's own camera of this size: the queue holds ~2 s of its frames (the
+        session hands them over in bursts) and a simulated world camera's exact lens is taken at its size."""
+        self._queue_frames = max(self._queue_frames, int(2 * fps))
+        self.rate_hz = fps or None  # one sample per frame
+        if self.source is not None:
+            raise DexumiError(f"{self.spec}: already reads a camera of its own")
+        if simulated_world and (self.lens is None or (self.lens.width, self.lens.height) != (width, height)):
+            if self.size_given:
+                raise DexumiError(f"{self.spec}: size={self.lens.width if self.lens else 0}x"
+                                  f"{self.lens.height if self.lens else 0} but camera {self.camera} records "
+                                  f"{width}x{height} (leave size= out to take the camera's)")
+            self.lens = world_lens(self.camera, width, height)
 
     def open(self) -> BoardPose:
         if self.opened:
@@ -108,6 +124,7 @@ class BoardPose(PoseSource):
         """Hand over one frame of the camera (None: the camera ended). False when the queue was full."""
         try:
             self._in.put_nowait(frame)
+            self.fed += frame is not None
             return True
         except queue.Full:
             self.overflows += 1
