@@ -226,7 +226,7 @@ class PoseBridge:
         if cam is None:
             have = ", ".join(c.name for c in cameras) or "none"
             raise DexumiError(f"{src.spec}: the session has no camera {src.camera!r} (cameras: {have})")
-        src.use_camera(cam.width, cam.height, cam.fps, cam.spec.startswith("world"))
+        src.use_camera(cam.width, cam.height, cam.fps, cam.spec.startswith("world"), cam.host_clock_device_time)
         self.fed.setdefault(cam.name, []).append(src)
         return cam
 
@@ -237,7 +237,7 @@ class PoseBridge:
                 for src in sources:
                     src.feed(f)
 
-    def settle(self, timeout_s: float = 1.0) -> None:
+    def settle(self, timeout_s: float = 2.0) -> None:
         """Wait (up to `timeout_s`) until every frame fed to a board source has come out as a sample."""
         fed = [(r, r.source) for r in self.readers if isinstance(r.source, BoardPose) and self._is_fed(r.source)]
         deadline = time.monotonic() + timeout_s
