@@ -208,6 +208,71 @@ def test_redraw_rate_while_recording(make_window, qtbot, capsys):
     assert min(cams) >= 20
 
 
+POSE_SPEC = "pose:sim:rate=100,loss=0.005,loss_s=50ms,seed=7,samples=2000"  # 20 s, then silent
+
+
+def _pose_truth(spec: str) -> np.ndarray:
+    """The samples `spec` generates (seeded: the same states as the session's source), made at once."""
+    from dexumi.devices.pose import make_pose
+
+    src = make_pose(spec)
+    src.open(start_time=time.monotonic() - 1e3)  # every sample already "arrived": no waiting
+    while src.read(1.0) is not None or not src.ended:
+        pass
+    src.close()
+    return src.truth()
+
+
+def _pose_row(win, name: str = "pose:sim") -> tuple[str, str, str]:
+    """(rate cell, status cell, level) of a pose source's health row."""
+    from apps.recorder.health_view import COLUMNS
+
+    t = win.health_table
+    for i in range(t.rowCount()):
+        if t.item(i, 0) is not None and t.item(i, 0).text() == name:
+            return (t.item(i, COLUMNS.index("rate")).text(), t.item(i, COLUMNS.index("status")).text(),
+                    win.health_levels()[name])
+    return "", "", ""
+
+
+def test_pose_health_line_against_the_sim_truth(make_window, qtbot, tmp_path):
+    """`--pose pose:sim` in the recorder: the health panel's pose row says connected, ~100 Hz, a small
+    last-sample age and the tracking losses so far; recording keeps the pose; when the finite source falls
+    silent the row turns red and its final valid share and loss count are the seeded truth's."""
+    import re
+
+    from dexumi.devices.pose import LOST
+    from dexumi.episode.reader import Episode
+
+    win = make_window(pose=[POSE_SPEC])
+    qtbot.waitUntil(lambda: "connected" in _pose_row(win)[1], timeout=10_000)
+    rate, status, level = _pose_row(win)
+    m = re.search(r"(dis)?connected · (\d+) Hz · valid (\d+) % · last (\d+) ms ago · (\d+) tracking loss", status)
+    assert m and not m.group(1), status
+    assert 90 <= int(m.group(2)) <= 110 and rate.endswith("/ 100 Hz") and int(m.group(4)) < 500, status
+    assert level in (OK, WARN), (level, status)
+    live_losses = int(m.group(5))
+    record(qtbot, win, 2.0)
+    (ep,) = sorted((tmp_path / "out").glob("episode_*.h5"))
+    with Episode.open(ep) as e:
+        assert e.poses == ["sim"] and e.wrist_pose("sim")["valid"].mean() > 0.8
+    truth = _pose_truth(POSE_SPEC)
+    lost = truth["state"] == LOST
+    events = int(lost[0]) + int((lost[1:] & ~lost[:-1]).sum())
+    cap = truth["capture_time"]
+    window = cap >= cap[-1] - 2.0  # the reader's 2 s window before the last sample
+    valid = 100 * (1 - lost[window].mean())
+    assert events >= 3 and live_losses <= events
+    qtbot.waitUntil(lambda: _pose_row(win)[2] == BAD, timeout=40_000)  # the 20 s source has ended
+    rate, status, level = _pose_row(win)
+    m = re.search(r"no data for [\d.]+ s — connected · \d+ Hz · valid (\d+) % · last ([\d.]+) (m?s) ago · "
+                  r"(\d+) tracking loss", status)
+    assert m, status
+    assert int(m.group(4)) == events, (status, events)
+    assert abs(int(m.group(1)) - valid) <= 1, (status, valid)
+    assert float(m.group(2)) * (1e-3 if m.group(3) == "ms" else 1) >= 0.5 and rate == "—"
+
+
 def _region_busy(img: np.ndarray, rect) -> float:
     x, y, w, h = rect
     return float(img[y:y + h, x:x + w].std())
@@ -343,3 +408,25 @@ def test_health_rules():
     disk = h.disk({"disk_free_mb": 1200.0, "min_free_mb": 200.0, "extra": {"data_mb_per_min": 100.0}})
     assert disk.level == WARN and "10 min" in disk.cells["status"]
     assert h.disk({"disk_free_mb": 300.0, "min_free_mb": 200.0, "extra": {"data_mb_per_min": 100.0}}).level == BAD
+
+
+def test_pose_health_rules():
+    """A pose row: green while tracking; amber for a new tracking loss, a low valid share or a lost state; red
+    with no data; the status line carries connected, rate, valid share, age and the loss count."""
+    s = _stream(name="pose:sim", kind="pose", rate_hz=100.0, nominal_rate_hz=100.0, last_data_age_s=0.02)
+    h = {"name": "sim", "connected": True, "rate_hz": 100.0, "state": "tracking", "lost_fraction": 0.02,
+         "dropped": 0, "age_s": 0.02, "loss_events": 1}
+    tr = HealthTracker()
+    row = tr.pose(s, h, {})
+    assert row.level == OK and row.cells["status"] == \
+        "connected · 100 Hz · valid 98 % · last 20 ms ago · 1 tracking loss"
+    row = tr.pose(s, {**h, "loss_events": 3}, {})
+    assert row.level == WARN and row.cells["status"].startswith("tracking lost (2×) — ") and "3 tracking losses" in \
+        row.cells["status"]
+    tr = HealthTracker()
+    assert tr.pose(s, {**h, "lost_fraction": 0.25}, {}).reason == "tracking valid 75%"
+    assert tr.pose(s, {**h, "state": "lost"}, {}).level == WARN
+    row = tr.pose({**s, "last_data_age_s": 2.5}, {**h, "age_s": 2.5}, {})
+    assert row.level == BAD and "last 2.5 s ago" in row.cells["status"]
+    row = tr.pose({**s, "connected": False}, {**h, "connected": False}, {})
+    assert row.level == BAD and "disconnected" in row.cells["status"]

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from test_validate_util import REPO, copy, modify, nan_action, recorded, run
@@ -48,6 +49,7 @@ for plot in (w.action_plot, w.exo_plot):
     out["plots"].append({"coloured": int(coloured.sum()), "cursor_px": int(cursor.sum()),
                          "cursor_cols": sorted(set(np.flatnonzero(cursor.sum(axis=0) > 20).tolist()))})
 out["label"] = w.timeline.label.text()
+out["trajectory_visible"] = w.trajectory.isVisible()
 keys = []
 def key(k, mod=QtCore.Qt.KeyboardModifier.NoModifier):
     QTest.keyClick(w, k, mod); app.processEvents(); keys.append(w.i)
@@ -95,6 +97,121 @@ def test_window_panels_render(folder, tmp_path):
     assert r["keys"][:4] == [41, 31, r["keys"][2], 0] and r["keys"][2] > 80
     assert r["speed"] == 2.0 and r["played_to"] > 5
     assert r["episode"] == "episode_0002.h5"
+    assert r["trajectory_visible"] is False  # no wrist pose in these episodes: no trajectory panel
+
+
+TRAJECTORY_SCRIPT = r'''
+import json, os, sys
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from pathlib import Path
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+from apps.replay.data import pose_spans
+from apps.replay.window import ReplayWindow
+path, png = Path(sys.argv[1]), sys.argv[2]
+w = ReplayWindow([path])
+w.resize(1400, 1000); w.show()
+d = w.data
+valid = d.wrist_valid
+good = np.flatnonzero(valid)
+frame = int(good[np.abs(good - len(d) // 2).argmin()])  # a valid frame near the middle
+w.set_frame(frame)
+for _ in range(5): app.processEvents()
+w.screenshot(png)
+img = QtGui.QImage(png).convertToFormat(QtGui.QImage.Format.Format_RGB888)
+W, H = img.width(), img.height()
+shot = np.frombuffer(img.constBits(), np.uint8, img.bytesPerLine() * H).reshape(H, -1)[:, :W * 3].reshape(H, W, 3).astype(int)
+def to_window(plot, x, y):
+    """Window pixel of a data point of a pyqtgraph PlotWidget."""
+    sp = plot.getViewBox().mapViewToScene(QtCore.QPointF(float(x), float(y)))
+    vp = plot.mapFromScene(sp)
+    p = plot.viewport().mapTo(w, vp)
+    return p.x(), p.y()
+xyz, top = w.trajectory.xyz.plot, w.trajectory.top
+vb = xyz.getViewBox().sceneBoundingRect()
+_, y0 = to_window(xyz, 0, xyz.getViewBox().viewRange()[1][1])
+_, y1 = to_window(xyz, 0, xyz.getViewBox().viewRange()[1][0])
+rows = slice(y0 + 3, y1 - 3)
+band = (shot[..., 0] > 235) & (shot[..., 1] > 170) & (shot[..., 1] < 215) & (shot[..., 2] > 135) & (shot[..., 2] < 190)
+cursor = (shot[..., 2] > 200) & (shot[..., 0] < 80) & (shot[..., 1] < 80)
+spans = pose_spans(d)
+cols_in, cols_out = [], []
+tx = [to_window(xyz, t, 0)[0] for t in (0.0, float(d.t[-1]))]
+for c in range(tx[0] + 2, tx[1] - 2):
+    t = (c - tx[0]) / (tx[1] - tx[0]) * float(d.t[-1])
+    inside = [a + 0.02 < t < b - 0.02 for a, b in spans]
+    edge = [a - 0.02 <= t <= b + 0.02 for a, b in spans]
+    share = float(band[rows, c].mean())
+    if any(inside): cols_in.append(share)
+    elif not any(edge): cols_out.append(share)
+cx, _ = to_window(xyz, d.t[frame], 0)
+hx, hy = to_window(top, d.wrist[frame, 0], d.wrist[frame, 1])
+here = cursor[hy - 4:hy + 5, hx - 4:hx + 5]
+tl = top.mapTo(w, QtCore.QPoint(0, 0))
+topr = shot[tl.y():tl.y() + top.height(), tl.x():tl.x() + top.width()]
+path_px = int(((np.abs(topr[..., 0] - 31) < 40) & (np.abs(topr[..., 1] - 119) < 40) & (topr[..., 2] > 140)).sum())
+out = {"visible": w.trajectory.isVisible(), "spans": spans, "frame": frame, "n": len(d),
+       "band_in": float(np.mean(cols_in)) if cols_in else None, "band_out": float(np.mean(cols_out)) if cols_out else None,
+       "cols_in": len(cols_in), "cursor_at": int(cursor[rows, cx - 2:cx + 3].sum()),
+       "cursor_elsewhere": int(cursor[rows, tx[0]:cx - 4].sum() + cursor[rows, cx + 5:tx[1]].sum()),
+       "here_px": int(here.sum()), "path_px": path_px,
+       "x_valid": [float(np.nanmin(d.wrist[:, 0])), float(np.nanmax(d.wrist[:, 0]))]}
+w.close()
+print(json.dumps(out), flush=True)
+os._exit(0)
+'''
+
+
+@pytest.fixture(scope="module")
+def pose_episode(tmp_path_factory):
+    """A sim recording with `pose:sim` losing tracking often (0.2 s, ~2 % of samples start one)."""
+    out = tmp_path_factory.mktemp("pose") / "rec"
+    p = run("record", "--headless", "--sim", "--out", out, "--duration", 4,
+            "--pose", "pose:sim:loss=0.02,loss_s=200ms,seed=2", timeout=240)
+    assert p.returncode == 0, p.stderr[-1500:]
+    (ep,) = sorted(out.glob("episode_*.h5"))
+    return ep
+
+
+def test_trajectory_panel_marks_lost_tracking_and_follows_the_cursor(pose_episode, tmp_path):
+    """The wrist panel of an episode with a pose: shaded bands exactly over the frames without a valid pose
+    (where the LOST raw samples are), the cursor at the current frame's time, the path and the current
+    position in the top view."""
+    from apps.replay.data import load
+    from dexumi.devices.pose import LOST
+
+    d = load(pose_episode)
+    try:
+        from apps.replay.data import pose_spans
+
+        spans = pose_spans(d)
+        raw = d.ep.raw_pose(d.pose_name)
+        ts0 = float(d.ep.timestamps[0])
+        lost_t = raw["time"][raw["state"] == LOST] - ts0
+        lost_t = lost_t[(lost_t > 0.1) & (lost_t < d.t[-1] - 0.1)]
+        assert d.pose_name == "sim" and len(spans) >= 2 and len(lost_t) > 10
+        # the bands cover exactly the invalid frames; a lost sample makes a frame next to it invalid, and every
+        # band (no drops here) holds lost samples
+        in_band = np.array([any(a <= t <= b for a, b in spans) for t in d.t])
+        assert (in_band == ~d.wrist_valid).all()
+        f = np.searchsorted(d.t, lost_t) - 1
+        assert not (d.wrist_valid[f] & d.wrist_valid[f + 1]).any(), "a lost sample between two valid frames"
+        assert all(((lost_t >= a) & (lost_t <= b)).any() for a, b in spans[1:-1]), "a band without a lost sample"
+        assert np.isnan(d.wrist[~d.wrist_valid]).all() and np.isfinite(d.wrist[d.wrist_valid]).all()
+    finally:
+        d.close()
+    png = tmp_path / "traj.png"
+    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
+    p = subprocess.run([sys.executable, "-c", TRAJECTORY_SCRIPT, str(pose_episode), str(png)], capture_output=True,
+                       text=True, timeout=120, cwd=REPO, env=env)
+    assert p.returncode == 0, p.stderr[-1500:]
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    assert r["visible"] is True
+    assert r["cols_in"] > 20 and r["band_in"] > 0.6 and r["band_out"] < 0.02, r  # lost stretches shaded, only they
+    assert r["cursor_at"] > 50 and r["cursor_elsewhere"] < 10, r  # the cursor line at the frame's time
+    assert r["here_px"] > 20 and r["path_px"] > 60, r  # the top view: the path and the current position
+    assert r["x_valid"][1] - r["x_valid"][0] > 0.02  # the wrist moved
 
 
 def test_markers_from_findings(folder, tmp_path):

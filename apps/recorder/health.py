@@ -27,6 +27,7 @@ class Thresholds:
     align_warn_frac: float = 0.5  # camera offset to the main camera above half a frame period
     recent_s: float = 10.0  # drops, CRC errors, reconnects stay amber this long after they happen
     range_margin_rad: float = 0.05  # joints outside the calibrated range by more than this: amber
+    pose_valid_warn: float = 0.9  # pose samples tracking (not lost) in the last 2 s below this fraction: amber
     disk_warn_min: float = 15.0  # minutes of recording left
     disk_bad_min: float = 3.0
 
@@ -60,6 +61,16 @@ def parse_created(text: str) -> datetime | None:
     except ValueError:
         return None
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def pose_summary(h: dict) -> str:
+    """`connected · 100 Hz · valid 98 % · last 12 ms ago · 3 tracking losses` from a PoseHealth dict."""
+    age = h.get("age_s")
+    age_text = "no sample yet" if age is None else f"last {age * 1e3:.0f} ms ago" if age < 1 else f"last {age:.1f} s ago"
+    n = int(h.get("loss_events", 0))
+    return (f"{'connected' if h.get('connected') else 'disconnected'} · {float(h.get('rate_hz', 0.0)):.0f} Hz · "
+            f"valid {100 * (1 - float(h.get('lost_fraction', 0.0))):.0f} % · {age_text} · "
+            f"{n} tracking loss{'' if n == 1 else 'es'}")
 
 
 def worst(levels: list[str]) -> str:
@@ -134,6 +145,32 @@ class HealthTracker:
             "status": reason or "ok",
         }
         return RowHealth(name, level, reason, cells)
+
+    def pose(self, s: dict, h: dict | None, extra: dict) -> RowHealth:
+        """A pose source's row: the stream's rate, drops and reconnects, and a status line of its own —
+        connected, rate, tracking-valid share of the last 2 s, last-sample age, tracking losses so far."""
+        row = self.stream(s, extra)
+        if h is None:  # a session without the pose health block (older session process)
+            return row
+        key = f"{s['name']}#loss"
+        events = int(h.get("loss_events", 0))
+        prev = self._prev.get(key)
+        if prev is not None and events > prev["loss_events"]:
+            self._event(key, f"tracking lost ({events - prev['loss_events']}×)")
+        self._prev[key] = {"loss_events": events}
+        valid = 1.0 - float(h.get("lost_fraction", 0.0))
+        age = h.get("age_s")
+        summary = pose_summary(h)
+        if row.level == OK and h.get("state") == "lost":
+            row.level, row.reason = WARN, "tracking lost"
+        elif row.level == OK and valid < self.th.pose_valid_warn:
+            row.level, row.reason = WARN, f"tracking valid {valid:.0%}"
+        elif row.level == OK and self._recent(key):
+            row.level, row.reason = WARN, str(self._recent(key))
+        if age is None and row.level != BAD:
+            row.level, row.reason = BAD, "no data"
+        row.cells["status"] = f"{row.reason} — {summary}" if row.reason else summary
+        return row
 
     def joints(self, latest: np.ndarray | None, names: list[str], cal: CalibrationInfo) -> RowHealth:
         """Exoskeleton joints inside the calibrated range?"""

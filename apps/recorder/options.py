@@ -34,6 +34,7 @@ class RecorderOptions:
     require: list[str] = field(default_factory=list)  # streams that must be live for an episode to start
     lsl: list[str] = field(default_factory=list)  # lsl:NAME streams to record
     lsl_outlets: bool = False
+    pose: list[str] = field(default_factory=list)  # wrist-pose specs to record (`pose:sim`, ...; docs/pose.md)
     control: str | None = None  # HOST:PORT of the TCP remote control (the session process serves it)
     token: str | None = None
     allow_remote: bool = False
@@ -58,7 +59,7 @@ class RecorderOptions:
                    min_free_mb=float(g("min_free_mb", 200.0) or 0.0), screenshot=g("screenshot"),
                    screenshot_after_s=float(g("screenshot_after", 4.0) or 4.0),
                    require=list(g("require", []) or []), lsl=list(g("lsl", []) or []),
-                   lsl_outlets=bool(g("lsl_outlets", False)), control=g("control"), token=g("token"),
+                   lsl_outlets=bool(g("lsl_outlets", False)), pose=list(g("pose", []) or []), control=g("control"), token=g("token"),
                    allow_remote=bool(g("allow_remote", False)),
                    duration=g("duration"),
                    episodes=g("episodes"), reset_s=g("reset"), keys=g("keys"), tasks=g("tasks"),
@@ -84,7 +85,8 @@ def session_config(opts: RecorderOptions) -> dict[str, Any]:
                         sim_channels=opts.channels, sim_seed=opts.seed, protocol=opts.protocol,
                         encoder_rate_hz=opts.rate, hand=opts.hand, map_path=opts.map, task=opts.task,
                         operator=opts.operator, min_free_mb=opts.min_free_mb, required_streams=list(opts.require),
-                        lsl_streams=list(opts.lsl), lsl_outlets=opts.lsl_outlets, devices=list(opts.devices),
+                        lsl_streams=list(opts.lsl), lsl_outlets=opts.lsl_outlets, pose_sources=list(opts.pose),
+                        devices=list(opts.devices),
                         sim_devices=list(opts.sim_devices), sim_tactile_rate_hz=opts.sim_tactile_rate)
     if opts.profile is not None:
         cfg.apply_profile(opts.profile)

@@ -399,7 +399,9 @@ class RecorderWindow(QtWidgets.QMainWindow):
             return
         self._status = st
         extra = st.get("extra") or {}
-        rows = [self.health.stream(s, extra) for s in st["streams"]]
+        pose = {f"pose:{h['name']}": h for h in st.get("pose") or []}
+        rows = [self.health.pose(s, pose.get(s["name"]), extra) if s["kind"] == "pose" else self.health.stream(s, extra)
+                for s in st["streams"]]
         latest = self._rows[-1, 1:1 + len(self.exo_names)] if len(self._rows) else None
         rows.append(self.health.joints(latest, self.exo_names, self.cal))
         rows.append(self.health.calibration(self.cal))

@@ -20,6 +20,7 @@ DROP_COLOR = (200, 0, 200)
 GAP_COLOR = (150, 150, 150)  # bands where the encoder sent nothing (RGB)
 TRIM_COLOR = (60, 60, 60)  # bands trimmed off by `dexumi edit --trim` (the data is kept, training never sees it)
 SPLIT_COLOR = (160, 40, 200)  # ticks where `dexumi edit --split` starts a new part
+POSE_LOST_COLOR = (255, 110, 40)  # wrist-pose frames without a valid pose (tracking lost or dropped) (RGB)
 CURSOR_COLOR = (40, 40, 255)  # the current frame: blue, never the red of errors (RGB)
 
 
@@ -64,6 +65,9 @@ class ReplayData:
     # the visual bridge's variants (`dexumi render`), shown beside the camera: "wrist0 robot-overlay" -> frames
     visual: dict[str, object] = field(default_factory=dict)
     visual_file: object | None = None  # the derived file, kept open while the episode is shown
+    pose_name: str = ""  # the wrist-pose stream shown (the first), "" when the episode has none
+    wrist: np.ndarray | None = None  # (T, 3) aligned wrist position (m), NaN where not valid
+    wrist_valid: np.ndarray | None = None  # (T,)
 
     def trimmed_at(self, i: int) -> bool:
         """Whether frame i is outside the edited view (trimmed off; still stored)."""
@@ -220,6 +224,29 @@ def _hand(data: ReplayData) -> None:
             log.info("no exoskeleton fingertips: %s", exc)
 
 
+def pose_spans(data: ReplayData) -> list[tuple[float, float]]:
+    """(t0, t1) of each stretch without a valid wrist pose, half a frame either side (as the gap bands)."""
+    if data.wrist_valid is None:
+        return []
+    half = 0.5 / data.fps if data.fps > 0 else 0.0
+    return [(float(data.t[a]) - half, float(data.t[b]) + half) for a, b in _runs(~data.wrist_valid)]
+
+
+def _wrist(data: ReplayData) -> None:
+    """The first wrist-pose stream's aligned position and validity, when the episode has one."""
+    if not data.ep.poses:
+        return
+    try:
+        wp = data.ep.wrist_pose()
+    except (DexumiError, KeyError, OSError) as exc:
+        log.info("no wrist pose to show: %s", exc)
+        return
+    valid = np.asarray(wp["valid"], bool)[: len(data)]
+    pos = np.array(wp["position"][: len(data)], np.float64)
+    pos[~valid] = np.nan
+    data.pose_name, data.wrist, data.wrist_valid = data.ep.poses[0], pos, valid
+
+
 def _visual(data: ReplayData) -> None:
     """Add the rendered variants beside each camera when a fresh `dexumi render` output exists."""
     import json
@@ -263,6 +290,7 @@ def load(path: str | Path, markers: bool = True) -> ReplayData:
             data.parts = ep.parts() or [(0, 0)]
         _gaps(data)
         _hand(data)
+        _wrist(data)
         _visual(data)
         return data
     except BaseException:

@@ -1,5 +1,5 @@
 """The replay window: cameras, 3D/2D hand, touch bars (tactile boards), joint plots with a cursor and markers,
-timeline; keyboard driven.
+the wrist trajectory (episodes with a pose), timeline; keyboard driven.
 
 Keys: Space play/pause · ←/→ one frame · Shift+←/→ ten frames · Home/End · ↑/↓ speed · M / Shift+M next/previous
 marker · PgDn/PgUp next/previous episode (folder) · Q or Esc quit.
@@ -16,6 +16,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from apps.replay.data import SPLIT_COLOR, TRIM_COLOR, ReplayData, load
 from apps.replay.touch import touch_series
 from apps.replay.touch_view import TouchPanel
+from apps.replay.trajectory import TrajectoryPanel
 from apps.widgets.camera_view import CameraView
 from apps.widgets.hand_view import make_hand_view
 from apps.widgets.joint_plot import JointPlot
@@ -63,9 +64,13 @@ class ReplayWindow(QtWidgets.QMainWindow):
         for p in (self.action_plot, self.exo_plot):
             p.seeked.connect(self.seek_time)
             pl.addWidget(p)
+        self.trajectory = TrajectoryPanel()
+        self.trajectory.seeked.connect(self.seek_time)
+        self.trajectory.hide()
         split.addWidget(top)
         split.addWidget(plots)
-        split.setSizes([520, 300])
+        split.addWidget(self.trajectory)
+        split.setSizes([520, 300, 240])
         outer.addWidget(split, 1)
         self.timeline = Timeline()
         self.timeline.frame_changed.connect(self.set_frame)
@@ -112,6 +117,7 @@ class ReplayWindow(QtWidgets.QMainWindow):
                                   + [(a, SPLIT_COLOR) for a, _ in d.parts[1:]])
         self.timeline.set_bands([(int(abs(d.t - iv.t0).argmin()), int(abs(d.t - iv.t1).argmin()), iv.color)
                                  for iv in d.intervals] + [(a, b, TRIM_COLOR) for a, b in d.trim_bands()])
+        self.trajectory.set_episode(d)
         self.set_frame(0)
 
     # ---- frames -----------------------------------------------------------------------------------
@@ -130,6 +136,7 @@ class ReplayWindow(QtWidgets.QMainWindow):
         self.touch.set_frame(i)
         self.action_plot.set_cursor(d.t[i])
         self.exo_plot.set_cursor(d.t[i])
+        self.trajectory.set_frame(i)
         gap = d.gap_at(i)
         self.timeline.set_frame(i, f"frame {i + 1}/{len(d)}  t {d.t[i]:.3f} s  {self.speed:g}×"
                                    + ("  ENCODER GAP" if gap else "") + ("  TRIMMED" if d.trimmed_at(i) else ""))

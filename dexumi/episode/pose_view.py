@@ -65,11 +65,15 @@ def _raw(g: h5py.Group) -> dict[str, np.ndarray]:
 
 def max_gap_s(rate_hz: float, counts_samples: bool) -> float:
     """How far apart two samples may be and still be interpolated between: the default 50 ms, or, for a
-    source that does not count its samples (so a drop is only visible as a gap), 1.5 sample periods."""
+    source that does not count its samples (so a drop is only visible as a gap), 1.5 sample periods; a
+    counting source slower than 30 Hz (a board tracker on a 10 fps camera) may have 1.5 of its periods,
+    its consecutive indices being the proof that nothing between them was lost."""
     from dexumi.pose import DEFAULT_POSE_MAX_GAP_S
 
-    if counts_samples or rate_hz <= 0:
+    if rate_hz <= 0:
         return DEFAULT_POSE_MAX_GAP_S
+    if counts_samples:
+        return max(DEFAULT_POSE_MAX_GAP_S, 1.5 / rate_hz)
     return min(DEFAULT_POSE_MAX_GAP_S, 1.5 / rate_hz)
 
 

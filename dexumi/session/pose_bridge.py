@@ -13,13 +13,19 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dexumi.devices.pose import LOST, PoseLost, PoseSample, PoseSource, make_pose, samples_to_arrays
+from dexumi.devices.pose.board import BoardPose
 from dexumi.episode.pose_stream import PoseBatch, PoseLayout
 from dexumi.errors import DexumiError
 from dexumi.session.config import StreamStatus
+
+if TYPE_CHECKING:
+    from dexumi.session.devices import CameraDevice
+    from dexumi.types import CameraFrame
 
 log = logging.getLogger(__name__)
 JUMP_BACK_S = 1.0
@@ -37,6 +43,9 @@ class PoseHealth:
     lost_fraction: float  # of the samples of the last RATE_WINDOW_S seconds
     dropped: int
     position: list[float] = field(default_factory=list)  # the last tracked position (m)
+    age_s: float | None = None  # since the last sample arrived (None: none yet)
+    loss_events: int = 0  # tracking losses since the source opened (runs of LOST samples)
+    reconnects: int = 0
 
 
 class PoseReader:
@@ -50,6 +59,7 @@ class PoseReader:
         self.samples = 0
         self.lost = 0
         self.dropped = 0
+        self.loss_events = 0
         self.reconnects = 0
         self.segment = 0
         self.last_arrival = -np.inf
@@ -118,6 +128,7 @@ class PoseReader:
             self.samples += 1
             lost = s.state == LOST
             self.lost += lost
+            self.loss_events += lost and (self.last is None or self.last.state != LOST)
             self.last = s
             if not lost:
                 self.last_tracked = s
@@ -144,15 +155,18 @@ class PoseReader:
             return 0.0
         return (len(r) - 1) / (r[-1][0] - r[0][0])
 
-    def health(self) -> PoseHealth:
+    def health(self, now: float | None = None) -> PoseHealth:
         with self._lock:
             r = list(self._recent)
             last, tracked = self.last, self.last_tracked
+            events, reconnects = self.loss_events, self.reconnects
         from dexumi.devices.pose.base import STATE_NAMES
 
+        now = time.monotonic() if now is None else now
         lost_frac = float(np.mean([x[1] for x in r])) if r else 0.0
         return PoseHealth(self.name, self.connected, self.rate_hz(), STATE_NAMES.get(last.state, "?") if last else "none",
-                          lost_frac, self.dropped, [float(x) for x in tracked.position] if tracked else [])
+                          lost_frac, self.dropped, [float(x) for x in tracked.position] if tracked else [],
+                          max(0.0, now - last.host_time) if last else None, events, reconnects)
 
     def close(self) -> None:
         self._stop.set()
@@ -180,8 +194,9 @@ class PoseBridge:
     """The session's pose sources: `poll()` every session poll, `layouts()` for a new episode, `close()`."""
 
     def __init__(self, specs: list[str], latencies_s: dict[str, float] | None = None, sim_epoch: float | None = None,
-                 timeout_s: float = 15.0) -> None:
+                 timeout_s: float = 15.0, cameras: list[CameraDevice] | None = None) -> None:
         self.readers: list[PoseReader] = []
+        self.fed: dict[str, list[BoardPose]] = {}  # session camera → the board sources its frames feed
         lat = dict(latencies_s or {})
         try:
             names: set[str] = set()
@@ -195,17 +210,53 @@ class PoseBridge:
                     src.name, k = f"{base}_{k}", k + 1
                 names.add(src.name)
                 latency = float(lat.get(f"pose:{src.name}", lat.get(src.name, 0.0)))
+                if isinstance(src, BoardPose):
+                    cam = self._bind(src, cameras or [])
+                    if f"pose:{src.name}" not in lat and src.name not in lat:
+                        latency = cam.latency_s  # its samples are the frames' instants: the camera's latency
                 self.readers.append(PoseReader(src, latency).start())
             self._wait_for_data(timeout_s)
         except BaseException:
             self.close()
             raise
 
-    def _wait_for_data(self, timeout_s: float) -> None:
+    def _bind(self, src: BoardPose, cameras: list[CameraDevice]) -> CameraDevice:
+        """A board source tracks the session's own camera of that name, on the frames the session records."""
+        cam = next((c for c in cameras if c.name == src.camera), None)
+        if cam is None:
+            have = ", ".join(c.name for c in cameras) or "none"
+            raise DexumiError(f"{src.spec}: the session has no camera {src.camera!r} (cameras: {have})")
+        src.use_camera(cam.width, cam.height, cam.fps, cam.spec.startswith("world"), cam.host_clock_device_time)
+        self.fed.setdefault(cam.name, []).append(src)
+        return cam
+
+    def feed(self, frames: dict[str, list[CameraFrame]]) -> None:
+        """Hand the frames the session drained to the board sources tracking those cameras (never blocks)."""
+        for cam, sources in self.fed.items():
+            for f in frames.get(cam, ()):
+                for src in sources:
+                    src.feed(f)
+
+    def settle(self, timeout_s: float = 2.0) -> None:
+        """Wait (up to `timeout_s`) until every frame fed to a board source has come out as a sample."""
+        fed = [(r, r.source) for r in self.readers if isinstance(r.source, BoardPose) and self._is_fed(r.source)]
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and any(r.samples == 0 for r in self.readers):
+        while any(r.samples < src.fed for r, src in fed) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        late = [f"pose:{r.name}" for r, src in fed if r.samples < src.fed]
+        if late:
+            log.warning("%s: the last frames were not tracked within %g s", ", ".join(late), timeout_s)
+
+    def _is_fed(self, src: BoardPose) -> bool:
+        return any(src is x for v in self.fed.values() for x in v)
+
+    def _wait_for_data(self, timeout_s: float) -> None:
+        fed = {id(s) for v in self.fed.values() for s in v}  # fed by the poll thread, which starts after this
+        deadline = time.monotonic() + timeout_s
+        waiting = [r for r in self.readers if id(r.source) not in fed]
+        while time.monotonic() < deadline and any(r.samples == 0 for r in waiting):
             time.sleep(0.02)
-        silent = [f"pose:{r.name} ({r.source.spec})" for r in self.readers if r.samples == 0]
+        silent = [f"pose:{r.name} ({r.source.spec})" for r in waiting if r.samples == 0]
         if silent:
             raise DexumiError(f"no data within {timeout_s:g} s from: {', '.join(silent)}")
 
@@ -231,8 +282,8 @@ class PoseBridge:
                                     est.residual_ms if est else 0.0))
         return out
 
-    def health(self) -> list[PoseHealth]:
-        return [r.health() for r in self.readers]
+    def health(self, now: float | None = None) -> list[PoseHealth]:
+        return [r.health(now) for r in self.readers]
 
     def close(self) -> None:
         for r in self.readers:

@@ -143,7 +143,8 @@ class RecordingSession:
             if cfg.pose_sources:
                 from dexumi.session.pose_bridge import PoseBridge
 
-                self.pose = PoseBridge(cfg.pose_sources, cfg.latencies_s, self.devices.sim_epoch, cfg.device_timeout_s)
+                self.pose = PoseBridge(cfg.pose_sources, cfg.latencies_s, self.devices.sim_epoch, cfg.device_timeout_s,
+                                       self.devices.cameras)
             if further:
                 from dexumi.session.device_set import DeviceSet
 
@@ -313,6 +314,8 @@ class RecordingSession:
         assert self.devices is not None
         enc_batches = self.devices.encoder.read()
         frames = {c.name: c.grabber.read() for c in self.devices.cameras}
+        if self.pose is not None:
+            self.pose.feed(frames)  # pose:board:CAMERA tracks the session's own camera CAMERA
         for listener in list(self._listeners):
             try:
                 listener(enc_batches, frames)
@@ -432,6 +435,8 @@ class RecordingSession:
             extra: dict[str, list] = {}
             if self.lsl is not None:
                 extra = self.lsl.poll(enc_all, cam_all, self.devices.cameras)
+            if self.pose is not None:
+                self.pose.settle()  # board sources: the episode's last frames tracked too
             pose: dict[str, list[PoseBatch]] = self.pose.poll() if self.pose is not None else {}
             # further devices: their last samples and gaps
             more = self.multi.read() if self.multi is not None else {}

@@ -53,8 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lsl", action="append", default=[], metavar="lsl:NAME",
                    help="record an LSL stream as an extra stream (repeatable)")
     p.add_argument("--pose", action="append", default=[], metavar="SPEC",
-                   help="record a wrist-pose source: pose:sim[:k=v,...], pose:udp:PORT, pose:lsl:NAME (repeatable; "
-                        "docs/pose.md)")
+                   help="record a wrist-pose source: pose:sim[:k=v,...], pose:udp:PORT, pose:lsl:NAME, "
+                        "pose:board:CAMERA (tracks the session's camera CAMERA) (repeatable; docs/pose.md)")
     p.add_argument("--device", action="append", default=[], metavar="ROLE=PORT[,k=v]",
                    help="one device of several by role: exo_right, exo_left, tactile_right, ... with "
                         "protocol=, map=, hand=, profile=, rate= (repeatable; docs/recording.md, 'Several devices')")

@@ -4,7 +4,8 @@ A `BoardPose` is fed the frames of camera CAMERA (`feed(frame)`: a recording ses
 that camera; or give it an opened `CameraSource` and it reads the camera itself). A worker thread decodes
 each frame, detects the target (`dexumi.tracking.target`) and solves PnP (`dexumi.tracking.pnp`); every
 frame becomes one `PoseSample`: index = the frame's index (a jump = frames the camera dropped),
-device_time = the frame's own timestamp (its grab time when it has none), host_time = its grab time,
+device_time = the frame's own timestamp (its grab time when it has none), host_time = its grab time (that
+timestamp itself for a camera stamping on the host clock, `use_camera`),
 state TRACKING / LIMITED / LOST (no target: NaN pose), quality from points and reprojection error.
 
 The pose is the camera (OpenCV axes) in the board frame; with `T_cam_tracked` (a hand-eye result, e.g. the
@@ -73,6 +74,9 @@ class BoardPose(PoseSource):
         self.clock = PoseClock()
         self.overflows = 0
         self.frames = 0
+        self.fed = 0  # frames handed over by `feed` (each becomes one sample)
+        self._warned = -np.inf
+        self.host_clock = False  # frames' device times are host monotonic (use_camera)
         self.track_s = 0.0  # CPU-side time spent decoding + tracking (wall, summed over frames)
         self._queue_frames = queue_frames
         self._in: queue.Queue[CameraFrame | None] = queue.Queue(queue_frames)
@@ -81,6 +85,24 @@ class BoardPose(PoseSource):
         self._stop = threading.Event()
         self._tracker: BoardTracker | None = None
         self.ended = False
+        self.size_given = False  # the spec said size=WxH (else a session's world camera gives its own)
+
+    def use_camera(self, width: int, height: int, fps: float, simulated_world: bool, host_clock: bool = False) -> None:
+        """Feed from a recording session's own camera of this size: the queue holds ~2 s of its frames (the
+        session hands them over in bursts), a simulated world camera's exact lens is taken at its size, and
+        with `host_clock` (the camera stamps frames on the host clock) a sample's host time is that stamp too,
+        so the pose lands exactly on its frame's time however late the frame was grabbed."""
+        self._queue_frames = max(self._queue_frames, int(2 * fps))
+        self.host_clock = host_clock
+        self.rate_hz = fps or None  # one sample per frame
+        if self.source is not None:
+            raise DexumiError(f"{self.spec}: already reads a camera of its own")
+        if simulated_world and (self.lens is None or (self.lens.width, self.lens.height) != (width, height)):
+            if self.size_given:
+                raise DexumiError(f"{self.spec}: size={self.lens.width if self.lens else 0}x"
+                                  f"{self.lens.height if self.lens else 0} but camera {self.camera} records "
+                                  f"{width}x{height} (leave size= out to take the camera's)")
+            self.lens = world_lens(self.camera, width, height)
 
     def open(self) -> BoardPose:
         if self.opened:
@@ -108,11 +130,15 @@ class BoardPose(PoseSource):
         """Hand over one frame of the camera (None: the camera ended). False when the queue was full."""
         try:
             self._in.put_nowait(frame)
+            self.fed += frame is not None
             return True
         except queue.Full:
             self.overflows += 1
-            log.warning("%s: tracking is behind, frame %s not tracked (%d so far)", self.spec,
-                        None if frame is None else frame.index, self.overflows)
+            now = time.monotonic()
+            if now - self._warned >= 1.0:  # once a second: a tracker behind a 30 fps camera would log 30 lines
+                self._warned = now
+                log.warning("%s: tracking is behind, frame %s not tracked (%d so far)", self.spec,
+                            None if frame is None else frame.index, self.overflows)
             return False
 
     def _grab(self) -> None:
@@ -142,12 +168,13 @@ class BoardPose(PoseSource):
         self.track_s += time.perf_counter() - t0
         self.frames += 1
         dev = frame.device_time if frame.device_time is not None else frame.grab_time
-        mapped = self.clock.add(float(dev), float(frame.grab_time))
+        host = dev if self.host_clock else frame.grab_time
+        mapped = self.clock.add(float(dev), float(host))
         if res.T_target_cam is None:
-            return PoseSample(int(frame.index), float(dev), float(frame.grab_time), np.full(3, np.nan),
+            return PoseSample(int(frame.index), float(dev), float(host), np.full(3, np.nan),
                               np.full(4, np.nan), LOST, 0.0, mapped)
         T = res.T_target_cam if self.T_cam_tracked is None else res.T_target_cam @ self.T_cam_tracked
-        return PoseSample(int(frame.index), float(dev), float(frame.grab_time), T[:3, 3].copy(),
+        return PoseSample(int(frame.index), float(dev), float(host), T[:3, 3].copy(),
                           Rotation.from_matrix(T[:3, :3]).as_quat(), res.state, res.quality, mapped)
 
     def read(self, timeout: float | None = 1.0) -> PoseSample | None:

@@ -2,6 +2,7 @@
 
     pose:board:CAMERA[:tags=auto|always|off,size=WxH]   the wrist camera's pose from the board it sees
                                                          (dexumi.devices.pose.board); fed CAMERA's frames
+                                                         (in a recording: the session's camera CAMERA)
     pose:record3d[:DEVICE]                              an iPhone/iPad running Record3D (index or udid; default 0)
     pose:openvr:SERIAL[:rate=HZ]                        a Vive tracker through SteamVR, polled at HZ (200)
 
@@ -69,4 +70,6 @@ def _board(rest: str, text: str, name: str | None) -> PoseSource:
         else:
             raise DexumiError(f"pose spec: bad board option {item!r} (tags=auto|always|off, size=WxH)")
     lens = world_lens(camera, *size) if camera in ("wrist0", "wrist1") else None
-    return BoardPose(camera, lens, Target.from_scene(), name=name, spec=text, tags=tags)
+    src = BoardPose(camera, lens, Target.from_scene(), name=name, spec=text, tags=tags)
+    src.size_given = "size=" in options
+    return src
