@@ -187,7 +187,8 @@ def _private_imports(root) -> list[str]:
                 continue
             for a in n.names:
                 private = a.name.startswith("_") and not a.name.startswith("__")
-                constant = (parts[0] != "apps" and a.name.isupper() and len(a.name) > 1
+                constant = (parts[0] in ("dexumi", "firmware_bridge", "calibration") and a.name.isupper()
+                            and len(a.name) > 1
                             and a.name not in _declared_public(root, n.module))
                 if private or constant or any(s.startswith("_") and not s.startswith("__") for s in parts):
                     found.append(f"{p.relative_to(root)}:{n.lineno}: from {n.module} import {a.name}")
