@@ -43,6 +43,13 @@ def _size(p: Path) -> int:
 
 
 def _write(plan: ExportPlan, tmp: Path, opts: ExportOptions, tick) -> list[dict]:
+    from dexumi.export.source import opencv_serial
+
+    with opencv_serial():
+        return _write_format(plan, tmp, opts, tick)
+
+
+def _write_format(plan: ExportPlan, tmp: Path, opts: ExportOptions, tick) -> list[dict]:
     if opts.fmt == "act":
         from dexumi.export import act
 

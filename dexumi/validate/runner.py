@@ -8,6 +8,7 @@ from pathlib import Path
 
 from dexumi.batch import Engine, LocalEngine, Manifest, Task, run_tasks
 from dexumi.batch.engine import default_workers
+from dexumi.validate import models
 from dexumi.validate.config import ValidateConfig
 from dexumi.validate.episode import validate_file
 from dexumi.validate.folder import check_calibration_drift, check_numbering
@@ -52,6 +53,8 @@ def validate_paths(paths: list[str | Path], cfg: ValidateConfig | None = None, p
     own = engine is None
     engine = engine or LocalEngine(workers)
     man = Manifest(manifest, "validate", {"config": cfg.to_dict(), "plots": plots}) if manifest else None
+    if isinstance(engine, LocalEngine) and engine.workers > 1 and len(tasks) > 1:
+        models.preload()  # once here, not once in each forked worker
     try:
         outcomes = run_tasks(tasks, engine, "validate", progress, man, unit="file")
     finally:
