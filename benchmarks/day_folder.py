@@ -68,6 +68,13 @@ def image_check_speedup(ep: Path, rounds: int = 3) -> dict:
             "speedup": round(o / n, 1) if n else None, "same_verdicts": bool(same)}
 
 
+def _h264_settings() -> str:
+    """The export's libx264 settings (dexumi.export.video.H264Writer defaults), to read the figures against."""
+    from dexumi.export.video import FAST_MOTION
+
+    return f"veryfast crf 23 threads 1 {FAST_MOTION}"
+
+
 def day_figures(quick: bool, fps: float, size: str, base: Path | None = None) -> dict:
     from validate_export import make_episode, measure
 
@@ -96,7 +103,7 @@ def day_figures(quick: bool, fps: float, size: str, base: Path | None = None) ->
                "day": {"episodes": [1, n], "episode_s": DAY_EPISODE_S, "scale_to": f"{DAY_EPISODES} x {DAY_EPISODE_S} s",
                        "figure": "(start-up + 300 x per-episode) cpu seconds / 2 cores, fitted on runs of 1 and n "
                                  "episodes (see benchmarks/day_folder.py)",
-                       "validate_workers": 2, "per_episode_cpu_s": {k: round(v, 3) for k, v in per.items()},
+                       "validate_workers": 2, "h264": _h264_settings(), "per_episode_cpu_s": {k: round(v, 3) for k, v in per.items()},
                        "startup_cpu_s": {k: round(v, 3) for k, v in fixed.items()}, "runs": runs,
                        "load_avg_1min": [round(load0, 1), round(load1, 1)]},
                "day_wall_under_load_s": round(day_wall, 1)}

@@ -45,6 +45,13 @@ def _size(p: Path) -> int:
 
 def _write(plan: ExportPlan, tmp: Path, opts: ExportOptions, tick, loop: Loop | None = None) -> list[dict]:
     """The dataset in `tmp`; `loop`: where robomimic and zarr take their episodes from (default: read here)."""
+    from dexumi.export.source import opencv_serial
+
+    with opencv_serial():
+        return _write_format(plan, tmp, opts, tick, loop)
+
+
+def _write_format(plan: ExportPlan, tmp: Path, opts: ExportOptions, tick, loop: Loop | None = None) -> list[dict]:
     if opts.fmt == "act":
         from dexumi.export import act
 

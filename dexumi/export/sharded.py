@@ -29,7 +29,7 @@ from dexumi.batch import Engine, Manifest, Task, run_tasks
 from dexumi.episode.reader import Episode
 from dexumi.errors import DexumiError
 from dexumi.export.plan import ExportOptions, ExportPlan, make_plan
-from dexumi.export.source import SourceInfo
+from dexumi.export.source import SourceInfo, opencv_serial
 from dexumi.export.staging import StagedDir
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def convert_one(plan: ExportPlan, info: SourceInfo, shard: str, length: int | No
     tmp = final.with_name(f"{final.name}.partial-{uuid.uuid4().hex[:8]}")
     tmp.mkdir(parents=True)
     try:
-        with Episode.open(info.path) as ep:
+        with Episode.open(info.path) as ep, opencv_serial():
             extra = {}
             if info.part is not None:
                 ep.select(*info.part)

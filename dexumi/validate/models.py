@@ -35,3 +35,11 @@ def retargeter(map_text: str):
     except DexumiError as exc:
         log.info("episode retarget map not usable: %s", exc)
         return None
+
+
+def preload() -> None:
+    """Import what the first hand model and retargeter load import (scipy.signal and .spatial through
+    dexumi.retarget, the hand registry: ~0.8 CPU s). Called before a fork pool starts, so its workers inherit
+    the modules instead of each importing them again."""
+    import dexumi.hands.registry
+    import dexumi.retarget  # noqa: F401

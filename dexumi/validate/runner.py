@@ -6,8 +6,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dexumi.batch import Engine, run_episode_tasks
+from dexumi.batch import Engine, LocalEngine, run_episode_tasks
 from dexumi.batch.engine import default_workers
+from dexumi.validate import models
 from dexumi.validate.config import ValidateConfig
 from dexumi.validate.episode import validate_file
 from dexumi.validate.folder import check_calibration_drift, check_numbering
@@ -47,6 +48,10 @@ def validate_paths(paths: list[str | Path], cfg: ValidateConfig | None = None, p
     inputs = expand(paths)
     run = ValidationRun(problems=list(inputs.problems))
     plots = None if plots_dir is None else str(Path(plots_dir).expanduser().resolve())
+    pool = engine.workers if isinstance(engine, LocalEngine) else (
+        (default_workers() if workers is None else max(1, workers)) if engine is None else 1)
+    if pool > 1 and len(inputs.files) > 1:
+        models.preload()  # once here, not once in each forked worker
     outcomes = run_episode_tasks(inputs.files, _one, (cfg, plots), engine=engine, workers=workers,
                                  manifest=manifest, command="validate",
                                  params={"config": cfg.to_dict(), "plots": plots}, progress=progress, unit="file")
