@@ -17,7 +17,9 @@ from dexumi.errors import DexumiError
 
 log = logging.getLogger(__name__)
 
-ENGINES = ("local", "ray")
+ENGINES = ("local", "ray")  # the `--engine` choices
+
+__all__ = ["ENGINES", "Engine", "LocalEngine", "RayEngine", "default_workers", "engine_from_args", "make_engine"]
 MAX_RETRIES = 3  # runs of a task after its worker died (not after an exception inside the task)
 
 
