@@ -41,6 +41,36 @@ def sim_device(tmp_path):
         proc.stop()
 
 
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    """`make_window(**options)`: a recorder window on simulated devices, shown, idle and focused (keywords go to
+    RecorderOptions; out, settings and the sim truth log live in tmp_path); closed after the test."""
+    from PySide6 import QtCore
+
+    from apps.recorder.options import RecorderOptions
+    from apps.recorder.window import RecorderWindow
+
+    made = []
+
+    def make(**kw):
+        opts = RecorderOptions(**{"out": tmp_path / "out", "sim": True, "settings_path": tmp_path / "recorder.ini",
+                                  "sim_truth": tmp_path / "truth.bin", **kw})
+        win = RecorderWindow(opts, QtCore.QSettings(str(opts.settings_path), QtCore.QSettings.Format.IniFormat))
+        qtbot.addWidget(win)
+        made.append(win)
+        win.show()
+        qtbot.waitExposed(win)
+        qtbot.waitUntil(lambda: win.state in ("idle", "error"), timeout=60_000)
+        assert win.state == "idle", win.error
+        win.activateWindow()
+        win.centralWidget().setFocus()
+        return win
+
+    yield make
+    for w in made:
+        w.close()
+
+
 def drain(driver, seconds: float) -> list:
     """Read batches from a started driver for `seconds`."""
     batches = []

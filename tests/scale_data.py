@@ -94,3 +94,33 @@ def tree_bytes(root: Path, skip: tuple[str, ...] = (".dexumi-export.json",)) -> 
     the writer's pid)."""
     return {p.relative_to(root).as_posix(): (Video(p) if p.suffix == ".mp4" else p.read_bytes())
             for p in sorted(Path(root).rglob("*")) if p.is_file() and p.name not in skip}
+
+
+class Interrupted(Exception):
+    """What a killed driver looks like to the code that ran the engine."""
+
+
+class CountingEngine:
+    """A one-worker local engine that counts the tasks it ran (manifest skips never reach it); with `stop_after`
+    it fails after that many, as a killed driver would (the rest never ran)."""
+
+    name = "counting"
+
+    def __init__(self, stop_after: int | None = None) -> None:
+        from dexumi.batch import LocalEngine
+
+        self.n, self.ran, self.inner = stop_after, 0, LocalEngine(1)
+
+    @property
+    def workers(self) -> int:
+        return 1
+
+    def run(self, tasks):
+        for o in self.inner.run(tasks):
+            self.ran += 1
+            yield o
+            if self.n is not None and self.ran >= self.n:
+                raise Interrupted
+
+    def close(self) -> None:
+        pass

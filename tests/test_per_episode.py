@@ -15,30 +15,10 @@ import pytest
 from apps.cli.per_episode import batch_engine, distance, episode_results, folder_episodes, size, span
 from dexumi.batch import LocalEngine, run_episode_tasks
 from dexumi.errors import DexumiError
+from tests.scale_data import CountingEngine
 
 REPO = Path(__file__).resolve().parents[1]
 DEXUMI = [sys.executable, "-m", "apps.cli.main"]
-
-
-class _Counting:
-    """A one-worker local engine that counts the tasks it ran (manifest skips never reach it)."""
-
-    name = "counting"
-
-    def __init__(self) -> None:
-        self.ran, self.inner = 0, LocalEngine(1)
-
-    @property
-    def workers(self) -> int:
-        return 1
-
-    def run(self, tasks):
-        for o in self.inner.run(tasks):
-            self.ran += 1
-            yield o
-
-    def close(self) -> None:
-        pass
 
 
 def _files(tmp_path: Path, sizes: list[int]) -> list[Path]:
@@ -63,16 +43,16 @@ def test_run_episode_tasks_outcomes_in_input_order_with_resume(tmp_path):
     assert outs[0].value == 10 and not outs[1].ok and outs[1].error.startswith("FileNotFoundError")
     # the manifest: a rerun with the same command and params runs only what changed since
     man = tmp_path / "m.jsonl"
-    eng = _Counting()
+    eng = CountingEngine()
     first = run_episode_tasks(files, os.path.getsize, engine=eng, manifest=man, command="size", params={"a": 1})
     assert eng.ran == 4 and [o.value for o in first] == [700, 10, 3000, 256]
     with open(files[1], "ab") as fh:
         fh.write(b"more")
-    eng = _Counting()
+    eng = CountingEngine()
     again = run_episode_tasks(files, os.path.getsize, engine=eng, manifest=man, command="size", params={"a": 1})
     assert eng.ran == 1 and [o.value for o in again] == [700, 14, 3000, 256]
     assert [o.cached for o in again] == [True, False, True, True]
-    eng = _Counting()
+    eng = CountingEngine()
     run_episode_tasks(files, os.path.getsize, engine=eng, manifest=man, command="size", params={"a": 2})
     assert eng.ran == 4  # other parameters: started afresh
 

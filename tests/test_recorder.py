@@ -28,30 +28,6 @@ KEY = QtCore.Qt.Key
 
 
 # ------------------------------------------------------------------------------------------------- helpers
-@pytest.fixture
-def make_window(qtbot, tmp_path):
-    from apps.recorder.options import RecorderOptions
-    from apps.recorder.window import RecorderWindow
-
-    made = []
-
-    def make(**kw):
-        opts = RecorderOptions(out=tmp_path / "out", sim=True, settings_path=tmp_path / "recorder.ini",
-                               sim_truth=tmp_path / "truth.bin", **kw)
-        win = RecorderWindow(opts, QtCore.QSettings(str(opts.settings_path), QtCore.QSettings.Format.IniFormat))
-        qtbot.addWidget(win)
-        made.append(win)
-        win.show()
-        qtbot.waitExposed(win)
-        qtbot.waitUntil(lambda: win.state in ("idle", "error"), timeout=40_000)
-        assert win.state == "idle", win.error
-        win.activateWindow()
-        win.centralWidget().setFocus()
-        return win
-
-    yield make
-    for w in made:
-        w.close()
 
 
 def press(qtbot, win, key, modifier=QtCore.Qt.KeyboardModifier.NoModifier) -> None:

@@ -5,6 +5,7 @@ episode list; cue WAVs and spoken cues; the live rerun stream."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -24,29 +25,9 @@ KEY = QtCore.Qt.Key
 
 
 @pytest.fixture
-def make_window(qtbot, tmp_path):
-    from apps.recorder.options import RecorderOptions
-    from apps.recorder.window import RecorderWindow
-
-    made = []
-
-    def make(**kw):
-        opts = RecorderOptions(out=tmp_path / "out", sim=True, settings_path=tmp_path / "recorder.ini",
-                               sim_truth=tmp_path / "truth.bin", mute=True, **kw)
-        win = RecorderWindow(opts, QtCore.QSettings(str(opts.settings_path), QtCore.QSettings.Format.IniFormat))
-        qtbot.addWidget(win)
-        made.append(win)
-        win.show()
-        qtbot.waitExposed(win)
-        qtbot.waitUntil(lambda: win.state in ("idle", "error"), timeout=60_000)
-        assert win.state == "idle", win.error
-        win.activateWindow()
-        win.centralWidget().setFocus()
-        return win
-
-    yield make
-    for w in made:
-        w.close()
+def make_window(make_window):
+    """The shared recorder-window factory (tests/conftest.py), muted: these tests read the cue history."""
+    return functools.partial(make_window, mute=True)
 
 
 def _cues(win) -> list[str]:

@@ -84,25 +84,8 @@ def test_a_bad_row_is_refused_with_the_device_options_reason(row, why):
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    from apps.recorder.window import RecorderWindow
-
-    made = []
-
-    def make(**kw):
-        opts = RecorderOptions(out=tmp_path / "out", sim=True, settings_path=tmp_path / "recorder.ini", **kw)
-        win = RecorderWindow(opts, QtCore.QSettings(str(opts.settings_path), QtCore.QSettings.Format.IniFormat))
-        qtbot.addWidget(win)
-        made.append(win)
-        win.show()
-        qtbot.waitExposed(win)
-        qtbot.waitUntil(lambda: win.state in ("idle", "error"), timeout=60_000)
-        assert win.state == "idle", win.error
-        return win
-
-    yield make
-    for w in made:
-        w.close()
+def window(make_window):
+    return make_window
 
 
 def test_devices_edited_in_the_panel_reach_the_session_and_the_episode(window, qtbot, tmp_path):

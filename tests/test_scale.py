@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scale_data import die_once, tree_bytes, write_episodes
+from scale_data import CountingEngine, Interrupted, die_once, tree_bytes, write_episodes
 
 from dexumi.batch import LocalEngine, Manifest, Task, run_tasks
 
@@ -63,40 +63,14 @@ def test_worker_killed_mid_task_is_run_again(tmp_path):
     assert victim != os.getpid()  # it was a worker process that died, and the job completed
 
 
-class _Interrupted(Exception):
-    pass
-
-
-class _StopAfter:
-    """An engine that runs `n` tasks, then fails as a killed driver would (the rest never ran)."""
-
-    def __init__(self, n: int) -> None:
-        self.n, self.ran, self.inner = n, 0, LocalEngine(1)
-        self.name = "stop-after"
-
-    @property
-    def workers(self) -> int:
-        return 1
-
-    def run(self, tasks):
-        for o in self.inner.run(tasks):
-            self.ran += 1
-            yield o
-            if self.ran >= self.n:
-                raise _Interrupted
-
-    def close(self):
-        pass
-
-
 def test_interrupted_jobs_resume_from_the_manifest(few, tmp_path):
     from dexumi.validate import validate_paths
 
     # validate: 2 of 4 done, then the job dies; the rerun reads only the other 2 and reports all 4 alike
     man = tmp_path / "validate.manifest"
-    with pytest.raises(_Interrupted):
-        validate_paths([few], engine=_StopAfter(2), manifest=man, progress=False)
-    counting = _StopAfter(10**6)
+    with pytest.raises(Interrupted):
+        validate_paths([few], engine=CountingEngine(2), manifest=man, progress=False)
+    counting = CountingEngine()
     again = validate_paths([few], engine=counting, manifest=man, progress=False)
     assert counting.ran == 2
     fresh = validate_paths([few], workers=1, progress=False)
@@ -107,16 +81,16 @@ def test_interrupted_jobs_resume_from_the_manifest(few, tmp_path):
     try:
         with open(victim, "ab") as fh:
             fh.write(b"\0" * 16)
-        third = _StopAfter(10**6)
+        third = CountingEngine()
         validate_paths([few], engine=third, manifest=man, progress=False)
         assert third.ran == 1
     finally:
         victim.write_bytes(saved)
     # export: 3 of 4 shards, interrupted; the rerun converts one and publishes the same bytes
-    with pytest.raises(_Interrupted):
-        _export([few], tmp_path / "ds", _StopAfter(3))
+    with pytest.raises(Interrupted):
+        _export([few], tmp_path / "ds", CountingEngine(3))
     assert not (tmp_path / "ds").exists() and (tmp_path / ".ds.batch" / "manifest.jsonl").exists()
-    counting = _StopAfter(10**6)
+    counting = CountingEngine()
     _export([few], tmp_path / "ds", counting)
     assert counting.ran == 1
     _export([few], tmp_path / "ref")
