@@ -247,13 +247,13 @@ class PoseBridge:
         if late:
             log.warning("%s: the last frames were not tracked within %g s", ", ".join(late), timeout_s)
 
-    def _is_fed(self, src: BoardPose) -> bool:
+    def _is_fed(self, src: PoseSource) -> bool:
+        """Whether the session's camera frames feed `src` (a board source bound to a session camera)."""
         return any(src is x for v in self.fed.values() for x in v)
 
     def _wait_for_data(self, timeout_s: float) -> None:
-        fed = {id(s) for v in self.fed.values() for s in v}  # fed by the poll thread, which starts after this
         deadline = time.monotonic() + timeout_s
-        waiting = [r for r in self.readers if id(r.source) not in fed]
+        waiting = [r for r in self.readers if not self._is_fed(r.source)]  # fed ones wait for the poll thread
         while time.monotonic() < deadline and any(r.samples == 0 for r in waiting):
             time.sleep(0.02)
         silent = [f"pose:{r.name} ({r.source.spec})" for r in waiting if r.samples == 0]
