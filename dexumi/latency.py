@@ -151,7 +151,7 @@ def motion_energy(images: Iterable[np.ndarray], size: tuple[int, int] = (160, 10
         g = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
         g = cv2.resize(g, size, interpolation=cv2.INTER_AREA)
         if prev is not None:
-            flow = cv2.calcOpticalFlowFarneback(prev, g, None, 0.5, 2, 9, 2, 5, 1.1, 0)  # type: ignore[call-overload]  # OpenCV's stub omits flow=None
+            flow = cv2.calcOpticalFlowFarneback(prev, g, None, 0.5, 2, 9, 2, 5, 1.1, 0)  # type: ignore[call-overload, unused-ignore]  # older OpenCV stubs omit flow=None
             out.append(float(np.mean(np.hypot(flow[..., 0], flow[..., 1]))))
         prev = g
     return np.array(out[:1] + out) if out else np.zeros(1 if prev is not None else 0)
