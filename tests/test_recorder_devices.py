@@ -83,6 +83,50 @@ def test_a_bad_row_is_refused_with_the_device_options_reason(row, why):
     assert parse_device("exo_left=sim").port == "sim"
 
 
+def test_the_device_rows_port_and_profiles_are_remembered_for_the_next_start(qtbot, tmp_path):
+    """What the last Connect used comes back when the recorder starts without `--sim` and without those
+    options (one remembered profile too: an ini file hands a one-element list back as a plain string)."""
+    from apps.recorder.setup_panel import SetupPanel
+
+    ini = tmp_path / "r.ini"
+    rows = ["exo_right=/dev/ttyACM0,protocol=v1", "exo_left=/dev/ttyACM1,protocol=legacy,hand=xhand_like",
+            "tactile_right=/dev/ttyUSB0,protocol=xhand-tactile"]
+    first = SetupPanel(QtCore.QSettings(str(ini), QtCore.QSettings.Format.IniFormat), sim=False)
+    qtbot.addWidget(first)
+    first.set_current(None, [], None, None, devices=rows)
+    first.port.setCurrentText("/dev/ttyACM0")
+    first.profile.setCurrentText(str(tmp_path / "lab.yaml"))
+    with qtbot.waitSignal(first.apply):
+        first.b_apply.click()
+    first.settings.sync()
+    del first.settings  # a new process would read the file afresh: a new QSettings on it here
+    again = SetupPanel(QtCore.QSettings(str(ini), QtCore.QSettings.Format.IniFormat), sim=False)
+    qtbot.addWidget(again)
+    again.set_current(None, [], None, None, devices=[], sim_devices=[])  # the command line gave none of them
+    assert again.devices.devices() == rows
+    assert again.port.currentText() == "/dev/ttyACM0"
+    assert again.profile.currentText() == str(tmp_path / "lab.yaml")
+    assert [again.profile.itemText(i) for i in range(again.profile.count())] == ["(none)", str(tmp_path / "lab.yaml")]
+    # the command line wins over what was remembered; --sim starts from the command line alone
+    again.set_current("/dev/ttyACM5", [], None, None, devices=["exo_right=/dev/ttyACM5"])
+    assert again.devices.devices() == ["exo_right=/dev/ttyACM5,protocol=auto"] and again.port.currentText() == "/dev/ttyACM5"
+    sim = SetupPanel(QtCore.QSettings(str(ini), QtCore.QSettings.Format.IniFormat), sim=True)
+    qtbot.addWidget(sim)
+    sim.set_current(None, [], None, None, devices=[], sim_devices=[])
+    assert sim.devices.rows() == [] and sim.port.currentText() == "sim"
+
+
+def test_a_remembered_row_that_is_no_longer_valid_starts_an_empty_table(qtbot, tmp_path):
+    from apps.recorder.setup_panel import DEVICES_KEY, SetupPanel
+
+    settings = QtCore.QSettings(str(tmp_path / "r.ini"), QtCore.QSettings.Format.IniFormat)
+    for stored in ('["hand_right=/dev/null"]', "not json", '{"a": 1}'):
+        settings.setValue(DEVICES_KEY, stored)
+        panel = SetupPanel(settings, sim=False)
+        qtbot.addWidget(panel)
+        assert panel.devices.rows() == []
+
+
 @pytest.fixture
 def window(make_window):
     return make_window

@@ -3,6 +3,7 @@ and the session's devices by role (a second exoskeleton, tactile boards: apps.re
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from pathlib import Path
@@ -10,9 +11,26 @@ from pathlib import Path
 from PySide6 import QtCore, QtWidgets
 
 from apps.recorder.device_table import DeviceTable
+from dexumi.errors import DexumiError
 
 log = logging.getLogger(__name__)
 SIM = "sim"
+DEVICES_KEY = "setup/devices"  # the device table's rows as `--device` texts (a JSON list)
+
+
+def recent_profiles(settings: QtCore.QSettings) -> list[str]:
+    """The remembered profiles, newest first (`type=list`: an ini file gives one remembered value back as a
+    plain string, which would otherwise be read letter by letter)."""
+    return [str(p) for p in settings.value("setup/profiles", [], type=list) if p]
+
+
+def remembered_devices(settings: QtCore.QSettings) -> list[str]:
+    """The device rows of the last Connect; [] when none were kept or the stored text is not a list of texts."""
+    try:
+        texts = json.loads(str(settings.value(DEVICES_KEY, "[]") or "[]"))
+    except ValueError:
+        return []
+    return [t for t in texts if isinstance(t, str)] if isinstance(texts, list) else []
 
 
 def serial_choices() -> list[str]:
@@ -50,6 +68,7 @@ class SetupPanel(QtWidgets.QGroupBox):
     def __init__(self, settings: QtCore.QSettings, sim: bool, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__("Devices", parent)
         self.settings = settings
+        self.sim = sim
         form = QtWidgets.QFormLayout(self)
         self.port = QtWidgets.QComboBox(editable=True)
         self.cameras = QtWidgets.QComboBox(editable=True)
@@ -92,9 +111,10 @@ class SetupPanel(QtWidgets.QGroupBox):
         self.hand.clear()
         self.hand.addItems(["(by joint count)"] + hand_choices())
         self.profile.clear()
-        recent = [p for p in (s.value("setup/profiles", []) or []) if p]
-        self.profile.addItems(["(none)"] + [str(p) for p in recent])
+        self.profile.addItems(["(none)"] + recent_profiles(s))
+        self.sim = sim
         if not sim:  # remembered choices; --sim always starts simulated
+            self._show_devices(remembered_devices(s), [])
             for combo, key in ((self.port, "setup/port"), (self.cameras, "setup/cameras"), (self.hand, "setup/hand"),
                                (self.profile, "setup/profile")):
                 v = s.value(key)
@@ -105,13 +125,26 @@ class SetupPanel(QtWidgets.QGroupBox):
 
     def set_current(self, port: str | None, cameras: list[str], hand: str | None, profile: Path | None,
                     devices: list[str] | None = None, sim_devices: list[str] | None = None) -> None:
-        """Show what the session was opened with."""
-        self.devices.set_devices(list(devices or []), list(sim_devices or []))
-        self.port.setCurrentText(port or SIM)
-        self.cameras.setCurrentText(", ".join(cameras) if cameras else SIM)
+        """Show what the session was opened with. Without `--sim`, what the command line left open keeps the
+        choice remembered from the last Connect (port, cameras, profile, the device rows)."""
+        keep = not self.sim
+        if devices or sim_devices or not keep:
+            self._show_devices(list(devices or []), list(sim_devices or []))
+        if port or not keep:
+            self.port.setCurrentText(port or SIM)
+        if cameras or not keep:
+            self.cameras.setCurrentText(", ".join(cameras) if cameras else SIM)
         if hand:
             self.hand.setCurrentText(hand)
-        self.profile.setCurrentText(str(profile) if profile else "(none)")
+        if profile or not keep:
+            self.profile.setCurrentText(str(profile) if profile else "(none)")
+
+    def _show_devices(self, devices: list[str], sim_devices: list[str]) -> None:
+        try:
+            self.devices.set_devices(devices, sim_devices)
+        except DexumiError as exc:  # a remembered row this version no longer accepts: start from an empty table
+            log.warning("device rows not shown: %s", exc)
+            self.devices.set_devices([], [])
 
     def choices(self) -> dict:
         """The panel's choices; `devices` as `--device` texts (a DexumiError when a device row is not valid)."""
@@ -131,8 +164,12 @@ class SetupPanel(QtWidgets.QGroupBox):
         s.setValue("setup/profile", self.profile.currentText())
         prof = self.profile.currentText()
         if prof and not prof.startswith("("):
-            recent = [prof] + [p for p in (s.value("setup/profiles", []) or []) if p != prof]
+            recent = [prof] + [p for p in recent_profiles(s) if p != prof]
             s.setValue("setup/profiles", recent[:10])
+        try:
+            s.setValue(DEVICES_KEY, json.dumps(self.devices.devices()))
+        except DexumiError:
+            pass  # not a valid set of devices: Connect says why, the last good rows stay remembered
 
     def _apply(self) -> None:
         self.remember()
