@@ -10,7 +10,9 @@ speedup (legacy, 64 KB pieces), speedup_v1 (v1 vs the baseline's legacy figure),
 2 kHz v1 through a real pty), and the live legacy readers side by side on the same emulated board
 (8 ch, 1700 frames/s): legacy_reader_cpu_pct / legacy_reads_per_s (ours) against dexumi_reader_cpu_pct
 (DexUMI's own UARTReader + JointEncoder: its source when DEXUMI_SRC names a DexUMI checkout, else a
-line-for-line re-implementation of its poll loop; `dexumi_reader_source` says which).
+line-for-line re-implementation of its poll loop; `dexumi_reader_source` says which), and serial_read_us /
+pyserial_read_us / serial_read_ratio: CPU per read of one frame through a pty, the transport's read against
+pyserial's own read calls, interleaved.
 """
 
 from __future__ import annotations
@@ -328,6 +330,38 @@ def live_legacy(seconds: float, rounds: int) -> dict:
             "dexumi_reader_source": "; ".join(sorted(sources))}
 
 
+def read_cost(reads: int, rounds: int) -> dict:
+    """CPU per read of a 40-byte frame through a real pty: the transport's select + os.read against pyserial's
+    read(1) + in_waiting + read(n) (what it did before), the same port, interleaved in blocks."""
+    import pty
+
+    from firmware_bridge.transports.serial_port import SerialTransport
+
+    master, slave = pty.openpty()
+    t = SerialTransport(os.ttyname(slave))
+    t.open()
+    frame = legacy_stream(1)
+    ser = t._ser
+    assert ser is not None
+    ours, pyserial = [], []
+    try:
+        for _ in range(rounds):
+            for fn, out in ((lambda: t.read(1024, 0.05), ours),
+                            (lambda: t._read_portable(ser, 1024, 0.05), pyserial)):
+                c0 = time.process_time()
+                for _ in range(reads):
+                    os.write(master, frame)
+                    if len(fn()) != len(frame):
+                        raise RuntimeError("a read returned part of a frame")
+                out.append((time.process_time() - c0) / reads * 1e6)
+    finally:
+        t.close()
+        os.close(master)
+        os.close(slave)
+    o, b = statistics.median(ours), statistics.median(pyserial)
+    return {"serial_read_us": round(o, 1), "pyserial_read_us": round(b, 1), "serial_read_ratio": round(o / b, 2)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a run of well under a minute")
@@ -351,6 +385,7 @@ def main() -> None:
         log.info("round %d: baseline %.0f/s, legacy %.0f/s, v1 %.0f/s", r, base_rates[-1], leg_rates[-1], v1_rates[-1])
     ratios = [a / b for a, b in zip(leg_rates, base_rates)]
     chunks, chunks_per_call = by_chunk(20_000 if args.quick else 60_000, rounds)
+    reads = read_cost(2000 if args.quick else 10_000, rounds)
     cpu = reader_cpu(5.0 if args.quick else 20.0)
     live = live_legacy(4.0 if args.quick else 15.0, 2 if args.quick else 3)
     result = {
@@ -362,6 +397,7 @@ def main() -> None:
         "speedup": round(statistics.median(ratios), 2),
         "speedup_v1": round(statistics.median(v1_rates) / statistics.median(base_rates), 2),
         "reader_cpu_pct": round(cpu, 2),
+        **reads,
         **live,
         "legacy_frames": frames, "v1_batch": V1_BATCH, "v1_channels": 16, "chunk_bytes": CHUNK, "rounds": rounds,
         "cpus": os.cpu_count(),
