@@ -54,7 +54,7 @@ class BoardDetector:
         corners, ids, marker_corners, marker_ids = self.detector.detectBoard(gray)
         if ids is None or corners is None or len(ids) < 4:
             return None
-        obj, img = self.board.matchImagePoints(corners, ids)  # type: ignore[call-overload]  # OpenCV's stub wants a list; the array is what detectBoard gives
+        obj, img = self.board.matchImagePoints(corners, ids)  # type: ignore[call-overload, unused-ignore]  # OpenCV's stub wants a list; the array is what detectBoard gives
         return Detection(np.asarray(img, np.float64).reshape(-1, 2), np.asarray(ids).ravel(),
                          np.asarray(obj, np.float64).reshape(-1, 3), 0 if marker_ids is None else len(marker_ids))
 

@@ -25,7 +25,7 @@ def is_url(target: str | Path) -> bool:
 
 def _fs(url: str):
     try:
-        import fsspec  # type: ignore[import-untyped]  # fsspec ships neither py.typed nor a stub package
+        import fsspec  # type: ignore[import-untyped, unused-ignore]  # fsspec ships neither py.typed nor a stub package
     except ImportError:
         raise DexumiError(f"{url}: URLs need fsspec: pip install 'dexumi[scale]'") from None
     try:

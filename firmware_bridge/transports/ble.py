@@ -284,7 +284,7 @@ class _BlueZWatch:
 
         async def watch_bus() -> None:
             try:
-                await bus.wait_for_disconnect()  # type: ignore[no-untyped-call]  # dbus-fast leaves it unannotated
+                await bus.wait_for_disconnect()  # type: ignore[no-untyped-call, unused-ignore]  # dbus-fast leaves it unannotated
             except Exception:
                 pass
             stream.mark_lost(f"{spec}: BLE link lost (D-Bus system bus connection closed)")
