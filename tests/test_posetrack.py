@@ -282,3 +282,39 @@ def test_board_on_a_camera_the_session_lacks_is_one_line(tmp_path):
     last = r.stderr.strip().splitlines()[-1]
     assert r.returncode == 2 and "the session has no camera 'cam9' (cameras: wrist0, wrist1)" in last, r.stderr
     assert "Traceback" not in r.stderr  # (on a loaded machine the cameras may log dropped frames before it)
+
+
+def test_the_apriltag_detector_is_freed_before_its_tag_families():
+    """pupil-apriltags' own __del__ frees the tag families first, then the detector that still points at them
+    (a use-after-free that crashed a test run with SIGSEGV); ours frees them in the C library's order, once."""
+    pytest.importorskip("pupil_apriltags")
+    import gc
+
+    from dexumi.tracking.target import TargetDetector
+
+    det = TargetDetector(Target(tags=Target.from_scene().tags), tags="always")
+    assert det.tag_backend == "pupil-apriltags"
+    pupil = det._pupil
+    calls: list[str] = []
+
+    class Recording:  # the real library, with its *_destroy calls written down in order
+        def __init__(self, lib):
+            self.lib = lib
+
+        def __getattr__(self, name):
+            fn = getattr(self.lib, name)
+            if not name.endswith("_destroy"):
+                return fn
+
+            def call(*args):
+                calls.append(name)
+                return fn(*args)
+            return call
+
+    pupil.libc = Recording(pupil.libc)
+    del det
+    gc.collect()
+    assert calls == ["apriltag_detector_destroy", "tag36h11_destroy"]
+    del pupil
+    gc.collect()
+    assert calls == ["apriltag_detector_destroy", "tag36h11_destroy"]  # its __del__ then frees nothing twice

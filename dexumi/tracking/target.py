@@ -9,7 +9,9 @@ Detection is OpenCV only (`cv2.aruco.CharucoDetector` for the board, `cv2.aruco.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -72,6 +74,28 @@ SUBPIX_WIN = (4, 4)  # cornerSubPix half-window for ChArUco corners (a 9×9 wind
 TAGS_BELOW = 12  # look for AprilTags only when the board gives fewer corners than this ("auto")
 
 
+def release_pupil_detector(detector: Any) -> None:
+    """Free a `pupil_apriltags.Detector` in the C library's order: the detector, then its tag families.
+
+    pupil-apriltags 1.0.4 frees the families first while the detector still points at them, so its own
+    `__del__` crashes the interpreter now and then (SIGSEGV in `quick_decode_uninit`; pupil-labs/apriltags#46).
+    Afterwards the detector's pointer is None and its `__del__` does nothing.
+    """
+    ptr = getattr(detector, "tag_detector_ptr", None)
+    if ptr is None:
+        return
+    detector.tag_detector_ptr = None
+    libc = detector.libc
+    libc.apriltag_detector_destroy.restype = None
+    libc.apriltag_detector_destroy(ptr)
+    for family, tf in detector.tag_families.items():
+        destroy = getattr(libc, f"{family}_destroy", None)
+        if destroy is not None:
+            destroy.restype = None
+            destroy(tf)
+    detector.tag_families = {}
+
+
 class TargetDetector:
     """Finds the target's points in an image (grey or BGR).
 
@@ -99,6 +123,7 @@ class TargetDetector:
                 from pupil_apriltags import Detector
 
                 self._pupil = Detector(families="tag36h11", nthreads=1, quad_decimate=2.0, refine_edges=True)
+                weakref.finalize(self, release_pupil_detector, self._pupil)
                 self.tag_backend = "pupil-apriltags"
             except ImportError:
                 d = cv2.aruco.getPredefinedDictionary(cv2.aruco.DICT_APRILTAG_36h11)
