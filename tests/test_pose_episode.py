@@ -18,6 +18,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from dexumi.devices.pose.base import LOST
+from dexumi.errors import DexumiError
 from dexumi.episode import schema as S
 from dexumi.episode.layout import EncoderLayout, EpisodeMeta
 from dexumi.episode.pose_stream import PoseBatch, PoseLayout
@@ -275,3 +276,72 @@ def test_validate_finds_pose_jumps_and_tracking_loss(tmp_path):
     rep = validate_file(w.finalize(), ValidateConfig())
     c = next(c for c in rep.checks if c.check == "pose")
     assert c.level == "error" and "13.3%" in c.message and rep.metrics["pose"]["wrist"]["jumps"] == 0, c.message
+
+
+PROFILE_CAMERAS = """format: dexumi-profile
+version: 1
+id: lab-cams
+device: {id: X, channels: 2, cameras: {wrist0: SN7}}
+encoder:
+  wrap: false
+  channels:
+  - {name: a, zero_rad: 0.1, sign: 1, scale_rad_per_count: 1.0e-6}
+  - {name: b, zero_rad: 0.2, sign: -1, scale_rad_per_count: 2.0e-6}
+cameras:
+  SN7: {model: pinhole, width: 320, height: 240, matrix: [[260, 0, 161], [0, 259, 119.5], [0, 0, 1]],
+        distortion: [-0.1, 0.02, 0, 0, 0]}
+  SN8: {model: fisheye, width: 640, height: 480, matrix: [[300, 0, 320], [0, 300, 240], [0, 0, 1]],
+        distortion: [0.01, 0, 0, 0]}
+"""
+
+
+def _profile_text(tmp_path) -> str:
+    """The profile as a session holds it (`SessionConfig.apply_profile` keeps `Profile.to_yaml()`)."""
+    from dexumi.profile import load_profile
+
+    path = tmp_path / "lab.yaml"
+    path.write_text(PROFILE_CAMERAS)
+    return load_profile(path).to_yaml()
+
+
+def test_profile_lenses_by_camera_name_through_the_device_map(tmp_path):
+    from dexumi.tracking.lenses import lens_for, profile_lenses
+
+    lenses = profile_lenses(_profile_text(tmp_path))
+    lens = lens_for(lenses, "wrist0")  # device.cameras: wrist0 is serial SN7
+    assert lens is not None and lens.model == "pinhole" and (lens.width, lens.height) == (320, 240)
+    assert np.array_equal(lens.matrix, [[260, 0, 161], [0, 259, 119.5], [0, 0, 1]])
+    assert np.array_equal(lens.distortion, [-0.1, 0.02, 0, 0, 0])
+    assert lens_for(lenses, "SN8").model == "fisheye"
+    assert lens_for(lenses, "wrist3") is None  # two cameras calibrated: no guessing which
+    only = profile_lenses(PROFILE_CAMERAS.split("  SN8")[0])
+    assert lens_for(only, "wrist3") is lens_for(only, "wrist0")  # just one calibrated: that one
+    assert profile_lenses("") == {} and profile_lenses("cameras: {SN7: {matrix: 3}}") == {}
+
+
+def test_a_board_source_on_a_calibrated_camera_tracks_with_the_profiles_intrinsics(tmp_path):
+    """`pose:board:wrist0` on a camera that is not the simulated world (here the flat sim camera, as a real
+    camera would be): its lens is the session's calibration profile's, at the camera's size; a profile
+    calibrated at another size, or none, is a one-line error naming the camera."""
+    from dexumi.devices.pose.board import BoardPose
+    from dexumi.session.config import SessionConfig
+    from dexumi.session.session import RecordingSession
+
+    def config(profile_yaml: str) -> SessionConfig:
+        return SessionConfig(out_dir=tmp_path / "out", sim=True, sim_camera="flat", sim_camera_size=(320, 240),
+                             pose_sources=["pose:board:wrist0:tags=off"], profile_yaml=profile_yaml,
+                             device_timeout_s=20.0)
+
+    with RecordingSession(config(_profile_text(tmp_path))) as s:
+        (reader,) = s.pose.readers
+        src = reader.source
+        assert isinstance(src, BoardPose) and src.opened
+        assert np.array_equal(src.lens.matrix, [[260, 0, 161], [0, 259, 119.5], [0, 0, 1]])
+        assert np.array_equal(src.lens.distortion, [-0.1, 0.02, 0, 0, 0])
+    with pytest.raises(DexumiError, match=r"intrinsics of camera wrist0 are for 640x480 but it records 320x240"):
+        with RecordingSession(config(_profile_text(tmp_path).replace("width: 320", "width: 640")
+                                     .replace("height: 240", "height: 480"))):
+            pass
+    with pytest.raises(DexumiError, match=r"pose:board:wrist0:tags=off: no intrinsics for camera 'wrist0'"):
+        with RecordingSession(config("")):
+            pass

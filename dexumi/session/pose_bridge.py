@@ -22,6 +22,8 @@ from dexumi.devices.pose.board import BoardPose
 from dexumi.episode.pose_stream import PoseBatch, PoseLayout
 from dexumi.errors import DexumiError
 from dexumi.session.config import StreamStatus
+from dexumi.tracking.lenses import lens_for
+from dexumi.tracking.pnp import Intrinsics
 
 if TYPE_CHECKING:
     from dexumi.session.devices import CameraDevice
@@ -194,8 +196,10 @@ class PoseBridge:
     """The session's pose sources: `poll()` every session poll, `layouts()` for a new episode, `close()`."""
 
     def __init__(self, specs: list[str], latencies_s: dict[str, float] | None = None, sim_epoch: float | None = None,
-                 timeout_s: float = 15.0, cameras: list[CameraDevice] | None = None) -> None:
+                 timeout_s: float = 15.0, cameras: list[CameraDevice] | None = None,
+                 lenses: dict[str, Intrinsics] | None = None) -> None:
         self.readers: list[PoseReader] = []
+        self.lenses = dict(lenses or {})  # the calibration profile's intrinsics, by camera name
         self.fed: dict[str, list[BoardPose]] = {}  # session camera → the board sources its frames feed
         lat = dict(latencies_s or {})
         try:
@@ -226,7 +230,8 @@ class PoseBridge:
         if cam is None:
             have = ", ".join(c.name for c in cameras) or "none"
             raise DexumiError(f"{src.spec}: the session has no camera {src.camera!r} (cameras: {have})")
-        src.use_camera(cam.width, cam.height, cam.fps, cam.spec.startswith("world"), cam.host_clock_device_time)
+        src.use_camera(cam.width, cam.height, cam.fps, cam.spec.startswith("world"), cam.host_clock_device_time,
+                       lens_for(self.lenses, cam.name))
         self.fed.setdefault(cam.name, []).append(src)
         return cam
 

@@ -143,8 +143,10 @@ class RecordingSession:
             if cfg.pose_sources:
                 from dexumi.session.pose_bridge import PoseBridge
 
+                from dexumi.tracking.lenses import profile_lenses
+
                 self.pose = PoseBridge(cfg.pose_sources, cfg.latencies_s, self.devices.sim_epoch, cfg.device_timeout_s,
-                                       self.devices.cameras)
+                                       self.devices.cameras, profile_lenses(cfg.profile_yaml))
             if further:
                 from dexumi.session.device_set import DeviceSet
 

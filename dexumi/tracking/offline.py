@@ -46,6 +46,7 @@ from scipy.spatial.transform import Rotation, Slerp
 
 from dexumi.devices.pose.base import LIMITED, LOST, TRACKING
 from dexumi.errors import DexumiError
+from dexumi.tracking.lenses import lens_for, profile_lenses
 from dexumi.tracking.pnp import Intrinsics
 
 log = logging.getLogger(__name__)
@@ -139,8 +140,7 @@ def episode_lens(ep, camera: str) -> Intrinsics:
     spec = str(g.attrs.get("spec", ""))
     w, h = int(g.attrs.get("width", 0)), int(g.attrs.get("height", 0))
     text = ep.text(S.CALIBRATION_PROFILE) if S.CALIBRATION_PROFILE in ep.f else ""
-    cams = _profile_cameras(text)
-    cam = cams.get(camera) or (next(iter(cams.values())) if len(cams) == 1 else None)
+    cam = lens_for(profile_lenses(text), camera)
     if cam is not None:
         return cam
     if spec.startswith("world:"):
@@ -152,26 +152,6 @@ def episode_lens(ep, camera: str) -> Intrinsics:
         return world_lens(camera, w, h)
     raise DexumiError(f"{ep.path.name}: no intrinsics for camera {camera!r} (record with a calibration profile "
                       "that has this camera)")
-
-
-def _profile_cameras(text: str) -> dict[str, Intrinsics]:
-    """The `cameras` section of the episode's copy of its calibration profile (dexumi does not import the
-    calibration package: the section's documented keys are read here)."""
-    from dexumi import safe_yaml
-
-    if not text.strip():
-        return {}
-    try:
-        doc = safe_yaml.safe_load(text)
-        out = {}
-        for key, c in ((doc or {}).get("cameras") or {}).items():
-            out[str(key)] = Intrinsics(np.asarray(c["matrix"], np.float64).reshape(3, 3),
-                                       np.asarray(c["distortion"], np.float64), str(c.get("model", "pinhole")),
-                                       int(c.get("width", 0)), int(c.get("height", 0)))
-        return out
-    except Exception as exc:  # noqa: BLE001 - a damaged copy: the world camera (or the one-line error) follows
-        log.warning("calibration profile in the episode: cameras unreadable (%s)", exc)
-        return {}
 
 
 def _pick_camera(ep, camera: str | None) -> str:

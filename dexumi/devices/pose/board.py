@@ -86,10 +86,13 @@ class BoardPose(PoseSource):
         self._tracker: BoardTracker | None = None
         self.ended = False
         self.size_given = False  # the spec said size=WxH (else a session's world camera gives its own)
+        self.lens_is_world = False  # `lens` is a simulated world camera's, taken by its name (wrist0, wrist1)
 
-    def use_camera(self, width: int, height: int, fps: float, simulated_world: bool, host_clock: bool = False) -> None:
+    def use_camera(self, width: int, height: int, fps: float, simulated_world: bool, host_clock: bool = False,
+                   calibrated: Intrinsics | None = None) -> None:
         """Feed from a recording session's own camera of this size: the queue holds ~2 s of its frames (the
-        session hands them over in bursts), a simulated world camera's exact lens is taken at its size, and
+        session hands them over in bursts), a simulated world camera's exact lens is taken at its size, any
+        other camera's is `calibrated` (the session's calibration profile) unless the spec gave one, and
         with `host_clock` (the camera stamps frames on the host clock) a sample's host time is that stamp too,
         so the pose lands exactly on its frame's time however late the frame was grabbed."""
         self._queue_frames = max(self._queue_frames, int(2 * fps))
@@ -103,6 +106,15 @@ class BoardPose(PoseSource):
                                   f"{self.lens.height if self.lens else 0} but camera {self.camera} records "
                                   f"{width}x{height} (leave size= out to take the camera's)")
             self.lens = world_lens(self.camera, width, height)
+        elif not simulated_world:
+            if self.lens_is_world:  # a camera merely named like a world camera: the world's lens is not its lens
+                self.lens, self.lens_is_world = None, False
+            if self.lens is None and calibrated is not None:
+                if (calibrated.width, calibrated.height) not in ((width, height), (0, 0)):
+                    raise DexumiError(f"{self.spec}: the calibration profile's intrinsics of camera {self.camera} "
+                                      f"are for {calibrated.width}x{calibrated.height} but it records "
+                                      f"{width}x{height} (record at that size, or calibrate the camera at this one)")
+                self.lens = calibrated
 
     def open(self) -> BoardPose:
         if self.opened:

@@ -72,4 +72,5 @@ def _board(rest: str, text: str, name: str | None) -> PoseSource:
     lens = world_lens(camera, *size) if camera in ("wrist0", "wrist1") else None
     src = BoardPose(camera, lens, Target.from_scene(), name=name, spec=text, tags=tags)
     src.size_given = "size=" in options
+    src.lens_is_world = lens is not None  # the world camera's, until a session says its camera is a real one
     return src
