@@ -36,6 +36,9 @@ class ClockEstimate:
         return self.host_at_ref + self.slope * (d * 1e-6)
 
 
+SMALL_ADD = 64  # up to this many pairs per `add`: offered one by one in plain floats
+
+
 class ClockFit:
     """Online lower-envelope fit of one device-clock segment (a device reset starts a new one)."""
 
@@ -52,25 +55,37 @@ class ClockFit:
     def add(self, device_us: np.ndarray, host_s: np.ndarray | float) -> None:
         """Pairs of device send time (µs, unwrapped) and host receive time (s)."""
         d = np.asarray(device_us, dtype=np.int64)
-        if len(d) == 0:
+        n = len(d)
+        if n == 0:
             return
         if self.ref_device_us is None:
             self.ref_device_us = int(d[0])
-        x = (d - self.ref_device_us) * 1e-6
-        h = np.broadcast_to(np.asarray(host_s, dtype=np.float64), x.shape)
-        y = h - x
-        win = (d - self.ref_device_us) // self.window_us
-        for w in np.unique(win).tolist():
-            sel = win == w
-            k = int(np.argmin(np.where(sel, y, np.inf)))
-            if w not in self._y:
-                self._dirty = True  # refit when a window opens (4 times a second), not on every arrival
-                self._x[w], self._y[w] = float(x[k]), float(y[k])
-            elif y[k] < self._y[w]:
-                self._x[w], self._y[w] = float(x[k]), float(y[k])
+        ref, wus = self.ref_device_us, self.window_us
+        if n <= SMALL_ADD:  # a live reader's few frames: plain floats beat numpy's per-call set-up
+            h = np.asarray(host_s, dtype=np.float64)
+            hosts = h.tolist() if h.ndim else [float(h)] * n
+            for dev, host in zip(d.tolist(), hosts):
+                x = (dev - ref) * 1e-6
+                self._offer((dev - ref) // wus, x, host - x)
+        else:
+            x = (d - ref) * 1e-6
+            y = np.broadcast_to(np.asarray(host_s, dtype=np.float64), x.shape) - x
+            win = (d - ref) // wus
+            for w in np.unique(win).tolist():
+                k = int(np.argmin(np.where(win == w, y, np.inf)))
+                self._offer(w, float(x[k]), float(y[k]))
         if len(self._y) > self.max_windows:
             for w in sorted(self._y)[: len(self._y) - self.max_windows]:
                 del self._x[w], self._y[w]
+
+    def _offer(self, window: int, x: float, y: float) -> None:
+        """Keep (x, y) if it is the earliest arrival of its window so far."""
+        best = self._y.get(window)
+        if best is None:
+            self._dirty = True  # refit when a window opens (4 times a second), not on every arrival
+            self._x[window], self._y[window] = x, y
+        elif y < best:
+            self._x[window], self._y[window] = x, y
 
     def estimate(self, refresh: bool = False) -> ClockEstimate | None:
         """The current fit; `refresh` refits on everything seen (e.g. at the end of a recording)."""

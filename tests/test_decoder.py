@@ -117,6 +117,22 @@ def test_unwrapper_handles_many_wraps():
     assert np.array_equal(got, true)
 
 
+def test_unwrapper_small_and_large_calls_agree_across_wraps_and_backward_steps():
+    """Plain-int calls (a live decode's few frames) and numpy calls (bulk) interleave on one counter."""
+    rng = np.random.default_rng(5)
+    steps = rng.integers(-3000, 9000, 20_000)  # mostly forward, some backward (late frames)
+    true = 1000 + np.cumsum(steps)
+    u = Unwrapper(16)
+    got, k = [], 0
+    while k < len(true):
+        n = int(rng.choice([1, 3, 17, 64, 65, 500]))
+        chunk = true[k:k + n] % 65536
+        got.append(np.asarray(u.unwrap_list(chunk.tolist()) if n % 2 else u.unwrap_array(chunk), np.int64))
+        k += n
+    assert np.array_equal(np.concatenate(got), true)
+    assert u.unwrap_list([]) == [] and len(u.unwrap_array(np.array([], np.int64))) == 0
+
+
 # ------------------------------------------------------------------------------------------------ legacy
 
 def legacy_values(n: int, channels: int, seed: int = 0) -> np.ndarray:
