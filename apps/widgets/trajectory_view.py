@@ -107,7 +107,7 @@ class TrajectoryView(QtWidgets.QWidget):
         self.dark, self.max_points, self.title = dark, max_points, title
         self.tracks: dict[str, Track] = {}
         self.view = ViewState()
-        self.cursor: tuple[np.ndarray, np.ndarray | None] | None = None
+        self.marker: tuple[np.ndarray, np.ndarray | None] | None = None
         self.paints = 0
         self.paint_s = 0.0  # time spent in paintEvent, in total
         self._drag: QtCore.QPointF | None = None
@@ -122,7 +122,7 @@ class TrajectoryView(QtWidgets.QWidget):
                   color: tuple[int, int, int] | None = None, show_current: bool = True) -> None:
         """Replace track `name` (the newest `max_points` samples). Invalid: `valid` False or a NaN position."""
         pos = np.asarray(positions, np.float64).reshape(-1, 3)[-self.max_points:]
-        ok = np.isfinite(pos).all(axis=1)
+        ok: np.ndarray = np.asarray(np.isfinite(pos).all(axis=1))
         if valid is not None:
             ok &= np.asarray(valid, bool)[-self.max_points:]
         quat = None if orientations is None else np.asarray(orientations, np.float64).reshape(-1, 4)[-self.max_points:]
@@ -140,7 +140,7 @@ class TrajectoryView(QtWidgets.QWidget):
 
     def clear(self) -> None:
         self.tracks.clear()
-        self.cursor = None
+        self.marker = None
         self._fitted = False
         self.schedule()
 
@@ -148,10 +148,10 @@ class TrajectoryView(QtWidgets.QWidget):
         """A marker at `position` (with a triad if `orientation` is given); None or NaN hides it."""
         p = None if position is None else np.asarray(position, np.float64)
         if p is None or not np.isfinite(p).all():
-            self.cursor = None
+            self.marker = None
         else:
             q = None if orientation is None or not np.isfinite(orientation).all() else np.asarray(orientation, float)
-            self.cursor = (p, q)
+            self.marker = (p, q)
         self.schedule()
 
     def segments(self, name: str) -> list[np.ndarray]:
@@ -252,8 +252,8 @@ class TrajectoryView(QtWidgets.QWidget):
         step = self._grid(p)
         for tr in self.tracks.values():
             self._track(p, tr)
-        if self.cursor is not None:
-            pos, quat = self.cursor
+        if self.marker is not None:
+            pos, quat = self.marker
             if quat is not None:
                 self._triad(p, pos, quat, 0.18 * self.view.radius, 3.0)
             c = self.project(pos[None])[0]
