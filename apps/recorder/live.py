@@ -69,8 +69,9 @@ class LiveLayout:
         return self.cam_slot(self.cameras)
 
     def pose_off(self, k: int) -> int:
-        """Pose ring k: its 64-byte header (head), then its rows."""
-        return self.status_off + _SLOT_HDR + self.status_bytes + k * (HEADER_BYTES + self.pose_rows * POSE_COLS * 8)
+        """Pose ring k: its 64-byte header (head), then its rows (the first ring 64-byte aligned)."""
+        base = -(-(self.status_off + _SLOT_HDR + self.status_bytes) // 64) * 64
+        return base + k * (HEADER_BYTES + self.pose_rows * POSE_COLS * 8)
 
     @property
     def size(self) -> int:
