@@ -128,7 +128,7 @@ def to_window(plot, x, y):
     vp = plot.mapFromScene(sp)
     p = plot.viewport().mapTo(w, vp)
     return p.x(), p.y()
-xyz, top = w.trajectory.xyz.plot, w.trajectory.top
+xyz, view = w.trajectory.xyz.plot, w.trajectory.view
 vb = xyz.getViewBox().sceneBoundingRect()
 _, y0 = to_window(xyz, 0, xyz.getViewBox().viewRange()[1][1])
 _, y1 = to_window(xyz, 0, xyz.getViewBox().viewRange()[1][0])
@@ -146,10 +146,10 @@ for c in range(tx[0] + 2, tx[1] - 2):
     if any(inside): cols_in.append(share)
     elif not any(edge): cols_out.append(share)
 cx, _ = to_window(xyz, d.t[frame], 0)
-hx, hy = to_window(top, d.wrist[frame, 0], d.wrist[frame, 1])
+tl = view.mapTo(w, QtCore.QPoint(0, 0))
+hx, hy = (view.project(d.wrist[frame][None])[0] + [tl.x(), tl.y()]).round().astype(int)
 here = cursor[hy - 4:hy + 5, hx - 4:hx + 5]
-tl = top.mapTo(w, QtCore.QPoint(0, 0))
-topr = shot[tl.y():tl.y() + top.height(), tl.x():tl.x() + top.width()]
+topr = shot[tl.y():tl.y() + view.height(), tl.x():tl.x() + view.width()]
 path_px = int(((np.abs(topr[..., 0] - 31) < 40) & (np.abs(topr[..., 1] - 119) < 40) & (topr[..., 2] > 140)).sum())
 out = {"visible": w.trajectory.isVisible(), "spans": spans, "frame": frame, "n": len(d),
        "band_in": float(np.mean(cols_in)) if cols_in else None, "band_out": float(np.mean(cols_out)) if cols_out else None,
@@ -177,7 +177,7 @@ def pose_episode(tmp_path_factory):
 def test_trajectory_panel_marks_lost_tracking_and_follows_the_cursor(pose_episode, tmp_path):
     """The wrist panel of an episode with a pose: shaded bands exactly over the frames without a valid pose
     (where the LOST raw samples are), the cursor at the current frame's time, the path and the current
-    position in the top view."""
+    position in the 3D path view."""
     from apps.replay.data import load
     from dexumi.devices.pose import LOST
 
@@ -210,7 +210,7 @@ def test_trajectory_panel_marks_lost_tracking_and_follows_the_cursor(pose_episod
     assert r["visible"] is True
     assert r["cols_in"] > 20 and r["band_in"] > 0.6 and r["band_out"] < 0.02, r  # lost stretches shaded, only they
     assert r["cursor_at"] > 50 and r["cursor_elsewhere"] < 10, r  # the cursor line at the frame's time
-    assert r["here_px"] > 20 and r["path_px"] > 60, r  # the top view: the path and the current position
+    assert r["here_px"] > 20 and r["path_px"] > 60, r  # the 3D view: the path and the current position
     assert r["x_valid"][1] - r["x_valid"][0] > 0.02  # the wrist moved
 
 

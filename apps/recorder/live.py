@@ -9,6 +9,8 @@ Layout (little-endian):
 - ring: N rows of float64 [t, exo[C], robot[R]] (decimated to the display rate); row i lives at i % N.
 - K camera slots: [seq u64, index i64, time f64, length u64, JPEG bytes...] — the newest frame of each camera.
 - status slot: [seq u64, length u64, JSON bytes...] — the newest status snapshot.
+- P pose rings (one per pose source): [head u64, padding to 64 bytes], then M rows of float64
+  [host_time, x, y, z, qx, qy, qz, qw, state] (decimated to <= 100 poses/s; NaN position while lost).
 Slots use a sequence lock: the writer makes `seq` odd while writing and even when done; a reader copies and
 keeps the copy only if `seq` was even and unchanged.
 """
@@ -26,9 +28,10 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 MAGIC = 0x44585256  # "DXRV"
-VERSION = 1
-_HEADER = struct.Struct("<IIIIIIQQ")  # magic version C R N K cam_bytes status_bytes
+VERSION = 2
+_HEADER = struct.Struct("<IIIIIIQQII")  # magic version C R N K cam_bytes status_bytes P M
 HEADER_BYTES = 64  # header struct, then `head` at offset 48
+POSE_COLS = 9  # host_time, position (3), orientation x y z w (4), state
 _HEAD_OFF = 48
 _SLOT_HDR = 32  # seq, index, time, length
 
@@ -43,6 +46,8 @@ class LiveLayout:
     cameras: int = 2
     camera_bytes: int = 1 << 20
     status_bytes: int = 1 << 16
+    poses: int = 0
+    pose_rows: int = 2048  # > 15 s at 100 poses/s plus the reader's margin
 
     @property
     def cols(self) -> int:
@@ -63,9 +68,64 @@ class LiveLayout:
     def status_off(self) -> int:
         return self.cam_slot(self.cameras)
 
+    def pose_off(self, k: int) -> int:
+        """Pose ring k: its 64-byte header (head), then its rows (the first ring 64-byte aligned)."""
+        base = -(-(self.status_off + _SLOT_HDR + self.status_bytes) // 64) * 64
+        return base + k * (HEADER_BYTES + self.pose_rows * POSE_COLS * 8)
+
     @property
     def size(self) -> int:
-        return self.status_off + _SLOT_HDR + self.status_bytes
+        return self.pose_off(self.poses)
+
+
+class _Ring:
+    """A ring of float64 rows in the block, with its row count `head` (u64) at `head_off`."""
+
+    def __init__(self, buf, head_off: int, rows_off: int, rows: int, cols: int) -> None:
+        self.n = rows
+        self._head = np.ndarray((1,), np.uint64, buf, head_off)
+        self.rows = np.ndarray((rows, cols), np.float64, buf, rows_off)
+
+    @property
+    def head(self) -> int:
+        return int(self._head[0])
+
+    def append(self, rows: np.ndarray) -> None:
+        """Append (n, cols) rows (only the last `n` fit; the head still counts every row)."""
+        rows = np.asarray(rows, np.float64)
+        head = self.head
+        if len(rows) > self.n:
+            head += len(rows) - self.n
+            rows = rows[-self.n:]
+        for r in rows:  # a handful per call at display rate
+            self.rows[head % self.n] = r
+            head += 1
+        self._head[0] = head
+
+    def since(self, start: int) -> tuple[np.ndarray, int]:
+        """Rows written since row number `start` (at most the capacity less a margin), and the new head."""
+        n = self.n
+        head = self.head
+        start = max(start, head - n + min(64, n - 1))
+        if start >= head:
+            return np.empty((0, self.rows.shape[1])), head
+        out = self.rows[np.arange(start, head) % n].copy()
+        overwritten = self.head - n - start  # rows the writer lapped while we copied
+        if overwritten > 0:
+            out = out[overwritten:]
+        return out, head
+
+    def release(self) -> None:
+        self._head = self.rows = None  # type: ignore[assignment]
+
+
+def _rings(buf, layout: LiveLayout) -> list[_Ring]:
+    """The joint ring, then one ring per pose source."""
+    out = [_Ring(buf, _HEAD_OFF, layout.ring_off, layout.rows, layout.cols)]
+    for k in range(layout.poses):
+        off = layout.pose_off(k)
+        out.append(_Ring(buf, off, off + HEADER_BYTES, layout.pose_rows, POSE_COLS))
+    return out
 
 
 class LiveWriter:
@@ -77,24 +137,17 @@ class LiveWriter:
         self.name = self.shm.name
         buf = self.shm.buf
         _HEADER.pack_into(buf, 0, MAGIC, VERSION, layout.exo, layout.robot, layout.rows, layout.cameras,
-                          layout.camera_bytes, layout.status_bytes)
-        self._u64 = np.ndarray((HEADER_BYTES // 8,), np.uint64, buf, 0)
-        self._ring = np.ndarray((layout.rows, layout.cols), np.float64, buf, layout.ring_off)
-        self._head = 0
-        self._u64[_HEAD_OFF // 8] = 0
+                          layout.camera_bytes, layout.status_bytes, layout.poses, layout.pose_rows)
+        self._rings = _rings(buf, layout)
         self.too_big = 0  # camera frames larger than a slot (not shown)
 
     def append_rows(self, rows: np.ndarray) -> None:
-        """Append (n, cols) rows to the ring (only the last `rows` if more)."""
-        n_ring = self.layout.rows
-        rows = np.asarray(rows, np.float64)
-        if len(rows) > n_ring:  # only the newest fit; the head still counts every row
-            self._head += len(rows) - n_ring
-            rows = rows[-n_ring:]
-        for r in rows:  # a handful per call at display rate
-            self._ring[self._head % n_ring] = r
-            self._head += 1
-        self._u64[_HEAD_OFF // 8] = self._head
+        """Append (n, cols) rows to the joint ring (only the last `rows` if more)."""
+        self._rings[0].append(rows)
+
+    def append_poses(self, k: int, rows: np.ndarray) -> None:
+        """Append (n, POSE_COLS) rows to pose source k's ring."""
+        self._rings[1 + k].append(rows)
 
     def _slot(self, off: int, index: int, t: float, payload: bytes, limit: int) -> bool:
         if len(payload) > limit:
@@ -115,7 +168,8 @@ class LiveWriter:
         self._slot(self.layout.status_off, 0, 0.0, json.dumps(status, default=str).encode(), self.layout.status_bytes)
 
     def close(self) -> None:
-        self._u64 = self._ring = None  # type: ignore[assignment]
+        for ring in self._rings:
+            ring.release()
         try:
             self.shm.close()
             self.shm.unlink()
@@ -141,32 +195,30 @@ class LiveReader:
                 resource_tracker.unregister(self.shm._name, "shared_memory")  # type: ignore[attr-defined]
             except Exception:  # noqa: BLE001 - best effort
                 pass
-        magic, version, c, r, n, k, cam_bytes, status_bytes = _HEADER.unpack_from(self.shm.buf, 0)
+        magic, version = struct.unpack_from("<II", self.shm.buf, 0)
         if magic != MAGIC or version != VERSION:
             raise ValueError(f"live buffer {name}: not a dexumi live buffer (version {version})")
-        self.layout = LiveLayout(c, r, n, k, cam_bytes, status_bytes)
-        self._u64 = np.ndarray((HEADER_BYTES // 8,), np.uint64, self.shm.buf, 0)
-        self._ring = np.ndarray((n, self.layout.cols), np.float64, self.shm.buf, self.layout.ring_off)
-        self._seen = {}  # slot offset → last seq read
+        _, _, c, r, n, k, cam_bytes, status_bytes, p, m = _HEADER.unpack_from(self.shm.buf, 0)
+        self.layout = LiveLayout(c, r, n, k, cam_bytes, status_bytes, p, m)
+        self._rings = _rings(self.shm.buf, self.layout)
+        self._seen: dict[int, int] = {}  # slot offset → last seq read
 
     @property
     def head(self) -> int:
-        return int(self._u64[_HEAD_OFF // 8])
+        return self._rings[0].head
 
     def rows_since(self, start: int) -> tuple[np.ndarray, int]:
-        """Rows written since row number `start` (at most the ring's capacity less a margin), and the new head."""
-        n = self.layout.rows
-        head = self.head
-        start = max(start, head - n + 64)
-        if start >= head:
-            return np.empty((0, self.layout.cols)), head
-        idx = np.arange(start, head) % n
-        out = self._ring[idx].copy()
-        head2 = self.head
-        overwritten = head2 - n - start  # rows the writer lapped while we copied
-        if overwritten > 0:
-            out = out[overwritten:]
-        return out, head
+        """Joint rows written since row number `start` (at most the ring's capacity less a margin), and the new
+        head."""
+        return self._rings[0].since(start)
+
+    def pose_head(self, k: int) -> int:
+        return self._rings[1 + k].head
+
+    def poses_since(self, k: int, start: int) -> tuple[np.ndarray, int]:
+        """Pose source k's rows [host_time, x, y, z, qx, qy, qz, qw, state] since row number `start`, and the
+        new head."""
+        return self._rings[1 + k].since(start)
 
     def _slot(self, off: int, limit: int, force: bool = False) -> tuple[int, float, bytes, int] | None:
         hdr = np.ndarray((4,), np.uint64, self.shm.buf, off)
@@ -197,7 +249,8 @@ class LiveReader:
             return None
 
     def close(self) -> None:
-        self._u64 = self._ring = None  # type: ignore[assignment]
+        for ring in self._rings:
+            ring.release()
         try:
             self.shm.close()
         except BufferError:

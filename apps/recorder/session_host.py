@@ -3,12 +3,13 @@
     python -m apps.recorder.session_host
 
 Same JSON-lines protocol as `dexumi.session.server` (the GUI sends `open`, `start`, `stop`, ...), plus:
-- `open` answers also `live` (the shared-memory block's name), `robot_joints`, `cameras`, `map_path`,
-  `exo_range` (per-channel calibrated or model range);
+- `open` answers also `live` (the shared-memory block's name), `robot_joints`, `cameras`, `poses` (the pose
+  sources' names, in the order of the buffer's pose rings), `map_path`, `exo_range` (per-channel calibrated or
+  model range);
 - `discard`: while recording, the episode is finalised and kept as `episode_NNNN.h5.discarded`; after an
   episode, the last finished one is renamed so; `undo_discard` renames it back (until the next `start`).
-Live data (joints at ~100 Hz, robot joints retargeted here, the newest JPEG of each camera, status 4×/s)
-goes into the shared buffer (apps/recorder/live.py), never through the pipe, so a frozen GUI that stops
+Live data (joints at ~100 Hz, robot joints retargeted here, the newest JPEG of each camera, each pose source's
+samples at <= 100 per second, status 4×/s) goes into the shared buffer (apps/recorder/live.py), never through the pipe, so a frozen GUI that stops
 reading cannot block this process. Status events on the pipe are off (the interval is an hour).
 """
 
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from apps.recorder.live import LiveLayout, LiveWriter
+from apps.recorder.live_pose import PoseDecimator
 from dexumi.episode.metadata import discard, undiscard
 from dexumi.errors import DexumiError
 from dexumi.session.server import Server
@@ -52,9 +54,13 @@ class LivePublisher:
             # its own instance: pinocchio data and filter state are per thread
             self.retargeter = Retargeter.from_map(session.retargeter.map)
         self.robot_n = self.retargeter.robot.nq if self.retargeter else 0
-        self.writer = LiveWriter(LiveLayout(self.exo_n, self.robot_n, cameras=max(1, len(self.cameras))))
+        self.poses = [r.name for r in session.pose.readers] if session.pose is not None else []
+        self.writer = LiveWriter(LiveLayout(self.exo_n, self.robot_n, cameras=max(1, len(self.cameras)),
+                                            poses=len(self.poses)))
         self._lock = threading.Lock()
         self._batches: list = []
+        self._pose_batches: dict[str, list] = {n: [] for n in self.poses}
+        self._decimators = [PoseDecimator() for _ in self.poses]
         self._frame_times: list[deque] = [deque(maxlen=60) for _ in self.cameras]
         self._frame_bytes: list[deque] = [deque(maxlen=60) for _ in self.cameras]
         self._next_t = -np.inf
@@ -62,6 +68,7 @@ class LivePublisher:
         self.crc = 0
         self._stop = threading.Event()
         session.add_listener(self._on_drain)
+        session.add_pose_listener(self._on_pose)
         self._grabbers = [c.grabber for c in dev.cameras]
         self._published = [-1] * len(self.cameras)
         self._thread = threading.Thread(target=self._run, name="live-publisher", daemon=True)
@@ -75,6 +82,12 @@ class LivePublisher:
                 for f in frames.get(name, ()):
                     self._frame_times[k].append(f.grab_time - self.cam_latency[k])
                     self._frame_bytes[k].append(len(f.data) if isinstance(f.data, (bytes, bytearray)) else 0)
+
+    def _on_pose(self, pose: dict[str, list]) -> None:
+        with self._lock:
+            for name, batches in pose.items():
+                if name in self._pose_batches:
+                    self._pose_batches[name].extend(batches)
 
     # ------------------------------------------------------------------------------------- publishing
     def _run(self) -> None:
@@ -111,6 +124,12 @@ class LivePublisher:
         rows = self._joint_rows()
         if rows is not None:
             self.writer.append_rows(rows)
+        with self._lock:
+            pose, self._pose_batches = self._pose_batches, {n: [] for n in self.poses}
+        for k, name in enumerate(self.poses):
+            prows = self._decimators[k].rows(pose[name])
+            if len(prows):
+                self.writer.append_poses(k, prows)
         for k, g in enumerate(self._grabbers):  # the newest frame, as the grabber thread got it
             fr = g.latest()
             if fr is not None and fr.index != self._published[k] and isinstance(fr.data, (bytes, bytearray)):
@@ -149,6 +168,7 @@ class LivePublisher:
 
     def stop(self) -> None:
         self.session.remove_listener(self._on_drain)
+        self.session.remove_pose_listener(self._on_pose)
         self._stop.set()
         self._thread.join(timeout=2)
 
@@ -176,7 +196,7 @@ class HostServer(Server):
             if r is not None and r.exo is not None:
                 cols = [r.exo.index(c) for c in r.channels]
                 exo_range = [[float(r.exo.lower[i]), float(r.exo.upper[i])] for i in cols]
-            result.update({"live": self.live.writer.name, "cameras": self.live.cameras,
+            result.update({"live": self.live.writer.name, "cameras": self.live.cameras, "poses": self.live.poses,
                            "robot_joints": list(r.robot_joint_names) if r else [],
                            "map_path": str(r.map.path) if r and r.map.path else None, "exo_range": exo_range,
                            "pid": os.getpid()})

@@ -32,6 +32,7 @@ from apps.recorder.live import LiveReader
 from apps.recorder.options import RecorderOptions, host_argv, session_config
 from apps.recorder.setup_panel import SetupPanel
 from apps.recorder.state import BUSY, RecorderController
+from apps.recorder.trajectory_panel import TrajectoryPanel
 from dexumi.errors import DexumiError
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,8 @@ class RecorderWindow(QtWidgets.QMainWindow):
         self.view_row.addLayout(self.cam_box, 2)
         self.hand_view = make_hand_view()
         self.view_row.addWidget(self.hand_view, 1)
+        self.trajectory = TrajectoryPanel()  # shown when the session has a pose source
+        self.view_row.addWidget(self.trajectory, 1)
         left.addLayout(self.view_row, 5)
         plots = QtWidgets.QHBoxLayout()
         self.exo_plot = JointPlot("exoskeleton joints (calibrated)", [])
@@ -291,6 +294,7 @@ class RecorderWindow(QtWidgets.QMainWindow):
         self.exo_names = list(result.get("joints", []))
         self.robot_names = list(result.get("robot_joints", []))
         self._replace_plots()
+        self.trajectory.set_sources(list(result.get("poses", [])))
         self._load_hand(result.get("map_path"))
         self._load_calibration(result.get("exo_range"))
         for r in result.get("recovered", []):
@@ -388,6 +392,8 @@ class RecorderWindow(QtWidgets.QMainWindow):
                     live.frame(view.name, fr.time, fr.jpeg)
             elif view.stale():
                 view.update()
+        if self.trajectory.names:
+            self.trajectory.poll(rd, now)
         self.fps.tick()
 
     def _status_tick(self) -> None:

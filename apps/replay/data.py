@@ -68,6 +68,7 @@ class ReplayData:
     pose_name: str = ""  # the wrist-pose stream shown (the first), "" when the episode has none
     wrist: np.ndarray | None = None  # (T, 3) aligned wrist position (m), NaN where not valid
     wrist_valid: np.ndarray | None = None  # (T,)
+    wrist_quat: np.ndarray | None = None  # (T, 4) aligned orientation x, y, z, w, NaN where not valid
 
     def trimmed_at(self, i: int) -> bool:
         """Whether frame i is outside the edited view (trimmed off; still stored)."""
@@ -243,8 +244,10 @@ def _wrist(data: ReplayData) -> None:
         return
     valid = np.asarray(wp["valid"], bool)[: len(data)]
     pos = np.array(wp["position"][: len(data)], np.float64)
+    quat = np.array(wp["orientation"][: len(data)], np.float64)
     pos[~valid] = np.nan
-    data.pose_name, data.wrist, data.wrist_valid = data.ep.poses[0], pos, valid
+    quat[~valid] = np.nan
+    data.pose_name, data.wrist, data.wrist_valid, data.wrist_quat = data.ep.poses[0], pos, valid, quat
 
 
 def _visual(data: ReplayData) -> None:

@@ -4,7 +4,8 @@ One poll thread drains the encoder and the camera grabbers every `poll_interval_
 live status is current and buffers never fill) and appends to the episode being recorded. Commands
 (`start_episode`, `stop_episode`, `discard_episode`, ...) come from any thread — the CLI, or the JSON-lines
 server the GUI talks to — and take the same lock as the poll thread. Whatever the session drains is also
-handed to its listeners (`add_listener`: the recorder's live view), never by patching the devices.
+handed to its listeners (`add_listener`: the recorder's live view; `add_pose_listener` for the wrist-pose
+batches), never by patching the devices.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 DISK_CHECK_S = 0.5
 # called on the poll thread with every drain: encoder batches, camera name → frames (keep it cheap)
 Listener = Callable[[list[EncoderBatch], dict[str, list[CameraFrame]]], None]
+# called on the poll thread with every pose poll: pose source name → its new batches (keep it cheap)
+PoseListener = Callable[[dict[str, list["PoseBatch"]]], None]
 
 
 def _since(batch: EncoderBatch, t0: float) -> EncoderBatch | None:
@@ -98,6 +101,7 @@ class RecordingSession:
         self.primary_role = ""  # the role of the exoskeleton in /raw/encoder ("" for a one-device session)
         self.qa_lines: list[str] = []
         self._listeners: list[Listener] = []
+        self._pose_listeners: list[PoseListener] = []
 
     # --------------------------------------------------------------------------------------------- life
     def open(self) -> RecordingSession:
@@ -311,6 +315,26 @@ class RecordingSession:
         if listener in self._listeners:
             self._listeners.remove(listener)
 
+    def add_pose_listener(self, listener: PoseListener) -> None:
+        """Also hand every pose source's new samples to `listener` (on the poll thread; keep it cheap)."""
+        self._pose_listeners.append(listener)
+
+    def remove_pose_listener(self, listener: PoseListener) -> None:
+        if listener in self._pose_listeners:
+            self._pose_listeners.remove(listener)
+
+    def _poll_pose(self) -> dict[str, list[PoseBatch]]:
+        """What the pose sources delivered since the last poll, shown to the pose listeners."""
+        if self.pose is None:
+            return {}
+        pose = self.pose.poll()
+        for listener in list(self._pose_listeners):
+            try:
+                listener(pose)
+            except Exception:
+                log.exception("session pose listener")
+        return pose
+
     def _drain(self) -> tuple[list[EncoderBatch], dict[str, list[CameraFrame]]]:
         """Everything the devices buffered since the last drain, shown to the listeners."""
         assert self.devices is not None
@@ -343,7 +367,7 @@ class RecordingSession:
             extra: dict[str, list] = {}
             if self.lsl is not None:
                 extra = self.lsl.poll(enc_batches, frames, self.devices.cameras)
-            pose: dict[str, list[PoseBatch]] = self.pose.poll() if self.pose is not None else {}
+            pose = self._poll_pose()
             more = self.multi.read() if self.multi is not None else {}
             self._totals["encoder"] = self._totals.get("encoder", 0) + sum(len(b) for b in enc_batches)
             for name, fr in frames.items():
@@ -439,7 +463,7 @@ class RecordingSession:
                 extra = self.lsl.poll(enc_all, cam_all, self.devices.cameras)
             if self.pose is not None:
                 self.pose.settle()  # board sources: the episode's last frames tracked too
-            pose: dict[str, list[PoseBatch]] = self.pose.poll() if self.pose is not None else {}
+            pose = self._poll_pose()
             # further devices: their last samples and gaps
             more = self.multi.read() if self.multi is not None else {}
             self._append(w, enc_all, cam_all, extra, pose, more)
