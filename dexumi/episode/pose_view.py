@@ -79,7 +79,7 @@ def max_gap_s(rate_hz: float, counts_samples: bool) -> float:
 
 def stream_summary(r: dict[str, np.ndarray], counts_samples: bool) -> dict:
     """Counts of one raw pose stream: samples, tracking/limited/lost, dropped (index gaps), lost fraction."""
-    from dexumi.devices.pose.base import LIMITED, LOST
+    from dexumi.pose_sample import LIMITED, LOST
 
     st, idx, seg = r["state"], r["index"], r["segment"]
     dropped = 0

@@ -44,7 +44,7 @@ import cv2
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
-from dexumi.devices.pose.base import LIMITED, LOST, TRACKING
+from dexumi.pose_sample import LIMITED, LOST, TRACKING
 from dexumi.errors import DexumiError
 from dexumi.tracking.pnp import Intrinsics
 
