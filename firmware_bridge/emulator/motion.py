@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-FINGERS = ("thumb", "index", "middle", "ring", "little")
+from firmware_bridge.fingers import FINGERS, finger_of_joint  # the hand's fingers (the contact model needs them too)
 
 
 class MotionModel(Protocol):
@@ -21,12 +21,6 @@ class MotionModel(Protocol):
     def angles(self, t: np.ndarray) -> np.ndarray:
         """Joint angles (len(t), joints) in radians at times `t` (seconds since start)."""
         ...
-
-
-def finger_of_joint(joints: int) -> np.ndarray:
-    """Which finger each joint belongs to, fingers getting consecutive joints (thumb first)."""
-    per = max(1, joints // len(FINGERS))
-    return np.minimum(np.arange(joints) // per, len(FINGERS) - 1)
 
 
 @dataclass
