@@ -12,7 +12,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from firmware_bridge.fingers import FINGERS, finger_of_joint  # the hand's fingers (the contact model needs them too)
+# the hand's fingers live in firmware_bridge.fingers (the tactile contact model needs them too); re-exported here
+from firmware_bridge.fingers import FINGERS as FINGERS
+from firmware_bridge.fingers import finger_of_joint as finger_of_joint
 
 
 class MotionModel(Protocol):
