@@ -21,7 +21,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
 from dexumi.clock import ClockEstimate
-from dexumi.devices.pose.base import LOST
+from dexumi.pose_sample import LOST
 from dexumi.sync import StreamTiming
 
 DEFAULT_POSE_MAX_GAP_S = 0.05

@@ -9,7 +9,8 @@ With `--sim` the emulator plays the calibration script, so each capture step's w
 segment of the same name (the script loops; a redone step waits for its segment's next turn).
 
 One module per step kind (`capture`: held poses and sweeps, `encoder_fit`: the fit and the zero check,
-`jointmap`, `camera`, `latency`); each step puts its own result into the profile (`Step.contribute`).
+`jointmap`, `camera`, `latency`, and the opt-in `handeye`); each step puts its own result into the profile
+(`Step.contribute`).
 `run.CalibrationRun` holds the devices and the steps in order.
 """
 

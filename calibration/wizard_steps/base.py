@@ -48,7 +48,7 @@ class RunOptions:
     sim_seed: int = 0
     sim_truth: Path | None = None
     skip: tuple[str, ...] = ()  # steps to leave out: camera, latency, jointmap
-    # hand-eye (calibration/handeye_step.py): opt-in
+    # hand-eye (calibration/wizard_steps/handeye.py): opt-in
     handeye: bool = False
     pose: str | None = None  # pose source spec of the tracker
     handeye_s: float = 30.0

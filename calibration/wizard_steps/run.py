@@ -68,7 +68,7 @@ class CalibrationRun:
         if "camera" not in o.skip:
             steps.append(CameraStep(o))
         if o.handeye:
-            from calibration.handeye_step import HandEyeStep
+            from calibration.wizard_steps.handeye import HandEyeStep  # imported when asked for: it loads OpenCV
 
             steps.append(HandEyeStep(o))  # type: ignore[arg-type]
         return steps

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dexumi.errors import DexumiError
+from dexumi.errors import DexumiError, is_disk_full
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,6 @@ def execute(fn: Callable[..., Any], args: tuple, source: str | None) -> dict:
     """What a worker runs: the input's fingerprint first (so the manifest hashes what was processed), then the
     work. An exception becomes an error line (the job goes on); a full disk is raised to stop the job."""
     from dexumi.batch.manifest import content_hash
-    from dexumi.export.staging import is_disk_full
 
     t0 = time.perf_counter()
     fp = content_hash(source) if source else {}

@@ -269,16 +269,11 @@ class LslInletStream:
 
 
 def map_times(stamp: np.ndarray, host_time: np.ndarray, segment: np.ndarray) -> tuple[np.ndarray, dict]:
-    """The final mapping of recorded LSL samples: each segment refit on all of its (stamp, arrival) pairs."""
-    from dexumi.episode.aligned import refit_encoder_times
+    """The final mapping of recorded LSL samples: each segment refit on all of its (stamp, arrival) pairs
+    (`dexumi.episode.aligned.map_times`, where the episode's streams map theirs; kept here for LSL users)."""
+    from dexumi.episode.aligned import map_times as episode_map_times
 
-    us = np.round(np.asarray(stamp, np.float64) * 1e6).astype(np.int64)
-    t = refit_encoder_times(us, np.asarray(host_time, np.float64), np.asarray(segment, np.int64))
-    fits = {str(k): (None if e is None else {"drift_ppm": e.drift_ppm, "residual_ms": e.residual_ms,
-                                             "offset_s": float(e.host_at_ref - e.ref_device_us * 1e-6),
-                                             "points": e.points})
-            for k, e in t.fits.items()}
-    return t.time, fits
+    return episode_map_times(stamp, host_time, segment)
 
 
 class LslOutlets:

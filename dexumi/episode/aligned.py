@@ -74,6 +74,18 @@ def refit_encoder_times(device_us: np.ndarray, host_time: np.ndarray, segment: n
     return EncoderTimes(out - latency_s, fits)
 
 
+
+def map_times(stamp: np.ndarray, host_time: np.ndarray, segment: np.ndarray) -> tuple[np.ndarray, dict]:
+    """The final mapping of recorded stamped samples (an LSL stream, a pose stream): each segment refit on all of
+    its (stamp in seconds, arrival) pairs. Returns the times and each segment's fit (drift, residual, offset)."""
+    us = np.round(np.asarray(stamp, np.float64) * 1e6).astype(np.int64)
+    t = refit_encoder_times(us, np.asarray(host_time, np.float64), np.asarray(segment, np.int64))
+    fits = {str(k): (None if e is None else {"drift_ppm": e.drift_ppm, "residual_ms": e.residual_ms,
+                                             "offset_s": float(e.host_at_ref - e.ref_device_us * 1e-6),
+                                             "points": e.points})
+            for k, e in t.fits.items()}
+    return t.time, fits
+
 def _strictly_increasing(t: np.ndarray) -> np.ndarray:
     """Indices of a strictly increasing subsequence (drops a frame not later than the one before it)."""
     if len(t) == 0:

@@ -69,7 +69,7 @@ class ExtraStream:
 
     def finalize(self) -> dict:
         """Final clock fit per segment → `time`; returns the clock figures (also stored as the `clock` attribute)."""
-        from dexumi.devices.lsl import map_times
+        from dexumi.episode.aligned import map_times
 
         n = self.count
         if n == 0:

@@ -56,7 +56,7 @@ def _raw(g: h5py.Group) -> dict[str, np.ndarray]:
     if g["time"].shape[0] == n:
         out["time"] = g["time"][:n]
     else:  # not mapped yet (a file finalised without the stream's own finalise): map it here
-        from dexumi.devices.lsl import map_times
+        from dexumi.episode.aligned import map_times
 
         out["time"] = map_times(out["device_time"], out["host_time"], out["segment"])[0] - \
             float(g.attrs.get("latency_s", 0.0))
@@ -79,7 +79,7 @@ def max_gap_s(rate_hz: float, counts_samples: bool) -> float:
 
 def stream_summary(r: dict[str, np.ndarray], counts_samples: bool) -> dict:
     """Counts of one raw pose stream: samples, tracking/limited/lost, dropped (index gaps), lost fraction."""
-    from dexumi.devices.pose.base import LIMITED, LOST
+    from dexumi.pose_sample import LIMITED, LOST
 
     st, idx, seg = r["state"], r["index"], r["segment"]
     dropped = 0

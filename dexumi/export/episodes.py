@@ -9,11 +9,10 @@ from typing import Any
 
 from dexumi.episode.aligned import ACTION_RULE
 from dexumi.episode.reader import Episode
-from dexumi.errors import DexumiError
+from dexumi.errors import DexumiError, is_disk_full
 from dexumi.export.pagecache import release_quietly
 from dexumi.export.plan import ExportPlan
 from dexumi.export.source import SourceInfo
-from dexumi.export.staging import is_disk_full
 
 log = logging.getLogger(__name__)
 

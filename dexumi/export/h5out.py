@@ -12,8 +12,8 @@ from pathlib import Path
 
 import h5py
 
+from dexumi.errors import is_disk_full
 from dexumi.export.pagecache import release
-from dexumi.export.staging import is_disk_full
 
 
 @contextlib.contextmanager

@@ -31,6 +31,7 @@ from dexumi.errors import DexumiError
 from dexumi.export.plan import ExportOptions, ExportPlan, make_plan
 from dexumi.export.source import SourceInfo, opencv_serial
 from dexumi.export.staging import StagedDir
+from dexumi.export.writer import ExportSummary, check_space, output_bytes, write_dataset
 
 log = logging.getLogger(__name__)
 
@@ -153,15 +154,13 @@ def _load_encoded(plan: ExportPlan, d: Path, meta: dict):
 def export_sharded(paths: list[str | Path], opts: ExportOptions, engine: Engine,
                    work: str | Path | None = None):
     """Plan here, convert each episode as a batch task on `engine`, assemble and publish here."""
-    from dexumi.export.run import ExportSummary, _check_space, _size
-
     if opts.fmt not in SHARDED:
         raise DexumiError(f"--engine: the batch engines export {', '.join(SHARDED)}, not --to {opts.fmt}")
     t0 = time.perf_counter()
     plan = make_plan(paths, opts)
     staged = StagedDir(opts.out, opts.force, "export", inputs=[Path(p) for p in paths],
                        info={"format": opts.fmt, "layout": opts.layout if opts.fmt == "zarr" else None})
-    _check_space(plan, opts)
+    check_space(plan, opts)
     wd = work_dir(opts.out, work)
     shards = wd / "shards"
     try:
@@ -185,7 +184,7 @@ def export_sharded(paths: list[str | Path], opts: ExportOptions, engine: Engine,
         summary.episodes = _assemble(plan, tmp, outs, [shards / _shard_name(k) for k in keys])
     summary.skipped = list(plan.skipped)
     shutil.rmtree(wd, ignore_errors=True)
-    summary.bytes = _size(opts.out)
+    summary.bytes = output_bytes(opts.out)
     summary.seconds = time.perf_counter() - t0
     return summary
 
@@ -202,9 +201,7 @@ def _assemble(plan: ExportPlan, out: Path, outs, dirs: list[Path]) -> list[dict]
     rows = []
     assert plan.opts is not None  # a plan being exported carries its options
     if plan.opts.fmt in STORES:
-        from dexumi.export.run import _write
-
-        return _write(plan, out, plan.opts, lambda n: None, _shard_loop(plan, good))
+        return write_dataset(plan, out, plan.opts, lambda n: None, _shard_loop(plan, good))
     if plan.opts.fmt == "act":
         for i, (info, meta, d) in enumerate(good):
             os.replace(d / "episode_0.hdf5", out / f"episode_{i}.hdf5")

@@ -188,7 +188,7 @@ def pose_vector(ep: Episode, name: str, grid: np.ndarray) -> tuple[np.ndarray, n
     """The wrist pose at grid instants as (K, 9) [x, y, z, rot6d] relative to the window's first valid
     instant (the UMI / DexUMI convention, `dexumi.pose.pose_action`), and its validity. Instants not
     bracketed by two valid aligned frames are invalid and hold the nearest valid value (trainers take no NaN)."""
-    from dexumi.devices.pose.base import LOST
+    from dexumi.pose_sample import LOST
     from dexumi.pose import align_poses, pose_action
 
     wp = ep.wrist_pose(name)

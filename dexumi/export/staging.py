@@ -11,7 +11,6 @@ Guarantees (each tested in tests/test_export_safety.py):
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import os
@@ -19,21 +18,12 @@ import shutil
 import socket
 from pathlib import Path
 
-from dexumi.errors import DexumiError
+from dexumi.errors import DISK_FULL, DexumiError, is_disk_full  # the disk-full test lives in dexumi.errors (batch uses it too)
 
 log = logging.getLogger(__name__)
 
 OUTPUT_MARKER = ".dexumi-export.json"
 STAGING_MARKER = ".dexumi-staging.json"
-DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    """OSError(ENOSPC) directly, or as HDF5/FFmpeg report it inside a message."""
-    if isinstance(exc, OSError) and exc.errno in DISK_FULL:
-        return True
-    text = str(exc)
-    return "No space left" in text or "errno = 28" in text or "Disk quota" in text
 
 
 def _pid_alive(pid: int) -> bool:

@@ -162,7 +162,7 @@ class PoseReader:
             r = list(self._recent)
             last, tracked = self.last, self.last_tracked
             events, reconnects = self.loss_events, self.reconnects
-        from dexumi.devices.pose.base import STATE_NAMES
+        from dexumi.pose_sample import STATE_NAMES
 
         now = time.monotonic() if now is None else now
         lost_frac = float(np.mean([x[1] for x in r])) if r else 0.0

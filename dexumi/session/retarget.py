@@ -1,37 +1,15 @@
-"""Choosing the retargeting map for a session: an explicit file, the bundled map of a hand, or by joint count."""
+"""The session's retargeter: the chosen map (`dexumi.bundled_maps`: an explicit file, the bundled map of a hand, or by
+joint count) loaded and checked against the encoder's joints."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from dexumi.bundled_maps import MAP_OF_HAND, MAP_OF_JOINTS, MAPS_DIR, bundled_map, choose_map
 from dexumi.errors import DexumiError
 
-MAPS_DIR = Path(__file__).resolve().parents[1] / "hands" / "maps"
-MAP_OF_HAND = {"inspire_like": "inspire.yaml", "inspire": "inspire.yaml", "xhand_like": "xhand.yaml",
-               "xhand": "xhand.yaml"}
-MAP_OF_JOINTS = {6: "inspire.yaml", 12: "xhand.yaml"}
-
-
-def bundled_map(hand: str) -> Path:
-    """The retargeting map bundled for a robot hand (`inspire_like`, `xhand_like`, ...); one-line error if none."""
-    path = choose_map(None, hand, 0)
-    assert path is not None
-    return path
-
-
-def choose_map(map_path: Path | None, hand: str | None, joints: int) -> Path | None:
-    if map_path is not None:
-        p = Path(map_path).expanduser()
-        if not p.is_file():
-            raise DexumiError(f"--map {p}: no such file")
-        return p
-    if hand:
-        if hand not in MAP_OF_HAND:
-            raise DexumiError(f"no bundled retargeting map for hand '{hand}' (bundled: inspire_like, xhand_like); "
-                              "give one with --map FILE")
-        return MAPS_DIR / MAP_OF_HAND[hand]
-    name = MAP_OF_JOINTS.get(joints)
-    return MAPS_DIR / name if name else None
+# the bundled maps and the choice among them live in dexumi.bundled_maps (the simulated rig chooses too)
+__all__ = ["MAPS_DIR", "MAP_OF_HAND", "MAP_OF_JOINTS", "bundled_map", "choose_map", "load_retargeter"]
 
 
 def load_retargeter(map_path: Path | None, joints: int):

@@ -251,7 +251,7 @@ def build_mjcf(cfg: SceneConfig) -> tuple[str, dict[str, bytes]]:
     robot = None
     if cfg.embodiment == "robot":
         from dexumi.hands import registry
-        from dexumi.visual.urdf_mjcf import hand_bodies
+        from dexumi.sim.urdf_mjcf import hand_bodies
 
         robot = hand_bodies(registry.resolve(cfg.robot), "robot:")
     assets = {"board.png": _png(cfg.board.image())}

@@ -161,8 +161,8 @@ class World:
     def _init_robot(self) -> None:
         from dexumi.hands import registry
         from dexumi.retarget import Retargeter
-        from dexumi.session.retarget import choose_map
-        from dexumi.visual.urdf_mjcf import hand_bodies
+        from dexumi.bundled_maps import choose_map
+        from dexumi.sim.urdf_mjcf import hand_bodies
 
         sc = self.config.scene
         given = Path(self.config.robot_map) if self.config.robot_map is not None else None

@@ -44,7 +44,7 @@ import cv2
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
-from dexumi.devices.pose.base import LIMITED, LOST, TRACKING
+from dexumi.pose_sample import LIMITED, LOST, TRACKING
 from dexumi.errors import DexumiError
 from dexumi.tracking.lenses import lens_for, profile_lenses
 from dexumi.tracking.pnp import Intrinsics
@@ -144,7 +144,7 @@ def episode_lens(ep, camera: str) -> Intrinsics:
     if cam is not None:
         return cam
     if spec.startswith("world:"):
-        from dexumi.devices.pose.board import world_lens
+        from dexumi.tracking.board import world_lens
 
         if not w or not h:
             img = ep.raw_image(camera, 0)
@@ -193,7 +193,7 @@ def _grey(ep, camera: str, row: int) -> np.ndarray:
 # ------------------------------------------------------------------------------------------ board
 def board_track(ep, camera: str, rows: np.ndarray, times: np.ndarray, lens: Intrinsics, tags: str = "auto") -> Track:
     """Board PnP on every listed frame (the online tracker's code)."""
-    from dexumi.devices.pose.board import BoardTracker
+    from dexumi.tracking.board import BoardTracker
 
     tracker = BoardTracker(lens, tags=tags)
     tr = Track.empty(rows, times)
@@ -342,7 +342,7 @@ def sfm_track(ep, camera: str, rows: np.ndarray, times: np.ndarray, lens: Intrin
     if len(reg) < 3:
         raise DexumiError(f"structure from motion registered only {len(reg)} of {len(keys)} key frames")
     # metric scale and frame
-    from dexumi.devices.pose.board import BoardTracker
+    from dexumi.tracking.board import BoardTracker
 
     tracker = BoardTracker(lens, tags=opt.tags)
     board = {}

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from dexumi.devices.pose.base import LIMITED, LOST, TRACKING
+from dexumi.pose_sample import LIMITED, LOST, TRACKING
 from dexumi.tracking.target import Observation
 
 MIN_POINTS = 12

@@ -27,7 +27,7 @@ def _raw(g: h5py.Group) -> dict[str, np.ndarray]:
 
 def _pairs(r: dict[str, np.ndarray], counts: bool) -> np.ndarray:
     """Mask over sample pairs (i, i+1) that are consecutive tracking samples of one segment."""
-    from dexumi.devices.pose.base import LOST
+    from dexumi.pose_sample import LOST
 
     ok = (r["state"] != LOST) & np.isfinite(r["position"]).all(axis=1)
     pair = ok[:-1] & ok[1:] & (r["segment"][:-1] == r["segment"][1:]) & (np.diff(r["time"]) > 0)

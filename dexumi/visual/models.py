@@ -71,7 +71,7 @@ def robot_model(ref: str) -> HandModel:
 
 def _urdf_model(ref: str, prefix: str, rgba: str | None, headlight: str | None) -> HandModel:
     from dexumi.hands import registry
-    from dexumi.visual.urdf_mjcf import hand_bodies
+    from dexumi.sim.urdf_mjcf import hand_bodies
 
     try:
         path = registry.resolve(ref)

@@ -53,7 +53,7 @@ def write_sim_episode(path: str | Path, seconds: float = 2.0, size: tuple[int, i
     from dexumi.episode.layout import CameraLayout, EncoderLayout, EpisodeMeta
     from dexumi.episode.writer import EpisodeWriter
     from dexumi.retarget import Retargeter
-    from dexumi.session.retarget import MAPS_DIR
+    from dexumi.bundled_maps import MAPS_DIR
     from dexumi.sim.world import World, world_config
     from dexumi.types import CameraFrame, EncoderBatch
 

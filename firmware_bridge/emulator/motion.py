@@ -12,7 +12,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-FINGERS = ("thumb", "index", "middle", "ring", "little")
+# the hand's fingers live in firmware_bridge.fingers (the tactile contact model needs them too); re-exported here
+from firmware_bridge.fingers import FINGERS as FINGERS
+from firmware_bridge.fingers import finger_of_joint as finger_of_joint
 
 
 class MotionModel(Protocol):
@@ -21,12 +23,6 @@ class MotionModel(Protocol):
     def angles(self, t: np.ndarray) -> np.ndarray:
         """Joint angles (len(t), joints) in radians at times `t` (seconds since start)."""
         ...
-
-
-def finger_of_joint(joints: int) -> np.ndarray:
-    """Which finger each joint belongs to, fingers getting consecutive joints (thumb first)."""
-    per = max(1, joints // len(FINGERS))
-    return np.minimum(np.arange(joints) // per, len(FINGERS) - 1)
 
 
 @dataclass

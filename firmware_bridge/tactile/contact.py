@@ -9,21 +9,32 @@ truth instead; these functions keep the same shapes.)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
-from firmware_bridge.emulator.motion import FINGERS, GraspCycleMotion, finger_of_joint
+from firmware_bridge.fingers import FINGERS, finger_of_joint
 from firmware_bridge.tactile import xhand
 
 FSR_BASELINE = 200  # counts with no load
 FSR_COUNTS_PER_N = 100.0
 
 
+class ClosureMotion(Protocol):
+    """A motion that says how closed each joint is (the emulator's `GraspCycleMotion`)."""
+
+    joints: int
+
+    def closure(self, t: np.ndarray) -> np.ndarray:
+        """Closure in [0, 1], shape (len(t), joints)."""
+        ...
+
+
 @dataclass
 class GraspContact:
     """Fingertip normal forces (N) that follow a grasp motion's closure."""
 
-    motion: GraspCycleMotion
+    motion: ClosureMotion
     contact_at: float = 0.8
     max_force_n: float = 20.0
 

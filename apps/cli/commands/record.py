@@ -159,7 +159,7 @@ def _record(cfg, args: argparse.Namespace) -> int:
     try:
         session.open()
         if getattr(args, "rerun", None):  # the live view saved to an .rrd, off the capture path
-            from apps.rerunview.headless import HeadlessRerun
+            from apps.recorder.rerun_headless import HeadlessRerun
 
             live = HeadlessRerun(session, Path(args.rerun).expanduser())
         for r in session.recovered:

@@ -23,7 +23,8 @@ import numpy as np
 from dexumi.devices.cameras.base import CameraSettings, CameraSource
 from dexumi.errors import DexumiError
 from dexumi.types import CameraFrame
-from firmware_bridge.emulator.motion import FINGERS, finger_of_joint, make_motion
+from firmware_bridge.emulator.motion import make_motion
+from firmware_bridge.fingers import FINGERS, finger_of_joint
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,11 @@ from scipy.spatial.transform import Rotation
 from dexumi.devices.pose.base import LOST, PoseSample, PoseSource
 from dexumi.devices.pose.clock import PoseClock
 from dexumi.errors import DexumiError
-from dexumi.tracking.pnp import Intrinsics, PnPResult, solve_pose
-from dexumi.tracking.target import Target, TargetDetector
+# board PnP on one image and the simulated cameras' lenses live in dexumi.tracking.board (the offline tracker uses
+# them too); re-exported here
+from dexumi.tracking.board import BoardTracker, world_lens
+from dexumi.tracking.pnp import Intrinsics
+from dexumi.tracking.target import Target
 from dexumi.types import CameraFrame
 
 log = logging.getLogger(__name__)
@@ -44,18 +47,6 @@ def decode(frame: CameraFrame) -> np.ndarray:
         return img
     img = np.asarray(frame.data)
     return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
-
-
-class BoardTracker:
-    """Image → `PnPResult` for one camera (no threads: what the source and the offline command share)."""
-
-    def __init__(self, lens: Intrinsics, target: Target | None = None, tags: str = "auto") -> None:
-        self.lens = lens
-        self.target = target or Target.from_scene()
-        self.detector = TargetDetector(self.target, tags)
-
-    def track(self, image: np.ndarray) -> PnPResult:
-        return solve_pose(self.detector.detect(image), self.lens)
 
 
 class BoardPose(PoseSource):
@@ -210,13 +201,3 @@ class BoardPose(PoseSource):
         if self.source is not None and self.source.opened:
             self.source.close()
         self.opened = False
-
-
-def world_lens(camera: str, width: int = 640, height: int = 480) -> Intrinsics:
-    """The exact intrinsics of a simulated world camera (wrist0 pinhole, wrist1 fisheye) at a size."""
-    from dexumi.sim.scene import default_cameras
-
-    for c in default_cameras(width, height, 2):
-        if c.name == camera:
-            return Intrinsics.from_camera_spec(c)
-    raise DexumiError(f"pose:board: the simulated world has no camera {camera!r} (wrist0, wrist1)")

@@ -3,8 +3,8 @@
 The same split as the window's `--rerun`: in the session's process `LivePublisher` (apps.recorder.session_host)
 taps the devices' reads with a cheap append and publishes, at display rate, decimated joint rows (retargeted robot
 joints too) and each camera's newest frame to the shared-memory live buffer. A child process (`python -m
-apps.rerunview.headless`) reads that buffer as the window would and logs it with `LiveRerun` (a bounded queue that
-drops the oldest when rerun is slow). Encoding and logging never take the recording process's CPU or GIL: in
+apps.recorder.rerun_headless`) reads that buffer as the window would and logs it with `LiveRerun`
+(apps.rerunview.live: a bounded queue that drops the oldest when rerun is slow). Encoding and logging never take the recording process's CPU or GIL: in
 the same process they delayed the grabber threads enough to skew the camera clock fit.
 """
 
@@ -35,7 +35,7 @@ class HeadlessRerun:
         spec = {"live": self.pub.writer.name, "save": str(save), "exo": list(session.joint_names),
                 "robot": list(r.robot_joint_names) if r is not None else [], "cameras": list(self.pub.cameras)}
         self.logged = {"rows": 0, "frames": 0, "dropped": 0}
-        self.proc = subprocess.Popen([sys.executable, "-m", "apps.rerunview.headless", json.dumps(spec)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "apps.recorder.rerun_headless", json.dumps(spec)],
                                      stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()  # "ready" once rerun is set up (or its one-line error)
         if line.strip() != "ready":
