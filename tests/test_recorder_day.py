@@ -305,9 +305,10 @@ def test_camera_loss_takes_the_banner_rate_dash(make_window, qtbot):
 
     restore = _inject_status(win, lose)
     try:
-        qtbot.waitUntil(lambda: win.day.alarm != "", timeout=10_000)
+        # (on a loaded machine a real, milder alarm of another camera may come first: the loss outranks it)
+        qtbot.waitUntil(lambda: f"{cam.upper()} LOST" in win.controls.banner.text(), timeout=10_000)
         banner = win.controls.banner.text()
-        assert f"{cam.upper()} LOST" in banner and "device lost" in banner, banner
+        assert "device lost" in banner, banner
         assert _health_cell(win, cam, 1) == "—"  # not the stale rate
         assert "ENCODER" not in banner and win.hand_view.frozen == ""  # the hand still moves: only a camera
         assert "error" in _cues(win)
