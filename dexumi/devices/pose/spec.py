@@ -19,7 +19,7 @@ from functools import partial
 
 from dexumi.devices.pose.base import PoseSource
 from dexumi.devices.pose.sim import SimPose, SimPoseConfig
-from dexumi.devices.pose.udp import UdpPose
+from dexumi.devices.pose.udp import BATCH_S, UdpPose
 from dexumi.errors import DexumiError
 from firmware_bridge import specs
 from firmware_bridge.specs import SchemeRegistry
@@ -74,7 +74,7 @@ def _udp(body: str, spec: str):
         port_text, _, options = body.partition(":")
         if not re.fullmatch(r"\d{1,5}", port_text):
             raise DexumiError(f"pose spec: udp needs a port number, e.g. pose:udp:9870 (got {text!r})")
-        port, host, uname, batch = int(port_text), "0.0.0.0", name, 0.01
+        port, host, uname, batch = int(port_text), "0.0.0.0", name, BATCH_S
         for key, value in _items(options):
             if key == "host":
                 host = value
