@@ -15,6 +15,7 @@ from dexumi.validate.config import ValidateConfig
 from dexumi.validate.context import EpisodeData
 from dexumi.validate.emit import emit, graded
 from dexumi.validate.result import ERROR, PASS, WARN, EpisodeReport
+from dexumi.vocab import Protocol, TactileProtocol
 
 V1_FULL_SCALE = 1 << 23
 
@@ -22,13 +23,13 @@ V1_FULL_SCALE = 1 << 23
 def limits(protocol: str, channels: int) -> tuple[np.ndarray, np.ndarray]:
     """(low, high) raw limits per channel: a value at either is saturated."""
     lo, hi = np.full(channels, -V1_FULL_SCALE, np.int64), np.full(channels, V1_FULL_SCALE - 1, np.int64)
-    if protocol == "fsr":
+    if protocol == TactileProtocol.FSR:
         lo[12:], hi[12:] = 0, 0xFFFF
-    elif protocol == "xhand-tactile":
+    elif protocol == TactileProtocol.XHAND:
         lo[:2], hi[:2] = -128, 127
         lo[2], hi[2] = -1, 255  # fz is unsigned: only its top is a limit
         lo[3:], hi[3:] = -1, 0xFFFF
-    elif protocol == "legacy":
+    elif protocol == Protocol.LEGACY:
         lo[:], hi[:] = -1, (1 << 23) - 1
     return lo, hi
 
@@ -101,7 +102,7 @@ def check_devices(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None
     enc = f[S.ENCODER]
     primary_role = str(_attr(enc, "role", "encoder")) or "encoder"
     residual = {primary_role: float((rep.get("encoder", {}).get("clock", {}).get("0") or {}).get("residual_ms", 0.0))}
-    all_groups = {primary_role: (enc, "v1" if "angles" in enc else "")} | {k: (g, str(_attr(g, "protocol")))
+    all_groups = {primary_role: (enc, Protocol.V1.value if "angles" in enc else "")} | {k: (g, str(_attr(g, "protocol")))
                                                                            for k, g in groups.items()}
     per: dict[str, dict] = {}
     levels, notes = [], []
@@ -144,10 +145,10 @@ def check_devices(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None
                 vals = g["values"][:n]
                 drift = baseline_drift(protocol, vals, host)
                 m["baseline_drift"] = drift
-                limit = cfg.fsr_baseline_drift_warn_counts if protocol == "fsr" else cfg.tactile_baseline_drift_warn_n
+                limit = cfg.fsr_baseline_drift_warn_counts if protocol == TactileProtocol.FSR else cfg.tactile_baseline_drift_warn_n
                 if drift is not None and drift > limit:
                     levels.append(WARN)
-                    unit = "counts" if protocol == "fsr" else "N"
+                    unit = "counts" if protocol == TactileProtocol.FSR else "N"
                     notes.append(f"{role}: no-load baseline moved {drift:.2f} {unit} over the episode (limit "
                                  f"{limit:g}): re-zero the board")
         per[role] = m
