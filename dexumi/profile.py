@@ -11,6 +11,7 @@ import datetime as dt
 import math
 import uuid
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,8 @@ def _plain(value: Any) -> Any:
         return _plain(value.tolist())
     if isinstance(value, float):
         return float(value)
+    if isinstance(value, Enum):  # a str Enum member (Protocol, ...): its plain string
+        return value.value
     return value
 
 

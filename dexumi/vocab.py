@@ -6,7 +6,7 @@ line and exits 2): `Outcome("sucess")` → "unknown outcome 'sucess': use succes
 
 from __future__ import annotations
 
-from firmware_bridge.vocab import Protocol, Vocabulary, VocabularyError
+from firmware_bridge.vocab import Protocol, TactileProtocol, Vocabulary, VocabularyError
 
 
 class SessionState(Vocabulary):
@@ -72,4 +72,4 @@ class EpisodeState(Vocabulary):
 
 
 __all__ = ["CheckLevel", "EpisodeState", "FrameEncoding", "Outcome", "Protocol", "RecorderState", "RetargetMode",
-           "SessionState", "Vocabulary", "VocabularyError"]
+           "SessionState", "TactileProtocol", "Vocabulary", "VocabularyError"]

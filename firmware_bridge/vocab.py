@@ -38,4 +38,11 @@ class Protocol(Vocabulary):
     LEGACY = "legacy"
 
 
-__all__ = ["Protocol", "Vocabulary", "VocabularyError"]
+class TactileProtocol(Vocabulary):
+    """What a send-only tactile board speaks: DexUMI FSR frames or XHand tactile frames."""
+
+    FSR = "fsr"
+    XHAND = "xhand-tactile"
+
+
+__all__ = ["Protocol", "TactileProtocol", "Vocabulary", "VocabularyError"]

@@ -204,7 +204,7 @@ class DayController(QtCore.QObject):
         prev, self._prev_state = self._prev_state, state
         if state == RecorderState.COUNTDOWN:
             self.cues.play("countdown")
-        if state == RecorderState.RECORDING and prev != "recording":
+        if state == RecorderState.RECORDING and prev != RecorderState.RECORDING:
             self.reset_timer.stop()
             self.reset_label.setText("")
             self._episode_no = self.win._current.number if self.win._current is not None else None
@@ -213,9 +213,9 @@ class DayController(QtCore.QObject):
                 self.cues.say(f"recording episode {self._episode_no}")
             if self.duration_s:
                 self.auto_stop.start(int(self.duration_s * 1000))
-        if prev == "recording" and state != RecorderState.RECORDING:
+        if prev == RecorderState.RECORDING and state != RecorderState.RECORDING:
             self.auto_stop.stop()
-        if state == RecorderState.ERROR and prev != "error":
+        if state == RecorderState.ERROR and prev != RecorderState.ERROR:
             self.cues.play("error")
 
     def _auto_stop(self) -> None:

@@ -12,9 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-STATE_TEXT = {"connecting": "starting devices…", "idle": "READY — Space to record", "starting": "starting…",
-              "recording": "● REC", "stopping": "saving…", "error": "ERROR"}
-BUSY = ("recording", "starting", "stopping", "countdown")  # device changes wait until the episode is over
+from dexumi.vocab import Outcome, RecorderState, SessionState
+
+STATE_TEXT = {RecorderState.CONNECTING: "starting devices…", RecorderState.IDLE: "READY — Space to record",
+              RecorderState.STARTING: "starting…", RecorderState.RECORDING: "● REC", RecorderState.STOPPING: "saving…",
+              RecorderState.ERROR: "ERROR"}
+# device changes wait until the episode is over
+BUSY = (RecorderState.RECORDING, RecorderState.STARTING, RecorderState.STOPPING, RecorderState.COUNTDOWN)
 
 
 @dataclass
@@ -22,7 +26,7 @@ class EpisodeRow:
     number: int
     path: str = ""
     duration_s: float = 0.0
-    outcome: str = "unknown"
+    outcome: str = Outcome.UNKNOWN
     status: str = "recording"  # recording | kept | discarded | error
     validation: str = ""  # "" (pending) | pass | warn: ... | error: ...
 
@@ -30,7 +34,7 @@ class EpisodeRow:
 class RecorderView(Protocol):
     """What the controller asks of its display."""
 
-    def show_state(self, state: str, text: str) -> None: ...
+    def show_state(self, state: RecorderState, text: str) -> None: ...
     def show_message(self, text: str, error: bool = False) -> None: ...
     def show_row(self, row: EpisodeRow) -> None: ...
     def episode_done(self, row: EpisodeRow, validate: bool) -> None: ...
@@ -47,7 +51,7 @@ class RecorderController:
         self.view = view
         self.send = send  # None while no session process is connected
         self.clock = clock
-        self.state = "connecting"
+        self.state = RecorderState.CONNECTING
         self.error = ""
         self.countdown_left = 0
         self.t_start = 0.0
@@ -56,15 +60,15 @@ class RecorderController:
         self.undo_row: EpisodeRow | None = None  # the last discarded one, until the next start
 
     # ------------------------------------------------------------------------------------------- state
-    def set_state(self, state: str, text: str | None = None) -> None:
+    def set_state(self, state: RecorderState, text: str | None = None) -> None:
         self.state = state
         if text is None:
-            text = f"starting in {self.countdown_left}…" if state == "countdown" else STATE_TEXT.get(state, state)
+            text = f"starting in {self.countdown_left}…" if state == RecorderState.COUNTDOWN else STATE_TEXT.get(state, state)
         self.view.show_state(state, text)
 
     def fail(self, error: str, text: str) -> None:
         self.error = error
-        self.set_state("error", text)
+        self.set_state(RecorderState.ERROR, text)
 
     @property
     def busy(self) -> bool:
@@ -82,9 +86,9 @@ class RecorderController:
             if cmd == "open":
                 self.fail(error, f"cannot start: {error}")
             elif cmd == "start":
-                self.set_state("idle")
-            elif cmd in ("stop", "discard") and self.state == "stopping":
-                self.set_state("idle")
+                self.set_state(RecorderState.IDLE)
+            elif cmd in ("stop", "discard") and self.state == RecorderState.STOPPING:
+                self.set_state(RecorderState.IDLE)
             return True
         handler = {"start": self.on_start, "stop": self.on_stop, "discard": self.on_discard,
                    "undo_discard": self.on_undo_discard}.get(cmd)
@@ -95,17 +99,17 @@ class RecorderController:
 
     # --------------------------------------------------------------------------------------- episodes
     def toggle(self, countdown_s: int = 0) -> None:
-        if self.state == "idle":
+        if self.state == RecorderState.IDLE:
             if countdown_s > 0:
                 self.countdown_left = countdown_s
-                self.set_state("countdown")
+                self.set_state(RecorderState.COUNTDOWN)
                 self.view.run_countdown(True)
             else:
                 self.start()
-        elif self.state == "countdown":
+        elif self.state == RecorderState.COUNTDOWN:
             self.view.run_countdown(False)
-            self.set_state("idle")
-        elif self.state == "recording":
+            self.set_state(RecorderState.IDLE)
+        elif self.state == RecorderState.RECORDING:
             self.stop(None)
 
     def countdown_step(self) -> None:
@@ -114,10 +118,10 @@ class RecorderController:
             self.view.run_countdown(False)
             self.start()
         else:
-            self.set_state("countdown")
+            self.set_state(RecorderState.COUNTDOWN)
 
     def start(self) -> None:
-        self.set_state("starting")
+        self.set_state(RecorderState.STARTING)
         f = self.view.episode_fields()
         self._send("start", task=f.get("task", ""), notes=f.get("notes", ""), operator=f.get("operator", ""))
 
@@ -126,14 +130,14 @@ class RecorderController:
         self.undo_row = None  # undo ends with the next start
         self.current = EpisodeRow(int(result["episode"]))
         self.view.show_row(self.current)
-        self.set_state("recording")
+        self.set_state(RecorderState.RECORDING)
 
     def stop(self, outcome: str | None) -> None:
         assert self.current is not None
         self.current.duration_s = self.clock() - self.t_start
         if outcome:
             self.current.outcome = outcome
-        self.set_state("stopping")
+        self.set_state(RecorderState.STOPPING)
         self._send("stop", outcome=outcome, notes=self.view.episode_fields().get("notes", ""))
 
     def on_stop(self, result: dict[str, Any]) -> None:
@@ -148,13 +152,13 @@ class RecorderController:
         if quality:
             self.view.show_message("  |  ".join(quality), any("ERROR" in q or "drift:" in q for q in quality))
         self.view.clear_notes()
-        self.set_state("idle")
+        self.set_state(RecorderState.IDLE)
 
     def _kept_and_idle(self) -> bool:
-        return self.state == "idle" and self.last_kept is not None and self.last_kept.status == "kept"
+        return self.state == RecorderState.IDLE and self.last_kept is not None and self.last_kept.status == "kept"
 
     def mark(self, outcome: str) -> None:
-        if self.state == "recording":
+        if self.state == RecorderState.RECORDING:
             self.stop(outcome)
         elif self._kept_and_idle():
             assert self.last_kept is not None
@@ -164,9 +168,9 @@ class RecorderController:
             self.view.show_message(f"episode {self.last_kept.number}: {outcome}")
 
     def discard(self) -> None:
-        if self.state == "recording" and self.current is not None:
+        if self.state == RecorderState.RECORDING and self.current is not None:
             self.current.duration_s = self.clock() - self.t_start
-            self.set_state("stopping")
+            self.set_state(RecorderState.STOPPING)
         elif not self._kept_and_idle():
             return
         self._send("discard")
@@ -181,10 +185,10 @@ class RecorderController:
             self.last_kept = None
             self.view.episode_done(row, validate=False)
             self.view.show_message(f"episode {row.number} discarded — Ctrl+Z to undo (until the next start)")
-        self.set_state("idle")
+        self.set_state(RecorderState.IDLE)
 
     def undo(self) -> None:
-        if self.state == "idle" and self.undo_row is not None and self.send is not None:
+        if self.state == RecorderState.IDLE and self.undo_row is not None and self.send is not None:
             self._send("undo_discard")
 
     def on_undo_discard(self, result: dict[str, Any]) -> None:
@@ -199,7 +203,7 @@ class RecorderController:
 
     def notes(self) -> bool:
         """Save the typed notes (recording: into the episode; idle: into the last one); True if sent."""
-        if self.send is not None and self.state in ("recording", "idle"):
+        if self.send is not None and self.state in (RecorderState.RECORDING, RecorderState.IDLE):
             self._send("notes", notes=self.view.episode_fields().get("notes", ""))
             self.view.show_message("notes saved")
             return True
@@ -207,5 +211,5 @@ class RecorderController:
 
     def session_ended(self, status: dict[str, Any]) -> None:
         """The session stopped the episode by itself (disk full, ...): treat it as stopped."""
-        if status.get("state") == "idle" and self.state == "recording":
+        if status.get("state") == SessionState.IDLE and self.state == RecorderState.RECORDING:
             self.on_stop({"path": status.get("last_episode") or ""})

@@ -34,13 +34,15 @@ from apps.recorder.setup_panel import SetupPanel
 from apps.recorder.state import BUSY, RecorderController
 from apps.recorder.trajectory_panel import TrajectoryPanel
 from dexumi.errors import DexumiError
+from dexumi.vocab import Outcome, RecorderState
 
 log = logging.getLogger(__name__)
 FRAME_MS = 15  # redraw timer (~60 Hz asked; what is reached is measured and shown)
 STATUS_MS = 250
 WINDOW_S = 10.0
-STATE_COLOURS = {"connecting": "#555", "idle": "#2e5d34", "countdown": "#b26a00", "starting": "#b26a00",
-                 "recording": "#c62828", "stopping": "#b26a00", "error": "#7b1010"}
+STATE_COLOURS = {RecorderState.CONNECTING: "#555", RecorderState.IDLE: "#2e5d34", RecorderState.COUNTDOWN: "#b26a00",
+                 RecorderState.STARTING: "#b26a00", RecorderState.RECORDING: "#c62828", RecorderState.STOPPING: "#b26a00",
+                 RecorderState.ERROR: "#7b1010"}
 
 
 class FpsMeter:
@@ -95,7 +97,7 @@ class RecorderWindow(QtWidgets.QMainWindow):
         from apps.recorder.day import DayController
 
         self.day = DayController(self)  # folder list, tasks, pacing, keys, cues, alarms, rerun (apps/recorder/day.py)
-        self._set_state("connecting")
+        self._set_state(RecorderState.CONNECTING)
         self.open_session()
 
     # --------------------------------------------------------------------------------------------- UI
@@ -160,21 +162,21 @@ class RecorderWindow(QtWidgets.QMainWindow):
         c.countdown.valueChanged.connect(lambda v: self.settings.setValue("episode/countdown", int(v)))
         c.notes.returnPressed.connect(self._notes)
         c.start_stop.connect(self.toggle)
-        c.success.connect(lambda: self.mark("success"))
-        c.failure.connect(lambda: self.mark("failure"))
+        c.success.connect(lambda: self.mark(Outcome.SUCCESS))
+        c.failure.connect(lambda: self.mark(Outcome.FAILURE))
         c.discard.connect(self.discard)
         c.undo.connect(self.undo)
         self.resize(1600, 1000)
 
     def _shortcuts(self) -> None:
-        for key, fn in (("Space", self.toggle), ("S", lambda: self.mark("success")),
-                        ("F", lambda: self.mark("failure")), ("Del", self.discard), ("Ctrl+Z", self.undo)):
+        for key, fn in (("Space", self.toggle), ("S", lambda: self.mark(Outcome.SUCCESS)),
+                        ("F", lambda: self.mark(Outcome.FAILURE)), ("Del", self.discard), ("Ctrl+Z", self.undo)):
             sc = QtGui.QShortcut(QtGui.QKeySequence(key), self)
             sc.setContext(QtCore.Qt.ShortcutContext.WindowShortcut)
             sc.activated.connect(fn)
 
     # ------------------------------------------------------------------- the controller's view (RecorderView)
-    def show_state(self, state: str, text: str) -> None:
+    def show_state(self, state: RecorderState, text: str) -> None:
         self.controls.set_state(state, text, STATE_COLOURS.get(state, "#555"))
         if getattr(self, "setup", None) is not None:
             self.setup.devices.set_locked(state in BUSY)  # devices change between episodes, not during one
@@ -205,7 +207,7 @@ class RecorderWindow(QtWidgets.QMainWindow):
 
     # -------------------------------------------------------------------- the controller, as before
     @property
-    def state(self) -> str:
+    def state(self) -> RecorderState:
         return self.ctl.state
 
     @property
@@ -220,7 +222,7 @@ class RecorderWindow(QtWidgets.QMainWindow):
     def _last_kept(self) -> EpisodeRow | None:
         return self.ctl.last_kept
 
-    def _set_state(self, state: str, text: str | None = None) -> None:
+    def _set_state(self, state: RecorderState, text: str | None = None) -> None:
         self.ctl.set_state(state, text)
 
     def _message(self, text: str, error: bool = False) -> None:
@@ -253,7 +255,7 @@ class RecorderWindow(QtWidgets.QMainWindow):
         self.client.answered.connect(self._answered)
         self.client.died.connect(self._died)
         self.client.send("open", config=config)
-        self._set_state("connecting")
+        self._set_state(RecorderState.CONNECTING)
 
     def close_session(self) -> None:
         self.frame_timer.stop()
@@ -299,7 +301,7 @@ class RecorderWindow(QtWidgets.QMainWindow):
         self._load_calibration(result.get("exo_range"))
         for r in result.get("recovered", []):
             self._message(f"recovered an interrupted episode: {r}")
-        self._set_state("idle")
+        self._set_state(RecorderState.IDLE)
         self.frame_timer.start()
         self.status_timer.start()
         self.centralWidget().setFocus()
@@ -414,10 +416,10 @@ class RecorderWindow(QtWidgets.QMainWindow):
         rows.append(self.health.disk(st))
         self.health_table.show_rows(rows)
         level = worst([r.level for r in rows])
-        if self.state == "recording":
-            self._set_state("recording", f"● REC  episode {st.get('episode') or ''}  {st.get('elapsed_s', 0):.1f} s"
+        if self.state == RecorderState.RECORDING:
+            self._set_state(RecorderState.RECORDING, f"● REC  episode {st.get('episode') or ''}  {st.get('elapsed_s', 0):.1f} s"
                             + ("  — check health" if level != OK else ""))
-        if extra.get("fatal") and self.state != "error":
+        if extra.get("fatal") and self.state != RecorderState.ERROR:
             self._message(extra["fatal"], True)
             self.ctl.session_ended(st)
         self.fps_label.setText(f"redraw {self.fps.fps:.0f} fps   state {st.get('state')}   "

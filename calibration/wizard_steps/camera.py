@@ -11,6 +11,7 @@ import numpy as np
 
 from calibration.wizard_steps.base import Feedback, RunOptions, Step
 from dexumi.errors import DexumiError
+from dexumi.vocab import FrameEncoding
 
 if TYPE_CHECKING:
     from calibration.camera import Detection
@@ -107,7 +108,7 @@ class CameraStep(Step):
                     self._source.close()
                     self._source = None
                 else:
-                    if frame.encoding == "bgr":
+                    if frame.encoding == FrameEncoding.BGR:
                         assert isinstance(frame.data, np.ndarray), "a BGR frame carries the decoded image"
                         data = frame.data
                     else:

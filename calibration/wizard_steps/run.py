@@ -19,6 +19,7 @@ from calibration.wizard_steps.encoder_fit import EncoderFitStep, ZeroCheckStep
 from calibration.wizard_steps.jointmap import JointMapStep
 from calibration.wizard_steps.latency import LatencyStep
 from dexumi.errors import DexumiError
+from dexumi.vocab import Protocol
 
 if TYPE_CHECKING:
     from calibration.boardsim import Lens
@@ -100,7 +101,7 @@ class CalibrationRun:
             from calibration.boardsim import Lens
             from calibration.sim import SimRig
 
-            protocol = "v1" if protocol == "auto" else protocol
+            protocol = Protocol.V1.value if protocol == Protocol.AUTO else protocol
             rig = SimRig(self.poses, protocol, o.sim_rate_hz, o.hold_s, o.move_s, o.sweep_s, o.wave_s,
                          o.sim_seed, truth=o.sim_truth).start()
             self.rig = rig
@@ -202,7 +203,7 @@ class CalibrationRun:
             raise DexumiError("the encoders are not calibrated yet")
         device_id = str(self.device.get("id") or "device")
         prof = Profile(new_profile_id(device_id), utc_now(), dict(self.device), self.fit.channel_calibrations(),
-                       wrap=self.fit.wrap, encoder_input="ratiometric" if self.encoder_input.protocol == "legacy" else "counts",
+                       wrap=self.fit.wrap, encoder_input="ratiometric" if self.encoder_input.protocol == Protocol.LEGACY else "counts",
                        hand=self.hand, exoskeleton=self.poses.model, mapping=mapping)
         report: dict[str, Any] = {"encoders": self.fit.summary()}
         for s in self.steps:

@@ -28,6 +28,7 @@ from firmware_bridge.decoder import Decoder, DecodeOutput, detect_protocol
 from firmware_bridge.errors import BridgeError, ProtocolMismatch
 from firmware_bridge.protocol import MsgType
 from firmware_bridge.transports import Transport, TransportLost, make_transport
+from firmware_bridge.vocab import Protocol
 
 log = logging.getLogger(__name__)
 READ_CHUNK = 1 << 16
@@ -83,7 +84,7 @@ class EncoderDriver(StreamWorker[EncoderBatch]):
     """Open with `start()`, drain with `read()`, watch with `stats()`, end with `close()`."""
 
     def __init__(self, config: EncoderConfig) -> None:
-        if config.protocol not in ("v1", "legacy", "auto"):
+        if config.protocol not in tuple(Protocol):
             raise DexumiError(f"unknown protocol {config.protocol!r}: use v1, legacy or auto")
         super().__init__(config.name, StreamStats(config.name), config.buffer_samples, unit="samples",
                          reconnect=config.reconnect, backoff=Backoff(*config.reconnect_backoff_s))

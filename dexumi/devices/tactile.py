@@ -20,26 +20,27 @@ from firmware_bridge.decoder import DecodeOutput
 from firmware_bridge.errors import ProtocolMismatch
 from firmware_bridge.tactile import fsr, xhand
 from firmware_bridge.tactile.decoder import TACTILE_DECODERS, FixedFrameDecoder, make_tactile_decoder
+from firmware_bridge.vocab import TactileProtocol
 
 TACTILE_PROTOCOLS = tuple(TACTILE_DECODERS)
-NOMINAL_RATE_HZ = {"fsr": 0.0, "xhand-tactile": 0.0}  # both free-run; the rate is measured
+NOMINAL_RATE_HZ: dict[str, float] = {TactileProtocol.FSR: 0.0, TactileProtocol.XHAND: 0.0}  # both free-run; the rate is measured
 
 
 def channel_names(protocol_name: str) -> list[str]:
-    if protocol_name == "fsr":
+    if protocol_name == TactileProtocol.FSR:
         return list(fsr.CHANNEL_NAMES)
     return ["fx", "fy", "fz"] + [f"{m}{r}_{c}" for m in xhand.MAPS for r in range(xhand.ROWS)
                                   for c in range(xhand.COLS)]
 
 
 def channel_unit(protocol_name: str) -> str:
-    return "counts" if protocol_name == "fsr" else "N"
+    return "counts" if protocol_name == TactileProtocol.FSR else "N"
 
 
 def to_physical(protocol_name: str, counts: np.ndarray) -> np.ndarray:
     """Decoded int values → float64 in `channel_unit` (XHand maps: 0.01 N per count; fx/fy/fz already N)."""
     v = np.asarray(counts, np.float64)
-    if protocol_name == "xhand-tactile":
+    if protocol_name == TactileProtocol.XHAND:
         v = v.copy()
         v[:, 3:] *= xhand.NEWTONS_PER_COUNT
     return v
@@ -49,7 +50,7 @@ def finger_totals(protocol_name: str, values: np.ndarray) -> tuple[np.ndarray, l
     """Per-finger totals of physical values (n, C): FSR → (n, 2) thumb, index readings; XHand (one fingertip)
     → (n, 1) the sum of its z (normal) force map in N."""
     v = np.asarray(values, np.float64)
-    if protocol_name == "fsr":
+    if protocol_name == TactileProtocol.FSR:
         return v[:, fsr.ADC_WORDS:fsr.ADC_WORDS + 2], ["thumb", "index"]
     z = v[:, 3 + 2 * xhand.TAXELS:3 + 3 * xhand.TAXELS]
     return z.sum(axis=1, keepdims=True), ["fingertip"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from enum import Enum
 from typing import Any, Protocol
 
 import h5py
@@ -43,6 +44,8 @@ def _text(f: h5py.File, name: str, text: str) -> None:
 
 
 def _attr(obj: h5py.HLObject, key: str, value: object) -> None:
+    if isinstance(value, Enum):  # a str Enum member (EpisodeState, Outcome): h5py stores plain str only
+        value = value.value
     if key in obj.attrs:
         obj.attrs.modify(key, value)
     else:

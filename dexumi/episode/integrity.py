@@ -19,6 +19,7 @@ import numpy as np
 
 from dexumi.episode import schema as S
 from dexumi.errors import DexumiError
+from dexumi.vocab import EpisodeState
 
 MAX_ROWS = 1 << 31  # no stream of ours comes near this (2e9 rows = 2 days of 10 kHz encoder samples)
 VLEN_ROW_BYTES = 16  # a variable-length element costs at least its 16-byte heap reference on disk
@@ -168,7 +169,7 @@ def _check_text(f: h5py.File, file_bytes: int) -> None:
 
 def _finished(f: h5py.File) -> bool:
     v = f.attrs.get(S.A_STATE, "")
-    return (v.decode() if isinstance(v, bytes) else str(v)) in ("final", "recovered")
+    return (v.decode() if isinstance(v, bytes) else str(v)) in (EpisodeState.FINAL, EpisodeState.RECOVERED)
 
 
 def check_structure(f: h5py.File, path: str | Path, require_view: bool | None = None) -> None:

@@ -26,6 +26,7 @@ from dexumi.episode.heapcheck import readable_frames, readable_len
 from dexumi.episode.layout import CameraLayout, EncoderLayout, EpisodeMeta
 from dexumi.episode.writer import EpisodeWriter, publish
 from dexumi.errors import DexumiError
+from dexumi.vocab import EpisodeState
 
 log = logging.getLogger(__name__)
 COPY_BLOCK = 128  # camera frames copied at a time
@@ -184,7 +185,7 @@ def recover_file(path: str | Path, retargeter: JointMapper | None = None) -> Rec
             check_structure(f, p, require_view=True)
             return RecoveryResult(p, p, "already-final", message="already a finished episode")
         check_structure(f, p, require_view=False)
-        if clean and _attr(f, S.A_STATE) in ("final", "recovered") and S.TIMESTAMPS in f:
+        if clean and _attr(f, S.A_STATE) in (EpisodeState.FINAL, EpisodeState.RECOVERED) and S.TIMESTAMPS in f:
             check_structure(f, p, require_view=True)
             final = None
         else:
@@ -269,7 +270,7 @@ def _rebuild(f: h5py.File, src: Path, retargeter: JointMapper | None) -> Recover
     counts.update(pose_stream.copy_streams(f, w))  # wrist pose
     counts.update(device_stream.copy_streams(f, w))  # further devices (/raw/<role>)
     last = float(enc["host_time"][n_enc - 1]) if n_enc else None
-    finalize_open_file(w.f, meta, "recovered", "recovered after an interruption", retargeter,
+    finalize_open_file(w.f, meta, EpisodeState.RECOVERED, "recovered after an interruption", retargeter,
                        {"recovered_from": src.name})
     w._close()
     final = publish(out)

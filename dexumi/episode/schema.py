@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from dexumi.vocab import EpisodeState, Outcome
+
 FORMAT = "dexumi-episode"
 VERSION = 2  # 2: wrist pose (raw/pose, observations/wrist_pose, action_wrist_pose); 1: without
 
@@ -62,8 +64,8 @@ A_MAIN_CAMERA = "main_camera"
 A_CLOCK = "clock"
 A_DURATION = "duration_s"
 A_STOP_REASON = "stop_reason"
-OUTCOMES = ("success", "failure", "unknown")
-STATES = ("recording", "final", "recovered")
+OUTCOMES = tuple(m.value for m in Outcome)  # success, failure, unknown
+STATES = tuple(m.value for m in EpisodeState)  # recording, final, recovered
 
 # ---- aligned training view ----------------------------------------------------------------------------
 TIMESTAMPS = "timestamps"

@@ -24,6 +24,7 @@ from dexumi.episode.layout import CameraLayout, EncoderLayout, EpisodeMeta
 from dexumi.errors import DexumiError
 from dexumi.safe_output import TargetExists, fsync_path, rename_no_clobber
 from dexumi.types import CameraFrame, EncoderBatch, GapEvent
+from dexumi.vocab import EpisodeState
 
 if TYPE_CHECKING:
     from dexumi.episode.finalize import JointMapper
@@ -129,11 +130,11 @@ def write_root_attrs(f: h5py.File, meta: EpisodeMeta, state: str) -> None:
     a = f.attrs
     a[S.A_FORMAT] = S.FORMAT
     a[S.A_VERSION] = np.int64(S.VERSION)
-    a[S.A_STATE] = state
+    a[S.A_STATE] = str(state)  # h5py stores plain str only (a str Enum member is no str to it)
     a[S.A_CREATED] = meta.created_utc
     a[S.A_TASK] = meta.task
     a[S.A_OPERATOR] = meta.operator
-    a[S.A_OUTCOME] = meta.outcome
+    a[S.A_OUTCOME] = str(meta.outcome)
     a[S.A_NOTES] = meta.notes
     a[S.A_HAND] = meta.robot_hand
     a[S.A_EXO] = meta.exoskeleton
@@ -191,7 +192,7 @@ class EpisodeWriter:
         except OSError as exc:
             raise DexumiError(f"cannot create episode file {self.path}: {exc}") from None
         f = self.f
-        write_root_attrs(f, meta, "recording")
+        write_root_attrs(f, meta, EpisodeState.RECORDING)
         self.encoder = EncoderStream(f.create_group(S.ENCODER), encoder)
         cams = f.create_group(S.CAMERAS)
         self.cameras = {c.name: CameraStream(cams, c) for c in cameras}
@@ -300,7 +301,7 @@ class EpisodeWriter:
         streams: list[_Stream] = [*self.extra.values(), *self.pose.values(), *self.devices.values()]
         for x in streams:
             x.finalize()
-        finalize_open_file(self.f, self.meta, "final", stop_reason, retargeter, extra_stats,
+        finalize_open_file(self.f, self.meta, EpisodeState.FINAL, stop_reason, retargeter, extra_stats,
                            gap_reasons=self.encoder.gap_reasons, camera_drops={k: c.dropped for k, c in self.cameras.items()},
                            device_retargeters=device_retargeters)
         self._close()

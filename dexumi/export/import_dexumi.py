@@ -104,8 +104,8 @@ def import_episode(g, name: str, out: Path, number: int, fps: float, quality: in
                                               im.shape[0]))
                 w.append_frames(c, frames)
                 w.maybe_flush()
-        outcome = str(g.attrs.get("outcome", "unknown"))
-        path = w.finalize(outcome if outcome in (Outcome.SUCCESS, Outcome.FAILURE, Outcome.UNKNOWN) else "unknown",
+        outcome = str(g.attrs.get("outcome", Outcome.UNKNOWN))
+        path = w.finalize(outcome if outcome in tuple(Outcome) else Outcome.UNKNOWN,
                           stop_reason="imported")
     except BaseException:
         w.close_partial()

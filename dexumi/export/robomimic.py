@@ -71,7 +71,7 @@ def write_demo(data: h5py.Group, p: Prepared, index: int, plan: ExportPlan, norm
     g.create_dataset("actions_raw", data=r.action)
     g.create_dataset("states", data=r.qpos.astype(np.float64))
     rewards = np.zeros(T, np.float64)
-    if p.attrs["outcome"] == "success":
+    if p.attrs["outcome"] == Outcome.SUCCESS:
         rewards[-1] = 1.0
     dones = np.zeros(T, np.int64)
     dones[-1] = 1

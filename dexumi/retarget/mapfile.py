@@ -277,7 +277,7 @@ def parse_map(text: str, source: str = "<map>", suffix: str = ".yaml", path: Pat
     for key in ("robot", "channels"):
         if key not in data:
             raise doc.error((key,), "missing required key")
-    mode = data.get("mode", "joint")
+    mode = data.get("mode", RetargetMode.JOINT.value)
     if mode not in MODES:
         raise doc.error(("mode",), f"unknown mode {mode!r} (modes: {', '.join(MODES)})")
     channels = data["channels"]

@@ -14,7 +14,8 @@ from dexumi.episode import schema as S
 from dexumi.validate.config import ValidateConfig
 from dexumi.validate.context import EpisodeData
 from dexumi.validate.emit import emit, graded
-from dexumi.validate.result import EpisodeReport
+from dexumi.validate.result import ERROR, PASS, WARN, EpisodeReport
+from dexumi.vocab import Protocol, TactileProtocol
 
 V1_FULL_SCALE = 1 << 23
 
@@ -22,13 +23,13 @@ V1_FULL_SCALE = 1 << 23
 def limits(protocol: str, channels: int) -> tuple[np.ndarray, np.ndarray]:
     """(low, high) raw limits per channel: a value at either is saturated."""
     lo, hi = np.full(channels, -V1_FULL_SCALE, np.int64), np.full(channels, V1_FULL_SCALE - 1, np.int64)
-    if protocol == "fsr":
+    if protocol == TactileProtocol.FSR:
         lo[12:], hi[12:] = 0, 0xFFFF
-    elif protocol == "xhand-tactile":
+    elif protocol == TactileProtocol.XHAND:
         lo[:2], hi[:2] = -128, 127
         lo[2], hi[2] = -1, 255  # fz is unsigned: only its top is a limit
         lo[3:], hi[3:] = -1, 0xFFFF
-    elif protocol == "legacy":
+    elif protocol == Protocol.LEGACY:
         lo[:], hi[:] = -1, (1 << 23) - 1
     return lo, hi
 
@@ -101,7 +102,7 @@ def check_devices(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None
     enc = f[S.ENCODER]
     primary_role = str(_attr(enc, "role", "encoder")) or "encoder"
     residual = {primary_role: float((rep.get("encoder", {}).get("clock", {}).get("0") or {}).get("residual_ms", 0.0))}
-    all_groups = {primary_role: (enc, "v1" if "angles" in enc else "")} | {k: (g, str(_attr(g, "protocol")))
+    all_groups = {primary_role: (enc, Protocol.V1.value if "angles" in enc else "")} | {k: (g, str(_attr(g, "protocol")))
                                                                            for k, g in groups.items()}
     per: dict[str, dict] = {}
     levels, notes = [], []
@@ -117,12 +118,12 @@ def check_devices(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None
             m["saturated_channels"] = [int(c) for c in np.flatnonzero(sat.mean(axis=0) > cfg.saturation_warn_frac)]
             m["stuck_channels"] = stuck_channels(raw, host, cfg.stuck_min_s, kind == "tactile")
             lv = graded(m["saturated_fraction"], cfg.saturation_warn_frac, cfg.saturation_error_frac)
-            if lv != "pass":
+            if lv != PASS:
                 notes.append(f"{role}: {m['saturated_fraction']:.1%} of samples saturated (channels "
                              f"{m['saturated_channels'][:8]})")
             levels.append(lv)
             if m["stuck_channels"]:
-                levels.append("warn")
+                levels.append(WARN)
                 notes.append(f"{role}: channel(s) {m['stuck_channels'][:8]} stuck at one value for ≥ "
                              f"{cfg.stuck_min_s:g} s")
         if role in groups:
@@ -132,22 +133,22 @@ def check_devices(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None
             m["aligned_valid_fraction"] = float(dr.get("aligned_valid", 0)) / frames if frames else 0.0
             m["gaps_s"] = [round(x["seconds"], 3) for x in dr.get("gaps", [])]
             if m["gaps_s"]:
-                levels.append("warn")
+                levels.append(WARN)
                 notes.append(f"{role}: {len(m['gaps_s'])} gap(s) ({', '.join(f'{x:.2f}' for x in m['gaps_s'])} s)")
             lv = graded(1.0 - m["aligned_valid_fraction"], cfg.device_invalid_warn_frac,
                                                                 cfg.device_invalid_error_frac) \
-                if frames else "warn"
-            if lv != "pass":
+                if frames else WARN
+            if lv != PASS:
                 notes.append(f"{role}: valid at {m['aligned_valid_fraction']:.1%} of the aligned frames")
             levels.append(lv)
             if kind == "tactile" and n:
                 vals = g["values"][:n]
                 drift = baseline_drift(protocol, vals, host)
                 m["baseline_drift"] = drift
-                limit = cfg.fsr_baseline_drift_warn_counts if protocol == "fsr" else cfg.tactile_baseline_drift_warn_n
+                limit = cfg.fsr_baseline_drift_warn_counts if protocol == TactileProtocol.FSR else cfg.tactile_baseline_drift_warn_n
                 if drift is not None and drift > limit:
-                    levels.append("warn")
-                    unit = "counts" if protocol == "fsr" else "N"
+                    levels.append(WARN)
+                    unit = "counts" if protocol == TactileProtocol.FSR else "N"
                     notes.append(f"{role}: no-load baseline moved {drift:.2f} {unit} over the episode (limit "
                                  f"{limit:g}): re-zero the board")
         per[role] = m
@@ -155,13 +156,13 @@ def check_devices(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None
     pairs = {f"{a}/{b}": float(np.hypot(residual[a], residual[b])) for i, a in enumerate(roles) for b in roles[i + 1:]}
     worst = max(pairs.values()) if pairs else 0.0
     lv = graded(worst, cfg.cross_device_sync_warn_ms, cfg.cross_device_sync_error_ms)
-    if lv != "pass":
+    if lv != PASS:
         notes.append(f"cross-device sync: clock fits allow {worst:.2f} ms between devices (limit "
                      f"{cfg.cross_device_sync_warn_ms:g} ms)")
     levels.append(lv)
     r.metrics["devices"] = per
     r.metrics["cross_device_sync_ms"] = worst
-    level = "error" if "error" in levels else "warn" if "warn" in levels else "pass"
+    level = ERROR if ERROR in levels else WARN if WARN in levels else PASS
     msg = "; ".join(notes) if notes else (f"{len(per)} devices ({', '.join(per)}): no saturation, nothing stuck, "
                                           f"cross-device sync within {worst:.2f} ms")
     emit(r, cfg, "devices", level, msg, streams=per, cross_device_sync_ms=pairs)

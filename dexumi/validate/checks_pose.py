@@ -12,7 +12,7 @@ from dexumi.episode import schema as S
 from dexumi.validate.config import ValidateConfig
 from dexumi.validate.context import EpisodeData
 from dexumi.validate.emit import emit, graded
-from dexumi.validate.result import EpisodeReport
+from dexumi.validate.result import ERROR, PASS, WARN, EpisodeReport
 
 LATENCY_SEARCH_S = 0.3
 LATENCY_MIN_CORRELATION = 0.3
@@ -114,23 +114,23 @@ def check_pose(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
         per[name] = m
         lv_loss = graded(summ["lost_fraction"], cfg.pose_loss_warn_frac, cfg.pose_loss_error_frac)
         jf = float(jumps.mean()) if len(jumps) else 0.0
-        lv_jump = "pass" if not jumps.any() else ("error" if jf > cfg.pose_jump_error_frac else "warn")
+        lv_jump = PASS if not jumps.any() else (ERROR if jf > cfg.pose_jump_error_frac else WARN)
         levels += [lv_loss, lv_jump]
-        if lv_loss != "pass":
+        if lv_loss != PASS:
             notes.append(f"{name}: tracking lost for {summ['lost_fraction']:.1%} of samples "
                          f"({summ['lost']} lost, {summ['dropped']} dropped)")
-        if lv_jump != "pass":
+        if lv_jump != PASS:
             notes.append(f"{name}: {int(jumps.sum())} pose jump(s) (max {m['speed_max_m_s']:.1f} m/s, "
                          f"{m['angular_speed_max_deg_s']:.0f} °/s; limits {cfg.pose_speed_max_m_s:g} m/s, "
                          f"{cfg.pose_angular_speed_max_deg_s:g} °/s)")
             marks += list(t[jumps] - t0)
         if lat is not None and abs(lat["camera_late_ms"]) > cfg.pose_latency_warn_ms:
-            levels.append("warn")
+            levels.append(WARN)
             notes.append(f"{name}: camera {lat['camera']} is {lat['camera_late_ms']:+.0f} ms against the pose "
                          f"(± {lat['uncertainty_ms']:.0f} ms): calibrate the pose latency")
     r.metrics["pose"] = per
-    level = "error" if "error" in levels else "warn" if "warn" in levels else "pass"
-    if level == "pass":
+    level = ERROR if ERROR in levels else WARN if WARN in levels else PASS
+    if level == PASS:
         msg = "; ".join(f"{k}: {m['samples']} samples, {m['lost_fraction']:.1%} lost, no jumps" +
                         (f", camera {m['camera_latency']['camera_late_ms']:+.1f} ms" if m["camera_latency"] else "")
                         for k, m in per.items())

@@ -7,7 +7,7 @@ from dexumi.quality.latency_check import CameraLatencyCheck, LatencyThresholds, 
 from dexumi.validate.config import ValidateConfig
 from dexumi.validate.context import EpisodeData
 from dexumi.validate.emit import emit
-from dexumi.validate.result import EpisodeReport
+from dexumi.validate.result import ERROR, WARN, EpisodeReport
 
 
 def check_latency_drift(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
@@ -26,7 +26,7 @@ def check_latency_drift(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -
     bad = [c for c in checks if c.status in ("warn", "error")]
     details = {c.camera: c.to_json() for c in checks}
     if bad:
-        level = "error" if any(c.status == "error" for c in bad) else "warn"
+        level = ERROR if any(c.status == "error" for c in bad) else WARN
         emit(r, cfg, "latency_drift", level, "; ".join(c.message for c in bad), cameras=details)
     elif any(c.status == "ok" for c in checks):
         emit(r, cfg, "latency_drift", "pass", "; ".join(c.message for c in checks if c.status == "ok"),

@@ -7,7 +7,8 @@ import numpy as np
 from dexumi.validate.config import ValidateConfig
 from dexumi.validate.context import EpisodeData
 from dexumi.validate.emit import emit, graded
-from dexumi.validate.result import EpisodeReport
+from dexumi.validate.result import ERROR, INFO, PASS, RANK, EpisodeReport
+from dexumi.vocab import CheckLevel
 from dexumi.validate.series import effective_rate, gaps, segment_slices
 
 
@@ -55,9 +56,9 @@ def check_timestamps(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> N
         emit(r, cfg, "timestamps", "pass", "monotonic")
 
 
-def _rate_level(eff: float, nominal: float, cfg: ValidateConfig) -> str:
+def _rate_level(eff: float, nominal: float, cfg: ValidateConfig) -> CheckLevel:
     if nominal <= 0:
-        return "info"
+        return INFO
     return graded(abs(eff - nominal) / nominal, cfg.rate_warn_frac, cfg.rate_error_frac)
 
 
@@ -71,16 +72,16 @@ def check_rates(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
                            "nominal_hz": float(d.encoder_attrs.get("nominal_rate_hz", 0.0) or 0.0)}
     for cam in d.cameras.values():
         rows[cam.name] = {"rate_hz": effective_rate(cam.grab_time), "nominal_hz": cam.fps}
-    worst = "pass"
+    worst = PASS
     parts = []
     for name, row in rows.items():
         lvl = _rate_level(row["rate_hz"], row["nominal_hz"], cfg)
         row["level"] = lvl
-        worst = max(worst, lvl, key=lambda x: {"pass": 0, "info": 0, "warn": 1, "error": 2}[x])
+        worst = max(worst, lvl, key=lambda x: RANK[x])
         nom = f"/{row['nominal_hz']:.4g}" if row["nominal_hz"] > 0 else ""
         parts.append(f"{name} {row['rate_hz']:.4g}{nom} Hz")
     r.metrics["rates_hz"] = {k: round(v["rate_hz"], 3) for k, v in rows.items()}
-    emit(r, cfg, "rates", "pass" if worst == "info" else worst, ", ".join(parts), streams=rows)
+    emit(r, cfg, "rates", PASS if worst == INFO else worst, ", ".join(parts), streams=rows)
 
 
 def check_gaps(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
@@ -104,7 +105,7 @@ def check_gaps(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
         emit(r, cfg, "gaps", "pass", "no gaps")
         return
     longest = max(b - a for v in found.values() for a, b in v)
-    lvl = "error" if longest > cfg.gap_error_s else "warn"
+    lvl = ERROR if longest > cfg.gap_error_s else CheckLevel.WARN
     msg = ", ".join(f"{k} {len(v)} (max {max(b - a for a, b in v) * 1e3:.0f} ms)" for k, v in found.items())
     emit(r, cfg, "gaps", lvl, f"gaps: {msg}", [a - t0 for v in found.values() for a, _ in v],
          gaps={k: [[round(a - t0, 4), round(b - a, 4)] for a, b in v[:50]] for k, v in found.items()},
@@ -127,12 +128,12 @@ def check_drops(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
         dd = np.diff(cam.index)
         dropped = int((dd[dd > 1] - 1).sum())
         rows[cam.name] = {"dropped": dropped, "of": len(cam.index) + dropped}
-    worst, parts = "pass", []
+    worst, parts = PASS, []
     for name, row in rows.items():
         frac = row["dropped"] / row["of"] if row["of"] else 0.0
         row["fraction"] = frac
-        lvl = graded(frac, cfg.drop_warn_frac, cfg.drop_error_frac) if row["dropped"] else "pass"
-        worst = lvl if {"pass": 0, "warn": 1, "error": 2}[lvl] > {"pass": 0, "warn": 1, "error": 2}[worst] else worst
+        lvl = graded(frac, cfg.drop_warn_frac, cfg.drop_error_frac) if row["dropped"] else PASS
+        worst = lvl if RANK[lvl] > RANK[worst] else worst
         parts.append(f"{name} {row['dropped']}")
     r.metrics["drops"] = {k: v["dropped"] for k, v in rows.items()}
     emit(r, cfg, "drops", worst, "dropped: " + ", ".join(parts), streams=rows)
@@ -196,7 +197,7 @@ def check_alignment(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> No
         inv = int((d.valid == 0).sum())
         frac = inv / len(d.valid)
         details["invalid_frames"] = inv
-        levels.append("pass" if inv == 0 else graded(frac, cfg.invalid_warn_frac, cfg.invalid_error_frac))
+        levels.append(PASS if inv == 0 else graded(frac, cfg.invalid_warn_frac, cfg.invalid_error_frac))
         parts.append(f"{inv} invalid frame(s)")
         if inv and d.timestamps is not None and len(d.timestamps) == len(d.valid):
             times += (d.timestamps[d.valid == 0] - d.t0).tolist()
@@ -214,10 +215,9 @@ def check_alignment(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> No
         details[f"{cam.name}_offset_ms_median"] = float(np.median(off)) * 1e3 if len(off) else 0.0
         levels.append(graded(mx / period, cfg.image_offset_warn_periods, cfg.image_offset_error_periods))
         if missing:
-            levels.append("error")
+            levels.append(ERROR)
             details[f"{cam.name}_missing"] = missing
         parts.append(f"{cam.name} offset max {mx * 1e3:.0f} ms" + (f", {missing} without a frame" if missing else ""))
     r.metrics["alignment"] = {k: round(v, 4) if isinstance(v, float) else v for k, v in details.items()}
-    rank = {"pass": 0, "info": 0, "warn": 1, "error": 2}
-    lvl = max(levels or ["pass"], key=lambda x: rank[x])
+    lvl = max(levels or [PASS], key=lambda x: RANK[x])
     emit(r, cfg, "alignment", lvl, ", ".join(parts) or "nothing to align", times, **details)

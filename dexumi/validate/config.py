@@ -65,12 +65,12 @@ class ValidateConfig:
     # figure of the hand pair and calibration, not a defect of the file: warn by default.
     severity: dict[str, str] = field(default_factory=lambda: {"fingertips": "warn"})
 
-    def level(self, check: str, level: str) -> str:
+    def level(self, check: str, level: CheckLevel) -> CheckLevel:
         """Apply the severity override of `check` to a warn/error level."""
         s = self.severity.get(check)
         if s is None or level not in (CheckLevel.WARN, CheckLevel.ERROR):
             return level
-        return "skip" if s == "off" else s
+        return CheckLevel.SKIP if s == "off" else CheckLevel(s)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -69,7 +69,7 @@ def check_calibration_drift(r: EpisodeReport, cfg: ValidateConfig, episodes: lis
     found = drift_findings([e.metrics["reference_levels_rad"] for e in rows], names, cfg.drift_warn_deg,
                            cfg.drift_error_deg)
     if found:
-        level = "error" if any(x.level == CheckLevel.ERROR for x in found) else "warn"
+        level = CheckLevel.ERROR if any(x.level == CheckLevel.ERROR for x in found) else CheckLevel.WARN
         emit(r, cfg, "calibration_drift", level, one_line(found),
              channels={x.channel: round(x.drift_deg, 3) for x in found})
     else:

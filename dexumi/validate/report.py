@@ -8,11 +8,12 @@ from typing import Any
 
 from dexumi.safe_output import write_atomic
 from dexumi.validate.config import EPISODE_CHECKS, ValidateConfig
-from dexumi.validate.result import ERROR, WARN
+from dexumi.validate.result import ERROR, RANK, WARN
 from dexumi.validate.runner import ValidationRun
+from dexumi.vocab import CheckLevel
 
 REPORT_VERSION = 1
-MARK = {"pass": "ok", "info": "ok", "skip": "-", "warn": "WARN", "error": "FAIL"}
+MARK: dict[str, str] = {CheckLevel.PASS: "ok", CheckLevel.INFO: "ok", CheckLevel.SKIP: "-", CheckLevel.WARN: "WARN", CheckLevel.ERROR: "FAIL"}
 
 
 def to_json(run: ValidationRun, cfg: ValidateConfig, warn_as_error: bool) -> dict[str, Any]:
@@ -43,7 +44,7 @@ def table(run: ValidationRun, verbose: bool = False) -> str:
     lines.append(f"{'episode':<{name_w}}  " + " ".join(f"{short[c]:<6}" for c in cols) + "  finding")
     for r in run.episodes:
         by = {c.check: c for c in r.checks}
-        worst = max(r.checks, key=lambda c: {"error": 2, "warn": 1}.get(c.level, 0), default=None)
+        worst = max(r.checks, key=lambda c: RANK.get(c.level, 0), default=None)
         note = worst.message if worst is not None and worst.level in (WARN, ERROR) else ""
         if worst is not None and worst.check == "schema" and worst.level == ERROR and len(r.checks) == 1:
             note = worst.message.split(": ", 1)[-1] if worst.message.startswith(r.path) else worst.message

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from firmware_bridge import protocol
 from firmware_bridge.protocol import MsgType
+from firmware_bridge.vocab import Protocol
 
 if TYPE_CHECKING:
     from firmware_bridge.emulator.device import Emulator
@@ -27,7 +28,7 @@ class CommandHandler:
         """Read what the host sent; answer every complete command."""
         d = self.device
         data = self.device.link.read()
-        if not data or d.cfg.protocol != "v1":
+        if not data or d.cfg.protocol != Protocol.V1:
             return  # legacy boards ignore whatever the host sends
         self.buffer += data
         while True:

@@ -28,10 +28,11 @@ from firmware_bridge.emulator.tactile import TactileBoard
 from firmware_bridge.emulator.truth import TruthLog, record_dtype
 from firmware_bridge.emulator.wire import FaultyWire
 from firmware_bridge.protocol import MsgType
+from firmware_bridge.vocab import Protocol, TactileProtocol
 
 log = logging.getLogger(__name__)
 LEGACY_REF_VOLTS = 3.3
-TACTILE_CHANNELS = {"fsr": 14, "xhand-tactile": 363}  # decoded columns of the tactile frames
+TACTILE_CHANNELS: dict[str, int] = {TactileProtocol.FSR: 14, TactileProtocol.XHAND: 363}  # decoded columns of the tactile frames
 TACTILE_GRASP_JOINTS = 12
 PREPARE_AHEAD_S = 0.01
 
@@ -72,9 +73,9 @@ class EmulatorConfig:
             if not 0 < self.rate_hz <= 5000:
                 raise ValueError("--rate must be in (0, 5000] Hz for a tactile board")
             return
-        if self.protocol not in ("v1", "legacy"):
+        if self.protocol not in (Protocol.V1, Protocol.LEGACY):
             raise ValueError(f"--protocol must be v1, legacy, {' or '.join(TACTILE_CHANNELS)}, not {self.protocol!r}")
-        low = 3 if self.protocol == "legacy" else 1
+        low = 3 if self.protocol == Protocol.LEGACY else 1
         if not low <= self.channels <= 64:
             raise ValueError(f"--channels must be {low}..64 for {self.protocol}")
         if not 0 < self.rate_hz <= 20000:
@@ -93,11 +94,11 @@ class EmulatorConfig:
     def joints(self) -> int:
         if self.protocol in TACTILE_CHANNELS:
             return TACTILE_GRASP_JOINTS  # the hand whose grasp the contact model follows
-        return self.channels - 2 if self.protocol == "legacy" else self.channels
+        return self.channels - 2 if self.protocol == Protocol.LEGACY else self.channels
 
     @property
     def samples_per_frame(self) -> int:
-        if self.protocol != "v1":
+        if self.protocol != Protocol.V1:
             return 1
         return self.batch or max(1, math.ceil(self.rate_hz / TARGET_FRAME_RATE))
 
@@ -121,7 +122,7 @@ class SensorModel:
     def counts(self, angles: np.ndarray) -> np.ndarray:
         noise = self.rng.normal(0, self.cfg.noise_counts, angles.shape) if self.cfg.noise_counts else 0
         theta = self.sensor_angles(angles)
-        if self.cfg.protocol == "v1":
+        if self.cfg.protocol == Protocol.V1:
             # nominal conversion (before calibration): full scale = ±π
             raw = np.round(theta / np.pi * self.full_scale + noise)
             return np.clip(raw, -self.full_scale, self.full_scale - 1).astype(np.int32)
@@ -176,7 +177,7 @@ class Emulator:
         self.clock.boot(now, int(clock_start_us if clock_start_us is not None else self.rng.integers(0, 50_000_000)))
         self.seq = 0
         self.sample_index = 0
-        self.streaming = self.cfg.protocol != "v1" or self.cfg.autostart
+        self.streaming = self.cfg.protocol != Protocol.V1 or self.cfg.autostart
         self.next_sample_us = float(self.clock.device_us(now))
 
     # --------------------------------------------------------------------------------------- main loop
@@ -274,7 +275,7 @@ class Emulator:
         n = len(times_us)
         index = self.sample_index + np.arange(n)
         self.sample_index += n
-        if self.cfg.protocol == "v1":
+        if self.cfg.protocol == Protocol.V1:
             payload = protocol.samples_payload(int(index[0]), times_us, values, width=3)
             wire = protocol.encode_frame(MsgType.SAMPLES, self.seq, int(times_us[-1]), payload)
         elif self.tactile is None:
@@ -326,7 +327,7 @@ class Emulator:
         if self.cfg.reset_on_reconnect:
             self._boot(now)
         else:
-            self.streaming = self.cfg.protocol != "v1" or self.cfg.autostart
+            self.streaming = self.cfg.protocol != Protocol.V1 or self.cfg.autostart
             self.next_sample_us = float(self.clock.device_us(now))
         self.commands.buffer.clear()
         self.link.plug()

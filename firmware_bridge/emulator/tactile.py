@@ -7,6 +7,7 @@ import numpy as np
 from firmware_bridge.emulator.motion import MotionModel
 from firmware_bridge.tactile import fsr, xhand
 from firmware_bridge.tactile.contact import GraspContact, fsr_readings, xhand_readings
+from firmware_bridge.vocab import TactileProtocol
 
 XHAND_FINGER = 1  # the XHand board emulated is the index fingertip's
 
@@ -24,7 +25,7 @@ class TactileBoard:
     def frame(self, t: np.ndarray, times_us: np.ndarray) -> tuple[np.ndarray, np.ndarray, bytes]:
         forces = self.contact.forces(np.asarray(t, np.float64))
         ms = np.asarray(times_us, np.int64) // 1000
-        if self.protocol == "fsr":
+        if self.protocol == TactileProtocol.FSR:
             f = fsr_readings(forces)
             adc = np.round(2_000_000 + self.rng.normal(0, 2, (len(t), fsr.ADC_WORDS))).astype(np.int64)
             values = np.concatenate([adc, f], axis=1)

@@ -15,6 +15,7 @@ import numpy as np
 
 from firmware_bridge.decoder import DecodeOutput, DecoderStats, SampleBlock, Unwrapper
 from firmware_bridge.tactile import fsr, xhand
+from firmware_bridge.vocab import TactileProtocol
 
 Neighbour = tuple[np.ndarray, int] | None
 
@@ -172,7 +173,7 @@ class XHandTactileDecoder(FixedFrameDecoder):
     _implausible = staticmethod(xhand.implausible)
 
 
-TACTILE_DECODERS: dict[str, type[FixedFrameDecoder]] = {"fsr": FsrDecoder, "xhand-tactile": XHandTactileDecoder}
+TACTILE_DECODERS: dict[str, type[FixedFrameDecoder]] = {TactileProtocol.FSR: FsrDecoder, TactileProtocol.XHAND: XHandTactileDecoder}
 
 
 def make_tactile_decoder(protocol_name: str) -> FixedFrameDecoder:

@@ -33,13 +33,14 @@ from dexumi.tracking.board import BoardTracker, world_lens
 from dexumi.tracking.pnp import Intrinsics
 from dexumi.tracking.target import Target
 from dexumi.types import CameraFrame
+from dexumi.vocab import FrameEncoding
 
 log = logging.getLogger(__name__)
 
 
 def decode(frame: CameraFrame) -> np.ndarray:
     """A frame's image as grey uint8 (JPEG decoded straight to grey, the cheapest path)."""
-    if frame.encoding == "jpeg":
+    if frame.encoding == FrameEncoding.JPEG:
         buf = np.frombuffer(frame.data, np.uint8) if isinstance(frame.data, (bytes, bytearray)) else frame.data
         img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
         if img is None:
