@@ -278,29 +278,27 @@ def test_validate_finds_pose_jumps_and_tracking_loss(tmp_path):
     assert c.level == "error" and "13.3%" in c.message and rep.metrics["pose"]["wrist"]["jumps"] == 0, c.message
 
 
-PROFILE_CAMERAS = """format: dexumi-profile
-version: 1
-id: lab-cams
-device: {id: X, channels: 2, cameras: {wrist0: SN7}}
-encoder:
-  wrap: false
-  channels:
-  - {name: a, zero_rad: 0.1, sign: 1, scale_rad_per_count: 1.0e-6}
-  - {name: b, zero_rad: 0.2, sign: -1, scale_rad_per_count: 2.0e-6}
-cameras:
-  SN7: {model: pinhole, width: 320, height: 240, matrix: [[260, 0, 161], [0, 259, 119.5], [0, 0, 1]],
-        distortion: [-0.1, 0.02, 0, 0, 0]}
-  SN8: {model: fisheye, width: 640, height: 480, matrix: [[300, 0, 320], [0, 300, 240], [0, 0, 1]],
-        distortion: [0.01, 0, 0, 0]}
-"""
+LAB_CAMERAS = {  # serial → intrinsics, as the wizard's camera step writes them
+    "SN7": {"model": "pinhole", "width": 320, "height": 240, "matrix": [[260, 0, 161], [0, 259, 119.5], [0, 0, 1]],
+            "distortion": [-0.1, 0.02, 0, 0, 0]},
+    "SN8": {"model": "fisheye", "width": 640, "height": 480, "matrix": [[300, 0, 320], [0, 300, 240], [0, 0, 1]],
+            "distortion": [0.01, 0, 0, 0]},
+}
 
 
-def _profile_text(tmp_path) -> str:
-    """The profile as a session holds it (`SessionConfig.apply_profile` keeps `Profile.to_yaml()`)."""
+def _profile_text(tmp_path, cameras: dict | None = None) -> str:
+    """A valid profile (test_calibration's) with `cameras` and wrist0 → SN7, as a session holds it
+    (`SessionConfig.apply_profile` keeps `Profile.to_yaml()`)."""
+    import yaml
+
     from dexumi.profile import load_profile
+    from tests.test_calibration import GOOD
 
+    doc = yaml.safe_load(GOOD)
+    doc["device"]["cameras"] = {"wrist0": "SN7"}
+    doc["cameras"] = LAB_CAMERAS if cameras is None else cameras
     path = tmp_path / "lab.yaml"
-    path.write_text(PROFILE_CAMERAS)
+    path.write_text(yaml.safe_dump(doc))
     return load_profile(path).to_yaml()
 
 
@@ -314,7 +312,7 @@ def test_profile_lenses_by_camera_name_through_the_device_map(tmp_path):
     assert np.array_equal(lens.distortion, [-0.1, 0.02, 0, 0, 0])
     assert lens_for(lenses, "SN8").model == "fisheye"
     assert lens_for(lenses, "wrist3") is None  # two cameras calibrated: no guessing which
-    only = profile_lenses(PROFILE_CAMERAS.split("  SN8")[0])
+    only = profile_lenses(_profile_text(tmp_path, {"SN7": LAB_CAMERAS["SN7"]}))
     assert lens_for(only, "wrist3") is lens_for(only, "wrist0")  # just one calibrated: that one
     assert profile_lenses("") == {} and profile_lenses("cameras: {SN7: {matrix: 3}}") == {}
 
