@@ -34,6 +34,7 @@ def test_help_mentions_headless():
     assert r.returncode == 0 and "--headless" in r.stdout
 
 
+@pytest.mark.slow  # a real-time end-to-end run (>10 s): CI's `make test-slow` runs it
 def test_headless_sim_profile_recovers_the_simulated_devices(calibrated):
     from calibration.boardsim import Lens
 
@@ -68,6 +69,7 @@ def test_headless_sim_profile_recovers_the_simulated_devices(calibrated):
     assert "zero check ok" in run.stdout
 
 
+@pytest.mark.slow  # a real-time end-to-end run (>10 s): CI's `make test-slow` runs it
 def test_the_driver_reads_true_angles_with_the_new_profile(calibrated, sim_device):
     from dexumi.devices.encoder import EncoderConfig, EncoderDriver
     from firmware_bridge.emulator.truth import read_truth
@@ -91,6 +93,7 @@ def test_the_driver_reads_true_angles_with_the_new_profile(calibrated, sim_devic
     assert np.max(np.abs(angles - true)) < math.radians(0.1)
 
 
+@pytest.mark.slow  # a real-time end-to-end run (>10 s): CI's `make test-slow` runs it
 def test_refuses_to_overwrite_without_force(calibrated):
     out, _ = calibrated
     before = out.read_text()

@@ -94,6 +94,7 @@ def _run_kills(tmp_path, kills: int, seed: int) -> None:
     path.unlink()
 
 
+@pytest.mark.slow  # a real-time end-to-end run (>10 s): CI's `make test-slow` runs it
 def test_kill9_three_instants(tmp_path):
     _run_kills(tmp_path, 3, seed=1)
 

@@ -71,6 +71,7 @@ def test_corruption_never_accepted_and_every_intact_frame_delivered(sim_device):
     assert s.missing_samples == len(rec["index"][window & (rec["fate"] != Fate.SENT)])
 
 
+@pytest.mark.slow  # a real-time end-to-end run (>10 s): CI's `make test-slow` runs it
 def test_drift_and_jitter_are_estimated_and_mapped_times_match_truth(sim_device):
     dev = sim_device("--channels", 8, "--rate", 1000, "--seed", 3, "--drift-ppm", 100, "--jitter-ms", 2)
     driver, batches = run_driver(dev.port, 20.0)

@@ -136,6 +136,7 @@ def _run_accuracy(sim_device, tmp_path, seconds: float) -> None:
                            "tactile_right": _sent(tactile.truth)})
 
 
+@pytest.mark.slow  # a real-time end-to-end run (>10 s): CI's `make test-slow` runs it
 def test_two_exoskeletons_and_a_tactile_board_equal_their_truth_10s(sim_device, tmp_path):
     _run_accuracy(sim_device, tmp_path, 10.0)
 

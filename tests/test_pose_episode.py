@@ -174,6 +174,7 @@ def test_session_records_sim_pose_every_loss_counted_none_interpolated(tmp_path)
     assert np.degrees(ang).max() < 0.5
 
 
+@pytest.mark.slow  # a real-time end-to-end run (>10 s): CI's `make test-slow` runs it
 def test_cli_records_two_pose_sources_and_rejects_bad_specs(tmp_path):
     out = tmp_path / "rec"
     r = subprocess.run([*DEXUMI, "record", "--headless", "--sim", "--out", str(out), "--duration", "2",

@@ -213,6 +213,7 @@ def test_calibrate_headless_sim_handeye(tmp_path):
     assert np.allclose(np.array(he.T_base_camera), X) and np.allclose(np.array(he.T_tracker_base), np.eye(4), atol=2e-3)
 
 
+@pytest.mark.slow  # a real-time end-to-end run (>10 s): CI's `make test-slow` runs it
 def test_session_tracks_the_board_on_its_own_camera(tmp_path, monkeypatch):
     """`--pose pose:board:wrist0` in a recording with the simulated world's cameras (640×480, 10 fps): the
     session feeds its own wrist0 frames to the tracker — one pose sample per recorded frame (bar the ones a

@@ -146,6 +146,7 @@ def test_frozen_gui_does_not_stop_recording(make_window, qtbot, tmp_path):
             assert np.diff(t).max() < 0.2, f"{cam}: a hole of {np.diff(t).max():.2f} s"
 
 
+@pytest.mark.slow  # a real-time end-to-end run (>10 s): CI's `make test-slow` runs it
 def test_unplug_turns_red_and_back_and_episode_records_gap(make_window, qtbot, tmp_path):
     win = make_window(sim_extra_args=["--disconnect-after", "5", "--reconnect-after", "1.5"])
     press(qtbot, win, KEY.Key_Space)
@@ -211,6 +212,7 @@ def _pose_row(win, name: str = "pose:sim") -> tuple[str, str, str]:
     return "", "", ""
 
 
+@pytest.mark.slow  # a real-time end-to-end run (>10 s): CI's `make test-slow` runs it
 def test_pose_health_line_against_the_sim_truth(make_window, qtbot, tmp_path):
     """`--pose pose:sim` in the recorder: the health panel's pose row says connected, ~100 Hz, a small
     last-sample age and the tracking losses so far; recording keeps the pose; when the finite source falls
@@ -278,6 +280,7 @@ def _record_help() -> str:
     return subprocess.run([*DEXUMI, "record", "--help"], capture_output=True, text=True, cwd=REPO).stdout
 
 
+@pytest.mark.slow  # a real-time end-to-end run (>10 s): CI's `make test-slow` runs it
 def test_cli_screenshot_with_opengl_under_xvfb(tmp_path):
     """`dexumi record --sim --screenshot` under Xvfb + Mesa (OpenGL hand view), else offscreen (2D)."""
     if "--screenshot" not in _record_help():

@@ -116,6 +116,7 @@ def _report(path: Path) -> dict:
         return json.loads(f[S.SYNC_REPORT][0])
 
 
+@pytest.mark.slow  # a real-time end-to-end run (>10 s): CI's `make test-slow` runs it
 def test_wrong_profile_latency_flagged_in_every_episode_right_one_never(session):
     paths, tcp = session
     assert len(paths) == EPISODES
@@ -142,6 +143,7 @@ def test_wrong_profile_latency_flagged_in_every_episode_right_one_never(session)
     assert re.search(r"wrist1 \d+ ms \(profile 70, [+-]\d\)(;|$)", line), line
 
 
+@pytest.mark.slow  # a real-time end-to-end run (>10 s): CI's `make test-slow` runs it
 def test_tcp_round_trip_token_gate_and_bounds(session):
     paths, tcp = session
     with h5py.File(paths[0]) as f:
@@ -159,6 +161,7 @@ def test_tcp_round_trip_token_gate_and_bounds(session):
     assert "longer than 4096 bytes" in tcp["long_line"] and tcp["long_line_closed"]
 
 
+@pytest.mark.slow  # a real-time end-to-end run (>10 s): CI's `make test-slow` runs it
 def test_session_records_lsl_stream_and_publishes_outlets(session):
     """The `lsl:NAME` stream (+0.37 s, 50 ppm, another process) lands within 0.5 ms RMS of its true times;
     an LSL inlet receives dexumi's encoder samples, frame indices and markers with the file's counts."""
@@ -235,6 +238,7 @@ def _offset_channel(path: Path, j: int, deg: float) -> None:
         e[...] = x
 
 
+@pytest.mark.slow  # a real-time end-to-end run (>10 s): CI's `make test-slow` runs it
 def test_calibration_drift_of_3_degrees_named_stable_session_quiet(session, tmp_path):
     paths, _ = session
     stable = _fixed_copies(paths, tmp_path / "stable", 6)
@@ -313,6 +317,7 @@ def _trials(session, tmp_path, seeds: range, n: int, fingertips: bool = False) -
     return hits
 
 
+@pytest.mark.slow  # a real-time end-to-end run (>10 s): CI's `make test-slow` runs it
 def test_rank_puts_planted_defects_on_top(session, tmp_path):
     hits = _trials(session, tmp_path, range(1), 6, fingertips=True) + _trials(session, tmp_path, range(1, 3), 6)
     assert all(hits)
@@ -325,6 +330,7 @@ def test_rank_planted_defects_top3_in_95_percent_of_seeded_trials(session, tmp_p
     assert sum(hits) >= 0.95 * len(hits)
 
 
+@pytest.mark.slow  # a real-time end-to-end run (>10 s): CI's `make test-slow` runs it
 def test_rank_cli_json_reasons_and_suspects_file(session, tmp_path):
     paths, _ = session
     folder = tmp_path / "cli"

@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 
+@pytest.mark.slow  # a real-time end-to-end run (>10 s): CI's `make test-slow` runs it
 def test_wizard_runs_end_to_end_offscreen(qtbot, tmp_path, sim_device):
     from apps.wizard.window import CalibrationWizard
     from calibration.profile import load_profile
