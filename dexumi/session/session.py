@@ -50,6 +50,15 @@ Listener = Callable[[list[EncoderBatch], dict[str, list[CameraFrame]]], None]
 PoseListener = Callable[[dict[str, list["PoseBatch"]]], None]
 
 
+def _notify(listeners: list, what: str, *args: object) -> None:
+    """Call every listener (a copy of the list: one may remove itself); a failing one is logged, never fatal."""
+    for listener in list(listeners):
+        try:
+            listener(*args)
+        except Exception:
+            log.exception(what)
+
+
 def _since(batch: EncoderBatch, t0: float) -> EncoderBatch | None:
     """The samples of `batch` that arrived at or after `t0`."""
     if batch.host_time[0] >= t0:
@@ -328,11 +337,7 @@ class RecordingSession:
         if self.pose is None:
             return {}
         pose = self.pose.poll()
-        for listener in list(self._pose_listeners):
-            try:
-                listener(pose)
-            except Exception:
-                log.exception("session pose listener")
+        _notify(self._pose_listeners, "session pose listener", pose)
         return pose
 
     def _drain(self) -> tuple[list[EncoderBatch], dict[str, list[CameraFrame]]]:
@@ -342,11 +347,7 @@ class RecordingSession:
         frames = {c.name: c.grabber.read() for c in self.devices.cameras}
         if self.pose is not None:
             self.pose.feed(frames)  # pose:board:CAMERA tracks the session's own camera CAMERA
-        for listener in list(self._listeners):
-            try:
-                listener(enc_batches, frames)
-            except Exception:
-                log.exception("session listener")
+        _notify(self._listeners, "session listener", enc_batches, frames)
         return enc_batches, frames
 
     def _run(self) -> None:

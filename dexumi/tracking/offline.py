@@ -32,7 +32,6 @@ Layout of the derived file (times on the recording clock, the same time base as 
 
 from __future__ import annotations
 
-import logging
 import shutil
 import tempfile
 import time
@@ -49,7 +48,6 @@ from dexumi.errors import DexumiError
 from dexumi.tracking.lenses import lens_for, profile_lenses
 from dexumi.tracking.pnp import Intrinsics
 
-log = logging.getLogger(__name__)
 METHODS = ("board", "sfm")
 SFM_FPS = 5.0
 MASK_STD = 2.0  # grey levels: a pixel whose brightness varies less than this over the episode is rig
