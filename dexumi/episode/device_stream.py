@@ -39,6 +39,7 @@ import numpy as np
 from dexumi.episode import schema as S
 from dexumi.episode.columns import Column as _Column
 from dexumi.episode.columns import create_extendible
+from dexumi.episode.heapcheck import readable_prefix
 from dexumi.types import EncoderBatch, GapEvent
 
 RAW = "raw"
@@ -220,11 +221,12 @@ def copy_streams(src: h5py.File, writer) -> dict[str, int]:
     counts = {}
     for role, ds in writer.devices.items():
         g = src[f"{RAW}/{role}"]
-        n = min(g[c].shape[0] for c in RECORDED)
+        n = readable_prefix(g, RECORDED)  # an interrupted file: only rows that lie before its stored end
         for c in RECORDED:
             ds.cols[c].append(g[c][:n])
-        if "gaps" in g and g["gaps"].shape[0]:
-            gaps = g["gaps"][:]
+        n_gaps = readable_prefix(g, ["gaps"])
+        if n_gaps:
+            gaps = g["gaps"][:n_gaps]
             ds.gaps.resize(len(gaps), axis=0)
             ds.gaps[:] = gaps
         counts[role] = n

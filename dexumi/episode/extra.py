@@ -100,7 +100,9 @@ def layouts_in(f: h5py.File) -> list[ExtraLayout]:
 
 def copy_rows(g: h5py.Group, stream: ExtraStream, cols: tuple[str, ...]) -> int:
     """Copy the rows every one of `cols` has from a recorded group into a new stream; finalise its mapping."""
-    n = min(g[c].shape[0] for c in cols if c in g)
+    from dexumi.episode.heapcheck import readable_prefix
+
+    n = readable_prefix(g, cols)  # an interrupted file: only rows that lie before its stored end
     for c in cols:
         stream.cols[c].append(g[c][:n])
     stream.finalize()

@@ -22,7 +22,7 @@ from dexumi.episode import numbering
 from dexumi.episode import schema as S
 from dexumi.episode.finalize import JointMapper, finalize_open_file, read_text
 from dexumi.episode.stored_map import retargeter_from_text
-from dexumi.episode.heapcheck import readable_frames, readable_len
+from dexumi.episode.heapcheck import readable_prefix
 from dexumi.episode.layout import CameraLayout, EncoderLayout, EpisodeMeta
 from dexumi.episode.writer import EpisodeWriter, publish
 from dexumi.errors import DexumiError
@@ -74,11 +74,7 @@ def _stream_len(g: h5py.Group, names: list[str]) -> int:
 
 def _encoder_len(f: h5py.File) -> int:
     """Encoder rows every column has and can read (what a recovery copies)."""
-    enc = f[S.ENCODER]
-    n = _stream_len(enc, list(S.ENCODER_FIELDS))
-    for name in S.ENCODER_FIELDS:
-        n = readable_len(enc[name], n)
-    return n
+    return readable_prefix(f[S.ENCODER], S.ENCODER_FIELDS)
 
 
 def _layouts(f: h5py.File) -> tuple[EncoderLayout, list[CameraLayout]]:
@@ -249,17 +245,14 @@ def _rebuild(f: h5py.File, src: Path, retargeter: JointMapper | None) -> Recover
     for name, col in w.encoder.cols.items():
         for k in range(0, n_enc, 1 << 16):
             col.append(enc[name][k:min(n_enc, k + (1 << 16))])
-    gaps = enc["gaps"][:readable_len(enc["gaps"], enc["gaps"].shape[0])] if "gaps" in enc else np.zeros((0, 2))
+    gaps = enc["gaps"][:readable_prefix(enc, ["gaps"])] if "gaps" in enc else np.zeros((0, 2))
     if len(gaps):
         w.encoder.gaps.resize(len(gaps), axis=0)
         w.encoder.gaps[:] = gaps
     counts = {}
     for cam in cams:
         g = f[f"{S.CAMERAS}/{cam.name}"]
-        m = _stream_len(g, [S.FRAMES, *S.CAMERA_FIELDS])
-        for name in S.CAMERA_FIELDS:
-            m = readable_len(g[name], m)
-        m = readable_frames(g[S.FRAMES], m)
+        m = readable_prefix(g, [S.FRAMES, *S.CAMERA_FIELDS])
         cs = w.cameras[cam.name]
         for k in range(0, m, COPY_BLOCK):
             e = min(m, k + COPY_BLOCK)
