@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import struct
+from collections.abc import Iterable
 from pathlib import Path
 
 import h5py
@@ -120,7 +121,7 @@ def readable_frames(ds: h5py.Dataset, n: int) -> int:
     return readable_len(ds, readable_rows(ds, n))
 
 
-def readable_prefix(group: h5py.Group, columns: tuple[str, ...] | list[str], n: int | None = None) -> int:
+def readable_prefix(group: h5py.Group, columns: Iterable[str], n: int | None = None) -> int:
     """Rows (≤ n) that every one of `columns` present in `group` has and can read: what a recovery copies."""
     present = [c for c in columns if c in group]
     m = min((group[c].shape[0] for c in present), default=0)

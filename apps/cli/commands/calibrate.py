@@ -8,8 +8,8 @@ import math
 import sys
 from pathlib import Path
 
-from apps.wizard.options import (REAL_DURATIONS, SIM_DURATIONS, check_outputs, map_path_for,  # noqa: F401
-                                 options_from_args, parse_board)  # shared with the wizard (apps.wizard.main)
+from apps.wizard.options import (  # shared with the wizard (apps.wizard.main)
+    check_outputs, map_path_for, options_from_args, parse_board)
 
 log = logging.getLogger(__name__)
 

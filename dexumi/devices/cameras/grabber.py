@@ -119,8 +119,9 @@ class FrameGrabber(StreamWorker[CameraFrame]):
                 log.warning("camera %s: frame index went from %d to %d", self.name, self._last_index, frame.index)
                 jump = 0
         late = 0
-        if self._last_t is not None and period > 0 and t - self._last_t > self.config.gap_factor * period:
-            late = max(1, int(round((t - self._last_t) / period)) - 1)
+        since_last = t - self._last_t if self._last_t is not None else 0.0
+        if period > 0 and since_last > self.config.gap_factor * period:
+            late = max(1, int(round(since_last / period)) - 1)
         if not self.source.counts_frames:
             self._index_offset += late
             frame.index += self._index_offset  # a jump downstream shows the estimated loss
@@ -130,7 +131,7 @@ class FrameGrabber(StreamWorker[CameraFrame]):
             s.gap_events.append(GapEvent(self._last_rx or frame.grab_time, frame.grab_time, 0,
                                          "frames late, none lost"))
             log.info("camera %s: %.1f ms between frames %d and %d, none lost", self.name,
-                     (t - self._last_t) * 1e3, frame.index - 1, frame.index)  # type: ignore[operator]
+                     since_last * 1e3, frame.index - 1, frame.index)
         if jump > 0:
             s.gaps += 1
             s.missing_samples += jump
