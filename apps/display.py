@@ -36,5 +36,7 @@ def require_display(alternative: str, *, render_only: bool = False) -> None:
     if render_only:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
         return
-    raise DexumiError(f"no display (DISPLAY and WAYLAND_DISPLAY are not set): {alternative}, run it on a desktop, "
-                      "or set QT_QPA_PLATFORM=offscreen")
+    raise DexumiError(
+        f"no display (DISPLAY and WAYLAND_DISPLAY are not set): {alternative}, run it on a desktop, "
+        "or set QT_QPA_PLATFORM=offscreen"
+    )

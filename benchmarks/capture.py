@@ -126,8 +126,10 @@ def run_bare(path: Path, jpegs: list[bytes], frames: int, paced: bool = True) ->
     would (the same arrival pattern as ours); otherwise in a tight loop (hot caches, no waiting).
     """
     with h5py.File(path, "w", libver="latest") as f:
-        ds = [f.create_dataset(f"cam{i}", (0,), maxshape=(None,), dtype=h5py.vlen_dtype(np.uint8), chunks=(64,))
-              for i in range(2)]
+        ds = [
+            f.create_dataset(f"cam{i}", (0,), maxshape=(None,), dtype=h5py.vlen_dtype(np.uint8), chunks=(64,))
+            for i in range(2)
+        ]
         cpu0, start = time.process_time(), time.monotonic()
         for k in range(frames // 2):
             if paced:
@@ -173,8 +175,13 @@ def main() -> int:
             ours_us.append(cpu / n * 1e6)
             bare_us.append(bare / n * 1e6)
             tight_us.append(tight / n * 1e6)
-            log.info("round %d: ours %.0f, bare paced %.0f, bare tight loop %.0f µs/frame", r, ours_us[-1],
-                     bare_us[-1], tight_us[-1])
+            log.info(
+                "round %d: ours %.0f, bare paced %.0f, bare tight loop %.0f µs/frame",
+                r,
+                ours_us[-1],
+                bare_us[-1],
+                tight_us[-1],
+            )
             for p in Path(tmp).iterdir():
                 p.unlink()
     med = statistics.median
@@ -190,7 +197,12 @@ def main() -> int:
         "capture_cost_ratio_vs_tight_loop": round(med(ratios_unpaced), 3),
         "ratios": [round(x, 3) for x in ratios],
         "jpeg_kb_mean": round(float(np.mean([len(j) for j in jpegs])) / 1024, 1),
-        "cameras": 2, "width": W, "height": H, "fps": FPS, "rounds": rounds, "seconds_per_round": seconds,
+        "cameras": 2,
+        "width": W,
+        "height": H,
+        "fps": FPS,
+        "rounds": rounds,
+        "seconds_per_round": seconds,
     }
     print(json.dumps(result))
     return 0

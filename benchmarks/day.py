@@ -40,8 +40,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         src = tmp / "src"
-        subprocess.run([sys.executable, "-m", "apps.cli.main", "record", "--headless", "--sim", "--out", str(src),
-                        "--duration", "2", "--task", "bench"], cwd=REPO, check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "apps.cli.main",
+                "record",
+                "--headless",
+                "--sim",
+                "--out",
+                str(src),
+                "--duration",
+                "2",
+                "--task",
+                "bench",
+            ],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+        )
         ep = next(src.glob("episode_*.h5"))
         day = tmp / "day"
         day.mkdir()
@@ -76,10 +93,20 @@ def main() -> None:
             e_bare.append(time.perf_counter() - t)
     ls_o, ls_b = statistics.median(ours), statistics.median(bare)
     ed_o, ed_b = statistics.median(e_ours), statistics.median(e_bare)
-    print(json.dumps({"episodes": n_eps, "ls_ms_per_episode": round(ls_o / n_eps * 1e3, 2),
-                      "ls_s_total": round(ls_o, 3), "ls_ratio_vs_bare_attrs": round(ls_o / ls_b, 2),
-                      "edit_file_mb": round(size_mb, 1), "edit_s": round(ed_o, 3),
-                      "edit_mb_per_s": round(size_mb / ed_o, 1), "edit_ratio_vs_inplace": round(ed_o / ed_b, 1)}))
+    print(
+        json.dumps(
+            {
+                "episodes": n_eps,
+                "ls_ms_per_episode": round(ls_o / n_eps * 1e3, 2),
+                "ls_s_total": round(ls_o, 3),
+                "ls_ratio_vs_bare_attrs": round(ls_o / ls_b, 2),
+                "edit_file_mb": round(size_mb, 1),
+                "edit_s": round(ed_o, 3),
+                "edit_mb_per_s": round(size_mb / ed_o, 1),
+                "edit_ratio_vs_inplace": round(ed_o / ed_b, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -55,8 +55,10 @@ def image_check_speedup(ep: Path, rounds: int = 3) -> dict:
     old_t, new_t, same = [], [], True
     for _ in range(rounds):
         t = time.process_time()
-        ref = [(im := cv2.imdecode(b, flag) if structure_ok(b) else None) is not None and im.shape[:2] == want
-               for b in bufs]
+        ref = [
+            (im := cv2.imdecode(b, flag) if structure_ok(b) else None) is not None and im.shape[:2] == want
+            for b in bufs
+        ]
         old_t.append(time.process_time() - t)
         t = time.process_time()
         c = DecodeChecker(flag, want)
@@ -64,8 +66,12 @@ def image_check_speedup(ep: Path, rounds: int = 3) -> dict:
         new_t.append(time.process_time() - t)
         same &= got == ref
     o, n = float(np.median(old_t)), float(np.median(new_t))
-    return {"old_ms_per_frame": round(1e3 * o / len(bufs), 3), "new_ms_per_frame": round(1e3 * n / len(bufs), 3),
-            "speedup": round(o / n, 1) if n else None, "same_verdicts": bool(same)}
+    return {
+        "old_ms_per_frame": round(1e3 * o / len(bufs), 3),
+        "new_ms_per_frame": round(1e3 * n / len(bufs), 3),
+        "speedup": round(o / n, 1) if n else None,
+        "same_verdicts": bool(same),
+    }
 
 
 def _h264_settings() -> str:
@@ -89,24 +95,42 @@ def day_figures(quick: bool, fps: float, size: str, base: Path | None = None) ->
             day = _folder(base, work / f"day{k}", k)
             v = measure("validate", 2, day)
             e = measure("export", "lerobot", day, work / "day-out", fps, size, "drop")
-            runs[k] = {"cpu_s": v["cpu_s"] + e["cpu_s"], "wall_s": v["seconds"] + e["seconds"],
-                       "validate_cpu_s": v["cpu_s"], "export_cpu_s": e["cpu_s"], "validate_wall_s": v["seconds"],
-                       "export_wall_s": e["seconds"], "validate_failed": v["failed"]}
+            runs[k] = {
+                "cpu_s": v["cpu_s"] + e["cpu_s"],
+                "wall_s": v["seconds"] + e["seconds"],
+                "validate_cpu_s": v["cpu_s"],
+                "export_cpu_s": e["cpu_s"],
+                "validate_wall_s": v["seconds"],
+                "export_wall_s": e["seconds"],
+                "validate_failed": v["failed"],
+            }
             shutil.rmtree(day, ignore_errors=True)
         load1 = os.getloadavg()[0]
-        per = {key: (runs[n][key] - runs[1][key]) / (n - 1) for key in ("cpu_s", "wall_s", "validate_cpu_s",
-                                                                          "export_cpu_s")}
+        per = {
+            key: (runs[n][key] - runs[1][key]) / (n - 1)
+            for key in ("cpu_s", "wall_s", "validate_cpu_s", "export_cpu_s")
+        }
         fixed = {key: runs[1][key] - per[key] for key in per}
         day_cpu = fixed["cpu_s"] + DAY_EPISODES * per["cpu_s"]
         day_wall = fixed["wall_s"] + DAY_EPISODES * per["wall_s"]
-        out = {"day_validate_export_s": round(day_cpu / CORES, 1), "day_scale": DAY_EPISODES / n,
-               "day": {"episodes": [1, n], "episode_s": DAY_EPISODE_S, "scale_to": f"{DAY_EPISODES} x {DAY_EPISODE_S} s",
-                       "figure": "(start-up + 300 x per-episode) cpu seconds / 2 cores, fitted on runs of 1 and n "
-                                 "episodes (see benchmarks/day_folder.py)",
-                       "validate_workers": 2, "h264": _h264_settings(), "per_episode_cpu_s": {k: round(v, 3) for k, v in per.items()},
-                       "startup_cpu_s": {k: round(v, 3) for k, v in fixed.items()}, "runs": runs,
-                       "load_avg_1min": [round(load0, 1), round(load1, 1)]},
-               "day_wall_under_load_s": round(day_wall, 1)}
+        out = {
+            "day_validate_export_s": round(day_cpu / CORES, 1),
+            "day_scale": DAY_EPISODES / n,
+            "day": {
+                "episodes": [1, n],
+                "episode_s": DAY_EPISODE_S,
+                "scale_to": f"{DAY_EPISODES} x {DAY_EPISODE_S} s",
+                "figure": "(start-up + 300 x per-episode) cpu seconds / 2 cores, fitted on runs of 1 and n "
+                "episodes (see benchmarks/day_folder.py)",
+                "validate_workers": 2,
+                "h264": _h264_settings(),
+                "per_episode_cpu_s": {k: round(v, 3) for k, v in per.items()},
+                "startup_cpu_s": {k: round(v, 3) for k, v in fixed.items()},
+                "runs": runs,
+                "load_avg_1min": [round(load0, 1), round(load1, 1)],
+            },
+            "day_wall_under_load_s": round(day_wall, 1),
+        }
         short_s = 2 if quick else 10
         short = make_episode(work / "short", short_s, fps=30.0)
         per = {}
@@ -115,9 +139,14 @@ def day_figures(quick: bool, fps: float, size: str, base: Path | None = None) ->
             r = measure("export", "act", folder, work / f"act{k}-out", fps, size, "drop")
             per[k] = {"wall_s": round(r["seconds"] / k, 3), "cpu_s": round(r["cpu_s"] / k, 3)}
             shutil.rmtree(folder, ignore_errors=True)
-        out.update({"export_s_per_episode_n10": per[10]["wall_s"], "export_s_per_episode_n50": per[50]["wall_s"],
-                    "export_per_episode": {"format": "act", "episode_s": short_s, "n10": per[10], "n50": per[50]},
-                    "image_check": image_check_speedup(base)})
+        out.update(
+            {
+                "export_s_per_episode_n10": per[10]["wall_s"],
+                "export_s_per_episode_n50": per[50]["wall_s"],
+                "export_per_episode": {"format": "act", "episode_s": short_s, "n10": per[10], "n50": per[50]},
+                "image_check": image_check_speedup(base),
+            }
+        )
         return out
     finally:
         shutil.rmtree(work, ignore_errors=True)

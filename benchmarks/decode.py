@@ -61,7 +61,7 @@ def v1_stream(frames: int, batch: int = 32, channels: int = 16) -> bytes:
     out = []
     for k in range(frames):
         t = (np.arange(k * batch, (k + 1) * batch) * 500) & 0xFFFFFFFF
-        payload = protocol.samples_payload(k * batch, t, values[k * batch:(k + 1) * batch], 3)
+        payload = protocol.samples_payload(k * batch, t, values[k * batch : (k + 1) * batch], 3)
         out.append(protocol.encode_frame(protocol.MsgType.SAMPLES, k, int(t[-1]), payload))
     return b"".join(out)
 
@@ -89,7 +89,7 @@ def baseline_decode(stream: bytes, channels: int = 8, chunk: int = CHUNK) -> int
     buffer = bytearray()
     decoded = 0
     for i in range(0, len(stream), chunk):
-        buffer += stream[i:i + chunk]
+        buffer += stream[i : i + chunk]
         while len(buffer) >= size:
             start = buffer.find(header)
             if start < 0:
@@ -128,7 +128,7 @@ def ours(decoder, stream: bytes, chunk: int = CHUNK) -> int:
     n = 0
     to_angles = legacy.ratiometric_angles if isinstance(decoder, LegacyDecoder) else (lambda c: c * (np.pi / 2**23))
     for i in range(0, len(stream), chunk):
-        for block in decoder.feed(stream[i:i + chunk]).blocks:
+        for block in decoder.feed(stream[i : i + chunk]).blocks:
             to_angles(block.values)
             n += len(block)
     return n + decoder.flush().samples
@@ -178,12 +178,13 @@ def by_chunk(frames: int, rounds: int) -> tuple[dict[str, float], dict[str, floa
             ratios_each.append((ne / te) / (nb / tb))
         out[str(chunk)] = round(statistics.median(ratios), 2)
         per_call[str(chunk)] = round(statistics.median(ratios_each), 2)
-        log.info("chunk %6d B: ours/baseline %.2f (decoding every call: %.2f)", chunk, out[str(chunk)],
-                 per_call[str(chunk)])
+        log.info(
+            "chunk %6d B: ours/baseline %.2f (decoding every call: %.2f)", chunk, out[str(chunk)], per_call[str(chunk)]
+        )
     return out, per_call
 
 
-LIVE_SCRIPT = r'''
+LIVE_SCRIPT = r"""
 import json, os, resource, sys, threading, time
 which, port, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
 cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
@@ -295,7 +296,7 @@ else:
     res = {"cpu_pct": (cpu() - c0) / wall * 100, "frames_per_s": (count[0] - n0) / wall, "source": source}
     enc.running = False; enc.thread.join(); enc.serial_port.close()
 print(json.dumps(res))
-'''
+"""
 
 
 def live_legacy(seconds: float, rounds: int) -> dict:
@@ -309,8 +310,13 @@ def live_legacy(seconds: float, rounds: int) -> dict:
     for r in range(rounds):
         for which in ("ours", "dexumi"):
             with SimDeviceProcess("--protocol", "legacy", "--channels", 8, "--rate", LIVE_RATE, "--seed", r) as dev:
-                p = subprocess.run([sys.executable, "-c", LIVE_SCRIPT, which, dev.port, str(seconds)],
-                                   capture_output=True, text=True, timeout=seconds + 60, env=env)
+                p = subprocess.run(
+                    [sys.executable, "-c", LIVE_SCRIPT, which, dev.port, str(seconds)],
+                    capture_output=True,
+                    text=True,
+                    timeout=seconds + 60,
+                    env=env,
+                )
             if p.returncode != 0:
                 raise RuntimeError(f"{which} live reader failed: {p.stderr.strip()[-300:]}")
             res = json.loads(p.stdout.strip().splitlines()[-1])
@@ -323,11 +329,14 @@ def live_legacy(seconds: float, rounds: int) -> dict:
                 dex_cpu.append(res["cpu_pct"])
                 sources.add(res["source"])
             log.info("live round %d %s: %.1f %% of a core", r, which, res["cpu_pct"])
-    return {"legacy_reader_cpu_pct": round(statistics.median(ours_cpu), 2),
-            "dexumi_reader_cpu_pct": round(statistics.median(dex_cpu), 2),
-            "legacy_reader_cpu_ratio": round(statistics.median([a / b for a, b in zip(ours_cpu, dex_cpu)]), 2),
-            "legacy_reads_per_s": round(statistics.median(reads)), "legacy_live_rate": LIVE_RATE,
-            "dexumi_reader_source": "; ".join(sorted(sources))}
+    return {
+        "legacy_reader_cpu_pct": round(statistics.median(ours_cpu), 2),
+        "dexumi_reader_cpu_pct": round(statistics.median(dex_cpu), 2),
+        "legacy_reader_cpu_ratio": round(statistics.median([a / b for a, b in zip(ours_cpu, dex_cpu)]), 2),
+        "legacy_reads_per_s": round(statistics.median(reads)),
+        "legacy_live_rate": LIVE_RATE,
+        "dexumi_reader_source": "; ".join(sorted(sources)),
+    }
 
 
 def read_cost(reads: int, rounds: int) -> dict:
@@ -346,8 +355,7 @@ def read_cost(reads: int, rounds: int) -> dict:
     ours, pyserial = [], []
     try:
         for _ in range(rounds):
-            for fn, out in ((lambda: t.read(1024, 0.05), ours),
-                            (lambda: t._read_portable(ser, 1024, 0.05), pyserial)):
+            for fn, out in ((lambda: t.read(1024, 0.05), ours), (lambda: t._read_portable(ser, 1024, 0.05), pyserial)):
                 c0 = time.process_time()
                 for _ in range(reads):
                     os.write(master, frame)
@@ -399,7 +407,11 @@ def main() -> None:
         "reader_cpu_pct": round(cpu, 2),
         **reads,
         **live,
-        "legacy_frames": frames, "v1_batch": V1_BATCH, "v1_channels": 16, "chunk_bytes": CHUNK, "rounds": rounds,
+        "legacy_frames": frames,
+        "v1_batch": V1_BATCH,
+        "v1_channels": 16,
+        "chunk_bytes": CHUNK,
+        "rounds": rounds,
         "cpus": os.cpu_count(),
     }
     print(json.dumps(result))

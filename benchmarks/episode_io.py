@@ -65,7 +65,7 @@ def ticks(seconds: float, jpegs: list[bytes], cams: int):
     fi = 0
     acc = 0.0
     rng = np.random.default_rng(1)
-    raw = rng.integers(-2**23, 2**23, (n_enc, CH)).astype(np.int32)
+    raw = rng.integers(-(2**23), 2**23, (n_enc, CH)).astype(np.int32)
     for k in range(int(seconds / TICK)):
         base = k * n_enc
         idx = np.arange(base, base + n_enc, dtype=np.int64)
@@ -76,16 +76,23 @@ def ticks(seconds: float, jpegs: list[bytes], cams: int):
         m = int(acc)
         acc -= m
         for c in range(cams):
-            frames[f"cam{c}"] = [CameraFrame(f"cam{c}", fi + j, t0 + (fi + j) / FPS + 0.04, jpegs[(fi + j + c) % len(jpegs)],
-                                             "jpeg", W, H) for j in range(m)]
+            frames[f"cam{c}"] = [
+                CameraFrame(
+                    f"cam{c}", fi + j, t0 + (fi + j) / FPS + 0.04, jpegs[(fi + j + c) % len(jpegs)], "jpeg", W, H
+                )
+                for j in range(m)
+            ]
         fi += m
         yield batch, frames
 
 
 def _layouts(cams: int):
     names = tuple(f"exo_{i}" for i in range(CH))
-    return (EncoderLayout(CH, names, RATE, 0.0, "bench"),
-            [CameraLayout(f"cam{c}", W, H, "jpeg", FPS, 0.04) for c in range(cams)], names)
+    return (
+        EncoderLayout(CH, names, RATE, 0.0, "bench"),
+        [CameraLayout(f"cam{c}", W, H, "jpeg", FPS, 0.04) for c in range(cams)],
+        names,
+    )
 
 
 def write_ours(path: Path, seconds: float, jpegs: list[bytes], cams: int = 2, retargeter=None):
@@ -117,23 +124,34 @@ def write_bare(path: Path, seconds: float, jpegs: list[bytes], cams: int = 2):
     cols = {}
     for name, (dt, width, _) in S.ENCODER_FIELDS.items():
         shape = (0,) if width is None else (0, CH)
-        cols[name] = f.create_dataset(f"enc/{name}", shape, maxshape=(None,) + shape[1:], dtype=dt,
-                                      chunks=(S.ENCODER_CHUNK,) + shape[1:])
+        cols[name] = f.create_dataset(
+            f"enc/{name}", shape, maxshape=(None,) + shape[1:], dtype=dt, chunks=(S.ENCODER_CHUNK,) + shape[1:]
+        )
     cj = {}
     for c in range(cams):
-        cj[c] = (f.create_dataset(f"cam{c}/jpeg", (0,), maxshape=(None,), dtype=h5py.vlen_dtype(np.uint8),
-                                  chunks=(S.CAMERA_CHUNK,)),
-                 [f.create_dataset(f"cam{c}/{k}", (0,), maxshape=(None,), dtype="f8", chunks=(1024,)) for k in range(3)])
+        cj[c] = (
+            f.create_dataset(
+                f"cam{c}/jpeg", (0,), maxshape=(None,), dtype=h5py.vlen_dtype(np.uint8), chunks=(S.CAMERA_CHUNK,)
+            ),
+            [f.create_dataset(f"cam{c}/{k}", (0,), maxshape=(None,), dtype="f8", chunks=(1024,)) for k in range(3)],
+        )
     n = 0
     m = {c: 0 for c in range(cams)}
     nbytes = 0
     for batch, frames in ticks(seconds, jpegs, cams):
         k = len(batch)
-        vals = {"host_time": batch.host_time, "device_time_us": batch.device_time_us, "mapped_time": batch.mapped_time,
-                "index": batch.index, "segment": np.zeros(k, np.int32), "raw": batch.raw, "angles": batch.angles}
+        vals = {
+            "host_time": batch.host_time,
+            "device_time_us": batch.device_time_us,
+            "mapped_time": batch.mapped_time,
+            "index": batch.index,
+            "segment": np.zeros(k, np.int32),
+            "raw": batch.raw,
+            "angles": batch.angles,
+        }
         for name, ds in cols.items():
             ds.resize(n + k, axis=0)
-            ds[n:n + k] = vals[name]
+            ds[n : n + k] = vals[name]
         n += k
         nbytes += batch.raw.nbytes + batch.angles.nbytes + 8 * 4 * k
         for c in range(cams):
@@ -146,7 +164,7 @@ def write_bare(path: Path, seconds: float, jpegs: list[bytes], cams: int = 2):
                 jd[m[c] + i] = np.frombuffer(x.data, np.uint8)
             for ds in others:
                 ds.resize(m[c] + len(fr), axis=0)
-                ds[m[c]:] = np.array([x.grab_time for x in fr])
+                ds[m[c] :] = np.array([x.grab_time for x in fr])
             m[c] += len(fr)
             nbytes += sum(len(x.data) for x in fr) + 24 * len(fr)
     f.close()
@@ -197,7 +215,7 @@ def main() -> int:
                 bare.append(nb / s / 1e6)
                 (tmp / f"bare{r}.h5").unlink()
 
-            for fn in ((run_ours, run_bare) if r % 2 == 0 else (run_bare, run_ours)):
+            for fn in (run_ours, run_bare) if r % 2 == 0 else (run_bare, run_ours):
                 fn()
         from dexumi.retarget import Retargeter
 
@@ -238,11 +256,15 @@ def main() -> int:
                 raw = f["observations/images/cam0"]
                 idx = ep.image_indices("cam0")
                 fr = ep._frames["cam0"]
-                res["ours_train_fps"] = read_rate(lambda i: cv2.resize(decode_jpeg(fr[idx[i]], 2), TRAIN,
-                                                                       interpolation=cv2.INTER_AREA), order)
-                res["raw_train_fps"] = read_rate(lambda i: cv2.resize(raw[i], TRAIN, interpolation=cv2.INTER_AREA), order)
-                res["ours_train4_fps"] = read_rate(lambda i: cv2.resize(decode_jpeg(fr[idx[i]], 4), TRAIN,
-                                                                        interpolation=cv2.INTER_AREA), order)
+                res["ours_train_fps"] = read_rate(
+                    lambda i: cv2.resize(decode_jpeg(fr[idx[i]], 2), TRAIN, interpolation=cv2.INTER_AREA), order
+                )
+                res["raw_train_fps"] = read_rate(
+                    lambda i: cv2.resize(raw[i], TRAIN, interpolation=cv2.INTER_AREA), order
+                )
+                res["ours_train4_fps"] = read_rate(
+                    lambda i: cv2.resize(decode_jpeg(fr[idx[i]], 4), TRAIN, interpolation=cv2.INTER_AREA), order
+                )
                 res["ours_full_fps"] = read_rate(lambda i: decode_jpeg(fr[idx[i]], 1), order)
                 res["raw_full_fps"] = read_rate(lambda i: raw[i], order)
             return {f"{label}_{k}": round(v, 1) for k, v in res.items()}
@@ -253,7 +275,9 @@ def main() -> int:
         if drop_caches():
             with Episode.open(ours_path) as ep:
                 fr, idx = ep._frames["cam0"], ep.image_indices("cam0")
-                cold["cold_ours_train_fps"] = round(read_rate(lambda i: cv2.resize(decode_jpeg(fr[idx[i]], 2), TRAIN), order), 1)
+                cold["cold_ours_train_fps"] = round(
+                    read_rate(lambda i: cv2.resize(decode_jpeg(fr[idx[i]], 2), TRAIN), order), 1
+                )
             drop_caches()
             with h5py.File(raw_path, "r") as f:
                 raw = f["observations/images/cam0"]
@@ -261,16 +285,24 @@ def main() -> int:
             cold["cold_read_ratio"] = round(cold["cold_ours_train_fps"] / cold["cold_raw_train_fps"], 3)
         result = {
             "write_ratio": round(statistics.median(ours) / statistics.median(bare), 3),
-            "write_mb_s": round(statistics.median(ours), 1), "bare_write_mb_s": round(statistics.median(bare), 1),
-            "write_rounds": rounds, "write_seconds_of_data": write_s,
-            "finalize_s": round(finalize_s, 3), "finalize_aligned_frames": T60,
+            "write_mb_s": round(statistics.median(ours), 1),
+            "bare_write_mb_s": round(statistics.median(bare), 1),
+            "write_rounds": rounds,
+            "write_seconds_of_data": write_s,
+            "finalize_s": round(finalize_s, 3),
+            "finalize_aligned_frames": T60,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "read_ratio": round(warm["warm_ours_train_fps"] / warm["warm_raw_train_fps"], 3),
             "read_ratio_reduce4": round(warm["warm_ours_train4_fps"] / warm["warm_raw_train_fps"], 3),
             "read_ratio_full": round(warm["warm_ours_full_fps"] / warm["warm_raw_full_fps"], 3),
-            **warm, **cold,
-            "size_ratio": round(size_ratio, 4), "jpeg_kb_per_frame": round(ours_bytes / T / 1024, 1),
-            "read_frames": T, "frame_size": f"{W}x{H}", "train_size": f"{TRAIN[0]}x{TRAIN[1]}", "quick": q,
+            **warm,
+            **cold,
+            "size_ratio": round(size_ratio, 4),
+            "jpeg_kb_per_frame": round(ours_bytes / T / 1024, 1),
+            "read_frames": T,
+            "frame_size": f"{W}x{H}",
+            "train_size": f"{TRAIN[0]}x{TRAIN[1]}",
+            "quick": q,
         }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

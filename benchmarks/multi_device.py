@@ -81,14 +81,16 @@ def _sync_ms(errors: dict[str, tuple[np.ndarray, np.ndarray]]) -> float:
     grid = np.linspace(lo, hi, 4000)
     e = {k: np.interp(grid, t, x) for k, (t, x) in errors.items()}
     names = list(e)
-    return max(float(np.sqrt(np.mean((e[a] - e[b]) ** 2)) * 1e3) for i, a in enumerate(names) for b in names[i + 1:])
+    return max(float(np.sqrt(np.mean((e[a] - e[b]) ** 2)) * 1e3) for i, a in enumerate(names) for b in names[i + 1 :])
 
 
 def _decode_rate(n: int = 3000) -> float:
     rng = np.random.default_rng(0)  # a press and release (smooth: every frame passes the plausibility rules)
     press = np.clip(np.sin(2 * np.pi * np.arange(n) / 300.0), 0, None)
-    maps = np.round(press[:, None, None, None] * 2500 * rng.uniform(0, 1, (3, xhand.ROWS, xhand.COLS))
-                    + rng.uniform(0, 20, (n, 3, xhand.ROWS, xhand.COLS))).astype(np.int64)
+    maps = np.round(
+        press[:, None, None, None] * 2500 * rng.uniform(0, 1, (3, xhand.ROWS, xhand.COLS))
+        + rng.uniform(0, 20, (n, 3, xhand.ROWS, xhand.COLS))
+    ).astype(np.int64)
     res = np.stack([np.zeros(n), np.zeros(n), np.round(250 * press)], 1).astype(np.int64)
     data = xhand.encode_frames(res, maps, np.arange(n) * 10)
     best = 0.0
@@ -97,7 +99,7 @@ def _decode_rate(n: int = 3000) -> float:
         c0 = time.process_time()
         frames = 0
         for k in range(0, len(data), 65536):
-            frames += sum(len(b) for b in d.feed(data[k:k + 65536]).blocks)
+            frames += sum(len(b) for b in d.feed(data[k : k + 65536]).blocks)
         frames += sum(len(b) for b in d.flush().blocks)
         assert frames == n, (frames, n)
         best = max(best, frames / max(time.process_time() - c0, 1e-9))
@@ -111,12 +113,17 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     seconds = 10.0 if args.quick else 40.0
     tmp = Path(tempfile.mkdtemp(prefix="dexumi-multi-bench-"))
-    procs = {"exo_right": SimDeviceProcess("--channels", 16, "--rate", 2000, "--seed", 1, "--drift-ppm", 30,
-                                           truth=tmp / "right.bin"),
-             "exo_left": SimDeviceProcess("--channels", 16, "--rate", 2000, "--seed", 2, "--drift-ppm", -20,
-                                          truth=tmp / "left.bin"),
-             "tactile_right": SimDeviceProcess("--protocol", "xhand-tactile", "--rate", 100, "--seed", 3,
-                                               "--drift-ppm", 45, truth=tmp / "tactile.bin")}
+    procs = {
+        "exo_right": SimDeviceProcess(
+            "--channels", 16, "--rate", 2000, "--seed", 1, "--drift-ppm", 30, truth=tmp / "right.bin"
+        ),
+        "exo_left": SimDeviceProcess(
+            "--channels", 16, "--rate", 2000, "--seed", 2, "--drift-ppm", -20, truth=tmp / "left.bin"
+        ),
+        "tactile_right": SimDeviceProcess(
+            "--protocol", "xhand-tactile", "--rate", 100, "--seed", 3, "--drift-ppm", 45, truth=tmp / "tactile.bin"
+        ),
+    }
     drivers: dict[str, EncoderDriver] = {}
     try:
         # as a multi-device session holds them: every reader with coalesced reads (dexumi/devices/coalesce.py)
@@ -151,11 +158,21 @@ def main() -> int:
         for p in procs.values():
             p.stop()
     decode = _decode_rate(1000 if args.quick else 3000)
-    print(json.dumps({"multi_reader_cpu_pct": round(multi_pct, 2), "single_reader_cpu_pct": round(single_pct, 2),
-                      "multi_vs_single": round(multi_pct / single_pct, 2) if single_pct > 0 else None,
-                      "cross_device_sync_ms": round(sync, 4), "tactile_frames_per_s": round(decode),
-                      "tactile_live_frames_per_s": round(live, 1), "samples": samples, "seconds": round(wall, 2),
-                      "quick": bool(args.quick)}))
+    print(
+        json.dumps(
+            {
+                "multi_reader_cpu_pct": round(multi_pct, 2),
+                "single_reader_cpu_pct": round(single_pct, 2),
+                "multi_vs_single": round(multi_pct / single_pct, 2) if single_pct > 0 else None,
+                "cross_device_sync_ms": round(sync, 4),
+                "tactile_frames_per_s": round(decode),
+                "tactile_live_frames_per_s": round(live, 1),
+                "samples": samples,
+                "seconds": round(wall, 2),
+                "quick": bool(args.quick),
+            }
+        )
+    )
     return 0
 
 

@@ -53,9 +53,26 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def start_sender(port: int, seconds: float, truth: Path) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.Popen([sys.executable, "-m", "dexumi.devices.pose.sender", "--port", str(port), "--rate",
-                             str(RATE), "--seconds", str(seconds), "--offset", "12345", "--drift", "50",
-                             "--truth", str(truth)], env=env)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dexumi.devices.pose.sender",
+            "--port",
+            str(port),
+            "--rate",
+            str(RATE),
+            "--seconds",
+            str(seconds),
+            "--offset",
+            "12345",
+            "--drift",
+            "50",
+            "--truth",
+            str(truth),
+        ],
+        env=env,
+    )
 
 
 def record_udp(seconds: float, tmp: Path) -> dict:
@@ -75,8 +92,12 @@ def record_udp(seconds: float, tmp: Path) -> dict:
     proc.wait(timeout=30)
     sent = np.load(truth_path)
     err = t - sent[a["index"], 1]
-    return {"cpu_pct": 100 * cpu / wall, "rms_ms": float(np.sqrt(np.mean(err ** 2)) * 1e3), "samples": len(t),
-            "expected": int(len(sent))}
+    return {
+        "cpu_pct": 100 * cpu / wall,
+        "rms_ms": float(np.sqrt(np.mean(err**2)) * 1e3),
+        "samples": len(t),
+        "expected": int(len(sent)),
+    }
 
 
 def record_bare(seconds: float, tmp: Path) -> dict:
@@ -112,7 +133,7 @@ def record_sim(seconds: float) -> dict:
     cpu, wall = time.process_time() - c0, time.monotonic() - w0
     src.close()
     err = t - src.truth()["capture_time"][a["index"]]
-    return {"cpu_pct": 100 * cpu / wall, "rms_ms": float(np.sqrt(np.mean(err ** 2)) * 1e3), "samples": len(t)}
+    return {"cpu_pct": 100 * cpu / wall, "rms_ms": float(np.sqrt(np.mean(err**2)) * 1e3), "samples": len(t)}
 
 
 def _free_port() -> int:
@@ -135,8 +156,7 @@ def record_episode(seconds: float, tmp: Path) -> dict:
     proc = start_sender(port, seconds, truth_path)
     bridge = PoseBridge([f"pose:udp:{port}:host=127.0.0.1,name=phone"], timeout_s=20.0)  # waits for the sender
     path = tmp / f"episode_{int(time.monotonic() * 1000) % 10000:04d}.h5.partial"
-    w = EpisodeWriter(path, EpisodeMeta(1, nominal_fps=30.0), EncoderLayout(1, ("j",)), [],
-                      pose=bridge.layouts())
+    w = EpisodeWriter(path, EpisodeMeta(1, nominal_fps=30.0), EncoderLayout(1, ("j",)), [], pose=bridge.layouts())
     c0, w0 = time.process_time(), time.monotonic()
     last = time.monotonic()
     while proc.poll() is None or time.monotonic() - last < 0.3:
@@ -154,8 +174,12 @@ def record_episode(seconds: float, tmp: Path) -> dict:
     with Episode.open(final) as ep:
         n = len(ep.raw_pose("phone")["time"])
     final.unlink()
-    return {"cpu_pct": 100 * cpu / wall, "samples": n, "expected": int(len(np.load(truth_path))),
-            "finalize_ms": finalize_ms}
+    return {
+        "cpu_pct": 100 * cpu / wall,
+        "samples": n,
+        "expected": int(len(np.load(truth_path))),
+        "finalize_ms": finalize_ms,
+    }
 
 
 def board_figures(fps: float) -> dict:
@@ -192,14 +216,19 @@ def board_figures(fps: float) -> dict:
         elif res.T_target_cam is not None:
             limited += 1
     e = ape(np.array(est), np.array(ref))
-    return {"board_ape_mm": round(e.trans_rms_mm, 3), "board_ape_deg": round(e.rot_rms_deg, 3),
-            "board_ape_max_mm": round(e.trans_max_mm, 3), "board_tracked_frac": round(e.n / len(jpegs), 3),
-            "board_limited_frac": round(limited / len(jpegs), 3), "board_frames": len(jpegs),
-            "board_track_ms": round(1e3 * float(np.median(cpu)), 2),
-            "board_track_mean_ms": round(1e3 * float(np.mean(cpu)), 2),
-            "board_detect_bare_ms": round(1e3 * float(np.median(cpu_bare)), 2),
-            "board_cost_ratio_vs_bare": round(float(np.median(cpu)) / max(float(np.median(cpu_bare)), 1e-9), 2),
-            "board_tag_backend": tracker.detector.tag_backend}
+    return {
+        "board_ape_mm": round(e.trans_rms_mm, 3),
+        "board_ape_deg": round(e.rot_rms_deg, 3),
+        "board_ape_max_mm": round(e.trans_max_mm, 3),
+        "board_tracked_frac": round(e.n / len(jpegs), 3),
+        "board_limited_frac": round(limited / len(jpegs), 3),
+        "board_frames": len(jpegs),
+        "board_track_ms": round(1e3 * float(np.median(cpu)), 2),
+        "board_track_mean_ms": round(1e3 * float(np.mean(cpu)), 2),
+        "board_detect_bare_ms": round(1e3 * float(np.median(cpu_bare)), 2),
+        "board_cost_ratio_vs_bare": round(float(np.median(cpu)) / max(float(np.median(cpu_bare)), 1e-9), 2),
+        "board_tag_backend": tracker.detector.tag_backend,
+    }
 
 
 def sfm_figures(quick: bool, tmp: Path) -> dict:
@@ -219,11 +248,18 @@ def sfm_figures(quick: bool, tmp: Path) -> dict:
     free = (d["state"] != LOST) & (b["state"] != TRACKING)
     est = pose_matrices(d["position"][free], d["orientation"][free])
     al, metric = ape(est, ep.T_board_cam[free], "sim3"), ape(est, ep.T_board_cam[free])
-    return {"sfm_ape_mm": round(al.trans_rms_mm, 3), "sfm_ape_deg": round(al.rot_rms_deg, 3),
-            "sfm_ape_metric_mm": round(metric.trans_rms_mm, 3), "sfm_scale_error": round(al.scale - 1, 4),
-            "sfm_board_free_frames": int(free.sum()), "sfm_frames": r.frames, "sfm_registered": r.registered,
-            "sfm_key_frames": r.extra["key_frames"], "sfm_seconds": round(wall, 1),
-            "sfm_board_fit_rms_mm": r.board_fit_rms_mm}
+    return {
+        "sfm_ape_mm": round(al.trans_rms_mm, 3),
+        "sfm_ape_deg": round(al.rot_rms_deg, 3),
+        "sfm_ape_metric_mm": round(metric.trans_rms_mm, 3),
+        "sfm_scale_error": round(al.scale - 1, 4),
+        "sfm_board_free_frames": int(free.sum()),
+        "sfm_frames": r.frames,
+        "sfm_registered": r.registered,
+        "sfm_key_frames": r.extra["key_frames"],
+        "sfm_seconds": round(wall, 1),
+        "sfm_board_fit_rms_mm": r.board_fit_rms_mm,
+    }
 
 
 def main() -> None:
@@ -248,15 +284,19 @@ def main() -> None:
     out = {
         "pose_cpu_pct": round(med(rec, "cpu_pct"), 2),
         "pose_finalize_cpu_ms": round(med(rec, "finalize_ms"), 1),
-        "pose_recorded_samples": int(med(rec, "samples")), "pose_recorded_expected": int(med(rec, "expected")),
+        "pose_recorded_samples": int(med(rec, "samples")),
+        "pose_recorded_expected": int(med(rec, "expected")),
         "pose_source_cpu_pct": round(med(udp, "cpu_pct"), 2),
         "pose_bare_cpu_pct": round(med(bare, "cpu_pct"), 2),
         "pose_cost_ratio_vs_bare": round(med(udp, "cpu_pct") / max(med(bare, "cpu_pct"), 1e-6), 2),
         "pose_sim_cpu_pct": round(med(sim, "cpu_pct"), 2),
         "udp_time_rms_ms": round(med(udp, "rms_ms"), 4),
         "sim_time_rms_ms": round(med(sim, "rms_ms"), 4),
-        "udp_samples": int(med(udp, "samples")), "udp_expected": int(med(udp, "expected")),
-        "rate_hz": RATE, "seconds": seconds, "rounds": rounds,
+        "udp_samples": int(med(udp, "samples")),
+        "udp_expected": int(med(udp, "expected")),
+        "rate_hz": RATE,
+        "seconds": seconds,
+        "rounds": rounds,
         **board,
         **sfm,
     }

@@ -38,8 +38,22 @@ def main() -> int:
     seconds = args.seconds or (45.0 if args.quick else 180.0)
     dexumi = Path(sys.executable).parent / "dexumi"
     with tempfile.TemporaryDirectory(prefix="dexumi-rss-") as out:
-        cmd = [str(dexumi), "record", "--headless", "--port", "sim", "--camera", CAMERA, "--camera", CAMERA.replace(
-            "sim:", "sim:seed=1,"), "--duration", str(seconds), "--out", out, "--json"]
+        cmd = [
+            str(dexumi),
+            "record",
+            "--headless",
+            "--port",
+            "sim",
+            "--camera",
+            CAMERA,
+            "--camera",
+            CAMERA.replace("sim:", "sim:seed=1,"),
+            "--duration",
+            str(seconds),
+            "--out",
+            out,
+            "--json",
+        ]
         err = tempfile.TemporaryFile(mode="w+t")  # a file, not a pipe: a full pipe would stall the recorder
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT)
         p = psutil.Process(proc.pid)
@@ -64,11 +78,18 @@ def main() -> int:
     warm = max(10.0, 0.2 * seconds)
     sel = (t >= warm) & (t <= seconds)
     slope = float(np.polyfit(t[sel], r[sel], 1)[0] * 60.0) if sel.sum() >= 5 else float("nan")
-    result = {"rss_slope_mb_per_min": round(slope, 3), "rss_start_mb": round(float(r[sel][0]), 1),
-              "rss_end_mb": round(float(r[sel][-1]), 1), "rss_max_mb": round(float(r.max()), 1),
-              "children_rss_end_mb": round(float(kids[-1]), 1), "seconds": seconds, "warmup_s": warm,
-              "samples": int(sel.sum()), "streams": episode.get("status", {}).get("streams"),
-              "cameras": [CAMERA, CAMERA]}
+    result = {
+        "rss_slope_mb_per_min": round(slope, 3),
+        "rss_start_mb": round(float(r[sel][0]), 1),
+        "rss_end_mb": round(float(r[sel][-1]), 1),
+        "rss_max_mb": round(float(r.max()), 1),
+        "children_rss_end_mb": round(float(kids[-1]), 1),
+        "seconds": seconds,
+        "warmup_s": warm,
+        "samples": int(sel.sum()),
+        "streams": episode.get("status", {}).get("streams"),
+        "cameras": [CAMERA, CAMERA],
+    }
     print(json.dumps(result))
     return 0
 

@@ -42,7 +42,7 @@ MAP = ROOT / "dexumi" / "hands" / "maps" / "inspire.yaml"
 DEXRET_PYTHON = Path(os.environ.get("DEXRET_PYTHON", "/tmp/dexret-venv/bin/python"))
 REFERENCE = {"dexret_ref_median_ms": 3.3, "dexret_ref_p95_ms": 9.9}
 
-DEXRET_SCRIPT = r'''
+DEXRET_SCRIPT = r"""
 import json, sys, time
 import numpy as np
 import torch
@@ -62,7 +62,7 @@ for t in targets:
     times.append(time.perf_counter() - a)
     qs.append(q)
 np.savez(out_path, q=np.array(qs), times=np.array(times), names=np.array(r.joint_names))
-'''
+"""
 
 
 def _angle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -74,7 +74,12 @@ def keypoints_to_inspire_exo(kp: np.ndarray, exo: HandKinematics) -> np.ndarray:
     """MediaPipe keypoints (N,21,3) -> inspire_exo q (N, nq): finger proximal = MCP flexion (bone angle);
     thumb yaw = direction of the thumb in the palm plane; thumb pitch = a third of its total bend."""
     q = np.zeros((kp.shape[0], exo.nq))
-    for name, (a, b, c) in {"index": (0, 5, 6), "middle": (0, 9, 10), "ring": (0, 13, 14), "pinky": (0, 17, 18)}.items():
+    for name, (a, b, c) in {
+        "index": (0, 5, 6),
+        "middle": (0, 9, 10),
+        "ring": (0, 13, 14),
+        "pinky": (0, 17, 18),
+    }.items():
         q[:, exo.index(f"exo_{name}")] = _angle(kp[:, b] - kp[:, a], kp[:, c] - kp[:, b])
     v = kp[:, 4] - kp[:, 1]
     q[:, exo.index("exo_thumb_yaw")] = np.arctan2(v[:, 0], v[:, 1])
@@ -132,24 +137,37 @@ def run_dexret(targets: np.ndarray, links: tuple[str, ...], actuated: tuple[str,
         sp.write_text(DEXRET_SCRIPT)
         urdf = str(registry.get("inspire_like").path)
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-        p = subprocess.run([str(DEXRET_PYTHON), str(sp), urdf, str(tp), str(op), ",".join(links), ",".join(actuated)],
-                           capture_output=True, text=True, timeout=900, env=env)
+        p = subprocess.run(
+            [str(DEXRET_PYTHON), str(sp), urdf, str(tp), str(op), ",".join(links), ",".join(actuated)],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env=env,
+        )
         if p.returncode != 0 or not op.exists():
             log.warning("dex-retargeting failed (%s): quoting the reference figures", p.stderr.strip()[-300:])
             return {}
         with np.load(op, allow_pickle=False) as z:
             q, times, names = z["q"], z["times"], [str(n) for n in z["names"]]
     qf = q[:, [names.index(n) for n in full.joint_names]]  # dex-retargeting's order -> ours, by name
-    return {"dexret_median_ms": float(np.median(times) * 1e3), "dexret_p95_ms": float(np.percentile(times, 95) * 1e3),
-            "dexret_error_mm": tip_error_mm(full, qf, links, targets), "dexret_frames": int(len(times))}
+    return {
+        "dexret_median_ms": float(np.median(times) * 1e3),
+        "dexret_p95_ms": float(np.percentile(times, 95) * 1e3),
+        "dexret_error_mm": tip_error_mm(full, qf, links, targets),
+        "dexret_frames": int(len(times)),
+    }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer passes (under a minute)")
     ap.add_argument("--no-dexret", action="store_true", help="skip dex-retargeting even if installed")
-    ap.add_argument("--source", choices=("auto", "keypoints", "synthetic"), default="auto",
-                    help="targets from the real keypoints (auto: when present) or the emulator's motion model")
+    ap.add_argument(
+        "--source",
+        choices=("auto", "keypoints", "synthetic"),
+        default="auto",
+        help="targets from the real keypoints (auto: when present) or the emulator's motion model",
+    )
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     joint = Retargeter.from_map(MAP)
@@ -162,8 +180,10 @@ def main() -> int:
         exo_q = keypoints_to_inspire_exo(np.load(KEYPOINTS, allow_pickle=False), joint.exo)
         source = f"keypoints: {KEYPOINTS.name}"
     else:
-        log.info("targets from the emulator's grasp-cycle motion (%s)", "asked" if args.source == "synthetic"
-                 else f"{KEYPOINTS} absent")
+        log.info(
+            "targets from the emulator's grasp-cycle motion (%s)",
+            "asked" if args.source == "synthetic" else f"{KEYPOINTS} absent",
+        )
         exo_q = synthetic_inspire_exo(joint.exo)
         source = "synthetic: emulator grasp-cycle motion, seed 0, 1500 frames at 30 Hz"
     channels = np.empty_like(exo_q)
@@ -185,15 +205,24 @@ def main() -> int:
                 continue
             dex_rounds.append(dex)
             ratios.append(dex["dexret_median_ms"] / (np.median(times) * 1e3))
-            log.info("round %d: ours %.3f ms, dex-retargeting %.3f ms (x%.1f)", r, np.median(times) * 1e3,
-                     dex["dexret_median_ms"], ratios[-1])
+            log.info(
+                "round %d: ours %.3f ms, dex-retargeting %.3f ms (x%.1f)",
+                r,
+                np.median(times) * 1e3,
+                dex["dexret_median_ms"],
+                ratios[-1],
+            )
     times = np.concatenate(times_all)
     err = tip_error_mm(tip.robot, q, links, targets)
     err_joint = tip_error_mm(tip.robot, joint.retarget(channels), links, targets)
     # the same problem solved to convergence (no temporal term): how close the per-frame solve gets
-    conv = FingertipSolver(tip.robot, links, settings=SolverSettings(iterations=100, temporal_weight=0.0,
-                                                                      tolerance=1e-10, rel_decrease=0.0,
-                                                                      extrapolate=False))
+    conv = FingertipSolver(
+        tip.robot,
+        links,
+        settings=SolverSettings(
+            iterations=100, temporal_weight=0.0, tolerance=1e-10, rel_decrease=0.0, extrapolate=False
+        ),
+    )
     q_conv, _ = conv.solve_batch(targets)
     out = {
         "targets_source": source,
@@ -207,8 +236,12 @@ def main() -> int:
         "joint_mode_tip_error_mm": err_joint,
     }
     if dex_rounds:
-        out.update({k: float(np.median([d[k] for d in dex_rounds])) for k in ("dexret_median_ms", "dexret_p95_ms",
-                                                                               "dexret_error_mm")})
+        out.update(
+            {
+                k: float(np.median([d[k] for d in dex_rounds]))
+                for k in ("dexret_median_ms", "dexret_p95_ms", "dexret_error_mm")
+            }
+        )
         out["dexret_frames"] = dex_rounds[0]["dexret_frames"]
         out["speedup_vs_dexret_median"] = float(np.median(ratios))
         out["speedup_vs_dexret_rounds"] = [round(x, 2) for x in ratios]

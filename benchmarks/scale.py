@@ -102,14 +102,19 @@ def main() -> None:
         wall = {k: min(v) for k, v in best.items()}
         per_min = {k: round(n / w * 60, 2) for k, w in wall.items()}
         out = {
-            "episodes": n, "episode_s": secs, "image_size": f"{size[0]}x{size[1]}", "rounds": rounds,
+            "episodes": n,
+            "episode_s": secs,
+            "image_size": f"{size[0]}x{size[1]}",
+            "rounds": rounds,
             "cluster": "private ray.init(num_cpus=2)" if a.quick else "2 x `ray start` nodes, 1 CPU each",
-            "local_eps_per_min": per_min["local"], "ray_eps_per_min_1w": per_min["1w"],
+            "local_eps_per_min": per_min["local"],
+            "ray_eps_per_min_1w": per_min["1w"],
             "ray_eps_per_min_2w": per_min["2w"],
             "ray_2w_vs_local": round(per_min["2w"] / per_min["local"], 3),
             "ray_task_overhead_ms": round(over, 2),
             "ray_vs_local_ms_per_task": round((wall["2w"] - wall["local"]) / (2 * n) * 1e3, 1),
-            "local_s_per_episode": round(wall["local"] / n, 3), "ray_cluster_start_s": round(start_s, 1),
+            "local_s_per_episode": round(wall["local"] / n, 3),
+            "ray_cluster_start_s": round(start_s, 1),
             "walls_s": {k: [round(x, 2) for x in v] for k, v in best.items()},
         }
     finally:

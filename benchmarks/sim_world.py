@@ -61,8 +61,7 @@ class Ours:
     """The real scene's two cameras, rendered in turn."""
 
     def __init__(self, width: int, height: int, shadows: bool = False, jpeg: bool = False) -> None:
-        self.world = World(WorldConfig(scene=SceneConfig(cameras=default_cameras(width, height, 2),
-                                                         shadows=shadows)))
+        self.world = World(WorldConfig(scene=SceneConfig(cameras=default_cameras(width, height, 2), shadows=shadows)))
         self.rs = [self.world.renderer(c) for c in self.world.camera_names]
         self.jpeg, self.n = jpeg, 0
         for r in self.rs:
@@ -162,12 +161,21 @@ def two_core_rate(width: int, height: int, seconds: float) -> dict:
     import subprocess
 
     env = dict(os.environ, LP_NUM_THREADS="0")
-    ps = [subprocess.Popen([sys.executable, __file__, "--worker", f"{width}x{height}:{seconds}:{i}"],
-                           stdout=subprocess.PIPE, text=True, env=env) for i in range(2)]
+    ps = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--worker", f"{width}x{height}:{seconds}:{i}"],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for i in range(2)
+    ]
     outs = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in ps]
     key = f"{width}x{height}"
-    return {f"render_fps_two_cores_{key}": round(sum(o["frames"] / o["cpu_s"] for o in outs), 1),
-            f"render_fps_two_cores_wall_{key}": round(sum(o["frames"] / o["wall_s"] for o in outs), 1)}
+    return {
+        f"render_fps_two_cores_{key}": round(sum(o["frames"] / o["cpu_s"] for o in outs), 1),
+        f"render_fps_two_cores_wall_{key}": round(sum(o["frames"] / o["wall_s"] for o in outs), 1),
+    }
 
 
 def _proc_cpu(pid: int) -> float:
@@ -201,20 +209,26 @@ def realtime(seconds: float) -> dict:
     for c in cams:
         c.close()
     frames = int(sum(counts.values()))
-    return {"realtime_cpu_pct": round(100.0 * cpu / wall, 1), "realtime_frames": frames,
-            # what 2 cameras x 30 fps cost, from the CPU each delivered frame took (independent of how much
-            # of the machine the neighbours left us)
-            "realtime_cpu_pct_at_30fps": round(100.0 * cpu / max(frames, 1) * 60.0, 1),
-            "realtime_dropped": int(sum(int(t["lost"].sum()) for t in truth)),
-            "realtime_late_frames": int(late), "realtime_seconds": round(wall, 1)}
+    return {
+        "realtime_cpu_pct": round(100.0 * cpu / wall, 1),
+        "realtime_frames": frames,
+        # what 2 cameras x 30 fps cost, from the CPU each delivered frame took (independent of how much
+        # of the machine the neighbours left us)
+        "realtime_cpu_pct_at_30fps": round(100.0 * cpu / max(frames, 1) * 60.0, 1),
+        "realtime_dropped": int(sum(int(t["lost"].sum()) for t in truth)),
+        "realtime_late_frames": int(late),
+        "realtime_seconds": round(wall, 1),
+    }
 
 
 def prerendered(seconds: float) -> dict:
     """Two world cameras that render a `seconds` clip ahead, then play it at native pacing."""
     from dexumi.devices.cameras.world import WorldCamera, WorldCameraConfig
 
-    cams = [WorldCamera(WorldCameraConfig(name=f"wrist{i}", width=640, height=480, fps=30.0,
-                                          prerender_s=seconds)) for i in range(2)]
+    cams = [
+        WorldCamera(WorldCameraConfig(name=f"wrist{i}", width=640, height=480, fps=30.0, prerender_s=seconds))
+        for i in range(2)
+    ]
     w0 = time.monotonic()
     leads = [c.spawn() for c in cams]
     pids = [c._proc.pid for c in cams]
@@ -232,11 +246,14 @@ def prerendered(seconds: float) -> dict:
     for c in cams:
         c.close()
     frames = int(sum(counts.values()))
-    return {"prerender_clip_frames": 2 * int(round(seconds * 30)), "prerender_frames": frames,
-            "prerender_render_cpu_ms_per_frame": round(1e3 * render_cpu / max(2 * seconds * 30, 1), 2),
-            "prerender_prepare_s": round(prepare, 1),
-            "prerender_dropped": int(sum(int(t["lost"].sum()) for t in truth)),
-            "prerender_late_frames": int(late)}
+    return {
+        "prerender_clip_frames": 2 * int(round(seconds * 30)),
+        "prerender_frames": frames,
+        "prerender_render_cpu_ms_per_frame": round(1e3 * render_cpu / max(2 * seconds * 30, 1), 2),
+        "prerender_prepare_s": round(prepare, 1),
+        "prerender_dropped": int(sum(int(t["lost"].sum()) for t in truth)),
+        "prerender_late_frames": int(late),
+    }
 
 
 def _read_all(cams, t_end: float) -> dict:
@@ -268,9 +285,12 @@ def main() -> None:
         return
     logging.basicConfig(level=logging.WARNING)
     secs, rounds = (0.4, 3) if args.quick else (6.0, 5)
-    res: dict = {"render_fps_basis": "frames per CPU second of the rendering process (one core)",
-                 "gl": os.environ.get("MUJOCO_GL", ""), "cpus": os.cpu_count(),
-                 "load_avg_1min": round(os.getloadavg()[0], 2)}
+    res: dict = {
+        "render_fps_basis": "frames per CPU second of the rendering process (one core)",
+        "gl": os.environ.get("MUJOCO_GL", ""),
+        "cpus": os.cpu_count(),
+        "load_avg_1min": round(os.getloadavg()[0], 2),
+    }
     res.update(render_figures(secs, rounds))
     res.update(two_core_rate(240, 240, 3.0 if args.quick else 15.0))
     res["render_fps_240x240_one_core"] = res["render_fps_240x240"]

@@ -53,8 +53,17 @@ def check(path: Path, rate_hz: float, reduce: int) -> tuple[float, float, list[f
         ang = enc["angles"][:]
         diffs = []
         for name, g in f[S.CAMERAS].items():
-            c = L.check_camera(name, et, ang, g["jpeg"], g["mapped_time"][:], float(g.attrs["latency_s"]), True,
-                               rate_hz=rate_hz, reduce=reduce)
+            c = L.check_camera(
+                name,
+                et,
+                ang,
+                g["jpeg"],
+                g["mapped_time"][:],
+                float(g.attrs["latency_s"]),
+                True,
+                rate_hz=rate_hz,
+                reduce=reduce,
+            )
             diffs.append(c.difference_s * 1e3 if c.difference_s is not None else float("nan"))
         return time.process_time() - c0, time.perf_counter() - t0, diffs
 
@@ -87,13 +96,21 @@ def main() -> int:
         rank_paths(sorted(copies.iterdir()))
         rank_s = time.perf_counter() - t
     o, b = statistics.median(ours), statistics.median(base)
-    out = {"episode_s": round(duration, 2), "camera_frames": frames,
-           "selfcheck_cpu_s": round(o, 3), "selfcheck_cpu_s_per_60s_episode": round(o * per60, 3),
-           "selfcheck_wall_s_per_60s_episode": round(statistics.median(ours_wall) * per60, 3),
-           "load_average_1min": round(__import__("os").getloadavg()[0], 1),
-           "baseline_full_rate_cpu_s_per_60s_episode": round(b * per60, 3), "selfcheck_cost_ratio": round(o / b, 3),
-           "difference_ms_ours": [round(x, 2) for x in d_ours], "difference_ms_baseline": [round(x, 2) for x in d_base],
-           "rank_episodes_per_s": round(6 / rank_s, 2), "rounds": rounds, "quick": args.quick}
+    out = {
+        "episode_s": round(duration, 2),
+        "camera_frames": frames,
+        "selfcheck_cpu_s": round(o, 3),
+        "selfcheck_cpu_s_per_60s_episode": round(o * per60, 3),
+        "selfcheck_wall_s_per_60s_episode": round(statistics.median(ours_wall) * per60, 3),
+        "load_average_1min": round(__import__("os").getloadavg()[0], 1),
+        "baseline_full_rate_cpu_s_per_60s_episode": round(b * per60, 3),
+        "selfcheck_cost_ratio": round(o / b, 3),
+        "difference_ms_ours": [round(x, 2) for x in d_ours],
+        "difference_ms_baseline": [round(x, 2) for x in d_base],
+        "rank_episodes_per_s": round(6 / rank_s, 2),
+        "rounds": rounds,
+        "quick": args.quick,
+    }
     print(json.dumps(out))
     return 0
 

@@ -44,7 +44,7 @@ class StructXHandReader:
             j = buf.find(b"\x55\xaa", i)
             if j < 0 or j + xhand.FRAME_SIZE > len(buf):
                 break
-            frame = bytes(buf[j:j + xhand.FRAME_SIZE])
+            frame = bytes(buf[j : j + xhand.FRAME_SIZE])
             if sum(frame[2:-1]) & 0xFF == frame[-1]:
                 out.append(_XHAND.unpack_from(frame, 2))
                 i = j + xhand.FRAME_SIZE
@@ -58,8 +58,9 @@ class StructXHandReader:
 def xhand_stream(n: int) -> bytes:
     rng = np.random.default_rng(0)
     press = np.clip(np.sin(2 * np.pi * np.arange(n) / 300.0), 0, None)
-    maps = np.round(press[:, None, None, None] * 2500 * rng.uniform(0, 1, (3, 10, 12))
-                    + rng.uniform(0, 20, (n, 3, 10, 12))).astype(np.int64)
+    maps = np.round(
+        press[:, None, None, None] * 2500 * rng.uniform(0, 1, (3, 10, 12)) + rng.uniform(0, 20, (n, 3, 10, 12))
+    ).astype(np.int64)
     res = np.stack([np.zeros(n), np.zeros(n), np.round(250 * press)], 1).astype(np.int64)
     return xhand.encode_frames(res, maps, np.arange(n) * 10)
 
@@ -78,7 +79,7 @@ def rate(make, data: bytes, count, rounds: int) -> float:
         d = make()
         t0 = time.perf_counter()
         for i in range(0, len(data), CHUNK):
-            d.feed(data[i:i + CHUNK])
+            d.feed(data[i : i + CHUNK])
         if hasattr(d, "flush"):
             d.flush()
         out.append(count(d) / (time.perf_counter() - t0))
@@ -97,12 +98,22 @@ def main() -> None:
     # one board at 100 Hz read in 10 ms pieces (one frame per read), as a reader thread would see it
     d, t0 = XHandTactileDecoder(), time.process_time()
     for i in range(0, min(len(xd), 2000 * xhand.FRAME_SIZE), xhand.FRAME_SIZE):
-        d.feed(xd[i:i + xhand.FRAME_SIZE])
+        d.feed(xd[i : i + xhand.FRAME_SIZE])
     frames = min(n, 2000)
     cpu_pct = 100 * (time.process_time() - t0) / (frames / 100.0)
-    print(json.dumps({"tactile_frames_per_s": round(ours), "baseline_tactile_frames_per_s": round(base),
-                      "tactile_speedup": round(ours / base, 2), "fsr_frames_per_s": round(fsr_rate),
-                      "tactile_board_cpu_pct": round(cpu_pct, 3), "frames": n, "rounds": rounds}))
+    print(
+        json.dumps(
+            {
+                "tactile_frames_per_s": round(ours),
+                "baseline_tactile_frames_per_s": round(base),
+                "tactile_speedup": round(ours / base, 2),
+                "fsr_frames_per_s": round(fsr_rate),
+                "tactile_board_cpu_pct": round(cpu_pct, 3),
+                "frames": n,
+                "rounds": rounds,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -46,9 +46,16 @@ def make_episode(folder: Path, seconds: float, fps: float = 30.0, rate: float = 
 
     rt, map_text = load_retargeter(bundled_map("inspire_like"), 6)
     folder.mkdir(parents=True, exist_ok=True)
-    meta = EpisodeMeta(number=1, task="benchmark", robot_hand="inspire_like", exoskeleton="inspire_exo",
-                       nominal_fps=fps, retarget_map_yaml=map_text, main_camera="wrist0",
-                       software_version="benchmark")
+    meta = EpisodeMeta(
+        number=1,
+        task="benchmark",
+        robot_hand="inspire_like",
+        exoskeleton="inspire_exo",
+        nominal_fps=fps,
+        retarget_map_yaml=map_text,
+        main_camera="wrist0",
+        software_version="benchmark",
+    )
     enc = EncoderLayout(channels=6, joint_names=tuple(rt.channels), nominal_rate_hz=rate)
     cams = [CameraLayout(c, 640, 480, fps=fps) for c in ("wrist0", "wrist1")]
     w = EpisodeWriter(folder / "episode_0001.h5.partial", meta, enc, cams, action_names=tuple(rt.robot_joint_names))
@@ -70,8 +77,9 @@ def make_episode(folder: Path, seconds: float, fps: float = 30.0, rate: float = 
         w.append_encoder([EncoderBatch(idx, idx * int(1e6 / rate), t, t, (ang * 1e5).astype(np.int32), ang)])
         while n_cam / fps < s + 1:
             for c in ("wrist0", "wrist1"):
-                w.append_frames(c, [CameraFrame(c, n_cam, t0 + n_cam / fps + 0.002, jpegs[n_cam % 90], "jpeg", 640,
-                                                480)])
+                w.append_frames(
+                    c, [CameraFrame(c, n_cam, t0 + n_cam / fps + 0.002, jpegs[n_cam % 90], "jpeg", 640, 480)]
+                )
             n_cam += 1
         w.maybe_flush()
     return w.finalize("success", retargeter=rt)
@@ -85,8 +93,11 @@ def peak_rss_mb() -> float:
 
 def cpu_s() -> float:
     """CPU seconds (user + system) of this process, its threads and its finished children."""
-    return sum(getattr(resource.getrusage(w), f) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
-               for f in ("ru_utime", "ru_stime"))
+    return sum(
+        getattr(resource.getrusage(w), f)
+        for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+        for f in ("ru_utime", "ru_stime")
+    )
 
 
 def step(kind: str, args: list[str]) -> dict:
@@ -97,7 +108,11 @@ def step(kind: str, args: list[str]) -> dict:
 
         files = [Path(a) for a in args[1:]]
         res = validate_paths(files, workers=int(args[0]), progress=False)
-        out = {"files": len(files), "failed": res.failed(), "checks": {c.check: c.level for c in res.episodes[0].checks}}
+        out = {
+            "files": len(files),
+            "failed": res.failed(),
+            "checks": {c.check: c.level for c in res.episodes[0].checks},
+        }
     else:
         from dexumi.export import ExportOptions, export_paths
 
@@ -114,8 +129,9 @@ def step(kind: str, args: list[str]) -> dict:
 
 
 def measure(kind: str, *args: object) -> dict:
-    p = subprocess.run([sys.executable, __file__, "--step", kind, *map(str, args)], capture_output=True, text=True,
-                       cwd=REPO)
+    p = subprocess.run(
+        [sys.executable, __file__, "--step", kind, *map(str, args)], capture_output=True, text=True, cwd=REPO
+    )
     if p.returncode != 0:
         raise SystemExit(f"step {kind} failed: {p.stderr[-800:]}")
     return json.loads(p.stdout.strip().splitlines()[-1])
@@ -172,8 +188,12 @@ def lerobot_writer(export_dir: Path, dst: Path, limit: int, vcodec: str) -> dict
     if not (py.parent.parent / ".ok").exists():
         print("lerobot venv absent (/tmp/dexumi-venvs/lerobot): run tests/test_export_loaders.py once", file=sys.stderr)
         return None
-    p = subprocess.run([str(py), "-c", LEROBOT_WRITER, str(export_dir), str(dst), str(limit), vcodec], capture_output=True,
-                       text=True, timeout=1200)
+    p = subprocess.run(
+        [str(py), "-c", LEROBOT_WRITER, str(export_dir), str(dst), str(limit), vcodec],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     if p.returncode != 0:
         print(f"LeRobot writer failed: {p.stderr[-600:]}", file=sys.stderr)
         return None
@@ -208,23 +228,39 @@ def main() -> None:
         twin.parent.mkdir()
         os.link(ep, twin)  # a second file for the parallel run, no extra disk
         v2 = measure("validate", 2, ep, twin)
-        result: dict = {"episode_s": seconds, "file_mb": round(mb, 1), "generate_s": round(gen, 2),
-                        "validate": {"seconds": v1["seconds"], "episodes_per_min": round(60 / v1["seconds"], 2),
-                                     "mb_per_s": round(mb / v1["seconds"], 1), "peak_rss_mb": v1["peak_rss_mb"],
-                                     "passed": not v1["failed"]},
-                        "validate_2_files_2_workers": {"seconds": v2["seconds"],
-                                                       "episodes_per_min": round(2 * 60 / v2["seconds"], 2),
-                                                       "mb_per_s": round(2 * mb / v2["seconds"], 1),
-                                                       "peak_rss_mb": v2["peak_rss_mb"]},
-                        "export_settings": {"fps": a.fps, "image_size": a.image_size}, "export": {}}
+        result: dict = {
+            "episode_s": seconds,
+            "file_mb": round(mb, 1),
+            "generate_s": round(gen, 2),
+            "validate": {
+                "seconds": v1["seconds"],
+                "episodes_per_min": round(60 / v1["seconds"], 2),
+                "mb_per_s": round(mb / v1["seconds"], 1),
+                "peak_rss_mb": v1["peak_rss_mb"],
+                "passed": not v1["failed"],
+            },
+            "validate_2_files_2_workers": {
+                "seconds": v2["seconds"],
+                "episodes_per_min": round(2 * 60 / v2["seconds"], 2),
+                "mb_per_s": round(2 * mb / v2["seconds"], 1),
+                "peak_rss_mb": v2["peak_rss_mb"],
+            },
+            "export_settings": {"fps": a.fps, "image_size": a.image_size},
+            "export": {},
+        }
         for fmt in ("act", "robomimic", "lerobot", "zarr"):
-            r = measure("export", fmt, ep, work / f"out-{fmt}", a.fps, a.image_size,
-                        "keep" if fmt == "lerobot" else "drop")
-            result["export"][fmt] = {"seconds": r["seconds"], "frames": r["frames"],
-                                     "frames_per_s": round(r["frames"] / r["seconds"], 1),
-                                     "episode_s_per_s": round(seconds / r["seconds"], 2),
-                                     "input_mb_per_s": round(mb / r["seconds"], 1), "mb_written": r["mb_written"],
-                                     "peak_rss_mb": r["peak_rss_mb"]}
+            r = measure(
+                "export", fmt, ep, work / f"out-{fmt}", a.fps, a.image_size, "keep" if fmt == "lerobot" else "drop"
+            )
+            result["export"][fmt] = {
+                "seconds": r["seconds"],
+                "frames": r["frames"],
+                "frames_per_s": round(r["frames"] / r["seconds"], 1),
+                "episode_s_per_s": round(seconds / r["seconds"], 2),
+                "input_mb_per_s": round(mb / r["seconds"], 1),
+                "mb_written": r["mb_written"],
+                "peak_rss_mb": r["peak_rss_mb"],
+            }
         result["zarr_frames_per_s"] = result["export"]["zarr"]["frames_per_s"]
         ours = result["export"]["lerobot"]["frames_per_s"]
         # LeRobot's writer as `LeRobotDataset.create` sets it up (its default codec, libsvtav1), and with H.264 (our

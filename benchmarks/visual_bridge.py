@@ -64,8 +64,13 @@ def accuracy(times: list[float], size: tuple[int, int]) -> dict:
         spec = human.camera_spec(cam)
         intr = Intrinsics.from_spec(spec)
         T = spec.T_wrist_cam()
-        b = VisualBridge({cam: CameraCalibration(cam, intr, CameraMount.from_matrix(T))}, "inspire_exo",
-                         "inspire_like", [j.name for j in human.actuated], list(robot.robot.robot_joint_names))
+        b = VisualBridge(
+            {cam: CameraCalibration(cam, intr, CameraMount.from_matrix(T))},
+            "inspire_exo",
+            "inspire_like",
+            [j.name for j in human.actuated],
+            list(robot.robot.robot_joint_names),
+        )
         P = T.copy()  # 2 mm / 1° mount error in a random direction
         d, ax = rng.normal(size=3), rng.normal(size=3)
         P[:3, :3] = cv2.Rodrigues(ax / np.linalg.norm(ax) * np.radians(1.0))[0] @ T[:3, :3]
@@ -86,7 +91,7 @@ def accuracy(times: list[float], size: tuple[int, int]) -> dict:
             _, _, rm = view.robot.render()
             hand_ious.append((rm & hand).sum() / max(1, (rm | hand).sum()))
             err = out.astype(np.float64)[hand] - truth.astype(np.float64)[hand]
-            psnrs.append(10 * np.log10(255.0 ** 2 / max(1e-9, float(np.mean(err ** 2)))))
+            psnrs.append(10 * np.log10(255.0**2 / max(1e-9, float(np.mean(err**2)))))
             view.exo.set_mount(P)
             view.exo.set_joints(dict(zip(b.exo_names, human.exo_angles())))
             me = view.exo.labels() > 0
@@ -95,10 +100,16 @@ def accuracy(times: list[float], size: tuple[int, int]) -> dict:
         rh.close()
         rr.close()
         b.close()
-    return {"mask_iou": float(np.mean(ious)), "mask_iou_min": float(np.min(ious)),
-            "mask_iou_2mm_1deg": float(np.mean(ious_err)), "mask_iou_2mm_1deg_min": float(np.min(ious_err)),
-            "overlay_psnr_db": float(np.mean(psnrs)), "overlay_psnr_db_min": float(np.min(psnrs)),
-            "hand_iou": float(np.mean(hand_ious)), "hand_iou_min": float(np.min(hand_ious))}
+    return {
+        "mask_iou": float(np.mean(ious)),
+        "mask_iou_min": float(np.min(ious)),
+        "mask_iou_2mm_1deg": float(np.mean(ious_err)),
+        "mask_iou_2mm_1deg_min": float(np.min(ious_err)),
+        "overlay_psnr_db": float(np.mean(psnrs)),
+        "overlay_psnr_db_min": float(np.min(psnrs)),
+        "hand_iou": float(np.mean(hand_ious)),
+        "hand_iou_min": float(np.min(hand_ious)),
+    }
 
 
 def main() -> None:

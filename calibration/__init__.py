@@ -9,14 +9,24 @@ from typing import TYPE_CHECKING
 from dexumi.lazy import Where, lazy_exports
 
 _NAMES: dict[str, Where] = {
-    "Profile": "dexumi.profile", "ProfileError": "dexumi.profile", "ChannelCalibration": "dexumi.profile",
-    "CameraIntrinsics": "dexumi.profile", "load_profile": "dexumi.profile", "save_profile": "dexumi.profile",
+    "Profile": "dexumi.profile",
+    "ProfileError": "dexumi.profile",
+    "ChannelCalibration": "dexumi.profile",
+    "CameraIntrinsics": "dexumi.profile",
+    "load_profile": "dexumi.profile",
+    "save_profile": "dexumi.profile",
     "validate_profile": "dexumi.profile",
-    "CalibrationRun": "calibration.wizard_steps", "RunOptions": "calibration.wizard_steps",
-    "BoardSpec": "calibration.board", "EncoderInput": "calibration.encoders", "fit_encoders": "calibration.encoders",
-    "zero_check": "calibration.encoders", "fit_joint_map": "calibration.jointmap",
-    "calibrate_camera": ("calibration.camera", "calibrate"), "HandPoses": "calibration.poses",
-    "SimRig": "calibration.sim", "SensorErrors": "dexumi.devices.simexo",
+    "CalibrationRun": "calibration.wizard_steps",
+    "RunOptions": "calibration.wizard_steps",
+    "BoardSpec": "calibration.board",
+    "EncoderInput": "calibration.encoders",
+    "fit_encoders": "calibration.encoders",
+    "zero_check": "calibration.encoders",
+    "fit_joint_map": "calibration.jointmap",
+    "calibrate_camera": ("calibration.camera", "calibrate"),
+    "HandPoses": "calibration.poses",
+    "SimRig": "calibration.sim",
+    "SensorErrors": "dexumi.devices.simexo",
 }
 __all__ = list(_NAMES)
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)

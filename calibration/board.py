@@ -48,8 +48,9 @@ class PrintedBoard:
     page_mm: tuple[float, float]
 
 
-def write_board(spec: BoardSpec, png: str | Path, pdf: str | Path, dpi: float = 300.0,
-                margin_mm: float = 10.0) -> PrintedBoard:
+def write_board(
+    spec: BoardSpec, png: str | Path, pdf: str | Path, dpi: float = 300.0, margin_mm: float = 10.0
+) -> PrintedBoard:
     """PNG (with its DPI) and PDF (image placed at true scale, on A4 when it fits, with a 100 mm bar)."""
     px_per_square = max(20, int(round(spec.square_mm / MM_PER_INCH * dpi)))
     true_dpi = px_per_square / spec.square_mm * MM_PER_INCH
@@ -66,14 +67,17 @@ def write_board(spec: BoardSpec, png: str | Path, pdf: str | Path, dpi: float = 
         page = (A4_MM[1], A4_MM[0])
     else:
         page = need
-    caption = (f"ChArUco {spec.squares_x}x{spec.squares_y}  square {spec.square_mm:g} mm  marker {spec.marker_mm:g} mm  "
-               f"{spec.dictionary}  -  print at 100 % (no fit to page); the bar must measure 100 mm")
+    caption = (
+        f"ChArUco {spec.squares_x}x{spec.squares_y}  square {spec.square_mm:g} mm  marker {spec.marker_mm:g} mm  "
+        f"{spec.dictionary}  -  print at 100 % (no fit to page); the bar must measure 100 mm"
+    )
     write_pdf(pdf, img, (img_w_mm, img_h_mm), page, caption)
     return PrintedBoard(png, pdf, px_per_square, true_dpi, page)
 
 
-def write_pdf(path: Path, gray: np.ndarray, size_mm: tuple[float, float], page_mm: tuple[float, float],
-              caption: str = "") -> None:
+def write_pdf(
+    path: Path, gray: np.ndarray, size_mm: tuple[float, float], page_mm: tuple[float, float], caption: str = ""
+) -> None:
     """A one-page PDF with `gray` drawn at exactly `size_mm`, centred near the top, caption and 100 mm bar below."""
     pw, ph = page_mm[0] * PT_PER_MM, page_mm[1] * PT_PER_MM
     iw, ih = size_mm[0] * PT_PER_MM, size_mm[1] * PT_PER_MM
@@ -81,20 +85,28 @@ def write_pdf(path: Path, gray: np.ndarray, size_mm: tuple[float, float], page_m
     y0 = ph - 10 * PT_PER_MM - ih
     bar_y = y0 - 12 * PT_PER_MM
     text = caption.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-    content = (f"q {iw:.4f} 0 0 {ih:.4f} {x0:.4f} {y0:.4f} cm /Im0 Do Q\n"
-               f"q 0 G 1 w {x0:.4f} {bar_y:.4f} m {x0 + 100 * PT_PER_MM:.4f} {bar_y:.4f} l S "
-               f"{x0:.4f} {bar_y - 3:.4f} m {x0:.4f} {bar_y + 3:.4f} l S "
-               f"{x0 + 100 * PT_PER_MM:.4f} {bar_y - 3:.4f} m {x0 + 100 * PT_PER_MM:.4f} {bar_y + 3:.4f} l S Q\n"
-               f"BT /F1 8 Tf {x0:.4f} {bar_y - 14:.4f} Td ({text}) Tj ET\n").encode("latin-1", "replace")
+    content = (
+        f"q {iw:.4f} 0 0 {ih:.4f} {x0:.4f} {y0:.4f} cm /Im0 Do Q\n"
+        f"q 0 G 1 w {x0:.4f} {bar_y:.4f} m {x0 + 100 * PT_PER_MM:.4f} {bar_y:.4f} l S "
+        f"{x0:.4f} {bar_y - 3:.4f} m {x0:.4f} {bar_y + 3:.4f} l S "
+        f"{x0 + 100 * PT_PER_MM:.4f} {bar_y - 3:.4f} m {x0 + 100 * PT_PER_MM:.4f} {bar_y + 3:.4f} l S Q\n"
+        f"BT /F1 8 Tf {x0:.4f} {bar_y - 14:.4f} Td ({text}) Tj ET\n"
+    ).encode("latin-1", "replace")
     pixels = zlib.compress(np.ascontiguousarray(gray, np.uint8).tobytes(), 9)
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        (f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {pw:.4f} {ph:.4f}] /Contents 4 0 R "
-         f"/Resources << /XObject << /Im0 5 0 R >> /Font << /F1 6 0 R >> >> >>").encode(),
+        (
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {pw:.4f} {ph:.4f}] /Contents 4 0 R "
+            f"/Resources << /XObject << /Im0 5 0 R >> /Font << /F1 6 0 R >> >> >>"
+        ).encode(),
         b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
-        (f"<< /Type /XObject /Subtype /Image /Width {gray.shape[1]} /Height {gray.shape[0]} /ColorSpace /DeviceGray "
-         f"/BitsPerComponent 8 /Filter /FlateDecode /Length {len(pixels)} >>\nstream\n").encode() + pixels + b"\nendstream",
+        (
+            f"<< /Type /XObject /Subtype /Image /Width {gray.shape[1]} /Height {gray.shape[0]} /ColorSpace /DeviceGray "
+            f"/BitsPerComponent 8 /Filter /FlateDecode /Length {len(pixels)} >>\nstream\n"
+        ).encode()
+        + pixels
+        + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")

@@ -46,7 +46,9 @@ class Lens:
     def project(self, pts: np.ndarray, rvec: np.ndarray, tvec: np.ndarray) -> np.ndarray:
         pts = np.asarray(pts, np.float64).reshape(-1, 1, 3)
         if self.model == "fisheye":
-            out, _ = cv2.fisheye.projectPoints(pts, rvec.reshape(1, 1, 3), tvec.reshape(1, 1, 3), self.matrix, self.dist)
+            out, _ = cv2.fisheye.projectPoints(
+                pts, rvec.reshape(1, 1, 3), tvec.reshape(1, 1, 3), self.matrix, self.dist
+            )
         else:
             out, _ = cv2.projectPoints(pts, rvec, tvec, self.matrix, self.dist)
         return out.reshape(-1, 2)
@@ -59,19 +61,34 @@ class Lens:
         uu, vv = np.meshgrid(u, v)
         pts = np.stack([uu, vv], -1).reshape(-1, 1, 2)
         if self.model == "fisheye":
-            und = cv2.fisheye.undistortPoints(pts, self.matrix, self.dist,
-                                              criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10))
+            und = cv2.fisheye.undistortPoints(
+                pts, self.matrix, self.dist, criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10)
+            )
         else:
-            und = cv2.undistortPoints(pts, self.matrix, self.dist, None, None, None,
-                                          (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10))
+            und = cv2.undistortPoints(
+                pts,
+                self.matrix,
+                self.dist,
+                None,
+                None,
+                None,
+                (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10),
+            )
         return und.reshape(self.height * s, self.width * s, 2).astype(np.float64)
 
 
 class BoardRenderer:
     """Renders `spec` through `lens` at poses (rvec, tvec) of the board frame in the camera (metres)."""
 
-    def __init__(self, spec: BoardSpec, lens: Lens, supersample: int = 2, px_per_mm: float = 8.0,
-                 noise: float = 1.5, seed: int = 0) -> None:
+    def __init__(
+        self,
+        spec: BoardSpec,
+        lens: Lens,
+        supersample: int = 2,
+        px_per_mm: float = 8.0,
+        noise: float = 1.5,
+        seed: int = 0,
+    ) -> None:
         self.spec, self.lens, self.s = spec, lens, supersample
         pps = int(round(spec.square_mm * px_per_mm))
         self.px_per_mm = pps / spec.square_mm
@@ -96,23 +113,37 @@ class BoardRenderer:
             my = (by / bw * 1000.0) * self.px_per_mm + self.margin_px - 0.5
         mx[~valid] = -1e6
         my[~valid] = -1e6
-        big = cv2.remap(self.texture, mx.astype(np.float32), my.astype(np.float32), cv2.INTER_LINEAR,
-                        borderMode=cv2.BORDER_CONSTANT, borderValue=BACKGROUND)
+        big = cv2.remap(
+            self.texture,
+            mx.astype(np.float32),
+            my.astype(np.float32),
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=BACKGROUND,
+        )
         img = cv2.resize(big, (self.lens.width, self.lens.height), interpolation=cv2.INTER_AREA)
         if self.noise:
             img = np.clip(img + self.rng.normal(0, self.noise, img.shape), 0, 255).astype(np.uint8)
         return img
+
 
 def board_in_view(spec: BoardSpec, lens: Lens, rvec: np.ndarray, tvec: np.ndarray, margin: float = 8.0) -> bool:
     """True when all four board corners project inside the image (with a margin, in pixels)."""
     w, h = spec.size_mm
     outline = np.array([[0, 0, 0], [w, 0, 0], [w, h, 0], [0, h, 0]], np.float64) / 1000.0
     p = lens.project(outline, np.asarray(rvec, np.float64), np.asarray(tvec, np.float64))
-    return bool(np.all(np.isfinite(p)) and np.all(p[:, 0] > margin) and np.all(p[:, 1] > margin)
-                and np.all(p[:, 0] < lens.width - margin) and np.all(p[:, 1] < lens.height - margin))
+    return bool(
+        np.all(np.isfinite(p))
+        and np.all(p[:, 0] > margin)
+        and np.all(p[:, 1] > margin)
+        and np.all(p[:, 0] < lens.width - margin)
+        and np.all(p[:, 1] < lens.height - margin)
+    )
 
 
-def view_poses(spec: BoardSpec, lens: Lens, n: int, seed: int = 0, tilt_deg: float = 35.0) -> list[tuple[np.ndarray, np.ndarray]]:
+def view_poses(
+    spec: BoardSpec, lens: Lens, n: int, seed: int = 0, tilt_deg: float = 35.0
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """`n` board poses spread over the image (centre of the board aimed at a grid of image points), tilted
     up to `tilt_deg` about both axes, every board corner in view."""
     rng = np.random.default_rng(seed)

@@ -141,8 +141,14 @@ class HoldCapture:
     t1: float = 0.0
 
 
-def capture_hold(samples: EncoderSamples, reference: np.ndarray, name: str, encoder_input: EncoderInput,
-                 still_s: float = 0.5, center: np.ndarray | None = None) -> HoldCapture:
+def capture_hold(
+    samples: EncoderSamples,
+    reference: np.ndarray,
+    name: str,
+    encoder_input: EncoderInput,
+    still_s: float = 0.5,
+    center: np.ndarray | None = None,
+) -> HoldCapture:
     """The stillest `still_s` of a hold window → median x per channel. DexumiError if the hand moved."""
     n = len(samples)
     if n < 10:
@@ -156,16 +162,25 @@ def capture_hold(samples: EncoderSamples, reference: np.ndarray, name: str, enco
     step = max(1, w // 4)
     starts = np.arange(0, n - w + 1, step)
     scale = encoder_input.nominal_scale
-    motion = np.array([np.std(x[s:s + w], axis=0).sum() for s in starts])
+    motion = np.array([np.std(x[s : s + w], axis=0).sum() for s in starts])
     best = int(starts[int(np.argmin(motion))])
-    seg = x[best:best + w]
+    seg = x[best : best + w]
     spread = np.std(seg, axis=0) * scale
     if np.max(spread) > MAX_HOLD_MOTION_RAD:
         j = int(np.argmax(spread))
-        raise DexumiError(f"pose '{name}': channel {j} moved {math.degrees(spread[j]):.1f}° while it should be "
-                          f"held still; redo the step and hold the pose")
-    return HoldCapture(name, np.asarray(reference, np.float64), np.median(seg, axis=0), spread, w,
-                       float(samples.time[best]), float(samples.time[best + w - 1]))
+        raise DexumiError(
+            f"pose '{name}': channel {j} moved {math.degrees(spread[j]):.1f}° while it should be "
+            f"held still; redo the step and hold the pose"
+        )
+    return HoldCapture(
+        name,
+        np.asarray(reference, np.float64),
+        np.median(seg, axis=0),
+        spread,
+        w,
+        float(samples.time[best]),
+        float(samples.time[best + w - 1]),
+    )
 
 
 @dataclass
@@ -195,24 +210,40 @@ class EncoderFit:
         return self.encoder_input.period is not None
 
     def calibration(self, profile_id: str = "") -> EncoderCalibration:
-        return EncoderCalibration(tuple(c.zero_rad for c in self.channels), tuple(float(c.sign) for c in self.channels),
-                                  tuple(c.scale for c in self.channels), self.wrap, profile_id)
+        return EncoderCalibration(
+            tuple(c.zero_rad for c in self.channels),
+            tuple(float(c.sign) for c in self.channels),
+            tuple(c.scale for c in self.channels),
+            self.wrap,
+            profile_id,
+        )
 
     def channel_calibrations(self) -> list[ChannelCalibration]:
-        return [ChannelCalibration(c.name, c.zero_rad, c.sign, c.scale, c.range_rad, c.residual_rms_rad)
-                for c in self.channels]
+        return [
+            ChannelCalibration(c.name, c.zero_rad, c.sign, c.scale, c.range_rad, c.residual_rms_rad)
+            for c in self.channels
+        ]
 
     def angles(self, x: np.ndarray) -> np.ndarray:
         return self.calibration().apply(x)
 
     def summary(self) -> list[dict]:
-        return [{"channel": c.name, "sign": c.sign, "zero_deg": round(math.degrees(c.zero_rad), 3),
-                 "scale_rad_per_count": c.scale, "residual_deg": round(math.degrees(c.residual_max_rad), 4),
-                 "range_deg": [round(math.degrees(v), 1) for v in c.range_rad]} for c in self.channels]
+        return [
+            {
+                "channel": c.name,
+                "sign": c.sign,
+                "zero_deg": round(math.degrees(c.zero_rad), 3),
+                "scale_rad_per_count": c.scale,
+                "residual_deg": round(math.degrees(c.residual_max_rad), 4),
+                "range_deg": [round(math.degrees(v), 1) for v in c.range_rad],
+            }
+            for c in self.channels
+        ]
 
 
-def fit_encoders(holds: Sequence[HoldCapture], names: Sequence[str], encoder_input: EncoderInput,
-                 centers: np.ndarray | None = None) -> EncoderFit:
+def fit_encoders(
+    holds: Sequence[HoldCapture], names: Sequence[str], encoder_input: EncoderInput, centers: np.ndarray | None = None
+) -> EncoderFit:
     """Least-squares line per channel through the held poses. DexumiError names a channel that cannot be
     calibrated (its poses do not differ, or its sensor did not change)."""
     if len(holds) < 2:
@@ -220,30 +251,48 @@ def fit_encoders(holds: Sequence[HoldCapture], names: Sequence[str], encoder_inp
     ref = np.stack([h.reference for h in holds])
     x = np.stack([h.x for h in holds])
     if ref.shape[1] != len(names) or x.shape[1] != len(names):
-        raise DexumiError(f"the capture has {x.shape[1]} channels but the exoskeleton model has {len(names)} "
-                          f"joints ({', '.join(names)}); pick the model of this exoskeleton")
+        raise DexumiError(
+            f"the capture has {x.shape[1]} channels but the exoskeleton model has {len(names)} "
+            f"joints ({', '.join(names)}); pick the model of this exoskeleton"
+        )
     noise = encoder_input.nominal_scale
     out = []
     for j, name in enumerate(names):
         r, xj = ref[:, j], x[:, j]
         if np.ptp(r) < MIN_REFERENCE_SPAN_RAD:
-            raise DexumiError(f"channel '{name}': the reference poses do not move it (span "
-                              f"{math.degrees(np.ptp(r)):.1f}°); the exoskeleton model's poses are degenerate")
+            raise DexumiError(
+                f"channel '{name}': the reference poses do not move it (span "
+                f"{math.degrees(np.ptp(r)):.1f}°); the exoskeleton model's poses are degenerate"
+            )
         if np.ptp(xj) * noise < 0.2 * np.ptp(r):
-            raise DexumiError(f"channel '{name}': its sensor hardly changed between the poses "
-                              f"({', '.join(h.name for h in holds)}); is it connected and did the joint move?")
+            raise DexumiError(
+                f"channel '{name}': its sensor hardly changed between the poses "
+                f"({', '.join(h.name for h in holds)}); is it connected and did the joint move?"
+            )
         a, b = np.polyfit(xj, r, 1)
         res = a * xj + b - r
-        out.append(ChannelFit(name, float(-b), 1 if a > 0 else -1, float(abs(a)),
-                              float(np.sqrt(np.mean(res ** 2))), float(np.max(np.abs(res))),
-                              center_x=None if centers is None else float(centers[j])))
+        out.append(
+            ChannelFit(
+                name,
+                float(-b),
+                1 if a > 0 else -1,
+                float(abs(a)),
+                float(np.sqrt(np.mean(res**2))),
+                float(np.max(np.abs(res))),
+                center_x=None if centers is None else float(centers[j]),
+            )
+        )
     fit = EncoderFit(out, encoder_input)
     period = encoder_input.period
     if period is not None:
         for c in out:
             if abs(c.scale * period - 2 * np.pi) > 0.02 * 2 * np.pi:
-                log.warning("channel %s: one sensor turn is %.1f° of joint, not 360°; angles near the sensor's "
-                            "wrap point will be off", c.name, math.degrees(c.scale * period))
+                log.warning(
+                    "channel %s: one sensor turn is %.1f° of joint, not 360°; angles near the sensor's "
+                    "wrap point will be off",
+                    c.name,
+                    math.degrees(c.scale * period),
+                )
     return fit
 
 
@@ -282,14 +331,21 @@ class ZeroCheck:
         return f"zero check {verdict}: worst channel {name} {math.degrees(d):+.2f}° (tolerance ±{math.degrees(self.tolerance_rad):.1f}°)"
 
 
-def zero_check(calibration: EncoderCalibration, samples: EncoderSamples, names: Sequence[str],
-               encoder_input: EncoderInput, reference: np.ndarray | None = None,
-               tolerance_rad: float = DEFAULT_ZERO_TOLERANCE_RAD) -> ZeroCheck:
+def zero_check(
+    calibration: EncoderCalibration,
+    samples: EncoderSamples,
+    names: Sequence[str],
+    encoder_input: EncoderInput,
+    reference: np.ndarray | None = None,
+    tolerance_rad: float = DEFAULT_ZERO_TOLERANCE_RAD,
+) -> ZeroCheck:
     """Hold the flat pose briefly; compare what the calibration reads with the pose's reference angles."""
     if calibration.channels != samples.x.shape[1]:
-        raise DexumiError(f"zero check: the profile has {calibration.channels} channels but the device gives "
-                          f"{samples.x.shape[1]}")
-    hold = capture_hold(samples, np.zeros(calibration.channels) if reference is None else reference, "zero_check",
-                        encoder_input)
+        raise DexumiError(
+            f"zero check: the profile has {calibration.channels} channels but the device gives {samples.x.shape[1]}"
+        )
+    hold = capture_hold(
+        samples, np.zeros(calibration.channels) if reference is None else reference, "zero_check", encoder_input
+    )
     angles = calibration.apply(hold.x[None, :])[0]
     return ZeroCheck(angles - hold.reference, tolerance_rad, tuple(names))

@@ -49,18 +49,20 @@ class HandEyeResult:
 
     @property
     def rms_mm(self) -> float:
-        return float(np.sqrt(np.mean(self.residual_mm ** 2)))
+        return float(np.sqrt(np.mean(self.residual_mm**2)))
 
     @property
     def rms_deg(self) -> float:
-        return float(np.sqrt(np.mean(self.residual_deg ** 2)))
+        return float(np.sqrt(np.mean(self.residual_deg**2)))
 
     def summary(self) -> str:
         t = self.T_tracker_cam[:3, 3] * 1e3
         r = Rotation.from_matrix(self.T_tracker_cam[:3, :3]).as_rotvec(degrees=True)
-        return (f"camera in tracker frame: t = [{t[0]:.1f}, {t[1]:.1f}, {t[2]:.1f}] mm, "
-                f"r = [{r[0]:.2f}, {r[1]:.2f}, {r[2]:.2f}] deg; pose latency {self.latency_s * 1e3:+.1f} ms; "
-                f"residual {self.rms_mm:.2f} mm / {self.rms_deg:.2f} deg RMS over {self.views} views")
+        return (
+            f"camera in tracker frame: t = [{t[0]:.1f}, {t[1]:.1f}, {t[2]:.1f}] mm, "
+            f"r = [{r[0]:.2f}, {r[1]:.2f}, {r[2]:.2f}] deg; pose latency {self.latency_s * 1e3:+.1f} ms; "
+            f"residual {self.rms_mm:.2f} mm / {self.rms_deg:.2f} deg RMS over {self.views} views"
+        )
 
 
 class PoseTrack:
@@ -93,8 +95,7 @@ def _angle(Ra: np.ndarray, Rb: np.ndarray) -> np.ndarray:
     return np.arccos(np.clip(c, -1, 1))
 
 
-def estimate_latency(track: PoseTrack, frame_times: np.ndarray, T_board_cam: np.ndarray,
-                     max_s: float = 0.2) -> float:
+def estimate_latency(track: PoseTrack, frame_times: np.ndarray, T_board_cam: np.ndarray, max_s: float = 0.2) -> float:
     """Tracker latency from rotation speeds (step 1 above); consecutive frames only."""
     t = np.asarray(frame_times, np.float64)
     pairs = np.nonzero(np.diff(t) < 0.2)[0]
@@ -156,16 +157,23 @@ def _residuals(A: np.ndarray, B: np.ndarray, X: np.ndarray, Z: np.ndarray) -> tu
     return np.linalg.norm(E[:, :3, 3], axis=1), _angle(np.tile(np.eye(3), (len(E), 1, 1)), E[:, :3, :3])
 
 
-def calibrate_hand_eye(track_times: np.ndarray, T_world_tracker: np.ndarray, frame_times: np.ndarray,
-                       T_board_cam: np.ndarray, max_latency_s: float = 0.2) -> HandEyeResult:
+def calibrate_hand_eye(
+    track_times: np.ndarray,
+    T_world_tracker: np.ndarray,
+    frame_times: np.ndarray,
+    T_board_cam: np.ndarray,
+    max_latency_s: float = 0.2,
+) -> HandEyeResult:
     """Solve X = T_tracker_cam, Z = T_world_board and the latency from tracked board views (see above)."""
     ft = np.asarray(frame_times, np.float64)
     B = np.asarray(T_board_cam, np.float64)
     ok = np.isfinite(ft) & np.all(np.isfinite(B.reshape(len(B), -1)), axis=1)
     ft, B = ft[ok], B[ok]
     if len(ft) < MIN_VIEWS:
-        raise DexumiError(f"hand-eye: only {len(ft)} board views (need {MIN_VIEWS}+): show the board from more "
-                          "viewpoints while the tracker is tracking")
+        raise DexumiError(
+            f"hand-eye: only {len(ft)} board views (need {MIN_VIEWS}+): show the board from more "
+            "viewpoints while the tracker is tracking"
+        )
     track = PoseTrack(track_times, T_world_tracker)
     inside = track.covers(ft, max_latency_s)
     ft, B = ft[inside], B[inside]
@@ -177,11 +185,12 @@ def calibrate_hand_eye(track_times: np.ndarray, T_world_tracker: np.ndarray, fra
     Bi = np.linalg.inv(B)  # board in camera (target2cam)
     spread = np.degrees(_angle(A[:1, :3, :3].repeat(len(A), 0), A[:, :3, :3])).max()
     if spread < 10:
-        raise DexumiError(f"hand-eye: the views differ by only {spread:.0f} deg of rotation (need 10+): tilt and "
-                          "roll the wrist between views")
+        raise DexumiError(
+            f"hand-eye: the views differ by only {spread:.0f} deg of rotation (need 10+): tilt and "
+            "roll the wrist between views"
+        )
     if hasattr(cv2, "calibrateHandEye"):  # OpenCV 4.x; the OpenCV 5 wheels do not export it
-        R, t = cv2.calibrateHandEye(Rg, tg, list(Bi[:, :3, :3]), list(Bi[:, :3, 3]),
-                                    method=cv2.CALIB_HAND_EYE_PARK)
+        R, t = cv2.calibrateHandEye(Rg, tg, list(Bi[:, :3, :3]), list(Bi[:, :3, 3]), method=cv2.CALIB_HAND_EYE_PARK)
         X = np.eye(4)
         X[:3, :3], X[:3, 3] = R, np.ravel(t)
         method = "opencv-park"
@@ -199,11 +208,12 @@ def calibrate_hand_eye(track_times: np.ndarray, T_world_tracker: np.ndarray, fra
         return np.concatenate([E[:, :3, 3].ravel() * 1e3, rot.ravel()])  # mm
 
     p0 = np.concatenate([_v(X), _v(Z), [d]])
-    sol = least_squares(fun, p0, loss="huber", f_scale=3.0, x_scale=np.r_[[0.01] * 3, [0.01] * 3, [0.01] * 3,
-                                                                       [0.01] * 3, [0.005]])
+    sol = least_squares(
+        fun, p0, loss="huber", f_scale=3.0, x_scale=np.r_[[0.01] * 3, [0.01] * 3, [0.01] * 3, [0.01] * 3, [0.005]]
+    )
     X, Z, d = _T(sol.x[:6]), _T(sol.x[6:12]), float(sol.x[12])
     rt, rr = _residuals(track.at(ft + d), B, X, Z)
-    log.info("hand-eye: %d views, latency %.2f ms, residual %.2f mm", len(ft), d * 1e3, np.sqrt(np.mean(rt ** 2)) * 1e3)
+    log.info("hand-eye: %d views, latency %.2f ms, residual %.2f mm", len(ft), d * 1e3, np.sqrt(np.mean(rt**2)) * 1e3)
     return HandEyeResult(X, Z, d, rt * 1e3, np.degrees(rr), len(ft), method + "+refine")
 
 

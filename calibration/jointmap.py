@@ -60,12 +60,16 @@ class JointMapFit:
         return max(self.fits, key=lambda f: f.max_rad)
 
     def residuals(self) -> dict[str, dict[str, float]]:
-        return {f.robot: {"rms_deg": round(math.degrees(f.rms_rad), 4), "max_deg": round(math.degrees(f.max_rad), 4)}
-                for f in self.fits}
+        return {
+            f.robot: {"rms_deg": round(math.degrees(f.rms_rad), 4), "max_deg": round(math.degrees(f.max_rad), 4)}
+            for f in self.fits
+        }
 
     def to_yaml(self) -> str:
-        head = [f"# Retargeting map fitted by `dexumi calibrate` from {self.source}. See docs/retargeting.md.",
-                "# Fit residuals (robot joint: RMS / max, degrees):"]
+        head = [
+            f"# Retargeting map fitted by `dexumi calibrate` from {self.source}. See docs/retargeting.md.",
+            "# Fit residuals (robot joint: RMS / max, degrees):",
+        ]
         head += [f"#   {f.robot}: {math.degrees(f.rms_rad):.3f} / {math.degrees(f.max_rad):.3f}" for f in self.fits]
         return "\n".join(head) + "\n" + yaml.safe_dump(map_to_dict(self.rmap), sort_keys=False)
 
@@ -95,7 +99,7 @@ def geometry_pairs(base: RetargetMap, samples: int = 160, seed: int = 0, margin:
     rand = rng.uniform(lo, hi, (samples - len(sweep), len(lo)))
     x = np.concatenate([sweep, rand])
     rt.reset()
-    q = np.concatenate([rt.retarget(x[i:i + 1]) for i in range(len(x))])  # one by one: warm start per pose
+    q = np.concatenate([rt.retarget(x[i : i + 1]) for i in range(len(x))])  # one by one: warm start per pose
     return PairedSamples(x, q, rt.robot.joint_names, f"the geometry of {base.exoskeleton} and {base.robot}")
 
 
@@ -132,13 +136,18 @@ def fit_joint_map(base: RetargetMap, pairs: PairedSamples, kind: str = "linear")
         except DexumiError as exc:
             raise DexumiError(f"robot joint '{rule.robot}' (from '{rule.exo}'): {exc}") from None
         res = curve(x) - y
-        fits.append(JointFit(rule.robot, rule.exo, curve, float(np.sqrt(np.mean(res ** 2))), float(np.max(np.abs(res))),
-                             len(x)))
+        fits.append(
+            JointFit(rule.robot, rule.exo, curve, float(np.sqrt(np.mean(res**2))), float(np.max(np.abs(res))), len(x))
+        )
         rules.append(JointRule(rule.robot, rule.exo, curve))
     rmap = replace(base, mode="joint", joints=tuple(rules), path=None)
     fit = JointMapFit(rmap, fits, pairs.source)
-    log.info("joint map fitted from %s; worst joint %s: max residual %.2f°", pairs.source, fit.worst.robot,
-             math.degrees(fit.worst.max_rad))
+    log.info(
+        "joint map fitted from %s; worst joint %s: max residual %.2f°",
+        pairs.source,
+        fit.worst.robot,
+        math.degrees(fit.worst.max_rad),
+    )
     return fit
 
 

@@ -34,8 +34,10 @@ class LatencyResult:
     method: str
 
     def summary(self) -> str:
-        return (f"{self.stream}: latency {1e3 * self.latency_s:.2f} ± {1e3 * self.uncertainty_s:.2f} ms "
-                f"(r={self.peak_correlation:.3f}, {self.frames} frames, {self.method})")
+        return (
+            f"{self.stream}: latency {1e3 * self.latency_s:.2f} ± {1e3 * self.uncertainty_s:.2f} ms "
+            f"(r={self.peak_correlation:.3f}, {self.frames} frames, {self.method})"
+        )
 
 
 class FrameCollector:
@@ -91,29 +93,50 @@ def frame_times(frames: list[CameraFrame], host_clock_device_time: bool) -> np.n
     return exposure_times(frames, host_clock_device_time)
 
 
-def latency_from_sim_frames(stream: str, frames: list[CameraFrame], enc_times: np.ndarray, enc_angles: np.ndarray,
-                            search_s: float = 0.3, block_s: float = 2.0) -> LatencyResult:
+def latency_from_sim_frames(
+    stream: str,
+    frames: list[CameraFrame],
+    enc_times: np.ndarray,
+    enc_angles: np.ndarray,
+    search_s: float = 0.3,
+    block_s: float = 2.0,
+) -> LatencyResult:
     """Sim camera: flexion measured from the JPEG pixels vs the encoder's per-finger flexion."""
     if len(frames) < 30:
         raise DexumiError(f"latency: only {len(frames)} frames from {stream}; record longer")
     cam = core.flexion_from_jpegs([f.data for f in frames], reduce=4)
-    est = core.estimate_latency(enc_times, finger_flexion(enc_angles), frame_times(frames, True), cam,
-                                search_s=search_s, block_s=block_s)
-    return LatencyResult(stream, est.latency_s, est.uncertainty_s, est.peak_correlation, len(frames),
-                         "finger flexion from images")
+    est = core.estimate_latency(
+        enc_times, finger_flexion(enc_angles), frame_times(frames, True), cam, search_s=search_s, block_s=block_s
+    )
+    return LatencyResult(
+        stream, est.latency_s, est.uncertainty_s, est.peak_correlation, len(frames), "finger flexion from images"
+    )
 
 
-def latency_from_motion(stream: str, frames: list[CameraFrame], enc_times: np.ndarray, enc_angles: np.ndarray,
-                        host_clock_device_time: bool = False, search_s: float = 0.5,
-                        block_s: float = 3.0) -> LatencyResult:
+def latency_from_motion(
+    stream: str,
+    frames: list[CameraFrame],
+    enc_times: np.ndarray,
+    enc_angles: np.ndarray,
+    host_clock_device_time: bool = False,
+    search_s: float = 0.5,
+    block_s: float = 3.0,
+) -> LatencyResult:
     """Any camera: optical-flow motion energy of the images vs the encoder's total joint speed."""
     images = [_grey(f) for f in frames]
     energy = core.motion_energy(images)
     speed = core.joint_speed(enc_times, enc_angles)
-    est = core.estimate_latency(enc_times, speed, frame_times(frames, host_clock_device_time), energy,
-                                search_s=search_s, block_s=block_s)
-    return LatencyResult(stream, est.latency_s, est.uncertainty_s, est.peak_correlation, len(frames),
-                         "optical-flow energy vs joint speed")
+    est = core.estimate_latency(
+        enc_times, speed, frame_times(frames, host_clock_device_time), energy, search_s=search_s, block_s=block_s
+    )
+    return LatencyResult(
+        stream,
+        est.latency_s,
+        est.uncertainty_s,
+        est.peak_correlation,
+        len(frames),
+        "optical-flow energy vs joint speed",
+    )
 
 
 @dataclass
@@ -130,8 +153,9 @@ class FlashSchedule:
         return (k % 2).astype(np.float64)
 
 
-def latency_from_flashes(schedule: FlashSchedule, frame_t: np.ndarray, brightness: np.ndarray,
-                         search_s: float = 0.3) -> core.LatencyEstimate:
+def latency_from_flashes(
+    schedule: FlashSchedule, frame_t: np.ndarray, brightness: np.ndarray, search_s: float = 0.3
+) -> core.LatencyEstimate:
     """Camera-vs-host latency from a filmed flashing screen (brightness per frame against the toggles)."""
     grid = np.arange(frame_t[0] - 1.0, frame_t[-1] + 1.0, 1e-3)
     return core.estimate_latency(grid, schedule.level(grid), frame_t, brightness, search_s=search_s, block_s=2.0)

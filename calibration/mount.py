@@ -40,10 +40,14 @@ class MountResult:
     prior_shift_deg: float
 
     def mount(self) -> CameraMount:
-        return CameraMount.from_matrix(self.T_wrist_cam, method="caps", residual_px=self.residual_px,
-                                       frames=self.frames, points=self.points,
-                                       extra={"prior_shift_mm": self.prior_shift_mm,
-                                              "prior_shift_deg": self.prior_shift_deg})
+        return CameraMount.from_matrix(
+            self.T_wrist_cam,
+            method="caps",
+            residual_px=self.residual_px,
+            frames=self.frames,
+            points=self.points,
+            extra={"prior_shift_mm": self.prior_shift_mm, "prior_shift_deg": self.prior_shift_deg},
+        )
 
 
 def cap_positions(exo: str, names: list[str], joints: np.ndarray) -> np.ndarray:
@@ -89,8 +93,9 @@ def _project(P: np.ndarray, T_wc: np.ndarray, intr: Intrinsics) -> np.ndarray:
     K, dist = np.asarray(intr.K, np.float64), np.asarray(intr.dist, np.float64)
     pts = np.ascontiguousarray(P, np.float64).reshape(-1, 1, 3)
     if intr.model == "fisheye":
-        out = cv2.fisheye.projectPoints(pts, np.ascontiguousarray(rv), np.ascontiguousarray(t).reshape(3, 1), K,
-                                        dist)[0]
+        out = cv2.fisheye.projectPoints(pts, np.ascontiguousarray(rv), np.ascontiguousarray(t).reshape(3, 1), K, dist)[
+            0
+        ]
     else:
         out = cv2.projectPoints(pts, rv, t, K, dist)[0]
     return out.reshape(-1, 2)
@@ -170,9 +175,9 @@ class _CapRenderer:
             self.view.set_joints(dict(zip(self.names, q)))
             red = self.view.lens.nearest(np.ascontiguousarray(self.view.canvas()[..., 0]))
             lab = np.rint(red.astype(np.float64) / 10.0).astype(np.int64).ravel()
-            a = np.bincount(lab, minlength=C + 1)[1:C + 1]
-            su = np.bincount(lab, self.u.ravel(), minlength=C + 1)[1:C + 1]
-            sv = np.bincount(lab, self.v.ravel(), minlength=C + 1)[1:C + 1]
+            a = np.bincount(lab, minlength=C + 1)[1 : C + 1]
+            su = np.bincount(lab, self.u.ravel(), minlength=C + 1)[1 : C + 1]
+            sv = np.bincount(lab, self.v.ravel(), minlength=C + 1)[1 : C + 1]
             ok = a > 0
             cent[f, ok, 0], cent[f, ok, 1] = su[ok] / a[ok], sv[ok] / a[ok]
             area[f] = a
@@ -190,8 +195,15 @@ def _perturb(T: np.ndarray, p: np.ndarray) -> np.ndarray:
     return T @ D
 
 
-def _refine_rendered(cr: _CapRenderer, blobs, T: np.ndarray, prior: np.ndarray, iterations: int = 12,
-                     prior_sigma: tuple[float, float] = (4.0, 3.0), prior_weight: float = 0.0):
+def _refine_rendered(
+    cr: _CapRenderer,
+    blobs,
+    T: np.ndarray,
+    prior: np.ndarray,
+    iterations: int = 12,
+    prior_sigma: tuple[float, float] = (4.0, 3.0),
+    prior_weight: float = 0.0,
+):
     """Damped Gauss–Newton on the difference of rendered and observed cap centroids (finite differences), with
     the CAD prior as a weak regulariser (1 px of residual per `prior_sigma` = (mm, deg) away from it), which
     keeps directions the caps cannot see (few caps in view) at the prior."""
@@ -223,8 +235,10 @@ def _refine_rendered(cr: _CapRenderer, blobs, T: np.ndarray, prior: np.ndarray, 
     sel = pairs(T)
     for it in range(iterations):
         if len(sel) < 6:
-            raise DexumiError(f"only {len(sel)} exoskeleton caps matched the rendered model; the mount cannot be "
-                              "refined (caps out of view or the prior far off)")
+            raise DexumiError(
+                f"only {len(sel)} exoskeleton caps matched the rendered model; the mount cannot be "
+                "refined (caps out of view or the prior far off)"
+            )
         r0 = resid(T, sel)
         J = np.empty((len(r0), 6))
         for k in range(6):
@@ -234,17 +248,29 @@ def _refine_rendered(cr: _CapRenderer, blobs, T: np.ndarray, prior: np.ndarray, 
         H = J.T @ J
         delta = -np.linalg.solve(H + 1e-3 * np.diag(np.diag(H)) + 1e-9 * np.eye(6), J.T @ r0)
         T = _perturb(T, delta)
-        log.info("rendered refinement %d: %d caps, rms %.3f px, step %s", it, len(sel),
-                 float(np.sqrt(np.mean(r0 ** 2))), np.round(delta, 3))
+        log.info(
+            "rendered refinement %d: %d caps, rms %.3f px, step %s",
+            it,
+            len(sel),
+            float(np.sqrt(np.mean(r0**2))),
+            np.round(delta, 3),
+        )
         sel = pairs(T)
         if np.abs(delta[:3]).max() < 0.01 and np.abs(delta[3:]).max() < 0.02:
             break
     r = resid(T, sel)[:-6].reshape(-1, 2)
-    return T, float(np.sqrt(np.mean(np.sum(r ** 2, axis=1)))), len(sel)
+    return T, float(np.sqrt(np.mean(np.sum(r**2, axis=1)))), len(sel)
 
 
-def calibrate_mount(images: list[np.ndarray], joints: np.ndarray, names: list[str], intr: Intrinsics,
-                    prior: np.ndarray, exo: str = "inspire_exo", min_points: int = 12) -> MountResult:
+def calibrate_mount(
+    images: list[np.ndarray],
+    joints: np.ndarray,
+    names: list[str],
+    intr: Intrinsics,
+    prior: np.ndarray,
+    exo: str = "inspire_exo",
+    min_points: int = 12,
+) -> MountResult:
     """The camera's pose in the wrist frame from frames of the exoskeleton (BGR) at known joint angles."""
     if len(images) != len(joints):
         raise DexumiError(f"{len(images)} images but {len(joints)} joint rows")
@@ -258,13 +284,22 @@ def calibrate_mount(images: list[np.ndarray], joints: np.ndarray, names: list[st
     for it in range(8):
         obj, img = _match(blobs, P, T, intr, gate)
         if len(obj) < min_points:
-            raise DexumiError(f"only {len(obj)} exoskeleton caps matched in {len(images)} frames (need "
-                              f"{min_points}): is the prior mount near, and are the caps in view?")
+            raise DexumiError(
+                f"only {len(obj)} exoskeleton caps matched in {len(images)} frames (need "
+                f"{min_points}): is the prior mount near, and are the caps in view?"
+            )
         T_cw = np.linalg.inv(T)
         rv, tv = cv2.Rodrigues(T_cw[:3, :3])[0], T_cw[:3, 3].reshape(3, 1).copy()
         norm = _normalise(img, intr)
-        rv, tv = cv2.solvePnPRefineLM(obj.reshape(-1, 1, 3), norm.reshape(-1, 1, 2), np.eye(3), np.zeros(5),
-                                      rv, tv, (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-12))
+        rv, tv = cv2.solvePnPRefineLM(
+            obj.reshape(-1, 1, 3),
+            norm.reshape(-1, 1, 2),
+            np.eye(3),
+            np.zeros(5),
+            rv,
+            tv,
+            (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-12),
+        )
         T_new: np.ndarray = np.eye(4)
         T_new[:3, :3] = cv2.Rodrigues(rv)[0]
         T_new[:3, 3] = tv.ravel()

@@ -61,13 +61,24 @@ class HandPoses:
             names.append("spread")
         return (*names, "opposition")
 
-    def motion(self, hold_s: float = 1.5, move_s: float = 0.5, sweep_s: float = 1.5, wave_s: float = 6.0,
-               seed: int = 0) -> CalibrationMotion:
+    def motion(
+        self, hold_s: float = 1.5, move_s: float = 0.5, sweep_s: float = 1.5, wave_s: float = 6.0, seed: int = 0
+    ) -> CalibrationMotion:
         """The scripted motion that plays these poses (for the emulator and the sim cameras)."""
         tup = lambda a: tuple(float(x) for x in a)
-        return CalibrationMotion(len(self.joints), tup(self.fist), tup(self.spread),
-                                 tup(self.opposition), tup(self.sweep), self.fingers, hold_s, move_s, sweep_s,
-                                 wave_s, seed)
+        return CalibrationMotion(
+            len(self.joints),
+            tup(self.fist),
+            tup(self.spread),
+            tup(self.opposition),
+            tup(self.sweep),
+            self.fingers,
+            hold_s,
+            move_s,
+            sweep_s,
+            wave_s,
+            seed,
+        )
 
 
 def finger_of(name: str) -> int:

@@ -47,9 +47,23 @@ class SimRig:
     def start(self) -> SimRig:
         self.errors = self.errors or SensorErrors.example(self.joints, self.protocol)
         self.epoch = time.monotonic() + self.lead_s
-        args: list[object] = ["--protocol", self.protocol, "--channels", self.channels, "--rate", self.rate_hz,
-                              "--motion", self.motion().spec(), "--motion-epoch", repr(self.epoch),
-                              "--seed", self.seed, "--device-id", SIM_DEVICE_ID, *self.errors.args()]
+        args: list[object] = [
+            "--protocol",
+            self.protocol,
+            "--channels",
+            self.channels,
+            "--rate",
+            self.rate_hz,
+            "--motion",
+            self.motion().spec(),
+            "--motion-epoch",
+            repr(self.epoch),
+            "--seed",
+            self.seed,
+            "--device-id",
+            SIM_DEVICE_ID,
+            *self.errors.args(),
+        ]
         self.device = SimDeviceProcess(*args, truth=self.truth)
         return self
 

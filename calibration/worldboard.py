@@ -29,16 +29,25 @@ class WorldBoardCamera(CameraSource):
     counts_frames = True
     device_time_is_host_clock = True
 
-    def __init__(self, name: str = "wrist0", serial: str = "SIM-CAM-0001", views: int = 24, seed: int = 0,
-                 fps: float = 10.0) -> None:
+    def __init__(
+        self, name: str = "wrist0", serial: str = "SIM-CAM-0001", views: int = 24, seed: int = 0, fps: float = 10.0
+    ) -> None:
         super().__init__(name, f"world-board:{serial}")
         self.serial, self.views, self.seed, self.fps = serial, max(int(views), 1), seed, fps
         from dexumi.sim.scene import default_cameras
 
         self.camera = default_cameras(640, 480, 1)[0]
         K = self.camera.K()
-        self.lens = Lens(self.camera.width, self.camera.height, float(K[0, 0]), float(K[1, 1]), float(K[0, 2]),
-                         float(K[1, 2]), tuple(float(x) for x in self.camera.dist()), "pinhole")
+        self.lens = Lens(
+            self.camera.width,
+            self.camera.height,
+            float(K[0, 0]),
+            float(K[1, 1]),
+            float(K[0, 2]),
+            float(K[1, 2]),
+            tuple(float(x) for x in self.camera.dist()),
+            "pinhole",
+        )
         self._world: World | None = None
         self._renderer: CameraRenderer | None = None
         self._times = np.zeros(0)
@@ -98,6 +107,7 @@ def world_board_wanted() -> bool:
     if not ok:
         if choice == "world":
             raise DexumiError(f"--sim world camera: {why}")
-        logging.getLogger(__name__).warning("--sim: the board is filmed by the flat board simulator, not the 3D "
-                                            "world: %s", why)
+        logging.getLogger(__name__).warning(
+            "--sim: the board is filmed by the flat board simulator, not the 3D world: %s", why
+        )
     return ok

@@ -31,14 +31,22 @@ class BoardSpec:
         if self.squares_x < 3 or self.squares_y < 3:
             raise DexumiError("a ChArUco board needs at least 3×3 squares")
         if not 0 < self.marker_m < self.square_m:
-            raise DexumiError(f"marker side ({self.marker_mm:g} mm) must be smaller than the square "
-                              f"({self.square_mm:g} mm)")
+            raise DexumiError(
+                f"marker side ({self.marker_mm:g} mm) must be smaller than the square ({self.square_mm:g} mm)"
+            )
         if not hasattr(cv2.aruco, self.dictionary):
             raise DexumiError(f"unknown ArUco dictionary {self.dictionary!r} (e.g. DICT_5X5_100, DICT_4X4_50)")
 
     @classmethod
-    def from_mm(cls, squares_x: int, squares_y: int, square_mm: float, marker_mm: float,
-                dictionary: str = "DICT_5X5_100", legacy: bool = False) -> BoardSpec:
+    def from_mm(
+        cls,
+        squares_x: int,
+        squares_y: int,
+        square_mm: float,
+        marker_mm: float,
+        dictionary: str = "DICT_5X5_100",
+        legacy: bool = False,
+    ) -> BoardSpec:
         """The board with its square and marker side given in millimetres (as printed)."""
         return cls(squares_x, squares_y, square_mm / 1000.0, marker_mm / 1000.0, dictionary, legacy)
 

@@ -11,8 +11,12 @@ from dexumi.errors import DexumiError
 __all__ = ["MAPS_DIR", "MAP_OF_HAND", "MAP_OF_JOINTS", "bundled_map", "choose_map"]
 
 MAPS_DIR = Path(__file__).resolve().parent / "hands" / "maps"
-MAP_OF_HAND = {"inspire_like": "inspire.yaml", "inspire": "inspire.yaml", "xhand_like": "xhand.yaml",
-               "xhand": "xhand.yaml"}
+MAP_OF_HAND = {
+    "inspire_like": "inspire.yaml",
+    "inspire": "inspire.yaml",
+    "xhand_like": "xhand.yaml",
+    "xhand": "xhand.yaml",
+}
 MAP_OF_JOINTS = {6: "inspire.yaml", 12: "xhand.yaml"}
 
 
@@ -32,8 +36,10 @@ def choose_map(map_path: Path | None, hand: str | None, joints: int) -> Path | N
         return p
     if hand:
         if hand not in MAP_OF_HAND:
-            raise DexumiError(f"no bundled retargeting map for hand '{hand}' (bundled: inspire_like, xhand_like); "
-                              "give one with --map FILE")
+            raise DexumiError(
+                f"no bundled retargeting map for hand '{hand}' (bundled: inspire_like, xhand_like); "
+                "give one with --map FILE"
+            )
         return MAPS_DIR / MAP_OF_HAND[hand]
     name = MAP_OF_JOINTS.get(joints)
     return MAPS_DIR / name if name else None

@@ -119,4 +119,3 @@ class ClockFit:
         r = y - (a + b * x)
         residual = float(np.sqrt(np.mean(r[keep] ** 2)))
         return ClockEstimate(self.ref_device_us or 0, a, 1.0 + b, residual * 1e3, int(keep.sum()), span)
-

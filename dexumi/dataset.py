@@ -55,9 +55,17 @@ class EpisodeDataset:
     in the `*_is_pad` masks (True = padding). A trimmed episode (`dexumi edit --trim`) gives only its kept
     frames; each split part is an episode of its own (`self.episodes[e].part`)."""
 
-    def __init__(self, paths: list[str | Path] | str | Path, obs_horizon: int = 1, action_horizon: int = 16,
-                 cameras: list[str] | None = None, image_reduce: int = 4, image_size: tuple[int, int] | None = None,
-                 include_exo: bool = True, include_tactile: bool = True) -> None:
+    def __init__(
+        self,
+        paths: list[str | Path] | str | Path,
+        obs_horizon: int = 1,
+        action_horizon: int = 16,
+        cameras: list[str] | None = None,
+        image_reduce: int = 4,
+        image_size: tuple[int, int] | None = None,
+        include_exo: bool = True,
+        include_tactile: bool = True,
+    ) -> None:
         if obs_horizon < 1 or action_horizon < 1:
             raise DexumiError("obs_horizon and action_horizon must be at least 1")
         files = _episode_files([paths] if isinstance(paths, (str, Path)) else list(paths))
@@ -87,11 +95,17 @@ class EpisodeDataset:
                 for i0, i1 in ep.parts():
                     ep.select(i0, i1)
                     # action[t] = qpos[t+1] (dexumi.episode.aligned's rule), also for files made before the rule
-                    self.episodes.append(_EpisodeArrays(p, ep.timestamps,
-                                                        next_step_action(ep.qpos).astype(np.float32),
-                                                        ep.qpos.astype(np.float32), ep.exo_joints.astype(np.float32),
-                                                        {c: ep.image_indices(c) for c in self.cameras},
-                                                        {r: _touch(ep, r) for r in roles}))
+                    self.episodes.append(
+                        _EpisodeArrays(
+                            p,
+                            ep.timestamps,
+                            next_step_action(ep.qpos).astype(np.float32),
+                            ep.qpos.astype(np.float32),
+                            ep.exo_joints.astype(np.float32),
+                            {c: ep.image_indices(c) for c in self.cameras},
+                            {r: _touch(ep, r) for r in roles},
+                        )
+                    )
         self.action_names = list(names or [])
         lengths = np.array([len(e.timestamps) for e in self.episodes])
         self._starts = np.concatenate([[0], np.cumsum(lengths)])
@@ -132,9 +146,13 @@ class EpisodeDataset:
         fut = np.arange(t, t + self.action_horizon)
         hist_c, fut_c = np.clip(hist, 0, T - 1), np.clip(fut, 0, T - 1)
         out: dict[str, Any] = {
-            "obs.qpos": ep.qpos[hist_c], "obs_is_pad": hist < 0,
-            "action": ep.action[fut_c], "action_is_pad": fut >= T,
-            "timestamp": np.float64(ep.timestamps[t] - ep.timestamps[0]), "episode": np.int64(e), "frame": np.int64(t),
+            "obs.qpos": ep.qpos[hist_c],
+            "obs_is_pad": hist < 0,
+            "action": ep.action[fut_c],
+            "action_is_pad": fut >= T,
+            "timestamp": np.float64(ep.timestamps[t] - ep.timestamps[0]),
+            "episode": np.int64(e),
+            "frame": np.int64(t),
         }
         if self.include_exo:
             out["obs.exo_joints"] = ep.exo[hist_c]

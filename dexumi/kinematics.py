@@ -69,14 +69,16 @@ def parse_urdf_info(xml: str, source: str) -> UrdfInfo:
         if jtype == "fixed":
             continue
         if jtype not in ("revolute", "prismatic"):
-            raise DexumiError(f"{source}: joint '{name}' has type '{jtype}': only revolute/prismatic/fixed joints "
-                              "are supported")
+            raise DexumiError(
+                f"{source}: joint '{name}' has type '{jtype}': only revolute/prismatic/fixed joints are supported"
+            )
         joints.append(name)
         m = j.find("mimic")
         if m is not None:
             try:
-                mimics[name] = MimicCoupling(name, m.get("joint", ""), float(m.get("multiplier", "1")),
-                                             float(m.get("offset", "0")))
+                mimics[name] = MimicCoupling(
+                    name, m.get("joint", ""), float(m.get("multiplier", "1")), float(m.get("offset", "0"))
+                )
             except ValueError:
                 raise DexumiError(f"{source}: joint '{name}': <mimic> multiplier/offset is not a number") from None
     _check_tree(root, source)
@@ -118,8 +120,9 @@ def _check_tree(root: ET.Element, source: str) -> None:
                 raise DexumiError(f"{source}: joint '{name}': {end} link '{link}' is not defined")
             ends[end] = link
         if ends["child"] in children:
-            raise DexumiError(f"{source}: link '{ends['child']}' is the child of joints '{children[ends['child']]}' "
-                              f"and '{name}'")
+            raise DexumiError(
+                f"{source}: link '{ends['child']}' is the child of joints '{children[ends['child']]}' and '{name}'"
+            )
         children[ends["child"]] = str(name)
         for tag, attr in (("origin", "xyz"), ("origin", "rpy"), ("axis", "xyz")):
             el = j.find(tag)
@@ -133,8 +136,9 @@ def _check_tree(root: ET.Element, source: str) -> None:
                 raise DexumiError(f"{source}: joint '{name}': limit lower/upper must be numbers")
     roots = [n for n in links if n not in children]
     if len(roots) != 1:
-        raise DexumiError(f"{source}: not a valid URDF: {len(roots)} root links ({', '.join(map(str, roots[:4]))}); "
-                          "expected one tree")
+        raise DexumiError(
+            f"{source}: not a valid URDF: {len(roots)} root links ({', '.join(map(str, roots[:4]))}); expected one tree"
+        )
 
 
 def _tip_sort_key(name: str) -> tuple[int, str]:
@@ -207,7 +211,9 @@ class HandKinematics:
         except KeyError:
             if joint in self.mimics:
                 c = self.mimics[joint]
-                raise DexumiError(f"{self.name}: joint '{joint}' is a mimic of '{c.source}' (address '{c.source}')") from None
+                raise DexumiError(
+                    f"{self.name}: joint '{joint}' is a mimic of '{c.source}' (address '{c.source}')"
+                ) from None
             raise DexumiError(f"{self.name}: no joint '{joint}' (joints: {', '.join(self.joint_names)})") from None
 
     def indices(self, joints: Iterable[str]) -> np.ndarray:
@@ -252,7 +258,9 @@ class HandKinematics:
         out = np.empty(q.shape[:-1] + (len(self.all_joint_names),))
         for k, n in enumerate(self.all_joint_names):
             c = self.mimics.get(n)
-            out[..., k] = q[..., self._index[n]] if c is None else c.multiplier * q[..., self._index[c.source]] + c.offset
+            out[..., k] = (
+                q[..., self._index[n]] if c is None else c.multiplier * q[..., self._index[c.source]] + c.offset
+            )
         return out
 
     # ---- kinematics ---------------------------------------------------------------------------
@@ -303,9 +311,14 @@ class HandKinematics:
             "name": self.name,
             "source": self.source,
             "nq": self.nq,
-            "joints": [{"name": n, "lower": float(self.lower[self._index[n]]), "upper": float(self.upper[self._index[n]])}
-                       for n in self.all_joint_names if n in self._index],  # URDF order, for people
-            "mimic": [{"name": c.joint, "source": c.source, "multiplier": c.multiplier, "offset": c.offset}
-                      for c in self.mimics.values()],
+            "joints": [
+                {"name": n, "lower": float(self.lower[self._index[n]]), "upper": float(self.upper[self._index[n]])}
+                for n in self.all_joint_names
+                if n in self._index
+            ],  # URDF order, for people
+            "mimic": [
+                {"name": c.joint, "source": c.source, "multiplier": c.multiplier, "offset": c.offset}
+                for c in self.mimics.values()
+            ],
             "tips": list(self.tip_frames),
         }

@@ -38,8 +38,10 @@ class LatencyEstimate:
     span_s: float  # length of the overlap used
 
     def __str__(self) -> str:
-        return (f"latency {self.latency_s * 1e3:.2f} ± {self.uncertainty_s * 1e3:.2f} ms "
-                f"(peak r={self.peak_correlation:.3f}, {self.blocks} blocks over {self.span_s:.1f} s)")
+        return (
+            f"latency {self.latency_s * 1e3:.2f} ± {self.uncertainty_s * 1e3:.2f} ms "
+            f"(peak r={self.peak_correlation:.3f}, {self.blocks} blocks over {self.span_s:.1f} s)"
+        )
 
 
 def _resample(t: np.ndarray, x: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -88,8 +90,15 @@ def _peak(ref: np.ndarray, cam: np.ndarray, m: int, rate_hz: float) -> tuple[flo
     return (m - (j + frac)) / rate_hz, float(corr[j]), width
 
 
-def estimate_latency(ref_times: np.ndarray, ref_signal: np.ndarray, cam_times: np.ndarray, cam_signal: np.ndarray,
-                     search_s: float = 0.5, rate_hz: float = 1000.0, block_s: float = 5.0) -> LatencyEstimate:
+def estimate_latency(
+    ref_times: np.ndarray,
+    ref_signal: np.ndarray,
+    cam_times: np.ndarray,
+    cam_signal: np.ndarray,
+    search_s: float = 0.5,
+    rate_hz: float = 1000.0,
+    block_s: float = 5.0,
+) -> LatencyEstimate:
     """How late the camera's timestamps are against the reference (encoder) clock.
 
     `ref_signal` (n,) or (n, C) at `ref_times` (the encoder on the recording clock); `cam_signal` (m,) or
@@ -106,31 +115,34 @@ def estimate_latency(ref_times: np.ndarray, ref_signal: np.ndarray, cam_times: n
     m = int(round(search_s * rate_hz))
     span = hi - lo - 2 * search_s
     if span < 4 * search_s:
-        raise DexumiError(f"latency estimate needs more overlap of the two streams: {hi - lo:.1f} s "
-                          f"(at least {6 * search_s:.1f} s)")
+        raise DexumiError(
+            f"latency estimate needs more overlap of the two streams: {hi - lo:.1f} s (at least {6 * search_s:.1f} s)"
+        )
     grid = lo + np.arange(int((hi - lo) * rate_hz)) / rate_hz
     ref = _resample(rt, rs, grid)
     cam = _resample(ct, cs, grid)
     if not np.any(cam.std(axis=0) > 1e-12) or not np.any(ref.std(axis=0) > 1e-12):
         raise DexumiError("latency estimate: no motion in one of the streams (move the fingers while recording)")
-    inner = cam[m:len(cam) - m]
+    inner = cam[m : len(cam) - m]
     lag, r, width = _peak(ref, inner, m, rate_hz)
     block = int(block_s * rate_hz)
     nblocks = len(inner) // block if block > 0 else 0
     lags = []
     for b in range(nblocks if nblocks >= 2 else 0):
         a = b * block
-        lags.append(_peak(ref[a:a + block + 2 * m], inner[a:a + block], m, rate_hz)[0])
+        lags.append(_peak(ref[a : a + block + 2 * m], inner[a : a + block], m, rate_hz)[0])
     unc = float(np.std(lags, ddof=1) / np.sqrt(len(lags))) if len(lags) >= 2 else 0.5 / rate_hz
     est = LatencyEstimate(float(lag), unc, r, width, len(lags), [float(x) for x in lags], float(hi - lo))
     log.info("%s", est)
     if abs(lag) > search_s * 0.98:
-        log.warning("latency estimate %.0f ms is at the edge of the ±%.0f ms search window: widen it",
-                    lag * 1e3, search_s * 1e3)
+        log.warning(
+            "latency estimate %.0f ms is at the edge of the ±%.0f ms search window: widen it", lag * 1e3, search_s * 1e3
+        )
     return est
 
 
 # ------------------------------------------------------------------------------------- motion signals
+
 
 def flexion_from_jpegs(frames: Iterable[bytes | np.ndarray], reduce: int = 4) -> np.ndarray:
     """Per-finger flexion (n, 5) measured from sim-camera JPEGs (pixels only, decoded at 1/`reduce` size)."""

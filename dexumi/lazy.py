@@ -1,6 +1,6 @@
 """Lazy re-exports for package `__init__` files: names resolve (and their modules import) on first use.
 
-    __getattr__, __dir__ = lazy_exports(__name__, {"RecordingSession": "dexumi.session.session", ...})
+__getattr__, __dir__ = lazy_exports(__name__, {"RecordingSession": "dexumi.session.session", ...})
 """
 
 from __future__ import annotations

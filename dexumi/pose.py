@@ -27,8 +27,13 @@ from dexumi.sync import StreamTiming
 DEFAULT_POSE_MAX_GAP_S = 0.05
 
 
-def pose_times(device_time: np.ndarray, host_time: np.ndarray, fit: ClockEstimate | None,
-               latency_s: float | None = None, name: str = "pose") -> tuple[np.ndarray, StreamTiming]:
+def pose_times(
+    device_time: np.ndarray,
+    host_time: np.ndarray,
+    fit: ClockEstimate | None,
+    latency_s: float | None = None,
+    name: str = "pose",
+) -> tuple[np.ndarray, StreamTiming]:
     """Recording-clock times of pose samples: device time through `fit` (host time without one) − latency."""
     dev = np.asarray(device_time, np.float64)
     if fit is not None:
@@ -37,8 +42,17 @@ def pose_times(device_time: np.ndarray, host_time: np.ndarray, fit: ClockEstimat
     else:
         t, method = np.asarray(host_time, np.float64).copy(), "host time"
     lat = float(latency_s or 0.0)
-    timing = StreamTiming(name, "pose", method, lat, latency_s is not None, len(t), 1,
-                          [fit.drift_ppm] if fit is not None else [], [fit.residual_ms] if fit is not None else [])
+    timing = StreamTiming(
+        name,
+        "pose",
+        method,
+        lat,
+        latency_s is not None,
+        len(t),
+        1,
+        [fit.drift_ppm] if fit is not None else [],
+        [fit.residual_ms] if fit is not None else [],
+    )
     return t - lat, timing
 
 
@@ -61,9 +75,15 @@ class PoseTimeline:
         return pose_matrices(self.position, self.orientation)
 
 
-def align_poses(times: np.ndarray, position: np.ndarray, orientation: np.ndarray, state: np.ndarray | None,
-                frame_times: np.ndarray, index: np.ndarray | None = None,
-                max_gap_s: float = DEFAULT_POSE_MAX_GAP_S) -> PoseTimeline:
+def align_poses(
+    times: np.ndarray,
+    position: np.ndarray,
+    orientation: np.ndarray,
+    state: np.ndarray | None,
+    frame_times: np.ndarray,
+    index: np.ndarray | None = None,
+    max_gap_s: float = DEFAULT_POSE_MAX_GAP_S,
+) -> PoseTimeline:
     """Pose samples (times on the recording clock, all of them, lost ones included) at `frame_times`."""
     t = np.asarray(times, np.float64)
     pos = np.asarray(position, np.float64).reshape(-1, 3)
@@ -129,8 +149,9 @@ def pose_matrices(position: np.ndarray, orientation: np.ndarray) -> np.ndarray:
     return T
 
 
-def relative_to_first(position: np.ndarray, orientation: np.ndarray,
-                      valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def relative_to_first(
+    position: np.ndarray, orientation: np.ndarray, valid: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Poses relative to the first valid one: `T(t0)^-1 · T(t)` as (positions, quaternions x, y, z, w).
 
     The first valid frame becomes the identity; invalid frames stay NaN. No valid frame: all NaN.
@@ -151,9 +172,14 @@ def relative_to_first(position: np.ndarray, orientation: np.ndarray,
 ROTATIONS = ("quat", "rotvec", "rot6d")
 
 
-def pose_action(position: np.ndarray, orientation: np.ndarray, valid: np.ndarray | None = None,
-                frame: str = "relative", rotation: str = "rot6d",
-                prefix: str = "wrist") -> tuple[np.ndarray, list[str]]:
+def pose_action(
+    position: np.ndarray,
+    orientation: np.ndarray,
+    valid: np.ndarray | None = None,
+    frame: str = "relative",
+    rotation: str = "rot6d",
+    prefix: str = "wrist",
+) -> tuple[np.ndarray, list[str]]:
     """The wrist-pose part of an action/state vector and its names.
 
     `frame`: "absolute" (the source's world frame) or "relative" (to the first valid frame).
@@ -181,10 +207,14 @@ def pose_action(position: np.ndarray, orientation: np.ndarray, valid: np.ndarray
         rot = np.full((len(q), width), np.nan)
         if ok.any():
             R = Rotation.from_quat(q[ok])
-            rot[ok] = R.as_rotvec() if rotation == "rotvec" else \
-                R.as_matrix()[:, :, :2].transpose(0, 2, 1).reshape(-1, 6)
-        names += [f"{prefix}_r{c}" for c in "xyz"] if rotation == "rotvec" else \
-            [f"{prefix}_r{r}{c}" for c in "01" for r in "012"]
+            rot[ok] = (
+                R.as_rotvec() if rotation == "rotvec" else R.as_matrix()[:, :, :2].transpose(0, 2, 1).reshape(-1, 6)
+            )
+        names += (
+            [f"{prefix}_r{c}" for c in "xyz"]
+            if rotation == "rotvec"
+            else [f"{prefix}_r{r}{c}" for c in "01" for r in "012"]
+        )
     out = np.concatenate([p, rot], axis=1)
     out[~ok] = np.nan
     return out, names

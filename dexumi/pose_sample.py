@@ -51,11 +51,13 @@ def samples_to_arrays(samples: list[PoseSample]) -> dict[str, np.ndarray]:
     """Column arrays of samples: index, device_time, host_time, mapped_time, position, orientation, state,
     quality (what `/raw/pose/<name>` stores)."""
     n = len(samples)
-    return {"index": np.fromiter((s.index for s in samples), np.int64, n),
-            "device_time": np.fromiter((s.device_time for s in samples), np.float64, n),
-            "host_time": np.fromiter((s.host_time for s in samples), np.float64, n),
-            "mapped_time": np.fromiter((s.mapped_time for s in samples), np.float64, n),
-            "position": np.array([s.position for s in samples], np.float64).reshape(n, 3),
-            "orientation": np.array([s.orientation for s in samples], np.float64).reshape(n, 4),
-            "state": np.fromiter((s.state for s in samples), np.uint8, n),
-            "quality": np.fromiter((s.quality for s in samples), np.float32, n)}
+    return {
+        "index": np.fromiter((s.index for s in samples), np.int64, n),
+        "device_time": np.fromiter((s.device_time for s in samples), np.float64, n),
+        "host_time": np.fromiter((s.host_time for s in samples), np.float64, n),
+        "mapped_time": np.fromiter((s.mapped_time for s in samples), np.float64, n),
+        "position": np.array([s.position for s in samples], np.float64).reshape(n, 3),
+        "orientation": np.array([s.orientation for s in samples], np.float64).reshape(n, 4),
+        "state": np.fromiter((s.state for s in samples), np.uint8, n),
+        "quality": np.fromiter((s.quality for s in samples), np.float32, n),
+    }

@@ -25,12 +25,42 @@ from dexumi.types import EncoderCalibration
 
 FORMAT = "dexumi-profile"
 VERSION = 1
-TOP_KEYS = frozenset({"format", "version", "id", "created", "device", "hand", "exoskeleton", "encoder", "cameras",
-                      "latencies_s", "latency_uncertainty_s", "mapping", "notes", "report", "handeye",
-                      "camera_mounts"})
+TOP_KEYS = frozenset(
+    {
+        "format",
+        "version",
+        "id",
+        "created",
+        "device",
+        "hand",
+        "exoskeleton",
+        "encoder",
+        "cameras",
+        "latencies_s",
+        "latency_uncertainty_s",
+        "mapping",
+        "notes",
+        "report",
+        "handeye",
+        "camera_mounts",
+    }
+)
 HANDEYE_VERSION = 1
-HANDEYE_KEYS = frozenset({"version", "tracker", "camera", "T_tracker_camera", "T_base_camera", "T_tracker_base",
-                          "latency_s", "residual_mm", "residual_deg", "views", "method"})
+HANDEYE_KEYS = frozenset(
+    {
+        "version",
+        "tracker",
+        "camera",
+        "T_tracker_camera",
+        "T_base_camera",
+        "T_tracker_base",
+        "latency_s",
+        "residual_mm",
+        "residual_deg",
+        "views",
+        "method",
+    }
+)
 
 
 class ProfileError(DexumiError):
@@ -113,22 +143,43 @@ class Profile:
 
     def encoder_calibration(self) -> EncoderCalibration:
         return EncoderCalibration(
-            tuple(c.zero_rad for c in self.channels), tuple(float(c.sign) for c in self.channels),
-            tuple(c.scale_rad_per_count for c in self.channels), self.wrap, self.id)
+            tuple(c.zero_rad for c in self.channels),
+            tuple(float(c.sign) for c in self.channels),
+            tuple(c.scale_rad_per_count for c in self.channels),
+            self.wrap,
+            self.id,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d = {
-            "format": FORMAT, "version": VERSION, "id": self.id, "created": self.created,
-            "device": dict(self.device), "hand": self.hand, "exoskeleton": self.exoskeleton,
-            "encoder": {"wrap": bool(self.wrap), "input": self.encoder_input, "channels": [
-                {"name": c.name, "zero_rad": float(c.zero_rad), "sign": int(c.sign),
-                 "scale_rad_per_count": float(c.scale_rad_per_count), "range_rad": [float(x) for x in c.range_rad],
-                 "residual_rad": float(c.residual_rad)}
-                for c in self.channels]},
+            "format": FORMAT,
+            "version": VERSION,
+            "id": self.id,
+            "created": self.created,
+            "device": dict(self.device),
+            "hand": self.hand,
+            "exoskeleton": self.exoskeleton,
+            "encoder": {
+                "wrap": bool(self.wrap),
+                "input": self.encoder_input,
+                "channels": [
+                    {
+                        "name": c.name,
+                        "zero_rad": float(c.zero_rad),
+                        "sign": int(c.sign),
+                        "scale_rad_per_count": float(c.scale_rad_per_count),
+                        "range_rad": [float(x) for x in c.range_rad],
+                        "residual_rad": float(c.residual_rad),
+                    }
+                    for c in self.channels
+                ],
+            },
             "cameras": {k: asdict(v) for k, v in self.cameras.items()},
             "latencies_s": {k: float(v) for k, v in self.latencies_s.items()},
             "latency_uncertainty_s": {k: float(v) for k, v in self.latency_uncertainty_s.items()},
-            "mapping": self.mapping, "notes": self.notes, "report": _plain(self.report),
+            "mapping": self.mapping,
+            "notes": self.notes,
+            "report": _plain(self.report),
             **({"handeye": self.handeye.to_dict()} if self.handeye is not None else {}),
         }
         if self.camera_mounts:
@@ -167,6 +218,7 @@ def utc_now() -> str:
 # ------------------------------------------------------------------------------------------- validation
 # Every check names its key path (("encoder", "channels", 1, "zero_rad") reads 'encoder.channels[1].zero_rad');
 # `load_profile` adds the key's line from the file (`dexumi.checked_doc`).
+
 
 def _key(path: KeyPath) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(path))
@@ -222,9 +274,14 @@ def _channel(c: Any, i: int) -> ChannelCalibration:
     if not isinstance(rng, list) or len(rng) != 2:
         raise _bad(at + ("range_rad",), "must be [low, high]")
     lo, hi = (_num(x, at + ("range_rad",)) for x in rng)
-    return ChannelCalibration(_str(c.get("name", f"ch{i}"), at + ("name",)),
-                              _num(_req(c, at, "zero_rad"), at + ("zero_rad",)), int(sign), scale, (lo, hi),
-                              _num(c.get("residual_rad", 0.0), at + ("residual_rad",)))
+    return ChannelCalibration(
+        _str(c.get("name", f"ch{i}"), at + ("name",)),
+        _num(_req(c, at, "zero_rad"), at + ("zero_rad",)),
+        int(sign),
+        scale,
+        (lo, hi),
+        _num(c.get("residual_rad", 0.0), at + ("residual_rad",)),
+    )
 
 
 def _camera(key: str, c: Any) -> CameraIntrinsics:
@@ -232,8 +289,7 @@ def _camera(key: str, c: Any) -> CameraIntrinsics:
     if not isinstance(c, dict):
         raise _bad(at, "must be a mapping")
     matrix = _req(c, at, "matrix")
-    if (not isinstance(matrix, list) or len(matrix) != 3
-            or not all(isinstance(r, list) and len(r) == 3 for r in matrix)):
+    if not isinstance(matrix, list) or len(matrix) != 3 or not all(isinstance(r, list) and len(r) == 3 for r in matrix):
         raise _bad(at + ("matrix",), "must be a 3×3 list")
     dist = _req(c, at, "distortion")
     if not isinstance(dist, list):
@@ -245,19 +301,21 @@ def _camera(key: str, c: Any) -> CameraIntrinsics:
     if len(dist) not in allowed:
         expected = "4" if model == "fisheye" else "4, 5, 8, 12 or 14"
         raise _bad(at + ("distortion",), f"of a {model} camera needs {expected} coefficients, not {len(dist)}")
-    return CameraIntrinsics(model, _int(_req(c, at, "width"), at + ("width",)),
-                            _int(_req(c, at, "height"), at + ("height",)),
-                            [[_num(x, at + ("matrix",)) for x in r] for r in matrix],
-                            [_num(x, at + ("distortion",)) for x in dist],
-                            _num(c.get("rms_px", 0.0), at + ("rms_px",)),
-                            _int(c.get("views", 0), at + ("views",), 0),
-                            _num(c.get("coverage", 0.0), at + ("coverage",)))
+    return CameraIntrinsics(
+        model,
+        _int(_req(c, at, "width"), at + ("width",)),
+        _int(_req(c, at, "height"), at + ("height",)),
+        [[_num(x, at + ("matrix",)) for x in r] for r in matrix],
+        [_num(x, at + ("distortion",)) for x in dist],
+        _num(c.get("rms_px", 0.0), at + ("rms_px",)),
+        _int(c.get("views", 0), at + ("views",), 0),
+        _num(c.get("coverage", 0.0), at + ("coverage",)),
+    )
 
 
 def _rigid(value: Any, path: KeyPath) -> list[list[float]]:
     """A 4×4 rigid transform (rotation orthonormal to 1e-6, last row 0 0 0 1)."""
-    if (not isinstance(value, list) or len(value) != 4
-            or not all(isinstance(r, list) and len(r) == 4 for r in value)):
+    if not isinstance(value, list) or len(value) != 4 or not all(isinstance(r, list) and len(r) == 4 for r in value):
         raise _bad(path, "must be a 4×4 list")
     m = [[_num(x, path) for x in r] for r in value]
     R = [r[:3] for r in m[:3]]
@@ -279,20 +337,29 @@ def _handeye(doc: Any) -> HandEye:
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise _bad(at + ("version",), f"must be an integer >= 1, not {version!r}")
     if version > HANDEYE_VERSION:
-        raise _bad(at, f"section version {version} is newer than this dexumi understands ({HANDEYE_VERSION}); "
-                       "upgrade dexumi")
+        raise _bad(
+            at, f"section version {version} is newer than this dexumi understands ({HANDEYE_VERSION}); upgrade dexumi"
+        )
     unknown = sorted(set(doc) - HANDEYE_KEYS)
     if unknown:
-        raise ProfileError(f"unknown key 'handeye.{unknown[0]}' (known: {', '.join(sorted(HANDEYE_KEYS))})",
-                           at + (unknown[0],))
-    opt = {k: (_rigid(doc[k], at + (k,)) if doc.get(k) is not None else None) for k in ("T_base_camera", "T_tracker_base")}
-    return HandEye(_str(_req(doc, at, "tracker"), at + ("tracker",)), _str(_req(doc, at, "camera"), at + ("camera",)),
-                   _rigid(_req(doc, at, "T_tracker_camera"), at + ("T_tracker_camera",)),
-                   _num(_req(doc, at, "latency_s"), at + ("latency_s",)),
-                   _num(doc.get("residual_mm", 0.0), at + ("residual_mm",)),
-                   _num(doc.get("residual_deg", 0.0), at + ("residual_deg",)),
-                   _int(doc.get("views", 0), at + ("views",), 0), opt["T_base_camera"], opt["T_tracker_base"],
-                   str(doc.get("method") or ""))
+        raise ProfileError(
+            f"unknown key 'handeye.{unknown[0]}' (known: {', '.join(sorted(HANDEYE_KEYS))})", at + (unknown[0],)
+        )
+    opt = {
+        k: (_rigid(doc[k], at + (k,)) if doc.get(k) is not None else None) for k in ("T_base_camera", "T_tracker_base")
+    }
+    return HandEye(
+        _str(_req(doc, at, "tracker"), at + ("tracker",)),
+        _str(_req(doc, at, "camera"), at + ("camera",)),
+        _rigid(_req(doc, at, "T_tracker_camera"), at + ("T_tracker_camera",)),
+        _num(_req(doc, at, "latency_s"), at + ("latency_s",)),
+        _num(doc.get("residual_mm", 0.0), at + ("residual_mm",)),
+        _num(doc.get("residual_deg", 0.0), at + ("residual_deg",)),
+        _int(doc.get("views", 0), at + ("views",), 0),
+        opt["T_base_camera"],
+        opt["T_tracker_base"],
+        str(doc.get("method") or ""),
+    )
 
 
 def _mapping(doc: dict, key: str, what: str) -> dict:
@@ -311,8 +378,9 @@ def profile_from_dict(doc: Any, source: Path | None = None) -> Profile:
     if not isinstance(version, int) or isinstance(version, bool):
         raise _bad(("version",), f"must be an integer, not {version!r}")
     if version > VERSION:
-        raise ProfileError(f"profile version {version} is newer than this dexumi understands ({VERSION}); "
-                           "upgrade dexumi", ("version",))
+        raise ProfileError(
+            f"profile version {version} is newer than this dexumi understands ({VERSION}); upgrade dexumi", ("version",)
+        )
     unknown = sorted(set(doc) - TOP_KEYS)
     if unknown:
         raise ProfileError(f"unknown key '{unknown[0]}' (known: {', '.join(sorted(TOP_KEYS))})", (unknown[0],))
@@ -339,14 +407,23 @@ def profile_from_dict(doc: Any, source: Path | None = None) -> Profile:
     if not isinstance(created, str):
         created = str(created)
     profile = Profile(
-        id=_str(_req(doc, (), "id"), ("id",)), created=created, device=device,
-        channels=[_channel(c, i) for i, c in enumerate(channels)], wrap=wrap, encoder_input=enc_input,
+        id=_str(_req(doc, (), "id"), ("id",)),
+        created=created,
+        device=device,
+        channels=[_channel(c, i) for i, c in enumerate(channels)],
+        wrap=wrap,
+        encoder_input=enc_input,
         cameras={str(k): _camera(str(k), v) for k, v in cams.items()},
         latencies_s={str(k): _num(v, ("latencies_s", str(k))) for k, v in lat.items()},
         latency_uncertainty_s={str(k): _num(v, ("latency_uncertainty_s", str(k))) for k, v in unc.items()},
-        mapping=_opt_str(doc, "mapping"), hand=_opt_str(doc, "hand"), exoskeleton=_opt_str(doc, "exoskeleton"),
-        notes=str(doc.get("notes") or ""), report=report, source=source,
-        handeye=_handeye(doc["handeye"]) if doc.get("handeye") is not None else None)
+        mapping=_opt_str(doc, "mapping"),
+        hand=_opt_str(doc, "hand"),
+        exoskeleton=_opt_str(doc, "exoskeleton"),
+        notes=str(doc.get("notes") or ""),
+        report=report,
+        source=source,
+        handeye=_handeye(doc["handeye"]) if doc.get("handeye") is not None else None,
+    )
     if doc.get("camera_mounts"):
         from dexumi.visual.mount import mounts_from_dict
 

@@ -119,8 +119,9 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def write_output(path: str | Path, write: Callable[[Path], None], tag: str, force: bool = False,
-                 inputs: tuple[str | Path, ...] = ()) -> Path:
+def write_output(
+    path: str | Path, write: Callable[[Path], None], tag: str, force: bool = False, inputs: tuple[str | Path, ...] = ()
+) -> Path:
     """Write via `write(tmp_path)` and publish as `path`; DexumiError (one line) instead of overwriting."""
     out = Path(path)
     for src in inputs:
@@ -134,8 +135,10 @@ def write_output(path: str | Path, write: Callable[[Path], None], tag: str, forc
     if exists and not force:
         raise DexumiError(f"{out} already exists; pass --force to replace a previous output of this command")
     if exists and not is_own_output(out, tag):
-        raise DexumiError(f"{out} exists and was not written by this command (or was changed since); "
-                          "refusing to replace it even with --force")
+        raise DexumiError(
+            f"{out} exists and was not written by this command (or was changed since); "
+            "refusing to replace it even with --force"
+        )
     digest = ""
 
     def write_and_hash(tmp: Path) -> None:

@@ -47,8 +47,10 @@ class _CountingLoader(yaml.SafeLoader):
             self.aliases += 1
             if self.aliases > MAX_ALIASES:
                 mark = self.peek_event().start_mark
-                raise DexumiError(f"{self._source}:{mark.line + 1}: more than {MAX_ALIASES} YAML aliases "
-                                  "(refusing a possible alias bomb)")
+                raise DexumiError(
+                    f"{self._source}:{mark.line + 1}: more than {MAX_ALIASES} YAML aliases "
+                    "(refusing a possible alias bomb)"
+                )
         return super().compose_node(parent, index)
 
 
@@ -78,8 +80,10 @@ def _expanded_size(node: yaml.Node, source: str) -> int:
         active.discard(key)
         memo[key] = total
         if total > MAX_NODES:
-            raise DexumiError(f"{source}:{n.start_mark.line + 1}: YAML expands to more than {MAX_NODES} nodes "
-                              "(refusing a possible alias bomb)")
+            raise DexumiError(
+                f"{source}:{n.start_mark.line + 1}: YAML expands to more than {MAX_NODES} nodes "
+                "(refusing a possible alias bomb)"
+            )
         return total
 
     return size(node)
@@ -117,8 +121,9 @@ def load_yaml(text: str, source: str = "<yaml>") -> YamlDoc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or " ".join(str(exc).split())[:120] or "syntax error"
-        raise YamlError(f"{source}{where}: not valid YAML: {problem}", mark.line + 1 if mark else None,
-                        problem) from None
+        raise YamlError(
+            f"{source}{where}: not valid YAML: {problem}", mark.line + 1 if mark else None, problem
+        ) from None
     except RecursionError:
         raise DexumiError(f"{source}: YAML nested too deeply") from None
     finally:

@@ -67,17 +67,24 @@ class AlignedTimeline:
     def summary(self) -> dict[str, Any]:
         """Figures for reports (JSON-friendly)."""
         ok = self.valid
-        return {"frames": len(self), "valid_frames": self.valid_count,
-                "nearest_ms_max": float(self.nearest_s[ok].max() * 1e3) if ok.any() else None,
-                "nearest_ms_median": float(np.median(self.nearest_s[ok]) * 1e3) if ok.any() else None,
-                "max_gap_ms": self.max_gap_s * 1e3}
+        return {
+            "frames": len(self),
+            "valid_frames": self.valid_count,
+            "nearest_ms_max": float(self.nearest_s[ok].max() * 1e3) if ok.any() else None,
+            "nearest_ms_median": float(np.median(self.nearest_s[ok]) * 1e3) if ok.any() else None,
+            "max_gap_ms": self.max_gap_s * 1e3,
+        }
 
 
 # ------------------------------------------------------------------------------------- recording clock
 
-def encoder_times(device_time_us: np.ndarray, segment: np.ndarray,
-                  fits: Mapping[int, ClockEstimate | None] | Sequence[ClockEstimate | None],
-                  fallback: np.ndarray | None = None) -> np.ndarray:
+
+def encoder_times(
+    device_time_us: np.ndarray,
+    segment: np.ndarray,
+    fits: Mapping[int, ClockEstimate | None] | Sequence[ClockEstimate | None],
+    fallback: np.ndarray | None = None,
+) -> np.ndarray:
     """Recording-clock times of encoder samples: each sample's device time through its segment's fit.
 
     Samples of a segment without a fit get `fallback` (e.g. host receive times), else NaN.
@@ -111,9 +118,12 @@ def final_fits(driver: _Segmented) -> list[ClockEstimate | None]:
     return [s.fit.estimate(refresh=True) for s in driver.segments]
 
 
-def encoder_stream(batches: Iterable[EncoderBatch], fits: Sequence[ClockEstimate | None] | Mapping[int, ClockEstimate | None],
-                   name: str = "encoder",
-                   final: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, StreamTiming]:
+def encoder_stream(
+    batches: Iterable[EncoderBatch],
+    fits: Sequence[ClockEstimate | None] | Mapping[int, ClockEstimate | None],
+    name: str = "encoder",
+    final: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, StreamTiming]:
     """(times, angles, segments, timing) of encoder batches, all remapped with `fits` (one per segment)."""
     batches = list(batches)
     if not batches:
@@ -124,15 +134,21 @@ def encoder_stream(batches: Iterable[EncoderBatch], fits: Sequence[ClockEstimate
     angles = np.concatenate([b.angles for b in batches])
     times = encoder_times(dev, seg, fits, fallback=host)
     ests = list(fits.values()) if isinstance(fits, Mapping) else list(fits)
-    timing = StreamTiming(name, "encoder", "final clock fit" if final else "online clock fit", samples=len(times),
-                          segments=int(len(np.unique(seg))),
-                          drift_ppm=[e.drift_ppm for e in ests if e is not None],
-                          residual_ms=[e.residual_ms for e in ests if e is not None])
+    timing = StreamTiming(
+        name,
+        "encoder",
+        "final clock fit" if final else "online clock fit",
+        samples=len(times),
+        segments=int(len(np.unique(seg))),
+        drift_ppm=[e.drift_ppm for e in ests if e is not None],
+        residual_ms=[e.residual_ms for e in ests if e is not None],
+    )
     return times, angles, seg, timing
 
 
-def camera_times(grab_time: np.ndarray, latency_s: float | None, name: str = "camera",
-                 device_time: np.ndarray | None = None) -> tuple[np.ndarray, StreamTiming]:
+def camera_times(
+    grab_time: np.ndarray, latency_s: float | None, name: str = "camera", device_time: np.ndarray | None = None
+) -> tuple[np.ndarray, StreamTiming]:
     """Recording-clock times of camera frames: timestamp − latency.
 
     `device_time`: the source's own timestamps when they are on the host clock (preferred: no user-space
@@ -149,8 +165,12 @@ def camera_times(grab_time: np.ndarray, latency_s: float | None, name: str = "ca
     return stamps - lat, StreamTiming(name, "camera", method, lat, calibrated, len(stamps))
 
 
-def frame_times(frames: Sequence[CameraFrame], latency_s: float | None, name: str = "camera",
-                device_time_is_host_clock: bool = False) -> tuple[np.ndarray, StreamTiming]:
+def frame_times(
+    frames: Sequence[CameraFrame],
+    latency_s: float | None,
+    name: str = "camera",
+    device_time_is_host_clock: bool = False,
+) -> tuple[np.ndarray, StreamTiming]:
     """`camera_times` of CameraFrames: their device times if the source says those are on the host clock
     (`source.device_time_is_host_clock`) and every frame has one, else their grab times."""
     grab = np.fromiter((f.grab_time for f in frames), np.float64, len(frames))
@@ -162,9 +182,16 @@ def frame_times(frames: Sequence[CameraFrame], latency_s: float | None, name: st
 
 # ------------------------------------------------------------------------------------------- alignment
 
-def align(encoder_times: np.ndarray, encoder_values: np.ndarray, frame_times: np.ndarray,
-          max_gap_s: float = DEFAULT_MAX_GAP_S, segments: np.ndarray | None = None,
-          wrap_period: float | None = None, streams: Mapping[str, StreamTiming] | None = None) -> AlignedTimeline:
+
+def align(
+    encoder_times: np.ndarray,
+    encoder_values: np.ndarray,
+    frame_times: np.ndarray,
+    max_gap_s: float = DEFAULT_MAX_GAP_S,
+    segments: np.ndarray | None = None,
+    wrap_period: float | None = None,
+    streams: Mapping[str, StreamTiming] | None = None,
+) -> AlignedTimeline:
     """Encoder values linearly interpolated (float64) at `frame_times`, with per-frame validity.
 
     `segments`: the encoder samples' clock segment (no interpolation between segments).
@@ -183,8 +210,16 @@ def align(encoder_times: np.ndarray, encoder_values: np.ndarray, frame_times: np
     if n == 0:
         inf = np.full(len(ft), np.inf)
         values = np.full((len(ft), v.shape[1]), np.nan)
-        return AlignedTimeline(ft.copy(), values[:, 0] if squeeze else values, np.zeros(len(ft), bool), inf,
-                               inf.copy(), np.full(len(ft), -1, np.int64), max_gap_s, dict(streams or {}))
+        return AlignedTimeline(
+            ft.copy(),
+            values[:, 0] if squeeze else values,
+            np.zeros(len(ft), bool),
+            inf,
+            inf.copy(),
+            np.full(len(ft), -1, np.int64),
+            max_gap_s,
+            dict(streams or {}),
+        )
     k = np.searchsorted(t, ft, side="right")  # t[k-1] <= ft < t[k]
     has_left, has_right = k >= 1, k < n
     lc, rc = np.clip(k - 1, 0, n - 1), np.clip(k, 0, n - 1)
@@ -202,13 +237,21 @@ def align(encoder_times: np.ndarray, encoder_values: np.ndarray, frame_times: np
     values[~valid] = np.nan
     nearest = np.minimum(np.where(has_left, ft - t[lc], np.inf), np.where(has_right, t[rc] - ft, np.inf))
     out_seg = np.where(valid, seg[lc], -1)
-    return AlignedTimeline(ft.copy(), values[:, 0] if squeeze else values, valid, nearest,
-                           np.where(valid, np.where(exact, 0.0, bracket), np.inf), out_seg, max_gap_s,
-                           dict(streams or {}))
+    return AlignedTimeline(
+        ft.copy(),
+        values[:, 0] if squeeze else values,
+        valid,
+        nearest,
+        np.where(valid, np.where(exact, 0.0, bracket), np.inf),
+        out_seg,
+        max_gap_s,
+        dict(streams or {}),
+    )
 
 
-def nearest_frames(frame_times: np.ndarray, at_times: np.ndarray,
-                   max_offset_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def nearest_frames(
+    frame_times: np.ndarray, at_times: np.ndarray, max_offset_s: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each of `at_times`, the nearest frame of another camera: (index, offset_s, valid).
 
     Used to attach a second camera's frames to the main camera's timeline; index is -1 when invalid.

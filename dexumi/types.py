@@ -43,7 +43,9 @@ class EncoderCalibration:
 
     def apply(self, counts: np.ndarray) -> np.ndarray:
         c = np.asarray(counts, dtype=np.float64)
-        angles: np.ndarray = np.asarray(self.sign) * c * np.asarray(self.scale_rad_per_count) - np.asarray(self.zero_rad)
+        angles: np.ndarray = np.asarray(self.sign) * c * np.asarray(self.scale_rad_per_count) - np.asarray(
+            self.zero_rad
+        )
         if self.wrap:
             angles = (angles + np.pi) % (2 * np.pi) - np.pi
         return angles

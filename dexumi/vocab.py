@@ -71,5 +71,16 @@ class EpisodeState(Vocabulary):
     RECOVERED = "recovered"
 
 
-__all__ = ["CheckLevel", "EpisodeState", "FrameEncoding", "Outcome", "Protocol", "RecorderState", "RetargetMode",
-           "SessionState", "TactileProtocol", "Vocabulary", "VocabularyError"]
+__all__ = [
+    "CheckLevel",
+    "EpisodeState",
+    "FrameEncoding",
+    "Outcome",
+    "Protocol",
+    "RecorderState",
+    "RetargetMode",
+    "SessionState",
+    "TactileProtocol",
+    "Vocabulary",
+    "VocabularyError",
+]

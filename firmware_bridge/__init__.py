@@ -19,11 +19,24 @@ from firmware_bridge.errors import ProtocolMismatch as ProtocolMismatch
 from firmware_bridge.vocab import Protocol as Protocol
 from firmware_bridge.vocab import VocabularyError as VocabularyError
 
-_LAZY = {"make_transport": "firmware_bridge.transports", "open_transport": "firmware_bridge.transports",
-         "port_scheme": "firmware_bridge.transports", "Transport": "firmware_bridge.transports",
-         "TransportLost": "firmware_bridge.transports"}
-__all__ = ["BridgeError", "DeviceLost", "PortBusy", "PortNotFound", "PortPermission", "Protocol", "ProtocolMismatch",
-           "VocabularyError", *_LAZY]
+_LAZY = {
+    "make_transport": "firmware_bridge.transports",
+    "open_transport": "firmware_bridge.transports",
+    "port_scheme": "firmware_bridge.transports",
+    "Transport": "firmware_bridge.transports",
+    "TransportLost": "firmware_bridge.transports",
+}
+__all__ = [
+    "BridgeError",
+    "DeviceLost",
+    "PortBusy",
+    "PortNotFound",
+    "PortPermission",
+    "Protocol",
+    "ProtocolMismatch",
+    "VocabularyError",
+    *_LAZY,
+]
 
 
 def __getattr__(name: str) -> Any:

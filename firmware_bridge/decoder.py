@@ -185,7 +185,7 @@ class V1Decoder:
                 ends.append(base + first + 1)
             else:
                 self.stats.resync_bytes += first
-            del buf[:first + 1]
+            del buf[: first + 1]
             base += first + 1
             self._synced = True
         last = buf.rfind(0)
@@ -194,7 +194,7 @@ class V1Decoder:
             self._process(frames, ends, out)
             return out
         chunks = bytes(buf[:last]).split(b"\x00")
-        del buf[:last + 1]
+        del buf[: last + 1]
         end = base
         for chunk in chunks:
             end += len(chunk) + 1
@@ -308,8 +308,8 @@ class V1Decoder:
         payload = b"".join(f.payload for f, _, _ in run)
         rows = np.frombuffer(payload, np.uint8).reshape(len(run), -1)
         off = protocol.SAMPLES_HEADER.size
-        raw_times = rows[:, off:off + 4 * count].copy().view("<u4").reshape(-1)
-        values = protocol.unpack_values(rows[:, off + 4 * count:].tobytes(), width, len(run) * count, channels)
+        raw_times = rows[:, off : off + 4 * count].copy().view("<u4").reshape(-1)
+        values = protocol.unpack_values(rows[:, off + 4 * count :].tobytes(), width, len(run) * count, channels)
         # per-frame counters in plain ints (a live decode sees a handful of frames), per-sample ones in numpy
         first = self._index.unwrap_list([lay[0] for _, lay, _ in run])
         ends = [e for _, _, e in run]
@@ -327,7 +327,7 @@ class V1Decoder:
                     self.stats.missing_samples += lo - expected
                 else:  # overlap with samples already delivered
                     dup = min(expected - lo, count)
-                    keep[k * count:k * count + dup] = False
+                    keep[k * count : k * count + dup] = False
                     self.stats.duplicates += 1
             expected = max(lo + count, expected or 0)
         self._next_index = expected
@@ -468,15 +468,21 @@ class LegacyDecoder:
             return None if n >= 2 else DecodeOutput()
         lo, hi = self._range
         prev_v, prev_ms = self._prev  # type: ignore[misc]
-        w = np.frombuffer(bytes(memoryview(buf)[:n * size]), "<u4").reshape(n, size // 4)
+        w = np.frombuffer(bytes(memoryview(buf)[: n * size]), "<u4").reshape(n, size // 4)
         chi = w[:, 1:-1].view("<i4")
         trailer = w[:, -1]
         head = w[:, 0]
-        if not (head.min() == head.max() == legacy.HEADER_WORD and chi.min() >= -SIGN_LIMIT and chi.max() < SIGN_LIMIT
-                and not ((chi.sum(axis=1) - (trailer >> 16)) & 0xFFFF).any()):
+        if not (
+            head.min() == head.max() == legacy.HEADER_WORD
+            and chi.min() >= -SIGN_LIMIT
+            and chi.max() < SIGN_LIMIT
+            and not ((chi.sum(axis=1) - (trailer >> 16)) & 0xFFFF).any()
+        ):
             return None
-        if (np.abs(np.diff(chi, axis=0)).max() >= legacy_checks.SPIKE_COUNTS
-                or np.abs(chi[0] - prev_v).max() >= legacy_checks.SPIKE_COUNTS):
+        if (
+            np.abs(np.diff(chi, axis=0)).max() >= legacy_checks.SPIKE_COUNTS
+            or np.abs(chi[0] - prev_v).max() >= legacy_checks.SPIKE_COUNTS
+        ):
             return None
         ms = (trailer & 0xFFFF).astype(np.int64)
         step0 = (int(ms[0]) - prev_ms) & 0xFFFF
@@ -493,10 +499,10 @@ class LegacyDecoder:
         times = times * 1000
         start = self._fed - len(buf)
         stream_end = np.arange(start + size, start + k * size + 1, size, dtype=np.int64)
-        del buf[:k * size]
+        del buf[: k * size]
         self._prev = (values[-1], int(ms[k - 1]))
         self._steps.append(step0)
-        self._steps.extend(steps[:k - 1].tolist())
+        self._steps.extend(steps[: k - 1].tolist())
         index = np.arange(self._next_index, self._next_index + k, dtype=np.int64)
         self._next_index += k
         st = self.stats

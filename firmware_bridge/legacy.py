@@ -107,7 +107,7 @@ def _chain(b: np.ndarray, start: int, channels: int) -> np.ndarray:
     n = (len(b) - start) // size
     if n <= 0:
         return np.empty(0, np.int64)
-    ok = _checks(b[start:start + n * size].reshape(n, size), channels)
+    ok = _checks(b[start : start + n * size].reshape(n, size), channels)
     lead = n if ok.all() else int(np.argmin(ok))
     return start + size * np.arange(lead, dtype=np.int64)
 
@@ -125,7 +125,7 @@ def valid_frames(b: np.ndarray, channels: int, final: bool = False) -> tuple[np.
     only where it breaks does the byte-by-byte header search run.
     """
     size = frame_size(channels)
-    first = bytes(b[:min(len(b), 1 << 20)]).find(HEADER_BYTES) if len(b) >= 4 else -1
+    first = bytes(b[: min(len(b), 1 << 20)]).find(HEADER_BYTES) if len(b) >= 4 else -1
     if first < 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     lead = _chain(b, first, channels)
@@ -169,7 +169,7 @@ def unpack_frames(b: np.ndarray, starts: np.ndarray, channels: int) -> tuple[np.
     n = len(starts)
     if n and int(starts[-1]) - int(starts[0]) == (n - 1) * size:  # back to back: one reshape
         s0 = int(starts[0])
-        rows = b[s0:s0 + n * size].reshape(n, size)
+        rows = b[s0 : s0 + n * size].reshape(n, size)
     else:
         rows = b[starts[:, None] + np.arange(size, dtype=np.int64)]
     words = np.ascontiguousarray(rows[:, 4:]).view("<u4")

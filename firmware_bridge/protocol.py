@@ -122,7 +122,7 @@ class ChannelSpec:
     @property
     def scale(self) -> float | None:
         """Units per count, or None when the conversion is not a power of ten (e.g. ratiometric angles)."""
-        return None if self.scale_exp10 == SCALE_NONLINEAR else 10.0 ** self.scale_exp10
+        return None if self.scale_exp10 == SCALE_NONLINEAR else 10.0**self.scale_exp10
 
     @property
     def kind_name(self) -> str:
@@ -192,6 +192,7 @@ class SampleFrame:
 
 # ----------------------------------------------------------------------------------------------- encoding
 
+
 def encode_body(msg_type: int, seq: int, time_us: int, payload: bytes = b"") -> bytes:
     """Header + payload + CRC, before COBS."""
     if len(payload) > MAX_PAYLOAD:
@@ -228,7 +229,7 @@ def unpack_values(raw: bytes | memoryview, width: int, count: int, channels: int
     if width == 3:
         # read 4 bytes at every 3-byte step (one spare byte at the end), drop the 4th, sign-extend
         n = count * channels
-        padded = bytes(memoryview(raw)[:3 * n]) + b"\x00"
+        padded = bytes(memoryview(raw)[: 3 * n]) + b"\x00"
         words = np.ndarray((n,), "<u4", padded, 0, (3,))
         return ((words << 8).view("<i4") >> 8).reshape(count, channels)
     raise ValueError(f"sample width must be one of {SAMPLE_WIDTHS}, not {width}")
@@ -248,14 +249,22 @@ def samples_payload(first_index: int, time_us: np.ndarray, values: np.ndarray, w
 def info_payload(info: DeviceInfo) -> bytes:
     ident = info.device_id.encode()[:255]
     model = info.model.encode()[:255]
-    fixed = INFO_FIXED.pack(*info.firmware, info.channels, info.resolution_bits, info.sample_width,
-                            info.max_batch, round(info.rate_hz * 1000), round(info.max_rate_hz * 1000))
+    fixed = INFO_FIXED.pack(
+        *info.firmware,
+        info.channels,
+        info.resolution_bits,
+        info.sample_width,
+        info.max_batch,
+        round(info.rate_hz * 1000),
+        round(info.max_rate_hz * 1000),
+    )
     out = fixed + bytes([len(ident)]) + ident + bytes([len(model)]) + model
     if info.channel_specs:
         if len(info.channel_specs) != info.channels:
             raise ValueError(f"{len(info.channel_specs)} channel specs for {info.channels} channels")
-        out += bytes([info.channels]) + b"".join(CHANNEL_DECL.pack(c.kind, c.unit, c.scale_exp10)
-                                                 for c in info.channel_specs)
+        out += bytes([info.channels]) + b"".join(
+            CHANNEL_DECL.pack(c.kind, c.unit, c.scale_exp10) for c in info.channel_specs
+        )
     return out
 
 
@@ -272,8 +281,15 @@ def error_payload(code: int, detail: int = 0, text: str = "") -> bytes:
     return ERROR_FIXED.pack(code, detail & 0xFFFFFFFF) + bytes([len(t)]) + t
 
 
-def command_frame(command: MsgType, seq: int, *, rate_hz: float | None = None, batch: int | None = None,
-                  token: int | None = None, time_us: int = 0) -> bytes:
+def command_frame(
+    command: MsgType,
+    seq: int,
+    *,
+    rate_hz: float | None = None,
+    batch: int | None = None,
+    token: int | None = None,
+    time_us: int = 0,
+) -> bytes:
     """A host→device command frame."""
     payload = b""
     if command is MsgType.SET_RATE:
@@ -286,6 +302,7 @@ def command_frame(command: MsgType, seq: int, *, rate_hz: float | None = None, b
 
 
 # ----------------------------------------------------------------------------------------------- decoding
+
 
 def parse_body(body: bytes) -> Frame | None:
     """Check one COBS-decoded body (CRC, version, declared length); None if it is not a valid frame."""
@@ -320,7 +337,7 @@ def parse_samples(frame: Frame) -> SampleFrame | None:
     if len(p) != off + 4 * count + count * channels * width:
         return None
     times = np.frombuffer(p, "<u4", count, off)
-    values = unpack_values(memoryview(p)[off + 4 * count:], width, count, channels)
+    values = unpack_values(memoryview(p)[off + 4 * count :], width, count, channels)
     return SampleFrame(first, times, values, frame.seq, frame.time_us)
 
 
@@ -341,22 +358,33 @@ def parse_info(payload: bytes) -> DeviceInfo | None:
         fw0, fw1, fw2, channels, bits, width, max_batch, rate, max_rate = INFO_FIXED.unpack_from(payload)
         off = INFO_FIXED.size
         n = payload[off]
-        ident = payload[off + 1:off + 1 + n].decode()
+        ident = payload[off + 1 : off + 1 + n].decode()
         off += 1 + n
         m = payload[off]
-        model = payload[off + 1:off + 1 + m].decode()
+        model = payload[off + 1 : off + 1 + m].decode()
         off += 1 + m
         specs: tuple[ChannelSpec, ...] = ()
         if len(payload) != off:  # the channel declaration (firmware before it ends here)
             n = payload[off]
             if n != channels or len(payload) != off + 1 + CHANNEL_DECL.size * n:
                 return None
-            specs = tuple(ChannelSpec(*CHANNEL_DECL.unpack_from(payload, off + 1 + CHANNEL_DECL.size * k))
-                          for k in range(n))
+            specs = tuple(
+                ChannelSpec(*CHANNEL_DECL.unpack_from(payload, off + 1 + CHANNEL_DECL.size * k)) for k in range(n)
+            )
     except (struct.error, IndexError, UnicodeDecodeError):
         return None
-    return DeviceInfo(ident, model, (fw0, fw1, fw2), channels, bits, width, max_batch, rate / 1000,
-                      max_rate / 1000, channel_specs=specs)
+    return DeviceInfo(
+        ident,
+        model,
+        (fw0, fw1, fw2),
+        channels,
+        bits,
+        width,
+        max_batch,
+        rate / 1000,
+        max_rate / 1000,
+        channel_specs=specs,
+    )
 
 
 def parse_ack(payload: bytes) -> Ack | None:
@@ -380,7 +408,7 @@ def parse_error(payload: bytes) -> DeviceError | None:
     try:
         code, detail = ERROR_FIXED.unpack_from(payload)
         n = payload[ERROR_FIXED.size]
-        text = payload[ERROR_FIXED.size + 1:ERROR_FIXED.size + 1 + n].decode(errors="replace")
+        text = payload[ERROR_FIXED.size + 1 : ERROR_FIXED.size + 1 + n].decode(errors="replace")
     except (struct.error, IndexError):
         return None
     return DeviceError(code, detail, text)

@@ -27,14 +27,15 @@ def split_scheme(spec: str) -> tuple[str, str]:
     """'sim:latency=40ms' → ('sim', 'latency=40ms'); 'sim' → ('sim', ''); no scheme → ('', spec)."""
     m = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):", spec)
     if m:
-        return m.group(1).lower(), spec[m.end():]
+        return m.group(1).lower(), spec[m.end() :]
     if re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", spec):
         return spec.lower(), ""
     return "", spec
 
 
-def parse_options(text: str, what: str, hint: str, error: type[BridgeError] = BridgeError,
-                  flags: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+def parse_options(
+    text: str, what: str, hint: str, error: type[BridgeError] = BridgeError, flags: tuple[str, ...] = ()
+) -> list[tuple[str, str]]:
     """'a=1, b=2' → [('a', '1'), ('b', '2')]; a bare word in `flags` → (word, ''); else one-line `error`."""
     out = []
     for item in text.split(","):
@@ -51,14 +52,14 @@ def parse_options(text: str, what: str, hint: str, error: type[BridgeError] = Br
     return out
 
 
-def parse_duration(text: str, key: str, what: str, error: type[BridgeError] = BridgeError,
-                   example: str = "40ms") -> float:
+def parse_duration(
+    text: str, key: str, what: str, error: type[BridgeError] = BridgeError, example: str = "40ms"
+) -> float:
     """'40ms' → 0.04; a bare number is refused (milliseconds or seconds? say which)."""
     m = _DURATION.fullmatch(text)
     if not m:
         secs = parse_duration(example, key, what)
-        raise error(f"{what} spec: {key}={text!r} needs a number with a unit, e.g. {key}={example} or "
-                    f"{key}={secs:g}s")
+        raise error(f"{what} spec: {key}={text!r} needs a number with a unit, e.g. {key}={example} or {key}={secs:g}s")
     return float(m.group(1)) * _UNITS[m.group(2)]
 
 
@@ -71,8 +72,9 @@ def parse_number(text: str, key: str, kind: type, what: str, error: type[BridgeE
         raise error(f"{what} spec: {key}={text!r} is not {'an integer' if kind is int else 'a number'}") from None
 
 
-def parse_size(text: str, what: str, error: type[BridgeError] = BridgeError,
-               example: str = "1280x800") -> tuple[int, int]:
+def parse_size(
+    text: str, what: str, error: type[BridgeError] = BridgeError, example: str = "1280x800"
+) -> tuple[int, int]:
     """'640x480' → (640, 480)."""
     m = re.fullmatch(r"(\d+)x(\d+)", text)
     if not m:

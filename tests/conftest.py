@@ -53,8 +53,15 @@ def make_window(qtbot, tmp_path):
     made = []
 
     def make(**kw):
-        opts = RecorderOptions(**{"out": tmp_path / "out", "sim": True, "settings_path": tmp_path / "recorder.ini",
-                                  "sim_truth": tmp_path / "truth.bin", **kw})
+        opts = RecorderOptions(
+            **{
+                "out": tmp_path / "out",
+                "sim": True,
+                "settings_path": tmp_path / "recorder.ini",
+                "sim_truth": tmp_path / "truth.bin",
+                **kw,
+            }
+        )
         win = RecorderWindow(opts, QtCore.QSettings(str(opts.settings_path), QtCore.QSettings.Format.IniFormat))
         qtbot.addWidget(win)
         made.append(win)

@@ -97,8 +97,14 @@ def run_job(job: dict) -> dict:
         rc = 70
     finally:
         signal.alarm(0)
-    return {"job": job, "rc": rc, "seconds": time.perf_counter() - t0, "stdout": out.getvalue()[-2000:],
-            "stderr": err.getvalue()[-4000:], "peak_mb": max(0, _hwm_kb() - base) / 1024}
+    return {
+        "job": job,
+        "rc": rc,
+        "seconds": time.perf_counter() - t0,
+        "stdout": out.getvalue()[-2000:],
+        "stderr": err.getvalue()[-4000:],
+        "peak_mb": max(0, _hwm_kb() - base) / 1024,
+    }
 
 
 def main(argv: list[str]) -> int:

@@ -8,8 +8,15 @@ from pathlib import Path
 import numpy as np
 
 
-def write_episodes(folder: Path, n: int, seconds: float = 1.0, size: tuple[int, int] = (96, 64), fps: float = 30.0,
-                   rate: float = 500.0, cameras: tuple[str, ...] = ("wrist0",)) -> list[Path]:
+def write_episodes(
+    folder: Path,
+    n: int,
+    seconds: float = 1.0,
+    size: tuple[int, int] = (96, 64),
+    fps: float = 30.0,
+    rate: float = 500.0,
+    cameras: tuple[str, ...] = ("wrist0",),
+) -> list[Path]:
     import cv2
 
     from dexumi.episode.layout import CameraLayout, EncoderLayout, EpisodeMeta
@@ -30,13 +37,21 @@ def write_episodes(folder: Path, n: int, seconds: float = 1.0, size: tuple[int, 
     hi = np.array([1.3, 0.6, 1.4, 1.4, 1.4, 1.4])
     out = []
     for e in range(1, n + 1):
-        meta = EpisodeMeta(number=e, task="scale test", robot_hand="inspire_like", exoskeleton="inspire_exo",
-                           nominal_fps=fps, retarget_map_yaml=map_text, main_camera=cameras[0],
-                           software_version="test")
+        meta = EpisodeMeta(
+            number=e,
+            task="scale test",
+            robot_hand="inspire_like",
+            exoskeleton="inspire_exo",
+            nominal_fps=fps,
+            retarget_map_yaml=map_text,
+            main_camera=cameras[0],
+            software_version="test",
+        )
         enc = EncoderLayout(channels=6, joint_names=tuple(rt.channels), nominal_rate_hz=rate)
         cams = [CameraLayout(c, W, H, fps=fps) for c in cameras]
-        w = EpisodeWriter(folder / f"episode_{e:04d}.h5.partial", meta, enc, cams,
-                          action_names=tuple(rt.robot_joint_names))
+        w = EpisodeWriter(
+            folder / f"episode_{e:04d}.h5.partial", meta, enc, cams, action_names=tuple(rt.robot_joint_names)
+        )
         t0 = 1000.0 + 100 * e
         idx = np.arange(0, int(seconds * rate), dtype=np.int64)
         t = t0 + idx / rate
@@ -83,7 +98,7 @@ class Video:
         if self.data == other.data:
             return True
         a, b = self.frames(), other.frames()
-        return len(a) == len(b) and all(np.mean((x - y) ** 2) <= 255.0 ** 2 / 1e4 for x, y in zip(a, b))
+        return len(a) == len(b) and all(np.mean((x - y) ** 2) <= 255.0**2 / 1e4 for x, y in zip(a, b))
 
     def __repr__(self) -> str:
         return f"Video({self.path.name}, {len(self.data)} bytes)"
@@ -92,8 +107,11 @@ class Video:
 def tree_bytes(root: Path, skip: tuple[str, ...] = (".dexumi-export.json",)) -> dict[str, bytes | Video]:
     """Every file under `root` (relative path → bytes; videos → `Video`), without the output marker (it names
     the writer's pid)."""
-    return {p.relative_to(root).as_posix(): (Video(p) if p.suffix == ".mp4" else p.read_bytes())
-            for p in sorted(Path(root).rglob("*")) if p.is_file() and p.name not in skip}
+    return {
+        p.relative_to(root).as_posix(): (Video(p) if p.suffix == ".mp4" else p.read_bytes())
+        for p in sorted(Path(root).rglob("*"))
+        if p.is_file() and p.name not in skip
+    }
 
 
 class Interrupted(Exception):

@@ -20,8 +20,14 @@ pytestmark = pytest.mark.timeout(600)
 
 
 def _dexumi(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "apps.cli.main", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=500, env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    return subprocess.run(
+        [sys.executable, "-m", "apps.cli.main", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=500,
+        env={**__import__("os").environ, "PYTHONPATH": str(REPO)},
+    )
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """A real radio and a real board (never in CI: `-m hardware`; set DEXUMI_BLE_PORT, default `ble:`).
 
-    DEXUMI_BLE_PORT=ble:dexumi-glove .venv/bin/python -m pytest -m hardware tests/test_ble_hardware.py
+DEXUMI_BLE_PORT=ble:dexumi-glove .venv/bin/python -m pytest -m hardware tests/test_ble_hardware.py
 """
 
 from __future__ import annotations

@@ -45,8 +45,14 @@ def assert_matches_truth(session: HostSession, fake: FakeBlueZProcess, min_sampl
     np.testing.assert_array_equal(t_us, truth.t_us)
     np.testing.assert_array_equal(values, truth.values)  # exact values
     st = session.decoder.stats
-    assert (st.crc_errors, st.resync_bytes, st.gaps, st.missing_frames, st.duplicates, st.out_of_order) == \
-        (0, 0, 0, 0, 0, 0), st
+    assert (st.crc_errors, st.resync_bytes, st.gaps, st.missing_frames, st.duplicates, st.out_of_order) == (
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    ), st
 
 
 def test_ble_lossless_200hz_16ch(start_fake) -> None:
@@ -65,8 +71,11 @@ def test_ble_reassembly_across_notifications(start_fake, mtu: int, batch: int) -
         session = stream(t, 1.5)
         stats = t.stats
     assert_matches_truth(session, fake, min_samples=250)
-    frame_len = len(protocol.encode_frame(MsgType.SAMPLES, 0, 0, protocol.samples_payload(
-        0, np.zeros(batch), np.zeros((batch, 16)), 3)))
+    frame_len = len(
+        protocol.encode_frame(
+            MsgType.SAMPLES, 0, 0, protocol.samples_payload(0, np.zeros(batch), np.zeros((batch, 16)), 3)
+        )
+    )
     assert stats["largest_notification"] <= mtu - 3
     if frame_len > mtu - 3:  # a frame never fits one notification: pieces are cut at exactly MTU-3 bytes
         assert stats["largest_notification"] == mtu - 3
@@ -158,11 +167,13 @@ def test_ble_spec_parsing() -> None:
 
 def test_ble_without_bluetooth_is_clean() -> None:
     """No system bus / no BlueZ: scan_ble returns [] and open() is a one-line PortNotFound (own process)."""
-    code = ("from firmware_bridge.transports.ble import BleTransport, scan_ble\n"
-            "from firmware_bridge.errors import PortNotFound\n"
-            "assert scan_ble(0.3) == []\n"
-            "try:\n    BleTransport('ble:glove', scan_timeout=0.3).open()\n"
-            "except PortNotFound as e:\n    print('PortNotFound:', e)\n")
+    code = (
+        "from firmware_bridge.transports.ble import BleTransport, scan_ble\n"
+        "from firmware_bridge.errors import PortNotFound\n"
+        "assert scan_ble(0.3) == []\n"
+        "try:\n    BleTransport('ble:glove', scan_timeout=0.3).open()\n"
+        "except PortNotFound as e:\n    print('PortNotFound:', e)\n"
+    )
     env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": "unix:path=/nonexistent/dexumi-no-bus"}
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert p.returncode == 0, p.stderr

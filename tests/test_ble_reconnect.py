@@ -103,8 +103,13 @@ def test_ble_cli_stream_json(start_fake, ble_bus: str) -> None:
     """`dexumi stream --port ble:NAME --seconds 3 --json` against the fake, with one forced drop."""
     fake = start_fake(name="glove-cli", drop_after=1.0, reappear_after=0.3, rate_hz=200, channels=16)
     env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": ble_bus}
-    p = subprocess.run([*_dexumi(), "stream", "--port", "ble:glove-cli", "--seconds", "3", "--json"],
-                       capture_output=True, text=True, env=env, timeout=60)
+    p = subprocess.run(
+        [*_dexumi(), "stream", "--port", "ble:glove-cli", "--seconds", "3", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert p.returncode == 0, p.stderr[-2000:]
     report = json.loads(p.stdout.strip().splitlines()[-1])
     truth = fake.truth()

@@ -58,8 +58,10 @@ def test_encoder_calibration_recovers_known_sensor_errors(protocol, model):
     if protocol == "legacy":  # the sensors' 0/2π point lies inside the range of motion of every joint
         raw_turns = samples.window(*rig.segment_window("fist")).x
         assert np.any(raw_turns > 0.5) and np.any(samples.window(*rig.segment_window("flat")).x > 0.8)
-    holds = [enc.capture_hold(samples.window(*rig.segment_window(p)), poses.pose(p), p, inp, center=centers)
-             for p in poses.hold_poses]
+    holds = [
+        enc.capture_hold(samples.window(*rig.segment_window(p)), poses.pose(p), p, inp, center=centers)
+        for p in poses.hold_poses
+    ]
     fit = enc.fit_encoders(holds, poses.joints, inp, centers)
     zero, sign, scale = rig.errors.expected(24, protocol)
     got = fit.calibration()
@@ -98,6 +100,7 @@ def test_zero_check_detects_drift():
 
 
 # ----------------------------------------------------------------------------------------------- camera
+
 
 @pytest.fixture(scope="module")
 def board():
@@ -148,8 +151,8 @@ def test_printable_board_is_at_true_scale(tmp_path, board):
     assert sorted(out.page_mm) == [210.0, 297.0]  # A4 (landscape for this board)
     data = out.pdf.read_bytes()
     assert data.startswith(b"%PDF-1.4") and data.rstrip().endswith(b"%%EOF")
-    start = int(data[data.rindex(b"startxref") + 10:].split()[0])
-    assert data[start:start + 4] == b"xref"
+    start = int(data[data.rindex(b"startxref") + 10 :].split()[0])
+    assert data[start : start + 4] == b"xref"
     assert b"pHYs" in out.png.read_bytes()[:64]
     det = BoardDetector(board).detect(img)  # the printed image is a detectable board
     assert det is not None and len(det) == board.corners
@@ -176,6 +179,7 @@ def test_one_board_spec_for_printing_tracking_and_the_rig():
 
 # -------------------------------------------------------------------------------------------- joint map
 
+
 def test_joint_map_from_set_points_recovers_known_curves(tmp_path):
     from calibration.jointmap import base_map, fit_joint_map, read_pairs
     from dexumi.retarget.mapfile import load_map
@@ -189,8 +193,11 @@ def test_joint_map_from_set_points_recovers_known_curves(tmp_path):
         a, b = truth[r.robot]
         cols[r.robot] = a * cols[r.exo] + b + rng.normal(0, 1e-3, len(exo))
     path = tmp_path / "pairs.csv"
-    path.write_text(",".join(cols) + "\n" + "\n".join(",".join(f"{v:.6f}" for v in row)
-                                                       for row in np.column_stack(list(cols.values()))))
+    path.write_text(
+        ",".join(cols)
+        + "\n"
+        + "\n".join(",".join(f"{v:.6f}" for v in row) for row in np.column_stack(list(cols.values())))
+    )
     fit = fit_joint_map(base, read_pairs(path, base), "linear")
     for f in fit.fits:
         a, b = truth[f.robot]
@@ -229,19 +236,25 @@ latencies_s: {wrist0: 0.04}
 """
 
 
-@pytest.mark.parametrize("edit,needle", [
-    (lambda d: d.pop("id"), "missing key 'id'"),
-    (lambda d: d["encoder"]["channels"][1].pop("zero_rad"), "missing key 'encoder.channels[1].zero_rad'"),
-    (lambda d: d["encoder"]["channels"][0].update(scale_rad_per_count="big"), "'encoder.channels[0].scale_rad_per_count'"),
-    (lambda d: d["encoder"].update(wrap="yes"), "'encoder.wrap'"),
-    (lambda d: d["device"].update(channels=5), "'device.channels' says 5"),
-    (lambda d: d["cameras"]["S1"].update(width=-3), "'cameras.S1.width'"),
-    (lambda d: d["cameras"]["S1"].update(distortion=[0, 0, 0]), "'cameras.S1.distortion'"),
-    (lambda d: d["latencies_s"].update(wrist0="fast"), "'latencies_s.wrist0'"),
-    (lambda d: d.update(mapping=3), "'mapping'"),
-    (lambda d: d.update(encoders={}), "unknown key 'encoders'"),
-    (lambda d: d.update(encoder=[1, 2]), "'encoder' must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "edit,needle",
+    [
+        (lambda d: d.pop("id"), "missing key 'id'"),
+        (lambda d: d["encoder"]["channels"][1].pop("zero_rad"), "missing key 'encoder.channels[1].zero_rad'"),
+        (
+            lambda d: d["encoder"]["channels"][0].update(scale_rad_per_count="big"),
+            "'encoder.channels[0].scale_rad_per_count'",
+        ),
+        (lambda d: d["encoder"].update(wrap="yes"), "'encoder.wrap'"),
+        (lambda d: d["device"].update(channels=5), "'device.channels' says 5"),
+        (lambda d: d["cameras"]["S1"].update(width=-3), "'cameras.S1.width'"),
+        (lambda d: d["cameras"]["S1"].update(distortion=[0, 0, 0]), "'cameras.S1.distortion'"),
+        (lambda d: d["latencies_s"].update(wrist0="fast"), "'latencies_s.wrist0'"),
+        (lambda d: d.update(mapping=3), "'mapping'"),
+        (lambda d: d.update(encoders={}), "unknown key 'encoders'"),
+        (lambda d: d.update(encoder=[1, 2]), "'encoder' must be a mapping"),
+    ],
+)
 def test_broken_profiles_give_one_line_errors_naming_the_key(tmp_path, edit, needle):
     doc = yaml.safe_load(GOOD)
     load_profile(_write(tmp_path, doc))  # the unedited profile is fine
@@ -252,12 +265,15 @@ def test_broken_profiles_give_one_line_errors_naming_the_key(tmp_path, edit, nee
     assert needle in msg and "\n" not in msg
 
 
-@pytest.mark.parametrize("old,new,line,body", [
-    ("zero_rad: 0.2", "zero_rad: x", 9, "'encoder.channels[1].zero_rad' must be a finite number, not 'x'"),
-    ("zero_rad: 0.2, ", "", 9, "missing key 'encoder.channels[1].zero_rad'"),
-    ("width: 640", "width: -3", 11, "'cameras.S1.width' must be an integer >= 1, not -3"),
-    ("latencies_s: {wrist0: 0.04}", "latencies_s: {wrist0: 0.04}\nencoders: {}", 14, "unknown key 'encoders'"),
-])
+@pytest.mark.parametrize(
+    "old,new,line,body",
+    [
+        ("zero_rad: 0.2", "zero_rad: x", 9, "'encoder.channels[1].zero_rad' must be a finite number, not 'x'"),
+        ("zero_rad: 0.2, ", "", 9, "missing key 'encoder.channels[1].zero_rad'"),
+        ("width: 640", "width: -3", 11, "'cameras.S1.width' must be an integer >= 1, not -3"),
+        ("latencies_s: {wrist0: 0.04}", "latencies_s: {wrist0: 0.04}\nencoders: {}", 14, "unknown key 'encoders'"),
+    ],
+)
 def test_profile_errors_give_the_line_of_the_key(tmp_path, old, new, line, body):
     path = tmp_path / "p.yaml"
     path.write_text(GOOD.replace(old, new, 1))

@@ -106,8 +106,22 @@ def test_refuses_to_overwrite_without_force(calibrated):
 @pytest.mark.slow
 def test_zero_check_of_a_profile_against_the_same_sim(calibrated):
     out, _ = calibrated
-    r = dexumi("calibrate", "--headless", "--sim", "--zero-check", out, "--hold-s", 0.6, "--sweep-s", 0.3,
-               "--move-s", 0.2, "--wave-s", 0, timeout=120)
+    r = dexumi(
+        "calibrate",
+        "--headless",
+        "--sim",
+        "--zero-check",
+        out,
+        "--hold-s",
+        0.6,
+        "--sweep-s",
+        0.3,
+        "--move-s",
+        0.2,
+        "--wave-s",
+        0,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert "zero check ok" in r.stdout
 

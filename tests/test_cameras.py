@@ -13,8 +13,18 @@ import numpy as np
 import pytest
 
 from conftest import DEXUMI, REPO
-from dexumi.devices.cameras import (CameraLost, CameraSource, FileCamera, FrameGrabber, GrabberConfig, OpenCVCamera,
-                                    SimCamera, list_cameras, make_camera, open_camera)
+from dexumi.devices.cameras import (
+    CameraLost,
+    CameraSource,
+    FileCamera,
+    FrameGrabber,
+    GrabberConfig,
+    OpenCVCamera,
+    SimCamera,
+    list_cameras,
+    make_camera,
+    open_camera,
+)
 from dexumi.devices.cameras.base import CameraSettings
 from dexumi.devices.cameras.sim import finger_flexion, measure_flexion, read_frame_number
 from dexumi.episode.frames import CameraFrameStore, frame_count, read_jpeg
@@ -24,6 +34,7 @@ from dexumi.types import CameraFrame
 
 # ------------------------------------------------------------------------------------------------ specs
 
+
 def test_specs_select_sources():
     assert isinstance(make_camera("0"), OpenCVCamera) and make_camera("0").device == 0
     assert make_camera("/dev/video2").device == "/dev/video2"
@@ -31,21 +42,32 @@ def test_specs_select_sources():
     sim = make_camera("sim:latency=40ms,fps=60,width=1280,height=800,seed=3,epoch=12.5,drop=0.01,joints=12")
     assert isinstance(sim, SimCamera)
     c = sim.config
-    assert (c.latency_s, c.fps, c.width, c.height, c.seed, c.epoch, c.drop, c.joints) == \
-        (0.04, 60.0, 1280, 800, 3, 12.5, 0.01, 12)
+    assert (c.latency_s, c.fps, c.width, c.height, c.seed, c.epoch, c.drop, c.joints) == (
+        0.04,
+        60.0,
+        1280,
+        800,
+        3,
+        12.5,
+        0.01,
+        12,
+    )
     assert make_camera("sim:latency=0.12s,size=320x240").config.latency_s == pytest.approx(0.12)
     assert isinstance(make_camera("file:clip.avi"), FileCamera)
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("sim:latency=40", "needs a number with a unit"),
-    ("sim:fps=fast", "is not a number"),
-    ("sim:colour=red", "unknown sim option"),
-    ("sim:drop=1.5", "drop must be in"),
-    ("sim:size=big", "must look like 1280x800"),
-    ("webcam", "unknown camera spec"),
-    ("file:", "needs a path"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("sim:latency=40", "needs a number with a unit"),
+        ("sim:fps=fast", "is not a number"),
+        ("sim:colour=red", "unknown sim option"),
+        ("sim:drop=1.5", "drop must be in"),
+        ("sim:size=big", "must look like 1280x800"),
+        ("webcam", "unknown camera spec"),
+        ("file:", "needs a path"),
+    ],
+)
 def test_bad_specs_are_one_line_errors(spec, message):
     with pytest.raises(DexumiError, match=message) as exc:
         open_camera(spec)
@@ -61,8 +83,7 @@ def test_a_camera_that_cannot_be_opened_lists_those_that_can():
 
 
 def test_dexumi_devices_lists_cameras():
-    p = subprocess.run([*DEXUMI, "devices", "--json", "--no-ble"], capture_output=True, text=True, cwd=REPO,
-                       timeout=60)
+    p = subprocess.run([*DEXUMI, "devices", "--json", "--no-ble"], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout.strip().splitlines()[-1])["cameras"] == []
 
@@ -73,9 +94,14 @@ class FakeCapture:
     jpeg = cv2.imencode(".jpg", np.zeros((480, 640, 3), np.uint8))[1]
 
     def __init__(self, device, api):
-        self.props = {cv2.CAP_PROP_FRAME_WIDTH: 640, cv2.CAP_PROP_FRAME_HEIGHT: 480, cv2.CAP_PROP_FPS: 30,
-                      cv2.CAP_PROP_FOURCC: cv2.VideoWriter_fourcc(*"MJPG"), cv2.CAP_PROP_CONVERT_RGB: 1,
-                      cv2.CAP_PROP_POS_MSEC: 0}
+        self.props = {
+            cv2.CAP_PROP_FRAME_WIDTH: 640,
+            cv2.CAP_PROP_FRAME_HEIGHT: 480,
+            cv2.CAP_PROP_FPS: 30,
+            cv2.CAP_PROP_FOURCC: cv2.VideoWriter_fourcc(*"MJPG"),
+            cv2.CAP_PROP_CONVERT_RGB: 1,
+            cv2.CAP_PROP_POS_MSEC: 0,
+        }
         self.api, self.grabs = api, 0
 
     def isOpened(self):
@@ -121,6 +147,7 @@ def test_opencv_camera_reports_what_it_was_not_granted_and_passes_mjpg_through(m
 
 
 # ----------------------------------------------------------------------------------------------- sim
+
 
 def test_sim_frames_show_the_motion_at_capture_time_and_arrive_latency_later():
     cam = open_camera("sim:latency=30ms,fps=60,size=640x400,seed=4,joints=10,frames=40")
@@ -289,6 +316,7 @@ def test_two_sim_cameras_1280x800_60fps_20s(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- file
+
 
 def _write_clip(path, fourcc: str, frames: int = 90, fps: float = 30.0, size=(320, 240)) -> None:
     w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)

@@ -42,15 +42,35 @@ def test_busy_port(sim_device):
         assert_one_line_error(dexumi("stream", "--port", dev.port, "--seconds", 1), "busy")
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv") or not os.path.exists("/usr/bin/python3"),
-                    reason="needs root, setpriv and /usr/bin/python3 to run as an unprivileged user")
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("setpriv") or not os.path.exists("/usr/bin/python3"),
+    reason="needs root, setpriv and /usr/bin/python3 to run as an unprivileged user",
+)
 def test_permission_denied_hints_at_dialout(sim_device):
     dev = sim_device("--channels", 4)
     site = f"{sys.prefix}/lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{REPO}:{site}", "HOME": "/tmp"}
-    p = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/python3", "-m",
-                        "apps.cli.main", "stream", "--port", os.path.realpath(dev.port), "--seconds", "1"],
-                       capture_output=True, text=True, timeout=60, cwd="/tmp", env=env)
+    p = subprocess.run(
+        [
+            "setpriv",
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "/usr/bin/python3",
+            "-m",
+            "apps.cli.main",
+            "stream",
+            "--port",
+            os.path.realpath(dev.port),
+            "--seconds",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/tmp",
+        env=env,
+    )
     if "No module named" in p.stderr or "ImportError" in p.stderr:
         pytest.skip(f"the system python cannot import the environment's packages: {p.stderr.strip()[-120:]}")
     assert_one_line_error(p, "permission denied", "dialout")
@@ -78,10 +98,13 @@ def _fake_port(payload: bytes | None):
     return os.ttyname(slave), stop, (master, slave)
 
 
-@pytest.mark.parametrize("payload,needle", [
-    (b"$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47\r\n", "does not speak"),
-    (None, "no data from"),
-])
+@pytest.mark.parametrize(
+    "payload,needle",
+    [
+        (b"$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47\r\n", "does not speak"),
+        (None, "no data from"),
+    ],
+)
 def test_a_device_speaking_something_else(payload, needle):
     path, stop, fds = _fake_port(payload)
     try:
@@ -95,22 +118,29 @@ def test_a_device_speaking_something_else(payload, needle):
 def test_profile_with_the_wrong_channel_count(sim_device, tmp_path):
     from calibration.profile import ChannelCalibration, Profile, save_profile
 
-    prof = Profile("p1", "2026-01-01T00:00:00Z", {"id": "x"},
-                   [ChannelCalibration(f"j{i}", 0.0, 1, 1e-6) for i in range(3)])
+    prof = Profile(
+        "p1", "2026-01-01T00:00:00Z", {"id": "x"}, [ChannelCalibration(f"j{i}", 0.0, 1, 1e-6) for i in range(3)]
+    )
     path = save_profile(prof, tmp_path / "p.yaml")
     dev = sim_device("--channels", 16)
-    assert_one_line_error(dexumi("stream", "--port", dev.port, "--seconds", 1, "--profile", path),
-                          "3 channels", "16 joint channels")
+    assert_one_line_error(
+        dexumi("stream", "--port", dev.port, "--seconds", 1, "--profile", path), "3 channels", "16 joint channels"
+    )
 
 
-@pytest.mark.parametrize("text,needle", [
-    ("version: 1\nchannels: [1, 2\n", "not valid YAML at line"),
-    ("version: 1\nid: a\n", "missing key 'encoder'"),
-    ("version: 1\nid: a\nencoder:\n  channels:\n  - {zero_rad: 0, sign: 2, scale_rad_per_count: 1}\n",
-     "encoder.channels[0].sign"),
-    ("version: 9\nid: a\nencoder: {channels: []}\n", "newer"),
-    ("!!python/object/apply:os.system ['echo hacked']\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        ("version: 1\nchannels: [1, 2\n", "not valid YAML at line"),
+        ("version: 1\nid: a\n", "missing key 'encoder'"),
+        (
+            "version: 1\nid: a\nencoder:\n  channels:\n  - {zero_rad: 0, sign: 2, scale_rad_per_count: 1}\n",
+            "encoder.channels[0].sign",
+        ),
+        ("version: 9\nid: a\nencoder: {channels: []}\n", "newer"),
+        ("!!python/object/apply:os.system ['echo hacked']\n", "not valid YAML"),
+    ],
+)
 def test_broken_profiles(tmp_path, text, needle):
     path = tmp_path / "bad.yaml"
     path.write_text(text)

@@ -16,7 +16,7 @@ def test_small_and_bulk_adds_keep_the_same_envelope_and_fit():
     k = 0
     while k < len(device):
         n = int(rng.integers(1, 2 * SMALL_ADD))  # both paths
-        live.add(device[k:k + n], host[k:k + n] if n > 1 else float(host[k]))
+        live.add(device[k : k + n], host[k : k + n] if n > 1 else float(host[k]))
         k += n
     assert live._x == bulk._x and live._y == bulk._y
     a, b = live.estimate(refresh=True), bulk.estimate(refresh=True)

@@ -41,8 +41,9 @@ def test_windows_and_padding(folder):
 
 
 def test_plain_loop_batches(folder):
-    ds = EpisodeDataset([folder / "episode_0001.h5"], obs_horizon=2, action_horizon=4, cameras=["wrist1"],
-                        image_size=(32, 24))
+    ds = EpisodeDataset(
+        [folder / "episode_0001.h5"], obs_horizon=2, action_horizon=4, cameras=["wrist1"], image_size=(32, 24)
+    )
     batch = [ds[i] for i in range(0, len(ds), 7)]
     stacked = {k: np.stack([b[k] for b in batch]) for k in batch[0]}
     assert stacked["obs.images.wrist1"].shape == (len(batch), 2, 24, 32, 3)

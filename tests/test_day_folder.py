@@ -58,11 +58,31 @@ def _cli(*args, env: dict | None = None):
 def _kill_during_recording(out, wait: float) -> None:
     """A real interrupted recording: kill -9 the recorder `wait` s after its episode file appears."""
     before = {p.name for p in out.glob("*" + S.PARTIAL)}
-    proc = subprocess.Popen([*DEXUMI, "record", "--headless", "--sim", "--out", str(out), "--episodes", "5",
-                             "--duration", "5", "--task", "pour", "--operator", "bo"], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    wait_until(lambda: {p.name for p in out.glob("*" + S.PARTIAL)} - before, timeout=60,
-               message="the recorder's episode file")
+    proc = subprocess.Popen(
+        [
+            *DEXUMI,
+            "record",
+            "--headless",
+            "--sim",
+            "--out",
+            str(out),
+            "--episodes",
+            "5",
+            "--duration",
+            "5",
+            "--task",
+            "pour",
+            "--operator",
+            "bo",
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    wait_until(
+        lambda: {p.name for p in out.glob("*" + S.PARTIAL)} - before, timeout=60, message="the recorder's episode file"
+    )
     time.sleep(wait)  # the kill instant after the file appeared: what the test varies
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -72,8 +92,22 @@ def _kill_during_recording(out, wait: float) -> None:
 def day(tmp_path_factory):
     """1 final, 2 discarded, 3 final, 4 recovered (after kill -9), 5 partial (kill -9, not recovered)."""
     out = tmp_path_factory.mktemp("day") / "day"
-    p = _dexumi("record", "--headless", "--sim", "--out", out, "--episodes", "3", "--duration", "1.2",
-                "--task", "stack cups", "--operator", "ana", timeout=180)
+    p = _dexumi(
+        "record",
+        "--headless",
+        "--sim",
+        "--out",
+        out,
+        "--episodes",
+        "3",
+        "--duration",
+        "1.2",
+        "--task",
+        "stack cups",
+        "--operator",
+        "ana",
+        timeout=180,
+    )
     assert p.returncode == 0, p.stderr
     M.discard(out / "episode_0002.h5")
     _kill_during_recording(out, 1.5)
@@ -106,7 +140,9 @@ def test_ls_lists_every_state(day):
         with h5py.File(r["path"]) as f:  # the duration is the file's own
             assert r["duration_s"] == pytest.approx(float(f.attrs[S.A_DURATION]))
     assert rows[2]["task"] == "stack cups" and rows[2]["validation"] == ""  # discarded: listed, not validated
-    assert rows[4]["task"] == "pour" and rows[4]["operator"] == "bo" and rows[4]["validation"] in ("pass", "warn", "error")
+    assert (
+        rows[4]["task"] == "pour" and rows[4]["operator"] == "bo" and rows[4]["validation"] in ("pass", "warn", "error")
+    )
     assert rows[4]["stop_reason"].startswith("recovered")
     part = rows[5]  # partial: read from its raw streams, the file untouched
     assert part["task"] == "pour" and part["validation"] == "" and part["path"].endswith(S.PARTIAL)
@@ -147,11 +183,25 @@ def test_edit_changes_attributes_and_logs(day, tmp_path):
     shutil.copy(src, ep)
     with h5py.File(ep) as f:
         before = {k: f[k][()] for k in ("timestamps", "action")}
-    p = _dexumi("edit", ep, "--task", "stack cups (blue)", "--outcome", "success", "--notes", "clean", "--json",
-                env={**os.environ, "DEXUMI_USER": "ana"})
+    p = _dexumi(
+        "edit",
+        ep,
+        "--task",
+        "stack cups (blue)",
+        "--outcome",
+        "success",
+        "--notes",
+        "clean",
+        "--json",
+        env={**os.environ, "DEXUMI_USER": "ana"},
+    )
     assert p.returncode == 0, p.stderr
     ch = json.loads(p.stdout)["changes"]
-    assert ch == {"task": ["stack cups", "stack cups (blue)"], "outcome": ["unknown", "success"], "notes": ["", "clean"]}
+    assert ch == {
+        "task": ["stack cups", "stack cups (blue)"],
+        "outcome": ["unknown", "success"],
+        "notes": ["", "clean"],
+    }
     with h5py.File(ep) as f:
         assert f.attrs["task"] == "stack cups (blue)" and f.attrs["outcome"] == "success"
         assert np.array_equal(f["timestamps"][()], before["timestamps"])  # data untouched
@@ -205,8 +255,7 @@ def test_edit_survives_kill9_at_random_instants(day, tmp_path):
     rng = random.Random(21)
     seen_mid = 0
     for _ in range(8):
-        proc = subprocess.Popen([sys.executable, "-c", EDIT_LOOP, str(ep)], cwd=REPO, stdout=subprocess.PIPE,
-                                text=True)
+        proc = subprocess.Popen([sys.executable, "-c", EDIT_LOOP, str(ep)], cwd=REPO, stdout=subprocess.PIPE, text=True)
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0.05, 0.6))
         proc.send_signal(signal.SIGKILL)
@@ -269,8 +318,11 @@ def test_view_rerun_save_reads_back(day, tmp_path):
     rrd2 = tmp_path / "day.rrd"
     assert _cli("view", day, "--rerun", "--save", rrd2).returncode == 0
     rows2 = _rrd_rows(rrd2)
-    assert {k.split("/")[1] for k in rows2 if k.startswith("/episode_")} == \
-        {"episode_0001", "episode_0003", "episode_0004"}
+    assert {k.split("/")[1] for k in rows2 if k.startswith("/episode_")} == {
+        "episode_0001",
+        "episode_0003",
+        "episode_0004",
+    }
     assert rows2["/episode_0001/cameras/" + cams[0]] == T
     bad = _cli("view", day / "episode_0001.h5", "--save", tmp_path / "x.txt")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
@@ -308,8 +360,11 @@ def test_record_headless_rerun_saves_rrd(tmp_path):
 
 
 def test_record_headless_rerun_bad_input(tmp_path):
-    for args, text in ((("--rerun",), "needs a FILE.rrd"), (("--rerun", tmp_path / "x.txt"), "must end in .rrd"),
-                       (("--rerun", tmp_path / "no" / "x.rrd"), "no such folder")):
+    for args, text in (
+        (("--rerun",), "needs a FILE.rrd"),
+        (("--rerun", tmp_path / "x.txt"), "must end in .rrd"),
+        (("--rerun", tmp_path / "no" / "x.rrd"), "no such folder"),
+    ):
         p = _cli("record", "--headless", "--sim", "--out", tmp_path / "out", "--duration", "1", *args)
         assert p.returncode == 2 and text in p.stderr and "Traceback" not in p.stderr, p.stderr
     assert not (tmp_path / "out").exists()

@@ -12,8 +12,15 @@ from firmware_bridge import protocol as p
 from firmware_bridge.decoder import LegacyDecoder, Unwrapper, V1Decoder, detect_protocol
 
 
-def v1_stream(n_frames: int, batch: int = 4, channels: int = 6, seed: int = 0, start_seq: int = 0,
-              start_index: int = 0, t0: int = 0) -> tuple[list[bytes], np.ndarray]:
+def v1_stream(
+    n_frames: int,
+    batch: int = 4,
+    channels: int = 6,
+    seed: int = 0,
+    start_seq: int = 0,
+    start_index: int = 0,
+    t0: int = 0,
+) -> tuple[list[bytes], np.ndarray]:
     rng = np.random.default_rng(seed)
     frames, values = [], []
     for k in range(n_frames):
@@ -28,12 +35,15 @@ def v1_stream(n_frames: int, batch: int = 4, channels: int = 6, seed: int = 0, s
 def decode_all(decoder, data: bytes, step: int = 97):
     blocks = []
     for i in range(0, len(data), step):
-        blocks += decoder.feed(data[i:i + step]).blocks
+        blocks += decoder.feed(data[i : i + step]).blocks
     blocks += decoder.flush().blocks
     if not blocks:
         return np.empty(0, np.int64), np.empty((0, 0), np.int32), np.empty(0, np.int64)
-    return (np.concatenate([b.index for b in blocks]), np.concatenate([b.values for b in blocks]),
-            np.concatenate([b.device_time_us for b in blocks]))
+    return (
+        np.concatenate([b.index for b in blocks]),
+        np.concatenate([b.values for b in blocks]),
+        np.concatenate([b.device_time_us for b in blocks]),
+    )
 
 
 def test_v1_exact_values_across_arbitrary_read_sizes():
@@ -126,7 +136,7 @@ def test_unwrapper_small_and_large_calls_agree_across_wraps_and_backward_steps()
     got, k = [], 0
     while k < len(true):
         n = int(rng.choice([1, 3, 17, 64, 65, 500]))
-        chunk = true[k:k + n] % 65536
+        chunk = true[k : k + n] % 65536
         got.append(np.asarray(u.unwrap_list(chunk.tolist()) if n % 2 else u.unwrap_array(chunk), np.int64))
         k += n
     assert np.array_equal(np.concatenate(got), true)
@@ -134,6 +144,7 @@ def test_unwrapper_small_and_large_calls_agree_across_wraps_and_backward_steps()
 
 
 # ------------------------------------------------------------------------------------------------ legacy
+
 
 def legacy_values(n: int, channels: int, seed: int = 0) -> np.ndarray:
     """Smooth sensor signals, as joints move (the decoder rejects isolated spikes), plus ADC noise."""
@@ -202,8 +213,10 @@ FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCh
 
 
 @FUZZ
-@given(noise=st.lists(st.tuples(st.integers(0, 3000), st.binary(min_size=1, max_size=40)), max_size=8),
-       cuts=st.lists(st.integers(1, 400), min_size=1, max_size=20))
+@given(
+    noise=st.lists(st.tuples(st.integers(0, 3000), st.binary(min_size=1, max_size=40)), max_size=8),
+    cuts=st.lists(st.integers(1, 400), min_size=1, max_size=20),
+)
 def test_fuzz_v1_never_raises_and_never_invents_samples(noise, cuts):
     frames, values = v1_stream(12, batch=3, channels=5, seed=3)
     data = bytearray(b"".join(frames))
@@ -215,7 +228,7 @@ def test_fuzz_v1_never_raises_and_never_invents_samples(noise, cuts):
     for c in cuts * 20:
         if i >= len(data):
             break
-        chunks.append(bytes(data[i:i + c]))
+        chunks.append(bytes(data[i : i + c]))
         i += c
     chunks.append(bytes(data[i:]))
     blocks = [b for c in chunks for b in d.feed(c).blocks] + d.flush().blocks
@@ -237,9 +250,12 @@ def test_fuzz_random_bytes_yield_nothing(data):
 
 
 @FUZZ
-@given(flips=st.lists(st.tuples(st.integers(0, 12), st.integers(0, 39), st.integers(1, 255)), max_size=6,
-                     unique_by=lambda f: f[0]),
-       step=st.integers(1, 500))
+@given(
+    flips=st.lists(
+        st.tuples(st.integers(0, 12), st.integers(0, 39), st.integers(1, 255)), max_size=6, unique_by=lambda f: f[0]
+    ),
+    step=st.integers(1, 500),
+)
 def test_fuzz_legacy_never_accepts_a_damaged_frame(flips, step):
     """Damage to one byte of frames at least three apart. (The legacy checksum is the low 16 bits of a sum:
     two changes in one frame that cancel in the sum, or neighbouring frames damaged alike in their upper
@@ -282,11 +298,11 @@ def test_stream_offsets_point_just_past_each_frame():
     data = b"".join(frames)
     got = []
     for i in range(0, len(data), 50):
-        got += [b.stream_end for b in d.feed(data[i:i + 50]).blocks]
+        got += [b.stream_end for b in d.feed(data[i : i + 50]).blocks]
     assert np.array_equal(np.concatenate(got), np.repeat(ends, 3))
     v = legacy_values(20, 8)
     raw = legacy.encode_frames(v, np.arange(20))
     ld = LegacyDecoder(8)
-    got = [b.stream_end for i in range(0, len(raw), 33) for b in ld.feed(raw[i:i + 33]).blocks]
+    got = [b.stream_end for i in range(0, len(raw), 33) for b in ld.feed(raw[i : i + 33]).blocks]
     got += [b.stream_end for b in ld.flush().blocks]
     assert np.array_equal(np.concatenate(got), (np.arange(20) + 1) * legacy.frame_size(8))

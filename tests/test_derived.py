@@ -15,6 +15,7 @@ from tests.test_episode_format import write_episode
 def _fill(values):
     def write(f: h5py.File) -> None:
         f.create_dataset("values", data=np.asarray(values, float))
+
     return write
 
 

@@ -30,8 +30,26 @@ def small_disk(tmp_path):
 @pytest.mark.slow
 def test_disk_full_while_recording_then_recover(small_disk):
     out = small_disk / "day"
-    p = subprocess.run([*DEXUMI, "record", "--headless", "--sim", "--out", str(out), "--duration", "120",
-                        "--episodes", "3", "--min-free-mb", "0"], capture_output=True, text=True, timeout=300, cwd=REPO)
+    p = subprocess.run(
+        [
+            *DEXUMI,
+            "record",
+            "--headless",
+            "--sim",
+            "--out",
+            str(out),
+            "--duration",
+            "120",
+            "--episodes",
+            "3",
+            "--min-free-mb",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
     err = [x for x in p.stderr.splitlines() if x.strip() and "frame(s) dropped" not in x]
     assert p.returncode == 2, (p.returncode, p.stderr[-3000:])  # not -11 (SIGSEGV), not 70
     assert len(err) == 1 and err[0].startswith("dexumi record: error: disk full while recording"), p.stderr[-3000:]

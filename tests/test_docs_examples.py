@@ -36,8 +36,19 @@ import pytest
 from tests.conftest import REPO
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
-SLOW_PAGES = {"README.md", "simulation.md", "recording.md", "replay-validate-export.md", "episode-format.md", "calibration.md",
-              "sync-qa.md", "pose.md", "scale.md", "visual-bridge.md", "api.md"}
+SLOW_PAGES = {
+    "README.md",
+    "simulation.md",
+    "recording.md",
+    "replay-validate-export.md",
+    "episode-format.md",
+    "calibration.md",
+    "sync-qa.md",
+    "pose.md",
+    "scale.md",
+    "visual-bridge.md",
+    "api.md",
+}
 SHELL, PYTHON = ("bash", "sh"), ("python",)
 DEFAULT_TIMEOUT = 60.0
 _COMMENT = re.compile(r"^<!--\s*(no-run|timeout|file)\s*:\s*(.*?)\s*-->\s*$")
@@ -71,7 +82,7 @@ def extract(page: Path) -> list[Block]:
         j = i + 1
         while j < len(lines) and not lines[j].startswith("```"):
             j += 1
-        b = Block(page, i + 1, m.group(1).lower(), "\n".join(lines[i + 1:j]) + "\n")
+        b = Block(page, i + 1, m.group(1).lower(), "\n".join(lines[i + 1 : j]) + "\n")
         k = i - 1
         while k >= 0 and (c := _COMMENT.match(lines[k].strip())):
             key, value = c.group(1), c.group(2)
@@ -95,8 +106,13 @@ def runnable(page: Path) -> list[Block]:
 def _env(folder: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "VIRTUAL_ENV")}
     venv_bin = Path(sys.executable).parent
-    env.update(HOME=str(folder), QT_QPA_PLATFORM="offscreen", PATH=f"{folder / '.venv' / 'bin'}:{venv_bin}:"
-               f"{env.get('PATH', '')}", PYTHONPATH=str(REPO), MPLBACKEND="Agg")
+    env.update(
+        HOME=str(folder),
+        QT_QPA_PLATFORM="offscreen",
+        PATH=f"{folder / '.venv' / 'bin'}:{venv_bin}:{env.get('PATH', '')}",
+        PYTHONPATH=str(REPO),
+        MPLBACKEND="Agg",
+    )
     return env
 
 
@@ -110,15 +126,23 @@ def run_block(b: Block, folder: Path) -> None:
         argv = ["bash", "-e", "-o", "pipefail", "-c", b.text + "\nkill $(jobs -p) 2>/dev/null || true\nwait || true\n"]
     else:
         argv = [sys.executable, "-c", b.text]
-    p = subprocess.Popen(argv, cwd=folder, env=_env(folder), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         text=True, start_new_session=True)
+    p = subprocess.Popen(
+        argv,
+        cwd=folder,
+        env=_env(folder),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         out, _ = p.communicate(timeout=b.timeout)
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, signal.SIGKILL)
         out, _ = p.communicate()
-        pytest.fail(f"{b.where}: still running after {b.timeout:g} s (add `<!-- timeout: S -->` or shorten it)\n"
-                    f"{out[-3000:]}")
+        pytest.fail(
+            f"{b.where}: still running after {b.timeout:g} s (add `<!-- timeout: S -->` or shorten it)\n{out[-3000:]}"
+        )
     finally:
         try:
             os.killpg(p.pid, signal.SIGKILL)  # whatever the block left behind
@@ -150,16 +174,21 @@ def test_every_shell_and_python_block_is_run_or_says_why_not():
     loose = []
     for page in PAGES:
         for b in extract(page):
-            if b.lang == "" and re.search(r"^(\$ )?(dexumi|\.venv/bin/dexumi) [a-z-]+ [^\[]*$", b.text, re.M) \
-                    and "[" not in b.text.split("\n")[0]:
+            if (
+                b.lang == ""
+                and re.search(r"^(\$ )?(dexumi|\.venv/bin/dexumi) [a-z-]+ [^\[]*$", b.text, re.M)
+                and "[" not in b.text.split("\n")[0]
+            ):
                 loose.append(b.where)
     assert not loose, f"untagged blocks with runnable-looking commands (tag them bash, or no-run): {loose}"
 
 
 def test_extractor_rules(tmp_path):
     page = tmp_path / "p.md"
-    page.write_text("text\n<!-- no-run: needs a board -->\n```bash\nexit 1\n```\n<!-- timeout: 5 -->\n```python\n"
-                    "print(1)\n```\n<!-- file: c.yaml -->\n```yaml\na: 1\n```\n```\nnot run\n```\n")
+    page.write_text(
+        "text\n<!-- no-run: needs a board -->\n```bash\nexit 1\n```\n<!-- timeout: 5 -->\n```python\n"
+        "print(1)\n```\n<!-- file: c.yaml -->\n```yaml\na: 1\n```\n```\nnot run\n```\n"
+    )
     blocks = extract(page)
     assert [b.lang for b in blocks] == ["bash", "python", "yaml", ""]
     assert blocks[0].skip == "needs a board" and blocks[1].timeout == 5 and blocks[2].file == "c.yaml"

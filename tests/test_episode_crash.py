@@ -47,8 +47,12 @@ def _valid(path) -> None:
 
 def _one_kill(out, rng, max_wait: float) -> float:
     """Start a recording, kill it at a random instant once it records; returns the kill time (monotonic)."""
-    proc = subprocess.Popen([*DEXUMI, "record", "--headless", "--sim", "--out", str(out), "--episodes", "20",
-                             "--duration", "1.5"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [*DEXUMI, "record", "--headless", "--sim", "--out", str(out), "--episodes", "20", "--duration", "1.5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         wait_until(lambda: list(out.glob("*" + S.PARTIAL)), timeout=30, message="the recorder's episode file")
         time.sleep(rng.uniform(0.3, max_wait))  # a random kill instant: what the test varies
@@ -109,13 +113,18 @@ def test_recover_cli_and_startup_recovery(tmp_path):
     _one_kill(out, random.Random(3), 1.0)
     assert numbering.unfinished(out)
     # the recorder recovers what it finds unfinished at start-up, then numbers on
-    p = subprocess.run([*DEXUMI, "record", "--headless", "--sim", "--out", str(out), "--duration", "1"],
-                       capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [*DEXUMI, "record", "--headless", "--sim", "--out", str(out), "--duration", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 0, p.stderr
     # a kill before the first flush with data leaves nothing to recover: the partial becomes .failed (documented)
     failed = (out / "episode_0001.h5.failed").exists()
     assert ("failed" if failed else "recovered") + " episode_0001.h5.partial" in p.stderr
-    assert sorted(x.name for x in out.glob("*.h5")) == (["episode_0002.h5"] if failed else
-                                                        ["episode_0001.h5", "episode_0002.h5"])
+    assert sorted(x.name for x in out.glob("*.h5")) == (
+        ["episode_0002.h5"] if failed else ["episode_0001.h5", "episode_0002.h5"]
+    )
     r = subprocess.run([*DEXUMI, "recover", str(out)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "nothing to recover" in r.stdout

@@ -27,10 +27,12 @@ def _jpeg(i: int) -> bytes:
 
 
 def write_episode(path, seconds=2.0, finalize=True):
-    w = EpisodeWriter(path, EpisodeMeta(number=S.episode_number(path) or 1, task="t", nominal_fps=30,
-                                        main_camera="a"),
-                      EncoderLayout(3, ("j0", "j1", "j2"), 500.0),
-                      [CameraLayout("a", 128, 96, fps=30), CameraLayout("b", 128, 96, fps=30)])
+    w = EpisodeWriter(
+        path,
+        EpisodeMeta(number=S.episode_number(path) or 1, task="t", nominal_fps=30, main_camera="a"),
+        EncoderLayout(3, ("j0", "j1", "j2"), 500.0),
+        [CameraLayout("a", 128, 96, fps=30), CameraLayout("b", 128, 96, fps=30)],
+    )
     t0 = 100.0
     for k in range(int(seconds * 10)):  # 100 ms ticks: 50 samples, 3 frames per camera
         idx = np.arange(k * 50, (k + 1) * 50)
@@ -38,8 +40,10 @@ def write_episode(path, seconds=2.0, finalize=True):
         ang = np.stack([np.sin(t), np.cos(t), t - t0], 1)
         w.append_encoder([EncoderBatch(idx, idx * 2000, t, t, (ang * 1e4).astype(np.int32), ang, 0)])
         for cam, shift in (("a", 0.0), ("b", 0.011)):
-            fr = [CameraFrame(cam, 3 * k + j, t0 + (3 * k + j) / 30 + shift, _jpeg(3 * k + j), "jpeg", 128, 96)
-                  for j in range(3)]
+            fr = [
+                CameraFrame(cam, 3 * k + j, t0 + (3 * k + j) / 30 + shift, _jpeg(3 * k + j), "jpeg", 128, 96)
+                for j in range(3)
+            ]
             w.append_frames(cam, fr)
         w.flush()
     return w.finalize("success", "note", "test", None) if finalize else w

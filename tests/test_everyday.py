@@ -13,8 +13,9 @@ from tests.conftest import DEXUMI, REPO
 
 
 def dexumi(*args, timeout=120, env=None):
-    return subprocess.run([*DEXUMI, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=REPO,
-                          env=env)
+    return subprocess.run(
+        [*DEXUMI, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env
+    )
 
 
 def test_headless_line_prints_each_episodes_own_drops(tmp_path):
@@ -22,8 +23,21 @@ def test_headless_line_prints_each_episodes_own_drops(tmp_path):
     from dexumi.episode.reader import Episode
 
     out = tmp_path / "out"
-    r = dexumi("record", "--headless", "--sim", "--out", out, "--episodes", 3, "--duration", 1.5, "--pause", 0.5,
-               "--camera", "sim:name=lossy,drop=0.25,fps=30,width=160,height=120")
+    r = dexumi(
+        "record",
+        "--headless",
+        "--sim",
+        "--out",
+        out,
+        "--episodes",
+        3,
+        "--duration",
+        1.5,
+        "--pause",
+        0.5,
+        "--camera",
+        "sim:name=lossy,drop=0.25,fps=30,width=160,height=120",
+    )
     assert r.returncode == 0, r.stderr
     printed = [int(m) for m in re.findall(r"lossy \d+ Hz drops (\d+)", r.stdout)]
     assert len(printed) == 3, r.stdout
@@ -41,9 +55,16 @@ def test_headless_line_prints_each_episodes_own_drops(tmp_path):
     assert printed[2] < sum(in_file)
 
 
-@pytest.mark.parametrize("argv", [
-    ["hands", "-v"], ["-v", "hands"], ["hands", "--quiet"], ["--quiet", "hands"], ["hands", "-q"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["hands", "-v"],
+        ["-v", "hands"],
+        ["hands", "--quiet"],
+        ["--quiet", "hands"],
+        ["hands", "-q"],
+    ],
+)
 def test_global_flags_work_before_and_after_the_subcommand(argv):
     r = dexumi(*argv, timeout=60)
     assert r.returncode == 0, r.stderr
@@ -88,9 +109,29 @@ def _help(parser, name: str) -> str:
 def test_calibrate_accepts_port_sim(tmp_path):
     """`--port sim` means the simulated exoskeleton, as for `stream` and `record`."""
     out = tmp_path / "p.yaml"
-    r = dexumi("calibrate", "--headless", "--port", "sim", "--out", out, "--hold-s", 0.5, "--sweep-s", 0.3,
-               "--move-s", 0.2, "--wave-s", 0, "--skip", "camera", "--skip", "latency", "--skip", "jointmap",
-               timeout=120)
+    r = dexumi(
+        "calibrate",
+        "--headless",
+        "--port",
+        "sim",
+        "--out",
+        out,
+        "--hold-s",
+        0.5,
+        "--sweep-s",
+        0.3,
+        "--move-s",
+        0.2,
+        "--wave-s",
+        0,
+        "--skip",
+        "camera",
+        "--skip",
+        "latency",
+        "--skip",
+        "jointmap",
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     from calibration.profile import load_profile
 

@@ -62,7 +62,7 @@ def test_act_matches_source(folder, exports):
             assert f["action"].shape == (L, a.shape[1]) and f["observations/qpos"].shape[0] == L
             np.testing.assert_allclose(f["action"][:K], a, atol=1e-5)
             assert f["is_pad"][:].tolist() == [False] * K + [True] * (L - K)
-            np.testing.assert_array_equal(f["action"][K:], np.repeat(f["action"][K - 1:K], L - K, axis=0))
+            np.testing.assert_array_equal(f["action"][K:], np.repeat(f["action"][K - 1 : K], L - K, axis=0))
             assert json.loads(f.attrs["export"])["action"]["rule"] == "next_state"
             assert "exo_joints" not in f["observations"] and "privileged_exo_joints" not in f["observations"]
             for cam, img in first.items():
@@ -132,8 +132,9 @@ def test_lerobot_layout_and_values(folder, exports):
 
 
 def test_resample_fps_and_size(folder, tmp_path):
-    s = export_paths([folder / "episode_0001.h5"], ExportOptions("act", tmp_path / "a", fps=10, image_size=(96, 64),
-                                                                 progress=False))
+    s = export_paths(
+        [folder / "episode_0001.h5"], ExportOptions("act", tmp_path / "a", fps=10, image_size=(96, 64), progress=False)
+    )
     K, a, _, _ = source(folder / "episode_0001.h5", 10.0)
     with h5py.File(tmp_path / "a/episode_0.hdf5", "r") as f:
         assert f["action"].shape[0] == K == s.frames
@@ -156,8 +157,9 @@ def test_refuses_overwrite_and_force(folder, tmp_path):
 def test_bad_inputs_skipped_others_exported(folder, tmp_path):
     d = tmp_path / "in"
     copy(folder / "episode_0001.h5", d / "episode_0001.h5")
-    other = modify(copy(folder / "episode_0002.h5", d / "episode_0002.h5"),
-                   lambda f: f.attrs.modify("robot_hand", "xhand_like"))
+    other = modify(
+        copy(folder / "episode_0002.h5", d / "episode_0002.h5"), lambda f: f.attrs.modify("robot_hand", "xhand_like")
+    )
     data = (folder / "episode_0002.h5").read_bytes()
     (d / "episode_0003.h5").write_bytes(data[: len(data) // 4])
     (d / "notes.hdf5").write_bytes(b"plain text")

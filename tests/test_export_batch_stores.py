@@ -33,9 +33,10 @@ def _export(day, out, fmt, engine=None, **kw):
     return export_paths([day], ExportOptions(fmt, out, progress=False, **kw), engine)
 
 
-@pytest.mark.parametrize("fmt,kw", [("robomimic", {"image_size": (48, 32)}),
-                                    ("zarr", {}),
-                                    ("zarr", {"layout": "dexumi", "image_size": (40, 40)})])
+@pytest.mark.parametrize(
+    "fmt,kw",
+    [("robomimic", {"image_size": (48, 32)}), ("zarr", {}), ("zarr", {"layout": "dexumi", "image_size": (40, 40)})],
+)
 def test_store_exports_on_the_engine_are_byte_identical(day, tmp_path, fmt, kw):
     plain = _export(day, tmp_path / "plain", fmt, **kw)
     time.sleep(1.1)  # HDF5 object times would differ now: the store must carry none
@@ -68,9 +69,26 @@ def test_robomimic_on_the_engine_holds_each_episodes_frames(day, tmp_path):
 
 
 def test_cli_export_zarr_with_engine(day, tmp_path):
-    p = subprocess.run([sys.executable, "-m", "apps.cli.main", "export", str(day), "--to", "zarr", "--out",
-                        str(tmp_path / "z"), "--engine", "local", "--no-progress"], capture_output=True, text=True,
-                       cwd=REPO, timeout=300)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "apps.cli.main",
+            "export",
+            str(day),
+            "--to",
+            "zarr",
+            "--out",
+            str(tmp_path / "z"),
+            "--engine",
+            "local",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stderr
     assert "3 episode(s), 90 frames" in p.stdout
     _export(day, tmp_path / "ref", "zarr")

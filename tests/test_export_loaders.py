@@ -27,7 +27,10 @@ def venv(name: str, packages: list[str]) -> Path:
     if (d / ".ok").exists() and py.exists():
         return py
     VENVS.mkdir(parents=True, exist_ok=True)
-    steps = [[sys.executable, "-m", "venv", "--clear", str(d)], [str(py), "-m", "pip", "install", "-q", "--upgrade", "pip"]]
+    steps = [
+        [sys.executable, "-m", "venv", "--clear", str(d)],
+        [str(py), "-m", "pip", "install", "-q", "--upgrade", "pip"],
+    ]
     if TORCH_WHEEL.exists():
         steps.append([str(py), "-m", "pip", "install", "-q", str(TORCH_WHEEL)])
     steps.append([str(py), "-m", "pip", "install", "-q", *packages])

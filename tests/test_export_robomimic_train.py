@@ -85,15 +85,25 @@ def test_robomimic_train_bc_with_images_losses_fall(folder, tmp_path):
     py = venv("robomimic", ["robomimic==0.3.0", "six"])  # the same cached venv as test_export_loaders
     if subprocess.run([str(py), "-c", "import six"], capture_output=True).returncode != 0:  # a venv cached before
         subprocess.run([str(py), "-m", "pip", "install", "-q", "six"], capture_output=True, timeout=600)
-    export_paths([folder], ExportOptions("robomimic", tmp_path / "rm", image_size=(64, 64), valid_fraction=0.0,
-                                         progress=False))
-    cfg = subprocess.run([str(py), "-c", TRAIN_CFG, str(tmp_path / "rm" / "dataset.hdf5"), str(tmp_path / "run")],
-                         capture_output=True, text=True, timeout=300)
+    export_paths(
+        [folder], ExportOptions("robomimic", tmp_path / "rm", image_size=(64, 64), valid_fraction=0.0, progress=False)
+    )
+    cfg = subprocess.run(
+        [str(py), "-c", TRAIN_CFG, str(tmp_path / "rm" / "dataset.hdf5"), str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert cfg.returncode == 0, cfg.stderr[-2000:]
     (tmp_path / "bc.json").write_text(cfg.stdout)
-    p = subprocess.run([str(py), "-m", "robomimic.scripts.train", "--config", str(tmp_path / "bc.json")],
-                       capture_output=True, text=True, timeout=540, env=dict(os.environ, OMP_NUM_THREADS="2"),
-                       cwd=tmp_path)
+    p = subprocess.run(
+        [str(py), "-m", "robomimic.scripts.train", "--config", str(tmp_path / "bc.json")],
+        capture_output=True,
+        text=True,
+        timeout=540,
+        env=dict(os.environ, OMP_NUM_THREADS="2"),
+        cwd=tmp_path,
+    )
     log = p.stdout + p.stderr
     assert p.returncode == 0 and "run failed" not in log, log[-2000:]
     losses = [float(x) for x in re.findall(r'"Loss": ([0-9.eE+-]+)', log)]

@@ -36,8 +36,9 @@ def day(folder, tmp_path):
 
 
 def digest(d: Path) -> dict[str, str]:
-    return {str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.rglob("*")) if p.is_file()
+    }
 
 
 def one_line_error(p: subprocess.CompletedProcess) -> str:
@@ -76,8 +77,13 @@ def test_force_replaces_only_an_earlier_export(day, tmp_path):
 
 
 def _spawn_export(day: Path, out: Path) -> subprocess.Popen:
-    return subprocess.Popen([*DEXUMI, "export", str(day), "--to", "act", "--out", str(out), "--no-progress"],
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(
+        [*DEXUMI, "export", str(day), "--to", "act", "--out", str(out), "--no-progress"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def test_killed_export_staging_is_cleaned_by_the_next_run(day, tmp_path):
@@ -109,8 +115,9 @@ def test_killed_replacement_puts_the_previous_output_back(day, tmp_path):
     # a run killed between moving the old output aside and publishing the new one (pid 999999 is not running)
     old = tmp_path / ".ds.old-999999"
     os.rename(out, old)
-    (old / ".dexumi-moved.json").write_text(json.dumps({"command": "export", "pid": 999999,
-                                                        "host": os.uname().nodename}))
+    (old / ".dexumi-moved.json").write_text(
+        json.dumps({"command": "export", "pid": 999999, "host": os.uname().nodename})
+    )
     p = run("export", day, "--to", "act", "--out", out, "--image-size", "32x32")
     assert p.returncode == 2 and "Traceback" not in p.stderr
     # restored first (one warning line), so it is an existing output again
@@ -138,10 +145,17 @@ def tiny_disk(tmp_path):
 SLOW = pytest.mark.slow  # the other variants of the same mechanism: CI runs them with -m slow
 
 
-@pytest.mark.parametrize("args", [["--to", "act", "--act-compress"], ["--to", "lerobot"],
-                                  pytest.param(["--to", "zarr"], marks=SLOW),
-                                  pytest.param(["--to", "robomimic"], marks=SLOW), ["--to", "act"]],
-                         ids=lambda a: "-".join(a[1:]))
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--to", "act", "--act-compress"],
+        ["--to", "lerobot"],
+        pytest.param(["--to", "zarr"], marks=SLOW),
+        pytest.param(["--to", "robomimic"], marks=SLOW),
+        ["--to", "act"],
+    ],
+    ids=lambda a: "-".join(a[1:]),
+)
 def test_full_disk_is_one_line_and_publishes_nothing(day, tiny_disk, args):
     p = run("export", day, *args, "--out", tiny_disk / "ds", "--no-progress")
     line = one_line_error(p)  # not SIGSEGV (-11), not "Exception ignored ... Traceback"
@@ -150,14 +164,22 @@ def test_full_disk_is_one_line_and_publishes_nothing(day, tiny_disk, args):
 
 
 def _absurd(f: h5py.File, rows: int) -> None:
-    for name in ("timestamps", "action", "observations/qpos", "observations/exo_joints", "observations/valid",
-                 "observations/images/wrist0", "observations/images/wrist1"):
+    for name in (
+        "timestamps",
+        "action",
+        "observations/qpos",
+        "observations/exo_joints",
+        "observations/valid",
+        "observations/images/wrist0",
+        "observations/images/wrist1",
+    ):
         ds = f[name]
         ds.resize(rows, axis=0)
 
 
-@pytest.mark.parametrize("rows", [pytest.param(10**8, marks=pytest.mark.slow), 10**10,
-                                  pytest.param(10**12, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "rows", [pytest.param(10**8, marks=pytest.mark.slow), 10**10, pytest.param(10**12, marks=pytest.mark.slow)]
+)
 def test_absurd_sizes_are_refused_in_bounded_memory(day, tmp_path, rows):
     bad = modify(day / "episode_0002.h5", lambda f: _absurd(f, rows))
     limit = 1500 << 20
@@ -166,9 +188,14 @@ def test_absurd_sizes_are_refused_in_bounded_memory(day, tmp_path, rows):
         resource.setrlimit(resource.RLIMIT_AS, (limit + (1 << 30), limit + (1 << 30)))
 
     t = time.perf_counter()
-    p = subprocess.run([*DEXUMI, "export", str(day), "--to", "lerobot", "--out", str(tmp_path / "ds"),
-                        "--image-size", "32x32"], cwd=REPO, capture_output=True, text=True, timeout=120,
-                       preexec_fn=cap)
+    p = subprocess.run(
+        [*DEXUMI, "export", str(day), "--to", "lerobot", "--out", str(tmp_path / "ds"), "--image-size", "32x32"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=cap,
+    )
     assert time.perf_counter() - t < 60
     assert p.returncode == 1, p.stderr[-600:]
     assert "Traceback" not in p.stderr and "MemoryError" not in p.stderr

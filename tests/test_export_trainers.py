@@ -45,16 +45,37 @@ def test_lerobot_train_act_losses_fall(folder, tmp_path):
     py = venv("lerobot", ["lerobot==0.4.4"])
     export_paths([folder], ExportOptions("lerobot", tmp_path / "ds", image_size=(64, 64), progress=False))
     exe = py.parent / "lerobot-train"
-    p = subprocess.run([str(exe), "--dataset.repo_id=local/dexumi", f"--dataset.root={tmp_path / 'ds'}",
-                        "--dataset.video_backend=pyav", "--policy.type=act", "--policy.device=cpu",
-                        "--policy.push_to_hub=false", "--policy.pretrained_backbone_weights=null",
-                        "--policy.chunk_size=10", "--policy.n_action_steps=10", "--policy.dim_model=64",
-                        "--policy.dim_feedforward=128", "--policy.n_encoder_layers=1", "--policy.n_decoder_layers=1",
-                        "--policy.use_vae=false", "--policy.optimizer_lr=1e-3", "--steps=10", "--batch_size=2",
-                        "--log_freq=1",
-                        "--save_checkpoint=false",
-                        f"--output_dir={tmp_path / 'run'}", "--wandb.enable=false", "--num_workers=0"],
-                       capture_output=True, text=True, timeout=900, env=dict(os.environ, OMP_NUM_THREADS="2"))
+    p = subprocess.run(
+        [
+            str(exe),
+            "--dataset.repo_id=local/dexumi",
+            f"--dataset.root={tmp_path / 'ds'}",
+            "--dataset.video_backend=pyav",
+            "--policy.type=act",
+            "--policy.device=cpu",
+            "--policy.push_to_hub=false",
+            "--policy.pretrained_backbone_weights=null",
+            "--policy.chunk_size=10",
+            "--policy.n_action_steps=10",
+            "--policy.dim_model=64",
+            "--policy.dim_feedforward=128",
+            "--policy.n_encoder_layers=1",
+            "--policy.n_decoder_layers=1",
+            "--policy.use_vae=false",
+            "--policy.optimizer_lr=1e-3",
+            "--steps=10",
+            "--batch_size=2",
+            "--log_freq=1",
+            "--save_checkpoint=false",
+            f"--output_dir={tmp_path / 'run'}",
+            "--wandb.enable=false",
+            "--num_workers=0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=dict(os.environ, OMP_NUM_THREADS="2"),
+    )
     log = p.stdout + p.stderr
     assert p.returncode == 0, log[-2000:]
     losses = [float(x) for x in re.findall(r"loss:([0-9.eE+-]+)", log)]
@@ -81,8 +102,12 @@ def test_act_original_loader_on_unequal_episodes(folder, tmp_path):
     py = venv("act", ["h5py"])
     s = export_paths([folder], ExportOptions("act", tmp_path / "act", image_size=(64, 48), progress=False))
     lengths = [e["frames"] for e in s.episodes]
-    p = subprocess.run([str(py), "-c", ACT_LOADER, str(root), str(tmp_path / "act"), str(len(lengths))],
-                       capture_output=True, text=True, timeout=600)
+    p = subprocess.run(
+        [str(py), "-c", ACT_LOADER, str(root), str(tmp_path / "act"), str(len(lengths))],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert p.returncode == 0, p.stderr[-2000:]
     r = json.loads(p.stdout.strip().splitlines()[-1])
     L = max(lengths)
@@ -103,8 +128,9 @@ def test_diffusion_policy_replay_buffer(folder, tmp_path):
     import zarr
 
     root = peer("diffusion_policy", "diffusion_policy/common/replay_buffer.py")
-    s = export_paths([folder], ExportOptions("zarr", tmp_path / "z", image_size=(96, 96), image_codec="jpegxl",
-                                             progress=False))
+    s = export_paths(
+        [folder], ExportOptions("zarr", tmp_path / "z", image_size=(96, 96), image_codec="jpegxl", progress=False)
+    )
     rb_mod = _load(root / "diffusion_policy/common/replay_buffer.py", "dp_replay_buffer")
     rb = rb_mod.ReplayBuffer.copy_from_path(str(tmp_path / "z"), store=zarr.MemoryStore())
     assert rb.n_episodes == 2 and rb.n_steps == s.frames
@@ -115,8 +141,9 @@ def test_diffusion_policy_replay_buffer(folder, tmp_path):
 
 def test_dexumi_replay_buffer(folder, tmp_path, monkeypatch):
     root = peer("DexUMI", "dexumi/diffusion_policy/dataloader/replay_buffer.py")
-    s = export_paths([folder], ExportOptions("zarr", tmp_path / "zd", image_size=(240, 240), layout="dexumi",
-                                             progress=False))
+    s = export_paths(
+        [folder], ExportOptions("zarr", tmp_path / "zd", image_size=(240, 240), layout="dexumi", progress=False)
+    )
     code = r"""
 import importlib.util, json, sys, numpy as np
 spec = importlib.util.spec_from_file_location("rb", sys.argv[1])
@@ -128,9 +155,20 @@ print(json.dumps({"ends": [int(x) for x in rb.eps_end], "image": list(rb["camera
 """
     # DexUMI's package is also called `dexumi`: run in a process whose path puts its checkout first
     env = dict(os.environ, PYTHONPATH=str(root))
-    p = subprocess.run([str(Path(os.sys.executable)), "-c", code,
-                        str(root / "dexumi/diffusion_policy/dataloader/replay_buffer.py"), str(tmp_path / "zd")],
-                       capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    p = subprocess.run(
+        [
+            str(Path(os.sys.executable)),
+            "-c",
+            code,
+            str(root / "dexumi/diffusion_policy/dataloader/replay_buffer.py"),
+            str(tmp_path / "zd"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=tmp_path,
+    )
     assert p.returncode == 0, p.stderr[-2000:]
     r = json.loads(p.stdout.strip().splitlines()[-1])
     assert r["ends"][-1] == s.frames and r["image"] == [s.frames, 224, 224, 3] and r["next"] == 0.0

@@ -109,15 +109,19 @@ def test_action_rule_and_validity_in_every_format(day, exports):
     assert info["features"]["valid"]["dtype"] == "bool" and info["dexumi_export"]["action"]["rule"] == "next_state"
     root = zarr.open(str(exports / "zarr"), mode="r")
     ends = root["meta/episode_ends"][:]
-    np.testing.assert_allclose(root["data/action"][:ends[0]], expect_action, atol=1e-5)
-    np.testing.assert_array_equal(root["data/valid"][:ends[0]], v)
+    np.testing.assert_allclose(root["data/action"][: ends[0]], expect_action, atol=1e-5)
+    np.testing.assert_array_equal(root["data/valid"][: ends[0]], v)
     assert root["data/camera0_rgb"].shape == (ends[-1], 48, 64, 3)
     assert root.attrs["dexumi_export"]["action"]["rule"] == "next_state"
 
 
 def test_privileged_and_horizon_are_opt_in(day, tmp_path):
-    s = export_paths([day], ExportOptions("lerobot", tmp_path / "l", image_size=(32, 32), privileged=True,
-                                          action_horizon=3, progress=False))
+    s = export_paths(
+        [day],
+        ExportOptions(
+            "lerobot", tmp_path / "l", image_size=(32, 32), privileged=True, action_horizon=3, progress=False
+        ),
+    )
     assert s.frames > 0
     t = pq.read_table(tmp_path / "l/data/chunk-000/file-000.parquet").to_pydict()
     rows = np.array(t["episode_index"]) == 0
@@ -130,14 +134,16 @@ def test_privileged_and_horizon_are_opt_in(day, tmp_path):
 def test_only_and_exclude(day, folder, tmp_path):
     p = run("export", day, "--to", "act", "--out", tmp_path / "s", "--only", "success", "--image-size", "32x32")
     assert p.returncode == 0, p.stderr
-    assert [h5py.File(x).attrs["source"] for x in sorted((tmp_path / "s").glob("episode_*.hdf5"))] == \
-        ["episode_0002.h5"]
+    assert [h5py.File(x).attrs["source"] for x in sorted((tmp_path / "s").glob("episode_*.hdf5"))] == [
+        "episode_0002.h5"
+    ]
     lst = tmp_path / "suspects.txt"
     lst.write_text("# from dexumi rank --suspects\nepisode_0002.h5   # odd thumb\n\n")
     p = run("export", day, "--to", "act", "--out", tmp_path / "e", "--exclude", lst, "--image-size", "32x32")
     assert p.returncode == 0, p.stderr
-    assert [h5py.File(x).attrs["source"] for x in sorted((tmp_path / "e").glob("episode_*.hdf5"))] == \
-        ["episode_0001.h5"]
+    assert [h5py.File(x).attrs["source"] for x in sorted((tmp_path / "e").glob("episode_*.hdf5"))] == [
+        "episode_0001.h5"
+    ]
     d = tmp_path / "d"
     for f in sorted(folder.glob("episode_*.h5")):
         copy(f, d / f.name)
@@ -162,8 +168,10 @@ def test_only_and_exclude(day, folder, tmp_path):
 
 @pytest.mark.parametrize("fit", ["crop", "pad"])
 def test_images_keep_their_aspect_ratio(day, tmp_path, fit):
-    export_paths([day / "episode_0002.h5"], ExportOptions("act", tmp_path / "a", image_size=(96, 96), image_fit=fit,
-                                                          progress=False))
+    export_paths(
+        [day / "episode_0002.h5"],
+        ExportOptions("act", tmp_path / "a", image_size=(96, 96), image_fit=fit, progress=False),
+    )
     with Episode.open(day / "episode_0002.h5") as ep:
         src = cv2.cvtColor(ep.raw_image("wrist0", int(ep.image_indices("wrist0")[0])), cv2.COLOR_BGR2RGB)
     if fit == "crop":  # 640x480 → 128x96, centre 96 columns
@@ -179,8 +187,10 @@ def test_images_keep_their_aspect_ratio(day, tmp_path, fit):
 
 
 def test_act_length_and_compressed_variant(day, tmp_path):
-    export_paths([day], ExportOptions("act", tmp_path / "c", image_size=(64, 48), act_length=40, act_compress=True,
-                                      progress=False))
+    export_paths(
+        [day],
+        ExportOptions("act", tmp_path / "c", image_size=(64, 48), act_length=40, act_compress=True, progress=False),
+    )
     raw = tmp_path / "r"
     export_paths([day], ExportOptions("act", raw, image_size=(64, 48), act_length=40, progress=False))
     for i in range(2):
@@ -200,8 +210,17 @@ def test_zarr_dexumi_layout_and_import_round_trip(day, tmp_path):
     T = g["hand_action"].shape[0]
     np.testing.assert_array_equal(g["hand_action"][:-1], g["proprioception"][1:])
     assert g["camera_0/rgb"].shape == (T, 48, 64, 3) and g.attrs["outcome"] == "success"
-    p = run("import", "--from", "dexumi", tmp_path / "z", "--out", tmp_path / "imp", "--robot-hand", "inspire_like",
-            "--json")
+    p = run(
+        "import",
+        "--from",
+        "dexumi",
+        tmp_path / "z",
+        "--out",
+        tmp_path / "imp",
+        "--robot-hand",
+        "inspire_like",
+        "--json",
+    )
     assert p.returncode == 0, p.stderr
     eps = json.loads(p.stdout)["episodes"]
     assert [e["frames"] for e in eps] == [root["episode_0/hand_action"].shape[0], T]

@@ -60,12 +60,14 @@ def test_motor_section_round_trips_and_is_validated(stored_map):
     m = parse_map(stored_map + MOTOR)
     assert map_to_dict(m)["motor"]["thumb_pitch"] == {"scale": 2000.0, "offset": 100.0}
     assert parse_map(stored_map).motor == ()
-    bad = {"index_proximal: {min: 1000}": "give both min and max",
-           "index_proximal: {min: 0, max: 10, scale: 2}": "either min/max or scale",
-           "index_proximal: {min: 5, max: 5}": "must differ",
-           "index_proximal: {scale: 0}": "must not be 0",
-           "index_proximal: {min: 0, max: 9, gain: 1}": "unknown key",
-           "index_proximal: {min: zero, max: 9}": "expected a number"}
+    bad = {
+        "index_proximal: {min: 1000}": "give both min and max",
+        "index_proximal: {min: 0, max: 10, scale: 2}": "either min/max or scale",
+        "index_proximal: {min: 5, max: 5}": "must differ",
+        "index_proximal: {scale: 0}": "must not be 0",
+        "index_proximal: {min: 0, max: 9, gain: 1}": "unknown key",
+        "index_proximal: {min: zero, max: 9}": "expected a number",
+    }
     for line, msg in bad.items():
         with pytest.raises(DexumiError, match=msg):
             parse_map(stored_map + "motor:\n  " + line + "\n", "m.yaml")
@@ -77,8 +79,12 @@ def test_robomimic_motor_actions_from_map_file(folder, stored_map, tmp_path):
     mp = tmp_path / "map.yaml"
     mp.write_text(stored_map + MOTOR)
     export_paths([folder], ExportOptions("robomimic", tmp_path / "rad", image_size=(16, 16), progress=False))
-    export_paths([folder], ExportOptions("robomimic", tmp_path / "m", image_size=(16, 16), progress=False,
-                                         action_units="motor", motor_map=mp))
+    export_paths(
+        [folder],
+        ExportOptions(
+            "robomimic", tmp_path / "m", image_size=(16, 16), progress=False, action_units="motor", motor_map=mp
+        ),
+    )
     with h5py.File(tmp_path / "m" / "dataset.hdf5", "r") as f, h5py.File(tmp_path / "rad" / "dataset.hdf5") as g:
         meta = json.loads(f["data"].attrs["export"])
         names = json.loads(f["data"].attrs["action_names"]) if "action_names" in f["data"].attrs else list(NAMES)
@@ -102,8 +108,9 @@ def test_zarr_motor_actions_from_stored_map(folder, stored_map, tmp_path):
         with h5py.File(src / p.name, "r+") as f:
             del f["meta/retarget_map"]
             f.create_dataset("meta/retarget_map", data=stored_map + MOTOR, dtype=h5py.string_dtype())
-    s = export_paths([src], ExportOptions("zarr", tmp_path / "z", image_size=(16, 16), progress=False,
-                                          action_units="motor"))
+    s = export_paths(
+        [src], ExportOptions("zarr", tmp_path / "z", image_size=(16, 16), progress=False, action_units="motor")
+    )
     root = zarr.open(str(tmp_path / "z"), mode="r")
     a, q = root["data/action"][:], root["data/state"][:]
     names = root.attrs["dexumi_export"]["action"]["names"]

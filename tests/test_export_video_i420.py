@@ -39,8 +39,9 @@ def decoded(path) -> np.ndarray:
 
 def test_luma_as_swscale_and_videos_equal(tmp_path):
     src = frames()
-    y_old = np.array([av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="yuv420p").to_ndarray()
-                      for f in src], np.int16)
+    y_old = np.array(
+        [av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="yuv420p").to_ndarray() for f in src], np.int16
+    )
     y_new = np.array([to_i420(f) for f in src], np.int16)
     assert y_new.shape == y_old.shape
     assert np.abs(y_new[:, :224] - y_old[:, :224]).max() <= 1  # luma: rounding only

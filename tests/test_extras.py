@@ -17,8 +17,19 @@ from tests.conftest import REPO
 from tests.test_episode_format import write_episode
 
 GUI = ["PySide6", "shiboken6", "pyqtgraph", "OpenGL"]  # the `gui` extra
-EXTRAS = [*GUI, "bleak", "dbus_fast", "pinocchio", "mujoco", "pyarrow", "zarr", "numcodecs", "imagecodecs",
-          "mne_lsl", "rerun"]  # every extra: gui, ble, kinematics, sim, export, lsl, rerun
+EXTRAS = [
+    *GUI,
+    "bleak",
+    "dbus_fast",
+    "pinocchio",
+    "mujoco",
+    "pyarrow",
+    "zarr",
+    "numcodecs",
+    "imagecodecs",
+    "mne_lsl",
+    "rerun",
+]  # every extra: gui, ble, kinematics, sim, export, lsl, rerun
 
 BLOCKER = textwrap.dedent("""
     import importlib.abc, json, runpy, sys
@@ -45,8 +56,13 @@ BLOCKER = textwrap.dedent("""
 
 
 def _run(blocked: list[str], *args: object) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", BLOCKER, json.dumps(blocked), *map(str, args)], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", BLOCKER, json.dumps(blocked), *map(str, args)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")

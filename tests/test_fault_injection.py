@@ -36,8 +36,13 @@ joints:
   middle_proximal: {from: j2}
 """
 
-BOMB = "\n".join(["a: &a [x, x, x, x, x, x, x, x, x]"] +
-                 [f"{c}: &{c} [{', '.join(['*' + p] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi")]) + "\n"
+BOMB = (
+    "\n".join(
+        ["a: &a [x, x, x, x, x, x, x, x, x]"]
+        + [f"{c}: &{c} [{', '.join(['*' + p] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi")]
+    )
+    + "\n"
+)
 
 
 # ------------------------------------------------------------------------------------------------ inputs
@@ -70,6 +75,7 @@ def _edit(src: Path, dst: Path, fn) -> Path:
 def _delete(name):
     def fn(f):
         del f[name]
+
     return fn
 
 
@@ -80,6 +86,7 @@ def _retype(name):
         kind = "v" if h5py.check_vlen_dtype(ds.dtype) is not None or ds.dtype.kind == "O" else ds.dtype.kind
         del f[name]
         f.create_dataset(name, data=np.zeros(shape, "i8" if kind in "fvOSU" else "f8"))
+
     return fn
 
 
@@ -88,12 +95,14 @@ def _reshape(name):
         n = f[name].shape[0] if f[name].shape else 1
         del f[name]
         f.create_dataset(name, data=np.zeros((n, 2, 2), "f8"))
+
     return fn
 
 
 def _absurd(name, rows):
     def fn(f):
         f[name].resize(rows, axis=0)
+
     return fn
 
 
@@ -161,8 +170,18 @@ def build_inputs(work: Path, exhaustive: bool) -> list[tuple[str, str, Path]]:
         for seed in range(int(os.environ.get("FAULT_FLIPS", 300)) if exhaustive else 8):
             inputs.append(("bit flip", f"{base.name}#{seed}", _flip(base, slot(base), seed, 1 + seed % 4)))
     names = _datasets(final)
-    pick = names if exhaustive else ["raw/cameras/a/jpeg", "raw/encoder/angles", "timestamps", "action",
-                                     "observations/images/a", "meta/sync_report"]
+    pick = (
+        names
+        if exhaustive
+        else [
+            "raw/cameras/a/jpeg",
+            "raw/encoder/angles",
+            "timestamps",
+            "action",
+            "observations/images/a",
+            "meta/sync_report",
+        ]
+    )
     for name in pick:
         inputs.append(("missing dataset", f"-{name}", _edit(final, slot(final), _delete(name))))
         inputs.append(("retyped dataset", f"~{name}", _edit(final, slot(final), _retype(name))))
@@ -171,14 +190,19 @@ def build_inputs(work: Path, exhaustive: bool) -> list[tuple[str, str, Path]]:
     inputs.append(("missing dataset", "-raw/cameras/a", _edit(final, slot(final), _delete("raw/cameras/a"))))
     with h5py.File(final, "r") as f:
         resizable = [n for n in names if f[n].maxshape and f[n].maxshape[0] is None]
-    for name in (resizable if exhaustive else ["raw/encoder/host_time", "raw/cameras/a/jpeg", "timestamps",
-                                                 "observations/exo_joints"]):
-        for rows in ((10**8, 10**10, 10**12) if exhaustive else (10**12,)):
+    for name in (
+        resizable
+        if exhaustive
+        else ["raw/encoder/host_time", "raw/cameras/a/jpeg", "timestamps", "observations/exo_joints"]
+    ):
+        for rows in (10**8, 10**10, 10**12) if exhaustive else (10**12,):
             inputs.append(("absurd shape", f"{name}={rows:.0e}", _edit(final, slot(final), _absurd(name, rows))))
     for name, path in _foreign(work / "src"):
         if name == "newer-version":
+
             def newer(f):
                 f.attrs["format_version"] = 99
+
             path = _edit(final, slot(final), newer)
         else:
             dst = slot(path)
@@ -190,15 +214,22 @@ def build_inputs(work: Path, exhaustive: bool) -> list[tuple[str, str, Path]]:
 
 # ------------------------------------------------------------------------------------------------- running
 def _hash_tree(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".dexumi-lock"}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != ".dexumi-lock"
+    }
 
 
 def _jobs(path: Path, map_path: Path) -> list[dict]:
     out = path.parent / "out.npy"
-    return [{"argv": ["info", str(path), "--json"]}, {"argv": ["validate", str(path), "--no-progress", "-j", "1"]},
-            {"argv": ["retarget", str(path), "--map", str(map_path), "--out", str(out)]}, {"api": str(path)},
-            {"argv": ["recover", str(path), "--json"]}]  # last: it may legitimately change the input
+    return [
+        {"argv": ["info", str(path), "--json"]},
+        {"argv": ["validate", str(path), "--no-progress", "-j", "1"]},
+        {"argv": ["retarget", str(path), "--map", str(map_path), "--out", str(out)]},
+        {"api": str(path)},
+        {"argv": ["recover", str(path), "--json"]},
+    ]  # last: it may legitimately change the input
 
 
 def run_sweep(work: Path, exhaustive: bool) -> tuple[list[dict], dict[str, Counter]]:
@@ -213,8 +244,13 @@ def run_sweep(work: Path, exhaustive: bool) -> tuple[list[dict], dict[str, Count
     before = {str(p): _hash_tree(p.parent) for _, _, p in inputs}
     jf, rf = work / "jobs.json", work / "results.json"
     jf.write_text(json.dumps(jobs))
-    proc = subprocess.run([sys.executable, "-m", "tests.fault_worker", str(jf), str(rf)], cwd=REPO,
-                          capture_output=True, text=True, timeout=60 + 30 * len(inputs))
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.fault_worker", str(jf), str(rf)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60 + 30 * len(inputs),
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(rf.read_text())
     figures: dict[str, Counter] = {}
@@ -278,7 +314,13 @@ def _assert_clean(results: list[dict], figures: dict[str, Counter]) -> None:
     # validate FAILs every structurally damaged file (bit flips may hit bytes nothing can check)
     for r in results:
         if r.get("job", {}).get("argv", [""])[0] == "validate" and r["category"] in (
-                "truncation", "missing dataset", "retyped dataset", "reshaped dataset", "absurd shape", "foreign file"):
+            "truncation",
+            "missing dataset",
+            "retyped dataset",
+            "reshaped dataset",
+            "absurd shape",
+            "foreign file",
+        ):
             assert r["rc"] == 1 and "FAIL" in r["stdout"], (r["input"], r["stdout"][-500:])
 
 
@@ -291,7 +333,9 @@ def test_fault_sample_clean_bounded_and_no_data_changed(sample):
     results, figures = sample
     _assert_clean(results, figures)
     assert sum(c["inputs"] for c in figures.values()) >= 40
-    assert {"truncation", "bit flip", "missing dataset", "retyped dataset", "absurd shape", "foreign file"} <= set(figures)
+    assert {"truncation", "bit flip", "missing dataset", "retyped dataset", "absurd shape", "foreign file"} <= set(
+        figures
+    )
 
 
 def test_fault_sample_names_the_problem(sample):

@@ -58,9 +58,15 @@ def sha(path: Path) -> str:
 # --------------------------------------------------------------------------------------------- folder lock
 def test_second_recorder_refused_and_live_partial_not_recovered(tmp_path):
     out = tmp_path / "day"
-    first = subprocess.Popen([*DEXUMI, "record", "--headless", "--sim", "--out", str(out), "--duration", "60"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    first = subprocess.Popen(
+        [*DEXUMI, "record", "--headless", "--sim", "--out", str(out), "--duration", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
     try:
+
         def partials() -> list:
             assert first.poll() is None, first.stderr.read()  # the first recorder must still be recording
             return list(out.glob("*" + S.PARTIAL))
@@ -228,8 +234,13 @@ def test_validate_json_stdout_and_file(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------- YAML
-BOMB = "\n".join(["a: &a [x, x, x, x, x, x, x, x, x]"] +
-                 [f"{c}: &{c} [{', '.join(['*' + p] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi")]) + "\n"
+BOMB = (
+    "\n".join(
+        ["a: &a [x, x, x, x, x, x, x, x, x]"]
+        + [f"{c}: &{c} [{', '.join(['*' + p] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi")]
+    )
+    + "\n"
+)
 
 
 def test_yaml_alias_bombs_refused_quickly(tmp_path):

@@ -32,8 +32,11 @@ def undefined_symbols(objs: list[Path]) -> set[str]:
 @needs_arm
 def test_firmware_core_compiles_freestanding_for_cortex_m0() -> None:
     objs, size = build.build_m0_core(build_dir())
-    assert {o.stem for o in objs} == {c.stem for c in build.core_sources()} >= {"dx_cobs", "dx_crc32c", "dx_proto",
-                                                                               "dx_ring", "dx_device"}
+    assert (
+        {o.stem for o in objs}
+        == {c.stem for c in build.core_sources()}
+        >= {"dx_cobs", "dx_crc32c", "dx_proto", "dx_ring", "dx_device"}
+    )
     log.info("core for Cortex-M0 -Os: text %d, data %d, bss %d bytes", size.text, size.data, size.bss)
     assert 1500 < size.text < 6000  # measured 3.5 kB; a jump means something unintended got in
     assert (size.data, size.bss) == (0, 0)  # no hidden state: everything lives in the board's dx_device_t
@@ -60,8 +63,11 @@ def _uuids(text: str) -> list[str]:
 def test_firmware_ble_uuids_agree_with_docs_and_host() -> None:
     header = (build.BOARDS_DIR / "ble_nrf52840" / "dx_ble_uuids.h").read_text()
     strings = dict(re.findall(r'#define DX_BLE_UUID_(\w+)_STR "([0-9a-f-]+)"', header))
-    expected = {"SERVICE": "d3c10001-5b1e-4d8a-9f0e-6a7de0a1b2c3", "SAMPLES": "d3c10002-5b1e-4d8a-9f0e-6a7de0a1b2c3",
-                "COMMANDS": "d3c10003-5b1e-4d8a-9f0e-6a7de0a1b2c3"}
+    expected = {
+        "SERVICE": "d3c10001-5b1e-4d8a-9f0e-6a7de0a1b2c3",
+        "SAMPLES": "d3c10002-5b1e-4d8a-9f0e-6a7de0a1b2c3",
+        "COMMANDS": "d3c10003-5b1e-4d8a-9f0e-6a7de0a1b2c3",
+    }
     assert strings == expected
     # the fields Zephyr's BT_UUID_128_ENCODE gets rebuild the same strings
     suffix = re.search(r"#define DX_BLE_UUID_SUFFIX 0x(\w+), 0x(\w+), 0x(\w+), 0x(\w+)ULL", header)
@@ -79,6 +85,20 @@ def test_firmware_host_build_has_no_warnings_with_pedantic() -> None:
     cc = shutil.which("cc")
     if cc is None:
         pytest.skip("no host cc")
-    r = subprocess.run([cc, "-std=c99", "-pedantic", "-Wall", "-Wextra", "-Wconversion", "-Werror", "-fsyntax-only",
-                        f"-I{build.CORE_DIR}", *map(str, build.core_sources())], capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            cc,
+            "-std=c99",
+            "-pedantic",
+            "-Wall",
+            "-Wextra",
+            "-Wconversion",
+            "-Werror",
+            "-fsyntax-only",
+            f"-I{build.CORE_DIR}",
+            *map(str, build.core_sources()),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr[-3000:]

@@ -14,8 +14,16 @@ import numpy as np
 import pytest
 import serial
 
-from firmware_bridge.firmware.testing import QEMU, Capture, built, missing_tools, qemu_device, read_for, \
-    read_until, synth_values
+from firmware_bridge.firmware.testing import (
+    QEMU,
+    Capture,
+    built,
+    missing_tools,
+    qemu_device,
+    read_for,
+    read_until,
+    synth_values,
+)
 from firmware_bridge.protocol import Ack, AckStatus, DeviceInfo, MsgType, Pong, command_frame
 
 log = logging.getLogger(__name__)
@@ -63,11 +71,18 @@ def test_qemu_firmware_streams_exact_values(rate_hz: float) -> None:
     with qemu_device() as (path, _), serial.Serial(path, 921600, timeout=0.02) as port:
         cap = Capture()
         info = handshake(port, cap)
-        port.write(command_frame(MsgType.SET_RATE, 10, rate_hz=rate_hz) + command_frame(MsgType.START, 11)
-                   + command_frame(MsgType.PING, 12, token=77))
+        port.write(
+            command_frame(MsgType.SET_RATE, 10, rate_hz=rate_hz)
+            + command_frame(MsgType.START, 11)
+            + command_frame(MsgType.PING, 12, token=77)
+        )
         read_for(port, cap, seconds)
-    assert (info.device_id, info.model, info.channels, info.sample_width) == ("QEMU-AN385", "dexumi-qemu-mps2",
-                                                                              CHANNELS, 3)
+    assert (info.device_id, info.model, info.channels, info.sample_width) == (
+        "QEMU-AN385",
+        "dexumi-qemu-mps2",
+        CHANNELS,
+        3,
+    )
     assert (info.rate_hz, info.max_rate_hz) == (1000.0, 4000.0)
     acked = [(m.command_seq, m.status) for m in cap.messages if isinstance(m, Ack) and m.command_seq >= 10]
     assert acked == [(10, AckStatus.OK), (11, AckStatus.OK)]
@@ -81,8 +96,13 @@ def test_qemu_firmware_streams_exact_values(rate_hz: float) -> None:
     assert np.array_equal(cap.values, synth_values(index, CHANNELS))
     device_period = float(np.diff(cap.device_time_us).mean())
     host_rate = cap.host_rate_hz()
-    log.info("QEMU at %.0f Hz: %d samples, device period %.3f us, %.1f samples/s of host time", rate_hz,
-             len(index), device_period, host_rate)
+    log.info(
+        "QEMU at %.0f Hz: %d samples, device period %.3f us, %.1f samples/s of host time",
+        rate_hz,
+        len(index),
+        device_period,
+        host_rate,
+    )
     assert abs(device_period - 1e6 / rate_hz) < 0.01 * 1e6 / rate_hz  # the firmware's own clock: exact
     # Emulated time follows the host's clock (SysTick read back from QEMU's virtual clock); allow for a
     # loaded CI machine that delays QEMU, but not for a wrong time base.
@@ -98,8 +118,12 @@ def test_qemu_dexumi_stream_reads_the_firmware() -> None:
     assert exe is not None
     seconds = 3
     with qemu_device() as (path, _):
-        r = subprocess.run([exe, "stream", "--port", path, "--seconds", str(seconds), "--rate", "1000", "--json"],
-                           capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [exe, "stream", "--port", path, "--seconds", str(seconds), "--rate", "1000", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert r.returncode == 0, r.stderr[-2000:]
     report = json.loads(next(line for line in reversed(r.stdout.splitlines()) if line.startswith("{")))
     log.info("dexumi stream on QEMU: %s", {k: report.get(k) for k in ("frames", "samples", "rate_hz", "drift_ppm")})

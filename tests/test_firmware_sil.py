@@ -10,10 +10,26 @@ import numpy as np
 import pytest
 import serial
 
-from firmware_bridge.firmware.testing import Capture, built, missing_tools, read_for, read_until, sil_device, \
-    synth_values
-from firmware_bridge.protocol import Ack, AckStatus, DeviceError, DeviceInfo, ErrorCode, MsgType, Pong, \
-    command_frame, encode_frame
+from firmware_bridge.firmware.testing import (
+    Capture,
+    built,
+    missing_tools,
+    read_for,
+    read_until,
+    sil_device,
+    synth_values,
+)
+from firmware_bridge.protocol import (
+    Ack,
+    AckStatus,
+    DeviceError,
+    DeviceInfo,
+    ErrorCode,
+    MsgType,
+    Pong,
+    command_frame,
+    encode_frame,
+)
 
 pytestmark = pytest.mark.skipif(missing_tools("cc") is not None, reason=str(missing_tools("cc")))
 
@@ -42,11 +58,17 @@ def test_sil_streams_exact_values_at_the_commanded_rate(rate_hz: float) -> None:
     seconds = 1.5
     with sil_device() as (path, _), open_port(path) as port:
         cap = Capture()
-        port.write(command_frame(MsgType.GET_INFO, 1) + command_frame(MsgType.SET_RATE, 2, rate_hz=rate_hz)
-                   + command_frame(MsgType.START, 3))
+        port.write(
+            command_frame(MsgType.GET_INFO, 1)
+            + command_frame(MsgType.SET_RATE, 2, rate_hz=rate_hz)
+            + command_frame(MsgType.START, 3)
+        )
         read_for(port, cap, seconds)
-    assert acks(cap) == [(1, MsgType.GET_INFO, AckStatus.OK), (2, MsgType.SET_RATE, AckStatus.OK),
-                         (3, MsgType.START, AckStatus.OK)]
+    assert acks(cap) == [
+        (1, MsgType.GET_INFO, AckStatus.OK),
+        (2, MsgType.SET_RATE, AckStatus.OK),
+        (3, MsgType.START, AckStatus.OK),
+    ]
     info = next(m for m in cap.messages if isinstance(m, DeviceInfo))
     assert (info.device_id, info.model, info.firmware) == ("SIL-0001", "dexumi-host-sil", (1, 0, 0))
     assert (info.channels, info.resolution_bits, info.sample_width, info.max_batch) == (CHANNELS, 24, 3, 32)
@@ -76,26 +98,37 @@ def test_sil_commands_are_acknowledged_and_bad_ones_rejected() -> None:
         assert (pong.command_seq, pong.token) == (10, token)
         assert 0 <= (pong.device_tx_us - pong.device_rx_us) % (1 << 32) < 100_000
 
-        port.write(command_frame(MsgType.SET_RATE, 11, rate_hz=0.0)
-                   + command_frame(MsgType.SET_RATE, 12, rate_hz=100_000.0)
-                   + command_frame(MsgType.SET_BATCH, 13, batch=33)
-                   + encode_frame(MsgType.SET_BATCH, 14, 0, b"\x00\x00")
-                   + encode_frame(MsgType.START, 15, 0, b"\x01")
-                   + encode_frame(0x1F, 16, 0)
-                   + encode_frame(MsgType.SAMPLES, 17, 0)
-                   + b"\x05\x01\x02\x03\x04\x00"  # not a frame: COBS says 4 more bytes, CRC cannot match
-                   + command_frame(MsgType.SET_RATE, 18, rate_hz=250.0)
-                   + command_frame(MsgType.SET_BATCH, 19, batch=8)
-                   + command_frame(MsgType.GET_INFO, 20))
+        port.write(
+            command_frame(MsgType.SET_RATE, 11, rate_hz=0.0)
+            + command_frame(MsgType.SET_RATE, 12, rate_hz=100_000.0)
+            + command_frame(MsgType.SET_BATCH, 13, batch=33)
+            + encode_frame(MsgType.SET_BATCH, 14, 0, b"\x00\x00")
+            + encode_frame(MsgType.START, 15, 0, b"\x01")
+            + encode_frame(0x1F, 16, 0)
+            + encode_frame(MsgType.SAMPLES, 17, 0)
+            + b"\x05\x01\x02\x03\x04\x00"  # not a frame: COBS says 4 more bytes, CRC cannot match
+            + command_frame(MsgType.SET_RATE, 18, rate_hz=250.0)
+            + command_frame(MsgType.SET_BATCH, 19, batch=8)
+            + command_frame(MsgType.GET_INFO, 20)
+        )
         assert read_until(port, cap, lambda c: any(isinstance(m, DeviceInfo) for m in c.messages), 2.0)
         assert acks(cap) == [
-            (11, MsgType.SET_RATE, AckStatus.BAD_ARGUMENT), (12, MsgType.SET_RATE, AckStatus.BAD_ARGUMENT),
-            (13, MsgType.SET_BATCH, AckStatus.BAD_ARGUMENT), (14, MsgType.SET_BATCH, AckStatus.BAD_ARGUMENT),
-            (15, MsgType.START, AckStatus.BAD_ARGUMENT), (16, 0x1F, AckStatus.UNSUPPORTED),
-            (17, MsgType.SAMPLES, AckStatus.UNSUPPORTED), (18, MsgType.SET_RATE, AckStatus.OK),
-            (19, MsgType.SET_BATCH, AckStatus.OK), (20, MsgType.GET_INFO, AckStatus.OK)]
-        assert errors(cap) == [(ErrorCode.BAD_COMMAND, 0x1F), (ErrorCode.BAD_COMMAND, MsgType.SAMPLES),
-                               (ErrorCode.FRAME_ERROR, 1)]
+            (11, MsgType.SET_RATE, AckStatus.BAD_ARGUMENT),
+            (12, MsgType.SET_RATE, AckStatus.BAD_ARGUMENT),
+            (13, MsgType.SET_BATCH, AckStatus.BAD_ARGUMENT),
+            (14, MsgType.SET_BATCH, AckStatus.BAD_ARGUMENT),
+            (15, MsgType.START, AckStatus.BAD_ARGUMENT),
+            (16, 0x1F, AckStatus.UNSUPPORTED),
+            (17, MsgType.SAMPLES, AckStatus.UNSUPPORTED),
+            (18, MsgType.SET_RATE, AckStatus.OK),
+            (19, MsgType.SET_BATCH, AckStatus.OK),
+            (20, MsgType.GET_INFO, AckStatus.OK),
+        ]
+        assert errors(cap) == [
+            (ErrorCode.BAD_COMMAND, 0x1F),
+            (ErrorCode.BAD_COMMAND, MsgType.SAMPLES),
+            (ErrorCode.FRAME_ERROR, 1),
+        ]
         info = next(m for m in cap.messages if isinstance(m, DeviceInfo))
         assert info.rate_hz == 250.0
         assert cap.index.size == 0  # nothing started yet: a START with a payload was refused

@@ -27,36 +27,43 @@ def vector_lines() -> list[str]:
     """One C test case per golden vector, built from the vector's inputs (not from its payload)."""
     lines = []
     for v in load_vectors():
-        i, name, head = v["inputs"], v["name"], f'{v["seq"]} {v["time_us"]}'
+        i, name, head = v["inputs"], v["name"], f"{v['seq']} {v['time_us']}"
         wire = v["wire_hex"]
         if v["type"] == p.MsgType.SAMPLES:
             values = [x for row in i["values"] for x in row]
             count, channels = len(i["values"]), len(i["values"][0])
-            lines.append(f'samples {name} {head} {i["first_index"]} {i["width"]} {count} {channels} '
-                         f'{" ".join(map(str, i["sample_time_us"]))} {" ".join(map(str, values))} {wire}')
+            lines.append(
+                f"samples {name} {head} {i['first_index']} {i['width']} {count} {channels} "
+                f"{' '.join(map(str, i['sample_time_us']))} {' '.join(map(str, values))} {wire}"
+            )
         elif v["type"] == p.MsgType.INFO:
-            lines.append(f'info {name} {head} {" ".join(map(str, i["firmware"]))} {i["channels"]} '
-                         f'{i["resolution_bits"]} {i["sample_width"]} {i["max_batch"]} {i["rate_mhz"]} '
-                         f'{i["max_rate_mhz"]} {_hex(i["device_id"].encode())} {_hex(i["model"].encode())} '
-                         f'{_hex(bytes(b & 0xFF for c in i.get("channel_decl", []) for b in c))} {wire}')
+            lines.append(
+                f"info {name} {head} {' '.join(map(str, i['firmware']))} {i['channels']} "
+                f"{i['resolution_bits']} {i['sample_width']} {i['max_batch']} {i['rate_mhz']} "
+                f"{i['max_rate_mhz']} {_hex(i['device_id'].encode())} {_hex(i['model'].encode())} "
+                f"{_hex(bytes(b & 0xFF for c in i.get('channel_decl', []) for b in c))} {wire}"
+            )
         elif v["type"] == p.MsgType.ACK:
-            lines.append(f'ack {name} {head} {i["command_seq"]} {i["command"]} {i["status"]} {wire}')
+            lines.append(f"ack {name} {head} {i['command_seq']} {i['command']} {i['status']} {wire}")
         elif v["type"] == p.MsgType.PONG:
             token = i["token"].to_bytes(8, "little")
-            lines.append(f'pong {name} {head} {i["command_seq"]} {token.hex()} {i["device_rx_us"]} {wire}')
+            lines.append(f"pong {name} {head} {i['command_seq']} {token.hex()} {i['device_rx_us']} {wire}")
         elif v["type"] == p.MsgType.ERROR:
-            lines.append(f'error {name} {head} {i["code"]} {i["detail"]} {_hex(i["text"].encode())} {wire}')
+            lines.append(f"error {name} {head} {i['code']} {i['detail']} {_hex(i['text'].encode())} {wire}")
         else:
-            payload = {p.MsgType.SET_RATE: lambda i=i: p.RATE.pack(i["rate_mhz"]),
-                       p.MsgType.SET_BATCH: lambda i=i: p.BATCH.pack(i["batch"]),
-                       p.MsgType.PING: lambda i=i: p.PING.pack(i["token"])}.get(p.MsgType(v["type"]), lambda: b"")()
-            lines.append(f'command {name} {v["type"]} {head} {_hex(payload)} {wire}')
+            payload = {
+                p.MsgType.SET_RATE: lambda i=i: p.RATE.pack(i["rate_mhz"]),
+                p.MsgType.SET_BATCH: lambda i=i: p.BATCH.pack(i["batch"]),
+                p.MsgType.PING: lambda i=i: p.PING.pack(i["token"]),
+            }.get(p.MsgType(v["type"]), lambda: b"")()
+            lines.append(f"command {name} {v['type']} {head} {_hex(payload)} {wire}")
     return lines
 
 
 def run_c(lines: list[str]) -> dict[str, str]:
-    r = subprocess.run([str(built("vectors"))], input="\n".join(lines) + "\n", capture_output=True, text=True,
-                       timeout=30)
+    r = subprocess.run(
+        [str(built("vectors"))], input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=30
+    )
     results = {}
     for line in r.stdout.splitlines():
         if line.startswith("ok "):
@@ -90,8 +97,10 @@ def test_firmware_c_frames_match_python_encoder_on_random_inputs() -> None:
         payload = p.samples_payload(first, np.array(times), np.array(values).reshape(count, channels), width)
         wire = p.encode_frame(p.MsgType.SAMPLES, seq, t, payload)
         names.append(f"random_samples_{k}")
-        lines.append(f"samples {names[-1]} {seq} {t} {first} {width} {count} {channels} "
-                     f"{' '.join(map(str, times))} {' '.join(map(str, values))} {wire.hex()}")
+        lines.append(
+            f"samples {names[-1]} {seq} {t} {first} {width} {count} {channels} "
+            f"{' '.join(map(str, times))} {' '.join(map(str, values))} {wire.hex()}"
+        )
     for k, text in enumerate(["", "x", "ring full", "é" * 100]):
         wire = p.encode_frame(p.MsgType.ERROR, k, 99, p.error_payload(3, 0xFFFFFFFF, text))
         names.append(f"random_error_{k}")
@@ -101,8 +110,18 @@ def test_firmware_c_frames_match_python_encoder_on_random_inputs() -> None:
 
 def test_firmware_c_cobs_and_crc_match_python() -> None:
     rng = random.Random(99)
-    raws = [b"", b"\x00", b"\x00\x00", b"\x01", b"\x01" * 253, b"\x01" * 254, b"\x01" * 255, b"\x01" * 254 + b"\x00",
-            b"\x00" + b"\x02" * 508, b"\x03" * 1000]
+    raws = [
+        b"",
+        b"\x00",
+        b"\x00\x00",
+        b"\x01",
+        b"\x01" * 253,
+        b"\x01" * 254,
+        b"\x01" * 255,
+        b"\x01" * 254 + b"\x00",
+        b"\x00" + b"\x02" * 508,
+        b"\x03" * 1000,
+    ]
     raws += [bytes(rng.choice([0, 0, 1, 2, 255]) for _ in range(rng.randint(1, 700))) for _ in range(40)]
     lines = [f"cobs cobs_{k} {_hex(r)} {_hex(cobs.encode(r))}" for k, r in enumerate(raws)]
     lines.append(f"crc crc_check {b'123456789'.hex()} {0xE3069283}")

@@ -78,8 +78,25 @@ def test_fresh_sim_episodes_validate_clean(tmp_path):
 def sim_profile(tmp_path_factory):
     d = tmp_path_factory.mktemp("prof")
     out = d / "profile.yaml"
-    r = dexumi("calibrate", "--headless", "--sim", "--out", out, "--hold-s", 0.6, "--sweep-s", 0.4, "--move-s", 0.2,
-               "--wave-s", 0, "--skip", "camera", "--skip", "latency")
+    r = dexumi(
+        "calibrate",
+        "--headless",
+        "--sim",
+        "--out",
+        out,
+        "--hold-s",
+        0.6,
+        "--sweep-s",
+        0.4,
+        "--move-s",
+        0.2,
+        "--wave-s",
+        0,
+        "--skip",
+        "camera",
+        "--skip",
+        "latency",
+    )
     assert r.returncode == 0, r.stderr
     return out
 
@@ -92,8 +109,9 @@ def test_a_sim_profile_reads_true_angles_when_recording_with_sim(sim_profile, tm
     from dexumi.session.session import RecordingSession
     from firmware_bridge.emulator import read_truth
 
-    args = build_parser().parse_args(["record", "--headless", "--sim", "--out", str(tmp_path / "out"),
-                                      "--profile", str(sim_profile)])
+    args = build_parser().parse_args(
+        ["record", "--headless", "--sim", "--out", str(tmp_path / "out"), "--profile", str(sim_profile)]
+    )
     cfg = _config(args)
     cfg.sim_truth = tmp_path / "truth.bin"
     with RecordingSession(cfg) as s:

@@ -14,8 +14,18 @@ from dexumi.types import CameraFrame
 
 def make_frames(n: int, start: int = 0, size=(320, 200)) -> list[CameraFrame]:
     r = HandRenderer(*size)
-    return [CameraFrame("wrist", start + k, 10.0 + (start + k) / 30, r.jpeg(np.full(5, 0.1 * k), start + k), "jpeg",
-                        size[0], size[1]) for k in range(n)]
+    return [
+        CameraFrame(
+            "wrist",
+            start + k,
+            10.0 + (start + k) / 30,
+            r.jpeg(np.full(5, 0.1 * k), start + k),
+            "jpeg",
+            size[0],
+            size[1],
+        )
+        for k in range(n)
+    ]
 
 
 def test_bytes_times_and_indices_round_trip(tmp_path):

@@ -35,15 +35,21 @@ def test_linkage_hand_has_6_actuated_12_joints_and_published_couplings() -> None
     for f in ("index", "middle", "ring", "pinky"):
         c = kin.mimics[f"{f}_intermediate"]
         assert (c.source, c.multiplier, c.offset) == (f"{f}_proximal", 1.06399, -0.04545)
-    assert kin.mimics["thumb_intermediate"].multiplier == 1.334 and kin.mimics["thumb_intermediate"].source == "thumb_pitch"
+    assert (
+        kin.mimics["thumb_intermediate"].multiplier == 1.334
+        and kin.mimics["thumb_intermediate"].source == "thumb_pitch"
+    )
     assert kin.mimics["thumb_distal"].multiplier == 0.667
     lim = {n: (kin.lower[kin.index(n)], kin.upper[kin.index(n)]) for n in kin.joint_names}
-    assert lim["index_proximal"] == (0.0, 1.47) and lim["thumb_yaw"] == (0.0, 1.308) and lim["thumb_pitch"] == (0.0, 0.6)
+    assert (
+        lim["index_proximal"] == (0.0, 1.47) and lim["thumb_yaw"] == (0.0, 1.308) and lim["thumb_pitch"] == (0.0, 0.6)
+    )
     assert "<mimic" in registry.get("inspire_like").path.read_text()
 
 
-@pytest.mark.parametrize("name,nq,total", [("inspire_like", 6, 12), ("inspire_exo", 6, 12), ("xhand_like", 12, 12),
-                                           ("xhand_exo", 12, 12)])
+@pytest.mark.parametrize(
+    "name,nq,total", [("inspire_like", 6, 12), ("inspire_exo", 6, 12), ("xhand_like", 12, 12), ("xhand_exo", 12, 12)]
+)
 def test_every_bundled_model_has_named_fingertips(name: str, nq: int, total: int) -> None:
     kin = registry.load(name)
     assert (kin.nq, len(kin.all_joint_names)) == (nq, total)
@@ -82,19 +88,32 @@ def test_leap_urdf_loads() -> None:
 
 
 BAD = {
-    "truncated": ("<robot name='x'><link name='a'/><joint name='j' type='revolute'><parent link='a'/>",
-                  r"XML error at line \d+"),
+    "truncated": (
+        "<robot name='x'><link name='a'/><joint name='j' type='revolute'><parent link='a'/>",
+        r"XML error at line \d+",
+    ),
     "not_robot": ("<model/>", "root element is <model>"),
-    "continuous": ("<robot name='x'><link name='a'/><link name='b'/><joint name='spin' type='continuous'>"
-                   "<parent link='a'/><child link='b'/></joint></robot>", "joint 'spin' has type 'continuous'"),
-    "bad_mimic": ("<robot name='x'><link name='a'/><link name='b'/><joint name='j2' type='revolute'>"
-                  "<parent link='a'/><child link='b'/><limit lower='0' upper='1' effort='1' velocity='1'/>"
-                  "<mimic joint='ghost'/></joint></robot>", "joint 'j2' mimics 'ghost'"),
-    "missing_child": ("<robot name='x'><link name='a'/><joint name='j' type='revolute'><parent link='a'/>"
-                      "<child link='zz'/><limit lower='0' upper='1' effort='1' velocity='1'/></joint></robot>",
-                      "joint 'j': child link 'zz' is not defined"),
-    "no_limit": ("<robot name='x'><link name='a'/><link name='b'/><joint name='j' type='revolute'><parent link='a'/>"
-                 "<child link='b'/></joint></robot>", r"joint 'j' \(revolute\) needs <limit"),
+    "continuous": (
+        "<robot name='x'><link name='a'/><link name='b'/><joint name='spin' type='continuous'>"
+        "<parent link='a'/><child link='b'/></joint></robot>",
+        "joint 'spin' has type 'continuous'",
+    ),
+    "bad_mimic": (
+        "<robot name='x'><link name='a'/><link name='b'/><joint name='j2' type='revolute'>"
+        "<parent link='a'/><child link='b'/><limit lower='0' upper='1' effort='1' velocity='1'/>"
+        "<mimic joint='ghost'/></joint></robot>",
+        "joint 'j2' mimics 'ghost'",
+    ),
+    "missing_child": (
+        "<robot name='x'><link name='a'/><joint name='j' type='revolute'><parent link='a'/>"
+        "<child link='zz'/><limit lower='0' upper='1' effort='1' velocity='1'/></joint></robot>",
+        "joint 'j': child link 'zz' is not defined",
+    ),
+    "no_limit": (
+        "<robot name='x'><link name='a'/><link name='b'/><joint name='j' type='revolute'><parent link='a'/>"
+        "<child link='b'/></joint></robot>",
+        r"joint 'j' \(revolute\) needs <limit",
+    ),
     "two_roots": ("<robot name='x'><link name='a'/><link name='b'/></robot>", "2 root links"),
 }
 

@@ -93,7 +93,12 @@ def test_joints_are_addressed_by_name_not_file_order(reduced) -> None:
     tips0 = reduced.frame_positions(reduced.q_from({}))
     moved = np.linalg.norm(reduced.frame_positions(q) - tips0, axis=1)
     assert dict(zip(reduced.tip_frames, moved > 1e-6)) == {
-        "thumb_tip": True, "index_tip": False, "middle_tip": False, "ring_tip": True, "pinky_tip": False}
+        "thumb_tip": True,
+        "index_tip": False,
+        "middle_tip": False,
+        "ring_tip": True,
+        "pinky_tip": False,
+    }
 
 
 def test_unknown_and_mimic_joint_names_are_errors(reduced) -> None:
@@ -129,5 +134,6 @@ def test_known_geometry_of_a_straight_finger() -> None:
     # base (0, .027, .105) + proximal .045 + tip (.004, 0, .048): all along +z when straight
     np.testing.assert_allclose(tip, [0.004, 0.027, 0.105 + 0.045 + 0.048], atol=1e-12)
     q90 = kin.q_from({"index_mcp": np.pi / 2}, default=q)
-    np.testing.assert_allclose(kin.frame_positions(q90, ["index_tip"])[0],
-                               [0.045 + 0.048, 0.027, 0.105 - 0.004], atol=1e-12)
+    np.testing.assert_allclose(
+        kin.frame_positions(q90, ["index_tip"])[0], [0.045 + 0.048, 0.027, 0.105 - 0.004], atol=1e-12
+    )

@@ -35,12 +35,16 @@ def board_stream(n: int, seed: int, period_ms: float = 0.5) -> tuple[np.ndarray,
 def decode(data: bytes, step: int) -> tuple[LegacyDecoder, np.ndarray, np.ndarray, np.ndarray]:
     """(decoder, stream_end, values, device_time_us) of everything delivered, fed `step` bytes at a time."""
     d = LegacyDecoder(CHANNELS)
-    blocks = [b for i in range(0, len(data), step) for b in d.feed(data[i:i + step]).blocks]
+    blocks = [b for i in range(0, len(data), step) for b in d.feed(data[i : i + step]).blocks]
     blocks += d.flush().blocks
     if not blocks:
         return d, np.empty(0, np.int64), np.empty((0, CHANNELS), np.int32), np.empty(0, np.int64)
-    return (d, np.concatenate([b.stream_end for b in blocks]), np.concatenate([b.values for b in blocks]),
-            np.concatenate([b.device_time_us for b in blocks]))
+    return (
+        d,
+        np.concatenate([b.stream_end for b in blocks]),
+        np.concatenate([b.values for b in blocks]),
+        np.concatenate([b.device_time_us for b in blocks]),
+    )
 
 
 def true_times_us(ms: np.ndarray, first: int) -> np.ndarray:
@@ -49,8 +53,7 @@ def true_times_us(ms: np.ndarray, first: int) -> np.ndarray:
     return (ms[first] + np.concatenate([[0], np.cumsum(steps)])) * 1000
 
 
-def corrupted_delivered(frame: np.ndarray, values: np.ndarray, times: np.ndarray, v: np.ndarray,
-                        ms: np.ndarray) -> int:
+def corrupted_delivered(frame: np.ndarray, values: np.ndarray, times: np.ndarray, v: np.ndarray, ms: np.ndarray) -> int:
     """Delivered samples whose values differ from the frame's or whose device time is off by > 1 ms."""
     if len(frame) == 0:
         return 0
@@ -63,7 +66,9 @@ def corrupted_delivered(frame: np.ndarray, values: np.ndarray, times: np.ndarray
     return int((wrong_values | wrong_time).sum())
 
 
-@pytest.mark.parametrize("streams", [pytest.param(400, id="400"), pytest.param(3000, id="3000", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "streams", [pytest.param(400, id="400"), pytest.param(3000, id="3000", marks=pytest.mark.slow)]
+)
 def test_single_bit_flips_never_deliver_a_corrupted_sample(streams):
     """Streams with one flipped bit each (anywhere: header, channel, checksum, counter): nothing delivered
     differs from what the board sent, unless it is counted as suspect."""
@@ -81,10 +86,19 @@ def test_single_bit_flips_never_deliver_a_corrupted_sample(streams):
         if bad > d.stats.suspect:
             passed_silently += 1
             where = (bit // 8) % SIZE
-            part = "header" if where < 4 else "counter" if where >= SIZE - 4 + 0 and where < SIZE - 2 else \
-                "checksum" if where >= SIZE - 2 else "channel"
+            part = (
+                "header"
+                if where < 4
+                else "counter"
+                if where >= SIZE - 4 + 0 and where < SIZE - 2
+                else "checksum"
+                if where >= SIZE - 2
+                else "channel"
+            )
             by_part[part] = by_part.get(part, 0) + 1
-    assert passed_silently == 0, f"{passed_silently} of {streams} streams delivered a corrupted sample silently: {by_part}"
+    assert passed_silently == 0, (
+        f"{passed_silently} of {streams} streams delivered a corrupted sample silently: {by_part}"
+    )
 
 
 def test_a_flipped_bit_costs_at_most_the_damaged_frame():
@@ -112,7 +126,7 @@ def garbage_stream(n: int, seed: int, rate: float = 0.01) -> tuple[bytes, np.nda
     raw = legacy.encode_frames(v, ms)
     parts, ends, pos = [], np.empty(n, np.int64), 0
     for k in range(n):
-        parts.append(raw[k * SIZE:(k + 1) * SIZE])
+        parts.append(raw[k * SIZE : (k + 1) * SIZE])
         pos += SIZE
         ends[k] = pos
         if rng.random() < rate:

@@ -41,8 +41,8 @@ def test_16_channels_at_2khz_for_10s_lossless_in_order_exact(sim_device):
     assert np.array_equal(index, np.arange(index[0], index[0] + len(index)))
     # exactly what the device sent, from its first sample on
     assert index[0] == truth["index"][0] == 0
-    assert np.array_equal(values, truth["values"][:len(values)])
-    assert np.array_equal(concat(batches, "device_time_us"), truth["device_time_us"][:len(index)])
+    assert np.array_equal(values, truth["values"][: len(values)])
+    assert np.array_equal(concat(batches, "device_time_us"), truth["device_time_us"][: len(index)])
     # what was sent but not read is only the tail still in flight when we stopped
     assert len(truth) - len(index) < 2000 * 0.3
     s = driver.stats()
@@ -95,8 +95,7 @@ def test_drift_and_jitter_are_estimated_and_mapped_times_match_truth(sim_device)
 
 
 def test_unplug_and_replug_reconnects_within_a_second_and_loses_nothing_before(sim_device):
-    dev = sim_device("--channels", 12, "--rate", 1000, "--seed", 4, "--disconnect-after", 2,
-                     "--reconnect-after", 1.5)
+    dev = sim_device("--channels", 12, "--rate", 1000, "--seed", 4, "--disconnect-after", 2, "--reconnect-after", 1.5)
     header, _ = read_truth(dev.truth)
     replug_at = header["meta"]["t0"] + 3.5
     driver, batches = run_driver(dev.port, 6.0)
@@ -116,30 +115,40 @@ def test_unplug_and_replug_reconnects_within_a_second_and_loses_nothing_before(s
     assert s.device_resets == 1
     idx_after = concat(got_after, "index")
     assert idx_after[0] == 0 and len(idx_after) > 1500
-    assert np.array_equal(concat(got_after, "raw"), after["values"][:len(idx_after)])
+    assert np.array_equal(concat(got_after, "raw"), after["values"][: len(idx_after)])
 
 
 @pytest.mark.parametrize("channels", [8, 14])
 def test_legacy_boards_exact_values_and_ms_counter_across_a_wrap(sim_device, channels):
     # the 16-bit ms counter wraps 1.5 s after power-on
-    dev = sim_device("--protocol", "legacy", "--channels", channels, "--rate", 2000, "--seed", 5,
-                     "--clock-start-us", 65_536_000 * 3 - 1_500_000)
+    dev = sim_device(
+        "--protocol",
+        "legacy",
+        "--channels",
+        channels,
+        "--rate",
+        2000,
+        "--seed",
+        5,
+        "--clock-start-us",
+        65_536_000 * 3 - 1_500_000,
+    )
     driver, batches = run_driver(dev.port, 3.5)
     dev.stop()
     assert driver.protocol == "legacy" and driver.channels == channels
     truth = sent(dev.truth)
     values = concat(batches, "raw")
     start = int(np.flatnonzero((truth["values"] == values[0]).all(axis=1))[0])
-    assert np.array_equal(values, truth["values"][start:start + len(values)])
+    assert np.array_equal(values, truth["values"][start : start + len(values)])
     ms = concat(batches, "device_time_us") // 1000
-    true_ms = truth["device_time_us"][start:start + len(values)] // 1000
+    true_ms = truth["device_time_us"][start : start + len(values)] // 1000
     assert np.array_equal(ms - ms[0], true_ms - true_ms[0])
     assert (true_ms >= 65_536 * 3).any() and (true_ms < 65_536 * 3).any(), "the counter did not wrap"
     assert driver.stats().crc_errors == 0
     # angles the ratiometric way: joints only, in radians, matching the true angles
     angles = concat(batches, "angles")
     assert angles.shape[1] == channels - 2
-    true_angles = truth["angles"][start:start + len(values), :channels - 2]
+    true_angles = truth["angles"][start : start + len(values), : channels - 2]
     assert np.max(np.abs(angles - true_angles)) < 1e-4
 
 
@@ -179,8 +188,26 @@ def test_reader_keeps_up_without_polling_overhead(sim_device):
 @pytest.mark.slow
 def test_soak_60s_of_corruption_and_an_unplug(sim_device):
     """A minute of 16 ch × 2 kHz with a corrupting link and a cable glitch: nothing wrong gets through."""
-    dev = sim_device("--channels", 16, "--rate", 2000, "--seed", 11, "--corrupt", 0.0002, "--drop", 0.001,
-                     "--disconnect-after", 30, "--reconnect-after", 1, "--drift-ppm", -40, "--jitter-ms", 1)
+    dev = sim_device(
+        "--channels",
+        16,
+        "--rate",
+        2000,
+        "--seed",
+        11,
+        "--corrupt",
+        0.0002,
+        "--drop",
+        0.001,
+        "--disconnect-after",
+        30,
+        "--reconnect-after",
+        1,
+        "--drift-ppm",
+        -40,
+        "--jitter-ms",
+        1,
+    )
     driver, batches = run_driver(dev.port, 60.0)
     dev.stop()
     _, rec = read_truth(dev.truth)

@@ -33,10 +33,17 @@ def _start(sim_device, tmp_path, role: str, rate: float, *more: object):
 
 
 def _session(tmp_path, right, left, tactile) -> RecordingSession:
-    cfg = SessionConfig(out_dir=tmp_path / "out", protocol="v1", encoder_rate_hz=1000.0,
-                        devices=[f"exo_right={right.port}", f"exo_left={left.port},protocol=v1,rate=1000",
-                                 f"tactile_right={tactile.port},protocol=fsr"],
-                        poll_interval_s=0.02)  # the primary exoskeleton comes from exo_right
+    cfg = SessionConfig(
+        out_dir=tmp_path / "out",
+        protocol="v1",
+        encoder_rate_hz=1000.0,
+        devices=[
+            f"exo_right={right.port}",
+            f"exo_left={left.port},protocol=v1,rate=1000",
+            f"tactile_right={tactile.port},protocol=fsr",
+        ],
+        poll_interval_s=0.02,
+    )  # the primary exoskeleton comes from exo_right
     return RecordingSession(cfg)
 
 
@@ -110,8 +117,11 @@ def _check_accuracy(path: str, truths: dict[str, np.ndarray]) -> dict[str, float
         grid = np.linspace(lo, hi, 2000)
         e = {r: np.interp(grid, t, err) for r, (t, err) in errors.items()}
         roles = list(e)
-        rms = {f"{a}-{b}": float(np.sqrt(np.mean((e[a] - e[b]) ** 2)) * 1e3)
-               for i, a in enumerate(roles) for b in roles[i + 1:]}
+        rms = {
+            f"{a}-{b}": float(np.sqrt(np.mean((e[a] - e[b]) ** 2)) * 1e3)
+            for i, a in enumerate(roles)
+            for b in roles[i + 1 :]
+        }
         assert max(rms.values()) <= 0.5, rms  # cross-device alignment error, ms RMS
         # the aligned per-side view exists and is mostly valid on this clean run
         assert f["observations/left/valid"][:].mean() > 0.95
@@ -132,8 +142,9 @@ def _run_accuracy(sim_device, tmp_path, seconds: float) -> None:
         assert rows["tactile_right"].kind == "tactile" and rows["exo_left"].connected
     for p in (right, left, tactile):
         p.stop()
-    _check_accuracy(path, {"exo_right": _sent(right.truth), "exo_left": _sent(left.truth),
-                           "tactile_right": _sent(tactile.truth)})
+    _check_accuracy(
+        path, {"exo_right": _sent(right.truth), "exo_left": _sent(left.truth), "tactile_right": _sent(tactile.truth)}
+    )
 
 
 @pytest.mark.slow  # a real-time end-to-end run (>10 s): CI's `make test-slow` runs it

@@ -27,8 +27,22 @@ def _run(*args: object, timeout: float = 240) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
     out = tmp_path_factory.mktemp("multi") / "rec"
-    p = _run("record", "--headless", "--sim", "--out", out, "--episodes", 1, "--duration", 5, "--json",
-             "--sim-devices", "exo_right,exo_left,tactile_right:fsr", "--sim-tactile-rate", 500)
+    p = _run(
+        "record",
+        "--headless",
+        "--sim",
+        "--out",
+        out,
+        "--episodes",
+        1,
+        "--duration",
+        5,
+        "--json",
+        "--sim-devices",
+        "exo_right,exo_left,tactile_right:fsr",
+        "--sim-tactile-rate",
+        500,
+    )
     assert p.returncode == 0, p.stderr[-2000:]
     status = json.loads(p.stdout.strip().splitlines()[-1])["status"]
     return out / "episode_0001.h5", status
@@ -48,8 +62,14 @@ def test_record_sim_devices_makes_a_group_per_device_and_a_row_per_device(record
         assert f["raw/encoder"].attrs["role"] == "exo_right"
         assert f["raw/exo_left"].attrs["kind"] == "exo" and f["raw/tactile_right"].attrs["protocol"] == "fsr"
         T = f["timestamps"].shape[0]
-        for name in ("observations/left/qpos", "observations/left/valid", "actions/left",
-                     "observations/right/tactile", "observations/right/qpos", "actions/right"):
+        for name in (
+            "observations/left/qpos",
+            "observations/left/valid",
+            "actions/left",
+            "observations/right/tactile",
+            "observations/right/qpos",
+            "actions/right",
+        ):
             assert f[name].shape[0] == T, name
         assert np.array_equal(f["observations/right/qpos"][:], f["observations/qpos"][:])  # the primary, linked
         left = f["observations/left/qpos"][:]
@@ -155,9 +175,13 @@ def test_exports_carry_touch_with_baseline_and_totals(recorded, tmp_path):
     p = _run("export", path, "--to", "lerobot", "--out", out2, "--no-progress", "--tactile-baseline", "--tactile-total")
     assert p.returncode == 0, p.stderr
     info2 = json.loads((out2 / "meta/info.json").read_text())
-    assert info2["features"]["observation.tactile.tactile_right"]["names"] == ["tactile_right.thumb",
-                                                                               "tactile_right.index"]
-    y = np.array(pq.read_table(next((out2 / "data").rglob("*.parquet")))["observation.tactile.tactile_right"].to_pylist())
+    assert info2["features"]["observation.tactile.tactile_right"]["names"] == [
+        "tactile_right.thumb",
+        "tactile_right.index",
+    ]
+    y = np.array(
+        pq.read_table(next((out2 / "data").rglob("*.parquet")))["observation.tactile.tactile_right"].to_pylist()
+    )
     assert np.allclose(y, touch[near][:, 12:14] - touch[0, 12:14])  # zeroed on the first reading, per finger
     for fmt, key in (("robomimic", "data/demo_0/obs/tactile_right"), ("act", "observations/tactile/tactile_right")):
         o = tmp_path / fmt
@@ -191,23 +215,39 @@ def test_recorder_health_has_a_row_per_device_and_sees_a_lost_one():
     from apps.recorder.health import BAD, OK, HealthTracker
 
     h = HealthTracker()
-    base = {"connected": True, "rate_hz": 500.0, "nominal_rate_hz": 0.0, "samples": 10, "in_episode": 0,
-            "dropped": 0, "gaps": 0, "reconnects": 0, "last_data_age_s": 0.01, "drift_ppm": 3.0, "residual_ms": 0.1}
-    rows = [h.stream({**base, "name": n, "kind": k}, {"crc_errors": 0}) for n, k in
-            (("encoder", "encoder"), ("exo_left", "encoder"), ("tactile_right", "tactile"))]
+    base = {
+        "connected": True,
+        "rate_hz": 500.0,
+        "nominal_rate_hz": 0.0,
+        "samples": 10,
+        "in_episode": 0,
+        "dropped": 0,
+        "gaps": 0,
+        "reconnects": 0,
+        "last_data_age_s": 0.01,
+        "drift_ppm": 3.0,
+        "residual_ms": 0.1,
+    }
+    rows = [
+        h.stream({**base, "name": n, "kind": k}, {"crc_errors": 0})
+        for n, k in (("encoder", "encoder"), ("exo_left", "encoder"), ("tactile_right", "tactile"))
+    ]
     assert [r.level for r in rows] == [OK, OK, OK]
     assert rows[0].cells["crc"] == "0" and rows[1].cells["crc"] == "–" and rows[2].cells["drift"] == "+3 ppm"
     lost = h.stream({**base, "name": "exo_left", "kind": "encoder", "connected": False}, {})
     assert lost.level == BAD and lost.reason == "device lost"
 
 
-@pytest.mark.parametrize("device,why", [
-    ("exo_right", "expected ROLE=PORT"),
-    ("hand_right=/dev/null", "use exo_SIDE or tactile_SIDE"),
-    ("tactile_right=/dev/null,protocol=v1", "protocol must be fsr or xhand-tactile"),
-    ("exo_left=/dev/null,colour=red", "unknown option 'colour=red'"),
-    ("tactile_right=/dev/null,map=x.yaml", "takes protocol= and rate= only"),
-])
+@pytest.mark.parametrize(
+    "device,why",
+    [
+        ("exo_right", "expected ROLE=PORT"),
+        ("hand_right=/dev/null", "use exo_SIDE or tactile_SIDE"),
+        ("tactile_right=/dev/null,protocol=v1", "protocol must be fsr or xhand-tactile"),
+        ("exo_left=/dev/null,colour=red", "unknown option 'colour=red'"),
+        ("tactile_right=/dev/null,map=x.yaml", "takes protocol= and rate= only"),
+    ],
+)
 def test_bad_device_specs_are_refused_with_the_reason(device, why):
     from dexumi.errors import DexumiError
     from dexumi.session.device_set import parse_device
@@ -217,8 +257,17 @@ def test_bad_device_specs_are_refused_with_the_reason(device, why):
 
 
 def test_a_bad_device_spec_is_one_line_and_exit_2_before_any_device_starts(tmp_path):
-    p = _run("record", "--headless", "--out", tmp_path / "o", "--device", "exo_right=/dev/null",
-             "--device", "exo_right=/dev/zero", timeout=60)
+    p = _run(
+        "record",
+        "--headless",
+        "--out",
+        tmp_path / "o",
+        "--device",
+        "exo_right=/dev/null",
+        "--device",
+        "exo_right=/dev/zero",
+        timeout=60,
+    )
     assert p.returncode == 2 and "device role exo_right given twice" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1, p.stderr
 
@@ -227,8 +276,13 @@ def test_the_recorder_hands_its_devices_to_the_session_process(tmp_path):
     from apps.recorder.options import RecorderOptions, session_config
     from dexumi.session.config import SessionConfig
 
-    opts = RecorderOptions(out=tmp_path, sim=True, sim_devices=["exo_right,exo_left,tactile_right:fsr"],
-                           devices=["exo_left=/dev/ttyACM1"], sim_tactile_rate=500.0)
+    opts = RecorderOptions(
+        out=tmp_path,
+        sim=True,
+        sim_devices=["exo_right,exo_left,tactile_right:fsr"],
+        devices=["exo_left=/dev/ttyACM1"],
+        sim_tactile_rate=500.0,
+    )
     cfg = SessionConfig.from_wire(json.loads(json.dumps(session_config(opts))))
     assert cfg.sim_devices == ["exo_right,exo_left,tactile_right:fsr"] and cfg.devices == ["exo_left=/dev/ttyACM1"]
     assert cfg.sim_tactile_rate_hz == 500.0
@@ -249,12 +303,17 @@ def test_a_device_file_gives_the_same_devices_as_the_options(tmp_path):
     from dexumi.session.device_set import load_device_file, parse_device
 
     p = tmp_path / "devices.yaml"
-    p.write_text("devices:\n  - {role: exo_right, port: /dev/ttyACM0, map: maps/xhand.yaml}\n"
-                 "  - {role: exo_left, port: /dev/ttyACM1, protocol: v1, rate: 2000}\n"
-                 "  - {role: tactile_right, port: /dev/ttyUSB0, protocol: fsr}\n")
+    p.write_text(
+        "devices:\n  - {role: exo_right, port: /dev/ttyACM0, map: maps/xhand.yaml}\n"
+        "  - {role: exo_left, port: /dev/ttyACM1, protocol: v1, rate: 2000}\n"
+        "  - {role: tactile_right, port: /dev/ttyUSB0, protocol: fsr}\n"
+    )
     texts = load_device_file(p)
-    assert texts == [f"exo_right=/dev/ttyACM0,map={tmp_path / 'maps/xhand.yaml'}",
-                     "exo_left=/dev/ttyACM1,protocol=v1,rate=2000", "tactile_right=/dev/ttyUSB0,protocol=fsr"]
+    assert texts == [
+        f"exo_right=/dev/ttyACM0,map={tmp_path / 'maps/xhand.yaml'}",
+        "exo_left=/dev/ttyACM1,protocol=v1,rate=2000",
+        "tactile_right=/dev/ttyUSB0,protocol=fsr",
+    ]
     specs = [parse_device(t) for t in texts]
     assert specs[1].rate_hz == 2000 and specs[2].protocol == "fsr" and specs[0].map_path == tmp_path / "maps/xhand.yaml"
     p.write_text("devices:\n  - {role: exo_right, port: /dev/ttyACM0, colour: red}\n")

@@ -20,13 +20,21 @@ T0 = 1000.0
 FSR_NAMES = [f"adc{i}" for i in range(12)] + ["fsr_low", "fsr_high"]
 
 
-def _batches(rate: float, seconds: float, raw_fn, ang_fn, drift_ppm: float, offset_us: int,
-             skip: tuple[float, float] | None = None, block: int = 50) -> list[EncoderBatch]:
+def _batches(
+    rate: float,
+    seconds: float,
+    raw_fn,
+    ang_fn,
+    drift_ppm: float,
+    offset_us: int,
+    skip: tuple[float, float] | None = None,
+    block: int = 50,
+) -> list[EncoderBatch]:
     """Samples taken at T0 + k/rate (host), device clock running `drift_ppm` fast, arriving 0.2 ms later."""
     t = T0 + np.arange(int(seconds * rate)) / rate
     out, seg = [], 0
     for k in range(0, len(t), block):
-        tt = t[k:k + block]
+        tt = t[k : k + block]
         if skip is not None and skip[0] <= tt[0] < skip[1]:
             continue
         if skip is not None and tt[0] >= skip[1]:
@@ -52,14 +60,29 @@ def _fsr(t: np.ndarray) -> np.ndarray:
 
 def _write(path, gap=(3.0, 4.0)) -> None:
     meta = EpisodeMeta(number=1, nominal_fps=30.0)
-    w = EpisodeWriter(path, meta, EncoderLayout(6, tuple(f"j{i}" for i in range(6)), 1000.0), [],
-                      devices=[DeviceLayout("exo_left", "v1", 6, [f"j{i}" for i in range(6)], "rad", 1000.0),
-                               DeviceLayout("tactile_right", "fsr", 14, FSR_NAMES, "counts", 0.0)],
-                      primary_role="exo_right")
-    right = _batches(1000, 6, lambda t: np.zeros((len(t), 6), np.int32) + (np.arange(len(t)) % 3)[:, None],
-                     _angles, 30, 5_000_000)
-    left = _batches(1000, 6, lambda t: np.zeros((len(t), 6), np.int32) + (np.arange(len(t)) % 3)[:, None],
-                    lambda t: _angles(t, 1.0), -20, 9_000_000, skip=(T0 + gap[0], T0 + gap[1]))
+    w = EpisodeWriter(
+        path,
+        meta,
+        EncoderLayout(6, tuple(f"j{i}" for i in range(6)), 1000.0),
+        [],
+        devices=[
+            DeviceLayout("exo_left", "v1", 6, [f"j{i}" for i in range(6)], "rad", 1000.0),
+            DeviceLayout("tactile_right", "fsr", 14, FSR_NAMES, "counts", 0.0),
+        ],
+        primary_role="exo_right",
+    )
+    right = _batches(
+        1000, 6, lambda t: np.zeros((len(t), 6), np.int32) + (np.arange(len(t)) % 3)[:, None], _angles, 30, 5_000_000
+    )
+    left = _batches(
+        1000,
+        6,
+        lambda t: np.zeros((len(t), 6), np.int32) + (np.arange(len(t)) % 3)[:, None],
+        lambda t: _angles(t, 1.0),
+        -20,
+        9_000_000,
+        skip=(T0 + gap[0], T0 + gap[1]),
+    )
     tactile = _batches(500, 6, _fsr, lambda t: _fsr(t).astype(np.float64), 45, 123_000, block=25)
     w.append_encoder(right)
     w.append_device("exo_left", left)

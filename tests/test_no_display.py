@@ -23,14 +23,17 @@ def episode(tmp_path_factory):
     return recorded(tmp_path_factory) / "episode_0001.h5"
 
 
-@pytest.mark.parametrize("argv", [
-    ["calibrate"],
-    ["calibrate", "--sim"],
-    ["calibrate", "--port", "sim", "--out", "{tmp}/p.yaml"],
-    ["record", "--sim", "--out", "{tmp}/rec"],
-    ["record", "--out", "{tmp}/rec"],
-    ["replay", "{episode}"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["calibrate"],
+        ["calibrate", "--sim"],
+        ["calibrate", "--port", "sim", "--out", "{tmp}/p.yaml"],
+        ["record", "--sim", "--out", "{tmp}/rec"],
+        ["record", "--out", "{tmp}/rec"],
+        ["replay", "{episode}"],
+    ],
+)
 def test_gui_commands_without_display_are_one_line(argv, episode, tmp_path):
     args = [a.format(tmp=tmp_path, episode=episode) for a in argv]
     t0 = time.monotonic()
@@ -45,8 +48,14 @@ def test_gui_commands_without_display_are_one_line(argv, episode, tmp_path):
 
 def test_screenshot_without_display_renders_offscreen(episode, tmp_path):
     png = tmp_path / "s.png"
-    r = subprocess.run([*DEXUMI, "replay", episode, "--screenshot", png], capture_output=True, text=True,
-                       timeout=120, cwd=REPO, env=no_display_env())
+    r = subprocess.run(
+        [*DEXUMI, "replay", episode, "--screenshot", png],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        env=no_display_env(),
+    )
     assert r.returncode == 0, r.stderr[-800:]
     assert png.stat().st_size > 20_000
 

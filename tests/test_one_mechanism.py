@@ -18,13 +18,26 @@ from dexumi.types import CameraFrame, EncoderCalibration
 
 def test_session_config_wire_round_trip(tmp_path):
     cal = EncoderCalibration((0.1, -0.2), (1.0, -1.0), (1e-6, 2e-6), True, "P-1")
-    cfg = SessionConfig(out_dir=tmp_path / "out", cameras=["sim:fps=30"], sim=True, sim_camera_size=(320, 240),
-                        sim_world_size=(160, 120), sim_truth=tmp_path / "t.bin", map_path=tmp_path / "m.yaml",
-                        calibration=cal, latencies_s={"encoder": 0.002, "wrist0": 0.04}, required_streams=["encoder"])
+    cfg = SessionConfig(
+        out_dir=tmp_path / "out",
+        cameras=["sim:fps=30"],
+        sim=True,
+        sim_camera_size=(320, 240),
+        sim_world_size=(160, 120),
+        sim_truth=tmp_path / "t.bin",
+        map_path=tmp_path / "m.yaml",
+        calibration=cal,
+        latencies_s={"encoder": 0.002, "wrist0": 0.04},
+        required_streams=["encoder"],
+    )
     wire = json.loads(json.dumps(cfg.to_wire()))  # through real JSON, as the pipe carries it
     assert SessionConfig.from_wire(wire) == cfg
     summary = cfg.to_json()  # what an episode keeps: the calibration by id, the profile text as a flag
-    assert summary["calibration"] == "P-1" and summary["profile_yaml"] is False and summary["out_dir"] == str(tmp_path / "out")
+    assert (
+        summary["calibration"] == "P-1"
+        and summary["profile_yaml"] is False
+        and summary["out_dir"] == str(tmp_path / "out")
+    )
     with pytest.raises(DexumiError, match="unknown session config key"):
         SessionConfig.from_wire({**wire, "bogus": 1})
     with pytest.raises(DexumiError, match="needs out_dir"):

@@ -60,8 +60,16 @@ def test_run_episode_tasks_outcomes_in_input_order_with_resume(tmp_path):
 def test_argument_types():
     assert size("64x48") == (64, 48) and size("4096X32") == (4096, 32)
     assert span("5:12") == (5.0, 12.0) and distance("0:40:0.25") == (0, 40, 0.25)
-    for fn, bad in ((size, "64"), (size, "31x64"), (size, "axb"), (span, "5:5"), (span, "5"),
-                    (distance, "3:3:1"), (distance, "0:4:-1"), (distance, "0:4")):
+    for fn, bad in (
+        (size, "64"),
+        (size, "31x64"),
+        (size, "axb"),
+        (span, "5:5"),
+        (span, "5"),
+        (distance, "3:3:1"),
+        (distance, "0:4:-1"),
+        (distance, "0:4"),
+    ):
         with pytest.raises(argparse.ArgumentTypeError):
             fn(bad)
 
@@ -78,8 +86,9 @@ def test_batch_engine_and_the_one_episode_split(tmp_path):
             pass
     # one episode, no batch option: runs here, and its exception is raised (the command's one-line error)
     one = ns(engine=None, address=None, manifest=None)
-    assert [(r.path, r.ok, r.value) for r in episode_results(files[:1], os.path.getsize, (), one, "size", {})] == \
-        [(files[0], True, 300)]
+    assert [(r.path, r.ok, r.value) for r in episode_results(files[:1], os.path.getsize, (), one, "size", {})] == [
+        (files[0], True, 300)
+    ]
     with pytest.raises(FileNotFoundError):
         episode_results([tmp_path / "gone.bin"], os.path.getsize, (), one, "size", {})
     # a folder (or any batch option) runs as tasks: errors come back per episode
@@ -106,17 +115,27 @@ def test_every_per_episode_command_has_the_same_batch_options(tmp_path):
 
     parser = build_parser()
     common = ["--engine", "local", "--address", "h:1"]
-    for cmd, rest in (("validate", ["x"]), ("rank", ["x"]), ("pose", ["x", "--from", "board"]), ("render", ["x"]),
-                      ("export", ["x", "--to", "act", "--out", "o"])):
+    for cmd, rest in (
+        ("validate", ["x"]),
+        ("rank", ["x"]),
+        ("pose", ["x", "--from", "board"]),
+        ("render", ["x"]),
+        ("export", ["x", "--to", "act", "--out", "o"]),
+    ):
         extra = [] if cmd == "export" else ["--manifest", "m.jsonl"]
         a = parser.parse_args([cmd, *rest, *common, *extra])
-        assert (a.engine, a.address, getattr(a, "manifest", None)) == \
-            ("local", "h:1", None if cmd == "export" else "m.jsonl"), cmd
+        assert (a.engine, a.address, getattr(a, "manifest", None)) == (
+            "local",
+            "h:1",
+            None if cmd == "export" else "m.jsonl",
+        ), cmd
     # --address without --engine ray: one line, exit 2, for a single episode and for export alike
     ep = tmp_path / "episode_0001.h5"
     ep.write_bytes(b"not an episode")
-    for args in (["pose", str(ep), "--from", "board", "--address", "h:1"],
-                 ["export", str(ep), "--to", "act", "--out", str(tmp_path / "o"), "--address", "h:1"]):
+    for args in (
+        ["pose", str(ep), "--from", "board", "--address", "h:1"],
+        ["export", str(ep), "--to", "act", "--out", str(tmp_path / "o"), "--address", "h:1"],
+    ):
         p = subprocess.run(DEXUMI + args, capture_output=True, text=True, cwd=REPO, timeout=120)
         assert p.returncode == 2 and "--address is for --engine ray" in p.stderr, (args, p.stderr)
         assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "o").exists()

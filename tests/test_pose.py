@@ -31,26 +31,47 @@ def angle_deg(q_a: np.ndarray, q_b: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------- specs
 
+
 def test_spec_grammar():
-    s = make_pose("pose:sim:rate=200,latency=20ms,jitter=1ms,drift=50,drop=0.01,loss=0.002,loss_s=80ms,"
-                  "noise=0.5,seed=3,script=still,samples=10,name=tracker")
+    s = make_pose(
+        "pose:sim:rate=200,latency=20ms,jitter=1ms,drift=50,drop=0.01,loss=0.002,loss_s=80ms,"
+        "noise=0.5,seed=3,script=still,samples=10,name=tracker"
+    )
     assert isinstance(s, SimPose) and s.name == "tracker"
     c = s.config
-    assert (c.rate, c.latency_s, c.jitter_s, c.drift_ppm, c.drop, c.loss, c.loss_s, c.seed, c.samples) == \
-        (200.0, 0.02, 0.001, 50.0, 0.01, 0.002, 0.08, 3, 10)
+    assert (c.rate, c.latency_s, c.jitter_s, c.drift_ppm, c.drop, c.loss, c.loss_s, c.seed, c.samples) == (
+        200.0,
+        0.02,
+        0.001,
+        50.0,
+        0.01,
+        0.002,
+        0.08,
+        3,
+        10,
+    )
     assert c.noise_m == pytest.approx(0.0005)
     u = make_pose("pose:udp:9870:name=phone,host=127.0.0.1,batch=5ms")
     assert isinstance(u, UdpPose) and (u.port, u.name, u.host, u.batch_s) == (9870, "phone", "127.0.0.1", 0.005)
     assert make_pose("sim").name == "sim"
 
 
-@pytest.mark.parametrize("spec, words", [
-    ("pose:kinect", "unknown pose spec"), ("pose:sim:rate=fast", "not a number"),
-    ("pose:sim:latency=20", "needs a number with a unit"), ("pose:sim:drop=1.5", "drop must be in"),
-    ("pose:sim:colour=red", "unknown sim option"), ("pose:sim:script=dance", "script="),
-    ("pose:udp:http", "needs a port"), ("pose:udp:99999", "port must be"), ("pose:udp:9870:ttl=3", "unknown udp"),
-    ("pose:udp:9870:batch=1s", "batch must be"),
-    ("pose:sim:rate", "is not key=value")])
+@pytest.mark.parametrize(
+    "spec, words",
+    [
+        ("pose:kinect", "unknown pose spec"),
+        ("pose:sim:rate=fast", "not a number"),
+        ("pose:sim:latency=20", "needs a number with a unit"),
+        ("pose:sim:drop=1.5", "drop must be in"),
+        ("pose:sim:colour=red", "unknown sim option"),
+        ("pose:sim:script=dance", "script="),
+        ("pose:udp:http", "needs a port"),
+        ("pose:udp:99999", "port must be"),
+        ("pose:udp:9870:ttl=3", "unknown udp"),
+        ("pose:udp:9870:batch=1s", "batch must be"),
+        ("pose:sim:rate", "is not key=value"),
+    ],
+)
 def test_bad_specs_are_one_line_errors(spec, words):
     with pytest.raises(DexumiError) as e:
         make_pose(spec)
@@ -58,6 +79,7 @@ def test_bad_specs_are_one_line_errors(spec, words):
 
 
 # -------------------------------------------------------------------------------------------- pose:sim
+
 
 def test_sim_pose_is_the_worlds_wrist_pose():
     from dexumi.sim.world import World
@@ -116,17 +138,25 @@ def test_sim_clock_mapping_with_latency_jitter_drift():
     truth = src.truth()
     err = t - truth["capture_time"][a["index"]]
     assert timing.method == "final clock fit" and len(t) == 520
-    assert np.sqrt(np.mean(err ** 2)) < 0.5e-3, err
+    assert np.sqrt(np.mean(err**2)) < 0.5e-3, err
 
 
 # -------------------------------------------------------------------------------------------- pose:udp
+
 
 def test_message_format():
     seq, t, p, q, state, quality = parse_message(encode_message(3, 12.5, [1, 2, 3], [0, 0, 0, 1], quality=0.75))
     assert (seq, t, state, quality) == (3, 12.5, TRACKING, 0.75) and list(p) == [1, 2, 3] and list(q) == [0, 0, 0, 1]
     assert parse_message(b'{"t": 1, "state": "lost"}')[4] == LOST
-    for bad in (b"\xff", b"[1]", b'{"p": [0,0,0], "q": [0,0,0,1]}', b'{"t": 1, "p": [0,0], "q": [0,0,0,1]}',
-                b'{"t": 1, "p": [0,0,0], "q": [0,0,0,3]}', b'{"t": 1, "state": "fine"}', b'{"t": "now"}'):
+    for bad in (
+        b"\xff",
+        b"[1]",
+        b'{"p": [0,0,0], "q": [0,0,0,1]}',
+        b'{"t": 1, "p": [0,0], "q": [0,0,0,1]}',
+        b'{"t": 1, "p": [0,0,0], "q": [0,0,0,3]}',
+        b'{"t": 1, "state": "fine"}',
+        b'{"t": "now"}',
+    ):
         with pytest.raises(ValueError):
             parse_message(bad)
 
@@ -146,8 +176,13 @@ def test_udp_offset_and_drift_mapped_within_half_a_millisecond():
             now = time.monotonic()
             sent[k] = now
             R = Rotation.from_euler("z", 0.01 * k)
-            msg = encode_message(k, offset + (now - t0) * (1 + drift), [0.001 * k, 0, 0.5], R.as_quat(),
-                                 "lost" if k % 97 == 50 else "tracking")
+            msg = encode_message(
+                k,
+                offset + (now - t0) * (1 + drift),
+                [0.001 * k, 0, 0.5],
+                R.as_quat(),
+                "lost" if k % 97 == 50 else "tracking",
+            )
             out.sendto(msg, ("127.0.0.1", src.port))
         out.close()
 
@@ -165,7 +200,7 @@ def test_udp_offset_and_drift_mapped_within_half_a_millisecond():
     est = src.clock.final()
     t, _ = pose_times(a["device_time"], a["host_time"], est)
     err = t - np.array([sent[k] for k in a["index"]])
-    assert np.sqrt(np.mean(err ** 2)) < 0.5e-3, (est, err)
+    assert np.sqrt(np.mean(err**2)) < 0.5e-3, (est, err)
     assert abs(est.drift_ppm - 50) < 100  # 2.8 s can only roughly see 50 ppm; the mapping is what counts
 
 
@@ -179,6 +214,7 @@ def test_udp_port_in_use_is_one_line_error():
 
 
 # ------------------------------------------------------------------------------- alignment, actions
+
 
 def test_align_never_crosses_loss_and_slerps():
     t = np.array([0.0, 0.01, 0.02, 0.03, 0.04, 0.05])
@@ -205,8 +241,17 @@ def test_relative_to_first_and_action_names():
     assert np.isnan(rp[0]).all() and np.allclose(rp[1], 0) and angle_deg(rq[1], [0, 0, 0, 1]) < 1e-9
     assert np.allclose(rp[3], want[:3, 3])
     act, names = pose_action(p, q, valid, frame="relative", rotation="rot6d")
-    assert names == ["wrist_x", "wrist_y", "wrist_z", "wrist_r00", "wrist_r10", "wrist_r20", "wrist_r01", "wrist_r11",
-                     "wrist_r21"]
+    assert names == [
+        "wrist_x",
+        "wrist_y",
+        "wrist_z",
+        "wrist_r00",
+        "wrist_r10",
+        "wrist_r20",
+        "wrist_r01",
+        "wrist_r11",
+        "wrist_r21",
+    ]
     assert np.allclose(act[3, 3:6], want[:3, 0]) and np.allclose(act[3, 6:9], want[:3, 1])
     act, names = pose_action(p, q, None, frame="absolute", rotation="quat")
     assert names[3:] == ["wrist_qx", "wrist_qy", "wrist_qz", "wrist_qw"] and np.allclose(act[:, :3], p)

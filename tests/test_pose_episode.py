@@ -31,11 +31,27 @@ from tests.conftest import DEXUMI
 def _synthetic(path, n_pose: int = 300, lost=(), dropped=(), pose: bool = True):
     """An episode with a 1 kHz encoder and a 100 Hz pose moving 1 m/s along x, turning 1 rad/s about z;
     samples in `dropped` are never written, those in `lost` are written as LOST. Device clock: +5 s, 50 ppm."""
-    w = EpisodeWriter(path, EpisodeMeta(1, nominal_fps=30), EncoderLayout(2, ("a", "b"), 1000.0), [],
-                      pose=[PoseLayout("wrist", "pose:test", 100.0, 0.002)] if pose else None)
+    w = EpisodeWriter(
+        path,
+        EpisodeMeta(1, nominal_fps=30),
+        EncoderLayout(2, ("a", "b"), 1000.0),
+        [],
+        pose=[PoseLayout("wrist", "pose:test", 100.0, 0.002)] if pose else None,
+    )
     t = 100.0 + np.arange(0, n_pose / 100, 1e-3)
-    w.append_encoder([EncoderBatch(np.arange(len(t)), (t * 1e6).astype(np.int64), t + 1e-3, t,
-                                   np.zeros((len(t), 2), np.int32), np.c_[np.sin(t), np.cos(t)], 0)])
+    w.append_encoder(
+        [
+            EncoderBatch(
+                np.arange(len(t)),
+                (t * 1e6).astype(np.int64),
+                t + 1e-3,
+                t,
+                np.zeros((len(t), 2), np.int32),
+                np.c_[np.sin(t), np.cos(t)],
+                0,
+            )
+        ]
+    )
     if pose:
         k = np.array([i for i in range(n_pose) if i not in set(dropped)])
         tp = 100.0 + k / 100
@@ -44,10 +60,18 @@ def _synthetic(path, n_pose: int = 300, lost=(), dropped=(), pose: bool = True):
         quat = Rotation.from_rotvec(np.c_[np.zeros((len(k), 2)), tp - 100]).as_quat()
         pos[st == LOST], quat[st == LOST] = np.nan, np.nan
         dev = 5.0 + (tp - 100) * (1 + 50e-6)
-        cols = {"index": k, "device_time": dev, "host_time": tp + 0.002 + 3e-4, "mapped_time": tp,
-                "position": pos, "orientation": quat, "state": st, "quality": np.ones(len(k), np.float32)}
+        cols = {
+            "index": k,
+            "device_time": dev,
+            "host_time": tp + 0.002 + 3e-4,
+            "mapped_time": tp,
+            "position": pos,
+            "orientation": quat,
+            "state": st,
+            "quality": np.ones(len(k), np.float32),
+        }
         for a in range(0, len(k), 37):  # in pieces, as the session appends them
-            w.append_pose("wrist", [PoseBatch({c: v[a:a + 37] for c, v in cols.items()}, 0)])
+            w.append_pose("wrist", [PoseBatch({c: v[a : a + 37] for c, v in cols.items()}, 0)])
     return w
 
 
@@ -74,8 +98,9 @@ def test_aligned_pose_slerped_never_across_loss_or_drop(tmp_path):
     v = wp["valid"]
     true_x = ts - 100.0 - 3e-4
     assert np.abs(wp["position"][v, 0] - true_x[v]).max() < 1e-6
-    ang = (Rotation.from_quat(wp["orientation"][v]).inv() * Rotation.from_rotvec(
-        np.c_[np.zeros((v.sum(), 2)), true_x[v]])).magnitude()
+    ang = (
+        Rotation.from_quat(wp["orientation"][v]).inv() * Rotation.from_rotvec(np.c_[np.zeros((v.sum(), 2)), true_x[v]])
+    ).magnitude()
     assert ang.max() < 1e-6  # Slerp between samples of a constant-rate turn is exact
     assert np.isnan(wp["position"][~v]).all()
     # the action: the next frame's pose, absolute and relative to the first valid frame
@@ -126,8 +151,14 @@ def _session_episode(tmp_path, specs: list[str], seconds: float = 4.0):
     from dexumi.session.config import SessionConfig
     from dexumi.session.session import RecordingSession
 
-    cfg = SessionConfig(out_dir=tmp_path / "out", sim=True, sim_camera="flat", sim_camera_size=(320, 240),
-                        pose_sources=specs, latencies_s={"pose:sim": 0.02})
+    cfg = SessionConfig(
+        out_dir=tmp_path / "out",
+        sim=True,
+        sim_camera="flat",
+        sim_camera_size=(320, 240),
+        pose_sources=specs,
+        latencies_s={"pose:sim": 0.02},
+    )
     with RecordingSession(cfg) as s:
         s.start_episode(task="pose")
         time.sleep(seconds)
@@ -142,7 +173,8 @@ def test_session_records_sim_pose_every_loss_counted_none_interpolated(tmp_path)
     cameras) into an episode file: each dropped and each lost sample is counted, no aligned frame lies across
     one, the valid frames are the world's true wrist pose, and the calibrated latency is taken off."""
     path, st, sources = _session_episode(
-        tmp_path, ["pose:sim:rate=100,drop=0.01,loss=0.01,loss_s=50ms,latency=20ms,drift=50,seed=3"])
+        tmp_path, ["pose:sim:rate=100,drop=0.01,loss=0.01,loss_s=50ms,latency=20ms,drift=50,seed=3"]
+    )
     src = sources["sim"]
     assert any(x.name == "pose:sim" and x.kind == "pose" and x.in_episode > 0 for x in st.streams)
     assert st.pose and st.pose[0]["name"] == "sim"
@@ -157,7 +189,7 @@ def test_session_records_sim_pose_every_loss_counted_none_interpolated(tmp_path)
     assert rep["lost"] == int(((span["state"] == LOST) & (span["dropped"] == 0)).sum()) > 0
     # times: the capture instants (the 20 ms latency calibrated away), drift fitted
     err = raw["time"] - truth["capture_time"][idx]
-    assert np.sqrt(np.mean(err ** 2)) < 1e-3, np.sqrt(np.mean(err ** 2))
+    assert np.sqrt(np.mean(err**2)) < 1e-3, np.sqrt(np.mean(err**2))
     # no valid frame between two samples that are not consecutive, tracking ones
     cap = truth["capture_time"]
     bad = (truth["dropped"] == 1) | (truth["state"] == LOST)
@@ -177,10 +209,26 @@ def test_session_records_sim_pose_every_loss_counted_none_interpolated(tmp_path)
 @pytest.mark.slow  # a real-time end-to-end run (>10 s): CI's `make test-slow` runs it
 def test_cli_records_two_pose_sources_and_rejects_bad_specs(tmp_path):
     out = tmp_path / "rec"
-    r = subprocess.run([*DEXUMI, "record", "--headless", "--sim", "--out", str(out), "--duration", "2",
-                        "--pose", "pose:sim", "--pose", "pose:sim:name=second,rate=50"],
-                       capture_output=True, text=True, timeout=180, env={**__import__("os").environ,
-                                                                        "DEXUMI_SIM_CAMERA": "flat"})
+    r = subprocess.run(
+        [
+            *DEXUMI,
+            "record",
+            "--headless",
+            "--sim",
+            "--out",
+            str(out),
+            "--duration",
+            "2",
+            "--pose",
+            "pose:sim",
+            "--pose",
+            "pose:sim:name=second,rate=50",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**__import__("os").environ, "DEXUMI_SIM_CAMERA": "flat"},
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     (ep,) = sorted(out.glob("episode_*.h5"))
     with Episode.open(ep) as e:
@@ -192,12 +240,17 @@ def test_cli_records_two_pose_sources_and_rejects_bad_specs(tmp_path):
     import pyarrow.parquet as pq
 
     from dexumi.export.source import POSE_VECTOR_NAMES
+
     with Episode.open(ep) as e:
         J = len(e.action_names)
     got = {}
     for to in ("lerobot", "robomimic", "act"):
-        r = subprocess.run([*DEXUMI, "export", str(out), "--to", to, "--out", str(tmp_path / to), "-q"],
-                           capture_output=True, text=True, timeout=300)
+        r = subprocess.run(
+            [*DEXUMI, "export", str(out), "--to", to, "--out", str(tmp_path / to), "-q"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert r.returncode == 0, r.stderr[-1500:]
     info = json.loads((tmp_path / "lerobot/meta/info.json").read_text())
     assert info["features"]["action"]["names"][:9] == list(POSE_VECTOR_NAMES)
@@ -216,10 +269,17 @@ def test_cli_records_two_pose_sources_and_rejects_bad_specs(tmp_path):
         assert np.abs(st[0, :9] - [0, 0, 0, 1, 0, 0, 0, 1, 0]).max() < 1e-5, (to, st[0, :9])  # identity at t0
         assert np.abs(st[:, :3]).max() > 0.01, to  # the wrist moved
     np.testing.assert_allclose(got["lerobot"][:, :9], got["robomimic"][: len(got["lerobot"]), :9], atol=1e-5)
-    for bad, words in (("pose:sim:rate=0", "rate"), ("pose:nothing", "unknown pose spec"),
-                       ("pose:lsl:", "stream name")):
-        r = subprocess.run([*DEXUMI, "record", "--headless", "--sim", "--out", str(out), "--pose", bad],
-                           capture_output=True, text=True, timeout=60)
+    for bad, words in (
+        ("pose:sim:rate=0", "rate"),
+        ("pose:nothing", "unknown pose spec"),
+        ("pose:lsl:", "stream name"),
+    ):
+        r = subprocess.run(
+            [*DEXUMI, "record", "--headless", "--sim", "--out", str(out), "--pose", bad],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert r.returncode == 2 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
@@ -233,9 +293,27 @@ def test_lsl_pose_offset_and_drift_mapped_within_half_a_millisecond(tmp_path):
 
     name = "dexumi-pose-" + uuid.uuid4().hex[:8]
     truth = tmp_path / "sent.npy"
-    p = subprocess.Popen([sys.executable, "-m", "dexumi.devices.pose.sender", "--lsl", name, "--rate", "200",
-                          "--seconds", "8", "--offset", "12345", "--drift", "50", "--truth", str(truth)],
-                         stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dexumi.devices.pose.sender",
+            "--lsl",
+            name,
+            "--rate",
+            "200",
+            "--seconds",
+            "8",
+            "--offset",
+            "12345",
+            "--drift",
+            "50",
+            "--truth",
+            str(truth),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert p.stdout.readline().startswith("ready")
         src = make_pose(f"pose:lsl:{name}:name=mocap").open()
@@ -285,10 +363,20 @@ def test_validate_finds_pose_jumps_and_tracking_loss(tmp_path):
 
 
 LAB_CAMERAS = {  # serial → intrinsics, as the wizard's camera step writes them
-    "SN7": {"model": "pinhole", "width": 320, "height": 240, "matrix": [[260, 0, 161], [0, 259, 119.5], [0, 0, 1]],
-            "distortion": [-0.1, 0.02, 0, 0, 0]},
-    "SN8": {"model": "fisheye", "width": 640, "height": 480, "matrix": [[300, 0, 320], [0, 300, 240], [0, 0, 1]],
-            "distortion": [0.01, 0, 0, 0]},
+    "SN7": {
+        "model": "pinhole",
+        "width": 320,
+        "height": 240,
+        "matrix": [[260, 0, 161], [0, 259, 119.5], [0, 0, 1]],
+        "distortion": [-0.1, 0.02, 0, 0, 0],
+    },
+    "SN8": {
+        "model": "fisheye",
+        "width": 640,
+        "height": 480,
+        "matrix": [[300, 0, 320], [0, 300, 240], [0, 0, 1]],
+        "distortion": [0.01, 0, 0, 0],
+    },
 }
 
 
@@ -332,9 +420,15 @@ def test_a_board_source_on_a_calibrated_camera_tracks_with_the_profiles_intrinsi
     from dexumi.session.session import RecordingSession
 
     def config(profile_yaml: str) -> SessionConfig:
-        return SessionConfig(out_dir=tmp_path / "out", sim=True, sim_camera="flat", sim_camera_size=(320, 240),
-                             pose_sources=["pose:board:wrist0:tags=off"], profile_yaml=profile_yaml,
-                             device_timeout_s=20.0)
+        return SessionConfig(
+            out_dir=tmp_path / "out",
+            sim=True,
+            sim_camera="flat",
+            sim_camera_size=(320, 240),
+            pose_sources=["pose:board:wrist0:tags=off"],
+            profile_yaml=profile_yaml,
+            device_timeout_s=20.0,
+        )
 
     with RecordingSession(config(_profile_text(tmp_path))) as s:
         (reader,) = s.pose.readers
@@ -343,8 +437,9 @@ def test_a_board_source_on_a_calibrated_camera_tracks_with_the_profiles_intrinsi
         assert np.array_equal(src.lens.matrix, [[260, 0, 161], [0, 259, 119.5], [0, 0, 1]])
         assert np.array_equal(src.lens.distortion, [-0.1, 0.02, 0, 0, 0])
     with pytest.raises(DexumiError, match=r"intrinsics of camera wrist0 are for 640x480 but it records 320x240"):
-        with RecordingSession(config(_profile_text(tmp_path).replace("width: 320", "width: 640")
-                                     .replace("height: 240", "height: 480"))):
+        with RecordingSession(
+            config(_profile_text(tmp_path).replace("width: 320", "width: 640").replace("height: 240", "height: 480"))
+        ):
             pass
     with pytest.raises(DexumiError, match=r"pose:board:wrist0:tags=off: no intrinsics for camera 'wrist0'"):
         with RecordingSession(config("")):

@@ -20,8 +20,9 @@ from dexumi.types import CameraFrame
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "apps.cli.main", "pose", *args], capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "apps.cli.main", "pose", *args], capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.fixture(scope="module")
@@ -74,11 +75,13 @@ def test_offline_refuses_to_overwrite_and_never_writes_the_episode(short):
 
 
 def test_cli_failures_are_one_line(short, tmp_path):
-    cases = [([str(tmp_path / "none.h5"), "--from", "board"], "no such episode"),
-             ([str(short.path), "--from", "board", "--camera", "wrist9", "--force"], "no camera 'wrist9'"),
-             ([str(short.path), "--from", "board", "--span", "50:60", "--force"], "no frames of wrist0"),
-             ([str(short.path), "--from", "sfm", "--distance", "3:3:1"], "two different frames"),
-             ([str(tmp_path), "--from", "board"], "no finished episodes")]
+    cases = [
+        ([str(tmp_path / "none.h5"), "--from", "board"], "no such episode"),
+        ([str(short.path), "--from", "board", "--camera", "wrist9", "--force"], "no camera 'wrist9'"),
+        ([str(short.path), "--from", "board", "--span", "50:60", "--force"], "no frames of wrist0"),
+        ([str(short.path), "--from", "sfm", "--distance", "3:3:1"], "two different frames"),
+        ([str(tmp_path), "--from", "board"], "no finished episodes"),
+    ]
     for args, msg in cases:
         p = _cli(*args)
         assert p.returncode == 2 and msg in p.stderr and "Traceback" not in p.stderr, (args, p.stderr)

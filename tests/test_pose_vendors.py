@@ -126,6 +126,7 @@ def fake(tmp_path, monkeypatch):
         monkeypatch.syspath_prepend(str(tmp_path))
         monkeypatch.delitem(sys.modules, name, raising=False)
         return __import__(name)
+
     yield put
     for name in ("record3d", "openvr"):
         sys.modules.pop(name, None)

@@ -36,7 +36,9 @@ def test_ape_and_rpe_formulas():
     off[:3, :3] = Rotation.from_rotvec([0, 0, np.radians(0.4)]).as_matrix()
     est = ref @ off
     e = ape(est, ref)
-    assert e.n == 50 and e.trans_rms_mm == pytest.approx(5.0, abs=1e-9) and e.rot_rms_deg == pytest.approx(0.4, abs=1e-6)
+    assert (
+        e.n == 50 and e.trans_rms_mm == pytest.approx(5.0, abs=1e-9) and e.rot_rms_deg == pytest.approx(0.4, abs=1e-6)
+    )
     r = rpe(est, ref)  # a constant right offset: relative motion differs by off⁻¹ · dref · off
     assert r.n == 49 and r.trans_rms_mm > 0
     assert rpe(ref, ref).trans_max_mm == pytest.approx(0.0, abs=1e-9)
@@ -91,12 +93,24 @@ def test_hand_eye_refuses_too_few_views():
 # ---------------------------------------------------------------------------------------- profile
 def _profile_doc(**handeye):
     eye = np.eye(4).tolist()
-    section = {"version": 1, "tracker": "sim", "camera": "wrist0", "T_tracker_camera": eye, "latency_s": 0.02,
-               "residual_mm": 0.5, "residual_deg": 0.1, "views": 40}
+    section = {
+        "version": 1,
+        "tracker": "sim",
+        "camera": "wrist0",
+        "T_tracker_camera": eye,
+        "latency_s": 0.02,
+        "residual_mm": 0.5,
+        "residual_deg": 0.1,
+        "views": 40,
+    }
     section.update(handeye)
-    return {"format": "dexumi-profile", "version": 1, "id": "x",
-            "encoder": {"channels": [{"zero_rad": 0.0, "sign": 1, "scale_rad_per_count": 1e-4}]},
-            "handeye": section}
+    return {
+        "format": "dexumi-profile",
+        "version": 1,
+        "id": "x",
+        "encoder": {"channels": [{"zero_rad": 0.0, "sign": 1, "scale_rad_per_count": 1e-4}]},
+        "handeye": section,
+    }
 
 
 def test_profile_handeye_section_round_trip_and_errors(tmp_path):
@@ -135,8 +149,12 @@ def _frames(times, camera="wrist0"):
     out = []
     for k, t in enumerate(times):
         world.set_time(float(t))
-        out.append((CameraFrame(camera, k, 100.0 + t, r.jpeg(k), "jpeg", 640, 480, 100.0 + t),
-                    T_bw @ world.camera_pose(camera)))
+        out.append(
+            (
+                CameraFrame(camera, k, 100.0 + t, r.jpeg(k), "jpeg", 640, 480, 100.0 + t),
+                T_bw @ world.camera_pose(camera),
+            )
+        )
     r.close()
     return out
 
@@ -197,8 +215,23 @@ def test_calibrate_headless_sim_handeye(tmp_path):
     """`dexumi calibrate --headless --sim --handeye`: rendered board views + pose:sim 25 ms late → the
     profile's handeye section holds the true camera mount within 2 mm / 0.5° and the latency within 2 ms."""
     out = tmp_path / "p.yaml"
-    cmd = [sys.executable, "-m", "apps.cli.main", "calibrate", "--headless", "--sim", "--handeye", "--skip",
-           "jointmap", "--skip", "camera", "--skip", "latency", "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "apps.cli.main",
+        "calibrate",
+        "--headless",
+        "--sim",
+        "--handeye",
+        "--skip",
+        "jointmap",
+        "--skip",
+        "camera",
+        "--skip",
+        "latency",
+        "--out",
+        str(out),
+    ]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-2000:]
     assert "Hand-eye" in p.stdout and "residual" in p.stdout
@@ -230,13 +263,21 @@ def test_session_tracks_the_board_on_its_own_camera(tmp_path, monkeypatch):
     from dexumi.sim.world import world_config
 
     monkeypatch.setenv("DEXUMI_SIM_CAMERA", "world")  # the tests' default is the flat camera (no board in it)
-    cfg = SessionConfig(out_dir=tmp_path / "out", sim=True, sim_camera="world", sim_world_size=(640, 480),
-                        sim_camera_fps=10.0, pose_sources=["pose:board:wrist0:tags=off"])  # the board alone: cheaper
+    cfg = SessionConfig(
+        out_dir=tmp_path / "out",
+        sim=True,
+        sim_camera="world",
+        sim_world_size=(640, 480),
+        sim_camera_fps=10.0,
+        pose_sources=["pose:board:wrist0:tags=off"],
+    )  # the board alone: cheaper
     period = make_trajectory("pick", SceneConfig()).period
     with RecordingSession(cfg) as s:
         # start where the board stays in view for 4 s: the script's start (0-6 s) or its return (18 s to the end)
-        while not (0.0 <= (time.monotonic() - s.devices.sim_epoch) % period <= 2.0 or
-                   18.1 <= (time.monotonic() - s.devices.sim_epoch) % period <= 18.6):
+        while not (
+            0.0 <= (time.monotonic() - s.devices.sim_epoch) % period <= 2.0
+            or 18.1 <= (time.monotonic() - s.devices.sim_epoch) % period <= 18.6
+        ):
             time.sleep(0.05)
         (reader,) = s.pose.readers
         src = reader.source
@@ -254,13 +295,15 @@ def test_session_tracks_the_board_on_its_own_camera(tmp_path, monkeypatch):
     # one sample per recorded frame, but for frames a tracker far behind could not take (an overflow, or still
     # queued when the stop's wait ran out: both logged)
     missing = set(frames.tolist()) - set(raw["index"].tolist())
-    print(f"\n{src.track_s / max(1, src.frames) * 1e3:.0f} ms a frame tracking; {len(missing)} of {len(frames)} "
-          f"recorded frames untracked, {src.overflows - before} overflows in the episode")
+    print(
+        f"\n{src.track_s / max(1, src.frames) * 1e3:.0f} ms a frame tracking; {len(missing)} of {len(frames)} "
+        f"recorded frames untracked, {src.overflows - before} overflows in the episode"
+    )
     assert len(missing) <= 0.1 * len(frames), (sorted(missing), src.overflows - before)
     row = {int(k): i for i, k in enumerate(truth["index"])}
     r = np.array([row[int(k)] for k in raw["index"]])
     dt = raw["time"] - truth["capture_time"][r]
-    assert np.sqrt(np.mean(dt ** 2)) < 2e-3, dt  # the frame's capture instant
+    assert np.sqrt(np.mean(dt**2)) < 2e-3, dt  # the frame's capture instant
     T_bw = np.linalg.inv(world_config(640, 480, 2).scene.board.T_world_board())
     tracked = raw["state"] == TRACKING
     assert tracked.sum() >= 10, np.bincount(raw["state"])
@@ -268,8 +311,10 @@ def test_session_tracks_the_board_on_its_own_camera(tmp_path, monkeypatch):
     est[:, :3, :3] = Rotation.from_quat(raw["orientation"][tracked]).as_matrix()
     est[:, :3, 3] = raw["position"][tracked]
     e = ape(est, T_bw @ world.cameras["wrist0"][r[tracked]])
-    print(f"online board tracking on the session's wrist0: {e.trans_rms_mm:.2f} mm / {e.rot_rms_deg:.2f} deg RMS "
-          f"over {e.n} TRACKING of {len(raw['index'])} samples; time error {np.sqrt(np.mean(dt ** 2)) * 1e3:.2f} ms RMS")
+    print(
+        f"online board tracking on the session's wrist0: {e.trans_rms_mm:.2f} mm / {e.rot_rms_deg:.2f} deg RMS "
+        f"over {e.n} TRACKING of {len(raw['index'])} samples; time error {np.sqrt(np.mean(dt**2)) * 1e3:.2f} ms RMS"
+    )
     # 4 s of the script (<= 40 frames, whichever stretch the clock gives): 3 mm / 0.5 deg; the issue's 2 mm over
     # the whole reach-grasp-place script is test_board_tracking_ape_over_pick_trajectory's (and benchmarks/pose.py's)
     assert e.trans_rms_mm <= 3.0 and e.rot_rms_deg <= 0.5, e
@@ -279,9 +324,24 @@ def test_session_tracks_the_board_on_its_own_camera(tmp_path, monkeypatch):
 def test_board_on_a_camera_the_session_lacks_is_one_line(tmp_path):
     from tests.conftest import DEXUMI
 
-    r = subprocess.run([*DEXUMI, "record", "--headless", "--sim", "--out", str(tmp_path / "o"),
-                        "--duration", "1", "--pose", "pose:board:cam9"], capture_output=True, text=True, timeout=120,
-                       env={**__import__("os").environ, "DEXUMI_SIM_CAMERA": "flat"})
+    r = subprocess.run(
+        [
+            *DEXUMI,
+            "record",
+            "--headless",
+            "--sim",
+            "--out",
+            str(tmp_path / "o"),
+            "--duration",
+            "1",
+            "--pose",
+            "pose:board:cam9",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**__import__("os").environ, "DEXUMI_SIM_CAMERA": "flat"},
+    )
     last = r.stderr.strip().splitlines()[-1]
     assert r.returncode == 2 and "the session has no camera 'cam9' (cameras: wrist0, wrist1)" in last, r.stderr
     assert "Traceback" not in r.stderr  # (on a loaded machine the cameras may log dropped frames before it)
@@ -312,6 +372,7 @@ def test_the_apriltag_detector_is_freed_before_its_tag_families():
             def call(*args):
                 calls.append(name)
                 return fn(*args)
+
             return call
 
     pupil.libc = Recording(pupil.libc)

@@ -38,12 +38,19 @@ def test_vector_decodes_to_its_inputs(vector):
     elif frame.type == p.MsgType.INFO:
         info = p.parse_info(frame.payload)
         assert (info.device_id, info.model, info.channels, info.rate_hz) == (
-            inputs["device_id"], inputs["model"], inputs["channels"], inputs["rate_mhz"] / 1000)
+            inputs["device_id"],
+            inputs["model"],
+            inputs["channels"],
+            inputs["rate_mhz"] / 1000,
+        )
         assert [[c.kind, c.unit, c.scale_exp10] for c in info.channel_specs] == inputs.get("channel_decl", [])
     elif frame.type == p.MsgType.PONG:
         pong = p.parse_pong(frame)
         assert (pong.command_seq, pong.token, pong.device_rx_us) == (
-            inputs["command_seq"], inputs["token"], inputs["device_rx_us"])
+            inputs["command_seq"],
+            inputs["token"],
+            inputs["device_rx_us"],
+        )
 
 
 def test_decoder_reads_every_vector_in_one_stream():
@@ -61,8 +68,9 @@ def test_sample_values_round_trip_at_every_width(width, data):
     lim = 1 << (8 * width - 1)
     count = data.draw(st.integers(1, 8))
     channels = data.draw(st.integers(1, 20))
-    values = np.array(data.draw(st.lists(st.integers(-lim, lim - 1), min_size=count * channels,
-                                         max_size=count * channels))).reshape(count, channels)
+    values = np.array(
+        data.draw(st.lists(st.integers(-lim, lim - 1), min_size=count * channels, max_size=count * channels))
+    ).reshape(count, channels)
     raw = p.pack_values(values, width)
     assert len(raw) == count * channels * width
     assert np.array_equal(p.unpack_values(raw, width, count, channels), values)
@@ -95,10 +103,12 @@ def test_payload_too_large_is_refused():
 
 # ------------------------------------------------------------------------------------------ channel semantics
 
+
 def _touch_info(**kw) -> p.DeviceInfo:
     specs = (p.ChannelSpec(p.ChannelKind.ANGLE, p.ChannelUnit.RADIAN),) * 2 + (
         p.ChannelSpec(p.ChannelKind.FORCE, p.ChannelUnit.NEWTON, -2),
-        p.ChannelSpec(p.ChannelKind.PRESSURE, p.ChannelUnit.PASCAL, 3))
+        p.ChannelSpec(p.ChannelKind.PRESSURE, p.ChannelUnit.PASCAL, 3),
+    )
     return p.DeviceInfo("id", "touch", (1, 3, 0), 4, 24, 3, 8, 500.0, 2000.0, channel_specs=specs, **kw)
 
 
@@ -111,7 +121,7 @@ def test_info_channel_declaration_round_trips_and_old_info_is_still_understood()
     assert [c.unit_name for c in back.channel_specs] == ["radian", "radian", "newton", "pascal"]
     assert back.channel_specs[2].scale == pytest.approx(0.01) and back.channel_specs[0].scale is None
     # firmware before the declaration: INFO ends after the model string
-    old = payload[:-(1 + 3 * 4)]
+    old = payload[: -(1 + 3 * 4)]
     legacy_info = p.parse_info(old)
     assert legacy_info is not None and legacy_info.channel_specs == () and legacy_info.channels == 4
 
@@ -121,10 +131,9 @@ def test_info_with_a_malformed_channel_declaration_is_rejected():
     assert p.parse_info(payload[:-1]) is None  # truncated declaration
     assert p.parse_info(payload + b"\x00") is None  # trailing byte
     n_at = len(payload) - 1 - 3 * 4
-    assert p.parse_info(payload[:n_at] + b"\x03" + payload[n_at + 1:]) is None  # count disagrees with channels
+    assert p.parse_info(payload[:n_at] + b"\x03" + payload[n_at + 1 :]) is None  # count disagrees with channels
     with pytest.raises(ValueError, match="channel specs"):
-        p.info_payload(p.DeviceInfo("id", "m", (1, 0, 0), 3, 24, 3, 8, 1.0, 2.0,
-                                    channel_specs=(p.ChannelSpec(),)))
+        p.info_payload(p.DeviceInfo("id", "m", (1, 0, 0), 3, 24, 3, 8, 1.0, 2.0, channel_specs=(p.ChannelSpec(),)))
 
 
 def test_unknown_kind_and_unit_codes_are_kept_not_rejected():

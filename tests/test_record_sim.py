@@ -67,7 +67,9 @@ def _check_against_truth(path, tr, cams):
         assert np.allclose(t, ct["mapped_time"][ep.image_indices(main)])
         exo = ep.exo_joints
         # encoder joints at the frame instants = the truth's joint angles at those instants (sensor noise only)
-        true_at = np.stack([np.interp(t, tr["true_time"][sel], tr["angles"][sel][:, j]) for j in range(exo.shape[1])], 1)
+        true_at = np.stack(
+            [np.interp(t, tr["true_time"][sel], tr["angles"][sel][:, j]) for j in range(exo.shape[1])], 1
+        )
         assert np.abs(exo - true_at).max() < 0.01
         assert np.isfinite(ep.action).all() and ep.action.shape == ep.qpos.shape == (len(t), 6)
         for cam in ep.cameras:
@@ -101,8 +103,25 @@ def test_sim_recording_60s_truth_and_rss(tmp_path):
 
 def test_cli_record_info_and_newer_version(tmp_path):
     out = tmp_path / "out"
-    p = subprocess.run([*DEXUMI, "record", "--headless", "--sim", "--out", str(out), "--episodes", "2",
-                        "--duration", "2", "--task", "pick"], capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [
+            *DEXUMI,
+            "record",
+            "--headless",
+            "--sim",
+            "--out",
+            str(out),
+            "--episodes",
+            "2",
+            "--duration",
+            "2",
+            "--task",
+            "pick",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 0, p.stderr
     eps = sorted(out.glob("*.h5"))
     assert [e.name for e in eps] == ["episode_0001.h5", "episode_0002.h5"]
@@ -126,6 +145,10 @@ def test_cli_record_info_and_newer_version(tmp_path):
 def test_unwritable_output_dir(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    r = subprocess.run([*DEXUMI, "record", "--headless", "--sim", "--out", str(blocker / "sub"), "--duration", "1"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [*DEXUMI, "record", "--headless", "--sim", "--out", str(blocker / "sub"), "--duration", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1

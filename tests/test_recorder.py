@@ -180,7 +180,9 @@ def test_redraw_rate_while_recording(make_window, qtbot, capsys):
     win.toggle()
     qtbot.waitUntil(lambda: win.state == "idle", timeout=15_000)
     with capsys.disabled():
-        print(f"\nrecorder redraw ({QtWidgets.QApplication.platformName()}, hand view {win.hand_view.mode_text}): {fps:.1f} ticks/s, plot paints {paint_fps:.1f}/s, camera frames shown {cams}")
+        print(
+            f"\nrecorder redraw ({QtWidgets.QApplication.platformName()}, hand view {win.hand_view.mode_text}): {fps:.1f} ticks/s, plot paints {paint_fps:.1f}/s, camera frames shown {cams}"
+        )
     assert fps >= 30 and paint_fps >= 30, (fps, paint_fps)
     assert min(cams) >= 20
 
@@ -207,8 +209,11 @@ def _pose_row(win, name: str = "pose:sim") -> tuple[str, str, str]:
     t = win.health_table
     for i in range(t.rowCount()):
         if t.item(i, 0) is not None and t.item(i, 0).text() == name:
-            return (t.item(i, COLUMNS.index("rate")).text(), t.item(i, COLUMNS.index("status")).text(),
-                    win.health_levels()[name])
+            return (
+                t.item(i, COLUMNS.index("rate")).text(),
+                t.item(i, COLUMNS.index("status")).text(),
+                win.health_levels()[name],
+            )
     return "", "", ""
 
 
@@ -243,8 +248,11 @@ def test_pose_health_line_against_the_sim_truth(make_window, qtbot, tmp_path):
     assert events >= 3 and live_losses <= events
     qtbot.waitUntil(lambda: _pose_row(win)[2] == BAD, timeout=40_000)  # the 20 s source has ended
     rate, status, level = _pose_row(win)
-    m = re.search(r"no data for [\d.]+ s — connected · \d+ Hz · valid (\d+) % · last ([\d.]+) (m?s) ago · "
-                  r"(\d+) tracking loss", status)
+    m = re.search(
+        r"no data for [\d.]+ s — connected · \d+ Hz · valid (\d+) % · last ([\d.]+) (m?s) ago · "
+        r"(\d+) tracking loss",
+        status,
+    )
     assert m, status
     assert int(m.group(4)) == events, (status, events)
     assert abs(int(m.group(1)) - valid) <= 1, (status, valid)
@@ -253,7 +261,7 @@ def test_pose_health_line_against_the_sim_truth(make_window, qtbot, tmp_path):
 
 def _region_busy(img: np.ndarray, rect) -> float:
     x, y, w, h = rect
-    return float(img[y:y + h, x:x + w].std())
+    return float(img[y : y + h, x : x + w].std())
 
 
 def test_screenshot_shows_all_panels(make_window, qtbot, tmp_path):
@@ -262,9 +270,15 @@ def test_screenshot_shows_all_panels(make_window, qtbot, tmp_path):
     png = win.screenshot(tmp_path / "rec.png")
     img = cv2.imread(str(png))
     assert img is not None and img.shape[1] >= 1000 and img.shape[0] >= 600
-    panels = {**{f"camera {v.name}": v for v in win.cam_views}, "hand": win.hand_view, "exo plot": win.exo_plot,
-              "robot plot": win.robot_plot, "health": win.health_table, "controls": win.controls,
-              "episodes": win.episodes}
+    panels = {
+        **{f"camera {v.name}": v for v in win.cam_views},
+        "hand": win.hand_view,
+        "exo plot": win.exo_plot,
+        "robot plot": win.robot_plot,
+        "health": win.health_table,
+        "controls": win.controls,
+        "episodes": win.episodes,
+    }
     for name, w in panels.items():
         p = w.mapTo(win, QtCore.QPoint(0, 0))
         rect = (p.x(), p.y(), w.width(), w.height())
@@ -297,8 +311,11 @@ def test_cli_screenshot_with_opengl_under_xvfb(tmp_path):
     img = cv2.imread(str(png))
     assert img.shape[1] >= 1000 and img.shape[0] >= 600
     h, w = img.shape[:2]
-    tiles = [img[y:y + h // 3, x:x + w // 3] for y in range(0, h - h // 3 + 1, h // 3)
-             for x in range(0, w - w // 3 + 1, w // 3)]
+    tiles = [
+        img[y : y + h // 3, x : x + w // 3]
+        for y in range(0, h - h // 3 + 1, h // 3)
+        for x in range(0, w - w // 3 + 1, w // 3)
+    ]
     assert sum(t.std() > 8 for t in tiles) >= 6
 
 
@@ -312,10 +329,27 @@ def test_hand_view_uses_opengl_under_xvfb(tmp_path):
         "v = make_hand_view(); v.resize(400, 300); r = Retargeter.from_map('dexumi/hands/maps/inspire.yaml');"
         "v.set_scene(HandScene(r)); v.set_pose(np.full(6, 0.5), np.full(6, 0.5)); v.show(); app.processEvents();"
         "img = v.grabFramebuffer() if hasattr(v, 'grabFramebuffer') else v.grab().toImage();"
-        "img.save(sys.argv[1]); print(json.dumps({'mode': v.mode_text}))")
+        "img.save(sys.argv[1]); print(json.dumps({'mode': v.mode_text}))"
+    )
     png = tmp_path / "hand.png"
-    p = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", "env", "QT_QPA_PLATFORM=xcb",
-                        sys.executable, "-c", code, str(png)], capture_output=True, text=True, timeout=60, cwd=REPO)
+    p = subprocess.run(
+        [
+            "xvfb-run",
+            "-a",
+            "-s",
+            "-screen 0 1280x1024x24",
+            "env",
+            "QT_QPA_PLATFORM=xcb",
+            sys.executable,
+            "-c",
+            code,
+            str(png),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
     assert p.returncode == 0, p.stderr[-500:]
     assert json.loads(p.stdout.strip().splitlines()[-1])["mode"] == "OpenGL"
     img = cv2.imread(str(png))
@@ -356,9 +390,21 @@ def test_live_buffer_round_trip_and_wrap():
 
 
 def _stream(**kw):
-    s = {"name": "encoder", "kind": "encoder", "connected": True, "rate_hz": 1000.0, "nominal_rate_hz": 1000.0,
-         "samples": 0, "in_episode": 0, "dropped": 0, "gaps": 0, "reconnects": 0, "last_data_age_s": 0.01,
-         "drift_ppm": 0.0, "residual_ms": 0.1}
+    s = {
+        "name": "encoder",
+        "kind": "encoder",
+        "connected": True,
+        "rate_hz": 1000.0,
+        "nominal_rate_hz": 1000.0,
+        "samples": 0,
+        "in_episode": 0,
+        "dropped": 0,
+        "gaps": 0,
+        "reconnects": 0,
+        "last_data_age_s": 0.01,
+        "drift_ppm": 0.0,
+        "residual_ms": 0.1,
+    }
     s.update(kw)
     return s
 
@@ -393,15 +439,27 @@ def test_pose_health_rules():
     """A pose row: green while tracking; amber for a new tracking loss, a low valid share or a lost state; red
     with no data; the status line carries connected, rate, valid share, age and the loss count."""
     s = _stream(name="pose:sim", kind="pose", rate_hz=100.0, nominal_rate_hz=100.0, last_data_age_s=0.02)
-    h = {"name": "sim", "connected": True, "rate_hz": 100.0, "state": "tracking", "lost_fraction": 0.02,
-         "dropped": 0, "age_s": 0.02, "loss_events": 1}
+    h = {
+        "name": "sim",
+        "connected": True,
+        "rate_hz": 100.0,
+        "state": "tracking",
+        "lost_fraction": 0.02,
+        "dropped": 0,
+        "age_s": 0.02,
+        "loss_events": 1,
+    }
     tr = HealthTracker()
     row = tr.pose(s, h, {})
-    assert row.level == OK and row.cells["status"] == \
-        "connected · 100 Hz · valid 98 % · last 20 ms ago · 1 tracking loss"
+    assert (
+        row.level == OK and row.cells["status"] == "connected · 100 Hz · valid 98 % · last 20 ms ago · 1 tracking loss"
+    )
     row = tr.pose(s, {**h, "loss_events": 3}, {})
-    assert row.level == WARN and row.cells["status"].startswith("tracking lost (2×) — ") and "3 tracking losses" in \
-        row.cells["status"]
+    assert (
+        row.level == WARN
+        and row.cells["status"].startswith("tracking lost (2×) — ")
+        and "3 tracking losses" in row.cells["status"]
+    )
     tr = HealthTracker()
     assert tr.pose(s, {**h, "lost_fraction": 0.25}, {}).reason == "tracking valid 75%"
     assert tr.pose(s, {**h, "state": "lost"}, {}).level == WARN

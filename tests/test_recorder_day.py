@@ -95,10 +95,15 @@ def test_episodes_auto_advance_reset_timer_and_rerecord(make_window, qtbot, tmp_
     qtbot.keyClick(win.centralWidget(), KEY.Key_R)
     qtbot.waitUntil(lambda: (out / "episode_0002.h5.discarded").exists(), timeout=15_000)
     qtbot.waitUntil(lambda: (out / "episode_0003.h5").exists() and win.state == "idle", timeout=30_000)
-    assert sorted(p.name for p in out.glob("episode_*")) == ["episode_0001.h5", "episode_0002.h5.discarded",
-                                                             "episode_0003.h5"]
-    qtbot.waitUntil(lambda: {e.number: e.status for e in win.day.folder.entries} ==
-                    {1: "final", 2: "discarded", 3: "final"}, timeout=5_000)
+    assert sorted(p.name for p in out.glob("episode_*")) == [
+        "episode_0001.h5",
+        "episode_0002.h5.discarded",
+        "episode_0003.h5",
+    ]
+    qtbot.waitUntil(
+        lambda: {e.number: e.status for e in win.day.folder.entries} == {1: "final", 2: "discarded", 3: "final"},
+        timeout=5_000,
+    )
     # an edit from the recorder's list: atomic, logged
     assert win.day.folder.apply(1, "outcome:success")
     a = _attrs(out / "episode_0001.h5")
@@ -138,8 +143,7 @@ def test_device_loss_takes_the_banner_and_flags_the_episode(make_window, qtbot, 
         qtbot.waitUntil(lambda: win.day.alarm != "", timeout=15_000)
         banner = win.controls.banner.text()
         assert "ENCODER LOST" in banner and "REC" in banner, banner
-        row = next(i for i in range(win.health_table.rowCount())
-                   if win.health_table.item(i, 0).text() == "encoder")
+        row = next(i for i in range(win.health_table.rowCount()) if win.health_table.item(i, 0).text() == "encoder")
         assert win.health_table.item(row, 1).text() == "—"  # not the stale rate
         assert win.hand_view.frozen.startswith("FROZEN")
         assert "error" in _cues(win)
@@ -162,8 +166,18 @@ def test_device_loss_takes_the_banner_and_flags_the_episode(make_window, qtbot, 
 def test_health_rate_dash_when_lost():
     from apps.recorder.health import BAD, HealthTracker
 
-    s = {"name": "encoder", "kind": "encoder", "connected": False, "last_data_age_s": 3.0, "nominal_rate_hz": 1000.0,
-         "rate_hz": 998.0, "dropped": 0, "reconnects": 0, "drift_ppm": 0.0, "residual_ms": 0.0}
+    s = {
+        "name": "encoder",
+        "kind": "encoder",
+        "connected": False,
+        "last_data_age_s": 3.0,
+        "nominal_rate_hz": 1000.0,
+        "rate_hz": 998.0,
+        "dropped": 0,
+        "reconnects": 0,
+        "drift_ppm": 0.0,
+        "residual_ms": 0.0,
+    }
     r = HealthTracker().stream(s, {})
     assert r.level == BAD and r.cells["rate"] == "—"
     s.update(connected=True, last_data_age_s=0.01)
@@ -180,7 +194,7 @@ def test_cue_wavs_are_well_formed_and_tones_right(tmp_path):
             x = np.frombuffer(w.readframes(w.getnframes()), np.int16).astype(float)
         assert len(x) == pytest.approx(sum(d for _, d in tone.notes) * RATE, abs=len(tone.notes))
         f0, d0 = tone.notes[0]
-        seg = x[:int(d0 * RATE)]
+        seg = x[: int(d0 * RATE)]
         spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
         assert np.fft.rfftfreq(len(seg), 1 / RATE)[spec.argmax()] == pytest.approx(f0, abs=2 * RATE / len(seg))
         assert np.abs(x).max() <= 32767 * tone.volume + 1 and abs(x[0]) < 2000  # soft edges, no click
@@ -216,8 +230,11 @@ def test_settings_file_errors(tmp_path):
     p.write_text('[keys]\nstart_stop = "F13"\nmute = ["Ctrl+M"]\n[pacing]\nreset_s = 8\n')
     s = load_settings(p)
     assert s.keys["start_stop"] == ["F13"] and s.keys["mute"] == ["Ctrl+M"] and s.reset_s == 8
-    for text, msg in (('[keys]\nlaunch = "X"\n', "unknown key action"), ('[keys]\nsuccess = "NoSuchKey+"\n', "not a key"),
-                      ("[keys\n", "not valid TOML")):
+    for text, msg in (
+        ('[keys]\nlaunch = "X"\n', "unknown key action"),
+        ('[keys]\nsuccess = "NoSuchKey+"\n', "not a key"),
+        ("[keys\n", "not valid TOML"),
+    ):
         p.write_text(text)
         with pytest.raises(DexumiError, match=msg):
             load_settings(p)
@@ -229,7 +246,7 @@ def test_settings_file_errors(tmp_path):
         load_tasks(t)
 
 
-REPLAY_SCRIPT = r'''
+REPLAY_SCRIPT = r"""
 import json, os, sys
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from pathlib import Path
@@ -249,17 +266,42 @@ out["discard"] = t.apply(2, "discard")
 out["rows_after"] = [(e.number, e.status, e.outcome, e.notes) for e in t.entries]
 print(json.dumps(out), flush=True)
 os._exit(0)
-'''
+"""
 
 
 def test_replay_episode_list_opens_and_edits(tmp_path):
     out = tmp_path / "day"
-    p = subprocess.run([sys.executable, "-m", "apps.cli.main", "record", "--headless", "--sim", "--out", str(out),
-                        "--episodes", "2", "--duration", "1", "--task", "t"], cwd=REPO, capture_output=True,
-                       text=True, timeout=180)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "apps.cli.main",
+            "record",
+            "--headless",
+            "--sim",
+            "--out",
+            str(out),
+            "--episodes",
+            "2",
+            "--duration",
+            "1",
+            "--task",
+            "t",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert p.returncode == 0, p.stderr
-    r = subprocess.run([sys.executable, "-c", REPLAY_SCRIPT, str(out)], cwd=REPO, capture_output=True, text=True,
-                       timeout=180, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    r = subprocess.run(
+        [sys.executable, "-c", REPLAY_SCRIPT, str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads(r.stdout.strip().splitlines()[-1])
     assert res["rows"] == [[1, "final"], [2, "final"]] and "next is 0003" in res["summary"]

@@ -40,10 +40,19 @@ def test_the_panel_shows_edits_and_writes_devices_as_the_device_option_does(qtbo
     settings = QtCore.QSettings(str(tmp_path / "r.ini"), QtCore.QSettings.Format.IniFormat)
     panel = SetupPanel(settings, sim=True)
     qtbot.addWidget(panel)
-    panel.set_current(None, [], None, None, devices=["exo_left=/dev/ttyACM1,protocol=v1,hand=xhand_like,rate=2000"],
-                      sim_devices=["exo_right,tactile_right:fsr"])
-    assert _cells(panel.devices) == [["exo_right", "sim", "auto", ""], ["tactile_right", "sim", "fsr", ""],
-                                     ["exo_left", "/dev/ttyACM1", "v1", "xhand_like"]]
+    panel.set_current(
+        None,
+        [],
+        None,
+        None,
+        devices=["exo_left=/dev/ttyACM1,protocol=v1,hand=xhand_like,rate=2000"],
+        sim_devices=["exo_right,tactile_right:fsr"],
+    )
+    assert _cells(panel.devices) == [
+        ["exo_right", "sim", "auto", ""],
+        ["tactile_right", "sim", "fsr", ""],
+        ["exo_left", "/dev/ttyACM1", "v1", "xhand_like"],
+    ]
     t = panel.devices.table
     t.item(1, 1).setText("/dev/ttyUSB0")  # the tactile board on a real port, XHand's frames
     t.item(1, 2).setText("xhand-tactile")
@@ -51,13 +60,20 @@ def test_the_panel_shows_edits_and_writes_devices_as_the_device_option_does(qtbo
     for c, v in enumerate(("tactile_left", "sim", "fsr", "")):
         t.item(3, c).setText(v)
     ch = panel.choices()
-    assert ch["devices"] == ["exo_right=sim,protocol=auto", "tactile_right=/dev/ttyUSB0,protocol=xhand-tactile",
-                             "exo_left=/dev/ttyACM1,protocol=v1,hand=xhand_like,rate=2000",
-                             "tactile_left=sim,protocol=fsr"]
+    assert ch["devices"] == [
+        "exo_right=sim,protocol=auto",
+        "tactile_right=/dev/ttyUSB0,protocol=xhand-tactile",
+        "exo_left=/dev/ttyACM1,protocol=v1,hand=xhand_like,rate=2000",
+        "tactile_left=sim,protocol=fsr",
+    ]
     # into the session's config exactly as `dexumi record --sim --device …` (the same texts) puts them
     panel_cfg = _cfg(RecorderOptions(out=tmp_path, sim=True, devices=ch["devices"]))
-    cli = ["exo_right=sim", "tactile_right=/dev/ttyUSB0,protocol=xhand-tactile",
-           "exo_left=/dev/ttyACM1,protocol=v1,hand=xhand_like,rate=2000", "tactile_left=sim,protocol=fsr"]
+    cli = [
+        "exo_right=sim",
+        "tactile_right=/dev/ttyUSB0,protocol=xhand-tactile",
+        "exo_left=/dev/ttyACM1,protocol=v1,hand=xhand_like,rate=2000",
+        "tactile_left=sim,protocol=fsr",
+    ]
     cli_cfg = _cfg(RecorderOptions(out=tmp_path, sim=True, devices=cli))
     assert panel_cfg.devices == ch["devices"]
     assert _specs(panel_cfg) == _specs(cli_cfg)
@@ -68,12 +84,15 @@ def test_the_panel_shows_edits_and_writes_devices_as_the_device_option_does(qtbo
     assert [r[0] for r in panel.devices.rows()] == ["exo_right", "tactile_right", "exo_left"]
 
 
-@pytest.mark.parametrize("row,why", [
-    (("hand_right", "/dev/null", "", ""), "use exo_SIDE or tactile_SIDE"),
-    (("tactile_right", "/dev/null", "v1", ""), "protocol must be fsr or xhand-tactile"),
-    (("tactile_right", "/dev/null", "fsr", "xhand_like"), "takes protocol= and rate= only"),
-    (("exo_left", "", "", ""), "give a role and a port"),
-])
+@pytest.mark.parametrize(
+    "row,why",
+    [
+        (("hand_right", "/dev/null", "", ""), "use exo_SIDE or tactile_SIDE"),
+        (("tactile_right", "/dev/null", "v1", ""), "protocol must be fsr or xhand-tactile"),
+        (("tactile_right", "/dev/null", "fsr", "xhand_like"), "takes protocol= and rate= only"),
+        (("exo_left", "", "", ""), "give a role and a port"),
+    ],
+)
 def test_a_bad_row_is_refused_with_the_device_options_reason(row, why):
     with pytest.raises(DexumiError, match=why):
         device_texts([("exo_right", "sim", "", "", ""), (*row, "")])
@@ -89,8 +108,11 @@ def test_the_device_rows_port_and_profiles_are_remembered_for_the_next_start(qtb
     from apps.recorder.setup_panel import SetupPanel
 
     ini = tmp_path / "r.ini"
-    rows = ["exo_right=/dev/ttyACM0,protocol=v1", "exo_left=/dev/ttyACM1,protocol=legacy,hand=xhand_like",
-            "tactile_right=/dev/ttyUSB0,protocol=xhand-tactile"]
+    rows = [
+        "exo_right=/dev/ttyACM0,protocol=v1",
+        "exo_left=/dev/ttyACM1,protocol=legacy,hand=xhand_like",
+        "tactile_right=/dev/ttyUSB0,protocol=xhand-tactile",
+    ]
     first = SetupPanel(QtCore.QSettings(str(ini), QtCore.QSettings.Format.IniFormat), sim=False)
     qtbot.addWidget(first)
     first.set_current(None, [], None, None, devices=rows)
@@ -109,7 +131,10 @@ def test_the_device_rows_port_and_profiles_are_remembered_for_the_next_start(qtb
     assert [again.profile.itemText(i) for i in range(again.profile.count())] == ["(none)", str(tmp_path / "lab.yaml")]
     # the command line wins over what was remembered; --sim starts from the command line alone
     again.set_current("/dev/ttyACM5", [], None, None, devices=["exo_right=/dev/ttyACM5"])
-    assert again.devices.devices() == ["exo_right=/dev/ttyACM5,protocol=auto"] and again.port.currentText() == "/dev/ttyACM5"
+    assert (
+        again.devices.devices() == ["exo_right=/dev/ttyACM5,protocol=auto"]
+        and again.port.currentText() == "/dev/ttyACM5"
+    )
     sim = SetupPanel(QtCore.QSettings(str(ini), QtCore.QSettings.Format.IniFormat), sim=True)
     qtbot.addWidget(sim)
     sim.set_current(None, [], None, None, devices=[], sim_devices=[])

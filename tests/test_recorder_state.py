@@ -129,9 +129,16 @@ def test_errors_go_back_to_idle_or_to_error(rig):
     ctl, view, sent, _ = rig
     ctl.toggle()
     assert ctl.answered("start", None, "not starting: required stream(s) missing: encoder")
-    assert ctl.state == "idle" and view.messages[-1] == ("start: not starting: required stream(s) missing: encoder", True)
+    assert ctl.state == "idle" and view.messages[-1] == (
+        "start: not starting: required stream(s) missing: encoder",
+        True,
+    )
     ctl.answered("open", None, "no such port")
-    assert ctl.state == "error" and ctl.error == "no such port" and view.states[-1] == ("error", "cannot start: no such port")
+    assert (
+        ctl.state == "error"
+        and ctl.error == "no such port"
+        and view.states[-1] == ("error", "cannot start: no such port")
+    )
     assert not ctl.answered("open", {"live": "x"}, "")  # a successful open is the window's to handle
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from test_validate_util import REPO, copy, modify, nan_action, recorded, run
 
-WINDOW_SCRIPT = r'''
+WINDOW_SCRIPT = r"""
 import json, os, sys, time
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from pathlib import Path
@@ -68,7 +68,7 @@ out["keys"] = keys
 w.close()
 print(json.dumps(out), flush=True)
 os._exit(0)  # PySide6 6.12 can crash tearing down pyqtgraph items at interpreter exit
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +79,14 @@ def folder(tmp_path_factory):
 def test_window_panels_render(folder, tmp_path):
     png = tmp_path / "shot.png"
     env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
-    p = subprocess.run([sys.executable, "-c", WINDOW_SCRIPT, str(folder), str(png)], capture_output=True, text=True,
-                       timeout=120, cwd=REPO, env=env)
+    p = subprocess.run(
+        [sys.executable, "-c", WINDOW_SCRIPT, str(folder), str(png)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        env=env,
+    )
     assert p.returncode == 0, p.stderr[-1500:]
     r = json.loads(p.stdout.strip().splitlines()[-1])
     assert r["size"] == [1400, 900] and png.stat().st_size > 20_000
@@ -167,8 +173,18 @@ os._exit(0)
 def pose_episode(tmp_path_factory):
     """A sim recording with `pose:sim` losing tracking often (0.2 s, ~2 % of samples start one)."""
     out = tmp_path_factory.mktemp("pose") / "rec"
-    p = run("record", "--headless", "--sim", "--out", out, "--duration", 4,
-            "--pose", "pose:sim:loss=0.02,loss_s=200ms,seed=2", timeout=240)
+    p = run(
+        "record",
+        "--headless",
+        "--sim",
+        "--out",
+        out,
+        "--duration",
+        4,
+        "--pose",
+        "pose:sim:loss=0.02,loss_s=200ms,seed=2",
+        timeout=240,
+    )
     assert p.returncode == 0, p.stderr[-1500:]
     (ep,) = sorted(out.glob("episode_*.h5"))
     return ep
@@ -203,8 +219,14 @@ def test_trajectory_panel_marks_lost_tracking_and_follows_the_cursor(pose_episod
         d.close()
     png = tmp_path / "traj.png"
     env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
-    p = subprocess.run([sys.executable, "-c", TRAJECTORY_SCRIPT, str(pose_episode), str(png)], capture_output=True,
-                       text=True, timeout=120, cwd=REPO, env=env)
+    p = subprocess.run(
+        [sys.executable, "-c", TRAJECTORY_SCRIPT, str(pose_episode), str(png)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        env=env,
+    )
     assert p.returncode == 0, p.stderr[-1500:]
     r = json.loads(p.stdout.strip().splitlines()[-1])
     assert r["visible"] is True
@@ -266,8 +288,12 @@ def test_window_3d_hand_under_xvfb(folder, tmp_path, pyopengl_platform):
         pytest.skip("xvfb-run not installed")
     target = "/tmp/dexumi-venvs/pyopengl"
     if not os.path.isdir(os.path.join(target, "OpenGL")):
-        p = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", target, "PyOpenGL"],
-                           capture_output=True, text=True, timeout=600)
+        p = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "--target", target, "PyOpenGL"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if p.returncode != 0:
             reason = f"cannot install PyOpenGL: {p.stderr.strip()[-200:]}"
             print(reason)
@@ -277,8 +303,14 @@ def test_window_3d_hand_under_xvfb(folder, tmp_path, pyopengl_platform):
     env.pop("PYOPENGL_PLATFORM", None)
     if pyopengl_platform:
         env["PYOPENGL_PLATFORM"] = pyopengl_platform
-    p = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-c", WINDOW_SCRIPT,
-                        str(folder), str(png)], capture_output=True, text=True, timeout=180, cwd=REPO, env=env)
+    p = subprocess.run(
+        ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-c", WINDOW_SCRIPT, str(folder), str(png)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=REPO,
+        env=env,
+    )
     assert p.returncode == 0, p.stderr[-1500:]
     r = json.loads(p.stdout.strip().splitlines()[-1])
     assert r["hand_mode"] == "3d"

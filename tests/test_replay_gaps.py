@@ -19,8 +19,12 @@ def gap_episode(tmp_path_factory):
     from dexumi.session.session import RecordingSession
 
     d = tmp_path_factory.mktemp("gap")
-    cfg = SessionConfig(out_dir=d / "out", sim=True, sim_camera_size=(320, 240),
-                        sim_extra_args=["--disconnect-after", "3", "--reconnect-after", "2.5"])
+    cfg = SessionConfig(
+        out_dir=d / "out",
+        sim=True,
+        sim_camera_size=(320, 240),
+        sim_extra_args=["--disconnect-after", "3", "--reconnect-after", "2.5"],
+    )
     with RecordingSession(cfg) as s:
         s.start_episode(task="unplug")
         deadline = time.monotonic() + 30
@@ -52,8 +56,11 @@ def test_gap_is_one_band_as_long_as_the_unplug(gap_episode):
         tr = d.traces(d.action)
         assert np.isnan(tr[d.in_gap]).all() and np.isfinite(tr[~d.in_gap]).all()
         # no red instant markers left inside the band (the band says it whole)
-        assert not [m for m in d.markers if d.in_gap[m.frame] and m.color == ERROR_COLOR
-                    and m.text.split(":")[0] in ("alignment", "gaps")]
+        assert not [
+            m
+            for m in d.markers
+            if d.in_gap[m.frame] and m.color == ERROR_COLOR and m.text.split(":")[0] in ("alignment", "gaps")
+        ]
     finally:
         d.close()
 
@@ -81,10 +88,13 @@ def test_clip_shows_the_gap_state_not_a_hand(gap_episode, tmp_path):
         width = frames[inside].shape[1]
         cam_w = width - HAND_W - (width - HAND_W) % 2
         for k, img in frames.items():
-            hand = img[30:CAM_H, cam_w:cam_w + HAND_W].astype(int)
+            hand = img[30:CAM_H, cam_w : cam_w + HAND_W].astype(int)
             bones = ((hand[..., 2] > 120) & (hand[..., 0] < 100) & (hand[..., 2] - hand[..., 0] > 60)).sum()
-            grey = ((np.abs(hand[..., 0] - 150) < 20) & (np.abs(hand[..., 1] - 150) < 20)
-                    & (np.abs(hand[..., 2] - 150) < 20)).mean()
+            grey = (
+                (np.abs(hand[..., 0] - 150) < 20)
+                & (np.abs(hand[..., 1] - 150) < 20)
+                & (np.abs(hand[..., 2] - 150) < 20)
+            ).mean()
             if k == inside:
                 assert bones < 30 and grey > 0.6, (bones, grey)
             else:
@@ -105,7 +115,7 @@ def test_chart_breaks_lines_at_missing_values():
     col = lambda x: int(L + x / 10 * (600 - L - R))
     line = (np.abs(img[..., 0] - img[..., 2]) > 60).any(axis=0)  # coloured (not grey/black) pixels per column
     assert line[col(2)] and line[col(8)]
-    assert not line[col(4.5):col(5.5)].any(), "a straight segment bridges the gap"
+    assert not line[col(4.5) : col(5.5)].any(), "a straight segment bridges the gap"
 
 
 def test_cursor_is_not_the_error_colour():

@@ -26,13 +26,21 @@ INSPIRE_CHANNELS = ["exo_thumb_yaw", "exo_thumb_pitch", "exo_index", "exo_middle
 
 
 def inspire_map(joints: dict, **extra) -> str:
-    doc = {"version": 1, "robot": "inspire_like", "exoskeleton": "inspire_exo", "mode": "joint",
-           "channels": INSPIRE_CHANNELS, "joints": joints, **extra}
+    doc = {
+        "version": 1,
+        "robot": "inspire_like",
+        "exoskeleton": "inspire_exo",
+        "mode": "joint",
+        "channels": INSPIRE_CHANNELS,
+        "joints": joints,
+        **extra,
+    }
     return yaml.safe_dump(doc, sort_keys=False)
 
 
-def smooth_path(rng: np.random.Generator, lo: np.ndarray, hi: np.ndarray, n: int, knots: int = 6,
-                margin: float = 0.1) -> np.ndarray:
+def smooth_path(
+    rng: np.random.Generator, lo: np.ndarray, hi: np.ndarray, n: int, knots: int = 6, margin: float = 0.1
+) -> np.ndarray:
     span = hi - lo
     way = rng.uniform(lo + margin * span, hi - margin * span, size=(knots, lo.size))
     t = np.linspace(0, knots - 1, n)
@@ -73,9 +81,13 @@ def test_fit_poly_recovers_cubic_and_rejects_non_monotonic() -> None:
 def test_curve_serialisation_round_trip_through_the_map_file() -> None:
     x = np.linspace(0, 1.47, 30)
     pw = fit_curve(x, 0.9 * x, "piecewise", knots=5)
-    text = inspire_map({"index_proximal": {"from": "exo_index", **pw.to_dict()},
-                        "middle_proximal": {"from": "exo_middle", **PolyCurve((0.0, 1.0, 0.1), (0.0, 1.5)).to_dict()},
-                        "thumb_yaw": {"from": "exo_thumb_yaw", "sign": -1, "offset": 1.3}})
+    text = inspire_map(
+        {
+            "index_proximal": {"from": "exo_index", **pw.to_dict()},
+            "middle_proximal": {"from": "exo_middle", **PolyCurve((0.0, 1.0, 0.1), (0.0, 1.5)).to_dict()},
+            "thumb_yaw": {"from": "exo_thumb_yaw", "sign": -1, "offset": 1.3},
+        }
+    )
     m = parse_map(text)
     again = parse_map(yaml.safe_dump(map_to_dict(m), sort_keys=False))
     assert again == m
@@ -83,27 +95,46 @@ def test_curve_serialisation_round_trip_through_the_map_file() -> None:
 
 # ---- joint mode ----------------------------------------------------------------------------------
 def test_joint_mode_applies_known_offsets_signs_curves_exactly() -> None:
-    text = inspire_map({
-        "thumb_yaw": {"from": "exo_thumb_yaw", "sign": -1, "offset": 1.2},
-        "thumb_pitch": {"from": "exo_thumb_pitch", "scale": 0.5, "offset": 0.1},
-        "index_proximal": {"from": "exo_index", "piecewise": {"x": [0.0, 1.0, 2.0], "y": [0.0, 0.5, 1.4]}},
-        "middle_proximal": {"from": "exo_middle", "poly": [0.0, 0.5, 0.2], "domain": [0.0, 1.5]},
-        "ring_proximal": "exo_ring",
-    }, defaults={"pinky_proximal": 0.7})
+    text = inspire_map(
+        {
+            "thumb_yaw": {"from": "exo_thumb_yaw", "sign": -1, "offset": 1.2},
+            "thumb_pitch": {"from": "exo_thumb_pitch", "scale": 0.5, "offset": 0.1},
+            "index_proximal": {"from": "exo_index", "piecewise": {"x": [0.0, 1.0, 2.0], "y": [0.0, 0.5, 1.4]}},
+            "middle_proximal": {"from": "exo_middle", "poly": [0.0, 0.5, 0.2], "domain": [0.0, 1.5]},
+            "ring_proximal": "exo_ring",
+        },
+        defaults={"pinky_proximal": 0.7},
+    )
     r = Retargeter(parse_map(text), registry.load("inspire_like"), registry.load("inspire_exo"))
-    x = np.array([[0.2, 0.4, 0.5, 1.0, 0.3, 0.9],
-                  [1.0, 0.0, 1.5, 0.5, 1.2, 0.0]])
+    x = np.array([[0.2, 0.4, 0.5, 1.0, 0.3, 0.9], [1.0, 0.0, 1.5, 0.5, 1.2, 0.0]])
     q = r.retarget(x)
     named = [r.robot.named(row) for row in q]
-    assert named[0] == pytest.approx({"thumb_yaw": 1.0, "thumb_pitch": 0.3, "index_proximal": 0.25,
-                                      "middle_proximal": 0.7, "ring_proximal": 0.3, "pinky_proximal": 0.7}, abs=1e-12)
-    assert named[1] == pytest.approx({"thumb_yaw": 0.2, "thumb_pitch": 0.1, "index_proximal": 0.95,
-                                      "middle_proximal": 0.3, "ring_proximal": 1.2, "pinky_proximal": 0.7}, abs=1e-12)
+    assert named[0] == pytest.approx(
+        {
+            "thumb_yaw": 1.0,
+            "thumb_pitch": 0.3,
+            "index_proximal": 0.25,
+            "middle_proximal": 0.7,
+            "ring_proximal": 0.3,
+            "pinky_proximal": 0.7,
+        },
+        abs=1e-12,
+    )
+    assert named[1] == pytest.approx(
+        {
+            "thumb_yaw": 0.2,
+            "thumb_pitch": 0.1,
+            "index_proximal": 0.95,
+            "middle_proximal": 0.3,
+            "ring_proximal": 1.2,
+            "pinky_proximal": 0.7,
+        },
+        abs=1e-12,
+    )
 
 
 @settings(max_examples=60, deadline=None)
-@given(arrays(np.float64, st.tuples(st.integers(1, 20), st.just(6)),
-              elements=st.floats(-20, 20, allow_nan=False)))
+@given(arrays(np.float64, st.tuples(st.integers(1, 20), st.just(6)), elements=st.floats(-20, 20, allow_nan=False)))
 def test_joint_mode_output_always_within_limits(x: np.ndarray) -> None:
     r = _bundled_joint_retargeter()
     q = r.retarget(x)
@@ -133,19 +164,28 @@ def test_joint_mode_exo_fingertips_land_near_robot_fingertips() -> None:
 
 
 # ---- map-file errors -----------------------------------------------------------------------------
-@pytest.mark.parametrize("text,pattern", [
-    ("robot: inspire_like\n", r"<map>:1: version: missing"),
-    ("version: 7\nrobot: x\n", r"version: unsupported version 7"),
-    ("version: 1\nrobot: inspire_like\nchannels: [a]\nmode: joint\njoints:\n  index_proximal: {from: a, scael: 2}\n",
-     r"<map>:6: joints\.index_proximal\.scael: unknown key"),
-    ("version: 1\nrobot: inspire_like\nchannels: [a]\njoints:\n  index_proximal: {from: b}\n",
-     r"joints\.index_proximal\.from: channel 'b' is not in 'channels'"),
-    ("version: 1\nrobot: r\nchannels: [a]\njoints:\n  j: {from: a, piecewise: {x: [0, 1, 2], y: [0, 1, 0.5]}}\n",
-     r"<map>:5: joints\.j: piecewise curve y knots must be monotonic"),
-    ("version: 1\nrobot: r\nchannels: [a, a]\n", r"channel 'a' is listed twice"),
-    ("version: 1\n  robot: [\n", r"<map>:\d+: not valid YAML"),
-    ("version: 1\nrobot: r\nchannels: [a]\nmode: fingertip\n", r"mode 'fingertip' needs the exoskeleton"),
-])
+@pytest.mark.parametrize(
+    "text,pattern",
+    [
+        ("robot: inspire_like\n", r"<map>:1: version: missing"),
+        ("version: 7\nrobot: x\n", r"version: unsupported version 7"),
+        (
+            "version: 1\nrobot: inspire_like\nchannels: [a]\nmode: joint\njoints:\n  index_proximal: {from: a, scael: 2}\n",
+            r"<map>:6: joints\.index_proximal\.scael: unknown key",
+        ),
+        (
+            "version: 1\nrobot: inspire_like\nchannels: [a]\njoints:\n  index_proximal: {from: b}\n",
+            r"joints\.index_proximal\.from: channel 'b' is not in 'channels'",
+        ),
+        (
+            "version: 1\nrobot: r\nchannels: [a]\njoints:\n  j: {from: a, piecewise: {x: [0, 1, 2], y: [0, 1, 0.5]}}\n",
+            r"<map>:5: joints\.j: piecewise curve y knots must be monotonic",
+        ),
+        ("version: 1\nrobot: r\nchannels: [a, a]\n", r"channel 'a' is listed twice"),
+        ("version: 1\n  robot: [\n", r"<map>:\d+: not valid YAML"),
+        ("version: 1\nrobot: r\nchannels: [a]\nmode: fingertip\n", r"mode 'fingertip' needs the exoskeleton"),
+    ],
+)
 def test_map_errors_name_the_key_and_line(text: str, pattern: str) -> None:
     with pytest.raises(DexumiError, match=pattern) as info:
         parse_map(text)
@@ -163,7 +203,9 @@ def test_map_naming_a_joint_the_urdf_lacks() -> None:
 
 def test_map_with_wrong_channel_count() -> None:
     text = inspire_map({"index_proximal": "exo_index"}).replace("- exo_pinky\n", "")
-    with pytest.raises(DexumiError, match=r"lists 5 channels but exoskeleton 'inspire_exo' has 6 joints; missing 'exo_pinky'"):
+    with pytest.raises(
+        DexumiError, match=r"lists 5 channels but exoskeleton 'inspire_exo' has 6 joints; missing 'exo_pinky'"
+    ):
         Retargeter(parse_map(text), registry.load("inspire_like"), registry.load("inspire_exo"))
     r = _bundled_joint_retargeter()
     with pytest.raises(DexumiError, match="input has 5 channels per frame but the map lists 6"):
@@ -174,7 +216,8 @@ def test_map_relative_urdf_path_and_toml(tmp_path: Path) -> None:
     (tmp_path / "hands").mkdir()
     (tmp_path / "hands" / "robot.urdf").write_text(registry.get("inspire_like").path.read_text())
     (tmp_path / "m.toml").write_text(
-        'version = 1\nrobot = "hands/robot.urdf"\nchannels = ["e"]\n[joints.index_proximal]\nfrom = "e"\nscale = 2.0\n')
+        'version = 1\nrobot = "hands/robot.urdf"\nchannels = ["e"]\n[joints.index_proximal]\nfrom = "e"\nscale = 2.0\n'
+    )
     r = Retargeter.from_map(tmp_path / "m.toml")
     q = r.retarget(np.array([[0.3]]))
     assert r.robot.named(q[0])["index_proximal"] == pytest.approx(0.6)
@@ -237,8 +280,13 @@ def test_fingertip_mode_matches_a_reference_least_squares_optimum() -> None:
     targets = r.fingertip_targets(x)
     frames = r.tips.robot_frames
     for i in (10, 30, 59):
-        ref = least_squares(lambda v, i=i: (r.robot.frame_positions(v, frames) - targets[i]).ravel(), q[i],
-                            bounds=(r.robot.lower, r.robot.upper), xtol=1e-12, ftol=1e-12)
+        ref = least_squares(
+            lambda v, i=i: (r.robot.frame_positions(v, frames) - targets[i]).ravel(),
+            q[i],
+            bounds=(r.robot.lower, r.robot.upper),
+            xtol=1e-12,
+            ftol=1e-12,
+        )
         ours = np.linalg.norm(r.robot.frame_positions(q[i], frames) - targets[i], axis=1).mean()
         best = np.linalg.norm(ref.fun.reshape(-1, 3), axis=1).mean()
         assert ours <= best + 1e-4  # within 0.1 mm of the optimum (the temporal term costs a little)
@@ -256,8 +304,10 @@ def test_fingertip_mode_stays_within_limits_for_any_targets(targets: np.ndarray)
 
 def test_direction_terms_pull_the_finger_direction() -> None:
     text = (MAPS / "inspire.yaml").read_text().replace("mode: joint", "mode: fingertip")
-    text += ("  directions:\n    - {exo: [exo_index_link, index_tip], robot: [index_proximal_link, index_tip],"
-             " weight: 0.05}\n")
+    text += (
+        "  directions:\n    - {exo: [exo_index_link, index_tip], robot: [index_proximal_link, index_tip],"
+        " weight: 0.05}\n"
+    )
     r = Retargeter(parse_map(text), registry.load("inspire_like"), registry.load("inspire_exo"))
     x = np.tile([0.5, 0.3, 0.9, 0.8, 0.7, 0.6], (5, 1))
     d = r.direction_targets(x)
@@ -271,11 +321,19 @@ def test_direction_terms_pull_the_finger_direction() -> None:
 def test_leap_fingertip_retargeting_from_an_exoskeleton() -> None:
     if not LEAP.exists():
         pytest.skip(f"{LEAP} absent (third-party URDF used for tests)")
-    text = yaml.safe_dump({
-        "version": 1, "robot": str(LEAP), "exoskeleton": "xhand_exo", "mode": "fingertip",
-        "channels": list(registry.load("xhand_exo").joint_names),
-        "fingertip": {"pairs": {f: f for f in ("thumb_tip", "index_tip", "middle_tip", "ring_tip")}, "align": "auto"},
-    })
+    text = yaml.safe_dump(
+        {
+            "version": 1,
+            "robot": str(LEAP),
+            "exoskeleton": "xhand_exo",
+            "mode": "fingertip",
+            "channels": list(registry.load("xhand_exo").joint_names),
+            "fingertip": {
+                "pairs": {f: f for f in ("thumb_tip", "index_tip", "middle_tip", "ring_tip")},
+                "align": "auto",
+            },
+        }
+    )
     r = Retargeter.from_map(parse_map(text))
     assert 1.4 < r.tips.alignment.scale < 2.0  # LEAP is a large hand
     x = smooth_path(np.random.default_rng(8), r.exo.lower, r.exo.upper, 200)
@@ -333,9 +391,15 @@ def test_derivatives_of_known_trajectories() -> None:
 
 
 def test_metrics_zero_tip_error_when_robot_is_the_exoskeleton() -> None:
-    text = yaml.safe_dump({"version": 1, "robot": "xhand_exo", "exoskeleton": "xhand_exo",
-                           "channels": list(registry.load("xhand_exo").joint_names),
-                           "joints": {n: n for n in registry.load("xhand_exo").joint_names}})
+    text = yaml.safe_dump(
+        {
+            "version": 1,
+            "robot": "xhand_exo",
+            "exoskeleton": "xhand_exo",
+            "channels": list(registry.load("xhand_exo").joint_names),
+            "joints": {n: n for n in registry.load("xhand_exo").joint_names},
+        }
+    )
     r = Retargeter.from_map(parse_map(text))
     x = smooth_path(np.random.default_rng(10), r.exo.lower, r.exo.upper, 50)
     fm, s = evaluate(r, x, r.retarget(x), np.arange(50) / 30.0)

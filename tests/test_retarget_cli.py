@@ -17,8 +17,9 @@ CHANNELS = ["exo_thumb_yaw", "exo_thumb_pitch", "exo_index", "exo_middle", "exo_
 
 
 def dexumi(*args: object) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "apps.cli.main", *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "apps.cli.main", *map(str, args)], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +82,9 @@ def test_retarget_h5_episode_by_channel_names_equals_npy(angles: Path, tmp_path:
     np.testing.assert_array_equal(np.load(a), np.load(b))
 
 
-@pytest.mark.parametrize("case", ["broken_urdf_input", "broken_robot_urdf", "missing_joint", "channel_count",
-                                  "input_columns", "bad_yaml"])
+@pytest.mark.parametrize(
+    "case", ["broken_urdf_input", "broken_robot_urdf", "missing_joint", "channel_count", "input_columns", "bad_yaml"]
+)
 def test_bad_input_is_one_line_exit_2(case: str, angles: Path, tmp_path: Path) -> None:
     bad_urdf = tmp_path / "bad.urdf"
     bad_urdf.write_text("<robot name='x'><link name='a'/><joint name='j' type='revolute'><parent link='a'/>")
@@ -105,7 +107,9 @@ def test_bad_input_is_one_line_exit_2(case: str, angles: Path, tmp_path: Path) -
     elif case == "missing_joint":
         mp.write_text(base.replace("  pinky_proximal: {from: exo_pinky", "  wrist: {from: exo_pinky"))
     elif case == "channel_count":
-        mp.write_text(base.replace(", exo_pinky]", "]").replace("  pinky_proximal: {from: exo_pinky, scale: 0.98}\n", ""))
+        mp.write_text(
+            base.replace(", exo_pinky]", "]").replace("  pinky_proximal: {from: exo_pinky, scale: 0.98}\n", "")
+        )
     elif case == "input_columns":
         mp.write_text(base)
         inp = tmp_path / "four.npy"

@@ -16,7 +16,9 @@ MAPS = registry.MODELS_DIR.parent / "maps"
 def grasp_targets(r: Retargeter, frames: int = 600) -> np.ndarray:
     """Fingertip targets of the exoskeleton following the emulator's grasp motion at 30 Hz."""
     motion = GraspCycleMotion(r.exo.nq, seed=1)
-    unit = np.clip((motion.angles(np.arange(frames) / 30.0) - motion.low_rad) / (motion.high_rad - motion.low_rad), 0, 1)
+    unit = np.clip(
+        (motion.angles(np.arange(frames) / 30.0) - motion.low_rad) / (motion.high_rad - motion.low_rad), 0, 1
+    )
     exo_q = r.exo.lower + (0.05 + 0.9 * unit) * (r.exo.upper - r.exo.lower)
     x = np.empty_like(exo_q)
     x[:, [r.channels.index(n) for n in r.exo.joint_names]] = exo_q
@@ -42,8 +44,11 @@ def test_few_model_evaluations_per_frame_at_the_converged_error():
     targets = grasp_targets(r)
     per_frame, err = evaluations_and_error(r.solver, targets)
     s = r.solver.settings
-    converged = FingertipSolver(r.robot, r.tips.robot_frames, settings=SolverSettings(
-        100, s.damping, s.temporal_weight, 1e-12, rel_decrease=0.0, extrapolate=False))
+    converged = FingertipSolver(
+        r.robot,
+        r.tips.robot_frames,
+        settings=SolverSettings(100, s.damping, s.temporal_weight, 1e-12, rel_decrease=0.0, extrapolate=False),
+    )
     _, err_converged = evaluations_and_error(converged, targets)
     assert per_frame <= 3.0, f"{per_frame:.2f} FK + Jacobian evaluations per frame"
     assert err <= err_converged + 1e-5, (err, err_converged)  # within 0.01 mm of the converged solve

@@ -133,18 +133,26 @@ def test_bad_batch_options_are_one_line_and_exit_2(few, tmp_path):
 
     with pytest.raises(DexumiError, match="--address is for --engine ray"):
         make_engine("local", "x:1")
-    p = subprocess.run(DEXUMI + ["export", str(few), "--out", str(tmp_path / "o"), "--to", "zarr", "--engine", "local",
-                                 "--address", "x:1"], capture_output=True, text=True, cwd=REPO, timeout=120)
+    p = subprocess.run(
+        DEXUMI
+        + ["export", str(few), "--out", str(tmp_path / "o"), "--to", "zarr", "--engine", "local", "--address", "x:1"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert p.returncode == 2 and "--address is for --engine ray" in p.stderr, p.stderr  # zarr runs on engines now
     assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr and not (tmp_path / "o").exists()
     notes = tmp_path / "notes.txt"
     notes.write_text("keep me\n")
-    p = subprocess.run(DEXUMI + ["validate", str(few), "--manifest", str(notes)], capture_output=True, text=True,
-                       cwd=REPO, timeout=120)
+    p = subprocess.run(
+        DEXUMI + ["validate", str(few), "--manifest", str(notes)], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
     assert p.returncode == 2 and "not a dexumi batch manifest" in p.stderr and notes.read_text() == "keep me\n"
 
 
 # ---------------------------------------------------------------- a real cluster: separate `ray start` processes
+
 
 @pytest.fixture(scope="module")
 def fifty(tmp_path_factory) -> Path:
@@ -169,15 +177,23 @@ def cluster():
 def _cli(args, **kw):
     from dexumi.batch.localcluster import ray_env
 
-    return subprocess.run(DEXUMI + [str(a) for a in args], capture_output=True, text=True, cwd=REPO, env=ray_env(),
-                          timeout=900, **kw)
+    return subprocess.run(
+        DEXUMI + [str(a) for a in args], capture_output=True, text=True, cwd=REPO, env=ray_env(), timeout=900, **kw
+    )
 
 
 def _popen(args):
     from dexumi.batch.localcluster import ray_env
 
-    return subprocess.Popen(DEXUMI + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=REPO, env=ray_env(), start_new_session=True)
+    return subprocess.Popen(
+        DEXUMI + [str(a) for a in args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=ray_env(),
+        start_new_session=True,
+    )
 
 
 def _lines(p: Path) -> int:
@@ -206,28 +222,60 @@ def test_ray_cluster_validate_export_worker_killed_and_resume(fifty, cluster, tm
     # the local backend's outputs
     loc = _cli(["validate", fifty, "--json", tmp_path / "local.json", "--no-progress"])
     assert loc.returncode == 0, loc.stderr[-500:]
-    loc = _cli(["export", fifty, "--to", "lerobot", "--out", tmp_path / "local_ds", "--engine", "local", "--no-progress"])
+    loc = _cli(
+        ["export", fifty, "--to", "lerobot", "--out", tmp_path / "local_ds", "--engine", "local", "--no-progress"]
+    )
     assert loc.returncode == 0, loc.stderr[-500:]
     ref = tree_bytes(tmp_path / "local_ds")
 
     # validate on the cluster: the second node is killed (SIGKILL, its raylet and workers) while it runs a task
     man = tmp_path / "validate.manifest"
-    p = _popen(["validate", fifty, "--engine", "ray", "--address", cluster.address, "--json", tmp_path / "ray.json",
-                "--manifest", man, "--no-progress"])
-    assert _wait_for(lambda: _lines(man) >= 3 and any(n == 1 for _, n in cluster.busy_workers()), p), \
+    p = _popen(
+        [
+            "validate",
+            fifty,
+            "--engine",
+            "ray",
+            "--address",
+            cluster.address,
+            "--json",
+            tmp_path / "ray.json",
+            "--manifest",
+            man,
+            "--no-progress",
+        ]
+    )
+    assert _wait_for(lambda: _lines(man) >= 3 and any(n == 1 for _, n in cluster.busy_workers()), p), (
         "the job ended before a task ran on the second node"
+    )
     cluster.kill_node(1)
     out, err = p.communicate(timeout=900)
     assert p.returncode == 0, err[-800:]
     assert _lines(man) == 50
-    local_doc, ray_doc = json.loads((tmp_path / "local.json").read_text()), json.loads((tmp_path / "ray.json").read_text())
+    local_doc, ray_doc = (
+        json.loads((tmp_path / "local.json").read_text()),
+        json.loads((tmp_path / "ray.json").read_text()),
+    )
     assert ray_doc["episodes"] == local_doc["episodes"] and ray_doc["summary"] == local_doc["summary"]
     assert cluster.procs[1].poll() is not None  # the node is gone (Ray marks it dead after its heartbeat timeout)
 
     # export on what is left: a worker process is killed mid-task; Ray runs the task again; same bytes
     work = tmp_path / ".ray_ds.batch" / "manifest.jsonl"
-    p = _popen(["export", fifty, "--to", "lerobot", "--out", tmp_path / "ray_ds", "--engine", "ray", "--address",
-                cluster.address, "--no-progress"])
+    p = _popen(
+        [
+            "export",
+            fifty,
+            "--to",
+            "lerobot",
+            "--out",
+            tmp_path / "ray_ds",
+            "--engine",
+            "ray",
+            "--address",
+            cluster.address,
+            "--no-progress",
+        ]
+    )
     assert _wait_for(lambda: _lines(work) >= 3 and cluster.busy_workers(), p)
     victims = cluster.busy_workers()
     for pid, _ in victims:
@@ -239,8 +287,20 @@ def test_ray_cluster_validate_export_worker_killed_and_resume(fifty, cluster, tm
 
     # resume: the driver is killed mid-job; the rerun converts only what has no shard, and publishes the same bytes
     work = tmp_path / ".ray_ds2.batch" / "manifest.jsonl"
-    args = ["export", fifty, "--to", "lerobot", "--out", tmp_path / "ray_ds2", "--engine", "ray", "--address",
-            cluster.address, "--no-progress", "-v"]
+    args = [
+        "export",
+        fifty,
+        "--to",
+        "lerobot",
+        "--out",
+        tmp_path / "ray_ds2",
+        "--engine",
+        "ray",
+        "--address",
+        cluster.address,
+        "--no-progress",
+        "-v",
+    ]
     p = _popen(args)
     assert _wait_for(lambda: _lines(work) >= 10, p)
     os.killpg(p.pid, signal.SIGKILL)

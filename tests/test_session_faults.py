@@ -73,8 +73,9 @@ def test_disk_full_enospc_file_readable_then_recovered(small_fs):
 
 
 def test_device_lost_mid_episode(tmp_path):
-    cfg = SessionConfig(out_dir=tmp_path / "out", sim=True,
-                        sim_extra_args=["--disconnect-after", "2.5", "--reconnect-after", "1.0"])
+    cfg = SessionConfig(
+        out_dir=tmp_path / "out", sim=True, sim_extra_args=["--disconnect-after", "2.5", "--reconnect-after", "1.0"]
+    )
     with RecordingSession(cfg) as s:
         s.start_episode()
         time.sleep(6.0)

@@ -20,17 +20,32 @@ def test_server_lifecycle(tmp_path):
         assert len(r["joints"]) == 6
         assert c.call("start", task="pour")["episode"] == 1
         # recording until the episode holds 45 frames of each camera (the file is checked for > 30 below)
-        st = wait_until(lambda: (s := c.latest_status) and s["state"] == "recording" and s["episode"] == 1
-                        and all(x["in_episode"] >= 45 for x in s["streams"]) and s, timeout=60,
-                        message=lambda: f"45 frames of every stream in episode 1: {c.latest_status}")
+        st = wait_until(
+            lambda: (
+                (s := c.latest_status)
+                and s["state"] == "recording"
+                and s["episode"] == 1
+                and all(x["in_episode"] >= 45 for x in s["streams"])
+                and s
+            ),
+            timeout=60,
+            message=lambda: f"45 frames of every stream in episode 1: {c.latest_status}",
+        )
         assert st["disk_free_mb"] > 0
         assert {s["name"] for s in st["streams"]} == {"encoder", "wrist0", "wrist1"}
         c.call("outcome", outcome="failure")
         path = c.call("stop", notes="dropped the cup")["path"]
         assert c.call("start")["episode"] == 2
-        wait_until(lambda: (s := c.latest_status) and s["episode"] == 2 and s["state"] == "recording"
-                   and all(x["in_episode"] > 0 for x in s["streams"]), timeout=60,
-                   message="episode 2 recording data")
+        wait_until(
+            lambda: (
+                (s := c.latest_status)
+                and s["episode"] == 2
+                and s["state"] == "recording"
+                and all(x["in_episode"] > 0 for x in s["streams"])
+            ),
+            timeout=60,
+            message="episode 2 recording data",
+        )
         assert c.call("discard")["path"].endswith("episode_0002.h5.discarded")
         with pytest.raises(DexumiError, match="unknown command"):
             c.call("fly")

@@ -24,6 +24,7 @@ def test_stop_during_poll_loses_nothing(tmp_path):
     t0: list[float] = []
 
     with RecordingSession(cfg) as s:
+
         def listener(enc_batches, frames):
             if not s.recording or not t0:
                 return

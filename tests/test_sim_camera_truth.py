@@ -32,7 +32,9 @@ def test_truth_log_is_bounded_and_exact():
 
 
 def test_truth_marks_exactly_the_dropped_frames():
-    cam = SimCamera(SimCameraConfig(width=64, height=48, fps=1000.0, drop=0.2, frames=300, seed=3, buffers=10**6)).open()
+    cam = SimCamera(
+        SimCameraConfig(width=64, height=48, fps=1000.0, drop=0.2, frames=300, seed=3, buffers=10**6)
+    ).open()
     got = []
     while (f := cam.read()) is not None:
         got.append(f.index)

@@ -82,8 +82,11 @@ def test_charuco_calibration_recovers_intrinsics_and_pnp_recovers_pose():
             pnp.append((np.linalg.norm(tv.ravel() - T_cb[:3, 3]) * 1e3, ang))
     cal = calibrate(dets, (640, 480), min_views=8, min_coverage=0.4)
     K = PINHOLE.K()
-    rel = np.abs(np.array([cal.matrix[0, 0], cal.matrix[1, 1], cal.matrix[0, 2], cal.matrix[1, 2]])
-                 / K[[0, 1, 0, 1], [0, 1, 2, 2]] - 1)
+    rel = np.abs(
+        np.array([cal.matrix[0, 0], cal.matrix[1, 1], cal.matrix[0, 2], cal.matrix[1, 2]])
+        / K[[0, 1, 0, 1], [0, 1, 2, 2]]
+        - 1
+    )
     assert rel.max() < 0.005, (cal.summary(), K)
     assert len(pnp) >= 6
     err_mm, err_deg = np.max(pnp, axis=0)
@@ -171,7 +174,7 @@ def test_contact_forces_rise_when_the_fingers_close_on_the_cube_and_are_zero_in_
     touching = total > 0
     first = int(np.argmax(touching))
     assert touching[first:].all(), total  # once touching, it stays in contact as the fingers close further
-    assert total[-4:].mean() > 2 * total[first:first + 2].mean(), total  # and presses harder
+    assert total[-4:].mean() > 2 * total[first : first + 2].mean(), total  # and presses harder
     assert (forces[-1] > 0).sum() >= 2, dict(zip(FINGER_NAMES, forces[-1]))
 
 
@@ -208,8 +211,9 @@ def test_record_60s_headless_sim_with_two_world_cameras(tmp_path, monkeypatch):
 
     monkeypatch.setenv("DEXUMI_SIM_CAMERA", "world")
     # two busy cores cannot render live in real time: the cameras pre-render their clips, then play them
-    paths, tr, cams, _ = _record(tmp_path, 60.0, sim_world_size=(160, 120), sim_world_prerender_s=85.0,
-                                 device_timeout_s=120.0)
+    paths, tr, cams, _ = _record(
+        tmp_path, 60.0, sim_world_size=(160, 120), sim_world_prerender_s=85.0, device_timeout_s=120.0
+    )
     assert set(cams) == {"wrist0", "wrist1"}
     n = _check_against_truth(paths[0], tr, cams)  # contiguous frames, none lost, mapped = capture time ± 2 ms
     assert n > 0.9 * 60 * 30
@@ -230,9 +234,13 @@ def test_calibrate_headless_sim_films_the_world_board_and_recovers_its_intrinsic
 
     out = tmp_path / "profile.yaml"
     env = dict(os.environ, DEXUMI_SIM_CAMERA="world")
-    r = subprocess.run([*DEXUMI, "calibrate", "--headless", "--sim", "--out", str(out),
-                        "--skip", "latency", "--skip", "jointmap"], capture_output=True, text=True, timeout=600,
-                       env=env)
+    r = subprocess.run(
+        [*DEXUMI, "calibrate", "--headless", "--sim", "--out", str(out), "--skip", "latency", "--skip", "jointmap"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     cam = load_profile(out).cameras["SIM-CAM-0001"]
     lens = WorldBoardCamera().lens

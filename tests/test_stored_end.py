@@ -30,13 +30,13 @@ def _move_heap_past_eoa(path, camera: str, row: int) -> int:
         chunk_at = ds.id.get_chunk_info(0).byte_offset
     data = bytearray(path.read_bytes())
     ref_at = chunk_at + row * REF.itemsize
-    ref = np.frombuffer(bytes(data[ref_at:ref_at + REF.itemsize]), REF)[0]
+    ref = np.frombuffer(bytes(data[ref_at : ref_at + REF.itemsize]), REF)[0]
     addr = int(ref["addr"])
-    assert data[addr:addr + 4] == b"GCOL"
-    size = int.from_bytes(data[addr + 8:addr + 16], "little")
+    assert data[addr : addr + 4] == b"GCOL"
+    size = int.from_bytes(data[addr + 8 : addr + 16], "little")
     moved_to = len(data)
-    data += data[addr:addr + size]
-    data[ref_at + 4:ref_at + 12] = moved_to.to_bytes(8, "little")
+    data += data[addr : addr + size]
+    data[ref_at + 4 : ref_at + 12] = moved_to.to_bytes(8, "little")
     path.write_bytes(bytes(data))
     return moved_to
 

@@ -23,15 +23,30 @@ def _python(code: str) -> str:
 
 
 def test_import_dexumi_is_light_and_every_public_name_resolves():
-    out = json.loads(_python(
-        "import json, sys, dexumi\n"
-        f"heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))\n"
-        "names = {n: type(getattr(dexumi, n)).__name__ for n in dexumi.__all__}\n"
-        "print(json.dumps({'heavy': heavy, 'names': names, 'dir': sorted(set(dexumi.__all__) - set(dir(dexumi)))}))"))
+    out = json.loads(
+        _python(
+            "import json, sys, dexumi\n"
+            f"heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))\n"
+            "names = {n: type(getattr(dexumi, n)).__name__ for n in dexumi.__all__}\n"
+            "print(json.dumps({'heavy': heavy, 'names': names, 'dir': sorted(set(dexumi.__all__) - set(dir(dexumi)))}))"
+        )
+    )
     assert out["heavy"] == []  # `import dexumi` loads none of them
-    assert set(out["names"]) >= {"open_encoder", "open_camera", "RecordingSession", "SessionConfig", "open_episode",
-                                 "Retargeter", "validate_file", "export_paths", "load_profile", "save_profile",
-                                 "Protocol", "Outcome", "DexumiError"}
+    assert set(out["names"]) >= {
+        "open_encoder",
+        "open_camera",
+        "RecordingSession",
+        "SessionConfig",
+        "open_episode",
+        "Retargeter",
+        "validate_file",
+        "export_paths",
+        "load_profile",
+        "save_profile",
+        "Protocol",
+        "Outcome",
+        "DexumiError",
+    }
     assert out["dir"] == []
     import dexumi
 
@@ -39,9 +54,21 @@ def test_import_dexumi_is_light_and_every_public_name_resolves():
         dexumi.nope  # noqa: B018
 
 
-@pytest.mark.parametrize("package", ["dexumi.session", "dexumi.devices", "dexumi.quality", "dexumi.episode",
-                                     "dexumi.retarget", "dexumi.validate", "dexumi.export", "calibration",
-                                     "firmware_bridge", "firmware_bridge.transports"])
+@pytest.mark.parametrize(
+    "package",
+    [
+        "dexumi.session",
+        "dexumi.devices",
+        "dexumi.quality",
+        "dexumi.episode",
+        "dexumi.retarget",
+        "dexumi.validate",
+        "dexumi.export",
+        "calibration",
+        "firmware_bridge",
+        "firmware_bridge.transports",
+    ],
+)
 def test_subpackages_re_export_their_public_names(package):
     import importlib
 
@@ -84,16 +111,27 @@ def test_encoder_config_sim_streams_the_emulator_and_stops_it():
     assert proc.poll() is not None  # the emulator went with the driver
 
 
-@pytest.mark.parametrize("spec, scheme", [("sim", "sim"), ("sim:channels=6", "sim"), ("SIM", "sim"),
-                                          ("ble:DexGlove-1", "ble"), ("ble:AA:BB:CC:DD:EE:FF", "ble"),
-                                          ("/dev/ttyACM0", ""), ("./ttySIM0", "")])
+@pytest.mark.parametrize(
+    "spec, scheme",
+    [
+        ("sim", "sim"),
+        ("sim:channels=6", "sim"),
+        ("SIM", "sim"),
+        ("ble:DexGlove-1", "ble"),
+        ("ble:AA:BB:CC:DD:EE:FF", "ble"),
+        ("/dev/ttyACM0", ""),
+        ("./ttySIM0", ""),
+    ],
+)
 def test_port_schemes(spec, scheme):
     from firmware_bridge.transports import is_sim_port, make_transport, port_scheme
 
     assert port_scheme(spec) == scheme
     assert is_sim_port(spec) == (scheme == "sim")
-    assert type(make_transport(spec)).__name__ == {"sim": "SimTransport", "ble": "BleTransport",
-                                                  "": "SerialTransport"}[scheme]
+    assert (
+        type(make_transport(spec)).__name__
+        == {"sim": "SimTransport", "ble": "BleTransport", "": "SerialTransport"}[scheme]
+    )
 
 
 def test_sim_port_options_become_emulator_arguments():
@@ -106,10 +144,16 @@ def test_sim_port_options_become_emulator_arguments():
     assert pairs["--disconnect-after"] == "1.5" and pairs["--protocol"] == "legacy" and "--autostart" in argv
 
 
-@pytest.mark.parametrize("spec, needle", [
-    ("COM3", "unknown port spec 'COM3': use ble:NAME"), ("sim:bogus=1", "unknown sim option 'bogus'"),
-    ("sim:jitter=2", "jitter='2' needs a number with a unit"), ("sim:channels=six", "is not an integer"),
-    ("sim:channels", "is not key=value")])
+@pytest.mark.parametrize(
+    "spec, needle",
+    [
+        ("COM3", "unknown port spec 'COM3': use ble:NAME"),
+        ("sim:bogus=1", "unknown sim option 'bogus'"),
+        ("sim:jitter=2", "jitter='2' needs a number with a unit"),
+        ("sim:channels=six", "is not an integer"),
+        ("sim:channels", "is not key=value"),
+    ],
+)
 def test_bad_port_specs_are_one_line_errors(spec, needle):
     from firmware_bridge.errors import PortNotFound
     from firmware_bridge.transports import make_transport
@@ -152,9 +196,14 @@ def test_vocabulary_values_and_one_line_errors():
 def test_session_config_from_profile(tmp_path):
     from dexumi import ChannelCalibration, Profile, SessionConfig, save_profile
 
-    prof = Profile("p-1", "2026-01-01T00:00:00Z", {"id": "X"}, [ChannelCalibration(f"j{i}", 0.1 * i, 1, 1e-6)
-                                                               for i in range(6)],
-                   latencies_s={"wrist0": 0.05}, hand="xhand_like")
+    prof = Profile(
+        "p-1",
+        "2026-01-01T00:00:00Z",
+        {"id": "X"},
+        [ChannelCalibration(f"j{i}", 0.1 * i, 1, 1e-6) for i in range(6)],
+        latencies_s={"wrist0": 0.05},
+        hand="xhand_like",
+    )
     save_profile(prof, tmp_path / "p.yaml")
     cfg = SessionConfig.from_profile(tmp_path / "p.yaml", out_dir=tmp_path, port="/dev/ttyACM0")
     assert cfg.profile_id == "p-1" and cfg.latencies_s == {"wrist0": 0.05} and cfg.hand == "xhand_like"
@@ -187,9 +236,12 @@ def _private_imports(root) -> list[str]:
                 continue
             for a in n.names:
                 private = a.name.startswith("_") and not a.name.startswith("__")
-                constant = (parts[0] in ("dexumi", "firmware_bridge", "calibration") and a.name.isupper()
-                            and len(a.name) > 1
-                            and a.name not in _declared_public(root, n.module))
+                constant = (
+                    parts[0] in ("dexumi", "firmware_bridge", "calibration")
+                    and a.name.isupper()
+                    and len(a.name) > 1
+                    and a.name not in _declared_public(root, n.module)
+                )
                 if private or constant or any(s.startswith("_") and not s.startswith("__") for s in parts):
                     found.append(f"{p.relative_to(root)}:{n.lineno}: from {n.module} import {a.name}")
     return found

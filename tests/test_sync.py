@@ -61,8 +61,12 @@ def test_unsorted_and_empty_streams():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.floats(0.0005, 0.02), min_size=3, max_size=60), st.floats(-5, 5), st.floats(-3, 3),
-       st.lists(st.floats(0, 1), min_size=1, max_size=20))
+@given(
+    st.lists(st.floats(0.0005, 0.02), min_size=3, max_size=60),
+    st.floats(-5, 5),
+    st.floats(-3, 3),
+    st.lists(st.floats(0, 1), min_size=1, max_size=20),
+)
 def test_piecewise_sampled_line_is_interpolated_exactly(steps, a, b, where):
     t = np.cumsum([0.0, *steps])
     v = a + b * t
@@ -75,10 +79,24 @@ def test_piecewise_sampled_line_is_interpolated_exactly(steps, a, b, where):
 
 def test_encoder_stream_uses_each_segments_final_fit():
     fits = [ClockEstimate(0, 100.0, 1.0, 0.01, 10, 5.0), ClockEstimate(0, 200.0, 1.0001, 0.02, 10, 5.0)]
-    b0 = EncoderBatch(np.arange(3), np.array([0, 1000, 2000]), np.array([100.5, 100.5, 100.5]), np.zeros(3),
-                      np.zeros((3, 2), np.int32), np.ones((3, 2)), 0)
-    b1 = EncoderBatch(np.arange(2), np.array([0, 1000]), np.array([200.5, 200.5]), np.zeros(2),
-                      np.zeros((2, 2), np.int32), np.ones((2, 2)), 1)
+    b0 = EncoderBatch(
+        np.arange(3),
+        np.array([0, 1000, 2000]),
+        np.array([100.5, 100.5, 100.5]),
+        np.zeros(3),
+        np.zeros((3, 2), np.int32),
+        np.ones((3, 2)),
+        0,
+    )
+    b1 = EncoderBatch(
+        np.arange(2),
+        np.array([0, 1000]),
+        np.array([200.5, 200.5]),
+        np.zeros(2),
+        np.zeros((2, 2), np.int32),
+        np.ones((2, 2)),
+        1,
+    )
     t, ang, seg, timing = sync.encoder_stream([b0, b1], fits)
     np.testing.assert_allclose(t, [100.0, 100.001, 100.002, 200.0, 200.0010001])
     assert seg.tolist() == [0, 0, 0, 1, 1] and ang.shape == (5, 2)

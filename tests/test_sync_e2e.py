@@ -38,8 +38,21 @@ class Recording:
 def recording(tmp_path_factory) -> Recording:
     truth_path = tmp_path_factory.mktemp("sync") / "truth.bin"
     epoch = time.monotonic() + 0.3
-    dev = SimDeviceProcess("--channels", JOINTS, "--rate", 1000, "--seed", 5, "--drift-ppm", 100, "--jitter-ms", 2,
-                           "--motion-epoch", epoch, truth=truth_path)
+    dev = SimDeviceProcess(
+        "--channels",
+        JOINTS,
+        "--rate",
+        1000,
+        "--seed",
+        5,
+        "--drift-ppm",
+        100,
+        "--jitter-ms",
+        2,
+        "--motion-epoch",
+        epoch,
+        truth=truth_path,
+    )
     grabbers = {}
     try:
         driver = EncoderDriver(EncoderConfig(dev.port)).start()
@@ -61,8 +74,15 @@ def recording(tmp_path_factory) -> Recording:
         frames[n] += g.read()
     enc_t, angles, seg, timing = sync.encoder_stream(batches, sync.final_fits(driver))
     _, rec = read_truth(truth_path)
-    return Recording(enc_t, angles, seg, timing, frames, {n: g.source.truth() for n, g in grabbers.items()},
-                     rec[rec["fate"] == Fate.SENT])
+    return Recording(
+        enc_t,
+        angles,
+        seg,
+        timing,
+        frames,
+        {n: g.source.truth() for n, g in grabbers.items()},
+        rec[rec["fate"] == Fate.SENT],
+    )
 
 
 def test_aligned_encoder_values_match_truth_at_true_capture_time(recording):
@@ -87,11 +107,11 @@ def test_aligned_encoder_values_match_truth_at_true_capture_time(recording):
     moving = (v * v).sum(axis=1) > 0.05
     assert moving.sum() > 100
     dt = (err[moving] * v[moving]).sum(axis=1) / (v[moving] ** 2).sum(axis=1)
-    rms_ms = float(np.sqrt(np.mean(dt ** 2)) * 1e3)
+    rms_ms = float(np.sqrt(np.mean(dt**2)) * 1e3)
     print(f"alignment error {rms_ms:.3f} ms RMS")
     assert rms_ms < 0.5, rms_ms
     # and as values: below what 0.5 ms of motion would change
-    assert np.sqrt(np.mean(err ** 2)) < 0.5e-3 * np.sqrt(np.mean(v ** 2))
+    assert np.sqrt(np.mean(err**2)) < 0.5e-3 * np.sqrt(np.mean(v**2))
     # floats, never rounded
     assert not np.allclose(tl.values[ok], np.round(tl.values[ok], 3))
 

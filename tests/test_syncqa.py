@@ -31,16 +31,33 @@ SECONDS = 5.2  # >= 4.6 s: two blocks for the latency estimate's uncertainty
 TOKEN = "s3cret-token"
 
 
-def _record(out: Path, episodes: int, seconds: float, latency: float, profile: dict, tcp: dict | None = None,
-            seed: int = 0, on_open=None, **extra) -> list[Path]:
+def _record(
+    out: Path,
+    episodes: int,
+    seconds: float,
+    latency: float,
+    profile: dict,
+    tcp: dict | None = None,
+    seed: int = 0,
+    on_open=None,
+    **extra,
+) -> list[Path]:
     """Record through the TCP remote control; `on_open(session)` runs once the session is open."""
     from dexumi.session.config import SessionConfig
     from dexumi.session.server import Server
     from dexumi.session.session import RecordingSession
     from dexumi.session.tcp import TcpClient, TcpControl
 
-    cfg = SessionConfig(out_dir=out, sim=True, sim_camera_size=(320, 240), sim_camera_latency_s=latency,
-                        latencies_s=dict(profile), sim_seed=seed, drift_every=4, **extra)
+    cfg = SessionConfig(
+        out_dir=out,
+        sim=True,
+        sim_camera_size=(320, 240),
+        sim_camera_latency_s=latency,
+        latencies_s=dict(profile),
+        sim_seed=seed,
+        drift_every=4,
+        **extra,
+    )
     paths = []
     with RecordingSession(cfg) as s:
         if on_open is not None:
@@ -101,8 +118,17 @@ def session(tmp_path_factory):
     name, proc = lsl_sim(90)
     collector = Collector()
     try:
-        paths = _record(out, EPISODES, SECONDS, 0.07, {"wrist0": 0.04, "wrist1": 0.07}, tcp,
-                        on_open=collector.start, lsl_streams=[f"lsl:{name}"], lsl_outlets=True)
+        paths = _record(
+            out,
+            EPISODES,
+            SECONDS,
+            0.07,
+            {"wrist0": 0.04, "wrist1": 0.07},
+            tcp,
+            on_open=collector.start,
+            lsl_streams=[f"lsl:{name}"],
+            lsl_outlets=True,
+        )
     finally:
         collector.stop()
         proc.kill()
@@ -176,7 +202,7 @@ def test_session_records_lsl_stream_and_publishes_outlets(session):
             frames = f["raw/cameras/wrist0/index"][:]
         assert len(t) > 4.5 * 250 * 0.7
         err = t - values[:, 0]  # channel 0: the sample's true host time
-        rms = float(np.sqrt(np.mean(err ** 2)) * 1e3)
+        rms = float(np.sqrt(np.mean(err**2)) * 1e3)
         print(f"episode {k + 1}: LSL stream {rms:.3f} ms RMS, clock {clock}")
         assert rms <= 0.5, rms
         # every encoder sample stamped within the episode went out, and no other
@@ -284,8 +310,9 @@ def _plant(folder: Path, paths: list[Path], rng: np.random.Generator) -> dict[st
                 v[a:b] = 0
                 f[S.VALID][...] = v
                 rep = json.loads(f[S.SYNC_REPORT][0])
-                rep["encoder"]["gaps"].append({"start": float(t[a]), "end": float(t[b]), "seconds": secs,
-                                               "reason": "planted"})
+                rep["encoder"]["gaps"].append(
+                    {"start": float(t[a]), "end": float(t[b]), "seconds": secs, "reason": "planted"}
+                )
                 f[S.SYNC_REPORT][0] = json.dumps(rep)
             elif kind == "latency":
                 g = f[f"{S.CAMERAS}/wrist{int(rng.integers(0, 2))}"]
@@ -294,7 +321,7 @@ def _plant(folder: Path, paths: list[Path], rng: np.random.Generator) -> dict[st
             else:
                 a = int(rng.integers(10, len(t) - 30))
                 x = f[S.EXO_JOINTS][:]
-                x[a:a + 15] += rng.normal(0, 0.02, x[a:a + 15].shape).astype(x.dtype)  # 1.1° shaking, 0.5 s
+                x[a : a + 15] += rng.normal(0, 0.02, x[a : a + 15].shape).astype(x.dtype)  # 1.1° shaking, 0.5 s
                 f[S.EXO_JOINTS][...] = x
     return planted
 
@@ -337,8 +364,17 @@ def test_rank_cli_json_reasons_and_suspects_file(session, tmp_path):
     base = _fixed_copies(paths, folder, 4)
     planted = _plant(folder, base, np.random.default_rng(7))
     sus = tmp_path / "suspects.txt"
-    cmd = [sys.executable, "-m", "apps.cli.main", "rank", str(folder), "--json", "--suspects", str(sus),
-           "--no-fingertips"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "apps.cli.main",
+        "rank",
+        str(folder),
+        "--json",
+        "--suspects",
+        str(sus),
+        "--no-fingertips",
+    ]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
@@ -354,8 +390,12 @@ def test_rank_cli_json_reasons_and_suspects_file(session, tmp_path):
     names = [ln for ln in sus.read_text().splitlines() if ln and not ln.startswith("#")]
     assert set(names) == set(planted) == set(doc["suspects"])
     # bad input: one line, exit 2, nothing written
-    p = subprocess.run([sys.executable, "-m", "apps.cli.main", "rank", str(tmp_path / "none")], capture_output=True,
-                       text=True, timeout=60)
+    p = subprocess.run(
+        [sys.executable, "-m", "apps.cli.main", "rank", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "Traceback" not in p.stderr
 
 

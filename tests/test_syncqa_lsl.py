@@ -25,9 +25,26 @@ from dexumi.devices.lsl import LslInletStream, map_times
 def lsl_sim(seconds: float, offset: float = 0.37, ppm: float = 50.0) -> tuple[str, subprocess.Popen]:
     """A simulated LSL device in its own process, stamping with its own clock (offset, drift)."""
     name = "dexumi-test-" + uuid.uuid4().hex[:8]
-    p = subprocess.Popen([sys.executable, "-m", "dexumi.devices.lsl_sim", "--name", name, "--offset", str(offset),
-                          "--drift-ppm", str(ppm), "--duration", str(seconds), "--rate", "250"],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dexumi.devices.lsl_sim",
+            "--name",
+            name,
+            "--offset",
+            str(offset),
+            "--drift-ppm",
+            str(ppm),
+            "--duration",
+            str(seconds),
+            "--rate",
+            "250",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     assert p.stdout.readline().startswith("ready")
     return name, p
 
@@ -60,8 +77,12 @@ class Collector:
         while not self._stop.is_set():
             data, ts = inlet.pull_chunk(timeout=0.1, max_samples=4096)
             if len(ts):
-                out.append((np.array(data, copy=True) if not isinstance(data, list) else
-                            [list(x) for x in data], np.array(ts, copy=True)))
+                out.append(
+                    (
+                        np.array(data, copy=True) if not isinstance(data, list) else [list(x) for x in data],
+                        np.array(ts, copy=True),
+                    )
+                )
 
     def stop(self) -> None:
         time.sleep(0.5)
@@ -76,9 +97,12 @@ def _collect(stream: LslInletStream, seconds: float) -> dict[str, np.ndarray]:
     while time.monotonic() < end:
         bs += stream.read()
         time.sleep(0.05)
-    return {"values": np.concatenate([b.values for b in bs]), "stamp": np.concatenate([b.stamp for b in bs]),
-            "host": np.concatenate([b.host_time for b in bs]),
-            "segment": np.concatenate([np.full(len(b), b.segment) for b in bs])}
+    return {
+        "values": np.concatenate([b.values for b in bs]),
+        "stamp": np.concatenate([b.stamp for b in bs]),
+        "host": np.concatenate([b.host_time for b in bs]),
+        "segment": np.concatenate([np.full(len(b), b.segment) for b in bs]),
+    }
 
 
 @pytest.mark.slow
@@ -98,11 +122,13 @@ def test_foreign_clock_mapped_within_half_ms_and_drift_found():
     err = t - d["values"][:, 0]
     floor = float(np.min(d["host"] - d["values"][:, 0]))  # the quickest delivery seen: invisible to any fit
     rms = float(np.sqrt(np.mean((err - floor) ** 2)) * 1e3)
-    print(f"LSL mapping {rms:.3f} ms RMS over {len(err)} samples beyond the {floor * 1e3:.3f} ms delivery floor, "
-          f"fit {fits}")
+    print(
+        f"LSL mapping {rms:.3f} ms RMS over {len(err)} samples beyond the {floor * 1e3:.3f} ms delivery floor, "
+        f"fit {fits}"
+    )
     assert len(err) > 20 * 250 * 0.6
     assert rms <= 0.5, rms
-    assert float(np.sqrt(np.mean(err ** 2))) <= 1e-3, err
+    assert float(np.sqrt(np.mean(err**2))) <= 1e-3, err
     assert abs(fits["0"]["drift_ppm"] - 50) < 15, fits
     true = d["values"][:, 0]
     # unmapped: the device's own clock (plus LSL's time correction, tens of µs on one host)
@@ -129,11 +155,27 @@ def test_extra_stream_survives_a_crash_and_recovery(tmp_path):
 
     rng = np.random.default_rng(1)
     path = tmp_path / "episode_0001.h5.partial"
-    w = EpisodeWriter(path, EpisodeMeta(1), EncoderLayout(2, ("a", "b"), 1000.0), [],
-                      extra=[ExtraLayout("lsl:EMG", 2, ["x", "y"], 250.0, "lsl", "EMG")])
+    w = EpisodeWriter(
+        path,
+        EpisodeMeta(1),
+        EncoderLayout(2, ("a", "b"), 1000.0),
+        [],
+        extra=[ExtraLayout("lsl:EMG", 2, ["x", "y"], 250.0, "lsl", "EMG")],
+    )
     t = 100.0 + np.arange(0, 8, 1e-3)
-    w.append_encoder([EncoderBatch(np.arange(len(t)), (t * 1e6).astype(np.int64), t + 1e-3, t,
-                                   np.zeros((len(t), 2), np.int32), np.c_[np.sin(t), np.cos(t)], 0)])
+    w.append_encoder(
+        [
+            EncoderBatch(
+                np.arange(len(t)),
+                (t * 1e6).astype(np.int64),
+                t + 1e-3,
+                t,
+                np.zeros((len(t), 2), np.int32),
+                np.c_[np.sin(t), np.cos(t)],
+                0,
+            )
+        ]
+    )
     true = 100.0 + np.arange(0, 8, 1 / 250)
     stamp = 0.37 + true * (1 + 50e-6)
     arrival = true + 1e-3 + rng.exponential(1e-3, len(true))

@@ -14,12 +14,15 @@ from firmware_bridge.tactile.decoder import FsrDecoder, XHandTactileDecoder, mak
 def decode(decoder, data: bytes, step: int = 97):
     blocks = []
     for i in range(0, len(data), step):
-        blocks += decoder.feed(data[i:i + step]).blocks
+        blocks += decoder.feed(data[i : i + step]).blocks
     blocks += decoder.flush().blocks
     if not blocks:
         return np.empty((0, decoder.channels), np.int32), np.empty(0, np.int64), np.empty(0, np.int64)
-    return (np.concatenate([b.values for b in blocks]), np.concatenate([b.device_time_us for b in blocks]),
-            np.concatenate([b.stream_end for b in blocks]))
+    return (
+        np.concatenate([b.values for b in blocks]),
+        np.concatenate([b.device_time_us for b in blocks]),
+        np.concatenate([b.stream_end for b in blocks]),
+    )
 
 
 def fsr_signals(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -43,6 +46,7 @@ def xhand_signals(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ------------------------------------------------------------------------------------------ golden vectors
+
 
 def test_golden_vector_file_matches_the_struct_builder():
     assert vectors.load_vectors() == vectors.build_vectors()
@@ -76,10 +80,12 @@ def test_xhand_maps_in_newtons():
     maps = xhand.maps_newtons(values)
     assert maps.shape == (1, 3, 10, 12)
     assert maps[0, 1, 0, 1] == pytest.approx((1000 + 37) / 100) and maps[0, 2, 9, 11] == pytest.approx(
-        (2000 + 37 * 119) / 100)
+        (2000 + 37 * 119) / 100
+    )
 
 
 # ------------------------------------------------------------------------------------------ streams
+
 
 def test_fsr_exact_values_any_read_size_and_ms_wraps():
     n = 3000
@@ -89,7 +95,7 @@ def test_fsr_exact_values_any_read_size_and_ms_wraps():
     for step in (1, 59, 61, 4096, len(data)):
         m = 300 if step == 1 else n  # byte by byte: a shorter stream
         d = FsrDecoder()
-        values, times, _ = decode(d, data[:m * fsr.FRAME_SIZE], step)
+        values, times, _ = decode(d, data[: m * fsr.FRAME_SIZE], step)
         assert np.array_equal(values, np.concatenate([adc, f], axis=1)[:m])
         assert np.array_equal(times, ms[:m] * 1000)
         assert d.stats.crc_errors == 0 and d.stats.frames == m
@@ -103,7 +109,7 @@ def test_xhand_exact_values_any_read_size():
     for step in (1, 727, 729, 100_000):
         m = 40 if step == 1 else n
         d = XHandTactileDecoder()
-        values, times, _ = decode(d, data[:m * xhand.FRAME_SIZE], step)
+        values, times, _ = decode(d, data[: m * xhand.FRAME_SIZE], step)
         assert np.array_equal(values[:, :3], res[:m]) and np.array_equal(values[:, 3:], maps.reshape(n, -1)[:m])
         assert np.array_equal(times, ts[:m] * 1000)
         assert d.stats.crc_errors == 0
@@ -120,7 +126,7 @@ def test_resync_after_garbage_and_mid_frame_start(kind):
         data, size = xhand.encode_frames(res, maps, np.arange(n) * 10), 728
         truth = np.concatenate([res, maps.reshape(n, -1)], 1)
     garbage = bytes(np.random.default_rng(1).integers(0, 256, 301, dtype=np.uint8))
-    stream = data[7:20 * size] + garbage + data[20 * size:]
+    stream = data[7 : 20 * size] + garbage + data[20 * size :]
     d = make_tactile_decoder(kind)
     values, _, _ = decode(d, stream, 113)
     # frame 19 is intact, but bytes were inserted after it: nothing after it is in step, so it cannot be
@@ -141,7 +147,7 @@ def test_xhand_taxels_that_spell_the_header_do_not_start_a_frame():
     maps[:, 0, 0, :] = 0xAA55  # every taxel's bytes read 55 AA (implausible force, valid bytes)
     res[:, 0], res[:, 1] = 0x55, -0x56  # fx, fy bytes read 55 AA too
     data = xhand.encode_frames(res, maps, np.arange(40) * 10)
-    values, _, _ = decode(XHandTactileDecoder(), data[100:] , 300)
+    values, _, _ = decode(XHandTactileDecoder(), data[100:], 300)
     assert np.array_equal(values[:, 3:], maps.reshape(40, -1)[1:])
 
 
@@ -161,6 +167,7 @@ def test_unknown_tactile_protocol():
 
 
 # ------------------------------------------------------------------------------------------ corruption
+
 
 def corrupt(data: bytes, rate: float, seed: int) -> tuple[bytes, np.ndarray]:
     """Each byte replaced, with probability `rate`, by a different random byte; returns the changed offsets."""
@@ -246,9 +253,11 @@ def test_fuzz_random_bytes_yield_nothing(data):
 
 @pytest.mark.slow  # ~20-30 s of hypothesis examples
 @FUZZ
-@given(noise=st.lists(st.tuples(st.integers(0, 30 * 60), st.binary(min_size=1, max_size=40)), max_size=6),
-       flips=st.lists(st.tuples(st.integers(0, 29), st.integers(0, 53), st.integers(1, 255)), max_size=6),
-       step=st.integers(1, 700))
+@given(
+    noise=st.lists(st.tuples(st.integers(0, 30 * 60), st.binary(min_size=1, max_size=40)), max_size=6),
+    flips=st.lists(st.tuples(st.integers(0, 29), st.integers(0, 53), st.integers(1, 255)), max_size=6),
+    step=st.integers(1, 700),
+)
 def test_fuzz_fsr_never_invents_or_repeats_a_frame(noise, flips, step):
     # Damage in two ADJACENT frames is the format's floor, not tested here: the same bit 16-23 of an ADC word
     # flipped in two neighbouring frames is invisible to the 16-bit sum and looks like a real two-frame step to
@@ -268,9 +277,11 @@ def test_fuzz_fsr_never_invents_or_repeats_a_frame(noise, flips, step):
 
 
 @pytest.mark.slow  # ~20-30 s of hypothesis examples
-@given(noise=st.lists(st.tuples(st.integers(0, 8 * 728), st.binary(min_size=1, max_size=60)), max_size=6),
-       flips=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 727), st.integers(1, 255)), max_size=4),
-       step=st.integers(50, 3000))
+@given(
+    noise=st.lists(st.tuples(st.integers(0, 8 * 728), st.binary(min_size=1, max_size=60)), max_size=6),
+    flips=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 727), st.integers(1, 255)), max_size=4),
+    step=st.integers(50, 3000),
+)
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_fuzz_xhand_never_invents_or_repeats_a_frame(noise, flips, step):
     res, maps = xhand_signals(8, 4)

@@ -30,8 +30,12 @@ def _path(n: int = 400) -> tuple[np.ndarray, np.ndarray]:
 def _image(widget: QtWidgets.QWidget) -> np.ndarray:
     img = widget.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB888)
     w, h = img.width(), img.height()
-    return np.frombuffer(img.constBits(), np.uint8, img.bytesPerLine() * h).reshape(h, -1)[:, :w * 3] \
-        .reshape(h, w, 3).astype(int)
+    return (
+        np.frombuffer(img.constBits(), np.uint8, img.bytesPerLine() * h)
+        .reshape(h, -1)[:, : w * 3]
+        .reshape(h, w, 3)
+        .astype(int)
+    )
 
 
 def _is_line(px: np.ndarray) -> np.ndarray:
@@ -97,7 +101,7 @@ def test_screenshot_has_the_line_where_projected_and_nothing_across_the_gap(qtbo
 
     def near(p: np.ndarray, r: int = 2) -> bool:
         x, y = int(round(p[0])), int(round(p[1]))
-        return bool(line[max(y - r, 0):y + r + 1, max(x - r, 0):x + r + 1].any())
+        return bool(line[max(y - r, 0) : y + r + 1, max(x - r, 0) : x + r + 1].any())
 
     for seg in v.projected("sim"):
         hits = [near(p) for p in seg[2:-2]]
@@ -124,8 +128,8 @@ def test_current_pose_triad_follows_the_quaternion(qtbot):
     length = 0.15 * v.view.radius * 0.5 * min(v.width(), v.height()) / v.view.radius
     red = (img[..., 0] > 180) & (img[..., 1] < 90) & (img[..., 2] < 90)
     x, y = int(round(c[0])), int(round(c[1]))
-    above = red[int(y - length):y - 6, x - 2:x + 3].sum()
-    right = red[y - 2:y + 3, x + 6:int(x + length)].sum()
+    above = red[int(y - length) : y - 6, x - 2 : x + 3].sum()
+    right = red[y - 2 : y + 3, x + 6 : int(x + length)].sum()
     assert above > 10 and right < 3, (above, right)
 
 
@@ -136,19 +140,30 @@ def test_orbit_zoom_and_repaint_rate(qtbot, capsys):
     before = v.project(pos[:3])
     az, el = v.view.azimuth, v.view.elevation
     centre = QtCore.QPointF(200, 200)
-    for typ, p, buttons in ((QtCore.QEvent.Type.MouseButtonPress, centre, QtCore.Qt.MouseButton.LeftButton),
-                            (QtCore.QEvent.Type.MouseMove, centre + QtCore.QPointF(40, 20), QtCore.Qt.MouseButton.LeftButton),
-                            (QtCore.QEvent.Type.MouseButtonRelease, centre + QtCore.QPointF(40, 20),
-                             QtCore.Qt.MouseButton.NoButton)):
-        ev = QtGui.QMouseEvent(typ, p, p, QtCore.Qt.MouseButton.LeftButton, buttons, QtCore.Qt.KeyboardModifier.NoModifier)
+    for typ, p, buttons in (
+        (QtCore.QEvent.Type.MouseButtonPress, centre, QtCore.Qt.MouseButton.LeftButton),
+        (QtCore.QEvent.Type.MouseMove, centre + QtCore.QPointF(40, 20), QtCore.Qt.MouseButton.LeftButton),
+        (QtCore.QEvent.Type.MouseButtonRelease, centre + QtCore.QPointF(40, 20), QtCore.Qt.MouseButton.NoButton),
+    ):
+        ev = QtGui.QMouseEvent(
+            typ, p, p, QtCore.Qt.MouseButton.LeftButton, buttons, QtCore.Qt.KeyboardModifier.NoModifier
+        )
         QtWidgets.QApplication.sendEvent(v, ev)
     assert v.view.azimuth == pytest.approx(az - 20) and v.view.elevation == pytest.approx(el + 10)
     assert not np.allclose(v.project(pos[:3]), before)
     d0 = np.linalg.norm(np.diff(v.project(pos[[0, -1]]), axis=0))
-    wheel = QtGui.QWheelEvent(centre, centre, QtCore.QPoint(0, 0), QtCore.QPoint(0, 240), QtCore.Qt.MouseButton.NoButton,
-                              QtCore.Qt.KeyboardModifier.NoModifier, QtCore.Qt.ScrollPhase.NoScrollPhase, False)
+    wheel = QtGui.QWheelEvent(
+        centre,
+        centre,
+        QtCore.QPoint(0, 0),
+        QtCore.QPoint(0, 240),
+        QtCore.Qt.MouseButton.NoButton,
+        QtCore.Qt.KeyboardModifier.NoModifier,
+        QtCore.Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
     QtWidgets.QApplication.sendEvent(v, wheel)
-    assert v.view.zoom == pytest.approx(1.15 ** 2)
+    assert v.view.zoom == pytest.approx(1.15**2)
     assert np.linalg.norm(np.diff(v.project(pos[[0, -1]]), axis=0)) > 1.25 * d0  # perspective: about ×1.32
     # fed at ~200 Hz for a second, it paints at most ~30 times
     qtbot.wait(100)
@@ -179,17 +194,18 @@ def _batch(t: np.ndarray, lost: np.ndarray) -> PoseBatch:
     pos = np.column_stack([t, 2 * t, 3 * t])
     quat = np.tile([0.0, 0.0, 0.0, 1.0], (n, 1))
     pos[lost], quat[lost] = np.nan, np.nan
-    return PoseBatch({"host_time": t, "position": pos, "orientation": quat,
-                      "state": np.where(lost, LOST, TRACKING).astype(np.uint8)})
+    return PoseBatch(
+        {"host_time": t, "position": pos, "orientation": quat, "state": np.where(lost, LOST, TRACKING).astype(np.uint8)}
+    )
 
 
 def test_decimator_bounds_the_rate_and_keeps_every_loss():
     t = 100 + np.arange(5000) * 0.001  # 1 kHz for 5 s
     lost = np.zeros(5000, bool)
     for a in (1000, 2503, 4001):
-        lost[a:a + 4] = True  # 4 ms losses: shorter than the 10 ms grid
+        lost[a : a + 4] = True  # 4 ms losses: shorter than the 10 ms grid
     d = PoseDecimator()
-    rows = np.concatenate([d.rows([_batch(t[k:k + 37], lost[k:k + 37])]) for k in range(0, 5000, 37)])
+    rows = np.concatenate([d.rows([_batch(t[k : k + 37], lost[k : k + 37])]) for k in range(0, 5000, 37)])
     assert rows.shape[1] == POSE_COLS
     assert len(rows) <= 5 * 100 + 2 * 3 + 1  # 100 poses/s plus the state changes
     assert len(rows) >= 5 * 100 - 2
@@ -203,8 +219,9 @@ def test_decimator_bounds_the_rate_and_keeps_every_loss():
 
 
 def test_live_buffer_pose_rings():
-    w = LiveWriter(LiveLayout(exo=2, robot=0, rows=64, cameras=1, camera_bytes=100, status_bytes=100, poses=2,
-                              pose_rows=256))
+    w = LiveWriter(
+        LiveLayout(exo=2, robot=0, rows=64, cameras=1, camera_bytes=100, status_bytes=100, poses=2, pose_rows=256)
+    )
     try:
         r = LiveReader(w.name, untrack=False)
         a = np.arange(10 * POSE_COLS, dtype=float).reshape(10, POSE_COLS)
@@ -216,7 +233,7 @@ def test_live_buffer_pose_rings():
         big = np.arange(1000 * POSE_COLS, dtype=float).reshape(1000, POSE_COLS)
         w.append_poses(1, big)
         got, head = r.poses_since(1, head)
-        assert head == 1010 and np.array_equal(got, big[-(256 - 64):])  # lapped: the newest kept
+        assert head == 1010 and np.array_equal(got, big[-(256 - 64) :])  # lapped: the newest kept
         r.close()
     finally:
         w.close()

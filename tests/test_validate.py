@@ -9,8 +9,19 @@ import pytest
 
 from dexumi.validate import ValidateConfig, validate_file, validate_paths
 from dexumi.validate.jpeg import structure_ok
-from test_validate_util import (copy, corrupt_jpeg, dropped_frames, gap, garble_jpeg, modify, nan_action, outside_limits, recorded,
-                                reverse_timestamp, run)
+from test_validate_util import (
+    copy,
+    corrupt_jpeg,
+    dropped_frames,
+    gap,
+    garble_jpeg,
+    modify,
+    nan_action,
+    outside_limits,
+    recorded,
+    reverse_timestamp,
+    run,
+)
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +63,17 @@ def test_clean_episodes_pass(folder, tmp_path):
     assert pngs == sorted(f"episode_000{n}_{k}.png" for n in (1, 2) for k in ("rates", "residuals", "joints"))
 
 
-@pytest.mark.parametrize("defect, check", [
-    (reverse_timestamp, "timestamps"), (gap, "gaps"), (corrupt_jpeg, "images"), (garble_jpeg, "images"),
-    (nan_action, "finite"), (outside_limits, "joint_limits")])
+@pytest.mark.parametrize(
+    "defect, check",
+    [
+        (reverse_timestamp, "timestamps"),
+        (gap, "gaps"),
+        (corrupt_jpeg, "images"),
+        (garble_jpeg, "images"),
+        (nan_action, "finite"),
+        (outside_limits, "joint_limits"),
+    ],
+)
 def test_injected_defect_is_flagged(folder, tmp_path, defect, check):
     bad = modify(copy(folder / "episode_0001.h5", tmp_path / "episode_0001.h5"), defect)
     r = validate_file(bad)

@@ -27,12 +27,12 @@ def damaged(good: np.ndarray, rng: np.random.Generator, kind: int) -> np.ndarray
         for _ in range(int(rng.integers(1, 20))):
             b[rng.integers(0, len(b))] = rng.integers(0, 256)
     elif kind == 1:  # truncated, EOI put back
-        b = np.concatenate([b[:rng.integers(2, len(b))], [0xFF, 0xD9]]).astype(np.uint8)
+        b = np.concatenate([b[: rng.integers(2, len(b))], [0xFF, 0xD9]]).astype(np.uint8)
     elif kind == 2:  # one header byte
         b[rng.integers(2, 700)] = rng.integers(0, 256)
     else:  # a marker inside the scan data
         i = int(rng.integers(700, len(b) - 2))
-        b[i:i + 2] = [0xFF, rng.integers(0, 256)]
+        b[i : i + 2] = [0xFF, rng.integers(0, 256)]
     return b
 
 
@@ -54,8 +54,10 @@ def test_fuzzed_frames_same_verdict_as_full_decode():
 
 def test_clean_stream_decodes_once_wrong_size_still_fails():
     rng = np.random.default_rng(3)
-    frames = [np.frombuffer(cv2.imencode(".jpg", rng.integers(0, 255, (480, 640, 3), dtype=np.uint8))[1].tobytes(),
-                            np.uint8) for _ in range(20)]
+    frames = [
+        np.frombuffer(cv2.imencode(".jpg", rng.integers(0, 255, (480, 640, 3), dtype=np.uint8))[1].tobytes(), np.uint8)
+        for _ in range(20)
+    ]
     checker = DecodeChecker(FLAG, WANT)
     assert all(checker.ok(b) for b in frames)
     assert checker.decoded == 1

@@ -29,8 +29,9 @@ def recorded(tmp_path_factory, episodes: int = 2, duration: float = 3.0) -> Path
         # three times, until no frame was lost.
         for _attempt in range(3):
             shutil.rmtree(base, ignore_errors=True)
-            p = run("record", "--headless", "--sim", "--out", base / "out", "--episodes", episodes,
-                    "--duration", duration)
+            p = run(
+                "record", "--headless", "--sim", "--out", base / "out", "--episodes", episodes, "--duration", duration
+            )
             assert p.returncode == 0, p.stderr[-400:]
             if not any(dropped_frames(f) for f in (base / "out").glob("episode_*.h5")):
                 break
@@ -49,9 +50,29 @@ def recorded_touch(tmp_path_factory, duration: float = 3.0) -> Path:
     if not done.exists():
         shutil.rmtree(base, ignore_errors=True)
         env = dict(os.environ, DEXUMI_SIM_CAMERA="flat", QT_QPA_PLATFORM="offscreen")
-        p = subprocess.run([*DEXUMI, "record", "--headless", "--sim", "--out", str(base / "out"), "--episodes", "1",
-                            "--duration", str(duration), "--sim-devices", "exo_right,tactile_right:fsr",
-                            "--sim-tactile-rate", "500"], capture_output=True, text=True, timeout=240, cwd=REPO, env=env)
+        p = subprocess.run(
+            [
+                *DEXUMI,
+                "record",
+                "--headless",
+                "--sim",
+                "--out",
+                str(base / "out"),
+                "--episodes",
+                "1",
+                "--duration",
+                str(duration),
+                "--sim-devices",
+                "exo_right,tactile_right:fsr",
+                "--sim-tactile-rate",
+                "500",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            cwd=REPO,
+            env=env,
+        )
         assert p.returncode == 0, p.stderr[-2000:]
         done.write_text("ok")
     return base / "out" / "episode_0001.h5"
@@ -89,7 +110,7 @@ def reverse_timestamp(f: h5py.File) -> None:
 
 def gap(f: h5py.File) -> None:
     def shift(x: np.ndarray) -> None:
-        x[len(x) // 2:] += 1.0
+        x[len(x) // 2 :] += 1.0
 
     set_rows(f["timestamps"], shift)
     set_rows(f["raw/cameras/wrist0/grab_time"], shift)
@@ -106,7 +127,7 @@ def garble_jpeg(f: h5py.File) -> None:
     buf = ds[7].copy()
     rng = np.random.default_rng(1)
     mid = len(buf) // 2
-    buf[mid:mid + 64] = rng.integers(0, 256, 64, dtype=np.uint8)
+    buf[mid : mid + 64] = rng.integers(0, 256, 64, dtype=np.uint8)
     buf[mid + 10] = 0xFF
     buf[mid + 11] = 0x3C
     ds[7] = buf

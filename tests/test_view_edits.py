@@ -45,15 +45,24 @@ def _expected(path, i0, i1, fps=FPS):
 def _export(src, out):
     s = export_paths([src], ExportOptions("robomimic", out, progress=False, image_size=(32, 24)))
     with h5py.File(out / "data.hdf5" if (out / "data.hdf5").exists() else next(out.glob("*.hdf5")), "r") as f:
-        demos = [{k: f[f"data/demo_{i}/{k}"][()] for k in ("states", "actions_raw", "timestamps")}
-                 for i in range(len(f["data"]))]
+        demos = [
+            {k: f[f"data/demo_{i}/{k}"][()] for k in ("states", "actions_raw", "timestamps")}
+            for i in range(len(f["data"]))
+        ]
     return s, demos
 
 
 def _raw(path):
     with h5py.File(path, "r") as f:
-        return {k: f[name][()] for k, name in (("timestamps", S.TIMESTAMPS), ("qpos", S.QPOS), ("action", S.ACTION),
-                                                ("exo_joints", S.EXO_JOINTS))}
+        return {
+            k: f[name][()]
+            for k, name in (
+                ("timestamps", S.TIMESTAMPS),
+                ("qpos", S.QPOS),
+                ("action", S.ACTION),
+                ("exo_joints", S.EXO_JOINTS),
+            )
+        }
 
 
 def test_trim_reader_export_dataset_and_undo(episode, tmp_path):
@@ -127,7 +136,7 @@ def test_split_gives_parts_that_concatenate(episode, tmp_path):
     _, full = _export(episode, tmp_path / "full")
     K0 = len(demos[0]["states"])
     np.testing.assert_array_equal(demos[0]["states"], full[0]["states"][:K0])
-    np.testing.assert_array_equal(demos[0]["actions_raw"][:-1], full[0]["actions_raw"][:K0 - 1])
+    np.testing.assert_array_equal(demos[0]["actions_raw"][:-1], full[0]["actions_raw"][: K0 - 1])
     K1, qg1, _, _ = _expected(episode, k, n)
     assert len(demos[1]["states"]) == K1
     np.testing.assert_allclose(demos[1]["states"], qg1, atol=1e-5)
@@ -142,7 +151,7 @@ def test_trim_keeping_nothing_is_skipped(episode, tmp_path):
         export_paths([episode], ExportOptions("robomimic", tmp_path / "x", progress=False))
 
 
-TIMELINE_SCRIPT = r'''
+TIMELINE_SCRIPT = r"""
 import json, os, sys
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6 import QtWidgets
@@ -156,7 +165,7 @@ w.set_frame(int(sys.argv[2])); out["label_kept"] = w.timeline.label.text()
 w.close()
 print(json.dumps(out), flush=True)
 os._exit(0)  # PySide6 can crash tearing down pyqtgraph items at interpreter exit
-'''
+"""
 
 
 def test_replay_timeline_shows_trimmed_range(episode):
@@ -179,8 +188,13 @@ def test_replay_timeline_shows_trimmed_range(episode):
         assert d.trimmed_at(0) and d.trimmed_at(i0 - 1) and not d.trimmed_at(i0) and d.trimmed_at(i1)
     finally:
         d.close()
-    p = subprocess.run([sys.executable, "-c", TIMELINE_SCRIPT, str(episode), str(i0)], capture_output=True,
-                       text=True, timeout=120, cwd=REPO)
+    p = subprocess.run(
+        [sys.executable, "-c", TIMELINE_SCRIPT, str(episode), str(i0)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert p.returncode == 0, p.stderr[-800:]
     r = json.loads(p.stdout.strip().splitlines()[-1])
     assert r["count"] == n

@@ -58,8 +58,9 @@ def _cal(world, cam: str, T: np.ndarray | None = None):
     from dexumi.visual.mount import CameraCalibration, CameraMount, Intrinsics
 
     spec = world.camera_spec(cam)
-    return CameraCalibration(cam, Intrinsics.from_spec(spec),
-                             CameraMount.from_matrix(spec.T_wrist_cam() if T is None else T))
+    return CameraCalibration(
+        cam, Intrinsics.from_spec(spec), CameraMount.from_matrix(spec.T_wrist_cam() if T is None else T)
+    )
 
 
 @pytest.mark.parametrize("cam", ["wrist0", "wrist1"])
@@ -108,8 +109,13 @@ def test_robot_overlay_matches_the_rig_filming_the_robot(worlds, cam):
     from dexumi.visual.bridge import VisualBridge
 
     human, robot = worlds
-    b = VisualBridge({cam: _cal(human, cam)}, "inspire_exo", "inspire_like", [j.name for j in human.actuated],
-                     list(robot.robot.robot_joint_names))
+    b = VisualBridge(
+        {cam: _cal(human, cam)},
+        "inspire_exo",
+        "inspire_like",
+        [j.name for j in human.actuated],
+        list(robot.robot.robot_joint_names),
+    )
     rh, rr = human.renderer(cam, noise=2.0, seed=1), robot.renderer(cam, noise=2.0, seed=2)
     for k, t in enumerate(TIMES):
         human.set_time(t)
@@ -117,18 +123,19 @@ def test_robot_overlay_matches_the_rig_filming_the_robot(worlds, cam):
         q = robot.robot_joints()
         raw, truth, seg = rh.bgr(k), rr.bgr(k), rr.segmentation()
         wearer = np.isin(rh.segmentation(), (1, 2, 7))
-        out = b.variants(cam, raw, human.exo_angles(), [q[n] for n in b.robot_names],
-                         ["raw", "exo-masked", "robot-overlay"])
+        out = b.variants(
+            cam, raw, human.exo_angles(), [q[n] for n in b.robot_names], ["raw", "exo-masked", "robot-overlay"]
+        )
         hand = seg == 9
         assert hand.mean() > 0.05
         err = out["robot-overlay"].astype(np.float64)[hand] - truth.astype(np.float64)[hand]
-        psnr = 10 * np.log10(255.0 ** 2 / np.mean(err ** 2))
+        psnr = 10 * np.log10(255.0**2 / np.mean(err**2))
         assert psnr >= 30.0, psnr
         _, _, mask = b._views[cam].robot.render()
         assert iou(mask, hand) >= 0.95
         # the raw image there is the human hand: far from the truth (so the PSNR measure discriminates)
         raw_err = raw.astype(np.float64)[hand] - truth.astype(np.float64)[hand]
-        assert 10 * np.log10(255.0 ** 2 / np.mean(raw_err ** 2)) < 25.0
+        assert 10 * np.log10(255.0**2 / np.mean(raw_err**2)) < 25.0
         # exo-masked: where the wearer was and the robot is not, the fill is much nearer the scene behind (the
         # robot world shows it there) than the raw image of the hand and exoskeleton is
         behind = wearer & ~hand
@@ -143,8 +150,14 @@ def test_robot_overlay_matches_the_rig_filming_the_robot(worlds, cam):
 
 def _dexumi(*args, cwd=None, timeout=240):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "apps.cli.main", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd or ROOT, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "apps.cli.main", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd or ROOT,
+        env=env,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -188,9 +201,13 @@ def test_render_cli_writes_beside_and_export_picks_it(episode, tmp_path):
         d.ep.close()
     r = _dexumi("export", episode, "--to", "robomimic", "--out", tmp_path / "ds", "--visual", "robot-overlay")
     assert r.returncode == 0, r.stderr
-    with h5py.File(tmp_path / "ds" / "dataset.hdf5") if (tmp_path / "ds" / "dataset.hdf5").exists() else \
-            h5py.File(next((tmp_path / "ds").rglob("*.hdf5"))) as f, derived.open_derived(episode, "visual") as v, \
-            Episode.open(episode) as ep:
+    with (
+        h5py.File(tmp_path / "ds" / "dataset.hdf5")
+        if (tmp_path / "ds" / "dataset.hdf5").exists()
+        else h5py.File(next((tmp_path / "ds").rglob("*.hdf5"))) as f,
+        derived.open_derived(episode, "visual") as v,
+        Episode.open(episode) as ep,
+    ):
         demo = f["data"][sorted(f["data"].keys())[0]]
         img = demo["obs"][sorted(k for k in demo["obs"].keys() if "wrist0" in k)[0]][3]
         j = int(ep.image_indices("wrist0")[3])
@@ -205,11 +222,13 @@ def test_bad_inputs_are_one_line(tmp_path, episode, capsys):
     from dexumi.visual.simepisode import write_sim_episode
 
     bare = write_sim_episode(tmp_path / "episode_0002.h5.partial", 0.4, (96, 96), fps=10, mounts=None)
-    for args, words in [((bare,), "no calibrated mount"),
-                        ((episode, "--robot", LEAP, "--force"), "mesh"),
-                        ((episode, "--robot", tmp_path / "none.urdf", "--force"), "not found"),
-                        ((episode, "--exo", "xhand_exo", "--force"), "not joints of"),
-                        ((tmp_path / "missing.h5",), "no such file")]:
+    for args, words in [
+        ((bare,), "no calibrated mount"),
+        ((episode, "--robot", LEAP, "--force"), "mesh"),
+        ((episode, "--robot", tmp_path / "none.urdf", "--force"), "not found"),
+        ((episode, "--exo", "xhand_exo", "--force"), "not joints of"),
+        ((tmp_path / "missing.h5",), "no such file"),
+    ]:
         if "--robot" in args and args[2] == LEAP and not LEAP.exists():
             continue
         capsys.readouterr()
@@ -226,8 +245,10 @@ def test_urdf_without_visual_geometry(tmp_path):
     from dexumi.visual.urdf_mjcf import hand_bodies
 
     p = tmp_path / "bare.urdf"
-    p.write_text('<robot name="bare"><link name="base"/><link name="a"/><joint name="j" type="revolute">'
-                 '<parent link="base"/><child link="a"/><axis xyz="0 0 1"/></joint></robot>')
+    p.write_text(
+        '<robot name="bare"><link name="base"/><link name="a"/><joint name="j" type="revolute">'
+        '<parent link="base"/><child link="a"/><axis xyz="0 0 1"/></joint></robot>'
+    )
     with pytest.raises(DexumiError, match="no visual geometry") as e:
         hand_bodies(p, "robot:")
     assert "\n" not in str(e.value)
@@ -252,9 +273,15 @@ def test_learned_plugins_behind_the_same_interface(worlds):
 
     assert isinstance(Telea(), Inpainter) and isinstance(Grow(), Segmenter)
     human, robot = worlds
-    b = VisualBridge({"wrist0": _cal(human, "wrist0")}, "inspire_exo", "inspire_like",
-                     [j.name for j in human.actuated], list(robot.robot.robot_joint_names),
-                     segmenter=Grow(), inpainter=Telea())
+    b = VisualBridge(
+        {"wrist0": _cal(human, "wrist0")},
+        "inspire_exo",
+        "inspire_like",
+        [j.name for j in human.actuated],
+        list(robot.robot.robot_joint_names),
+        segmenter=Grow(),
+        inpainter=Telea(),
+    )
     r = human.renderer("wrist0", noise=0)
     human.set_time(4.0)
     out = b.frame("wrist0", r.bgr(0), human.exo_angles(), np.zeros(6), "exo-masked")

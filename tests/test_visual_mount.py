@@ -12,8 +12,12 @@ from dexumi.visual.mount import CameraMount, pose_error
 
 
 def _doc(mounts=None):
-    doc = {"format": "dexumi-profile", "version": 1, "id": "p1",
-           "encoder": {"channels": [{"name": "a", "zero_rad": 0.0, "sign": 1, "scale_rad_per_count": 1e-4}]}}
+    doc = {
+        "format": "dexumi-profile",
+        "version": 1,
+        "id": "p1",
+        "encoder": {"channels": [{"name": "a", "zero_rad": 0.0, "sign": 1, "scale_rad_per_count": 1e-4}]},
+    }
     if mounts is not None:
         doc["camera_mounts"] = mounts
     return doc
@@ -33,12 +37,15 @@ def test_profile_section_round_trip(tmp_path):
     assert load_profile(p).to_dict()["camera_mounts"]["version"] == 1
 
 
-@pytest.mark.parametrize("section, words", [
-    ({"version": 9, "wrist0": {}}, "newer"),
-    ({"wrist0": {"xyz_m": [0, 0]}}, "camera_mounts.wrist0.rotvec_rad"),
-    ({"wrist0": {"xyz_m": [0, 0, "x"], "rotvec_rad": [0, 0, 0]}}, "camera_mounts.wrist0.xyz_m"),
-    ({"wrist0": {"xyz_m": [0, 0, 0], "rotvec_rad": [0, 0, 0], "residual_px": -1}}, "residual_px"),
-])
+@pytest.mark.parametrize(
+    "section, words",
+    [
+        ({"version": 9, "wrist0": {}}, "newer"),
+        ({"wrist0": {"xyz_m": [0, 0]}}, "camera_mounts.wrist0.rotvec_rad"),
+        ({"wrist0": {"xyz_m": [0, 0, "x"], "rotvec_rad": [0, 0, 0]}}, "camera_mounts.wrist0.xyz_m"),
+        ({"wrist0": {"xyz_m": [0, 0, 0], "rotvec_rad": [0, 0, 0], "residual_px": -1}}, "residual_px"),
+    ],
+)
 def test_bad_section_is_one_line(tmp_path, section, words):
     import yaml
 

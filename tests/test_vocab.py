@@ -17,8 +17,18 @@ from pathlib import Path
 import h5py
 import pytest
 
-from dexumi.vocab import (CheckLevel, EpisodeState, FrameEncoding, Outcome, Protocol, RecorderState, RetargetMode,
-                          SessionState, TactileProtocol, Vocabulary)
+from dexumi.vocab import (
+    CheckLevel,
+    EpisodeState,
+    FrameEncoding,
+    Outcome,
+    Protocol,
+    RecorderState,
+    RetargetMode,
+    SessionState,
+    TactileProtocol,
+    Vocabulary,
+)
 from tests.conftest import REPO
 
 PACKAGES = ("dexumi", "firmware_bridge", "calibration", "apps")
@@ -27,10 +37,19 @@ STATES: tuple[type[Vocabulary], ...] = (SessionState, RecorderState, EpisodeStat
 LEVELS: tuple[type[Vocabulary], ...] = (CheckLevel,)
 # a name (variable, attribute, subscript key or .get key) → the vocabularies it holds in this code base
 NAMES: dict[str, tuple[type[Vocabulary], ...]] = {
-    "protocol": PROTOCOLS, "protocol_name": PROTOCOLS,
-    "state": STATES, "prev": STATES, "A_STATE": STATES,
-    "level": LEVELS, "lv": LEVELS, "lvl": LEVELS, "lv_loss": LEVELS, "lv_jump": LEVELS, "worst": LEVELS,
-    "outcome": (Outcome,), "A_OUTCOME": (Outcome,),
+    "protocol": PROTOCOLS,
+    "protocol_name": PROTOCOLS,
+    "state": STATES,
+    "prev": STATES,
+    "A_STATE": STATES,
+    "level": LEVELS,
+    "lv": LEVELS,
+    "lvl": LEVELS,
+    "lv_loss": LEVELS,
+    "lv_jump": LEVELS,
+    "worst": LEVELS,
+    "outcome": (Outcome,),
+    "A_OUTCOME": (Outcome,),
     "encoding": (FrameEncoding,),
     "mode": (RetargetMode,),
 }
@@ -48,8 +67,11 @@ def _name(node: ast.expr) -> str | None:
         key = node.slice
         return key.value if isinstance(key, ast.Constant) and isinstance(key.value, str) else _name(key)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" and node.args:
-        return _name(node.args[0]) if not isinstance(node.args[0], ast.Constant) else \
-            (node.args[0].value if isinstance(node.args[0].value, str) else None)
+        return (
+            _name(node.args[0])
+            if not isinstance(node.args[0], ast.Constant)
+            else (node.args[0].value if isinstance(node.args[0].value, str) else None)
+        )
     return None
 
 
@@ -68,30 +90,42 @@ def bare_comparisons(source: str) -> list[tuple[int, str, str]]:
         if not isinstance(node, ast.Compare):
             continue
         operands = [node.left, *node.comparators]
-        hits = [v for a, b in zip(operands, operands[1:]) for name_side, const_side in ((a, b), (b, a))
-                for v in NAMES.get(_name(name_side) or "", ()) for text in _strings(const_side)
-                if text in {m.value for m in v}]
+        hits = [
+            v
+            for a, b in zip(operands, operands[1:])
+            for name_side, const_side in ((a, b), (b, a))
+            for v in NAMES.get(_name(name_side) or "", ())
+            for text in _strings(const_side)
+            if text in {m.value for m in v}
+        ]
         if hits:  # one finding per comparison, naming the vocabularies it matches
             found.append((node.lineno, ast.unparse(node), " or ".join(dict.fromkeys(v.__name__ for v in hits))))
     return found
 
 
 def _modules() -> list[Path]:
-    return sorted(p for pkg in PACKAGES for p in (REPO / pkg).rglob("*.py")
-                  if ".venv" not in p.parts and "build" not in p.parts)
+    return sorted(
+        p for pkg in PACKAGES for p in (REPO / pkg).rglob("*.py") if ".venv" not in p.parts and "build" not in p.parts
+    )
 
 
 def test_scan_flags_bare_strings_and_passes_members():
-    src = ('if self.state == "recording": pass\n'
-           'if protocol not in ("v1", "legacy"): pass\n'
-           'if f.attrs[S.A_STATE] in ("final", "recovered"): pass\n'
-           'if status.get("state") == "idle": pass\n'
-           'if c.level != "pass": pass\n'
-           'if self.state == RecorderState.RECORDING and e.status == "final" and spec.kind == "auto": pass\n'
-           'if h.get("state") == "lost": pass\n')
+    src = (
+        'if self.state == "recording": pass\n'
+        'if protocol not in ("v1", "legacy"): pass\n'
+        'if f.attrs[S.A_STATE] in ("final", "recovered"): pass\n'
+        'if status.get("state") == "idle": pass\n'
+        'if c.level != "pass": pass\n'
+        'if self.state == RecorderState.RECORDING and e.status == "final" and spec.kind == "auto": pass\n'
+        'if h.get("state") == "lost": pass\n'
+    )
     assert [(line, vocab) for line, _, vocab in bare_comparisons(src)] == [
-        (1, "SessionState or RecorderState or EpisodeState"), (2, "Protocol"), (3, "EpisodeState"),
-        (4, "SessionState or RecorderState"), (5, "CheckLevel")]
+        (1, "SessionState or RecorderState or EpisodeState"),
+        (2, "Protocol"),
+        (3, "EpisodeState"),
+        (4, "SessionState or RecorderState"),
+        (5, "CheckLevel"),
+    ]
 
 
 def test_no_bare_string_compares_against_a_vocabulary():
@@ -123,8 +157,10 @@ def test_members_reach_hdf5_and_yaml_as_plain_strings(tmp_path):
         assert (f.attrs["state"], f.attrs["outcome"]) == ("recovered", "failure")
     import yaml
 
-    assert yaml.safe_dump(_plain({"protocol": Protocol.V1, "list": [TactileProtocol.FSR]})) == \
-        "list:\n- fsr\nprotocol: v1\n"
+    assert (
+        yaml.safe_dump(_plain({"protocol": Protocol.V1, "list": [TactileProtocol.FSR]}))
+        == "list:\n- fsr\nprotocol: v1\n"
+    )
 
 
 def test_emit_parses_its_level_once():

@@ -67,9 +67,10 @@ def test_wizard_without_port_has_a_device_chooser_and_no_traceback(qtbot, tmp_pa
     from apps.wizard.window import CalibrationWizard
     from calibration.wizard_steps import RunOptions
 
-    w = CalibrationWizard(RunOptions(hold_s=0.5, sweep_s=0.4, move_s=0.2, wave_s=0.0, skip=("camera", "latency",
-                                                                                            "jointmap")),
-                          tmp_path / "p.yaml")
+    w = CalibrationWizard(
+        RunOptions(hold_s=0.5, sweep_s=0.4, move_s=0.2, wave_s=0.0, skip=("camera", "latency", "jointmap")),
+        tmp_path / "p.yaml",
+    )
     qtbot.addWidget(w)
     w.show()
     try:

@@ -23,8 +23,12 @@ from dexumi.types import CameraFrame, EncoderBatch
 def test_four_minutes_of_encoder_data_leave_memory_flat(tmp_path):
     channels, rate, tick = 16, 1000, 50
     path = tmp_path / "episode_0001.h5.partial"
-    w = EpisodeWriter(path, EpisodeMeta(number=1), EncoderLayout(channels, tuple(f"j{i}" for i in range(channels)),
-                                                              float(rate)), [CameraLayout("wrist0", 640, 480, fps=30)])
+    w = EpisodeWriter(
+        path,
+        EpisodeMeta(number=1),
+        EncoderLayout(channels, tuple(f"j{i}" for i in range(channels)), float(rate)),
+        [CameraLayout("wrist0", 640, 480, fps=30)],
+    )
     blob = b"\xff\xd8" + np.random.default_rng(0).integers(0, 255, 30_000, np.uint8).tobytes()  # a frame's bytes
     proc = psutil.Process()
     rss = []
@@ -33,8 +37,10 @@ def test_four_minutes_of_encoder_data_leave_memory_flat(tmp_path):
         idx = np.arange(k * tick, (k + 1) * tick)
         t = 100.0 + idx / rate
         w.append_encoder([EncoderBatch(idx, idx * 1000, t, t, raw + k, np.sin(t)[:, None] + raw, 0)])
-        frames = [CameraFrame("wrist0", 3 * k // 2 + j, t[0] + j / 30, blob, "jpeg", 640, 480)
-                  for j in range((3 * (k + 1)) // 2 - (3 * k) // 2)]  # 30 fps in 50 ms ticks
+        frames = [
+            CameraFrame("wrist0", 3 * k // 2 + j, t[0] + j / 30, blob, "jpeg", 640, 480)
+            for j in range((3 * (k + 1)) // 2 - (3 * k) // 2)
+        ]  # 30 fps in 50 ms ticks
         if frames:
             w.append_frames("wrist0", frames)
         w.maybe_flush()

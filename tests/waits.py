@@ -13,8 +13,9 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_until(predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.02,
-               message: str | Callable[[], str] = "") -> T:
+def wait_until(
+    predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.02, message: str | Callable[[], str] = ""
+) -> T:
     """Call `predicate` every `interval` s until it returns something truthy, and return that value.
 
     AssertionError after `timeout` s (`message`, or a callable giving it, says what was awaited)."""

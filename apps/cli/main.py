@@ -36,11 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _global_flags(p: argparse.ArgumentParser, suffix: str) -> None:
     """-v/--verbose, -q/--quiet, --debug: before or after the subcommand (kept apart, combined by log_level)."""
     g = p.add_argument_group("global options")
-    g.add_argument("-v", "--verbose", dest=f"verbose{suffix}", action="count", default=0,
-                   help="more log output (-vv: debug)")
+    g.add_argument(
+        "-v", "--verbose", dest=f"verbose{suffix}", action="count", default=0, help="more log output (-vv: debug)"
+    )
     g.add_argument("-q", "--quiet", dest=f"quiet{suffix}", action="store_true", help="errors only, no warnings")
-    g.add_argument("--debug", dest=f"debug{suffix}", action="store_true",
-                   help="show full tracebacks of unexpected errors")
+    g.add_argument(
+        "--debug", dest=f"debug{suffix}", action="store_true", help="show full tracebacks of unexpected errors"
+    )
 
 
 def log_level(args: argparse.Namespace) -> int:
@@ -79,8 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        print(f"dexumi {args.command}: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
-              file=sys.stderr)
+        print(
+            f"dexumi {args.command}: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+            file=sys.stderr,
+        )
         return 70
 
 

@@ -57,14 +57,26 @@ def add_batch_args(p: argparse.ArgumentParser, manifest: bool = True) -> None:
     """--engine, --address and (unless `manifest` is False) --manifest."""
     from dexumi.batch.engine import ENGINES
 
-    p.add_argument("--engine", choices=ENGINES, default=None,
-                   help="where the per-episode tasks run: local (a process pool here, default) or ray")
-    p.add_argument("--address", default=None, metavar="ADDR",
-                   help="--engine ray: the cluster (auto | HOST:PORT | ray://HOST:10001; default: a private "
-                        "cluster on this machine)")
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=None,
+        help="where the per-episode tasks run: local (a process pool here, default) or ray",
+    )
+    p.add_argument(
+        "--address",
+        default=None,
+        metavar="ADDR",
+        help="--engine ray: the cluster (auto | HOST:PORT | ray://HOST:10001; default: a private "
+        "cluster on this machine)",
+    )
     if manifest:
-        p.add_argument("--manifest", default=None, metavar="FILE",
-                       help="record finished episodes (with content hashes) in FILE; a rerun skips those unchanged")
+        p.add_argument(
+            "--manifest",
+            default=None,
+            metavar="FILE",
+            help="record finished episodes (with content hashes) in FILE; a rerun skips those unchanged",
+        )
 
 
 @contextmanager
@@ -104,8 +116,9 @@ class EpisodeResult:
     error: str = ""
 
 
-def episode_results(paths: Sequence[Path], fn: Callable[..., Any], fn_args: tuple, args: argparse.Namespace,
-                    command: str, params: Any) -> list[EpisodeResult]:
+def episode_results(
+    paths: Sequence[Path], fn: Callable[..., Any], fn_args: tuple, args: argparse.Namespace, command: str, params: Any
+) -> list[EpisodeResult]:
     """`fn(str(path), *fn_args)` per episode, in order. One episode without --engine/--address/--manifest runs in
     this process (its failure is the command's one-line error); otherwise each is a batch task (dexumi.batch: the
     local pool, or --engine ray; --manifest of `command` and `params` skips finished episodes on a rerun)."""
@@ -114,6 +127,14 @@ def episode_results(paths: Sequence[Path], fn: Callable[..., Any], fn_args: tupl
             return [EpisodeResult(paths[0], True, fn(str(paths[0]), *fn_args))]
         from dexumi.batch import run_episode_tasks
 
-        outs = run_episode_tasks(paths, fn, fn_args, engine=engine, manifest=getattr(args, "manifest", None),
-                                 command=command, params=params, progress=sys.stderr.isatty())
+        outs = run_episode_tasks(
+            paths,
+            fn,
+            fn_args,
+            engine=engine,
+            manifest=getattr(args, "manifest", None),
+            command=command,
+            params=params,
+            progress=sys.stderr.isatty(),
+        )
     return [EpisodeResult(p, o.ok, o.value if o.ok else None, o.error) for p, o in zip(paths, outs)]

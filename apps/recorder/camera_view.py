@@ -16,7 +16,7 @@ def jpeg_width(jpeg: bytes) -> int | None:
     for marker in (b"\xff\xc0", b"\xff\xc1", b"\xff\xc2"):
         k = jpeg.find(marker)
         if k >= 0 and k + 9 <= len(jpeg):
-            return int.from_bytes(jpeg[k + 7:k + 9], "big")
+            return int.from_bytes(jpeg[k + 7 : k + 9], "big")
     return None
 
 
@@ -73,8 +73,9 @@ class CameraView(QtWidgets.QWidget):
         r = self.rect()
         p.fillRect(r, QtGui.QColor(12, 12, 14))
         if self._image is not None:
-            img = self._image.scaled(r.size(), QtCore.Qt.AspectRatioMode.KeepAspectRatio,
-                                     QtCore.Qt.TransformationMode.FastTransformation)
+            img = self._image.scaled(
+                r.size(), QtCore.Qt.AspectRatioMode.KeepAspectRatio, QtCore.Qt.TransformationMode.FastTransformation
+            )
             p.drawImage((r.width() - img.width()) // 2, (r.height() - img.height()) // 2, img)
         stale = self._image is None or self.stale()
         p.setPen(QtGui.QColor(255, 255, 255))

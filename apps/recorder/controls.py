@@ -6,8 +6,14 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from dexumi.vocab import RecorderState
 
-KEYS = (("Space", "start / stop"), ("S", "success (stops if recording)"), ("F", "failure (stops if recording)"),
-        ("Del", "discard episode"), ("Ctrl+Z", "undo discard (until next start)"), ("Esc", "leave a text field"))
+KEYS = (
+    ("Space", "start / stop"),
+    ("S", "success (stops if recording)"),
+    ("F", "failure (stops if recording)"),
+    ("Del", "discard episode"),
+    ("Ctrl+Z", "undo discard (until next start)"),
+    ("Esc", "leave a text field"),
+)
 
 
 def _big(text: str, colour: str) -> QtWidgets.QPushButton:
@@ -18,8 +24,10 @@ def _big(text: str, colour: str) -> QtWidgets.QPushButton:
     f.setPointSize(12)
     f.setBold(True)
     b.setFont(f)
-    b.setStyleSheet(f"QPushButton {{ background: {colour}; color: white; border-radius: 6px; }}"
-                    "QPushButton:disabled { background: #444; color: #888; }")
+    b.setStyleSheet(
+        f"QPushButton {{ background: {colour}; color: white; border-radius: 6px; }}"
+        "QPushButton:disabled { background: #444; color: #888; }"
+    )
     return b
 
 
@@ -54,8 +62,13 @@ class Controls(QtWidgets.QWidget):
         grid.addWidget(self.b_discard, 2, 0)
         grid.addWidget(self.b_undo, 2, 1)
         lay.addLayout(grid)
-        for b, sig in ((self.b_start, self.start_stop), (self.b_success, self.success), (self.b_failure, self.failure),
-                       (self.b_discard, self.discard), (self.b_undo, self.undo)):
+        for b, sig in (
+            (self.b_start, self.start_stop),
+            (self.b_success, self.success),
+            (self.b_failure, self.failure),
+            (self.b_discard, self.discard),
+            (self.b_undo, self.undo),
+        ):
             b.clicked.connect(sig.emit)
         form = QtWidgets.QFormLayout()
         self.task = QtWidgets.QLineEdit()
@@ -84,10 +97,16 @@ class Controls(QtWidgets.QWidget):
         self.banner.setText(text)
         self.banner.setStyleSheet(f"background: {colour}; color: white; border-radius: 8px;")
         rec = state == RecorderState.RECORDING
-        self.b_start.setText("■ Stop  [Space]" if rec else ("✕ Cancel  [Space]" if state == RecorderState.COUNTDOWN else
-                                                            "● Start  [Space]"))
-        self.b_start.setStyleSheet(self.b_start.styleSheet().replace("#2e7d32", "#c62828") if rec else
-                                   self.b_start.styleSheet().replace("#c62828", "#2e7d32"))
+        self.b_start.setText(
+            "■ Stop  [Space]"
+            if rec
+            else ("✕ Cancel  [Space]" if state == RecorderState.COUNTDOWN else "● Start  [Space]")
+        )
+        self.b_start.setStyleSheet(
+            self.b_start.styleSheet().replace("#2e7d32", "#c62828")
+            if rec
+            else self.b_start.styleSheet().replace("#c62828", "#2e7d32")
+        )
         ready = state in (RecorderState.IDLE, RecorderState.RECORDING, RecorderState.COUNTDOWN)
         self.b_start.setEnabled(ready)
         for b in (self.b_success, self.b_failure, self.b_discard, self.b_undo):

@@ -72,8 +72,13 @@ class TaskPanel(QtWidgets.QWidget):
                 f = item.font()
                 f.setBold(t.task == current)
                 item.setFont(f)
-                item.setForeground(QtGui.QColor(110, 200, 120) if t.complete else
-                                   QtGui.QColor(255, 220, 120) if t.task == current else QtGui.QColor(220, 220, 220))
+                item.setForeground(
+                    QtGui.QColor(110, 200, 120)
+                    if t.complete
+                    else QtGui.QColor(255, 220, 120)
+                    if t.task == current
+                    else QtGui.QColor(220, 220, 220)
+                )
 
     def progress_text(self, task: str) -> str:
         t = next((x for x in self.tasks if x.task == task), None)
@@ -99,9 +104,19 @@ class DayController(QtCore.QObject):
         self._episode_no: int | None = None
         self.rerun = None
         self._build()
-        self.router = KeyRouter(win, self.settings.keys, {
-            "start_stop": win.toggle, "success": lambda: win.mark("success"), "failure": lambda: win.mark("failure"),
-            "discard": win.discard, "undo": win.undo, "rerecord": self.rerecord, "mute": self.toggle_mute})
+        self.router = KeyRouter(
+            win,
+            self.settings.keys,
+            {
+                "start_stop": win.toggle,
+                "success": lambda: win.mark("success"),
+                "failure": lambda: win.mark("failure"),
+                "discard": win.discard,
+                "undo": win.undo,
+                "rerecord": self.rerecord,
+                "mute": self.toggle_mute,
+            },
+        )
         for sc in win.findChildren(QtGui.QShortcut):  # the router has the keys now (remappable, global)
             if sc.parent() is win:
                 sc.setEnabled(False)
@@ -178,8 +193,9 @@ class DayController(QtCore.QObject):
         import json
 
         if getattr(self.win.opts, "tasks", None) is None:
-            self.win.settings.setValue("day/tasks", json.dumps([{"task": t.task, "target": t.target}
-                                                                 for t in self.task_plan]))
+            self.win.settings.setValue(
+                "day/tasks", json.dumps([{"task": t.task, "target": t.target} for t in self.task_plan])
+            )
 
     def choose_task(self, name: str) -> None:
         if self.win.state in (RecorderState.RECORDING, RecorderState.STARTING, RecorderState.STOPPING):
@@ -194,8 +210,12 @@ class DayController(QtCore.QObject):
         self.tasks.show_tasks(self.task_plan, self.win.controls.task.text().strip())
 
     def refresh(self) -> None:
-        self.folder.protected = {self._episode_no} if self._episode_no is not None and \
-            self.win.state in (RecorderState.RECORDING, RecorderState.STARTING, RecorderState.STOPPING) else set()
+        self.folder.protected = (
+            {self._episode_no}
+            if self._episode_no is not None
+            and self.win.state in (RecorderState.RECORDING, RecorderState.STARTING, RecorderState.STOPPING)
+            else set()
+        )
         self.folder.refresh()
         self._show_tasks()
 
@@ -305,7 +325,9 @@ class DayController(QtCore.QObject):
     def rerecord(self) -> None:
         """Discard the episode being recorded (or the last kept one) and start again."""
         w = self.win
-        if w.state == RecorderState.RECORDING or (w.state == RecorderState.IDLE and w._last_kept is not None and w._last_kept.status == "kept"):
+        if w.state == RecorderState.RECORDING or (
+            w.state == RecorderState.IDLE and w._last_kept is not None and w._last_kept.status == "kept"
+        ):
             self._rerecord = True
             if self.episodes is not None and w.state == RecorderState.IDLE:
                 self.recorded = max(0, self.recorded - 1)

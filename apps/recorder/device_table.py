@@ -102,8 +102,9 @@ class DeviceTable(QtWidgets.QWidget):
     def rows(self) -> list[tuple[str, str, str, str, str]]:
         out = []
         for r in range(self.table.rowCount()):
-            cells = [(self.table.item(r, c).text().strip() if self.table.item(r, c) else "")
-                     for c in range(len(COLUMNS))]
+            cells = [
+                (self.table.item(r, c).text().strip() if self.table.item(r, c) else "") for c in range(len(COLUMNS))
+            ]
             first = self.table.item(r, 0)
             extra = str(first.data(EXTRA) or "") if first is not None else ""
             out.append((cells[0], cells[1], cells[2], cells[3], extra))

@@ -27,7 +27,10 @@ def summarize(path: str) -> str:
     from dexumi.validate import validate_file
 
     r = validate_file(path)
-    bad = sorted((c for c in r.checks if c.level in (CheckLevel.WARN, CheckLevel.ERROR)), key=lambda c: c.level != CheckLevel.ERROR)
+    bad = sorted(
+        (c for c in r.checks if c.level in (CheckLevel.WARN, CheckLevel.ERROR)),
+        key=lambda c: c.level != CheckLevel.ERROR,
+    )
     return r.level + (f": {bad[0].check}: {bad[0].message}" if bad else "")
 
 
@@ -62,11 +65,17 @@ class Validator(QtCore.QObject):
             try:
                 self._proc = subprocess.Popen(
                     [sys.executable, "-c", "from apps.recorder.episodes import _main; _main()", path],
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
                 out, err = self._proc.communicate(timeout=600)
                 lines = out.strip().splitlines()
-                summary = lines[-1] if self._proc.returncode == 0 and lines else \
-                    f"error: validation failed: {(err.strip().splitlines() or ['?'])[-1]}"
+                summary = (
+                    lines[-1]
+                    if self._proc.returncode == 0 and lines
+                    else f"error: validation failed: {(err.strip().splitlines() or ['?'])[-1]}"
+                )
             except Exception as exc:  # noqa: BLE001 - shown in the list
                 summary = f"error: validation failed: {exc}"
             try:
@@ -102,8 +111,13 @@ class EpisodeList(QtWidgets.QTableWidget):
         self.setRowCount(len(order))
         for i, n in enumerate(order):
             r = self.rows[n]
-            texts = (f"{r.number:04d}", f"{r.duration_s:.1f} s", r.outcome, r.status, r.validation or
-                     ("…" if r.status == "kept" else ""))
+            texts = (
+                f"{r.number:04d}",
+                f"{r.duration_s:.1f} s",
+                r.outcome,
+                r.status,
+                r.validation or ("…" if r.status == "kept" else ""),
+            )
             for j, t in enumerate(texts):
                 item = self.item(i, j)
                 if item is None:
@@ -114,8 +128,9 @@ class EpisodeList(QtWidgets.QTableWidget):
                 if j == 4:
                     item.setForeground(_COLOUR.get(t.split(":")[0], QtGui.QColor(200, 200, 200)))
                 elif j == 3:
-                    item.setForeground(QtGui.QColor(150, 150, 150) if r.status == "discarded" else
-                                       QtGui.QColor(230, 230, 230))
+                    item.setForeground(
+                        QtGui.QColor(150, 150, 150) if r.status == "discarded" else QtGui.QColor(230, 230, 230)
+                    )
 
     def by_path(self, path: str) -> EpisodeRow | None:
         for r in self.rows.values():

@@ -56,7 +56,9 @@ class Projector:
     def __init__(self) -> None:
         self.yaw, self.pitch, self.zoom = np.radians(-50.0), np.radians(25.0), 1.0
 
-    def project(self, pts: np.ndarray, center: np.ndarray, extent: float, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+    def project(
+        self, pts: np.ndarray, center: np.ndarray, extent: float, w: int, h: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         cy, sy, cp, sp = np.cos(self.yaw), np.sin(self.yaw), np.cos(self.pitch), np.sin(self.pitch)
         rz = np.array([[cy, -sy, 0], [sy, cy, 0], [0, 0, 1]])
         rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
@@ -95,8 +97,9 @@ class _HandPainting:
         f.setBold(True)
         p.setFont(f)
         p.setPen(QtGui.QColor(255, 255, 255))
-        p.drawText(QtCore.QRect(0, 0, w, h), QtCore.Qt.AlignmentFlag.AlignCenter | QtCore.Qt.TextFlag.TextWordWrap,
-                   self.frozen)
+        p.drawText(
+            QtCore.QRect(0, 0, w, h), QtCore.Qt.AlignmentFlag.AlignCenter | QtCore.Qt.TextFlag.TextWordWrap, self.frozen
+        )
 
     def set_scene(self, scene: HandScene | None) -> None:
         self.scene = scene
@@ -132,7 +135,9 @@ class _HandPainting:
             a, b = seg2[k]
             p.drawLine(QtCore.QPointF(*a), QtCore.QPointF(*b))
         rt, _ = self.proj.project(sc.robot_tips, sc.center, sc.extent, w, h)
-        et, _ = self.proj.project(sc.exo_tips, sc.center, sc.extent, w, h) if len(sc.exo_tips) else (np.zeros((0, 2)), None)
+        et, _ = (
+            self.proj.project(sc.exo_tips, sc.center, sc.extent, w, h) if len(sc.exo_tips) else (np.zeros((0, 2)), None)
+        )
         p.setPen(QtGui.QPen(QtGui.QColor(120, 220, 255, 160), 1, QtCore.Qt.PenStyle.DashLine))
         for a, b in zip(rt, et):
             p.drawLine(QtCore.QPointF(*a), QtCore.QPointF(*b))
@@ -156,8 +161,12 @@ class _HandPainting:
         e = sc.extent * 0.8
         lines = []
         for k in np.linspace(-e, e, 9):
-            lines += [[sc.center[0] + k, sc.center[1] - e, z], [sc.center[0] + k, sc.center[1] + e, z],
-                      [sc.center[0] - e, sc.center[1] + k, z], [sc.center[0] + e, sc.center[1] + k, z]]
+            lines += [
+                [sc.center[0] + k, sc.center[1] - e, z],
+                [sc.center[0] + k, sc.center[1] + e, z],
+                [sc.center[0] - e, sc.center[1] + k, z],
+                [sc.center[0] + e, sc.center[1] + k, z],
+            ]
         pts, _ = self.proj.project(np.array(lines), sc.center, sc.extent, w, h)
         p.setPen(QtGui.QPen(QtGui.QColor(90, 95, 110), 1))
         for i in range(0, len(pts), 2):

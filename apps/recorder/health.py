@@ -66,11 +66,15 @@ def parse_created(text: str) -> datetime | None:
 def pose_summary(h: dict) -> str:
     """`connected · 100 Hz · valid 98 % · last 12 ms ago · 3 tracking losses` from a PoseHealth dict."""
     age = h.get("age_s")
-    age_text = "no sample yet" if age is None else f"last {age * 1e3:.0f} ms ago" if age < 1 else f"last {age:.1f} s ago"
+    age_text = (
+        "no sample yet" if age is None else f"last {age * 1e3:.0f} ms ago" if age < 1 else f"last {age:.1f} s ago"
+    )
     n = int(h.get("loss_events", 0))
-    return (f"{'connected' if h.get('connected') else 'disconnected'} · {float(h.get('rate_hz', 0.0)):.0f} Hz · "
-            f"valid {100 * (1 - float(h.get('lost_fraction', 0.0))):.0f} % · {age_text} · "
-            f"{n} tracking loss{'' if n == 1 else 'es'}")
+    return (
+        f"{'connected' if h.get('connected') else 'disconnected'} · {float(h.get('rate_hz', 0.0)):.0f} Hz · "
+        f"valid {100 * (1 - float(h.get('lost_fraction', 0.0))):.0f} % · {age_text} · "
+        f"{n} tracking loss{'' if n == 1 else 'es'}"
+    )
 
 
 def worst(levels: list[str]) -> str:
@@ -128,8 +132,13 @@ class HealthTracker:
         elif s["kind"] in CLOCKED and s.get("residual_ms", 0.0) > th.residual_warn_ms:
             level, reason = WARN, f"clock residual {s['residual_ms']:.1f} ms"
         align = (extra.get("align_ms") or {}).get(name)
-        if level == OK and s["kind"] == "camera" and align is not None and nominal and \
-                align > th.align_warn_frac * 1e3 / nominal:
+        if (
+            level == OK
+            and s["kind"] == "camera"
+            and align is not None
+            and nominal
+            and align > th.align_warn_frac * 1e3 / nominal
+        ):
             level, reason = WARN, f"offset to main camera {align:.0f} ms"
         lat = (extra.get("latency_s") or {}).get(name, 0.0)
         lost = level == BAD and (not s["connected"] or age is None or age > th.lost_age_s)
@@ -181,18 +190,32 @@ class HealthTracker:
         lo, hi = cal.ranges[:, 0] - self.th.range_margin_rad, cal.ranges[:, 1] + self.th.range_margin_rad
         out = [names[i] if i < len(names) else f"ch{i}" for i in np.flatnonzero((latest < lo) | (latest > hi))]
         reason = f"outside {cal.ranges_from} range: {', '.join(out)}" if out else ""
-        return RowHealth("joints", WARN if out else OK, reason,
-                         {"stream": "joints", "status": reason or f"inside the {cal.ranges_from} range"})
+        return RowHealth(
+            "joints",
+            WARN if out else OK,
+            reason,
+            {"stream": "joints", "status": reason or f"inside the {cal.ranges_from} range"},
+        )
 
     def calibration(self, cal: CalibrationInfo) -> RowHealth:
         """Profile missing, or made before the encoder's last reconnect (zero may have moved)."""
         if not cal.profile_id:
-            return RowHealth("calibration", WARN, "no calibration profile",
-                             {"stream": "calibration", "status": "no calibration profile (raw angles)"})
+            return RowHealth(
+                "calibration",
+                WARN,
+                "no calibration profile",
+                {"stream": "calibration", "status": "no calibration profile (raw angles)"},
+            )
         if cal.created and self.last_reconnect_utc and cal.created < self.last_reconnect_utc:
-            return RowHealth("calibration", WARN, "profile older than the device's last reconnect",
-                             {"stream": "calibration", "status": f"{cal.profile_id}: older than the last reconnect; "
-                                                                 "run the zero check"})
+            return RowHealth(
+                "calibration",
+                WARN,
+                "profile older than the device's last reconnect",
+                {
+                    "stream": "calibration",
+                    "status": f"{cal.profile_id}: older than the last reconnect; run the zero check",
+                },
+            )
         return RowHealth("calibration", OK, "", {"stream": "calibration", "status": cal.profile_id})
 
     def disk(self, status: dict) -> RowHealth:
@@ -202,6 +225,9 @@ class HealthTracker:
         rate = float(extra.get("data_mb_per_min") or 0.0)
         minutes = usable / rate if rate > 0 else float("inf")
         level = BAD if minutes < self.th.disk_bad_min else WARN if minutes < self.th.disk_warn_min else OK
-        text = f"{free / 1024:.1f} GB free, ~{minutes:.0f} min at {rate:.0f} MB/min" if np.isfinite(minutes) else \
-            f"{free / 1024:.1f} GB free"
+        text = (
+            f"{free / 1024:.1f} GB free, ~{minutes:.0f} min at {rate:.0f} MB/min"
+            if np.isfinite(minutes)
+            else f"{free / 1024:.1f} GB free"
+        )
         return RowHealth("disk", level, text if level != OK else "", {"stream": "disk", "status": text})

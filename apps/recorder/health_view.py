@@ -7,10 +7,23 @@ from PySide6 import QtGui, QtWidgets
 from apps.recorder.health import BAD, OFF, OK, WARN, RowHealth
 
 COLUMNS = ("stream", "rate", "drops", "crc", "reconnects", "drift", "align", "latency", "status")
-HEADERS = ("stream", "rate / nominal", "drops", "CRC err", "reconn.", "clock drift", "align resid.", "latency",
-           "status")
-COLOURS = {OK: QtGui.QColor(40, 140, 60), WARN: QtGui.QColor(200, 140, 0), BAD: QtGui.QColor(200, 40, 40),
-           OFF: QtGui.QColor(90, 90, 90)}
+HEADERS = (
+    "stream",
+    "rate / nominal",
+    "drops",
+    "CRC err",
+    "reconn.",
+    "clock drift",
+    "align resid.",
+    "latency",
+    "status",
+)
+COLOURS = {
+    OK: QtGui.QColor(40, 140, 60),
+    WARN: QtGui.QColor(200, 140, 0),
+    BAD: QtGui.QColor(200, 40, 40),
+    OFF: QtGui.QColor(90, 90, 90),
+}
 
 
 class HealthTable(QtWidgets.QTableWidget):

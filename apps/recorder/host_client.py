@@ -28,8 +28,9 @@ class HostClient(QtCore.QObject):
     def __init__(self, parent: QtCore.QObject | None = None, extra_argv: list[str] | None = None) -> None:
         super().__init__(parent)
         self._closing = False
-        self.client = SessionClient(argv=[sys.executable, "-m", "apps.recorder.session_host", *(extra_argv or [])],
-                                    on_exit=self._on_exit)
+        self.client = SessionClient(
+            argv=[sys.executable, "-m", "apps.recorder.session_host", *(extra_argv or [])], on_exit=self._on_exit
+        )
         self.proc = self.client.proc
         self._todo: queue.Queue = queue.Queue()
         threading.Thread(target=self._work, name="host-commands", daemon=True).start()

@@ -12,8 +12,20 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from pyqtgraph.functions import arrayToQPolygonF
 
 GAP_S = 0.1  # a break in the line where samples are further apart than this
-PALETTE = [(230, 80, 80), (240, 200, 60), (90, 200, 90), (80, 200, 230), (110, 110, 255), (230, 90, 230),
-           (255, 150, 60), (160, 230, 120), (120, 160, 255), (255, 120, 180), (200, 200, 200), (80, 230, 180)]
+PALETTE = [
+    (230, 80, 80),
+    (240, 200, 60),
+    (90, 200, 90),
+    (80, 200, 230),
+    (110, 110, 255),
+    (230, 90, 230),
+    (255, 150, 60),
+    (160, 230, 120),
+    (120, 160, 255),
+    (255, 120, 180),
+    (200, 200, 200),
+    (80, 230, 180),
+]
 
 
 class JointPlot(QtWidgets.QWidget):
@@ -21,8 +33,9 @@ class JointPlot(QtWidgets.QWidget):
     processes of this machine), values (n, J) radians; the right edge is `now`, so the traces scroll smoothly at
     the redraw rate even though samples arrive in bursts."""
 
-    def __init__(self, title: str, names: list[str], window_s: float = 10.0,
-                 parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(
+        self, title: str, names: list[str], window_s: float = 10.0, parent: QtWidgets.QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.title, self.names, self.window_s = title, list(names), window_s
         self.setMinimumSize(300, 150)
@@ -74,8 +87,11 @@ class JointPlot(QtWidgets.QWidget):
         for s in range(0, int(self.window_s) + 1, 2):
             p.drawText(QtCore.QPointF(fx(-s) - 8, h - 6), f"{-s} s" if s else "now")
         for v in self._ticks():
-            p.drawText(QtCore.QRectF(0, fy(v) - 8, left - 4, 16), QtCore.Qt.AlignmentFlag.AlignRight |
-                       QtCore.Qt.AlignmentFlag.AlignVCenter, f"{v:.0f}°")
+            p.drawText(
+                QtCore.QRectF(0, fy(v) - 8, left - 4, 16),
+                QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter,
+                f"{v:.0f}°",
+            )
         p.setClipRect(QtCore.QRect(left, top, pw, ph))
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
         x = self._x

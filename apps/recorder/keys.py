@@ -35,8 +35,15 @@ from dexumi.errors import DexumiError
 log = logging.getLogger(__name__)
 DEFAULT_FILE = Path.home() / ".config" / "dexumi" / "recorder.toml"
 ACTIONS = ("start_stop", "success", "failure", "discard", "undo", "rerecord", "mute")
-DEFAULT_KEYS = {"start_stop": ["Space"], "success": ["S"], "failure": ["F"], "discard": ["Del"], "undo": ["Ctrl+Z"],
-                "rerecord": ["R"], "mute": ["M"]}
+DEFAULT_KEYS = {
+    "start_stop": ["Space"],
+    "success": ["S"],
+    "failure": ["F"],
+    "discard": ["Del"],
+    "undo": ["Ctrl+Z"],
+    "rerecord": ["R"],
+    "mute": ["M"],
+}
 
 
 @dataclass
@@ -88,8 +95,12 @@ def load_settings(path: Path | None = None) -> RecorderSettings:
 
 
 def _combo(ev: QtGui.QKeyEvent) -> int:
-    mods = ev.modifiers() & (QtCore.Qt.KeyboardModifier.ControlModifier | QtCore.Qt.KeyboardModifier.AltModifier |
-                             QtCore.Qt.KeyboardModifier.ShiftModifier | QtCore.Qt.KeyboardModifier.MetaModifier)
+    mods = ev.modifiers() & (
+        QtCore.Qt.KeyboardModifier.ControlModifier
+        | QtCore.Qt.KeyboardModifier.AltModifier
+        | QtCore.Qt.KeyboardModifier.ShiftModifier
+        | QtCore.Qt.KeyboardModifier.MetaModifier
+    )
     return int(ev.key()) | int(mods.value if hasattr(mods, "value") else mods)
 
 
@@ -102,8 +113,9 @@ class KeyRouter(QtCore.QObject):
     """An event filter on the window's focusable widgets: mapped keys pressed anywhere in `window` run their
     action."""
 
-    def __init__(self, window: QtWidgets.QWidget, keys: dict[str, list[str]],
-                 actions: dict[str, Callable[[], None]]) -> None:
+    def __init__(
+        self, window: QtWidgets.QWidget, keys: dict[str, list[str]], actions: dict[str, Callable[[], None]]
+    ) -> None:
         super().__init__(window)
         self.window = window
         self.actions = actions
@@ -165,11 +177,22 @@ class KeyRouter(QtCore.QObject):
 
     @staticmethod
     def _applies(obj: QtCore.QObject, ev: QtGui.QKeyEvent) -> bool:
-        text_field = isinstance(obj, (QtWidgets.QLineEdit, QtWidgets.QTextEdit, QtWidgets.QPlainTextEdit,
-                                      QtWidgets.QAbstractSpinBox, QtWidgets.QComboBox))
+        text_field = isinstance(
+            obj,
+            (
+                QtWidgets.QLineEdit,
+                QtWidgets.QTextEdit,
+                QtWidgets.QPlainTextEdit,
+                QtWidgets.QAbstractSpinBox,
+                QtWidgets.QComboBox,
+            ),
+        )
         mods = ev.modifiers() & ~QtCore.Qt.KeyboardModifier.KeypadModifier
-        printable = bool(ev.text()) and ev.text().isprintable() and mods in (
-            QtCore.Qt.KeyboardModifier.NoModifier, QtCore.Qt.KeyboardModifier.ShiftModifier)
+        printable = (
+            bool(ev.text())
+            and ev.text().isprintable()
+            and mods in (QtCore.Qt.KeyboardModifier.NoModifier, QtCore.Qt.KeyboardModifier.ShiftModifier)
+        )
         if not text_field or not printable:
             return True
         if ev.key() == QtCore.Qt.Key.Key_Space:

@@ -96,7 +96,7 @@ class _Ring:
         head = self.head
         if len(rows) > self.n:
             head += len(rows) - self.n
-            rows = rows[-self.n:]
+            rows = rows[-self.n :]
         for r in rows:  # a handful per call at display rate
             self.rows[head % self.n] = r
             head += 1
@@ -136,8 +136,20 @@ class LiveWriter:
         self.shm = shared_memory.SharedMemory(create=True, size=layout.size)
         self.name = self.shm.name
         buf = self.shm.buf
-        _HEADER.pack_into(buf, 0, MAGIC, VERSION, layout.exo, layout.robot, layout.rows, layout.cameras,
-                          layout.camera_bytes, layout.status_bytes, layout.poses, layout.pose_rows)
+        _HEADER.pack_into(
+            buf,
+            0,
+            MAGIC,
+            VERSION,
+            layout.exo,
+            layout.robot,
+            layout.rows,
+            layout.cameras,
+            layout.camera_bytes,
+            layout.status_bytes,
+            layout.poses,
+            layout.pose_rows,
+        )
         self._rings = _rings(buf, layout)
         self.too_big = 0  # camera frames larger than a slot (not shown)
 
@@ -157,7 +169,7 @@ class LiveWriter:
         seq = int(hdr[0])
         hdr[0] = seq + 1  # odd: being written
         struct.pack_into("<qdQ", self.shm.buf, off + 8, int(index), float(t), len(payload))
-        self.shm.buf[off + _SLOT_HDR:off + _SLOT_HDR + len(payload)] = payload
+        self.shm.buf[off + _SLOT_HDR : off + _SLOT_HDR + len(payload)] = payload
         hdr[0] = seq + 2
         return True
 
@@ -227,7 +239,7 @@ class LiveReader:
             if seq == 0 or seq % 2 or (not force and self._seen.get(off) == seq):
                 return None
             index, t, length = struct.unpack_from("<qdQ", self.shm.buf, off + 8)
-            data = bytes(self.shm.buf[off + _SLOT_HDR:off + _SLOT_HDR + min(int(length), limit)])
+            data = bytes(self.shm.buf[off + _SLOT_HDR : off + _SLOT_HDR + min(int(length), limit)])
             if int(hdr[0]) == seq:
                 self._seen[off] = seq
                 return index, t, data, seq

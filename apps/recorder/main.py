@@ -72,6 +72,7 @@ def run_options(opts: RecorderOptions) -> int:
         app.quit()
 
     if opts.screenshot is not None:
+
         def shoot() -> None:
             try:
                 win.screenshot(opts.screenshot)
@@ -82,8 +83,10 @@ def run_options(opts: RecorderOptions) -> int:
             app.quit()
 
         win.session_opened.connect(lambda: QtCore.QTimer.singleShot(int(opts.screenshot_after_s * 1000), shoot))
-        QtCore.QTimer.singleShot(int(OPEN_TIMEOUT_S * 1000),
-                                 lambda: fail(f"the devices did not start within {OPEN_TIMEOUT_S:g} s"))
+        QtCore.QTimer.singleShot(
+            int(OPEN_TIMEOUT_S * 1000), lambda: fail(f"the devices did not start within {OPEN_TIMEOUT_S:g} s")
+        )
+
         def check_error() -> None:  # slots return None: PySide6 6.12 mis-counts references to returned bools
             if win.state == RecorderState.ERROR:
                 fail(win.error or "the session could not start")

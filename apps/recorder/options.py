@@ -52,20 +52,41 @@ class RecorderOptions:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> RecorderOptions:
         g = lambda k, d=None: getattr(args, k, d)
-        return cls(out=Path(args.out), sim=bool(g("sim", False)), port=g("port"), cameras=list(g("camera", []) or []),
-                   hand=g("hand"), profile=g("profile"), map=g("map"), task=g("task", "") or "",
-                   operator=g("operator", "") or "", protocol=g("protocol", "auto") or "auto", rate=g("rate"),
-                   channels=int(g("channels", 6) or 6), seed=int(g("sim_seed", g("seed", 0)) or 0),
-                   min_free_mb=float(g("min_free_mb", 200.0) or 0.0), screenshot=g("screenshot"),
-                   screenshot_after_s=float(g("screenshot_after", 4.0) or 4.0),
-                   require=list(g("require", []) or []), lsl=list(g("lsl", []) or []),
-                   lsl_outlets=bool(g("lsl_outlets", False)), pose=list(g("pose", []) or []), control=g("control"), token=g("token"),
-                   allow_remote=bool(g("allow_remote", False)),
-                   duration=g("duration"),
-                   episodes=g("episodes"), reset_s=g("reset"), keys=g("keys"), tasks=g("tasks"),
-                   mute=bool(g("mute", False)), rerun=g("rerun"), devices=_devices(g("device_file"), g("device", [])),
-                   sim_devices=list(g("sim_devices", []) or []),
-                   sim_tactile_rate=float(g("sim_tactile_rate", 100.0) or 100.0))
+        return cls(
+            out=Path(args.out),
+            sim=bool(g("sim", False)),
+            port=g("port"),
+            cameras=list(g("camera", []) or []),
+            hand=g("hand"),
+            profile=g("profile"),
+            map=g("map"),
+            task=g("task", "") or "",
+            operator=g("operator", "") or "",
+            protocol=g("protocol", "auto") or "auto",
+            rate=g("rate"),
+            channels=int(g("channels", 6) or 6),
+            seed=int(g("sim_seed", g("seed", 0)) or 0),
+            min_free_mb=float(g("min_free_mb", 200.0) or 0.0),
+            screenshot=g("screenshot"),
+            screenshot_after_s=float(g("screenshot_after", 4.0) or 4.0),
+            require=list(g("require", []) or []),
+            lsl=list(g("lsl", []) or []),
+            lsl_outlets=bool(g("lsl_outlets", False)),
+            pose=list(g("pose", []) or []),
+            control=g("control"),
+            token=g("token"),
+            allow_remote=bool(g("allow_remote", False)),
+            duration=g("duration"),
+            episodes=g("episodes"),
+            reset_s=g("reset"),
+            keys=g("keys"),
+            tasks=g("tasks"),
+            mute=bool(g("mute", False)),
+            rerun=g("rerun"),
+            devices=_devices(g("device_file"), g("device", [])),
+            sim_devices=list(g("sim_devices", []) or []),
+            sim_tactile_rate=float(g("sim_tactile_rate", 100.0) or 100.0),
+        )
 
 
 def _devices(device_file: Path | None, device: list[str] | None) -> list[str]:
@@ -81,13 +102,28 @@ def session_config(opts: RecorderOptions) -> dict[str, Any]:
     from firmware_bridge.transports import is_sim_port
 
     sim = opts.sim or is_sim_port(opts.port)
-    cfg = SessionConfig(out_dir=opts.out, port=None if sim else opts.port, cameras=list(opts.cameras), sim=sim,
-                        sim_channels=opts.channels, sim_seed=opts.seed, protocol=opts.protocol,
-                        encoder_rate_hz=opts.rate, hand=opts.hand, map_path=opts.map, task=opts.task,
-                        operator=opts.operator, min_free_mb=opts.min_free_mb, required_streams=list(opts.require),
-                        lsl_streams=list(opts.lsl), lsl_outlets=opts.lsl_outlets, pose_sources=list(opts.pose),
-                        devices=list(opts.devices),
-                        sim_devices=list(opts.sim_devices), sim_tactile_rate_hz=opts.sim_tactile_rate)
+    cfg = SessionConfig(
+        out_dir=opts.out,
+        port=None if sim else opts.port,
+        cameras=list(opts.cameras),
+        sim=sim,
+        sim_channels=opts.channels,
+        sim_seed=opts.seed,
+        protocol=opts.protocol,
+        encoder_rate_hz=opts.rate,
+        hand=opts.hand,
+        map_path=opts.map,
+        task=opts.task,
+        operator=opts.operator,
+        min_free_mb=opts.min_free_mb,
+        required_streams=list(opts.require),
+        lsl_streams=list(opts.lsl),
+        lsl_outlets=opts.lsl_outlets,
+        pose_sources=list(opts.pose),
+        devices=list(opts.devices),
+        sim_devices=list(opts.sim_devices),
+        sim_tactile_rate_hz=opts.sim_tactile_rate,
+    )
     if opts.profile is not None:
         cfg.apply_profile(opts.profile)
     apply_device_profiles(cfg)  # as `record --headless`: after the profile

@@ -38,9 +38,13 @@ def load_tasks(path: Path) -> list[TaskTarget]:
         raise DexumiError(f"{path}: cannot read the task list: {exc.strerror}") from None
     except yaml.YAMLError as exc:
         raise DexumiError(f"{path}: not a valid task list: {str(exc).splitlines()[0]}") from None
-    items = doc.items() if isinstance(doc, dict) else \
-        [(d.get("task"), d.get("target", 0)) for d in doc] if isinstance(doc, list) and \
-        all(isinstance(d, dict) for d in doc) else None
+    items = (
+        doc.items()
+        if isinstance(doc, dict)
+        else [(d.get("task"), d.get("target", 0)) for d in doc]
+        if isinstance(doc, list) and all(isinstance(d, dict) for d in doc)
+        else None
+    )
     if items is None:
         raise DexumiError(f"{path}: a task list maps task names to target counts (e.g. 'stack cups: 50')")
     out = []

@@ -32,11 +32,20 @@ class HeadlessRerun:
 
         self.pub = LivePublisher(session)
         r = session.retargeter
-        spec = {"live": self.pub.writer.name, "save": str(save), "exo": list(session.joint_names),
-                "robot": list(r.robot_joint_names) if r is not None else [], "cameras": list(self.pub.cameras)}
+        spec = {
+            "live": self.pub.writer.name,
+            "save": str(save),
+            "exo": list(session.joint_names),
+            "robot": list(r.robot_joint_names) if r is not None else [],
+            "cameras": list(self.pub.cameras),
+        }
         self.logged = {"rows": 0, "frames": 0, "dropped": 0}
-        self.proc = subprocess.Popen([sys.executable, "-m", "apps.recorder.rerun_headless", json.dumps(spec)],
-                                     stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "apps.recorder.rerun_headless", json.dumps(spec)],
+            stdout=subprocess.PIPE,
+            stdin=subprocess.PIPE,
+            text=True,
+        )
         line = self.proc.stdout.readline()  # "ready" once rerun is set up (or its one-line error)
         if line.strip() != "ready":
             self.proc.wait(timeout=10)

@@ -55,8 +55,9 @@ class LivePublisher:
             self.retargeter = Retargeter.from_map(session.retargeter.map)
         self.robot_n = self.retargeter.robot.nq if self.retargeter else 0
         self.poses = [r.name for r in session.pose.readers] if session.pose is not None else []
-        self.writer = LiveWriter(LiveLayout(self.exo_n, self.robot_n, cameras=max(1, len(self.cameras)),
-                                            poses=len(self.poses)))
+        self.writer = LiveWriter(
+            LiveLayout(self.exo_n, self.robot_n, cameras=max(1, len(self.cameras)), poses=len(self.poses))
+        )
         self._lock = threading.Lock()
         self._batches: list = []
         self._pose_batches: dict[str, list] = {n: [] for n in self.poses}
@@ -155,15 +156,27 @@ class LivePublisher:
             main = times[0]
             for name, tc in zip(self.cameras, times):
                 if len(tc) and len(main):
-                    j = np.clip(np.searchsorted(main, tc), 1, len(main) - 1) if len(main) > 1 else np.zeros(len(tc), int)
+                    j = (
+                        np.clip(np.searchsorted(main, tc), 1, len(main) - 1)
+                        if len(main) > 1
+                        else np.zeros(len(tc), int)
+                    )
                     near = np.minimum(np.abs(tc - main[j]), np.abs(tc - main[np.maximum(j - 1, 0)]))
                     align[name] = float(np.median(near) * 1e3)
         bytes_s = sum(sz * st_["rate_hz"] for sz, st_ in zip(sizes, st["streams"][1:]))
         bytes_s += enc.rate_hz * (32 + 12 * self.exo_n)  # index, times, raw counts, angles per sample
-        st["extra"] = {"crc_errors": enc.crc_errors, "resync_bytes": enc.resync_bytes,
-                       "device_resets": enc.device_resets, "latency_s": lat, "align_ms": align,
-                       "data_mb_per_min": bytes_s * 60 / 2**20, "live_too_big": self.writer.too_big,
-                       "protocol": enc.protocol, "fatal": s.fatal, "time": time.monotonic()}
+        st["extra"] = {
+            "crc_errors": enc.crc_errors,
+            "resync_bytes": enc.resync_bytes,
+            "device_resets": enc.device_resets,
+            "latency_s": lat,
+            "align_ms": align,
+            "data_mb_per_min": bytes_s * 60 / 2**20,
+            "live_too_big": self.writer.too_big,
+            "protocol": enc.protocol,
+            "fatal": s.fatal,
+            "time": time.monotonic(),
+        }
         return st
 
     def stop(self) -> None:
@@ -196,10 +209,17 @@ class HostServer(Server):
             if r is not None and r.exo is not None:
                 cols = [r.exo.index(c) for c in r.channels]
                 exo_range = [[float(r.exo.lower[i]), float(r.exo.upper[i])] for i in cols]
-            result.update({"live": self.live.writer.name, "cameras": self.live.cameras, "poses": self.live.poses,
-                           "robot_joints": list(r.robot_joint_names) if r else [],
-                           "map_path": str(r.map.path) if r and r.map.path else None, "exo_range": exo_range,
-                           "pid": os.getpid()})
+            result.update(
+                {
+                    "live": self.live.writer.name,
+                    "cameras": self.live.cameras,
+                    "poses": self.live.poses,
+                    "robot_joints": list(r.robot_joint_names) if r else [],
+                    "map_path": str(r.map.path) if r and r.map.path else None,
+                    "exo_range": exo_range,
+                    "pid": os.getpid(),
+                }
+            )
             return result
         if cmd == "start":
             self.discarded = None  # undo ends with the next start
@@ -248,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m apps.recorder.session_host")
     add_control_arguments(ap)
     return run_server(HostServer(sys.stdout), ap.parse_args(argv), "recorder session", ignore_sigint=True)
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -106,8 +106,17 @@ class SetupPanel(QtWidgets.QGroupBox):
         self.port.addItems([p for p in dict.fromkeys(ports + [str(s.value("setup/port", "") or "")]) if p])
         cams = camera_choices()
         self.cameras.clear()
-        self.cameras.addItems([c for c in dict.fromkeys(([SIM] if sim else []) + ([", ".join(cams)] if cams else []) +
-                                                        [str(s.value("setup/cameras", "") or ""), SIM]) if c])
+        self.cameras.addItems(
+            [
+                c
+                for c in dict.fromkeys(
+                    ([SIM] if sim else [])
+                    + ([", ".join(cams)] if cams else [])
+                    + [str(s.value("setup/cameras", "") or ""), SIM]
+                )
+                if c
+            ]
+        )
         self.hand.clear()
         self.hand.addItems(["(by joint count)"] + hand_choices())
         self.profile.clear()
@@ -115,16 +124,27 @@ class SetupPanel(QtWidgets.QGroupBox):
         self.sim = sim
         if not sim:  # remembered choices; --sim always starts simulated
             self._show_devices(remembered_devices(s), [])
-            for combo, key in ((self.port, "setup/port"), (self.cameras, "setup/cameras"), (self.hand, "setup/hand"),
-                               (self.profile, "setup/profile")):
+            for combo, key in (
+                (self.port, "setup/port"),
+                (self.cameras, "setup/cameras"),
+                (self.hand, "setup/hand"),
+                (self.profile, "setup/profile"),
+            ):
                 v = s.value(key)
                 if v:
                     i = combo.findText(str(v))
                     if i >= 0:
                         combo.setCurrentIndex(i)
 
-    def set_current(self, port: str | None, cameras: list[str], hand: str | None, profile: Path | None,
-                    devices: list[str] | None = None, sim_devices: list[str] | None = None) -> None:
+    def set_current(
+        self,
+        port: str | None,
+        cameras: list[str],
+        hand: str | None,
+        profile: Path | None,
+        devices: list[str] | None = None,
+        sim_devices: list[str] | None = None,
+    ) -> None:
         """Show what the session was opened with. Without `--sim`, what the command line left open keeps the
         choice remembered from the last Connect (port, cameras, profile, the device rows)."""
         keep = not self.sim
@@ -152,9 +172,14 @@ class SetupPanel(QtWidgets.QGroupBox):
         port = self.port.currentText().strip() or SIM
         hand = self.hand.currentText()
         prof = self.profile.currentText().strip()
-        return {"sim": port == SIM, "port": None if port == SIM else port,
-                "cameras": [] if cams == [SIM] else cams, "hand": None if hand.startswith("(") else hand,
-                "profile": None if not prof or prof.startswith("(") else Path(prof), "devices": self.devices.devices()}
+        return {
+            "sim": port == SIM,
+            "port": None if port == SIM else port,
+            "cameras": [] if cams == [SIM] else cams,
+            "hand": None if hand.startswith("(") else hand,
+            "profile": None if not prof or prof.startswith("(") else Path(prof),
+            "devices": self.devices.devices(),
+        }
 
     def remember(self) -> None:
         s = self.settings
@@ -188,7 +213,9 @@ class SetupPanel(QtWidgets.QGroupBox):
             try:
                 from firmware_bridge.transports.ble import scan_ble
 
-                found = [f"ble:{b.get('name') or b.get('address')}" for b in scan_ble(3.0) if b.get("has_service", True)]
+                found = [
+                    f"ble:{b.get('name') or b.get('address')}" for b in scan_ble(3.0) if b.get("has_service", True)
+                ]
             except Exception as exc:  # noqa: BLE001 - no adapter here, for instance
                 log.info("BLE scan: %s", exc)
                 found = []

@@ -183,6 +183,7 @@ class Cues:
                 self._effects[str(path)] = eff
             eff.play()
             return
+
         def run() -> None:
             try:
                 subprocess.run([*impl, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=15)

@@ -14,9 +14,14 @@ from typing import Any, Protocol
 
 from dexumi.vocab import Outcome, RecorderState, SessionState
 
-STATE_TEXT = {RecorderState.CONNECTING: "starting devices…", RecorderState.IDLE: "READY — Space to record",
-              RecorderState.STARTING: "starting…", RecorderState.RECORDING: "● REC", RecorderState.STOPPING: "saving…",
-              RecorderState.ERROR: "ERROR"}
+STATE_TEXT = {
+    RecorderState.CONNECTING: "starting devices…",
+    RecorderState.IDLE: "READY — Space to record",
+    RecorderState.STARTING: "starting…",
+    RecorderState.RECORDING: "● REC",
+    RecorderState.STOPPING: "saving…",
+    RecorderState.ERROR: "ERROR",
+}
 # device changes wait until the episode is over
 BUSY = (RecorderState.RECORDING, RecorderState.STARTING, RecorderState.STOPPING, RecorderState.COUNTDOWN)
 
@@ -46,8 +51,9 @@ class RecorderView(Protocol):
 class RecorderController:
     """`toggle()` (Space), `mark()` (S/F), `discard()` (Del), `undo()` (Ctrl+Z); `answered()` for replies."""
 
-    def __init__(self, view: RecorderView, send: Callable[..., None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, view: RecorderView, send: Callable[..., None] | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.view = view
         self.send = send  # None while no session process is connected
         self.clock = clock
@@ -63,7 +69,11 @@ class RecorderController:
     def set_state(self, state: RecorderState, text: str | None = None) -> None:
         self.state = state
         if text is None:
-            text = f"starting in {self.countdown_left}…" if state == RecorderState.COUNTDOWN else STATE_TEXT.get(state, state)
+            text = (
+                f"starting in {self.countdown_left}…"
+                if state == RecorderState.COUNTDOWN
+                else STATE_TEXT.get(state, state)
+            )
         self.view.show_state(state, text)
 
     def fail(self, error: str, text: str) -> None:
@@ -90,8 +100,12 @@ class RecorderController:
             elif cmd in ("stop", "discard") and self.state == RecorderState.STOPPING:
                 self.set_state(RecorderState.IDLE)
             return True
-        handler = {"start": self.on_start, "stop": self.on_stop, "discard": self.on_discard,
-                   "undo_discard": self.on_undo_discard}.get(cmd)
+        handler = {
+            "start": self.on_start,
+            "stop": self.on_stop,
+            "discard": self.on_discard,
+            "undo_discard": self.on_undo_discard,
+        }.get(cmd)
         if handler is None:
             return False
         handler(result)

@@ -40,9 +40,15 @@ log = logging.getLogger(__name__)
 FRAME_MS = 15  # redraw timer (~60 Hz asked; what is reached is measured and shown)
 STATUS_MS = 250
 WINDOW_S = 10.0
-STATE_COLOURS = {RecorderState.CONNECTING: "#555", RecorderState.IDLE: "#2e5d34", RecorderState.COUNTDOWN: "#b26a00",
-                 RecorderState.STARTING: "#b26a00", RecorderState.RECORDING: "#c62828", RecorderState.STOPPING: "#b26a00",
-                 RecorderState.ERROR: "#7b1010"}
+STATE_COLOURS = {
+    RecorderState.CONNECTING: "#555",
+    RecorderState.IDLE: "#2e5d34",
+    RecorderState.COUNTDOWN: "#b26a00",
+    RecorderState.STARTING: "#b26a00",
+    RecorderState.RECORDING: "#c62828",
+    RecorderState.STOPPING: "#b26a00",
+    RecorderState.ERROR: "#7b1010",
+}
 
 
 class FpsMeter:
@@ -102,13 +108,15 @@ class RecorderWindow(QtWidgets.QMainWindow):
 
     # --------------------------------------------------------------------------------------------- UI
     def _build(self) -> None:
-        self.setStyleSheet("QMainWindow, QWidget { background: #1c1d22; color: #e6e6e6; }"
-                           "QGroupBox { border: 1px solid #333; margin-top: 14px; padding-top: 4px; }"
-                           "QGroupBox::title { subcontrol-origin: margin; left: 6px; color: #9ab; }"
-                           "QTableWidget { background: #141519; gridline-color: #2a2a2a; }"
-                           "QHeaderView::section { background: #26272e; color: #bbb; border: 0; padding: 2px; }"
-                           "QLineEdit, QComboBox, QSpinBox { background: #2a2b33; border: 1px solid #3a3b44; "
-                           "padding: 3px; }")
+        self.setStyleSheet(
+            "QMainWindow, QWidget { background: #1c1d22; color: #e6e6e6; }"
+            "QGroupBox { border: 1px solid #333; margin-top: 14px; padding-top: 4px; }"
+            "QGroupBox::title { subcontrol-origin: margin; left: 6px; color: #9ab; }"
+            "QTableWidget { background: #141519; gridline-color: #2a2a2a; }"
+            "QHeaderView::section { background: #26272e; color: #bbb; border: 0; padding: 2px; }"
+            "QLineEdit, QComboBox, QSpinBox { background: #2a2b33; border: 1px solid #3a3b44; "
+            "padding: 3px; }"
+        )
         central = QtWidgets.QWidget()
         self.setCentralWidget(central)
         central.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
@@ -147,8 +155,14 @@ class RecorderWindow(QtWidgets.QMainWindow):
         el.addWidget(self.episodes)
         right.addWidget(ebox, 1)
         self.setup = SetupPanel(self.settings, self.opts.sim)
-        self.setup.set_current(None if self.opts.sim else self.opts.port, self.opts.cameras, self.opts.hand,
-                               self.opts.profile, self.opts.devices, self.opts.sim_devices)
+        self.setup.set_current(
+            None if self.opts.sim else self.opts.port,
+            self.opts.cameras,
+            self.opts.hand,
+            self.opts.profile,
+            self.opts.devices,
+            self.opts.sim_devices,
+        )
         right.addWidget(self.setup)
         self.setup.apply.connect(self._reconnect)
         self.fps_label = QtWidgets.QLabel()
@@ -169,8 +183,13 @@ class RecorderWindow(QtWidgets.QMainWindow):
         self.resize(1600, 1000)
 
     def _shortcuts(self) -> None:
-        for key, fn in (("Space", self.toggle), ("S", lambda: self.mark(Outcome.SUCCESS)),
-                        ("F", lambda: self.mark(Outcome.FAILURE)), ("Del", self.discard), ("Ctrl+Z", self.undo)):
+        for key, fn in (
+            ("Space", self.toggle),
+            ("S", lambda: self.mark(Outcome.SUCCESS)),
+            ("F", lambda: self.mark(Outcome.FAILURE)),
+            ("Del", self.discard),
+            ("Ctrl+Z", self.undo),
+        ):
             sc = QtGui.QShortcut(QtGui.QKeySequence(key), self)
             sc.setContext(QtCore.Qt.ShortcutContext.WindowShortcut)
             sc.activated.connect(fn)
@@ -308,8 +327,10 @@ class RecorderWindow(QtWidgets.QMainWindow):
         self.session_opened.emit()
 
     def _replace_plots(self) -> None:
-        for attr, title, names in (("exo_plot", "exoskeleton joints (calibrated)", self.exo_names),
-                                   ("robot_plot", "robot joints (retargeted)", self.robot_names)):
+        for attr, title, names in (
+            ("exo_plot", "exoskeleton joints (calibrated)", self.exo_names),
+            ("robot_plot", "robot joints (retargeted)", self.robot_names),
+        ):
             old = getattr(self, attr)
             new = JointPlot(title, names)
             old.parentWidget().layout().replaceWidget(old, new)
@@ -337,8 +358,12 @@ class RecorderWindow(QtWidgets.QMainWindow):
                 from calibration.profile import load_profile
 
                 prof = load_profile(self.opts.profile)
-                self.cal = CalibrationInfo(prof.id, parse_created(prof.created),
-                                           np.array([c.range_rad for c in prof.channels], float), "profile")
+                self.cal = CalibrationInfo(
+                    prof.id,
+                    parse_created(prof.created),
+                    np.array([c.range_rad for c in prof.channels], float),
+                    "profile",
+                )
             except Exception as exc:  # noqa: BLE001 - the session loaded it already; this is display only
                 self._message(f"profile: {exc}", True)
         self.model_range = None if exo_range is None else np.array(exo_range, float)
@@ -349,7 +374,9 @@ class RecorderWindow(QtWidgets.QMainWindow):
 
     def _died(self, code: int) -> None:
         self.frame_timer.stop()
-        self.ctl.fail(f"the session process ended (exit {code})", "session process ended — see the log; Connect to restart")
+        self.ctl.fail(
+            f"the session process ended (exit {code})", "session process ended — see the log; Connect to restart"
+        )
 
     # --------------------------------------------------------------------------------------- episodes
     def _notes(self) -> None:
@@ -379,13 +406,13 @@ class RecorderWindow(QtWidgets.QMainWindow):
             c = len(self.exo_names)
             if self.robot_names:
                 last = self._rows[-1]
-                self.hand_view.set_pose(last[1 + c:], last[1:1 + c])
+                self.hand_view.set_pose(last[1 + c :], last[1 : 1 + c])
         if len(self._rows):  # scroll every redraw
             c = len(self.exo_names)
             t = self._rows[:, 0]
-            self.exo_plot.set_data(t, self._rows[:, 1:1 + c], now)
+            self.exo_plot.set_data(t, self._rows[:, 1 : 1 + c], now)
             if self.robot_names:
-                self.robot_plot.set_data(t, self._rows[:, 1 + c:], now)
+                self.robot_plot.set_data(t, self._rows[:, 1 + c :], now)
         for k, view in enumerate(self.cam_views):
             fr = rd.frame(k)
             if fr is not None:
@@ -408,22 +435,29 @@ class RecorderWindow(QtWidgets.QMainWindow):
         self._status = st
         extra = st.get("extra") or {}
         pose = {f"pose:{h['name']}": h for h in st.get("pose") or []}
-        rows = [self.health.pose(s, pose.get(s["name"]), extra) if s["kind"] == "pose" else self.health.stream(s, extra)
-                for s in st["streams"]]
-        latest = self._rows[-1, 1:1 + len(self.exo_names)] if len(self._rows) else None
+        rows = [
+            self.health.pose(s, pose.get(s["name"]), extra) if s["kind"] == "pose" else self.health.stream(s, extra)
+            for s in st["streams"]
+        ]
+        latest = self._rows[-1, 1 : 1 + len(self.exo_names)] if len(self._rows) else None
         rows.append(self.health.joints(latest, self.exo_names, self.cal))
         rows.append(self.health.calibration(self.cal))
         rows.append(self.health.disk(st))
         self.health_table.show_rows(rows)
         level = worst([r.level for r in rows])
         if self.state == RecorderState.RECORDING:
-            self._set_state(RecorderState.RECORDING, f"● REC  episode {st.get('episode') or ''}  {st.get('elapsed_s', 0):.1f} s"
-                            + ("  — check health" if level != OK else ""))
+            self._set_state(
+                RecorderState.RECORDING,
+                f"● REC  episode {st.get('episode') or ''}  {st.get('elapsed_s', 0):.1f} s"
+                + ("  — check health" if level != OK else ""),
+            )
         if extra.get("fatal") and self.state != RecorderState.ERROR:
             self._message(extra["fatal"], True)
             self.ctl.session_ended(st)
-        self.fps_label.setText(f"redraw {self.fps.fps:.0f} fps   state {st.get('state')}   "
-                               f"health {'OK' if level == OK else 'ATTENTION' if level == WARN else 'PROBLEM'}")
+        self.fps_label.setText(
+            f"redraw {self.fps.fps:.0f} fps   state {st.get('state')}   "
+            f"health {'OK' if level == OK else 'ATTENTION' if level == WARN else 'PROBLEM'}"
+        )
         self.day.on_health(rows, st)
 
     def health_levels(self) -> dict[str, str]:

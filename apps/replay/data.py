@@ -199,8 +199,11 @@ def _gaps(data: ReplayData) -> None:
             merged.append([a, b])
     data.intervals = [Interval(a, b, GAP_COLOR, f"encoder gap: no data for {b - a:.2f} s") for a, b in merged]
     # the band shows these findings whole; their instants (capped by the validator) would show a fraction
-    data.markers = [m for m in data.markers
-                    if not (0 <= m.frame < len(mask) and mask[m.frame] and m.text.split(":")[0] in ("alignment", "gaps"))]
+    data.markers = [
+        m
+        for m in data.markers
+        if not (0 <= m.frame < len(mask) and mask[m.frame] and m.text.split(":")[0] in ("alignment", "gaps"))
+    ]
 
 
 def _hand(data: ReplayData) -> None:
@@ -283,10 +286,19 @@ def load(path: str | Path, markers: bool = True) -> ReplayData:
         if len(ts) == 0:
             raise DexumiError(f"{p}: no aligned frames to replay")
         a = ep.attrs
-        data = ReplayData(p, ep, ts - ts[0], ep.action, ep.exo_joints, ep.action_names,
-                          [str(x) for x in ep.f["observations/exo_joints"].attrs.get("names", [])], ep.cameras,
-                          {c: ep.image_indices(c) for c in ep.cameras}, float(a.get("nominal_fps", 0.0) or 30.0),
-                          str(a.get("robot_hand", "")))
+        data = ReplayData(
+            p,
+            ep,
+            ts - ts[0],
+            ep.action,
+            ep.exo_joints,
+            ep.action_names,
+            [str(x) for x in ep.f["observations/exo_joints"].attrs.get("names", [])],
+            ep.cameras,
+            {c: ep.image_indices(c) for c in ep.cameras},
+            float(a.get("nominal_fps", 0.0) or 30.0),
+            str(a.get("robot_hand", "")),
+        )
         if markers:
             data.markers = _markers(p, ep, ts)
         if ep.view_edited:

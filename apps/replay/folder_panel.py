@@ -17,8 +17,10 @@ def attach(win) -> EpisodeTable:
     dock = QtWidgets.QDockWidget("Episodes", win)
     dock.setObjectName("episodes")
     dock.setWidget(table)
-    dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable |
-                     QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable)
+    dock.setFeatures(
+        QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable
+        | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
+    )
     win.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, dock)
     table.refresh()
 

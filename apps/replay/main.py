@@ -50,7 +50,10 @@ def video(files: list[Path], out: Path, fps: float | None = None, progress: bool
         frames: list[int] = []
         try:
             with tqdm(total=len(d), desc=f"render {f.name}", unit="frame", disable=not progress, leave=False) as bar:
-                write_atomic(target, lambda tmp, d=d, frames=frames, bar=bar: frames.append(render_video(d, tmp, fps, bar.update)))
+                write_atomic(
+                    target,
+                    lambda tmp, d=d, frames=frames, bar=bar: frames.append(render_video(d, tmp, fps, bar.update)),
+                )
             n = frames[0]
         finally:
             d.close()

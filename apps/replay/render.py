@@ -21,14 +21,31 @@ PLOT_H = 220
 
 def _hand_panel(d: ReplayData, i: int, proj: np.ndarray, box: tuple[np.ndarray, float]) -> np.ndarray:
     img = np.full((CAM_H, HAND_W, 3), 255, np.uint8)
-    cv2.putText(img, "robot hand (blue), exo tips (orange)", (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1,
-                cv2.LINE_AA)
+    cv2.putText(
+        img, "robot hand (blue), exo tips (orange)", (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA
+    )
     if d.gap_at(i):  # no encoder data: no pose to show (the last one held would look like a real hand)
         cv2.rectangle(img, (0, 24), (HAND_W - 1, CAM_H - 1), (150, 150, 150), -1)
-        cv2.putText(img, "ENCODER GAP", (HAND_W // 2 - 70, CAM_H // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.7,
-                    (255, 255, 255), 2, cv2.LINE_AA)
-        cv2.putText(img, "no joint data", (HAND_W // 2 - 55, CAM_H // 2 + 26), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
-                    (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(
+            img,
+            "ENCODER GAP",
+            (HAND_W // 2 - 70, CAM_H // 2),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.7,
+            (255, 255, 255),
+            2,
+            cv2.LINE_AA,
+        )
+        cv2.putText(
+            img,
+            "no joint data",
+            (HAND_W // 2 - 55, CAM_H // 2 + 26),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.5,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
         return img
     pose = d.pose(i)
     if pose is None:
@@ -90,7 +107,7 @@ def render_video(d: ReplayData, out: Path, fps: float | None = None, tick: Calla
     sizes = []
     for cam in cams:
         img = d.image(cam, 0)
-        h, w = (img.shape[:2] if img is not None else (480, 640))
+        h, w = img.shape[:2] if img is not None else (480, 640)
         sizes.append(int(round(w * CAM_H / h)))
     width = sum(sizes) + HAND_W
     width += width % 2
@@ -108,17 +125,17 @@ def render_video(d: ReplayData, out: Path, fps: float | None = None, tick: Calla
             for cam, cw in zip(cams, sizes):
                 img = d.image(cam, i, reduce=2)
                 if img is not None:
-                    frame[:CAM_H, x:x + cw] = cv2.resize(img, (cw, CAM_H), interpolation=cv2.INTER_AREA)
+                    frame[:CAM_H, x : x + cw] = cv2.resize(img, (cw, CAM_H), interpolation=cv2.INTER_AREA)
                 cv2.putText(frame, cam, (x + 6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
                 x += cw
-            frame[:CAM_H, x:x + HAND_W] = _hand_panel(d, i, proj, box)
+            frame[:CAM_H, x : x + HAND_W] = _hand_panel(d, i, proj, box)
             if touch:
                 rows = sum(1 + len(s.fingers) for s in touch)
                 draw_touch(frame, touch, i, x + 6, CAM_H - 22 - 13 * rows, HAND_W - 12)
             plot = base.copy()
             cx = xpix(float(d.t[i]))
             cv2.line(plot, (cx, 28), (cx, PLOT_H - 32), CURSOR_COLOR[::-1], 2)
-            frame[CAM_H:, :plot.shape[1]] = plot
+            frame[CAM_H:, : plot.shape[1]] = plot
             near = d.markers_near(i)
             label = f"{d.path.name}  frame {i + 1}/{len(d)}  t {d.t[i]:.2f} s"
             if d.gap_at(i):

@@ -45,8 +45,9 @@ def draw_touch(img: np.ndarray, series: list[TouchSeries], i: int, x0: int, y0: 
     """Bars (one per finger and board) from (x0, y0) down, `width` pixels wide, in place."""
     y = y0
     for s in series:
-        cv2.putText(img, f"touch {s.role} ({s.unit})", (x0, y + 10), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1,
-                    cv2.LINE_AA)
+        cv2.putText(
+            img, f"touch {s.role} ({s.unit})", (x0, y + 10), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1, cv2.LINE_AA
+        )
         y += 14
         for k, finger in enumerate(s.fingers):
             v = float(s.totals[i, k]) if i < len(s.totals) else 0.0
@@ -56,6 +57,7 @@ def draw_touch(img: np.ndarray, series: list[TouchSeries], i: int, x0: int, y0: 
             cv2.rectangle(img, (bx, y), (bx + bw, y + 9), (225, 225, 225), -1)
             color = BAR_COLOR if i < len(s.valid) and s.valid[i] else STALE_COLOR
             cv2.rectangle(img, (bx, y), (bx + int(frac * bw), y + 9), color, -1)
-            cv2.putText(img, f"{v:.1f}", (bx + bw + 4, y + 9), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (0, 0, 0), 1,
-                        cv2.LINE_AA)
+            cv2.putText(
+                img, f"{v:.1f}", (bx + bw + 4, y + 9), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (0, 0, 0), 1, cv2.LINE_AA
+            )
             y += 12

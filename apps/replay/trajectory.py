@@ -38,8 +38,9 @@ class TrajectoryPanel(QtWidgets.QWidget):
         self.xyz.plot.setTitle(f"wrist position (m) — pose:{d.pose_name}")
         self.xyz.set_data(d.t, d.wrist, ["x", "y", "z"])
         self.xyz.set_bands([(a, b, POSE_LOST_COLOR) for a, b in pose_spans(d)])
-        self.view.set_track(d.pose_name, d.wrist, d.wrist_quat, valid=d.wrist_valid, times=d.t, color=PATH_COLOR,
-                            show_current=False)
+        self.view.set_track(
+            d.pose_name, d.wrist, d.wrist_quat, valid=d.wrist_valid, times=d.t, color=PATH_COLOR, show_current=False
+        )
 
     def set_frame(self, i: int) -> None:
         d = self.data

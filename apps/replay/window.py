@@ -113,10 +113,11 @@ class ReplayWindow(QtWidgets.QMainWindow):
             plot.set_markers(marks)
             plot.set_bands(bands)
         self.timeline.set_count(len(d))
-        self.timeline.set_markers([(m.frame, m.color) for m in d.markers]
-                                  + [(a, SPLIT_COLOR) for a, _ in d.parts[1:]])
-        self.timeline.set_bands([(int(abs(d.t - iv.t0).argmin()), int(abs(d.t - iv.t1).argmin()), iv.color)
-                                 for iv in d.intervals] + [(a, b, TRIM_COLOR) for a, b in d.trim_bands()])
+        self.timeline.set_markers([(m.frame, m.color) for m in d.markers] + [(a, SPLIT_COLOR) for a, _ in d.parts[1:]])
+        self.timeline.set_bands(
+            [(int(abs(d.t - iv.t0).argmin()), int(abs(d.t - iv.t1).argmin()), iv.color) for iv in d.intervals]
+            + [(a, b, TRIM_COLOR) for a, b in d.trim_bands()]
+        )
         self.trajectory.set_episode(d)
         self.set_frame(0)
 
@@ -138,12 +139,20 @@ class ReplayWindow(QtWidgets.QMainWindow):
         self.exo_plot.set_cursor(d.t[i])
         self.trajectory.set_frame(i)
         gap = d.gap_at(i)
-        self.timeline.set_frame(i, f"frame {i + 1}/{len(d)}  t {d.t[i]:.3f} s  {self.speed:g}×"
-                                   + ("  ENCODER GAP" if gap else "") + ("  TRIMMED" if d.trimmed_at(i) else ""))
+        self.timeline.set_frame(
+            i,
+            f"frame {i + 1}/{len(d)}  t {d.t[i]:.3f} s  {self.speed:g}×"
+            + ("  ENCODER GAP" if gap else "")
+            + ("  TRIMMED" if d.trimmed_at(i) else ""),
+        )
         near = [m.text for m in d.markers_near(i)]
         if gap:
-            near = [next(iv.text for iv in d.intervals if iv.t0 <= d.t[i] <= iv.t1 + 1e-9)
-                    if any(iv.t0 <= d.t[i] <= iv.t1 + 1e-9 for iv in d.intervals) else "encoder gap: no data", *near]
+            near = [
+                next(iv.text for iv in d.intervals if iv.t0 <= d.t[i] <= iv.t1 + 1e-9)
+                if any(iv.t0 <= d.t[i] <= iv.t1 + 1e-9 for iv in d.intervals)
+                else "encoder gap: no data",
+                *near,
+            ]
         self.finding.setText(" | ".join(dict.fromkeys(near))[:300])
 
     def seek_time(self, t: float) -> None:

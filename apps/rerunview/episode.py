@@ -57,12 +57,15 @@ def log_episode(rec, path: str | Path, prefix: str = "", progress: bool = False)
         T = len(t_abs)
         frames = np.arange(T, dtype=np.int64)
         idx = _times(rr, t_abs, frames)
-        for group, names, values in (("joints/exo", data.exo_names, data.exo),
-                                     ("joints/robot", data.action_names, data.action)):
+        for group, names, values in (
+            ("joints/exo", data.exo_names, data.exo),
+            ("joints/robot", data.action_names, data.action),
+        ):
             for j, name in enumerate(names):
                 ent = f"{base}{group}/{name}"
-                rr.send_columns(ent, indexes=idx, columns=rr.Scalars.columns(scalars=np.asarray(values[:, j], float)),
-                                recording=rec)
+                rr.send_columns(
+                    ent, indexes=idx, columns=rr.Scalars.columns(scalars=np.asarray(values[:, j], float)), recording=rec
+                )
                 counts[ent] = T
         valid = np.asarray(ep.f["observations/valid"][:T], float)
         rr.send_columns(f"{base}valid", indexes=idx, columns=rr.Scalars.columns(scalars=valid), recording=rec)
@@ -77,8 +80,11 @@ def log_episode(rec, path: str | Path, prefix: str = "", progress: bool = False)
                 if j < 0:
                     continue
                 ent = f"{base}cameras/{cam}"
-                rr.log(ent, rr.EncodedImage(contents=bytes(ep.f[f"raw/cameras/{cam}/jpeg"][j]), media_type="image/jpeg"),
-                       recording=rec)
+                rr.log(
+                    ent,
+                    rr.EncodedImage(contents=bytes(ep.f[f"raw/cameras/{cam}/jpeg"][j]), media_type="image/jpeg"),
+                    recording=rec,
+                )
                 counts[ent] = counts.get(ent, 0) + 1
             pose = data.pose(i)
             if pose is not None:
@@ -88,8 +94,9 @@ def log_episode(rec, path: str | Path, prefix: str = "", progress: bool = False)
                 for ent in (f"{base}hand/robot/bones", f"{base}hand/robot/tips"):
                     counts[ent] = counts.get(ent, 0) + 1
                 if exo_tips is not None:
-                    rr.log(f"{base}hand/exo/tips", rr.Points3D(exo_tips, radii=0.005, colors=[255, 150, 50]),
-                           recording=rec)
+                    rr.log(
+                        f"{base}hand/exo/tips", rr.Points3D(exo_tips, radii=0.005, colors=[255, 150, 50]), recording=rec
+                    )
                     counts[f"{base}hand/exo/tips"] = counts.get(f"{base}hand/exo/tips", 0) + 1
             bar.update(1)
         bar.close()
@@ -105,24 +112,32 @@ def _optional_streams(rr, rec, ep, base: str, idx: list, T: int, counts: dict[st
     if "observations/wrist_pose" in f:
         wp = np.asarray(f["observations/wrist_pose"][:T], float)
         if wp.ndim == 2 and wp.shape[1] >= 7:
-            rr.send_columns(f"{base}wrist/pose", indexes=idx,
-                            columns=rr.Transform3D.columns(translation=wp[:, :3], quaternion=wp[:, 3:7]), recording=rec)
+            rr.send_columns(
+                f"{base}wrist/pose",
+                indexes=idx,
+                columns=rr.Transform3D.columns(translation=wp[:, :3], quaternion=wp[:, 3:7]),
+                recording=rec,
+            )
             counts[f"{base}wrist/pose"] = T
     if "observations/touch" in f:
         touch = np.asarray(f["observations/touch"][:T], float).reshape(T, -1)
         for k in range(touch.shape[1]):
-            rr.send_columns(f"{base}touch/{k}", indexes=idx, columns=rr.Scalars.columns(scalars=touch[:, k]),
-                            recording=rec)
+            rr.send_columns(
+                f"{base}touch/{k}", indexes=idx, columns=rr.Scalars.columns(scalars=touch[:, k]), recording=rec
+            )
             counts[f"{base}touch/{k}"] = T
 
 
-def log_paths(paths: Iterable[Path], save: Path | None = None, spawn: bool = True,
-              progress: bool = False) -> dict[str, int]:
+def log_paths(
+    paths: Iterable[Path], save: Path | None = None, spawn: bool = True, progress: bool = False
+) -> dict[str, int]:
     """Log episodes to a new recording: saved to `save` (an .rrd), or sent to a spawned viewer."""
     rr = require_rerun()
     paths = list(paths)
-    rec = rr.RecordingStream(APP_ID, recording_id=paths[0].parent.name + "/" + paths[0].name if len(paths) == 1
-                             else str(paths[0].parent.resolve()))
+    rec = rr.RecordingStream(
+        APP_ID,
+        recording_id=paths[0].parent.name + "/" + paths[0].name if len(paths) == 1 else str(paths[0].parent.resolve()),
+    )
     if save is not None:
         save.parent.mkdir(parents=True, exist_ok=True)
         rec.save(str(save))

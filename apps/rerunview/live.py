@@ -66,18 +66,27 @@ class LiveRerun:
                     idx = [rr.TimeColumn("time", duration=rows[:, 0])]
                     c = len(exo)
                     for j, name in enumerate(exo):
-                        rr.send_columns(f"live/joints/exo/{name}", indexes=idx,
-                                        columns=rr.Scalars.columns(scalars=rows[:, 1 + j]), recording=rec)
+                        rr.send_columns(
+                            f"live/joints/exo/{name}",
+                            indexes=idx,
+                            columns=rr.Scalars.columns(scalars=rows[:, 1 + j]),
+                            recording=rec,
+                        )
                     for j, name in enumerate(robot):
                         if 1 + c + j < rows.shape[1]:
-                            rr.send_columns(f"live/joints/robot/{name}", indexes=idx,
-                                            columns=rr.Scalars.columns(scalars=rows[:, 1 + c + j]), recording=rec)
+                            rr.send_columns(
+                                f"live/joints/robot/{name}",
+                                indexes=idx,
+                                columns=rr.Scalars.columns(scalars=rows[:, 1 + c + j]),
+                                recording=rec,
+                            )
                     self.logged["rows"] += len(rows)
                 else:
                     _, cam, t, jpeg = item
                     rr.set_time("time", duration=t, recording=rec)
-                    rr.log(f"live/cameras/{cam}", rr.EncodedImage(contents=jpeg, media_type="image/jpeg"),
-                           recording=rec)
+                    rr.log(
+                        f"live/cameras/{cam}", rr.EncodedImage(contents=jpeg, media_type="image/jpeg"), recording=rec
+                    )
                     self.logged["frames"] += 1
             except Exception as exc:  # noqa: BLE001 - the viewer is a help: log and go on
                 log.warning("rerun live: %s", exc)

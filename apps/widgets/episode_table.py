@@ -84,8 +84,18 @@ class EpisodeTable(QtWidgets.QWidget):
         rows = sorted(self.entries, key=lambda e: -e.number)  # newest on top
         self.table.setRowCount(len(rows))
         for i, e in enumerate(rows):
-            texts = (f"{e.number:04d}", e.time[11:19], f"{e.duration_s:.1f}", e.task, e.outcome, e.operator, e.status,
-                     e.validation, str(e.drops), (f"[gap {e.longest_gap_s:.1f} s] " if e.longest_gap_s else "") + e.notes)
+            texts = (
+                f"{e.number:04d}",
+                e.time[11:19],
+                f"{e.duration_s:.1f}",
+                e.task,
+                e.outcome,
+                e.operator,
+                e.status,
+                e.validation,
+                str(e.drops),
+                (f"[gap {e.longest_gap_s:.1f} s] " if e.longest_gap_s else "") + e.notes,
+            )
             for j, t in enumerate(texts):
                 item = self.table.item(i, j)
                 if item is None:
@@ -95,11 +105,18 @@ class EpisodeTable(QtWidgets.QWidget):
                 item.setToolTip(e.validation_message if j == 7 else t)
                 item.setData(QtCore.Qt.ItemDataRole.UserRole, e.number)
                 grey = e.status in ("discarded", "failed")
-                item.setForeground(_LEVEL.get(t, QtGui.QColor(200, 200, 200)) if j == 7 else
-                                   QtGui.QColor(130, 130, 130) if grey else QtGui.QColor(225, 225, 225))
+                item.setForeground(
+                    _LEVEL.get(t, QtGui.QColor(200, 200, 200))
+                    if j == 7
+                    else QtGui.QColor(130, 130, 130)
+                    if grey
+                    else QtGui.QColor(225, 225, 225)
+                )
         kept = [e for e in self.entries if e.status in ("final", "recovered")]
-        self.summary.setText(f"{len(kept)} kept, {len(self.entries) - len(kept)} other · "
-                             f"{sum(e.duration_s for e in kept) / 60:.1f} min · next is {self.next_number():04d}")
+        self.summary.setText(
+            f"{len(kept)} kept, {len(self.entries) - len(kept)} other · "
+            f"{sum(e.duration_s for e in kept) / 60:.1f} min · next is {self.next_number():04d}"
+        )
 
     def _number_at(self, row: int) -> int | None:
         item = self.table.item(row, 0)
@@ -126,8 +143,14 @@ class EpisodeTable(QtWidgets.QWidget):
         if e.number in self.protected:
             return []
         if e.status in ("final", "recovered"):
-            return [("Open", "open"), ("Outcome: success", "outcome:success"), ("Outcome: failure", "outcome:failure"),
-                    ("Outcome: unknown", "outcome:unknown"), ("Notes…", "notes"), ("Discard", "discard")]
+            return [
+                ("Open", "open"),
+                ("Outcome: success", "outcome:success"),
+                ("Outcome: failure", "outcome:failure"),
+                ("Outcome: unknown", "outcome:unknown"),
+                ("Notes…", "notes"),
+                ("Discard", "discard"),
+            ]
         if e.status == "discarded":
             return [("Undiscard", "undiscard")]
         return []
@@ -147,8 +170,9 @@ class EpisodeTable(QtWidgets.QWidget):
                 path = M.edit_file(e.path, {"outcome": action.split(":", 1)[1]}).path
             elif action == "notes":
                 if value is None:
-                    value, ok = QtWidgets.QInputDialog.getText(self, f"Notes of episode {number:04d}", "Notes:",
-                                                               text=e.notes)
+                    value, ok = QtWidgets.QInputDialog.getText(
+                        self, f"Notes of episode {number:04d}", "Notes:", text=e.notes
+                    )
                     if not ok:
                         return None
                 path = M.edit_file(e.path, {"notes": value}).path

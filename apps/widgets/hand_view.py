@@ -128,6 +128,7 @@ class HandGLView(QtWidgets.QWidget):
         grid.translate(0, 0, -1.0)
         grid.setColor((0, 0, 0, 60))
         self.view.addItem(grid)
+
         def rgba(c: tuple[int, int, int]) -> tuple[float, ...]:  # a tuple: an ndarray would be per-vertex colours
             return tuple(v / 255.0 for v in c) + (1.0,)
 

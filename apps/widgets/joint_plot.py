@@ -9,8 +9,20 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 CURSOR_COLOR = (40, 40, 255)  # blue: errors are red, the cursor must not look like one
-COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
-          (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207), (0, 0, 0), (100, 200, 100)]
+COLORS = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+    (0, 0, 0),
+    (100, 200, 100),
+]
 
 
 class JointPlot(QtWidgets.QWidget):
@@ -43,8 +55,11 @@ class JointPlot(QtWidgets.QWidget):
         self._curves = []
         values = np.atleast_2d(values)
         for j in range(values.shape[1]):
-            pen = pg.mkPen(COLORS[j % len(COLORS)], width=1.5,
-                           style=QtCore.Qt.PenStyle.DashLine if dashed else QtCore.Qt.PenStyle.SolidLine)
+            pen = pg.mkPen(
+                COLORS[j % len(COLORS)],
+                width=1.5,
+                style=QtCore.Qt.PenStyle.DashLine if dashed else QtCore.Qt.PenStyle.SolidLine,
+            )
             name = names[j] if j < len(names) else f"j{j}"
             # connect="finite": a NaN (no data) breaks the line instead of bridging the gap
             self._curves.append(self.plot.plot(t, values[:, j], pen=pen, name=name, connect="finite"))
@@ -57,8 +72,14 @@ class JointPlot(QtWidgets.QWidget):
             self.plot.removeItem(m)
         self._markers = []
         for t, color, text in markers:
-            line = pg.InfiniteLine(float(t), angle=90, movable=False, pen=pg.mkPen(color, width=1),
-                                   label=text or None, labelOpts={"position": 0.95, "color": color})
+            line = pg.InfiniteLine(
+                float(t),
+                angle=90,
+                movable=False,
+                pen=pg.mkPen(color, width=1),
+                label=text or None,
+                labelOpts={"position": 0.95, "color": color},
+            )
             self.plot.addItem(line)
             self._markers.append(line)
 
@@ -68,8 +89,9 @@ class JointPlot(QtWidgets.QWidget):
             self.plot.removeItem(b)
         self._bands = []
         for t0, t1, color in bands:
-            band = pg.LinearRegionItem((float(t0), float(t1)), movable=False, brush=pg.mkBrush(*color, 110),
-                                       pen=pg.mkPen(*color))
+            band = pg.LinearRegionItem(
+                (float(t0), float(t1)), movable=False, brush=pg.mkBrush(*color, 110), pen=pg.mkPen(*color)
+            )
             band.setZValue(-10)
             self.plot.addItem(band)
             self._bands.append(band)

@@ -27,9 +27,13 @@ CURSOR_COLOR = (40, 40, 255)
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:
     """3×3 rotation of a quaternion x, y, z, w (normalised here)."""
     x, y, z, w = np.asarray(q, np.float64) / max(float(np.linalg.norm(q)), 1e-12)
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
 
 
 def nice_step(span: float) -> float:
@@ -99,8 +103,13 @@ class TrajectoryView(QtWidgets.QWidget):
 
     gap_s = 0.25  # samples further apart than this are not joined
 
-    def __init__(self, parent: QtWidgets.QWidget | None = None, dark: bool = True, max_points: int = 3000,
-                 title: str = "wrist trajectory") -> None:
+    def __init__(
+        self,
+        parent: QtWidgets.QWidget | None = None,
+        dark: bool = True,
+        max_points: int = 3000,
+        title: str = "wrist trajectory",
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("trajectory:3d")
         self.setMinimumSize(200, 160)
@@ -117,16 +126,23 @@ class TrajectoryView(QtWidgets.QWidget):
         self._timer.timeout.connect(self.update)
 
     # ------------------------------------------------------------------------------------------ data
-    def set_track(self, name: str, positions: np.ndarray, orientations: np.ndarray | None = None,
-                  valid: np.ndarray | None = None, times: np.ndarray | None = None,
-                  color: tuple[int, int, int] | None = None, show_current: bool = True) -> None:
+    def set_track(
+        self,
+        name: str,
+        positions: np.ndarray,
+        orientations: np.ndarray | None = None,
+        valid: np.ndarray | None = None,
+        times: np.ndarray | None = None,
+        color: tuple[int, int, int] | None = None,
+        show_current: bool = True,
+    ) -> None:
         """Replace track `name` (the newest `max_points` samples). Invalid: `valid` False or a NaN position."""
-        pos = np.asarray(positions, np.float64).reshape(-1, 3)[-self.max_points:]
+        pos = np.asarray(positions, np.float64).reshape(-1, 3)[-self.max_points :]
         ok: np.ndarray = np.asarray(np.isfinite(pos).all(axis=1))
         if valid is not None:
-            ok &= np.asarray(valid, bool)[-self.max_points:]
-        quat = None if orientations is None else np.asarray(orientations, np.float64).reshape(-1, 4)[-self.max_points:]
-        t = None if times is None else np.asarray(times, np.float64)[-self.max_points:]
+            ok &= np.asarray(valid, bool)[-self.max_points :]
+        quat = None if orientations is None else np.asarray(orientations, np.float64).reshape(-1, 4)[-self.max_points :]
+        t = None if times is None else np.asarray(times, np.float64)[-self.max_points :]
         old = self.tracks.get(name)
         if color is None:
             color = old.color if old else TRACK_COLORS[len(self.tracks) % len(TRACK_COLORS)]

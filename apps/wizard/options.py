@@ -18,7 +18,9 @@ def parse_board(text: str):
         cols, rows = (int(v) for v in size.lower().split("x"))
         return BoardSpec.from_mm(cols, rows, float(square), float(marker))
     except ValueError:
-        raise DexumiError(f"--board: expected COLSxROWS:SQUARE_MM:MARKER_MM (e.g. 7x5:25:18.75), got {text!r}") from None
+        raise DexumiError(
+            f"--board: expected COLSxROWS:SQUARE_MM:MARKER_MM (e.g. 7x5:25:18.75), got {text!r}"
+        ) from None
 
 
 def options_from_args(args: argparse.Namespace):
@@ -28,14 +30,30 @@ def options_from_args(args: argparse.Namespace):
     for key in durations:
         if getattr(args, key) is not None:
             durations[key] = getattr(args, key)
-    return RunOptions(exoskeleton=args.exoskeleton, hand=args.hand, port=args.port, sim=args.sim,
-                      protocol=args.protocol, map_path=args.map, pairs_path=args.pairs, curve=args.curve,
-                      camera=args.camera, camera_name=args.camera_name, camera_serial=args.camera_serial,
-                      camera_model=args.camera_model, board=parse_board(args.board), board_images=args.board_images,
-                      sim_latency_s=args.sim_latency_ms / 1000.0, sim_seed=args.sim_seed, sim_truth=args.sim_truth,
-                      skip=tuple(args.skip), handeye=bool(getattr(args, "handeye", False)),
-                      pose=getattr(args, "pose", None),
-                      sim_pose_latency_s=getattr(args, "sim_pose_latency_ms", 25.0) / 1000.0, **durations)
+    return RunOptions(
+        exoskeleton=args.exoskeleton,
+        hand=args.hand,
+        port=args.port,
+        sim=args.sim,
+        protocol=args.protocol,
+        map_path=args.map,
+        pairs_path=args.pairs,
+        curve=args.curve,
+        camera=args.camera,
+        camera_name=args.camera_name,
+        camera_serial=args.camera_serial,
+        camera_model=args.camera_model,
+        board=parse_board(args.board),
+        board_images=args.board_images,
+        sim_latency_s=args.sim_latency_ms / 1000.0,
+        sim_seed=args.sim_seed,
+        sim_truth=args.sim_truth,
+        skip=tuple(args.skip),
+        handeye=bool(getattr(args, "handeye", False)),
+        pose=getattr(args, "pose", None),
+        sim_pose_latency_s=getattr(args, "sim_pose_latency_ms", 25.0) / 1000.0,
+        **durations,
+    )
 
 
 def map_path_for(out: Path) -> Path:

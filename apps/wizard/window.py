@@ -30,8 +30,15 @@ def _pixmap(img: np.ndarray) -> QtGui.QPixmap:
     return pix
 
 
-def joint_chart(angles: np.ndarray, target: np.ndarray | None, names: tuple[str, ...] = (), width: int = 640,
-                height: int = 180, low_deg: float = -30.0, high_deg: float = 120.0) -> np.ndarray:
+def joint_chart(
+    angles: np.ndarray,
+    target: np.ndarray | None,
+    names: tuple[str, ...] = (),
+    width: int = 640,
+    height: int = 180,
+    low_deg: float = -30.0,
+    high_deg: float = 120.0,
+) -> np.ndarray:
     """Bars of the live joint angles (cyan), the pose's reference angles (yellow ticks), names under them."""
     import cv2
 
@@ -49,8 +56,9 @@ def joint_chart(angles: np.ndarray, target: np.ndarray | None, names: tuple[str,
             cv2.line(img, (x0 - 3, t), (x1 + 3, t), (0, 220, 255), 2)
         label = names[j].replace("exo_", "")[:10] if j < len(names) else str(j)
         cv2.putText(img, label, (x0, height - 6), cv2.FONT_HERSHEY_PLAIN, 0.8, (220, 220, 220), 1)
-        cv2.putText(img, f"{a:.0f}", (x0, max(12, min(y(a), y(0.0)) - 3)), cv2.FONT_HERSHEY_PLAIN, 0.8,
-                    (220, 220, 220), 1)
+        cv2.putText(
+            img, f"{a:.0f}", (x0, max(12, min(y(a), y(0.0)) - 3)), cv2.FONT_HERSHEY_PLAIN, 0.8, (220, 220, 220), 1
+        )
     return img
 
 
@@ -60,8 +68,14 @@ class CalibrationWizard(QtWidgets.QWidget):
 
     finished_all = QtCore.Signal()
 
-    def __init__(self, options: RunOptions, out: Path | None = None, force: bool = False, auto: bool = False,
-                 parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(
+        self,
+        options: RunOptions,
+        out: Path | None = None,
+        force: bool = False,
+        auto: bool = False,
+        parent: QtWidgets.QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("dexumi calibration")
         self.options, self.out, self.force, self.auto = options, out, force, auto
@@ -135,8 +149,9 @@ class CalibrationWizard(QtWidgets.QWidget):
         choices = [given] if given else []
         self.device.addItems(list(dict.fromkeys([*choices, *serial_choices(), SIM])))
         self.device.setCurrentIndex(0)
-        self.device.setToolTip("encoder board: sim (simulated exoskeleton), /dev/ttyACM0, /dev/serial/by-id/..., "
-                               "ble:NAME")
+        self.device.setToolTip(
+            "encoder board: sim (simulated exoskeleton), /dev/ttyACM0, /dev/serial/by-id/..., ble:NAME"
+        )
         self.device.setEnabled(not given)
         row = QtWidgets.QHBoxLayout()
         row.addWidget(QtWidgets.QLabel("Device"))
@@ -199,7 +214,7 @@ class CalibrationWizard(QtWidgets.QWidget):
             return
         row = max(0, self.steps.currentRow())
         if self.current is None:
-            self.queue = [self.run.steps[row]] + (self.run.steps[row + 1:] if self.auto else [])
+            self.queue = [self.run.steps[row]] + (self.run.steps[row + 1 :] if self.auto else [])
             self._next()
 
     def redo(self, key: str) -> None:
@@ -277,8 +292,7 @@ class CalibrationWizard(QtWidgets.QWidget):
             from calibration.camera import draw_detection
 
             shown = draw_detection(img, fb.data.get("detection"))
-            self.image.setPixmap(_pixmap(shown).scaled(
-                self.image.size(), QtCore.Qt.AspectRatioMode.KeepAspectRatio))
+            self.image.setPixmap(_pixmap(shown).scaled(self.image.size(), QtCore.Qt.AspectRatioMode.KeepAspectRatio))
         occ = fb.data.get("occupancy")
         if occ is not None:
             import cv2
@@ -291,8 +305,9 @@ class CalibrationWizard(QtWidgets.QWidget):
     def save(self) -> Path | None:
         out = self.out
         if out is None:
-            name, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save calibration profile", "profile.yaml",
-                                                            "YAML (*.yaml *.yml)")
+            name, _ = QtWidgets.QFileDialog.getSaveFileName(
+                self, "Save calibration profile", "profile.yaml", "YAML (*.yaml *.yml)"
+            )
             if not name:
                 return None
             out, self.force = Path(name), True  # the dialog already asked about overwriting
@@ -325,5 +340,7 @@ def residual_text(step: Step) -> str:
     """Per-joint residuals of the joint map, for display."""
     if step.result is None or not hasattr(step.result, "fits"):
         return ""
-    return "\n".join(f"{f.robot:20s} RMS {math.degrees(f.rms_rad):6.2f}°  max {math.degrees(f.max_rad):6.2f}°"
-                     for f in step.result.fits)
+    return "\n".join(
+        f"{f.robot:20s} RMS {math.degrees(f.rms_rad):6.2f}°  max {math.degrees(f.max_rad):6.2f}°"
+        for f in step.result.fits
+    )

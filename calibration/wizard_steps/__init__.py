@@ -29,5 +29,17 @@ from calibration.wizard_steps.jointmap import JointMapStep as JointMapStep
 from calibration.wizard_steps.latency import LatencyStep as LatencyStep
 from calibration.wizard_steps.run import CalibrationRun as CalibrationRun
 
-__all__ = ["CalibrationRun", "CameraStep", "CaptureStep", "EncoderFitStep", "Feedback", "HoldStep", "JointMapStep",
-           "LatencyStep", "RunOptions", "Step", "SweepStep", "ZeroCheckStep"]
+__all__ = [
+    "CalibrationRun",
+    "CameraStep",
+    "CaptureStep",
+    "EncoderFitStep",
+    "Feedback",
+    "HoldStep",
+    "JointMapStep",
+    "LatencyStep",
+    "RunOptions",
+    "Step",
+    "SweepStep",
+    "ZeroCheckStep",
+]

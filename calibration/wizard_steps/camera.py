@@ -27,9 +27,11 @@ class CameraStep(Step):
     def __init__(self, options: RunOptions) -> None:
         super().__init__()
         self.options = options
-        self.instructions = (f"Show the printed ChArUco board ({options.board.squares_x}×{options.board.squares_y}, "
-                             f"{options.board.square_mm:g} mm squares) to the camera at many positions and angles, "
-                             "filling the corners of the image too, until the coverage map is full.")
+        self.instructions = (
+            f"Show the printed ChArUco board ({options.board.squares_x}×{options.board.squares_y}, "
+            f"{options.board.square_mm:g} mm squares) to the camera at many positions and angles, "
+            "filling the corners of the image too, until the coverage map is full."
+        )
         self.detections: list = []
         self.size: tuple[int, int] | None = None
         self.last_image: np.ndarray | None = None
@@ -54,17 +56,26 @@ class CameraStep(Step):
         elif run.options.sim and run.sim_world_board:
             from calibration.worldboard import WorldBoardCamera
 
-            world_cam = WorldBoardCamera(o.camera_name, o.camera_serial or "SIM-CAM-0001",
-                                         max(o.camera_views, 1), o.sim_seed).open()
+            world_cam = WorldBoardCamera(
+                o.camera_name, o.camera_serial or "SIM-CAM-0001", max(o.camera_views, 1), o.sim_seed
+            ).open()
             self._source = world_cam
             self.serial = world_cam.serial
         elif run.options.sim:
             from calibration.boardsim import BoardSimCamera, BoardSimConfig
 
             assert run.sim_lens is not None, "--sim: the run sets the simulated lens when it opens"
-            board_cam = BoardSimCamera(BoardSimConfig(o.camera_name, o.camera_serial or "SIM-CAM-0001",
-                                                      run.sim_lens, o.board, max(o.camera_views, 1), 40.0,
-                                                      o.sim_seed)).open()
+            board_cam = BoardSimCamera(
+                BoardSimConfig(
+                    o.camera_name,
+                    o.camera_serial or "SIM-CAM-0001",
+                    run.sim_lens,
+                    o.board,
+                    max(o.camera_views, 1),
+                    40.0,
+                    o.sim_seed,
+                )
+            ).open()
             self._source = board_cam
             self.serial = board_cam.serial
         elif o.camera:
@@ -73,7 +84,9 @@ class CameraStep(Step):
             self._source = open_camera(o.camera)
             self.duration_s = max(self.duration_s, 30.0)
         else:
-            raise DexumiError("camera intrinsics need --camera SPEC or --board-images GLOB (or --sim, or --skip camera)")
+            raise DexumiError(
+                "camera intrinsics need --camera SPEC or --board-images GLOB (or --sim, or --skip camera)"
+            )
         self.t1 = self.t0 + (self.duration_s if self._source is not None and not run.options.sim else 1e9)
 
     def _ingest(self, image: np.ndarray) -> None:
@@ -117,8 +130,11 @@ class CameraStep(Step):
                     self._next_grab = now + (0.0 if run.options.sim else 0.3)
         occ = occupancy(self.detections, self.size) if self.size else np.zeros((6, 8), int)
         p = min(1.0, len(self.detections) / max(1, self.options.min_views))
-        return Feedback(p, f"{len(self.detections)} views, coverage {100 * coverage(occ):.0f}%",
-                        {"image": self.last_image, "detection": self.last_detection, "occupancy": occ})
+        return Feedback(
+            p,
+            f"{len(self.detections)} views, coverage {100 * coverage(occ):.0f}%",
+            {"image": self.last_image, "detection": self.last_detection, "occupancy": occ},
+        )
 
     def done(self) -> bool:
         if self._files:
@@ -136,8 +152,14 @@ class CameraStep(Step):
         if self.size is None:
             raise DexumiError("camera intrinsics: no images were captured")
         o = self.options
-        self.result = calibrate(self.detections, self.size, o.camera_model, min_views=o.min_views,
-                                min_coverage=o.min_coverage, serial=self.serial)
+        self.result = calibrate(
+            self.detections,
+            self.size,
+            o.camera_model,
+            min_views=o.min_views,
+            min_coverage=o.min_coverage,
+            serial=self.serial,
+        )
         self.summary = f"camera {self.serial}: {self.result.summary()}"
         return self.summary
 

@@ -44,8 +44,10 @@ class SweepStep(CaptureStep):
         super().__init__()
         self.key = self.segment = f"sweep_{finger}"
         self.title = f"{finger.capitalize()} through its range"
-        self.instructions = (f"Move the {finger} slowly from flat to fully bent and back, as far as it goes; "
-                             "keep the other fingers still.")
+        self.instructions = (
+            f"Move the {finger} slowly from flat to fully bent and back, as far as it goes; "
+            "keep the other fingers still."
+        )
         self.duration_s = duration_s
         self.finger = finger
 

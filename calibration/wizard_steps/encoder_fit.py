@@ -38,16 +38,22 @@ class EncoderFitStep(Step):
         run.fit = fit
         self.result = fit
         worst = max(fit.channels, key=lambda c: c.residual_max_rad)
-        self.summary = (f"{len(fit.channels)} channels calibrated; worst residual {math.degrees(worst.residual_max_rad):.3f}° "
-                        f"({worst.name}); signs {''.join('+' if c.sign > 0 else '-' for c in fit.channels)}")
+        self.summary = (
+            f"{len(fit.channels)} channels calibrated; worst residual {math.degrees(worst.residual_max_rad):.3f}° "
+            f"({worst.name}); signs {''.join('+' if c.sign > 0 else '-' for c in fit.channels)}"
+        )
         return self.summary
 
 
 class ZeroCheckStep(HoldStep):
     def __init__(self, duration_s: float) -> None:
-        super().__init__("zero_check", "Zero check",
-                         "Lay the hand flat again for a moment: the new calibration must read zero.", duration_s,
-                         pose="flat")
+        super().__init__(
+            "zero_check",
+            "Zero check",
+            "Lay the hand flat again for a moment: the new calibration must read zero.",
+            duration_s,
+            pose="flat",
+        )
         self.depends_on = ("encoders",)
 
     def finish(self, run: CalibrationRun) -> str:
@@ -58,8 +64,13 @@ class ZeroCheckStep(HoldStep):
         c = run.centers()
         if c is not None:
             x = enc.unwrap_around(x, c, run.encoder_input.period)
-        check = enc.zero_check(run.fit.calibration(), enc.EncoderSamples(samples.time, x), run.poses.joints,
-                               run.encoder_input, run.poses.flat)
+        check = enc.zero_check(
+            run.fit.calibration(),
+            enc.EncoderSamples(samples.time, x),
+            run.poses.joints,
+            run.encoder_input,
+            run.poses.flat,
+        )
         self.result = check
         self.summary = check.message()
         if not check.ok:

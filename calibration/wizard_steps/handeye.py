@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 SIM_FPS = 10.0
 
 
-def sim_views(latency_s: float, fps: float = SIM_FPS, camera: str = "wrist0", size: tuple[int, int] = (640, 480),
-              progress=None) -> dict[str, Any]:
+def sim_views(
+    latency_s: float, fps: float = SIM_FPS, camera: str = "wrist0", size: tuple[int, int] = (640, 480), progress=None
+) -> dict[str, Any]:
     """Render the calibration script and track the board; the simulated tracker's stream beside it."""
     import cv2
 
@@ -67,8 +68,14 @@ def sim_views(latency_s: float, fps: float = SIM_FPS, camera: str = "wrist0", si
     A = np.tile(np.eye(4), (len(tt), 1, 1))
     A[:, :3, :3] = Rotation.from_quat(quat).as_matrix()
     A[:, :3, 3] = pos
-    return {"frame_times": np.asarray(ft), "T_board_cam": np.asarray(B).reshape(-1, 4, 4), "track_times": tt,
-            "T_world_tracker": A, "T_base_cam": spec.T_wrist_cam(), "frames": len(times)}
+    return {
+        "frame_times": np.asarray(ft),
+        "T_board_cam": np.asarray(B).reshape(-1, 4, 4),
+        "track_times": tt,
+        "T_world_tracker": A,
+        "T_base_cam": spec.T_wrist_cam(),
+        "frames": len(times),
+    }
 
 
 def live_views(camera_spec: str, pose_spec: str, lens, duration_s: float) -> dict[str, Any]:
@@ -116,17 +123,32 @@ def live_views(camera_spec: str, pose_spec: str, lens, duration_s: float) -> dic
     A = np.tile(np.eye(4), (len(t), 1, 1))
     A[:, :3, :3] = Rotation.from_quat(a["orientation"]).as_matrix()
     A[:, :3, 3] = a["position"]
-    return {"frame_times": np.asarray(ft), "T_board_cam": np.asarray(B).reshape(-1, 4, 4), "track_times": t,
-            "T_world_tracker": A, "T_base_cam": None, "frames": None}
+    return {
+        "frame_times": np.asarray(ft),
+        "T_board_cam": np.asarray(B).reshape(-1, 4, 4),
+        "track_times": t,
+        "T_world_tracker": A,
+        "T_base_cam": None,
+        "frames": None,
+    }
 
 
 def profile_section(res: HandEyeResult, tracker: str, camera: str, T_base_cam: np.ndarray | None) -> HandEye:
     rows = lambda T: [[float(v) for v in r] for r in np.asarray(T)]
     X = res.T_tracker_cam.copy()
     X[3] = (0, 0, 0, 1)
-    return HandEye(tracker, camera, rows(X), float(res.latency_s), round(res.rms_mm, 4), round(res.rms_deg, 4),
-                   res.views, None if T_base_cam is None else rows(T_base_cam),
-                   None if T_base_cam is None else rows(tracker_to_base(X, T_base_cam)), res.method)
+    return HandEye(
+        tracker,
+        camera,
+        rows(X),
+        float(res.latency_s),
+        round(res.rms_mm, 4),
+        round(res.rms_deg, 4),
+        res.views,
+        None if T_base_cam is None else rows(T_base_cam),
+        None if T_base_cam is None else rows(tracker_to_base(X, T_base_cam)),
+        res.method,
+    )
 
 
 class HandEyeStep:
@@ -139,8 +161,10 @@ class HandEyeStep:
     def __init__(self, options) -> None:
         self.options = options
         self.duration_s = float(getattr(options, "handeye_s", 30.0))
-        self.instructions = ("Keep the board on the table in view of the wrist camera and move the wrist slowly "
-                             "through many viewpoints: tilt, roll, nearer and farther, pausing at each.")
+        self.instructions = (
+            "Keep the board on the table in view of the wrist camera and move the wrist slowly "
+            "through many viewpoints: tilt, roll, nearer and farther, pausing at each."
+        )
         self.result: HandEyeResult | None = None
         self.section: HandEye | None = None
         self.summary, self.error = "", None

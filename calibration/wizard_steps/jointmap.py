@@ -34,8 +34,10 @@ class JointMapStep(Step):
         pairs = jointmap.read_pairs(o.pairs_path, base) if o.pairs_path else jointmap.geometry_pairs(base)
         self.result = jointmap.fit_joint_map(base, pairs, o.curve)
         w = self.result.worst
-        self.summary = (f"{len(self.result.fits)} joints fitted from {pairs.source}; worst {w.robot}: "
-                        f"RMS {math.degrees(w.rms_rad):.2f}°, max {math.degrees(w.max_rad):.2f}°")
+        self.summary = (
+            f"{len(self.result.fits)} joints fitted from {pairs.source}; worst {w.robot}: "
+            f"RMS {math.degrees(w.rms_rad):.2f}°, max {math.degrees(w.max_rad):.2f}°"
+        )
         return self.summary
 
     def contribute(self, profile: Profile, report: dict[str, Any], run: CalibrationRun) -> None:

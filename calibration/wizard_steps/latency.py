@@ -26,8 +26,10 @@ class LatencyStep(CaptureStep):
         super().__init__()
         self.options = options
         self.duration_s = options.wave_s
-        self.instructions = ("Hold the exoskeleton in view of the wrist camera and move all fingers irregularly "
-                             f"(not in a rhythm) for {options.wave_s:g} s.")
+        self.instructions = (
+            "Hold the exoskeleton in view of the wrist camera and move all fingers irregularly "
+            f"(not in a rhythm) for {options.wave_s:g} s."
+        )
         self.collector: FrameCollector | None = None
 
     def begin(self, run: CalibrationRun) -> None:
@@ -41,8 +43,17 @@ class LatencyStep(CaptureStep):
 
             rig = run.rig
             assert rig is not None, "--sim: the run opens the simulated rig first"
-            cfg = SimCameraConfig(o.camera_name, o.sim_latency_s, 30.0, 640, 480, o.sim_seed, rig.epoch,
-                                  motion=rig.motion().spec(), joints=len(run.poses.joints))
+            cfg = SimCameraConfig(
+                o.camera_name,
+                o.sim_latency_s,
+                30.0,
+                640,
+                480,
+                o.sim_seed,
+                rig.epoch,
+                motion=rig.motion().spec(),
+                joints=len(run.poses.joints),
+            )
             src = SimCamera(cfg)
             src.open(start_time=self.t0 - 0.4)
         elif o.camera:

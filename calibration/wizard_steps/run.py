@@ -48,17 +48,33 @@ class CalibrationRun:
     # -------------------------------------------------------------------------------------- steps
     def _make_steps(self) -> list[Step]:
         o = self.options
-        steps: list[Step] = [HoldStep("flat", "Flat hand", "Lay the hand flat on the table, fingers together and "
-                                      "straight, thumb alongside; hold still.", o.hold_s),
-                             HoldStep("fist", "Fist", "Make a fist, thumb over the fingers; hold still.", o.hold_s)]
+        steps: list[Step] = [
+            HoldStep(
+                "flat",
+                "Flat hand",
+                "Lay the hand flat on the table, fingers together and straight, thumb alongside; hold still.",
+                o.hold_s,
+            ),
+            HoldStep("fist", "Fist", "Make a fist, thumb over the fingers; hold still.", o.hold_s),
+        ]
         if "spread" in self.poses.hold_poses:
-            steps.append(HoldStep("spread", "Fingers spread", "Spread the fingers as far apart as they go; hold still.",
-                                  o.hold_s))
+            steps.append(
+                HoldStep(
+                    "spread", "Fingers spread", "Spread the fingers as far apart as they go; hold still.", o.hold_s
+                )
+            )
         fingers = ("thumb", "index", "middle", "ring", "little")
         for f in sorted(set(self.poses.fingers)):
             steps.append(SweepStep(fingers[f], o.sweep_s))
-        steps.append(HoldStep("opposition", "Thumb opposition", "Touch the tip of the thumb to the little finger's "
-                              "base (thumb fully rotated across the palm), other fingers flat; hold still.", o.hold_s))
+        steps.append(
+            HoldStep(
+                "opposition",
+                "Thumb opposition",
+                "Touch the tip of the thumb to the little finger's "
+                "base (thumb fully rotated across the palm), other fingers flat; hold still.",
+                o.hold_s,
+            )
+        )
         captures = tuple(s.key for s in steps)
         steps.append(EncoderFitStep(self.poses.hold_poses, captures))
         steps.append(ZeroCheckStep(o.hold_s))
@@ -102,8 +118,17 @@ class CalibrationRun:
             from calibration.sim import SimRig
 
             protocol = Protocol.V1.value if protocol == Protocol.AUTO else protocol
-            rig = SimRig(self.poses, protocol, o.sim_rate_hz, o.hold_s, o.move_s, o.sweep_s, o.wave_s,
-                         o.sim_seed, truth=o.sim_truth).start()
+            rig = SimRig(
+                self.poses,
+                protocol,
+                o.sim_rate_hz,
+                o.hold_s,
+                o.move_s,
+                o.sweep_s,
+                o.wave_s,
+                o.sim_seed,
+                truth=o.sim_truth,
+            ).start()
             self.rig = rig
             port = rig.port
             self.sim_lens = Lens()
@@ -121,13 +146,18 @@ class CalibrationRun:
         self.encoder_input = enc.EncoderInput(driver.protocol, info.resolution_bits if info else 24)
         self.buffer = enc.SampleBuffer(self.encoder_input)
         if driver.joints != len(self.poses.joints):
-            raise DexumiError(f"the device on {port} has {driver.joints} joint channels but exoskeleton "
-                              f"'{self.poses.model}' has {len(self.poses.joints)} ({', '.join(self.poses.joints)}); "
-                              "pick the model with --exoskeleton")
-        self.device = {"id": info.device_id if info else (port if not o.sim else SIM_DEVICE_ID),
-                       "protocol": driver.protocol, "channels": driver.channels,
-                       "firmware": ".".join(map(str, info.firmware)) if info else None,
-                       "resolution_bits": info.resolution_bits if info else None}
+            raise DexumiError(
+                f"the device on {port} has {driver.joints} joint channels but exoskeleton "
+                f"'{self.poses.model}' has {len(self.poses.joints)} ({', '.join(self.poses.joints)}); "
+                "pick the model with --exoskeleton"
+            )
+        self.device = {
+            "id": info.device_id if info else (port if not o.sim else SIM_DEVICE_ID),
+            "protocol": driver.protocol,
+            "channels": driver.channels,
+            "firmware": ".".join(map(str, info.firmware)) if info else None,
+            "resolution_bits": info.resolution_bits if info else None,
+        }
         if not o.sim:
             self.device["port"] = port
         return self
@@ -202,9 +232,17 @@ class CalibrationRun:
         if self.fit is None:
             raise DexumiError("the encoders are not calibrated yet")
         device_id = str(self.device.get("id") or "device")
-        prof = Profile(new_profile_id(device_id), utc_now(), dict(self.device), self.fit.channel_calibrations(),
-                       wrap=self.fit.wrap, encoder_input="ratiometric" if self.encoder_input.protocol == Protocol.LEGACY else "counts",
-                       hand=self.hand, exoskeleton=self.poses.model, mapping=mapping)
+        prof = Profile(
+            new_profile_id(device_id),
+            utc_now(),
+            dict(self.device),
+            self.fit.channel_calibrations(),
+            wrap=self.fit.wrap,
+            encoder_input="ratiometric" if self.encoder_input.protocol == Protocol.LEGACY else "counts",
+            hand=self.hand,
+            exoskeleton=self.poses.model,
+            mapping=mapping,
+        )
         report: dict[str, Any] = {"encoders": self.fit.summary()}
         for s in self.steps:
             s.contribute(prof, report, self)

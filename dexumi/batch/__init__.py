@@ -15,5 +15,14 @@ from dexumi.batch.manifest import Manifest
 from dexumi.batch.run import run_episode_tasks, run_tasks
 from dexumi.batch.task import Outcome, Task
 
-__all__ = ["Engine", "LocalEngine", "Manifest", "Outcome", "Task", "engine_from_args", "make_engine",
-           "run_episode_tasks", "run_tasks"]
+__all__ = [
+    "Engine",
+    "LocalEngine",
+    "Manifest",
+    "Outcome",
+    "Task",
+    "engine_from_args",
+    "make_engine",
+    "run_episode_tasks",
+    "run_tasks",
+]

@@ -41,13 +41,29 @@ def default_workers() -> int:
 
 
 def _outcome(task: Task, d: dict, attempts: int) -> Outcome:
-    return Outcome(task.key, bool(d["ok"]), d.get("value"), d.get("error", ""), attempts, False,
-                   float(d.get("seconds", 0.0)), d.get("fingerprint") or {})
+    return Outcome(
+        task.key,
+        bool(d["ok"]),
+        d.get("value"),
+        d.get("error", ""),
+        attempts,
+        False,
+        float(d.get("seconds", 0.0)),
+        d.get("fingerprint") or {},
+    )
 
 
 FORK_HAZARDS = ("pyarrow", "av")  # thread pools that hang a forked child if forked while busy (Arrow documents it)
-PRELOAD = ["dexumi.batch.task", "dexumi.batch.manifest", "dexumi.episode.derived", "dexumi.validate.episode",
-           "dexumi.quality.rank", "dexumi.export.sharded", "dexumi.export.lerobot", "dexumi.export.act"]
+PRELOAD = [
+    "dexumi.batch.task",
+    "dexumi.batch.manifest",
+    "dexumi.episode.derived",
+    "dexumi.validate.episode",
+    "dexumi.quality.rank",
+    "dexumi.export.sharded",
+    "dexumi.export.lerobot",
+    "dexumi.export.act",
+]
 
 
 def _context() -> mp.context.BaseContext:
@@ -151,8 +167,10 @@ class RayEngine:
                 ray.init(**kw)
             except Exception as exc:  # noqa: BLE001 - ConnectionError, RuntimeError, ValueError in Ray's versions
                 where = f" at {address}" if address else ""
-                raise DexumiError(f"--engine ray: cannot reach a Ray cluster{where}: "
-                                  f"{str(exc).strip().splitlines()[0][:160] if str(exc).strip() else exc}") from None
+                raise DexumiError(
+                    f"--engine ray: cannot reach a Ray cluster{where}: "
+                    f"{str(exc).strip().splitlines()[0][:160] if str(exc).strip() else exc}"
+                ) from None
         self._remote = ray.remote(execute).options(num_cpus=1, max_retries=retries, retry_exceptions=False)
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self._workers = cpus if workers is None else max(1, min(cpus, int(workers)))
@@ -183,10 +201,14 @@ class RayEngine:
                 except ray.exceptions.RayTaskError as exc:  # e.g. a full disk raised inside the task
                     cause = exc.cause if getattr(exc, "cause", None) is not None else exc
                     raise DexumiError(f"{t.key}: {str(cause).strip().splitlines()[0][:200]}") from None
-                except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
-                        ray.exceptions.ObjectLostError) as exc:
-                    raise DexumiError(f"{t.key}: workers died {self.retries + 1} times running it "
-                                      f"({type(exc).__name__}); giving up") from None
+                except (
+                    ray.exceptions.WorkerCrashedError,
+                    ray.exceptions.NodeDiedError,
+                    ray.exceptions.ObjectLostError,
+                ) as exc:
+                    raise DexumiError(
+                        f"{t.key}: workers died {self.retries + 1} times running it ({type(exc).__name__}); giving up"
+                    ) from None
                 if queue:
                     submit()
                 yield _outcome(t, d, 1)

@@ -61,10 +61,19 @@ class LocalRayCluster:
 
     def _start_node(self, head: bool) -> subprocess.Popen:
         base = random.randrange(30000, 60000, 200)
-        args = [self.ray, "start", "--block", f"--node-ip-address={NODE_IP}", f"--num-cpus={self.cpus}",
-                f"--object-store-memory={self.store * 2**20}", "--disable-usage-stats",
-                f"--min-worker-port={base}", f"--max-worker-port={base + 150}",
-                f"--node-manager-port={_free_port()}", f"--object-manager-port={_free_port()}"]
+        args = [
+            self.ray,
+            "start",
+            "--block",
+            f"--node-ip-address={NODE_IP}",
+            f"--num-cpus={self.cpus}",
+            f"--object-store-memory={self.store * 2**20}",
+            "--disable-usage-stats",
+            f"--min-worker-port={base}",
+            f"--max-worker-port={base + 150}",
+            f"--node-manager-port={_free_port()}",
+            f"--object-manager-port={_free_port()}",
+        ]
         if head:
             args += ["--head", f"--port={self.port}", "--include-dashboard=false", f"--temp-dir={self.tmp}"]
         else:
@@ -75,11 +84,14 @@ class LocalRayCluster:
         return p
 
     def alive_nodes(self) -> int:
-        code = ("import ray,sys; ray.init(address=sys.argv[1], log_to_driver=False, configure_logging=False); "
-                "print(sum(n['Alive'] for n in ray.nodes()))")
+        code = (
+            "import ray,sys; ray.init(address=sys.argv[1], log_to_driver=False, configure_logging=False); "
+            "print(sum(n['Alive'] for n in ray.nodes()))"
+        )
         try:
-            p = subprocess.run([sys.executable, "-c", code, self.address], capture_output=True, text=True,
-                               env=ray_env(), timeout=60)
+            p = subprocess.run(
+                [sys.executable, "-c", code, self.address], capture_output=True, text=True, env=ray_env(), timeout=60
+            )
         except subprocess.TimeoutExpired:
             return 0
         try:
@@ -144,9 +156,15 @@ class LocalRayCluster:
         table = self._table()
         marks = (str(self.tmp).encode(), f"{NODE_IP}:{self.port}".encode())
         me = os.getpid()
-        return [pid for pid, (_, cmd) in table.items() if pid != me and (
-            self._owner(pid, table) is not None or
-            (any(m in cmd for m in marks) and b"pytest" not in cmd and b"apps.cli.main" not in cmd))]
+        return [
+            pid
+            for pid, (_, cmd) in table.items()
+            if pid != me
+            and (
+                self._owner(pid, table) is not None
+                or (any(m in cmd for m in marks) and b"pytest" not in cmd and b"apps.cli.main" not in cmd)
+            )
+        ]
 
     def busy_workers(self) -> list[tuple[int, int]]:
         """(pid, node index) of worker processes running a batch task now (Ray titles them `ray::execute`)."""

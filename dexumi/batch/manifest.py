@@ -22,7 +22,6 @@ log = logging.getLogger(__name__)
 FORMAT = "dexumi-batch-manifest"
 
 
-
 def params_hash(params: Any) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
@@ -84,12 +83,12 @@ class Manifest:
             head = None
         if not isinstance(head, dict) or head.get("format") != FORMAT:
             if lines:
-                raise DexumiError(f"manifest {self.path} exists and is not a dexumi batch manifest; "
-                                  "refusing to overwrite it")
+                raise DexumiError(
+                    f"manifest {self.path} exists and is not a dexumi batch manifest; refusing to overwrite it"
+                )
             return
         if head != self.header:
-            log.warning("manifest %s was written for other parameters (or another command); starting afresh",
-                        self.path)
+            log.warning("manifest %s was written for other parameters (or another command); starting afresh", self.path)
             return
         for line in lines[1:]:
             try:

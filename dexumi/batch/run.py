@@ -19,8 +19,14 @@ from dexumi.errors import DexumiError
 log = logging.getLogger(__name__)
 
 
-def run_tasks(tasks: Sequence[Task], engine: Engine | None = None, desc: str = "batch", progress: bool = False,
-              manifest: Manifest | None = None, unit: str = "episode") -> list[Outcome]:
+def run_tasks(
+    tasks: Sequence[Task],
+    engine: Engine | None = None,
+    desc: str = "batch",
+    progress: bool = False,
+    manifest: Manifest | None = None,
+    unit: str = "episode",
+) -> list[Outcome]:
     """Every task's outcome, in the order of `tasks`. With a manifest, tasks it records as finished (same key,
     same content hash) are not run again; every task that finishes now is recorded before the next one."""
     keys = [t.key for t in tasks]
@@ -33,15 +39,20 @@ def run_tasks(tasks: Sequence[Task], engine: Engine | None = None, desc: str = "
     for t in tasks:
         e = manifest.lookup(t.key, t.source) if manifest is not None else None
         if e is not None:
-            out[t.key] = Outcome(t.key, bool(e.get("ok")), e.get("value"), e.get("error", ""), 0, True, 0.0,
-                                 e.get("fingerprint") or {})
+            out[t.key] = Outcome(
+                t.key, bool(e.get("ok")), e.get("value"), e.get("error", ""), 0, True, 0.0, e.get("fingerprint") or {}
+            )
         else:
             todo.append(t)
     if out:
-        log.info("%s: %d of %d task(s) already done (manifest %s)", desc, len(out), len(tasks),
-                 manifest.path if manifest else "")
-    bar = tqdm(total=len(tasks), initial=len(out), desc=desc, unit=unit, disable=not progress or not tasks,
-               leave=False)
+        log.info(
+            "%s: %d of %d task(s) already done (manifest %s)",
+            desc,
+            len(out),
+            len(tasks),
+            manifest.path if manifest else "",
+        )
+    bar = tqdm(total=len(tasks), initial=len(out), desc=desc, unit=unit, disable=not progress or not tasks, leave=False)
     try:
         for o in engine.run(todo):
             out[o.key] = o
@@ -57,10 +68,19 @@ def run_tasks(tasks: Sequence[Task], engine: Engine | None = None, desc: str = "
     return [out[k] for k in keys]
 
 
-def run_episode_tasks(paths: Sequence[str | Path], fn: Callable[..., Any], args: tuple = (), *,
-                      engine: Engine | None = None, workers: int | None = None, manifest: str | Path | None = None,
-                      command: str = "batch", params: Any = None, progress: bool = False,
-                      unit: str = "episode") -> list[Outcome]:
+def run_episode_tasks(
+    paths: Sequence[str | Path],
+    fn: Callable[..., Any],
+    args: tuple = (),
+    *,
+    engine: Engine | None = None,
+    workers: int | None = None,
+    manifest: str | Path | None = None,
+    command: str = "batch",
+    params: Any = None,
+    progress: bool = False,
+    unit: str = "episode",
+) -> list[Outcome]:
     """`fn(str(path), *args)` for every episode, one task each (keyed by its resolved path; its content is hashed
     for the manifest), on `engine` (default: a local pool of `workers`, closed here). With `manifest`, a resume
     manifest of `command` and `params` at that path. Outcomes come back in the order of `paths`."""

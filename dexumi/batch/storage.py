@@ -47,13 +47,15 @@ def check_target(url: str, force: bool, marker: str, command: str) -> None:
             except (OSError, ValueError):
                 m = None
             if not isinstance(m, dict) or m.get("command") != command:
-                raise DexumiError(f"{url} was not written by `dexumi {command}` (no {marker}); not replacing it, "
-                                  "even with --force")
+                raise DexumiError(
+                    f"{url} was not written by `dexumi {command}` (no {marker}); not replacing it, even with --force"
+                )
     except DexumiError:
         raise
     except Exception as exc:  # noqa: BLE001 - each fsspec backend has its own errors
-        raise DexumiError(f"{url}: {type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
-                          ) from None
+        raise DexumiError(
+            f"{url}: {type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
+        ) from None
 
 
 def publish_tree(local: Path, url: str, marker: str) -> int:
@@ -79,8 +81,10 @@ def publish_tree(local: Path, url: str, marker: str) -> int:
                 fs.rm(tmp, recursive=True)
         except Exception:  # noqa: BLE001
             pass
-        raise DexumiError(f"cannot upload to {url}: {type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0][:160] if str(exc) else ''} (nothing was published)") from None
+        raise DexumiError(
+            f"cannot upload to {url}: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:160] if str(exc) else ''} (nothing was published)"
+        ) from None
     log.info("uploaded %d file(s), %.1f MB to %s", len(files), total / 2**20, url)
     return total
 

@@ -8,9 +8,12 @@ from typing import TYPE_CHECKING
 from dexumi.lazy import Where, lazy_exports
 
 _NAMES: dict[str, Where] = {
-    "EncoderConfig": "dexumi.devices.encoder", "EncoderDriver": "dexumi.devices.encoder",
-    "SimDeviceProcess": "dexumi.devices.sim", "SensorErrors": "dexumi.devices.simexo",
-    "SIM_DEVICE_ID": "dexumi.devices.simexo", "sim_exoskeleton_args": "dexumi.devices.simexo",
+    "EncoderConfig": "dexumi.devices.encoder",
+    "EncoderDriver": "dexumi.devices.encoder",
+    "SimDeviceProcess": "dexumi.devices.sim",
+    "SensorErrors": "dexumi.devices.simexo",
+    "SIM_DEVICE_ID": "dexumi.devices.simexo",
+    "sim_exoskeleton_args": "dexumi.devices.simexo",
 }
 __all__ = list(_NAMES)
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)

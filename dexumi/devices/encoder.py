@@ -86,8 +86,14 @@ class EncoderDriver(StreamWorker[EncoderBatch]):
     def __init__(self, config: EncoderConfig) -> None:
         if config.protocol not in tuple(Protocol):
             raise DexumiError(f"unknown protocol {config.protocol!r}: use v1, legacy or auto")
-        super().__init__(config.name, StreamStats(config.name), config.buffer_samples, unit="samples",
-                         reconnect=config.reconnect, backoff=Backoff(*config.reconnect_backoff_s))
+        super().__init__(
+            config.name,
+            StreamStats(config.name),
+            config.buffer_samples,
+            unit="samples",
+            reconnect=config.reconnect,
+            backoff=Backoff(*config.reconnect_backoff_s),
+        )
         self.config = config
         self.transport: Transport = make_transport(config.port, config.protocol, config.channels, config.rate_hz)
         self.protocol = config.protocol
@@ -172,11 +178,14 @@ class EncoderDriver(StreamWorker[EncoderBatch]):
     def _no_device(self, seen: bytearray) -> None:
         port = self.config.port
         if not seen:
-            raise ProtocolMismatch(f"no data from {port} within {self.config.detect_timeout_s:g} s: is the board "
-                                   f"powered and is this its port? (`dexumi devices` lists ports)")
+            raise ProtocolMismatch(
+                f"no data from {port} within {self.config.detect_timeout_s:g} s: is the board "
+                f"powered and is this its port? (`dexumi devices` lists ports)"
+            )
         what = self.link.expects if self.link is not None else "dexumi v1 or legacy DexUMI frames"
-        raise ProtocolMismatch(f"the device on {port} does not speak {what}: got {len(seen)} bytes starting "
-                               f"{bytes(seen[:8]).hex(' ')}")
+        raise ProtocolMismatch(
+            f"the device on {port} does not speak {what}: got {len(seen)} bytes starting {bytes(seen[:8]).hex(' ')}"
+        )
 
     @property
     def channels(self) -> int:
@@ -189,9 +198,11 @@ class EncoderDriver(StreamWorker[EncoderBatch]):
     def _check_calibration(self) -> None:
         cal = self.config.calibration
         if cal is not None and cal.channels != self.joints:
-            raise DexumiError(f"calibration profile has {cal.channels} channels but the device on "
-                              f"{self.config.port} has {self.joints} joint channels; pick the profile made for "
-                              f"this exoskeleton (or recalibrate)")
+            raise DexumiError(
+                f"calibration profile has {cal.channels} channels but the device on "
+                f"{self.config.port} has {self.joints} joint channels; pick the profile made for "
+                f"this exoskeleton (or recalibrate)"
+            )
 
     # ---------------------------------------------------------------------------------- reader thread
     def _run(self, pending: bytes) -> None:
@@ -271,8 +282,10 @@ class EncoderDriver(StreamWorker[EncoderBatch]):
         if not out.blocks:
             return
         seg = self.segments[-1]
-        seg.fit.add(np.asarray(out.frame_time_us, dtype=np.int64),
-                    self._rx_times(np.asarray(out.frame_end, np.int64), read_ends, read_times))
+        seg.fit.add(
+            np.asarray(out.frame_time_us, dtype=np.int64),
+            self._rx_times(np.asarray(out.frame_end, np.int64), read_ends, read_times),
+        )
         est = seg.fit.estimate()
         for block in out.blocks:
             rx = self._rx_times(block.stream_end, read_ends, read_times)
@@ -280,8 +293,15 @@ class EncoderDriver(StreamWorker[EncoderBatch]):
 
     def _make_batch(self, block, rx: np.ndarray, est: ClockEstimate | None) -> EncoderBatch:
         mapped = est.to_host(block.device_time_us) if est else rx
-        return EncoderBatch(block.index, block.device_time_us, rx, np.asarray(mapped, np.float64),
-                            block.values, self.to_angles(block.values), len(self.segments) - 1)
+        return EncoderBatch(
+            block.index,
+            block.device_time_us,
+            rx,
+            np.asarray(mapped, np.float64),
+            block.values,
+            self.to_angles(block.values),
+            len(self.segments) - 1,
+        )
 
     def to_angles(self, counts: np.ndarray) -> np.ndarray:
         """Raw counts → radians: the calibration if given, else the board's nominal conversion."""
@@ -307,8 +327,9 @@ class EncoderDriver(StreamWorker[EncoderBatch]):
 
     def _on_lost(self, why: str) -> None:
         """The link dropped: record the gap, reconnect with back-off until it is back or we are stopped."""
-        if not self._reconnect(why, close=self.transport.close, reopen=self.transport.open, errors=(BridgeError,),
-                               resume=self._resume):
+        if not self._reconnect(
+            why, close=self.transport.close, reopen=self.transport.open, errors=(BridgeError,), resume=self._resume
+        ):
             self._stop.set()
 
     def _resume(self) -> bool:

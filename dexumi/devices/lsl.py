@@ -94,9 +94,9 @@ def transport_floor_s(samples: int = 150) -> float:
 
 def stream_name(spec: str) -> str:
     """`lsl:NAME` → NAME."""
-    if not spec.startswith(PREFIX) or not spec[len(PREFIX):].strip():
+    if not spec.startswith(PREFIX) or not spec[len(PREFIX) :].strip():
         raise DexumiError(f"{spec!r}: an LSL stream is given as lsl:NAME")
-    return spec[len(PREFIX):].strip()
+    return spec[len(PREFIX) :].strip()
 
 
 @dataclass
@@ -122,8 +122,9 @@ class _Segment:
 class LslInletStream:
     """One LSL stream as an extra recorded stream: `start()`, `read()` every poll, `close()`."""
 
-    def __init__(self, spec: str, resolve_timeout_s: float = 5.0, probe_interval_s: float = 2.0,
-                 floor: bool = True) -> None:
+    def __init__(
+        self, spec: str, resolve_timeout_s: float = 5.0, probe_interval_s: float = 2.0, floor: bool = True
+    ) -> None:
         self.spec = spec if spec.startswith(PREFIX) else PREFIX + spec
         self.source_name = stream_name(self.spec)
         self.resolve_timeout_s = resolve_timeout_s
@@ -175,8 +176,13 @@ class LslInletStream:
         self.connected = True
         self._thread = threading.Thread(target=self._pull_loop, name=f"lsl-{self.source_name}", daemon=True)
         self._thread.start()
-        log.info("LSL stream %s: %d channels at %g Hz (type %s)", self.source_name, self.channels,
-                 self.nominal_rate_hz, self.stype)
+        log.info(
+            "LSL stream %s: %d channels at %g Hz (type %s)",
+            self.source_name,
+            self.channels,
+            self.nominal_rate_hz,
+            self.stype,
+        )
         return self
 
     def _probe(self, force: bool = False) -> None:
@@ -279,8 +285,14 @@ def map_times(stamp: np.ndarray, host_time: np.ndarray, segment: np.ndarray) -> 
 class LslOutlets:
     """dexumi's streams as LSL outlets: encoder angles, camera frame indices, episode markers."""
 
-    def __init__(self, joint_names: list[str] | tuple[str, ...], cameras: list[str], encoder_rate_hz: float,
-                 camera_fps: dict[str, float] | None = None, source: str | None = None) -> None:
+    def __init__(
+        self,
+        joint_names: list[str] | tuple[str, ...],
+        cameras: list[str],
+        encoder_rate_hz: float,
+        camera_fps: dict[str, float] | None = None,
+        source: str | None = None,
+    ) -> None:
         """Source ids are `<source>.encoder`, ... (default source: `dexumi-<pid>`, unique on the host)."""
         import os
 
@@ -289,8 +301,9 @@ class LslOutlets:
         lsl = _lsl()
         self._lsl = lsl
         n = len(joint_names)
-        info = lsl.StreamInfo("dexumi.encoder", "Angles", n, float(encoder_rate_hz or 0.0), "float32",
-                              f"{source}.encoder")
+        info = lsl.StreamInfo(
+            "dexumi.encoder", "Angles", n, float(encoder_rate_hz or 0.0), "float32", f"{source}.encoder"
+        )
         try:
             info.set_channel_names(list(joint_names))
             info.set_channel_units(["radians"] * n)
@@ -299,8 +312,14 @@ class LslOutlets:
         self.encoder = lsl.StreamOutlet(info)
         self.frames = {}
         for cam in cameras:
-            fi = lsl.StreamInfo(f"dexumi.frames.{cam}", "FrameIndex", 1,
-                                float((camera_fps or {}).get(cam, 0.0)), "float64", f"{source}.frames.{cam}")
+            fi = lsl.StreamInfo(
+                f"dexumi.frames.{cam}",
+                "FrameIndex",
+                1,
+                float((camera_fps or {}).get(cam, 0.0)),
+                "float64",
+                f"{source}.frames.{cam}",
+            )
             self.frames[cam] = lsl.StreamOutlet(fi)
         mi = lsl.StreamInfo("dexumi.markers", "Markers", 1, 0.0, "string", f"{source}.markers")
         self.markers = lsl.StreamOutlet(mi)

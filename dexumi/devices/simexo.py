@@ -38,8 +38,11 @@ class SensorErrors:
     def args(self) -> list[str]:
         fmt = lambda vals: ",".join(f"{v:.9g}" for v in vals)
         # `--opt=value`: a list starting with a minus sign must not look like an option
-        return [f"--sensor-offset-deg={fmt(self.offset_deg)}", f"--sensor-sign={fmt(self.sign)}",
-                f"--sensor-gain={fmt(self.gain)}"]
+        return [
+            f"--sensor-offset-deg={fmt(self.offset_deg)}",
+            f"--sensor-sign={fmt(self.sign)}",
+            f"--sensor-gain={fmt(self.gain)}",
+        ]
 
     def expected(self, resolution_bits: int = 24, protocol: str = "v1") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(zero_rad, sign, scale) a perfect calibration recovers for these errors."""
@@ -59,8 +62,10 @@ def sim_exoskeleton_args(device: dict, channels: int) -> list[str]:
     """
     dev_id = str(device.get("id", ""))
     if dev_id != SIM_DEVICE_ID:
-        raise DexumiError(f"the profile was made on device {dev_id or '?'}, not on the simulated exoskeleton "
-                          f"({SIM_DEVICE_ID}); with --sim use a profile made by `dexumi calibrate --sim`")
+        raise DexumiError(
+            f"the profile was made on device {dev_id or '?'}, not on the simulated exoskeleton "
+            f"({SIM_DEVICE_ID}); with --sim use a profile made by `dexumi calibrate --sim`"
+        )
     protocol = str(device.get("protocol", "v1"))
     if protocol != Protocol.V1:
         raise DexumiError(f"the profile is for a {protocol} board; --sim records from a simulated v1 board")

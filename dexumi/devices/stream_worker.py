@@ -45,8 +45,17 @@ class _Delays:
 class StreamWorker(Generic[T]):
     """A reader thread filling a bounded buffer of items of type T (each `size` units long)."""
 
-    def __init__(self, name: str, stats: StreamStats, capacity: int, *, unit: str, reconnect: bool,
-                 backoff: Backoff, log_name: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        stats: StreamStats,
+        capacity: int,
+        *,
+        unit: str,
+        reconnect: bool,
+        backoff: Backoff,
+        log_name: str | None = None,
+    ) -> None:
         self.name = name
         self._unit = unit  # what the capacity counts: "samples", "frames"
         self._log_name = log_name or name
@@ -84,8 +93,13 @@ class StreamWorker(Generic[T]):
         with self._ready:
             if self._buffered + size > self._capacity:
                 self._stats.overflows += size
-                log.error("%s: buffer full (%d %s): the consumer is not keeping up; %s lost", self._log_name,
-                          self._buffered, self._unit, what)
+                log.error(
+                    "%s: buffer full (%d %s): the consumer is not keeping up; %s lost",
+                    self._log_name,
+                    self._buffered,
+                    self._unit,
+                    what,
+                )
                 return False
             self._buffer.append(item)
             self._buffered += size
@@ -123,9 +137,18 @@ class StreamWorker(Generic[T]):
             self._ready.notify_all()
 
     # --------------------------------------------------------------------------------------- reconnect
-    def _reconnect(self, why: str, *, close: Callable[[], None], reopen: Callable[[], object],
-                   errors: tuple[type[BaseException], ...], resume: Callable[[], bool] | None = None,
-                   lost: str = "link lost", back: str = "reconnected", gap: str = "link lost") -> bool:
+    def _reconnect(
+        self,
+        why: str,
+        *,
+        close: Callable[[], None],
+        reopen: Callable[[], object],
+        errors: tuple[type[BaseException], ...],
+        resume: Callable[[], bool] | None = None,
+        lost: str = "link lost",
+        back: str = "reconnected",
+        gap: str = "link lost",
+    ) -> bool:
         """The device was lost: record it, reopen with back-off until it is back or the worker is stopped.
 
         Returns False when the thread should end (reconnect off, or stopped); True to go on reading —

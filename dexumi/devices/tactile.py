@@ -23,14 +23,18 @@ from firmware_bridge.tactile.decoder import TACTILE_DECODERS, FixedFrameDecoder,
 from firmware_bridge.vocab import TactileProtocol
 
 TACTILE_PROTOCOLS = tuple(TACTILE_DECODERS)
-NOMINAL_RATE_HZ: dict[str, float] = {TactileProtocol.FSR: 0.0, TactileProtocol.XHAND: 0.0}  # both free-run; the rate is measured
+NOMINAL_RATE_HZ: dict[str, float] = {
+    TactileProtocol.FSR: 0.0,
+    TactileProtocol.XHAND: 0.0,
+}  # both free-run; the rate is measured
 
 
 def channel_names(protocol_name: str) -> list[str]:
     if protocol_name == TactileProtocol.FSR:
         return list(fsr.CHANNEL_NAMES)
-    return ["fx", "fy", "fz"] + [f"{m}{r}_{c}" for m in xhand.MAPS for r in range(xhand.ROWS)
-                                  for c in range(xhand.COLS)]
+    return ["fx", "fy", "fz"] + [
+        f"{m}{r}_{c}" for m in xhand.MAPS for r in range(xhand.ROWS) for c in range(xhand.COLS)
+    ]
 
 
 def channel_unit(protocol_name: str) -> str:
@@ -51,8 +55,8 @@ def finger_totals(protocol_name: str, values: np.ndarray) -> tuple[np.ndarray, l
     → (n, 1) the sum of its z (normal) force map in N."""
     v = np.asarray(values, np.float64)
     if protocol_name == TactileProtocol.FSR:
-        return v[:, fsr.ADC_WORDS:fsr.ADC_WORDS + 2], ["thumb", "index"]
-    z = v[:, 3 + 2 * xhand.TAXELS:3 + 3 * xhand.TAXELS]
+        return v[:, fsr.ADC_WORDS : fsr.ADC_WORDS + 2], ["thumb", "index"]
+    z = v[:, 3 + 2 * xhand.TAXELS : 3 + 3 * xhand.TAXELS]
     return z.sum(axis=1, keepdims=True), ["fingertip"]
 
 
@@ -99,10 +103,14 @@ class TactileDriver(EncoderDriver):
                 break
         else:
             if not seen:
-                raise ProtocolMismatch(f"no data from {self.config.port} within {self.config.detect_timeout_s:g} s: "
-                                       "is the tactile board powered and is this its port?")
-            raise ProtocolMismatch(f"the device on {self.config.port} does not send {self.protocol} frames: got "
-                                   f"{len(seen)} bytes starting {bytes(seen[:8]).hex(' ')}")
+                raise ProtocolMismatch(
+                    f"no data from {self.config.port} within {self.config.detect_timeout_s:g} s: "
+                    "is the tactile board powered and is this its port?"
+                )
+            raise ProtocolMismatch(
+                f"the device on {self.config.port} does not send {self.protocol} frames: got "
+                f"{len(seen)} bytes starting {bytes(seen[:8]).hex(' ')}"
+            )
         self.decoder = _DrainingDecoder(make_tactile_decoder(self.protocol))  # type: ignore[assignment]
         self._stats.nominal_rate_hz = self.config.rate_hz or NOMINAL_RATE_HZ[self.protocol]
         return bytes(seen)

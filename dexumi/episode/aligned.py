@@ -53,12 +53,15 @@ def next_step_action(state: np.ndarray, horizon: int = ACTION_HORIZON) -> np.nda
 
 
 def action_rule_text(horizon: int = ACTION_HORIZON, rate: str = "aligned frame") -> str:
-    return (f"action[t] = qpos[t+{horizon}] ({rate}s; the robot-hand joint command for the next control step; "
-            f"the last frame repeats)")
+    return (
+        f"action[t] = qpos[t+{horizon}] ({rate}s; the robot-hand joint command for the next control step; "
+        f"the last frame repeats)"
+    )
 
 
-def refit_encoder_times(device_us: np.ndarray, host_time: np.ndarray, segment: np.ndarray,
-                        latency_s: float = 0.0) -> EncoderTimes:
+def refit_encoder_times(
+    device_us: np.ndarray, host_time: np.ndarray, segment: np.ndarray, latency_s: float = 0.0
+) -> EncoderTimes:
     """Refit each clock segment on all of its samples (what the online fit only saw incrementally)."""
     out = np.empty(len(device_us), np.float64)
     fits: dict[int, ClockEstimate | None] = {}
@@ -66,7 +69,7 @@ def refit_encoder_times(device_us: np.ndarray, host_time: np.ndarray, segment: n
         sel = np.flatnonzero(segment == seg)
         fit = ClockFit()
         for k in range(0, len(sel), FIT_BLOCK):
-            s = sel[k:k + FIT_BLOCK]
+            s = sel[k : k + FIT_BLOCK]
             fit.add(device_us[s], host_time[s])
         est = fit.estimate(refresh=True)
         fits[int(seg)] = est
@@ -74,17 +77,26 @@ def refit_encoder_times(device_us: np.ndarray, host_time: np.ndarray, segment: n
     return EncoderTimes(out - latency_s, fits)
 
 
-
 def map_times(stamp: np.ndarray, host_time: np.ndarray, segment: np.ndarray) -> tuple[np.ndarray, dict]:
     """The final mapping of recorded stamped samples (an LSL stream, a pose stream): each segment refit on all of
     its (stamp in seconds, arrival) pairs. Returns the times and each segment's fit (drift, residual, offset)."""
     us = np.round(np.asarray(stamp, np.float64) * 1e6).astype(np.int64)
     t = refit_encoder_times(us, np.asarray(host_time, np.float64), np.asarray(segment, np.int64))
-    fits = {str(k): (None if e is None else {"drift_ppm": e.drift_ppm, "residual_ms": e.residual_ms,
-                                             "offset_s": float(e.host_at_ref - e.ref_device_us * 1e-6),
-                                             "points": e.points})
-            for k, e in t.fits.items()}
+    fits = {
+        str(k): (
+            None
+            if e is None
+            else {
+                "drift_ppm": e.drift_ppm,
+                "residual_ms": e.residual_ms,
+                "offset_s": float(e.host_at_ref - e.ref_device_us * 1e-6),
+                "points": e.points,
+            }
+        )
+        for k, e in t.fits.items()
+    }
     return t.time, fits
+
 
 def _strictly_increasing(t: np.ndarray) -> np.ndarray:
     """Indices of a strictly increasing subsequence (drops a frame not later than the one before it)."""
@@ -96,8 +108,14 @@ def _strictly_increasing(t: np.ndarray) -> np.ndarray:
     return np.flatnonzero(keep)
 
 
-def build_aligned(enc_t: np.ndarray, angles: np.ndarray, cam_times: dict[str, np.ndarray], main_camera: str,
-                  grid_fps: float = 30.0, segments: np.ndarray | None = None) -> AlignedView:
+def build_aligned(
+    enc_t: np.ndarray,
+    angles: np.ndarray,
+    cam_times: dict[str, np.ndarray],
+    main_camera: str,
+    grid_fps: float = 30.0,
+    segments: np.ndarray | None = None,
+) -> AlignedView:
     """Interpolate joint angles at the main camera's frame times within the encoder's span.
 
     Each other camera contributes its frame nearest in time (index + offset). With no camera, the timeline is
@@ -107,9 +125,15 @@ def build_aligned(enc_t: np.ndarray, angles: np.ndarray, cam_times: dict[str, np
     et, ang = enc_t[order], angles[order]
     seg = np.zeros(len(et), np.int64) if segments is None else np.asarray(segments, np.int64)[order]
     if len(et) < 2:
-        return AlignedView(np.zeros(0), np.zeros((0, angles.shape[1]), np.float32), np.zeros(0, np.uint8),
-                           {c: np.zeros(0, np.int64) for c in cam_times}, {c: np.zeros(0, np.float32) for c in cam_times},
-                           main_camera, "camera" if main_camera else "grid")
+        return AlignedView(
+            np.zeros(0),
+            np.zeros((0, angles.shape[1]), np.float32),
+            np.zeros(0, np.uint8),
+            {c: np.zeros(0, np.int64) for c in cam_times},
+            {c: np.zeros(0, np.float32) for c in cam_times},
+            main_camera,
+            "camera" if main_camera else "grid",
+        )
     if main_camera and main_camera in cam_times:
         mt = cam_times[main_camera]
         idx = _strictly_increasing(mt)

@@ -23,14 +23,16 @@ def one_chunk_cache(chunks: tuple[int, ...], dtype: str | np.dtype) -> dict[str,
     return {"rdcc_nbytes": nbytes + 1, "rdcc_nslots": 101, "rdcc_w0": 1.0}
 
 
-def create_extendible(group: h5py.Group, name: str, dtype: str | np.dtype, width: int | None = None,
-                      chunk: int = 4096, **attrs: object) -> h5py.Dataset:
+def create_extendible(
+    group: h5py.Group, name: str, dtype: str | np.dtype, width: int | None = None, chunk: int = 4096, **attrs: object
+) -> h5py.Dataset:
     """An empty (0,) or (0, width) dataset growing along axis 0 in `chunk`-row chunks; `attrs` set on it."""
     shape = (0,) if width is None else (0, width)
     maxshape = (None,) if width is None else (None, width)
     chunks = (chunk,) if width is None else (chunk, max(1, width))
-    ds = group.create_dataset(name, shape, maxshape=maxshape, dtype=dtype, chunks=chunks,
-                              **one_chunk_cache(chunks, dtype))
+    ds = group.create_dataset(
+        name, shape, maxshape=maxshape, dtype=dtype, chunks=chunks, **one_chunk_cache(chunks, dtype)
+    )
     for k, v in attrs.items():
         ds.attrs[k] = v
     return ds
@@ -39,8 +41,9 @@ def create_extendible(group: h5py.Group, name: str, dtype: str | np.dtype, width
 class Column:
     """An extendible 1-D or 2-D dataset appended in blocks."""
 
-    def __init__(self, group: h5py.Group, name: str, dtype: str | np.dtype, width: int | None, chunk: int,
-                 unit: str = "") -> None:
+    def __init__(
+        self, group: h5py.Group, name: str, dtype: str | np.dtype, width: int | None, chunk: int, unit: str = ""
+    ) -> None:
         self.ds = create_extendible(group, name, dtype, width, chunk, **({"unit": unit} if unit else {}))
         self.n = 0
 
@@ -49,5 +52,5 @@ class Column:
         if k == 0:
             return
         self.ds.resize(self.n + k, axis=0)
-        self.ds[self.n:self.n + k] = values
+        self.ds[self.n : self.n + k] = values
         self.n += k

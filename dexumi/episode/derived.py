@@ -74,8 +74,13 @@ def fingerprint(episode: str | Path) -> dict[str, Any]:
         created = str(f.attrs.get(S.A_CREATED, ""))
         number = int(f.attrs.get(S.A_NUMBER, -1))
     size = p.stat().st_size
-    return {"name": p.name, "created_utc": created, "episode_number": number, "size": size,
-            "edges_sha256": edges_sha256(p, size)}
+    return {
+        "name": p.name,
+        "created_utc": created,
+        "episode_number": number,
+        "size": size,
+        "edges_sha256": edges_sha256(p, size),
+    }
 
 
 def _same_source(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -83,8 +88,13 @@ def _same_source(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return all(a.get(k) == b.get(k) for k in keys)
 
 
-def write_derived(episode: str | Path, kind: str, write: Callable[[h5py.File], None], force: bool = False,
-                  attrs: dict[str, Any] | None = None) -> Path:
+def write_derived(
+    episode: str | Path,
+    kind: str,
+    write: Callable[[h5py.File], None],
+    force: bool = False,
+    attrs: dict[str, Any] | None = None,
+) -> Path:
     """Compute-and-publish `kind` for `episode`: `write(f)` fills an open, new HDF5 file."""
     from dexumi import __version__
 
@@ -147,8 +157,10 @@ def open_derived(episode: str | Path, kind: str, allow_stale: bool = False) -> I
             except ValueError:
                 stored = {}
             if not isinstance(stored, dict) or not _same_source(stored, fingerprint(episode)):
-                raise DexumiError(f"{p}: computed from a different version of {Path(episode).name} "
-                                  "(edited or replaced since); recompute it with --force")
+                raise DexumiError(
+                    f"{p}: computed from a different version of {Path(episode).name} "
+                    "(edited or replaced since); recompute it with --force"
+                )
         yield f
     finally:
         f.close()

@@ -45,9 +45,16 @@ from dexumi.types import EncoderBatch, GapEvent
 RAW = "raw"
 CHUNK = 4096
 ROLE_RE = re.compile(r"^(exo|tactile)(?:_([a-z][a-z0-9]*))?$")
-FIELDS = {"host_time": ("f8", None, "s"), "device_time_us": ("i8", None, "us"), "mapped_time": ("f8", None, "s"),
-          "index": ("i8", None, ""), "segment": ("i4", None, ""), "raw": ("i4", "C", "counts"),
-          "values": ("f8", "C", ""), "time": ("f8", None, "s")}
+FIELDS = {
+    "host_time": ("f8", None, "s"),
+    "device_time_us": ("i8", None, "us"),
+    "mapped_time": ("f8", None, "s"),
+    "index": ("i8", None, ""),
+    "segment": ("i4", None, ""),
+    "raw": ("i4", "C", "counts"),
+    "values": ("f8", "C", ""),
+    "time": ("f8", None, "s"),
+}
 RECORDED = tuple(k for k in FIELDS if k != "time")
 OBS = "observations"
 ACTIONS = "actions"
@@ -63,8 +70,9 @@ def split_role(role: str) -> tuple[str, str]:
     """`exo_left` → ("exo", "left"); `tactile` → ("tactile", ""). ValueError for anything else."""
     m = ROLE_RE.match(role)
     if not m:
-        raise ValueError(f"device role {role!r}: use exo_SIDE or tactile_SIDE (e.g. exo_right, exo_left, "
-                         "tactile_right)")
+        raise ValueError(
+            f"device role {role!r}: use exo_SIDE or tactile_SIDE (e.g. exo_right, exo_left, tactile_right)"
+        )
     return m.group(1), m.group(2) or ""
 
 
@@ -101,18 +109,30 @@ class DeviceStream:
         self.group = g
         C = layout.channels
         width = {"raw": layout.raw_channels or C, "values": C}
-        self.cols = {k: _Column(g, k, dt, width[k] if w else None, CHUNK,
-                                unit or ("" if k != "values" else layout.unit)) for k, (dt, w, unit) in FIELDS.items()}
+        self.cols = {
+            k: _Column(g, k, dt, width[k] if w else None, CHUNK, unit or ("" if k != "values" else layout.unit))
+            for k, (dt, w, unit) in FIELDS.items()
+        }
         self.gaps = g.create_dataset("gaps", (0, 2), maxshape=(None, 2), dtype="f8", chunks=(64, 2))
         self.gaps.attrs["unit"] = "s"
         self.gap_reasons: list[str] = []
         names = list(layout.channel_names) or [f"ch{i}" for i in range(C)]
-        for k, v in (("role", layout.role), ("kind", layout.kind), ("side", layout.side),
-                     ("protocol", layout.protocol), ("port", layout.port), ("device", layout.device),
-                     ("channels", C), ("channel_names", names), ("unit", layout.unit),
-                     ("nominal_rate_hz", float(layout.nominal_rate_hz)), ("latency_s", float(layout.latency_s)),
-                     ("retarget_map", layout.retarget_map), ("action_names", list(layout.action_names)),
-                     ("clock", "{}")):
+        for k, v in (
+            ("role", layout.role),
+            ("kind", layout.kind),
+            ("side", layout.side),
+            ("protocol", layout.protocol),
+            ("port", layout.port),
+            ("device", layout.device),
+            ("channels", C),
+            ("channel_names", names),
+            ("unit", layout.unit),
+            ("nominal_rate_hz", float(layout.nominal_rate_hz)),
+            ("latency_s", float(layout.latency_s)),
+            ("retarget_map", layout.retarget_map),
+            ("action_names", list(layout.action_names)),
+            ("clock", "{}"),
+        ):
             g.attrs[k] = v
         self._pending: list[EncoderBatch] = []
 
@@ -133,11 +153,16 @@ class DeviceStream:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        cat = (lambda a: np.concatenate([getattr(b, a) for b in pending]))
-        values = {"host_time": cat("host_time"), "device_time_us": cat("device_time_us"),
-                  "mapped_time": cat("mapped_time"), "index": cat("index"), "raw": cat("raw"),
-                  "values": cat("angles"),
-                  "segment": np.concatenate([np.full(len(b), b.segment, np.int32) for b in pending])}
+        cat = lambda a: np.concatenate([getattr(b, a) for b in pending])
+        values = {
+            "host_time": cat("host_time"),
+            "device_time_us": cat("device_time_us"),
+            "mapped_time": cat("mapped_time"),
+            "index": cat("index"),
+            "raw": cat("raw"),
+            "values": cat("angles"),
+            "segment": np.concatenate([np.full(len(b), b.segment, np.int32) for b in pending]),
+        }
         for k in RECORDED:
             self.cols[k].append(values[k])
 
@@ -153,12 +178,19 @@ def map_device_times(g: h5py.Group, n: int | None = None) -> dict:
     n = min(g[k].shape[0] for k in RECORDED) if n is None else n
     if n == 0:
         return {}
-    times = refit_encoder_times(g["device_time_us"][:n], g["host_time"][:n], g["segment"][:n],
-                                float(g.attrs.get("latency_s", 0.0)))
+    times = refit_encoder_times(
+        g["device_time_us"][:n], g["host_time"][:n], g["segment"][:n], float(g.attrs.get("latency_s", 0.0))
+    )
     g["time"].resize(n, axis=0)
     g["time"][...] = times.time
-    fits = {str(k): (None if e is None else {"drift_ppm": e.drift_ppm, "residual_ms": e.residual_ms,
-                                             "points": e.points, "span_s": e.span_s}) for k, e in times.fits.items()}
+    fits = {
+        str(k): (
+            None
+            if e is None
+            else {"drift_ppm": e.drift_ppm, "residual_ms": e.residual_ms, "points": e.points, "span_s": e.span_s}
+        )
+        for k, e in times.fits.items()
+    }
     g.attrs["clock"] = json.dumps(fits)
     return fits
 
@@ -207,11 +239,22 @@ def layouts_in(f: h5py.File) -> list[DeviceLayout]:
     """The extra devices of an (interrupted) episode file, for recovery."""
     out = []
     for role, g in device_groups(f).items():
-        out.append(DeviceLayout(role, str(_attr(g, "protocol")), int(g["values"].shape[1]),
-                                _names(_attr(g, "channel_names", [])), str(_attr(g, "unit")),
-                                float(str(_attr(g, "nominal_rate_hz", 0.0))), float(str(_attr(g, "latency_s", 0.0))),
-                                str(_attr(g, "port")), str(_attr(g, "device")), str(_attr(g, "retarget_map")),
-                                _names(_attr(g, "action_names", [])), int(g["raw"].shape[1])))
+        out.append(
+            DeviceLayout(
+                role,
+                str(_attr(g, "protocol")),
+                int(g["values"].shape[1]),
+                _names(_attr(g, "channel_names", [])),
+                str(_attr(g, "unit")),
+                float(str(_attr(g, "nominal_rate_hz", 0.0))),
+                float(str(_attr(g, "latency_s", 0.0))),
+                str(_attr(g, "port")),
+                str(_attr(g, "device")),
+                str(_attr(g, "retarget_map")),
+                _names(_attr(g, "action_names", [])),
+                int(g["raw"].shape[1]),
+            )
+        )
     return out
 
 
@@ -234,8 +277,13 @@ def copy_streams(src: h5py.File, writer) -> dict[str, int]:
 
 
 # ------------------------------------------------------------------------------------------ aligned view
-def create_device_view(f: h5py.File, layouts: list[DeviceLayout], primary_role: str = "",
-                       joint_names: tuple[str, ...] = (), action_names: tuple[str, ...] = ()) -> None:
+def create_device_view(
+    f: h5py.File,
+    layouts: list[DeviceLayout],
+    primary_role: str = "",
+    joint_names: tuple[str, ...] = (),
+    action_names: tuple[str, ...] = (),
+) -> None:
     """The aligned per-side datasets, empty (made with the file: SWMR allows resizing, not creating, later),
     and the primary exoskeleton's per-side soft links."""
     for lay in layouts:
@@ -243,20 +291,58 @@ def create_device_view(f: h5py.File, layouts: list[DeviceLayout], primary_role: 
         o = f"{OBS}/{side}"
         if lay.kind == "exo":
             acts = list(lay.action_names) or list(lay.channel_names)
-            create_extendible(f, f"{o}/exo_joints", "f4", lay.channels, names=list(lay.channel_names), unit="rad", role=lay.role)
-            create_extendible(f, f"{o}/qpos", "f4", len(acts), names=acts, unit="rad", role=lay.role,
-                   definition="robot-hand joints at the frame's instant (this side's retargeted exoskeleton)")
-            create_extendible(f, f"{o}/valid", "u1", None, role=lay.role,
-                   definition="1 if samples of one clock segment of this device bracket the instant within 25 ms")
-            create_extendible(f, f"{ACTIONS}/{side}", "f4", len(acts), names=acts, unit="rad", role=lay.role,
-                   definition="this side's robot-hand joint command for the next step: qpos one frame ahead")
+            create_extendible(
+                f, f"{o}/exo_joints", "f4", lay.channels, names=list(lay.channel_names), unit="rad", role=lay.role
+            )
+            create_extendible(
+                f,
+                f"{o}/qpos",
+                "f4",
+                len(acts),
+                names=acts,
+                unit="rad",
+                role=lay.role,
+                definition="robot-hand joints at the frame's instant (this side's retargeted exoskeleton)",
+            )
+            create_extendible(
+                f,
+                f"{o}/valid",
+                "u1",
+                None,
+                role=lay.role,
+                definition="1 if samples of one clock segment of this device bracket the instant within 25 ms",
+            )
+            create_extendible(
+                f,
+                f"{ACTIONS}/{side}",
+                "f4",
+                len(acts),
+                names=acts,
+                unit="rad",
+                role=lay.role,
+                definition="this side's robot-hand joint command for the next step: qpos one frame ahead",
+            )
         else:
-            create_extendible(f, f"{o}/tactile", "f4", lay.channels, names=list(lay.channel_names), unit=lay.unit,
-                   role=lay.role, protocol=lay.protocol,
-                   definition="the device's latest sample at or before the instant (causal), physical units")
-            create_extendible(f, f"{o}/tactile_valid", "u1", None, role=lay.role,
-                   definition=f"1 if that sample is at most max({TACTILE_MAX_AGE_S * 1e3:g} ms, 2.5 periods) old "
-                              "and of the current clock segment")
+            create_extendible(
+                f,
+                f"{o}/tactile",
+                "f4",
+                lay.channels,
+                names=list(lay.channel_names),
+                unit=lay.unit,
+                role=lay.role,
+                protocol=lay.protocol,
+                definition="the device's latest sample at or before the instant (causal), physical units",
+            )
+            create_extendible(
+                f,
+                f"{o}/tactile_valid",
+                "u1",
+                None,
+                role=lay.role,
+                definition=f"1 if that sample is at most max({TACTILE_MAX_AGE_S * 1e3:g} ms, 2.5 periods) old "
+                "and of the current clock segment",
+            )
     kind, side = split_role(primary_role) if primary_role else ("", "")
     if kind == "exo" and side and f"{OBS}/{side}/qpos" not in f:
         f[f"{OBS}/{side}/exo_joints"] = h5py.SoftLink(f"/{S.EXO_JOINTS}")
@@ -320,8 +406,11 @@ def write_device_view(f: h5py.File, timestamps: np.ndarray, retargeters: dict | 
                 from dexumi.episode.stored_map import retargeter_from_text
 
                 rt = retargeter_from_text(str(_attr(g, "retarget_map")))
-            qpos = np.asarray(rt.retarget(exo.astype(np.float64)), np.float32) if rt is not None and len(exo) \
+            qpos = (
+                np.asarray(rt.retarget(exo.astype(np.float64)), np.float32)
+                if rt is not None and len(exo)
                 else exo.copy()
+            )
             if f[f"{o}/qpos"].shape[1:] != qpos.shape[1:]:
                 qpos = exo.copy() if f[f"{o}/qpos"].shape[1:] == exo.shape[1:] else qpos
             _put(f, f"{o}/exo_joints", exo)
@@ -355,11 +444,20 @@ def _device_report(g: h5py.Group, n: int, t: np.ndarray, aligned_valid: int, fra
         missing += int(d[d > 1].sum() - (d > 1).sum())
     gaps = g["gaps"][:] if "gaps" in g else np.zeros((0, 2))
     delay = host - (t + float(g.attrs.get("latency_s", 0.0)))
-    return {"kind": str(_attr(g, "kind")), "protocol": str(_attr(g, "protocol")), "samples": int(n),
-            "rate_hz": _rate(host), "missing_samples": missing, "segments": int(len(np.unique(seg))),
-            "clock": json.loads(str(_attr(g, "clock", "{}")) or "{}"),
-            "arrival_minus_mapped_ms": {"median": float(np.median(delay) * 1e3) if n else 0.0,
-                                        "p99": float(np.percentile(delay, 99) * 1e3) if n else 0.0},
-            "span_s": [float(t.min()), float(t.max())] if n else [],
-            "gaps": [{"start": float(a), "end": float(b), "seconds": float(b - a)} for a, b in gaps],
-            "aligned_valid": aligned_valid, "aligned_frames": frames}
+    return {
+        "kind": str(_attr(g, "kind")),
+        "protocol": str(_attr(g, "protocol")),
+        "samples": int(n),
+        "rate_hz": _rate(host),
+        "missing_samples": missing,
+        "segments": int(len(np.unique(seg))),
+        "clock": json.loads(str(_attr(g, "clock", "{}")) or "{}"),
+        "arrival_minus_mapped_ms": {
+            "median": float(np.median(delay) * 1e3) if n else 0.0,
+            "p99": float(np.percentile(delay, 99) * 1e3) if n else 0.0,
+        },
+        "span_s": [float(t.min()), float(t.max())] if n else [],
+        "gaps": [{"start": float(a), "end": float(b), "seconds": float(b - a)} for a, b in gaps],
+        "aligned_valid": aligned_valid,
+        "aligned_frames": frames,
+    }

@@ -41,15 +41,21 @@ class ExtraStream:
         self.layout = layout
         g = parent.create_group(layout.name)
         self.group = g
-        self.cols = {"values": Column(g, "values", "f8", layout.channels, CHUNK),
-                     "stamp": Column(g, "stamp", "f8", None, CHUNK, "s"),
-                     "host_time": Column(g, "host_time", "f8", None, CHUNK, "s"),
-                     "mapped_time": Column(g, "mapped_time", "f8", None, CHUNK, "s"),
-                     "segment": Column(g, "segment", "i4", None, CHUNK),
-                     "time": Column(g, "time", "f8", None, CHUNK, "s")}
-        for k, v in (("source", layout.source), ("type", layout.stype), ("nominal_rate_hz", layout.nominal_rate_hz),
-                     ("channel_names", list(layout.channel_names) or [f"ch{i}" for i in range(layout.channels)]),
-                     ("clock", "{}")):
+        self.cols = {
+            "values": Column(g, "values", "f8", layout.channels, CHUNK),
+            "stamp": Column(g, "stamp", "f8", None, CHUNK, "s"),
+            "host_time": Column(g, "host_time", "f8", None, CHUNK, "s"),
+            "mapped_time": Column(g, "mapped_time", "f8", None, CHUNK, "s"),
+            "segment": Column(g, "segment", "i4", None, CHUNK),
+            "time": Column(g, "time", "f8", None, CHUNK, "s"),
+        }
+        for k, v in (
+            ("source", layout.source),
+            ("type", layout.stype),
+            ("nominal_rate_hz", layout.nominal_rate_hz),
+            ("channel_names", list(layout.channel_names) or [f"ch{i}" for i in range(layout.channels)]),
+            ("clock", "{}"),
+        ):
             g.attrs[k] = v
 
     @property
@@ -93,8 +99,16 @@ def layouts_in(f: h5py.File) -> list[ExtraLayout]:
             continue
         names = [x.decode() if isinstance(x, bytes) else str(x) for x in g.attrs.get("channel_names", [])]
         a = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in g.attrs.items()}
-        out.append(ExtraLayout(name, int(g["values"].shape[1]), names, float(a.get("nominal_rate_hz", 0.0)),
-                               str(a.get("source", "lsl")), str(a.get("type", ""))))
+        out.append(
+            ExtraLayout(
+                name,
+                int(g["values"].shape[1]),
+                names,
+                float(a.get("nominal_rate_hz", 0.0)),
+                str(a.get("source", "lsl")),
+                str(a.get("type", "")),
+            )
+        )
     return out
 
 
@@ -112,5 +126,7 @@ def copy_rows(g: h5py.Group, stream: ExtraStream, cols: tuple[str, ...]) -> int:
 def copy_streams(src: h5py.File, writer) -> dict[str, int]:
     """Copy every extra stream's rows (cut to the length all its columns have) into a new writer's file and
     finalise their mapping; returns the rows copied per stream."""
-    return {name: copy_rows(src[f"{EXTRA}/{name}"], xs, ("values", "stamp", "host_time", "mapped_time", "segment"))
-            for name, xs in writer.extra.items()}
+    return {
+        name: copy_rows(src[f"{EXTRA}/{name}"], xs, ("values", "stamp", "host_time", "mapped_time", "segment"))
+        for name, xs in writer.extra.items()
+    }

@@ -11,8 +11,15 @@ import h5py
 import numpy as np
 
 from dexumi.episode import schema as S
-from dexumi.episode.aligned import (ACTION_HORIZON, ACTION_RULE, AlignedView, action_rule_text, build_aligned,
-                                    next_step_action, refit_encoder_times)
+from dexumi.episode.aligned import (
+    ACTION_HORIZON,
+    ACTION_RULE,
+    AlignedView,
+    action_rule_text,
+    build_aligned,
+    next_step_action,
+    refit_encoder_times,
+)
 from dexumi.episode.layout import EpisodeMeta
 
 log = logging.getLogger(__name__)
@@ -76,16 +83,28 @@ def _camera_report(g: h5py.Group, drops: int | None) -> dict[str, Any]:
         jumps = np.diff(idx) - 1
         drops = int(jumps[jumps > 0].sum())
     dt = np.diff(grab)
-    return {"frames": int(len(idx)), "dropped": int(drops), "latency_s": float(g.attrs.get("latency_s", 0.0)),
-            "rate_hz": float((len(grab) - 1) / (grab[-1] - grab[0])) if len(grab) > 1 and grab[-1] > grab[0] else 0.0,
-            "interval_max_s": float(dt.max()) if len(dt) else 0.0,
-            "width": int(g.attrs.get("width", 0)), "height": int(g.attrs.get("height", 0))}
+    return {
+        "frames": int(len(idx)),
+        "dropped": int(drops),
+        "latency_s": float(g.attrs.get("latency_s", 0.0)),
+        "rate_hz": float((len(grab) - 1) / (grab[-1] - grab[0])) if len(grab) > 1 and grab[-1] > grab[0] else 0.0,
+        "interval_max_s": float(dt.max()) if len(dt) else 0.0,
+        "width": int(g.attrs.get("width", 0)),
+        "height": int(g.attrs.get("height", 0)),
+    }
 
 
-def finalize_open_file(f: h5py.File, meta: EpisodeMeta, state: str, stop_reason: str,
-                       retargeter: JointMapper | None, extra_stats: dict | None = None,
-                       gap_reasons: list[str] | None = None, camera_drops: dict[str, int] | None = None,
-                       device_retargeters: dict | None = None) -> AlignedView:
+def finalize_open_file(
+    f: h5py.File,
+    meta: EpisodeMeta,
+    state: str,
+    stop_reason: str,
+    retargeter: JointMapper | None,
+    extra_stats: dict | None = None,
+    gap_reasons: list[str] | None = None,
+    camera_drops: dict[str, int] | None = None,
+    device_retargeters: dict | None = None,
+) -> AlignedView:
     """Compute and write the aligned view, reports and final attributes into an open (SWMR) episode file."""
     enc = f[S.ENCODER]
     n = min(enc[k].shape[0] for k in S.ENCODER_FIELDS)
@@ -131,30 +150,43 @@ def finalize_open_file(f: h5py.File, meta: EpisodeMeta, state: str, stop_reason:
     report["latency_check"] = safe_check_open_file(f, times.time)
     _text(f, S.SYNC_REPORT, json.dumps(report, indent=1))
     duration = float(view.timestamps[-1] - view.timestamps[0]) if len(view) > 1 else 0.0
-    stats = {"aligned_frames": len(view), "valid_frames": int(view.valid.sum()), "duration_s": duration,
-             "encoder_samples": int(n), "camera_frames": {c: int(len(t)) for c, t in cam_times.items()},
-             "action_min": action.min(axis=0).tolist() if len(action) else [],
-             "action_max": action.max(axis=0).tolist() if len(action) else [],
-             "exo_min": view.exo_joints.min(axis=0).tolist() if len(view) else [],
-             "exo_max": view.exo_joints.max(axis=0).tolist() if len(view) else [],
-             "stop_reason": stop_reason,
-             # no new attributes can be made in SWMR mode: the action rule is kept here
-             "action_rule": {"rule": ACTION_RULE, "horizon": ACTION_HORIZON, "description": action_rule_text()}}
+    stats = {
+        "aligned_frames": len(view),
+        "valid_frames": int(view.valid.sum()),
+        "duration_s": duration,
+        "encoder_samples": int(n),
+        "camera_frames": {c: int(len(t)) for c, t in cam_times.items()},
+        "action_min": action.min(axis=0).tolist() if len(action) else [],
+        "action_max": action.max(axis=0).tolist() if len(action) else [],
+        "exo_min": view.exo_joints.min(axis=0).tolist() if len(view) else [],
+        "exo_max": view.exo_joints.max(axis=0).tolist() if len(view) else [],
+        "stop_reason": stop_reason,
+        # no new attributes can be made in SWMR mode: the action rule is kept here
+        "action_rule": {"rule": ACTION_RULE, "horizon": ACTION_HORIZON, "description": action_rule_text()},
+    }
     if pose_report:
-        stats["pose"] = {k: {x: v[x] for x in ("samples", "lost", "dropped", "lost_fraction", "aligned_valid")}
-                         for k, v in pose_report.items()}
+        stats["pose"] = {
+            k: {x: v[x] for x in ("samples", "lost", "dropped", "lost_fraction", "aligned_valid")}
+            for k, v in pose_report.items()
+        }
     stats.update(extra_stats or {})
     _text(f, S.STATS, json.dumps(stats, indent=1))
-    for k, v in ((S.A_OUTCOME, meta.outcome), (S.A_NOTES, meta.notes), (S.A_DURATION, duration),
-                 (S.A_STOP_REASON, stop_reason), (S.A_MAIN_CAMERA, main),
-                 (S.A_STATE, state)):  # state last: a file whose state is final/recovered is complete
+    for k, v in (
+        (S.A_OUTCOME, meta.outcome),
+        (S.A_NOTES, meta.notes),
+        (S.A_DURATION, duration),
+        (S.A_STOP_REASON, stop_reason),
+        (S.A_MAIN_CAMERA, main),
+        (S.A_STATE, state),
+    ):  # state last: a file whose state is final/recovered is complete
         _attr(f, k, v)
     f.flush()
     return view
 
 
-def sync_report(f: h5py.File, n: int, times, view: AlignedView, gap_reasons: list[str],
-                camera_drops: dict[str, int]) -> dict[str, Any]:
+def sync_report(
+    f: h5py.File, n: int, times, view: AlignedView, gap_reasons: list[str], camera_drops: dict[str, int]
+) -> dict[str, Any]:
     enc = f[S.ENCODER]
     idx = enc["index"][:n]
     seg = enc["segment"][:n]
@@ -167,19 +199,38 @@ def sync_report(f: h5py.File, n: int, times, view: AlignedView, gap_reasons: lis
     mapped_online = enc["mapped_time"][:n]
     resid = (times.time + float(enc.attrs.get("latency_s", 0.0))) - host
     encoder = {
-        "samples": int(n), "latency_s": float(enc.attrs.get("latency_s", 0.0)),
+        "samples": int(n),
+        "latency_s": float(enc.attrs.get("latency_s", 0.0)),
         "nominal_rate_hz": float(enc.attrs.get("nominal_rate_hz", 0.0)),
         "rate_hz": float((n - 1) / (host[-1] - host[0])) if n > 1 and host[-1] > host[0] else 0.0,
-        "missing_samples": missing, "segments": len(times.fits),
-        "clock": {str(k): (None if e is None else {"drift_ppm": e.drift_ppm, "residual_ms": e.residual_ms,
-                                                     "points": e.points, "span_s": e.span_s})
-                  for k, e in times.fits.items()},
-        "arrival_minus_mapped_ms": {"median": float(np.median(-resid) * 1e3) if n else 0.0,
-                                    "p99": float(np.percentile(-resid, 99) * 1e3) if n else 0.0},
-        "online_vs_final_mapping_ms_max": float(np.abs(mapped_online - times.time
-                                                       - float(enc.attrs.get("latency_s", 0.0))).max() * 1e3) if n else 0.0,
-        "gaps": [{"start": float(g[0]), "end": float(g[1]), "seconds": float(g[1] - g[0]),
-                  "reason": gap_reasons[i] if i < len(gap_reasons) else ""} for i, g in enumerate(gaps)],
+        "missing_samples": missing,
+        "segments": len(times.fits),
+        "clock": {
+            str(k): (
+                None
+                if e is None
+                else {"drift_ppm": e.drift_ppm, "residual_ms": e.residual_ms, "points": e.points, "span_s": e.span_s}
+            )
+            for k, e in times.fits.items()
+        },
+        "arrival_minus_mapped_ms": {
+            "median": float(np.median(-resid) * 1e3) if n else 0.0,
+            "p99": float(np.percentile(-resid, 99) * 1e3) if n else 0.0,
+        },
+        "online_vs_final_mapping_ms_max": float(
+            np.abs(mapped_online - times.time - float(enc.attrs.get("latency_s", 0.0))).max() * 1e3
+        )
+        if n
+        else 0.0,
+        "gaps": [
+            {
+                "start": float(g[0]),
+                "end": float(g[1]),
+                "seconds": float(g[1] - g[0]),
+                "reason": gap_reasons[i] if i < len(gap_reasons) else "",
+            }
+            for i, g in enumerate(gaps)
+        ],
     }
     cams = {name: _camera_report(g, camera_drops.get(name)) for name, g in f.get(S.CAMERAS, {}).items()}
     for name in cams:
@@ -187,6 +238,12 @@ def sync_report(f: h5py.File, n: int, times, view: AlignedView, gap_reasons: lis
         off = off[np.isfinite(off)]
         cams[name]["aligned_offset_ms_max"] = float(off.max() * 1e3) if len(off) else 0.0
         cams[name]["aligned_offset_ms_median"] = float(np.median(off) * 1e3) if len(off) else 0.0
-    return {"clock": "host_monotonic", "main_camera": view.main_camera, "timeline": view.source,
-            "aligned_frames": len(view), "invalid_frames": int(len(view) - view.valid.sum()),
-            "encoder": encoder, "cameras": cams}
+    return {
+        "clock": "host_monotonic",
+        "main_camera": view.main_camera,
+        "timeline": view.source,
+        "aligned_frames": len(view),
+        "invalid_frames": int(len(view) - view.valid.sum()),
+        "encoder": encoder,
+        "cameras": cams,
+    }

@@ -64,8 +64,10 @@ class FolderLock:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
-                raise FolderBusy(f"{self.folder} is in use by another dexumi recorder or recovery{_owner(path)}; "
-                                 "use another --out folder or stop the other one") from None
+                raise FolderBusy(
+                    f"{self.folder} is in use by another dexumi recorder or recovery{_owner(path)}; "
+                    "use another --out folder or stop the other one"
+                ) from None
             except OSError as exc:  # a filesystem without flock: one writer is then the user's job
                 os.close(fd)
                 if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP):

@@ -41,9 +41,18 @@ _COLUMNS = (("grab_time", "<f8"), ("mapped_time", "<f8"), ("index", "<i8"))
 class CameraFrameStore:
     """Appends one camera's frames to `group[name]` (created if absent, continued if it exists)."""
 
-    def __init__(self, group: h5py.Group, name: str, width: int, height: int, encoding: str = "jpeg",
-                 batch_frames: int = 16, batch_bytes: int = 4 << 20, chunk_frames: int = 64,
-                 reencode_quality: int = 90) -> None:
+    def __init__(
+        self,
+        group: h5py.Group,
+        name: str,
+        width: int,
+        height: int,
+        encoding: str = "jpeg",
+        batch_frames: int = 16,
+        batch_bytes: int = 4 << 20,
+        chunk_frames: int = 64,
+        reencode_quality: int = 90,
+    ) -> None:
         if encoding != FrameEncoding.JPEG:
             raise DexumiError(f"camera store {name}: frames are stored as JPEG, not {encoding!r}")
         self.name = name
@@ -55,8 +64,16 @@ class CameraFrameStore:
                 raise DexumiError(f"{g.name} exists and is not a camera frame group")
         else:
             g = group.create_group(name)
-            g.attrs.update({"layout": LAYOUT, "version": VERSION, "camera": name, "width": int(width),
-                            "height": int(height), "encoding": "jpeg"})
+            g.attrs.update(
+                {
+                    "layout": LAYOUT,
+                    "version": VERSION,
+                    "camera": name,
+                    "width": int(width),
+                    "height": int(height),
+                    "encoding": "jpeg",
+                }
+            )
             create_extendible(g, "jpeg", JPEG_DTYPE, None, chunk_frames)
             for col, dtype in _COLUMNS:
                 create_extendible(g, col, dtype, None, max(1024, chunk_frames))
@@ -89,8 +106,9 @@ class CameraFrameStore:
             if len(self._pending) >= self.batch_frames or self._pending_bytes >= self.batch_bytes:
                 self._write()
 
-    def append_rows(self, jpegs: list[np.ndarray] | np.ndarray, grab_time: np.ndarray, mapped_time: np.ndarray,
-                    index: np.ndarray) -> None:
+    def append_rows(
+        self, jpegs: list[np.ndarray] | np.ndarray, grab_time: np.ndarray, mapped_time: np.ndarray, index: np.ndarray
+    ) -> None:
         """Rows already stored elsewhere (e.g. copied from an interrupted file), written at once."""
         self._write()
         for blob, g, m, i in zip(jpegs, grab_time, mapped_time, index):
@@ -139,6 +157,7 @@ class CameraFrameStore:
 
 # ----------------------------------------------------------------------------------------------- reading
 
+
 def frame_count(group: h5py.Group) -> int:
     """Complete rows of a camera frame group (all datasets have them)."""
     return min(len(group["jpeg"]), *(len(group[c]) for c, _ in _COLUMNS))
@@ -149,8 +168,12 @@ def read_jpeg(group: h5py.Group, i: int) -> bytes:
     return group["jpeg"][i].tobytes()
 
 
-_REDUCE = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
-           8: cv2.IMREAD_REDUCED_COLOR_8}
+_REDUCE = {
+    1: cv2.IMREAD_COLOR,
+    2: cv2.IMREAD_REDUCED_COLOR_2,
+    4: cv2.IMREAD_REDUCED_COLOR_4,
+    8: cv2.IMREAD_REDUCED_COLOR_8,
+}
 
 
 def decode_jpeg(data: bytes | np.ndarray, reduce: int = 1) -> np.ndarray:

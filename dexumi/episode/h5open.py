@@ -109,8 +109,9 @@ def check_version(f: h5py.File, path: Path) -> None:
         raise DexumiError(f"{path}: not a dexumi episode (format attribute {fmt!r})")
     ver = int(f.attrs.get(S.A_VERSION, -1))
     if ver > S.VERSION:
-        raise DexumiError(f"{path}: episode format version {ver} is newer than this dexumi reads ({S.VERSION}); "
-                          "update dexumi")
+        raise DexumiError(
+            f"{path}: episode format version {ver} is newer than this dexumi reads ({S.VERSION}); update dexumi"
+        )
     if ver < 1:
         raise DexumiError(f"{path}: invalid episode format version {ver}")
 

@@ -63,6 +63,7 @@ def readable_rows(ds: h5py.Dataset, n: int | None = None) -> int:
     refs_inline = ds.dtype.kind == "O" and ds.compression is None
     good: dict[int, bool] = {}
     with open(ds.file.filename, "rb") as fh:
+
         def collection_ok(addr: int) -> bool:
             if addr not in good:
                 ok = False

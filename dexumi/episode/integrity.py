@@ -53,8 +53,11 @@ def guarded(path: str | Path, fn: Callable[[], T], what: str = "damaged episode 
 
 def _row_bytes(ds: h5py.Dataset) -> int:
     width = int(np.prod(ds.shape[1:], dtype=np.int64)) if ds.ndim > 1 else 1
-    item = VLEN_ROW_BYTES if h5py.check_vlen_dtype(ds.dtype) is not None or ds.dtype.kind == "O" \
+    item = (
+        VLEN_ROW_BYTES
+        if h5py.check_vlen_dtype(ds.dtype) is not None or ds.dtype.kind == "O"
         else max(1, ds.dtype.itemsize)
+    )
     return max(1, width) * item
 
 
@@ -68,8 +71,10 @@ def check_size(ds: h5py.Dataset, file_bytes: int, name: str) -> None:
     chunk = ds.chunks
     chunk_bytes = int(np.prod(chunk, dtype=np.int64)) * max(1, ds.dtype.itemsize) if chunk else 0
     if ds.compression is None and need > file_bytes + chunk_bytes + SLACK_BYTES:
-        raise DexumiError(f"/{name} claims {rows} rows ({need / 2**20:.0f} MB) but the file holds only "
-                          f"{file_bytes / 2**20:.1f} MB: a damaged or foreign file")
+        raise DexumiError(
+            f"/{name} claims {rows} rows ({need / 2**20:.0f} MB) but the file holds only "
+            f"{file_bytes / 2**20:.1f} MB: a damaged or foreign file"
+        )
 
 
 def _dataset(f: h5py.File, name: str, kinds: str, ndim: int, file_bytes: int) -> h5py.Dataset:

@@ -26,8 +26,13 @@ log = logging.getLogger(__name__)
 CACHE = ".dexumi-validation.json"
 # which file stands for a number when several exist (a finished file wins over leftovers)
 PREFERENCE = (S.SUFFIX, S.DISCARDED, S.RECOVERING, S.PARTIAL, S.FAILED)
-STATUS = {S.SUFFIX: "final", S.DISCARDED: "discarded", S.RECOVERING: "recovering", S.PARTIAL: "partial",
-          S.FAILED: "failed"}
+STATUS = {
+    S.SUFFIX: "final",
+    S.DISCARDED: "discarded",
+    S.RECOVERING: "recovering",
+    S.PARTIAL: "partial",
+    S.FAILED: "failed",
+}
 COLUMNS = ("number", "time", "duration_s", "task", "outcome", "operator", "status", "validation", "drops", "notes")
 
 
@@ -149,7 +154,11 @@ def entry(path: Path, number: int, status: str) -> EpisodeEntry:
         with f:
             _fill_attrs(e, f)
             state = str(_s(f.attrs.get(S.A_STATE, "")))
-            finished = state in (EpisodeState.FINAL, EpisodeState.RECOVERED) and S.TIMESTAMPS in f and f[S.TIMESTAMPS].shape[0] > 0
+            finished = (
+                state in (EpisodeState.FINAL, EpisodeState.RECOVERED)
+                and S.TIMESTAMPS in f
+                and f[S.TIMESTAMPS].shape[0] > 0
+            )
             if status == "final" and state == EpisodeState.RECOVERED:
                 e.status = "recovered"
             if finished:
@@ -209,8 +218,9 @@ def _save_cache(folder: Path, cache: dict[str, Any]) -> None:
         pass
 
 
-def validate_entries(folder: Path, entries: list[EpisodeEntry], progress: bool = False,
-                     cached_only: bool = False) -> None:
+def validate_entries(
+    folder: Path, entries: list[EpisodeEntry], progress: bool = False, cached_only: bool = False
+) -> None:
     """Fill `validation` for finished and recovered episodes, from the cache or by validating (not with
     `cached_only`: a GUI lists at once and validates elsewhere)."""
     from dexumi.validate import validate_paths
@@ -230,7 +240,10 @@ def validate_entries(folder: Path, entries: list[EpisodeEntry], progress: bool =
         return
     run = validate_paths([e.path for e in todo], progress=progress)
     for e, r in zip(todo, run.episodes):
-        bad = sorted((c for c in r.checks if c.level in (CheckLevel.WARN, CheckLevel.ERROR)), key=lambda c: c.level != CheckLevel.ERROR)
+        bad = sorted(
+            (c for c in r.checks if c.level in (CheckLevel.WARN, CheckLevel.ERROR)),
+            key=lambda c: c.level != CheckLevel.ERROR,
+        )
         e.validation = r.level
         e.validation_message = f"{bad[0].check}: {bad[0].message}" if bad else ""
         cache[Path(e.path).name] = {"key": _key(Path(e.path)), "level": e.validation, "message": e.validation_message}

@@ -110,8 +110,12 @@ def _check(changes: dict[str, Any]) -> dict[str, Any]:
             out[k] = v
         elif k == A_TRIM:
             a = np.asarray(v, float).ravel()
-            if a.shape != (2,) or not np.isfinite(a[0]) or a[0] < 0 or (np.isfinite(a[1]) and a[1] >= 0
-                                                                        and a[1] <= a[0]):
+            if (
+                a.shape != (2,)
+                or not np.isfinite(a[0])
+                or a[0] < 0
+                or (np.isfinite(a[1]) and a[1] >= 0 and a[1] <= a[0])
+            ):
                 raise DexumiError(f"trim needs 0 <= start < end seconds, not {list(a)}")
             out[k] = a
         elif k == A_SPLITS:
@@ -303,8 +307,11 @@ def find_episode(spec: str | Path) -> Path:
         files = scan(folder).get(int(name), [])
         for sfx in (S.SUFFIX, S.DISCARDED, S.PARTIAL, S.RECOVERING):
             for f in files:
-                if f.name.endswith(sfx) and S.episode_number(f) == int(name) and \
-                        f.name == S.episode_name(int(name)) + sfx:
+                if (
+                    f.name.endswith(sfx)
+                    and S.episode_number(f) == int(name)
+                    and f.name == S.episode_name(int(name)) + sfx
+                ):
                     return f
         raise DexumiError(f"no episode {int(name)} in {folder}")
     raise DexumiError(f"{p}: no such episode file")
@@ -323,8 +330,7 @@ def view_ranges(timestamps: np.ndarray, attrs: dict[str, Any]) -> list[tuple[int
         if tr.shape == (2,):
             start = float(tr[0])
             end = float(tr[1]) if np.isfinite(tr[1]) and tr[1] >= 0 else np.inf
-    cuts = [start] + [float(x) for x in np.asarray(attrs.get(A_SPLITS, []), float).ravel()
-                      if start < x < end] + [end]
+    cuts = [start] + [float(x) for x in np.asarray(attrs.get(A_SPLITS, []), float).ravel() if start < x < end] + [end]
     out = []
     for a, b in zip(cuts[:-1], cuts[1:]):
         i0 = int(np.searchsorted(rel, a, "left"))

@@ -59,8 +59,7 @@ def reserve(folder: str | Path) -> tuple[int, Path]:
     n = max([0, _counter(d), *scan(d)]) + 1
     for _ in range(1000):
         path = d / (S.episode_name(n) + S.PARTIAL)
-        if not any((d / (S.episode_name(n) + sfx)).exists()
-                   for sfx in (S.SUFFIX, S.RECOVERING, S.DISCARDED, S.FAILED)):
+        if not any((d / (S.episode_name(n) + sfx)).exists() for sfx in (S.SUFFIX, S.RECOVERING, S.DISCARDED, S.FAILED)):
             try:
                 fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:

@@ -33,10 +33,17 @@ from dexumi.episode import schema as S
 
 POSE = S.POSE
 FIELDS = {  # name: (dtype, width, unit)
-    "index": ("i8", None, ""), "device_time": ("f8", None, "s"), "host_time": ("f8", None, "s"),
-    "mapped_time": ("f8", None, "s"), "segment": ("i4", None, ""), "position": ("f8", 3, "m"),
-    "orientation": ("f8", 4, "quaternion xyzw"), "state": ("u1", None, ""), "quality": ("f4", None, ""),
-    "time": ("f8", None, "s")}
+    "index": ("i8", None, ""),
+    "device_time": ("f8", None, "s"),
+    "host_time": ("f8", None, "s"),
+    "mapped_time": ("f8", None, "s"),
+    "segment": ("i4", None, ""),
+    "position": ("f8", 3, "m"),
+    "orientation": ("f8", 4, "quaternion xyzw"),
+    "state": ("u1", None, ""),
+    "quality": ("f4", None, ""),
+    "time": ("f8", None, "s"),
+}
 RECORDED = tuple(k for k in FIELDS if k != "time")  # what a recovery copies (`time` is recomputed)
 
 
@@ -69,10 +76,16 @@ class PoseStream(ExtraStream):
         g = parent.create_group(layout.name)
         self.group = g
         self.cols = {k: _Column(g, k, dt, w, CHUNK, unit) for k, (dt, w, unit) in FIELDS.items()}
-        for k, v in (("source", "pose"), ("spec", layout.spec), ("nominal_rate_hz", float(layout.nominal_rate_hz)),
-                     ("latency_s", self.latency_s), ("counts_samples", bool(layout.counts_samples)),
-                     ("frame", "the source's world frame (board/tracker/ARKit world); tracked frame: wrist"),
-                     ("quaternion_order", "xyzw"), ("clock", "{}")):
+        for k, v in (
+            ("source", "pose"),
+            ("spec", layout.spec),
+            ("nominal_rate_hz", float(layout.nominal_rate_hz)),
+            ("latency_s", self.latency_s),
+            ("counts_samples", bool(layout.counts_samples)),
+            ("frame", "the source's world frame (board/tracker/ARKit world); tracked frame: wrist"),
+            ("quaternion_order", "xyzw"),
+            ("clock", "{}"),
+        ):
             g.attrs[k] = v
         self._pending: list[PoseBatch] = []
 
@@ -110,9 +123,15 @@ def layouts_in(f: h5py.File) -> list[PoseLayout]:
             continue
         a = g.attrs
         spec = a.get("spec", "")
-        out.append(PoseLayout(name, spec.decode() if isinstance(spec, bytes) else str(spec),
-                              float(a.get("nominal_rate_hz", 0.0)), float(a.get("latency_s", 0.0)),
-                              bool(a.get("counts_samples", True))))
+        out.append(
+            PoseLayout(
+                name,
+                spec.decode() if isinstance(spec, bytes) else str(spec),
+                float(a.get("nominal_rate_hz", 0.0)),
+                float(a.get("latency_s", 0.0)),
+                bool(a.get("counts_samples", True)),
+            )
+        )
     return out
 
 

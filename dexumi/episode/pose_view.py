@@ -35,12 +35,32 @@ def create_pose_view(f: h5py.File, names: list[str]) -> None:
     for name in names:
         o, a = f"{WRIST_POSE}/{name}", f"{ACTION_WRIST_POSE}/{name}"
         create_extendible(f, f"{o}/position", "f8", 3, unit="m", names=["x", "y", "z"], frame="source world")
-        create_extendible(f, f"{o}/orientation", "f8", 4, names=["qx", "qy", "qz", "qw"], order="xyzw", frame="source world")
-        create_extendible(f, f"{o}/valid", "u1", None, definition="1 if two consecutive tracking samples bracket the instant")
-        create_extendible(f, f"{a}/absolute", "f4", 7, names=POSE_NAMES, unit="m, quaternion xyzw", frame="source world",
-               definition="wrist pose at the next aligned frame (t+1; the last repeats)")
-        create_extendible(f, f"{a}/relative", "f4", 7, names=POSE_NAMES, unit="m, quaternion xyzw", frame="first valid frame",
-               definition="T(t0)^-1 · T(t+1): the next frame's wrist pose in the first valid frame's wrist axes")
+        create_extendible(
+            f, f"{o}/orientation", "f8", 4, names=["qx", "qy", "qz", "qw"], order="xyzw", frame="source world"
+        )
+        create_extendible(
+            f, f"{o}/valid", "u1", None, definition="1 if two consecutive tracking samples bracket the instant"
+        )
+        create_extendible(
+            f,
+            f"{a}/absolute",
+            "f4",
+            7,
+            names=POSE_NAMES,
+            unit="m, quaternion xyzw",
+            frame="source world",
+            definition="wrist pose at the next aligned frame (t+1; the last repeats)",
+        )
+        create_extendible(
+            f,
+            f"{a}/relative",
+            "f4",
+            7,
+            names=POSE_NAMES,
+            unit="m, quaternion xyzw",
+            frame="first valid frame",
+            definition="T(t0)^-1 · T(t+1): the next frame's wrist pose in the first valid frame's wrist axes",
+        )
         create_extendible(f, f"{a}/valid", "u1", None, definition="valid of the next aligned frame")
 
 
@@ -58,8 +78,9 @@ def _raw(g: h5py.Group) -> dict[str, np.ndarray]:
     else:  # not mapped yet (a file finalised without the stream's own finalise): map it here
         from dexumi.episode.aligned import map_times
 
-        out["time"] = map_times(out["device_time"], out["host_time"], out["segment"])[0] - \
-            float(g.attrs.get("latency_s", 0.0))
+        out["time"] = map_times(out["device_time"], out["host_time"], out["segment"])[0] - float(
+            g.attrs.get("latency_s", 0.0)
+        )
     return out
 
 
@@ -88,9 +109,15 @@ def stream_summary(r: dict[str, np.ndarray], counts_samples: bool) -> dict:
             d = np.diff(idx[(seg == s) & (idx >= 0)])
             dropped += int(d[d > 1].sum() - (d > 1).sum())
     n, lost = len(st), int((st == LOST).sum())
-    return {"samples": n, "tracking": int(n - lost - (st == LIMITED).sum()), "limited": int((st == LIMITED).sum()),
-            "lost": lost, "dropped": dropped, "segments": int(len(np.unique(seg))),
-            "lost_fraction": float((lost + dropped) / (n + dropped)) if n + dropped else 0.0}
+    return {
+        "samples": n,
+        "tracking": int(n - lost - (st == LIMITED).sum()),
+        "limited": int((st == LIMITED).sum()),
+        "lost": lost,
+        "dropped": dropped,
+        "segments": int(len(np.unique(seg))),
+        "lost_fraction": float((lost + dropped) / (n + dropped)) if n + dropped else 0.0,
+    }
 
 
 def write_pose_view(f: h5py.File, timestamps: np.ndarray) -> dict[str, dict]:
@@ -106,8 +133,15 @@ def write_pose_view(f: h5py.File, timestamps: np.ndarray) -> dict[str, dict]:
         rate = float(g.attrs.get("nominal_rate_hz", 0.0))
         # a sequence number is only consecutive within its clock segment (a reconnect restarts it)
         idx = np.where(r["index"] >= 0, r["index"] + r["segment"].astype(np.int64) * (1 << 40), -1) if counts else None
-        tl = align_poses(r["time"], r["position"], r["orientation"], r["state"], timestamps, index=idx,
-                         max_gap_s=max_gap_s(rate, counts))
+        tl = align_poses(
+            r["time"],
+            r["position"],
+            r["orientation"],
+            r["state"],
+            timestamps,
+            index=idx,
+            max_gap_s=max_gap_s(rate, counts),
+        )
         o, a = f"{WRIST_POSE}/{name}", f"{ACTION_WRIST_POSE}/{name}"
         _put(f[f"{o}/position"], tl.position)
         _put(f[f"{o}/orientation"], tl.orientation)
@@ -121,11 +155,17 @@ def write_pose_view(f: h5py.File, timestamps: np.ndarray) -> dict[str, dict]:
         clock = g.attrs.get("clock", "{}")
         online = np.abs(r["mapped_time"] - r["time"] - float(g.attrs.get("latency_s", 0.0)))
         online = online[np.isfinite(online)]
-        summary.update({"latency_s": float(g.attrs.get("latency_s", 0.0)), "nominal_rate_hz": rate,
-                        "clock": json.loads(clock.decode() if isinstance(clock, bytes) else clock or "{}"),
-                        "online_vs_final_mapping_ms_max": float(online.max() * 1e3) if len(online) else 0.0,
-                        "aligned_frames": int(len(tl)), "aligned_valid": int(tl.valid.sum()),
-                        "max_gap_s": tl.max_gap_s})
+        summary.update(
+            {
+                "latency_s": float(g.attrs.get("latency_s", 0.0)),
+                "nominal_rate_hz": rate,
+                "clock": json.loads(clock.decode() if isinstance(clock, bytes) else clock or "{}"),
+                "online_vs_final_mapping_ms_max": float(online.max() * 1e3) if len(online) else 0.0,
+                "aligned_frames": int(len(tl)),
+                "aligned_valid": int(tl.valid.sum()),
+                "max_gap_s": tl.max_gap_s,
+            }
+        )
         report[name] = summary
     return report
 
@@ -134,9 +174,14 @@ def read_pose_view(f: h5py.File, name: str, window: tuple[int, int] | None = Non
     """One stream's aligned view: position, orientation, valid, action_absolute, action_relative, action_valid."""
     o, a = f[f"{WRIST_POSE}/{name}"], f[f"{ACTION_WRIST_POSE}/{name}"]
     sl = slice(None) if window is None else slice(*window)
-    return {"position": o["position"][sl], "orientation": o["orientation"][sl], "valid": o["valid"][sl].astype(bool),
-            "action_absolute": a["absolute"][sl], "action_relative": a["relative"][sl],
-            "action_valid": a["valid"][sl].astype(bool)}
+    return {
+        "position": o["position"][sl],
+        "orientation": o["orientation"][sl],
+        "valid": o["valid"][sl].astype(bool),
+        "action_absolute": a["absolute"][sl],
+        "action_relative": a["relative"][sl],
+        "action_valid": a["valid"][sl].astype(bool),
+    }
 
 
 def pose_names(f: h5py.File) -> list[str]:

@@ -27,8 +27,12 @@ from dexumi.episode.h5open import check_version, open_h5  # noqa: F401 - re-expo
 from dexumi.errors import DexumiError
 from dexumi.vocab import EpisodeState
 
-REDUCE_FLAGS = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
-                8: cv2.IMREAD_REDUCED_COLOR_8}
+REDUCE_FLAGS = {
+    1: cv2.IMREAD_COLOR,
+    2: cv2.IMREAD_REDUCED_COLOR_2,
+    4: cv2.IMREAD_REDUCED_COLOR_4,
+    8: cv2.IMREAD_REDUCED_COLOR_8,
+}
 
 
 def decode_jpeg(data: np.ndarray | bytes, reduce: int = 1) -> np.ndarray:
@@ -51,6 +55,7 @@ def _guarded(fn):
 
         with damage_as_error(self.path):
             return fn(self, *args, **kwargs)
+
     return wrapper
 
 
@@ -130,7 +135,7 @@ class Episode:
 
     def _view(self, name: str) -> np.ndarray:
         ds = self.f[name]
-        return ds[:] if self.window is None else ds[self.window[0]:self.window[1]]
+        return ds[:] if self.window is None else ds[self.window[0] : self.window[1]]
 
     def _stored(self, i: int) -> int:
         """Instant `i` of the shown view → index into the stored aligned datasets."""
@@ -332,8 +337,10 @@ class Episode:
             if not hasattr(self, "_safe"):
                 self._safe = {c: self.frame_count(c) for c in self._frames}
             if not 0 <= raw_index < self._safe[camera]:
-                raise DexumiError(f"{self.path}: frame {raw_index} of {camera} is not readable "
-                                  "(an unfinished or torn file: run `dexumi recover`)")
+                raise DexumiError(
+                    f"{self.path}: frame {raw_index} of {camera} is not readable "
+                    "(an unfinished or torn file: run `dexumi recover`)"
+                )
 
     @_guarded
     def raw_image(self, camera: str, raw_index: int, reduce: int = 1) -> np.ndarray:
@@ -351,9 +358,15 @@ class Episode:
     @_guarded
     def frame(self, i: int, reduce: int = 1, cameras: list[str] | None = None) -> AlignedFrame:
         f, k = self.f, self._stored(i)
-        return AlignedFrame(i, float(f[S.TIMESTAMPS][k]), f[S.ACTION][k], f[S.QPOS][k], f[S.EXO_JOINTS][k],
-                            bool(f[S.VALID][k]),
-                            {c: self.image(c, i, reduce) for c in (self.cameras if cameras is None else cameras)})
+        return AlignedFrame(
+            i,
+            float(f[S.TIMESTAMPS][k]),
+            f[S.ACTION][k],
+            f[S.QPOS][k],
+            f[S.EXO_JOINTS][k],
+            bool(f[S.VALID][k]),
+            {c: self.image(c, i, reduce) for c in (self.cameras if cameras is None else cameras)},
+        )
 
     def frames(self, reduce: int = 1, cameras: list[str] | None = None) -> Iterator[AlignedFrame]:
         """Every aligned instant in order; arrays are read once, images decoded one frame at a time."""
@@ -362,8 +375,15 @@ class Episode:
         cams = self.cameras if cameras is None else cameras
         idx = {c: self.image_indices(c) for c in cams}
         for i in range(len(ts)):
-            yield AlignedFrame(i, float(ts[i]), act[i], q[i], exo[i], bool(val[i]),
-                               {c: self.raw_image(c, int(idx[c][i]), reduce) for c in cams})
+            yield AlignedFrame(
+                i,
+                float(ts[i]),
+                act[i],
+                q[i],
+                exo[i],
+                bool(val[i]),
+                {c: self.raw_image(c, int(idx[c][i]), reduce) for c in cams},
+            )
 
 
 def open_episode(path: str | Path) -> Episode:

@@ -80,28 +80,48 @@ def _encoder_len(f: h5py.File) -> int:
 def _layouts(f: h5py.File) -> tuple[EncoderLayout, list[CameraLayout]]:
     enc = f[S.ENCODER]
     names = tuple(str(x) for x in enc["angles"].attrs.get("names", []))
-    el = EncoderLayout(int(enc.attrs.get("channels", enc["raw"].shape[1])), names,
-                       float(enc.attrs.get("nominal_rate_hz", 0.0)), float(enc.attrs.get("latency_s", 0.0)),
-                       str(_attr(enc, "device")))
+    el = EncoderLayout(
+        int(enc.attrs.get("channels", enc["raw"].shape[1])),
+        names,
+        float(enc.attrs.get("nominal_rate_hz", 0.0)),
+        float(enc.attrs.get("latency_s", 0.0)),
+        str(_attr(enc, "device")),
+    )
     cams = []
     for name, g in f.get(S.CAMERAS, {}).items():
         a = g.attrs
-        cams.append(CameraLayout(name, int(a.get("width", 0)), int(a.get("height", 0)),
-                                 str(a.get("source_encoding", "jpeg")), float(a.get("fps", 0.0)),
-                                 float(a.get("latency_s", 0.0)), str(a.get("spec", ""))))
+        cams.append(
+            CameraLayout(
+                name,
+                int(a.get("width", 0)),
+                int(a.get("height", 0)),
+                str(a.get("source_encoding", "jpeg")),
+                float(a.get("fps", 0.0)),
+                float(a.get("latency_s", 0.0)),
+                str(a.get("spec", "")),
+            )
+        )
     return el, cams
 
 
 def _meta(f: h5py.File) -> EpisodeMeta:
     return EpisodeMeta(
-        number=int(_attr(f, S.A_NUMBER, 0)), task=str(_attr(f, S.A_TASK)), operator=str(_attr(f, S.A_OPERATOR)),
-        robot_hand=str(_attr(f, S.A_HAND)), exoskeleton=str(_attr(f, S.A_EXO)),
-        nominal_fps=float(_attr(f, S.A_FPS, 0.0)), software_version=str(_attr(f, S.A_SOFTWARE)),
+        number=int(_attr(f, S.A_NUMBER, 0)),
+        task=str(_attr(f, S.A_TASK)),
+        operator=str(_attr(f, S.A_OPERATOR)),
+        robot_hand=str(_attr(f, S.A_HAND)),
+        exoskeleton=str(_attr(f, S.A_EXO)),
+        nominal_fps=float(_attr(f, S.A_FPS, 0.0)),
+        software_version=str(_attr(f, S.A_SOFTWARE)),
         calibration_profile_id=str(_attr(f, S.A_PROFILE)),
-        calibration_profile_yaml=read_text(f, S.CALIBRATION_PROFILE), retarget_map_yaml=read_text(f, S.RETARGET_MAP),
-        main_camera=str(_attr(f, S.A_MAIN_CAMERA)), created_utc=str(_attr(f, S.A_CREATED)),
-        outcome=str(_attr(f, S.A_OUTCOME, "unknown")) or "unknown", notes=str(_attr(f, S.A_NOTES)),
-        session_json=read_text(f, S.SESSION) or "{}")
+        calibration_profile_yaml=read_text(f, S.CALIBRATION_PROFILE),
+        retarget_map_yaml=read_text(f, S.RETARGET_MAP),
+        main_camera=str(_attr(f, S.A_MAIN_CAMERA)),
+        created_utc=str(_attr(f, S.A_CREATED)),
+        outcome=str(_attr(f, S.A_OUTCOME, "unknown")) or "unknown",
+        notes=str(_attr(f, S.A_NOTES)),
+        session_json=read_text(f, S.SESSION) or "{}",
+    )
 
 
 def _recognise(p: Path) -> None:
@@ -189,7 +209,9 @@ def recover_file(path: str | Path, retargeter: JointMapper | None = None) -> Rec
             if done is not None:
                 f.close()
                 p.unlink()
-                return RecoveryResult(p, done, "cleaned", message=f"already recovered as {done.name}; removed the leftover")
+                return RecoveryResult(
+                    p, done, "cleaned", message=f"already recovered as {done.name}; removed the leftover"
+                )
             if _empty(f):
                 f.close()
                 return _mark_failed(p, "no encoder sample and no camera frame (interrupted in the first flush)")
@@ -216,8 +238,10 @@ def _rebuild_or_clean(f: h5py.File, src: Path, retargeter: JointMapper | None) -
         if isinstance(exc, DexumiError):
             raise
         if "no space left" in str(exc).lower() or getattr(exc, "errno", None) == 28:
-            raise DexumiError(f"not enough disk space to recover {src.name}: recovery writes a copy of "
-                              f"{src.stat().st_size / 2**20:.0f} MB; free space and run it again") from None
+            raise DexumiError(
+                f"not enough disk space to recover {src.name}: recovery writes a copy of "
+                f"{src.stat().st_size / 2**20:.0f} MB; free space and run it again"
+            ) from None
         raise DexumiError(f"could not recover {src.name}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
 
 
@@ -236,16 +260,23 @@ def _rebuild(f: h5py.File, src: Path, retargeter: JointMapper | None) -> Recover
     from dexumi.episode import device_stream, pose_stream
     from dexumi.episode.extra import copy_streams, layouts_in
 
-    w = EpisodeWriter(out, meta, el, cams, action_names=names or (tuple(retargeter.robot_joint_names)
-                                                                  if retargeter is not None else None),
-                      extra=layouts_in(f), pose=pose_stream.layouts_in(f), devices=device_stream.layouts_in(f),
-                      primary_role=str(_attr_of(f[S.ENCODER], "role")))
+    w = EpisodeWriter(
+        out,
+        meta,
+        el,
+        cams,
+        action_names=names or (tuple(retargeter.robot_joint_names) if retargeter is not None else None),
+        extra=layouts_in(f),
+        pose=pose_stream.layouts_in(f),
+        devices=device_stream.layouts_in(f),
+        primary_role=str(_attr_of(f[S.ENCODER], "role")),
+    )
     enc = f[S.ENCODER]
     n_enc = _encoder_len(f)
     for name, col in w.encoder.cols.items():
         for k in range(0, n_enc, 1 << 16):
-            col.append(enc[name][k:min(n_enc, k + (1 << 16))])
-    gaps = enc["gaps"][:readable_prefix(enc, ["gaps"])] if "gaps" in enc else np.zeros((0, 2))
+            col.append(enc[name][k : min(n_enc, k + (1 << 16))])
+    gaps = enc["gaps"][: readable_prefix(enc, ["gaps"])] if "gaps" in enc else np.zeros((0, 2))
     if len(gaps):
         w.encoder.gaps.resize(len(gaps), axis=0)
         w.encoder.gaps[:] = gaps
@@ -263,8 +294,9 @@ def _rebuild(f: h5py.File, src: Path, retargeter: JointMapper | None) -> Recover
     counts.update(pose_stream.copy_streams(f, w))  # wrist pose
     counts.update(device_stream.copy_streams(f, w))  # further devices (/raw/<role>)
     last = float(enc["host_time"][n_enc - 1]) if n_enc else None
-    finalize_open_file(w.f, meta, EpisodeState.RECOVERED, "recovered after an interruption", retargeter,
-                       {"recovered_from": src.name})
+    finalize_open_file(
+        w.f, meta, EpisodeState.RECOVERED, "recovered after an interruption", retargeter, {"recovered_from": src.name}
+    )
     w._close()
     final = publish(out)
     src.unlink()
@@ -293,8 +325,11 @@ def recover_path(path: str | Path, progress: bool = False) -> list[RecoveryResul
         files = numbering.unfinished(p)
         partials = {x.name for x in files if x.name.endswith(S.PARTIAL)}
         # a .recovering next to its .partial is redone from the .partial, not on its own
-        files = [x for x in files if not (x.name.endswith(S.RECOVERING)
-                                         and x.name[: -len(S.RECOVERING)] + S.PARTIAL in partials)]
+        files = [
+            x
+            for x in files
+            if not (x.name.endswith(S.RECOVERING) and x.name[: -len(S.RECOVERING)] + S.PARTIAL in partials)
+        ]
         todo: Iterable[Path] = files
         if progress and len(files) > 1:
             from tqdm import tqdm

@@ -49,18 +49,23 @@ class _Buffered(Protocol):
     def write_pending(self) -> None: ...
 
 
-
 class EncoderStream:
     """`/raw/encoder`: every sample as it arrived."""
 
     def __init__(self, group: h5py.Group, layout: EncoderLayout) -> None:
         self.layout = layout
         widths = {"channels": layout.channels, "joints": len(layout.joint_names)}
-        self.cols = {name: _Column(group, name, dt, widths[w] if w else None, S.ENCODER_CHUNK, unit)
-                     for name, (dt, w, unit) in S.ENCODER_FIELDS.items()}
+        self.cols = {
+            name: _Column(group, name, dt, widths[w] if w else None, S.ENCODER_CHUNK, unit)
+            for name, (dt, w, unit) in S.ENCODER_FIELDS.items()
+        }
         self.cols["angles"].ds.attrs["names"] = list(layout.joint_names)
-        for k, v in (("channels", layout.channels), ("nominal_rate_hz", layout.nominal_rate_hz),
-                     ("latency_s", layout.latency_s), ("device", layout.device)):
+        for k, v in (
+            ("channels", layout.channels),
+            ("nominal_rate_hz", layout.nominal_rate_hz),
+            ("latency_s", layout.latency_s),
+            ("device", layout.device),
+        ):
             group.attrs[k] = v
         self.gaps = group.create_dataset("gaps", (0, 2), maxshape=(None, 2), dtype="f8", chunks=(64, 2))
         self.gaps.attrs["unit"] = "s"
@@ -73,12 +78,21 @@ class EncoderStream:
     def append(self, batches: list[EncoderBatch]) -> None:
         if not batches:
             return
-        cat = (lambda f: np.concatenate([getattr(b, f) for b in batches])) if len(batches) > 1 else \
-            (lambda f: getattr(batches[0], f))
+        cat = (
+            (lambda f: np.concatenate([getattr(b, f) for b in batches]))
+            if len(batches) > 1
+            else (lambda f: getattr(batches[0], f))
+        )
         seg = np.concatenate([np.full(len(b), b.segment, np.int32) for b in batches])
-        values = {"host_time": cat("host_time"), "device_time_us": cat("device_time_us"),
-                  "mapped_time": cat("mapped_time"), "index": cat("index"), "segment": seg,
-                  "raw": cat("raw"), "angles": cat("angles")}
+        values = {
+            "host_time": cat("host_time"),
+            "device_time_us": cat("device_time_us"),
+            "mapped_time": cat("mapped_time"),
+            "index": cat("index"),
+            "segment": seg,
+            "raw": cat("raw"),
+            "angles": cat("angles"),
+        }
         for name, col in self.cols.items():
             col.append(values[name])
 
@@ -94,13 +108,16 @@ class CameraStream:
 
     def __init__(self, parent: h5py.Group, layout: CameraLayout) -> None:
         self.layout = layout
-        self.store = CameraFrameStore(parent, layout.name, layout.width, layout.height,
-                                      chunk_frames=S.CAMERA_CHUNK)
+        self.store = CameraFrameStore(parent, layout.name, layout.width, layout.height, chunk_frames=S.CAMERA_CHUNK)
         group = self.store.group
         for name, (_, unit) in S.CAMERA_FIELDS.items():
             group[name].attrs["unit"] = unit
-        for k, v in (("source_encoding", layout.encoding), ("fps", layout.fps), ("latency_s", layout.latency_s),
-                     ("spec", layout.spec)):
+        for k, v in (
+            ("source_encoding", layout.encoding),
+            ("fps", layout.fps),
+            ("latency_s", layout.latency_s),
+            ("spec", layout.spec),
+        ):
             group.attrs[k] = v
         self.last_index: int | None = None
         self.dropped = 0
@@ -148,25 +165,55 @@ def write_root_attrs(f: h5py.File, meta: EpisodeMeta, state: str) -> None:
     a[S.A_STOP_REASON] = ""
 
 
-def create_aligned(f: h5py.File, joint_names: tuple[str, ...], action_names: tuple[str, ...],
-                   cameras: list[str]) -> None:
+def create_aligned(
+    f: h5py.File, joint_names: tuple[str, ...], action_names: tuple[str, ...], cameras: list[str]
+) -> None:
     """Every dataset of the aligned view and the reports, empty: finalising then only resizes and writes,
     which SWMR allows (it does not reliably allow creating objects)."""
     A, J = len(action_names), len(joint_names)
     create_extendible(f, S.TIMESTAMPS, "f8", None, unit="s", clock="host_monotonic", source="")
-    create_extendible(f, S.ACTION, "f4", A, names=list(action_names), unit="rad",
-                definition="robot-hand joint command for the next step: qpos one aligned frame ahead, the last repeated")
-    create_extendible(f, S.QPOS, "f4", A, names=list(action_names), unit="rad",
-                definition="robot-hand joints at the frame's instant (retargeted exoskeleton joints)")
+    create_extendible(
+        f,
+        S.ACTION,
+        "f4",
+        A,
+        names=list(action_names),
+        unit="rad",
+        definition="robot-hand joint command for the next step: qpos one aligned frame ahead, the last repeated",
+    )
+    create_extendible(
+        f,
+        S.QPOS,
+        "f4",
+        A,
+        names=list(action_names),
+        unit="rad",
+        definition="robot-hand joints at the frame's instant (retargeted exoskeleton joints)",
+    )
     create_extendible(f, S.EXO_JOINTS, "f4", J, names=list(joint_names), unit="rad")
-    create_extendible(f, S.VALID, "u1", None, definition="1 if encoder samples of one clock segment bracket the instant within 25 ms")
+    create_extendible(
+        f, S.VALID, "u1", None, definition="1 if encoder samples of one clock segment bracket the instant within 25 ms"
+    )
     f.require_group(S.IMAGES)
     f.require_group(S.IMAGE_OFFSETS)
     for cam in cameras:
-        create_extendible(f, f"{S.IMAGES}/{cam}", "i8", None, raw=f"/{S.CAMERAS}/{cam}/{S.FRAMES}", encoding="jpeg",
-                    definition="index into the raw JPEG frames of this camera")
-        create_extendible(f, f"{S.IMAGE_OFFSETS}/{cam}", "f4", None, unit="s",
-                    definition="time of the referenced frame minus timestamps")
+        create_extendible(
+            f,
+            f"{S.IMAGES}/{cam}",
+            "i8",
+            None,
+            raw=f"/{S.CAMERAS}/{cam}/{S.FRAMES}",
+            encoding="jpeg",
+            definition="index into the raw JPEG frames of this camera",
+        )
+        create_extendible(
+            f,
+            f"{S.IMAGE_OFFSETS}/{cam}",
+            "f4",
+            None,
+            unit="s",
+            definition="time of the referenced frame minus timestamps",
+        )
     for name in (S.SYNC_REPORT, S.STATS):
         f.create_dataset(name, (0,), maxshape=(1,), dtype=h5py.string_dtype("utf-8"), chunks=(1,))
 
@@ -174,10 +221,19 @@ def create_aligned(f: h5py.File, joint_names: tuple[str, ...], action_names: tup
 class EpisodeWriter:
     """Create with the episode's layout, `append_*` as data arrives, then `finalize()` or `close_partial()`."""
 
-    def __init__(self, path: str | Path, meta: EpisodeMeta, encoder: EncoderLayout,
-                 cameras: list[CameraLayout], flush_interval_s: float = 0.25,
-                 action_names: tuple[str, ...] | None = None, extra: list | None = None,
-                 pose: list | None = None, devices: list | None = None, primary_role: str = "") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        meta: EpisodeMeta,
+        encoder: EncoderLayout,
+        cameras: list[CameraLayout],
+        flush_interval_s: float = 0.25,
+        action_names: tuple[str, ...] | None = None,
+        extra: list | None = None,
+        pose: list | None = None,
+        devices: list | None = None,
+        primary_role: str = "",
+    ) -> None:
         """`extra`: `dexumi.episode.extra.ExtraLayout`s of extra streams (e.g. LSL) to record too;
         `pose`: `dexumi.episode.pose_stream.PoseLayout`s of wrist-pose streams; `devices`:
         `dexumi.episode.device_stream.DeviceLayout`s of further devices (`/raw/<role>`), `primary_role`
@@ -284,9 +340,15 @@ class EpisodeWriter:
         return out
 
     # ------------------------------------------------------------------------------------------ end
-    def finalize(self, outcome: str | None = None, notes: str | None = None, stop_reason: str = "stopped",
-                 retargeter: JointMapper | None = None, extra_stats: dict | None = None,
-                 device_retargeters: dict | None = None) -> Path:
+    def finalize(
+        self,
+        outcome: str | None = None,
+        notes: str | None = None,
+        stop_reason: str = "stopped",
+        retargeter: JointMapper | None = None,
+        extra_stats: dict | None = None,
+        device_retargeters: dict | None = None,
+    ) -> Path:
         """Add the aligned view and reports, close, fsync, rename to the final name; returns that path."""
         from dexumi.episode.finalize import finalize_open_file
 
@@ -301,9 +363,17 @@ class EpisodeWriter:
         streams: list[_Stream] = [*self.extra.values(), *self.pose.values(), *self.devices.values()]
         for x in streams:
             x.finalize()
-        finalize_open_file(self.f, self.meta, EpisodeState.FINAL, stop_reason, retargeter, extra_stats,
-                           gap_reasons=self.encoder.gap_reasons, camera_drops={k: c.dropped for k, c in self.cameras.items()},
-                           device_retargeters=device_retargeters)
+        finalize_open_file(
+            self.f,
+            self.meta,
+            EpisodeState.FINAL,
+            stop_reason,
+            retargeter,
+            extra_stats,
+            gap_reasons=self.encoder.gap_reasons,
+            camera_drops={k: c.dropped for k, c in self.cameras.items()},
+            device_retargeters=device_retargeters,
+        )
         self._close()
         return publish(self.path)
 

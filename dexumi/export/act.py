@@ -38,14 +38,15 @@ def common_length(plan: ExportPlan) -> int:
     o = plan.opts
     if o is not None and o.act_length:
         return int(o.act_length)
-    return max(int(np.floor((e.span_s if e.span_s else (e.frames - 1) / max(e.nominal_fps, 1e-9)) * plan.fps + 1e-6))
-               + 1 for e in plan.episodes)
+    return max(
+        int(np.floor((e.span_s if e.span_s else (e.frames - 1) / max(e.nominal_fps, 1e-9)) * plan.fps + 1e-6)) + 1
+        for e in plan.episodes
+    )
 
 
 def write_episode(ep: Episode, index: int, plan: ExportPlan, out: Path, tick: Callable[[int], None], L: int) -> dict:
     o = plan.opts
-    r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor, plan.first.pose,
-                 plan.first.tactile, o)
+    r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor, plan.first.pose, plan.first.tactile, o)
     T, A = r.action.shape
     n = min(T, L)
     path = out / f"episode_{index}.hdf5"
@@ -78,24 +79,48 @@ def write_episode(ep: Episode, index: int, plan: ExportPlan, out: Path, tick: Ca
         for e, x in r.tactile.items():  # touch: observations/tactile/<role>
             obs.create_dataset(feature_key(e, "tactile/"), data=fit_length(x, L))
         imgs = obs.create_group("images")
-        sources = {c: ImageSource(ep, c, plan.sizes[c], o.image_fit if o else "crop",
-                               o.visual if o else "raw") for c in plan.cameras}
+        sources = {
+            c: ImageSource(ep, c, plan.sizes[c], o.image_fit if o else "crop", o.visual if o else "raw")
+            for c in plan.cameras
+        }
         idx = {c: fit_length(r.images[c], L) for c in plan.cameras}
         if compress:
             _compressed_images(f, imgs, sources, idx, plan, L, tick, n, o.jpeg_quality if o else 90)
         else:
-            dsets = {c: imgs.create_dataset(c, (L, plan.sizes[c][1], plan.sizes[c][0], 3), dtype=np.uint8,
-                                            chunks=(1, plan.sizes[c][1], plan.sizes[c][0], 3)) for c in plan.cameras}
+            dsets = {
+                c: imgs.create_dataset(
+                    c,
+                    (L, plan.sizes[c][1], plan.sizes[c][0], 3),
+                    dtype=np.uint8,
+                    chunks=(1, plan.sizes[c][1], plan.sizes[c][0], 3),
+                )
+                for c in plan.cameras
+            }
             for k0, k1 in blocks(L):
                 for c in plan.cameras:
                     dsets[c][k0:k1] = sources[c].block(idx[c][k0:k1])
                 tick(max(0, min(k1, n) - k0))
-    return {"file": path.name, "frames": n, "length": L, "padded": int(max(0, L - T)), "cropped": int(max(0, T - L)),
-            "action_dim": A}
+    return {
+        "file": path.name,
+        "frames": n,
+        "length": L,
+        "padded": int(max(0, L - T)),
+        "cropped": int(max(0, T - L)),
+        "action_dim": A,
+    }
 
 
-def _compressed_images(f: h5py.File, imgs: h5py.Group, sources: dict[str, ImageSource], idx: dict[str, np.ndarray],
-                       plan: ExportPlan, L: int, tick: Callable[[int], None], n: int, quality: int) -> None:
+def _compressed_images(
+    f: h5py.File,
+    imgs: h5py.Group,
+    sources: dict[str, ImageSource],
+    idx: dict[str, np.ndarray],
+    plan: ExportPlan,
+    L: int,
+    tick: Callable[[int], None],
+    n: int,
+    quality: int,
+) -> None:
     """JPEG per frame (RGB arrays encoded as they are, so cv2.imdecode gives RGB back, as ACT's loader expects)."""
     cams = plan.cameras
     comp_len = np.zeros((len(cams), L), np.float32)
@@ -115,8 +140,8 @@ def _compressed_images(f: h5py.File, imgs: h5py.Group, sources: dict[str, ImageS
             row[:] = 0
             for k in range(k0, k1):
                 b = encoded[c][k]
-                row[k - k0, :len(b)] = np.frombuffer(b, np.uint8)
-            ds[k0:k1] = row[:k1 - k0]
+                row[k - k0, : len(b)] = np.frombuffer(b, np.uint8)
+            ds[k0:k1] = row[: k1 - k0]
     f.create_dataset("compress_len", data=comp_len)
 
 

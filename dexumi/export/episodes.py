@@ -26,8 +26,9 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def each_episode(plan: ExportPlan, write: Callable[[Episode, int, SourceInfo], dict],
-                 undo: Callable[[int], None]) -> list[dict]:
+def each_episode(
+    plan: ExportPlan, write: Callable[[Episode, int, SourceInfo], dict], undo: Callable[[int], None]
+) -> list[dict]:
     """`write(ep, index, info)` each planned episode; one that fails is undone, listed in `plan.skipped` and the
     others go on (indices stay contiguous). A full disk aborts the whole export."""
     rows: list[dict] = []
@@ -63,21 +64,35 @@ def export_meta(plan: ExportPlan) -> dict[str, Any]:
     o = plan.opts
     h = o.action_horizon if o else 1
     return {
-        "action": {"rule": ACTION_RULE, "horizon_steps": h, "horizon_s": h / plan.fps,
-                   "description": f"action[t] = observation.state[t+{h}] at {plan.fps:g} fps: the robot-hand joint "
-                                  "command for the next control step (the last frame repeats)",
-                   "units": "motor" if plan.motor is not None else "rad", "names": list(plan.first.vector_names),
-                   "motor": plan.motor.to_dict() if plan.motor is not None else None},
-        "state": {"names": list(plan.first.vector_names), "units": "rad",
-                  "description": "robot-hand joints retargeted from the exoskeleton at instant t"},
+        "action": {
+            "rule": ACTION_RULE,
+            "horizon_steps": h,
+            "horizon_s": h / plan.fps,
+            "description": f"action[t] = observation.state[t+{h}] at {plan.fps:g} fps: the robot-hand joint "
+            "command for the next control step (the last frame repeats)",
+            "units": "motor" if plan.motor is not None else "rad",
+            "names": list(plan.first.vector_names),
+            "motor": plan.motor.to_dict() if plan.motor is not None else None,
+        },
+        "state": {
+            "names": list(plan.first.vector_names),
+            "units": "rad",
+            "description": "robot-hand joints retargeted from the exoskeleton at instant t",
+        },
         "privileged": list(PRIVILEGED) if o and o.privileged else [],
         "valid": "per frame: 1 when the encoder samples around the instant are within 25 ms (no gap)",
-        "fps": plan.fps, "robot_hand": plan.first.hand,
+        "fps": plan.fps,
+        "robot_hand": plan.first.hand,
         "image_fit": o.image_fit if o else "crop",
         "image_size": {c: list(s) for c, s in plan.sizes.items()},
-        "pose": None if not plan.first.pose else {
-            "stream": plan.first.pose, "names": list(plan.first.vector_names[:9]), "units": "m (x, y, z), rotation "
-            "matrix columns 0 and 1 (r<row><col>)", "frame": "relative to the episode's first valid instant: "
+        "pose": None
+        if not plan.first.pose
+        else {
+            "stream": plan.first.pose,
+            "names": list(plan.first.vector_names[:9]),
+            "units": "m (x, y, z), rotation matrix columns 0 and 1 (r<row><col>)",
+            "frame": "relative to the episode's first valid instant: "
             "T(t0)^-1 T(t) (UMI / DexUMI), in front of the hand joints in state and action",
-            "valid": "instants without a tracked wrist pose are valid=0 (and hold the nearest tracked value)"},
+            "valid": "instants without a tracked wrist pose are valid=0 (and hold the nearest tracked value)",
+        },
     }

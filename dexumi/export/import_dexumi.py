@@ -63,8 +63,9 @@ def _times(g, T: int, fps: float) -> tuple[np.ndarray, str]:
     return np.arange(T, dtype=np.float64) / fps, "import:frame_index"
 
 
-def import_episode(g, name: str, out: Path, number: int, fps: float, quality: int = 90,
-                   robot_hand: str = "") -> ImportedEpisode:
+def import_episode(
+    g, name: str, out: Path, number: int, fps: float, quality: int = 90, robot_hand: str = ""
+) -> ImportedEpisode:
     if "proprioception" not in g:
         raise DexumiError(f"{name}: no proprioception array")
     prop = g["proprioception"]
@@ -81,8 +82,15 @@ def import_episode(g, name: str, out: Path, number: int, fps: float, quality: in
             raise DexumiError(f"{name}: {c}/rgb has shape {rgb.shape}; expected ({T}, H, W, 3)")
     t, clock = _times(g, T, fps)
     names = tuple(f"joint_{j}" for j in range(J))
-    meta = EpisodeMeta(number=number, task=str(g.attrs.get("task", "")), operator=str(g.attrs.get("operator", "")),
-                       robot_hand=str(g.attrs.get("robot_hand", robot_hand)), nominal_fps=fps, main_camera=cams[0] if cams else "", software_version="dexumi import")
+    meta = EpisodeMeta(
+        number=number,
+        task=str(g.attrs.get("task", "")),
+        operator=str(g.attrs.get("operator", "")),
+        robot_hand=str(g.attrs.get("robot_hand", robot_hand)),
+        nominal_fps=fps,
+        main_camera=cams[0] if cams else "",
+        software_version="dexumi import",
+    )
     enc = EncoderLayout(channels=J, joint_names=names, nominal_rate_hz=fps, device=f"import:{name}")
     layouts = [CameraLayout(c, int(g[f"{c}/rgb"].shape[2]), int(g[f"{c}/rgb"].shape[1]), fps=fps) for c in cams]
     out.mkdir(parents=True, exist_ok=True)
@@ -90,23 +98,25 @@ def import_episode(g, name: str, out: Path, number: int, fps: float, quality: in
     w = EpisodeWriter(partial, meta, enc, layouts, action_names=names)
     try:
         idx = np.arange(T, dtype=np.int64)
-        w.append_encoder([EncoderBatch(idx, np.round((t - t[0]) * 1e6).astype(np.int64), t, t,
-                                       np.zeros((T, J), np.int32), q)])
+        w.append_encoder(
+            [EncoderBatch(idx, np.round((t - t[0]) * 1e6).astype(np.int64), t, t, np.zeros((T, J), np.int32), q)]
+        )
         for c in cams:
             rgb = g[f"{c}/rgb"]
             for k0 in range(0, T, 64):
-                block = np.asarray(rgb[k0:k0 + 64])
+                block = np.asarray(rgb[k0 : k0 + 64])
                 frames = []
                 for k, im in enumerate(block):
-                    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(im, cv2.COLOR_RGB2BGR),
-                                           [cv2.IMWRITE_JPEG_QUALITY, quality])
-                    frames.append(CameraFrame(c, k0 + k, float(t[k0 + k]), buf.tobytes(), "jpeg", im.shape[1],
-                                              im.shape[0]))
+                    ok, buf = cv2.imencode(
+                        ".jpg", cv2.cvtColor(im, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+                    )
+                    frames.append(
+                        CameraFrame(c, k0 + k, float(t[k0 + k]), buf.tobytes(), "jpeg", im.shape[1], im.shape[0])
+                    )
                 w.append_frames(c, frames)
                 w.maybe_flush()
         outcome = str(g.attrs.get("outcome", Outcome.UNKNOWN))
-        path = w.finalize(outcome if outcome in tuple(Outcome) else Outcome.UNKNOWN,
-                          stop_reason="imported")
+        path = w.finalize(outcome if outcome in tuple(Outcome) else Outcome.UNKNOWN, stop_reason="imported")
     except BaseException:
         w.close_partial()
         raise

@@ -74,10 +74,20 @@ def features(plan: ExportPlan) -> dict:
     for c in plan.cameras:
         w, h = plan.sizes[c]
         feats[video_key(c)] = {
-            "dtype": "video", "shape": [h, w, 3], "names": ["height", "width", "channels"],
-            "info": {"video.height": h, "video.width": w, "video.codec": "h264", "video.pix_fmt": "yuv420p",
-                     "video.is_depth_map": False, "video.fps": int(round(plan.fps)), "video.channels": 3,
-                     "has_audio": False}}
+            "dtype": "video",
+            "shape": [h, w, 3],
+            "names": ["height", "width", "channels"],
+            "info": {
+                "video.height": h,
+                "video.width": w,
+                "video.codec": "h264",
+                "video.pix_fmt": "yuv420p",
+                "video.is_depth_map": False,
+                "video.fps": int(round(plan.fps)),
+                "video.channels": 3,
+                "has_audio": False,
+            },
+        }
     feats.update(INDEX_FEATURES)
     return feats
 
@@ -93,20 +103,52 @@ def _data_schema(plan: ExportPlan) -> pa.Schema:
     if _privileged(plan):
         cols.append((PRIVILEGED_EXO, pa.list_(pa.float32(), J)))
     cols += [(key, pa.list_(pa.float32(), len(nm))) for _, key, nm in _tactile(plan)]
-    return pa.schema(cols + [(VALID, pa.bool_()), ("timestamp", pa.float32()), ("frame_index", pa.int64()),
-                             ("episode_index", pa.int64()), ("index", pa.int64()), ("task_index", pa.int64())])
+    return pa.schema(
+        cols
+        + [
+            (VALID, pa.bool_()),
+            ("timestamp", pa.float32()),
+            ("frame_index", pa.int64()),
+            ("episode_index", pa.int64()),
+            ("index", pa.int64()),
+            ("task_index", pa.int64()),
+        ]
+    )
 
 
 def _tasks_table(tasks: list[str]) -> pa.Table:
     """meta/tasks.parquet as pandas writes it: task strings are the index, `task_index` the column."""
-    meta = {"index_columns": ["__index_level_0__"],
-            "column_indexes": [{"name": None, "field_name": None, "pandas_type": "unicode", "numpy_type": "object",
-                                "metadata": {"encoding": "UTF-8"}}],
-            "columns": [{"name": "task_index", "field_name": "task_index", "pandas_type": "int64",
-                         "numpy_type": "int64", "metadata": None},
-                        {"name": None, "field_name": "__index_level_0__", "pandas_type": "unicode",
-                         "numpy_type": "object", "metadata": None}],
-            "attributes": {}, "creator": {"library": "pyarrow", "version": pa.__version__}, "pandas_version": "2.2.0"}
+    meta = {
+        "index_columns": ["__index_level_0__"],
+        "column_indexes": [
+            {
+                "name": None,
+                "field_name": None,
+                "pandas_type": "unicode",
+                "numpy_type": "object",
+                "metadata": {"encoding": "UTF-8"},
+            }
+        ],
+        "columns": [
+            {
+                "name": "task_index",
+                "field_name": "task_index",
+                "pandas_type": "int64",
+                "numpy_type": "int64",
+                "metadata": None,
+            },
+            {
+                "name": None,
+                "field_name": "__index_level_0__",
+                "pandas_type": "unicode",
+                "numpy_type": "object",
+                "metadata": None,
+            },
+        ],
+        "attributes": {},
+        "creator": {"library": "pyarrow", "version": pa.__version__},
+        "pandas_version": "2.2.0",
+    }
     t = pa.table({"task_index": pa.array(range(len(tasks)), pa.int64()), "__index_level_0__": pa.array(tasks)})
     return t.replace_schema_metadata({b"pandas": json.dumps(meta).encode()})
 
@@ -134,16 +176,18 @@ class Encoded:
     tactile: dict[str, np.ndarray] = field(default_factory=dict)  # board entry → (T, channels)
 
 
-def encode(plan: ExportPlan, ep: Episode, info: SourceInfo, videos: dict[str, Path],
-           tick: Callable[[int], None]) -> Encoded:
+def encode(
+    plan: ExportPlan, ep: Episode, info: SourceInfo, videos: dict[str, Path], tick: Callable[[int], None]
+) -> Encoded:
     """Resample `ep` and write each camera's H.264 video to `videos[cam]`."""
     o = plan.opts
     fps = int(round(plan.fps))
-    r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor, plan.first.pose,
-                 plan.first.tactile, o)
+    r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor, plan.first.pose, plan.first.tactile, o)
     T = len(r)
-    sources = {c: ImageSource(ep, c, plan.sizes[c], o.image_fit if o else "crop", o.visual if o else "raw")
-               for c in plan.cameras}
+    sources = {
+        c: ImageSource(ep, c, plan.sizes[c], o.image_fit if o else "crop", o.visual if o else "raw")
+        for c in plan.cameras
+    }
     writers: dict[str, H264Writer] = {}
     samples: dict[str, list[np.ndarray]] = {c: [] for c in plan.cameras}
     try:
@@ -174,9 +218,20 @@ def encode(plan: ExportPlan, ep: Episode, info: SourceInfo, videos: dict[str, Pa
     finally:
         for w in writers.values():
             w.close()
-    return Encoded(T, r.action, r.qpos, r.valid, r.exo if _privileged(plan) else None, samples,
-                   info.task or DEFAULT_TASK, info.path.name, info.outcome, info.operator, info.task,
-                   {b: r.tactile[b] for b, _, _ in _tactile(plan)})
+    return Encoded(
+        T,
+        r.action,
+        r.qpos,
+        r.valid,
+        r.exo if _privileged(plan) else None,
+        samples,
+        info.task or DEFAULT_TASK,
+        info.path.name,
+        info.outcome,
+        info.operator,
+        info.task,
+        {b: r.tactile[b] for b, _, _ in _tactile(plan)},
+    )
 
 
 class _Writer:
@@ -188,8 +243,11 @@ class _Writer:
         self.img_stats = {c: ImageStats() for c in plan.cameras}
         self.tasks: list[str] = []
         self.episodes: list[dict] = []
-        keys = ["action", "observation.state", VALID] + ([PRIVILEGED_EXO] if _privileged(plan) else []) + \
-            [key for _, key, _ in _tactile(plan)]
+        keys = (
+            ["action", "observation.state", VALID]
+            + ([PRIVILEGED_EXO] if _privileged(plan) else [])
+            + [key for _, key, _ in _tactile(plan)]
+        )
         self.all_vec: dict[str, list[np.ndarray]] = {k: [] for k in keys}
         self.total = 0
 
@@ -217,28 +275,57 @@ class _Writer:
         for board, key, _ in _tactile(plan):  # touch: observation.tactile.<role>
             vec[key] = e.tactile[board]
             cols.append(_vec(e.tactile[board]))
-        self.pw.write_table(pa.Table.from_arrays(
-            cols + [pa.array(e.valid.astype(bool), pa.bool_()), pa.array(ts, pa.float32()), pa.array(frame_index),
-                    pa.array(np.full(T, i, np.int64)), pa.array(np.arange(self.total, self.total + T, dtype=np.int64)),
-                    pa.array(np.full(T, ti, np.int64))], schema=_data_schema(plan)))
+        self.pw.write_table(
+            pa.Table.from_arrays(
+                cols
+                + [
+                    pa.array(e.valid.astype(bool), pa.bool_()),
+                    pa.array(ts, pa.float32()),
+                    pa.array(frame_index),
+                    pa.array(np.full(T, i, np.int64)),
+                    pa.array(np.arange(self.total, self.total + T, dtype=np.int64)),
+                    pa.array(np.full(T, ti, np.int64)),
+                ],
+                schema=_data_schema(plan),
+            )
+        )
         for c in plan.cameras:
             for fr in e.samples[c]:
                 self.img_stats[c].add(fr)
             self.img_stats[c].frames(T)
-        row = {"episode_index": i, "tasks": [task], "length": T, "data/chunk_index": 0, "data/file_index": 0,
-               "dataset_from_index": self.total, "dataset_to_index": self.total + T}
+        row = {
+            "episode_index": i,
+            "tasks": [task],
+            "length": T,
+            "data/chunk_index": 0,
+            "data/file_index": 0,
+            "dataset_from_index": self.total,
+            "dataset_to_index": self.total + T,
+        }
         for c in plan.cameras:
-            row.update({f"videos/{video_key(c)}/chunk_index": i // CHUNKS_SIZE,
-                        f"videos/{video_key(c)}/file_index": i % CHUNKS_SIZE,
-                        f"videos/{video_key(c)}/from_timestamp": 0.0,
-                        f"videos/{video_key(c)}/to_timestamp": T / self.fps})
+            row.update(
+                {
+                    f"videos/{video_key(c)}/chunk_index": i // CHUNKS_SIZE,
+                    f"videos/{video_key(c)}/file_index": i % CHUNKS_SIZE,
+                    f"videos/{video_key(c)}/from_timestamp": 0.0,
+                    f"videos/{video_key(c)}/to_timestamp": T / self.fps,
+                }
+            )
         for key, x in vec.items():
             self.all_vec[key].append(x)
             for s, v in vector_stats(x).items():
                 row[f"stats/{key}/{s}"] = v
-        row.update({"meta/episodes/chunk_index": 0, "meta/episodes/file_index": 0, "source": e.source,
-                    "outcome": e.outcome, "operator": e.operator, "task": e.info_task,
-                    "valid_fraction": float(e.valid.mean()) if T else 0.0})
+        row.update(
+            {
+                "meta/episodes/chunk_index": 0,
+                "meta/episodes/file_index": 0,
+                "source": e.source,
+                "outcome": e.outcome,
+                "operator": e.operator,
+                "task": e.info_task,
+                "valid_fraction": float(e.valid.mean()) if T else 0.0,
+            }
+        )
         self.episodes.append(row)
         self.total += T
         return {"frames": T}
@@ -276,15 +363,31 @@ def finish(plan: ExportPlan, out: Path, w: _Writer, rows: list[dict]) -> list[di
     ep_idx = np.concatenate([np.full(e["length"], e["episode_index"]) for e in episodes])
     fr_idx = np.concatenate([np.arange(e["length"]) for e in episodes])
     task_idx = np.concatenate([np.full(e["length"], tasks.index(e["tasks"][0])) for e in episodes])
-    stats.update({"timestamp": vector_stats(fr_idx / fps), "frame_index": vector_stats(fr_idx),
-                  "episode_index": vector_stats(ep_idx), "index": vector_stats(idx),
-                  "task_index": vector_stats(task_idx)})
+    stats.update(
+        {
+            "timestamp": vector_stats(fr_idx / fps),
+            "frame_index": vector_stats(fr_idx),
+            "episode_index": vector_stats(ep_idx),
+            "index": vector_stats(idx),
+            "task_index": vector_stats(task_idx),
+        }
+    )
     (out / "meta" / "stats.json").write_text(json.dumps(stats, indent=1))
-    info = {"codebase_version": CODEBASE_VERSION, "robot_type": plan.first.hand or None,
-            "total_episodes": len(episodes), "total_frames": total, "total_tasks": len(tasks),
-            "chunks_size": CHUNKS_SIZE, "data_files_size_in_mb": 100, "video_files_size_in_mb": 200, "fps": fps,
-            "splits": {"train": f"0:{len(episodes)}"}, "data_path": DATA_PATH,
-            "video_path": VIDEO_PATH if plan.cameras else None, "features": features(plan),
-            "dexumi_export": export_meta(plan)}
+    info = {
+        "codebase_version": CODEBASE_VERSION,
+        "robot_type": plan.first.hand or None,
+        "total_episodes": len(episodes),
+        "total_frames": total,
+        "total_tasks": len(tasks),
+        "chunks_size": CHUNKS_SIZE,
+        "data_files_size_in_mb": 100,
+        "video_files_size_in_mb": 200,
+        "fps": fps,
+        "splits": {"train": f"0:{len(episodes)}"},
+        "data_path": DATA_PATH,
+        "video_path": VIDEO_PATH if plan.cameras else None,
+        "features": features(plan),
+        "dexumi_export": export_meta(plan),
+    }
     (out / "meta" / "info.json").write_text(json.dumps(info, indent=4))
     return rows

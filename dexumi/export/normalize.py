@@ -49,8 +49,7 @@ def _for_joints(plan: ExportPlan) -> ActionNormalization:
     if plan.motor is None:
         return norm
     a, b = plan.motor.apply(np.asarray(norm.low)), plan.motor.apply(np.asarray(norm.high))
-    return ActionNormalization(norm.names, np.minimum(a, b).tolist(), np.maximum(a, b).tolist(),
-                               norm.source + "+motor")
+    return ActionNormalization(norm.names, np.minimum(a, b).tolist(), np.maximum(a, b).tolist(), norm.source + "+motor")
 
 
 def _with_pose(plan: ExportPlan, norm: ActionNormalization) -> ActionNormalization:
@@ -60,8 +59,12 @@ def _with_pose(plan: ExportPlan, norm: ActionNormalization) -> ActionNormalizati
     from dexumi.export.source import POSE_VECTOR_NAMES
 
     r = POSE_POSITION_RANGE_M
-    return ActionNormalization([*POSE_VECTOR_NAMES, *norm.names], [-r] * 3 + [-1.0] * 6 + list(norm.low),
-                               [r] * 3 + [1.0] * 6 + list(norm.high), norm.source + "+pose")
+    return ActionNormalization(
+        [*POSE_VECTOR_NAMES, *norm.names],
+        [-r] * 3 + [-1.0] * 6 + list(norm.low),
+        [r] * 3 + [1.0] * 6 + list(norm.high),
+        norm.source + "+pose",
+    )
 
 
 def _for_plan_rad(plan: ExportPlan) -> ActionNormalization:
@@ -69,8 +72,9 @@ def _for_plan_rad(plan: ExportPlan) -> ActionNormalization:
     kin = models.hand(plan.first.hand) if plan.first.hand else None
     if kin is not None and all(n in kin.joint_names for n in names):
         idx = [kin.index(n) for n in names]
-        return ActionNormalization(names, kin.lower[idx].tolist(), kin.upper[idx].tolist(),
-                                   f"joint_limits:{plan.first.hand}")
+        return ActionNormalization(
+            names, kin.lower[idx].tolist(), kin.upper[idx].tolist(), f"joint_limits:{plan.first.hand}"
+        )
     lo = np.full(len(names), np.inf)
     hi = np.full(len(names), -np.inf)
     for info in plan.episodes:

@@ -119,10 +119,15 @@ def make_plan(paths: list[str | Path], opts: ExportOptions) -> ExportPlan:
             continue
         if good and info.signature() != good[0].signature():
             ref = good[0]
-            what = (f"robot hand {info.hand!r} differs from {ref.hand!r}" if info.hand != ref.hand else
-                    "action joints differ" if info.action_names != ref.action_names else
-                    "exoskeleton joints differ" if info.exo_names != ref.exo_names else
-                    f"cameras {sorted(info.cameras)} differ from {sorted(ref.cameras)}")
+            what = (
+                f"robot hand {info.hand!r} differs from {ref.hand!r}"
+                if info.hand != ref.hand
+                else "action joints differ"
+                if info.action_names != ref.action_names
+                else "exoskeleton joints differ"
+                if info.exo_names != ref.exo_names
+                else f"cameras {sorted(info.cameras)} differ from {sorted(ref.cameras)}"
+            )
             skipped.append(f"{p}: {what} (the first episode, {ref.path.name}); not exported with it")
             continue
         parts, why = split_parts(info)
@@ -132,9 +137,16 @@ def make_plan(paths: list[str | Path], opts: ExportOptions) -> ExportPlan:
     if opts.only == "passed" and good:
         good = _passed(good, skipped)
     if not good:
-        raise DexumiError("no episode to export" + (f": {skipped[0]}" if len(skipped) == 1 else
-                                                     f" ({len(skipped)} inputs skipped; first: {skipped[0]})" if skipped
-                                                     else ""))
+        raise DexumiError(
+            "no episode to export"
+            + (
+                f": {skipped[0]}"
+                if len(skipped) == 1
+                else f" ({len(skipped)} inputs skipped; first: {skipped[0]})"
+                if skipped
+                else ""
+            )
+        )
     fps = float(opts.fps or good[0].nominal_fps or 30.0)
     if opts.fmt == "lerobot" and abs(fps - round(fps)) > 1e-9:
         raise DexumiError(f"LeRobot datasets need an integer fps, not {fps:g}; give --fps")

@@ -43,10 +43,14 @@ def prepare(ep: Episode, plan: ExportPlan, pose: str) -> Prepared:
     """The episode as a store writer needs it (`pose`: the wrist-pose stream in front of the joints, or "")."""
     o = plan.opts
     r = resample(ep, plan.fps, o.action_horizon if o else 1, plan.motor, pose, plan.first.tactile, o)
-    srcs = {c: ImageSource(ep, c, plan.sizes[c], o.image_fit if o else "crop", o.visual if o else "raw")
-            for c in plan.cameras}
-    attrs = {"source": ep.path.name, **{k: str(ep.attrs.get(k, "unknown" if k == "outcome" else ""))
-                                        for k in ("task", "operator", "outcome")}}
+    srcs = {
+        c: ImageSource(ep, c, plan.sizes[c], o.image_fit if o else "crop", o.visual if o else "raw")
+        for c in plan.cameras
+    }
+    attrs = {
+        "source": ep.path.name,
+        **{k: str(ep.attrs.get(k, "unknown" if k == "outcome" else "")) for k in ("task", "operator", "outcome")},
+    }
     return Prepared(r, lambda c, k0, k1: srcs[c].block(r.images[c][k0:k1]), attrs)
 
 
@@ -81,8 +85,7 @@ def load(d: Path, plan: ExportPlan) -> Prepared:
     a = {k: np.load(d / f"{k}.npy", allow_pickle=False) for k in ARRAYS}
     tactile = {e: np.load(d / f"tactile-{j}.npy", allow_pickle=False) for j, e in enumerate(meta["tactile"])}
     r = Resampled(float(meta["fps"]), a["t"], a["action"], a["qpos"], a["exo"], a["valid"], {}, tactile)
-    imgs = {c: np.load(d / f"camera-{ci}.npy", mmap_mode="r", allow_pickle=False)
-            for ci, c in enumerate(plan.cameras)}
+    imgs = {c: np.load(d / f"camera-{ci}.npy", mmap_mode="r", allow_pickle=False) for ci, c in enumerate(plan.cameras)}
     return Prepared(r, lambda c, k0, k1: np.ascontiguousarray(imgs[c][k0:k1]), dict(meta["attrs"]))
 
 
@@ -98,6 +101,7 @@ def store_pose(plan: ExportPlan) -> str:
 def local_loop(plan: ExportPlan) -> Loop:
     """The one-process loop: each planned episode opened, prepared and added; one that fails is undone and
     skipped (dexumi.export.episodes.each_episode)."""
+
     def loop(add: Add, undo: Callable[[int], None]) -> list[dict]:
         return each_episode(plan, lambda ep, i, info: add(prepare(ep, plan, store_pose(plan)), i, info), undo)
 

@@ -46,7 +46,7 @@ def _virtual_next(g: h5py.Group, name: str, src: h5py.Dataset) -> None:
     layout = _UntimedLayout(shape=src.shape, dtype=src.dtype)
     vs = h5py.VirtualSource(".", src.name, shape=src.shape)
     if T > 1:
-        layout[0:T - 1] = vs[1:T]
+        layout[0 : T - 1] = vs[1:T]
     layout[T - 1] = vs[T - 1]
     g.create_virtual_dataset(name, layout)
 
@@ -94,12 +94,18 @@ def write_demo(data: h5py.Group, p: Prepared, index: int, plan: ExportPlan, norm
         tick(k1 - k0)
     for c in plan.cameras:
         _virtual_next(nxt, image_key(c), dsets[c])
-    return {"group": f"demo_{index}", "frames": T, "action_dim": A, "outcome": g.attrs["outcome"],
-            "all_valid": bool(r.valid.all())}
+    return {
+        "group": f"demo_{index}",
+        "frames": T,
+        "action_dim": A,
+        "outcome": g.attrs["outcome"],
+        "all_valid": bool(r.valid.all()),
+    }
 
 
-def write(plan: ExportPlan, out: Path, tick: Callable[[int], None], opts: ExportOptions,
-          loop: Loop | None = None) -> list[dict]:
+def write(
+    plan: ExportPlan, out: Path, tick: Callable[[int], None], opts: ExportOptions, loop: Loop | None = None
+) -> list[dict]:
     """The dataset file from every episode `loop` adds (default: each planned episode, read here)."""
     norm = for_plan(plan)
     with h5_output(out / FILE) as f:
@@ -111,20 +117,31 @@ def write(plan: ExportPlan, out: Path, tick: Callable[[int], None], opts: Export
 
         rows = (loop or local_loop(plan))(lambda p, i, info: write_demo(data, p, i, plan, norm, tick), undo)
         data.attrs["total"] = int(sum(r["frames"] for r in rows))
-        data.attrs["env_args"] = json.dumps({
-            "env_name": f"dexumi_{plan.first.hand or 'hand'}", "type": 2,
-            "env_kwargs": {"robot_hand": plan.first.hand, "fps": plan.fps, "cameras": plan.cameras,
-                           "image_size": {c: list(s) for c, s in plan.sizes.items()}}})
+        data.attrs["env_args"] = json.dumps(
+            {
+                "env_name": f"dexumi_{plan.first.hand or 'hand'}",
+                "type": 2,
+                "env_kwargs": {
+                    "robot_hand": plan.first.hand,
+                    "fps": plan.fps,
+                    "cameras": plan.cameras,
+                    "image_size": {c: list(s) for c, s in plan.sizes.items()},
+                },
+            }
+        )
         data.attrs["action_normalization"] = json.dumps(norm.to_dict())
         data.attrs["action_names"] = json.dumps(list(plan.first.vector_names))
         data.attrs["export"] = json.dumps(export_meta(plan))
         train, valid = split(len(rows), opts.valid_fraction)
         mask = f.create_group("mask")
-        keys = {"train": train, "valid": valid,
-                "success": [r["index"] for r in rows if r["outcome"] == Outcome.SUCCESS],
-                "failure": [r["index"] for r in rows if r["outcome"] == Outcome.FAILURE],
-                "unknown": [r["index"] for r in rows if r["outcome"] not in (Outcome.SUCCESS, Outcome.FAILURE)],
-                "all_valid": [r["index"] for r in rows if r["all_valid"]]}
+        keys = {
+            "train": train,
+            "valid": valid,
+            "success": [r["index"] for r in rows if r["outcome"] == Outcome.SUCCESS],
+            "failure": [r["index"] for r in rows if r["outcome"] == Outcome.FAILURE],
+            "unknown": [r["index"] for r in rows if r["outcome"] not in (Outcome.SUCCESS, Outcome.FAILURE)],
+            "all_valid": [r["index"] for r in rows if r["all_valid"]],
+        }
         for name, ids in keys.items():  # robomimic filter keys (filter_by_attribute=NAME)
             mask.create_dataset(name, data=np.array([f"demo_{i}".encode() for i in ids], dtype="S"))
     for r in rows:

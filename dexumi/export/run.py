@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from dexumi.export.plan import ExportOptions, make_plan
 from dexumi.export.staging import StagedDir
+
 # the summary and the writers live in dexumi.export.writer (the sharded run uses them too); ExportSummary and
 # estimate_bytes keep their old path here
 from dexumi.export.writer import ExportSummary, check_space, estimate_bytes, output_bytes, write_dataset
@@ -17,8 +18,9 @@ from dexumi.export.writer import ExportSummary, check_space, estimate_bytes, out
 __all__ = ["ExportSummary", "estimate_bytes", "export_paths"]
 
 
-def export_paths(paths: list[str | Path], opts: ExportOptions, engine=None,
-                 work_dir: str | Path | None = None) -> ExportSummary:
+def export_paths(
+    paths: list[str | Path], opts: ExportOptions, engine=None, work_dir: str | Path | None = None
+) -> ExportSummary:
     """Export every compatible episode; skipped inputs are listed in the summary (the caller decides the exit).
     With a batch `engine` (dexumi.batch) each episode is a task (dexumi.export.sharded); an `opts.out` URL
     (fsspec) is built locally, then uploaded (dexumi.batch.storage)."""
@@ -32,8 +34,13 @@ def export_paths(paths: list[str | Path], opts: ExportOptions, engine=None,
         return export_sharded(paths, opts, engine, work_dir)
     t0 = time.perf_counter()
     plan = make_plan(paths, opts)
-    staged = StagedDir(opts.out, opts.force, "export", inputs=[Path(p) for p in paths],
-                       info={"format": opts.fmt, "layout": opts.layout if opts.fmt == "zarr" else None})
+    staged = StagedDir(
+        opts.out,
+        opts.force,
+        "export",
+        inputs=[Path(p) for p in paths],
+        info={"format": opts.fmt, "layout": opts.layout if opts.fmt == "zarr" else None},
+    )
     check_space(plan, opts)
     summary = ExportSummary(opts.fmt, opts.out, plan.fps, plan.sizes)
     total = sum(int(e.span_s * plan.fps) + 1 for e in plan.episodes)

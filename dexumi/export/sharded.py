@@ -56,11 +56,19 @@ def _shard_name(key: str) -> str:
 
 
 def _params(plan: ExportPlan, opts: ExportOptions) -> dict:
-    o = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(opts).items()
-         if k not in ("out", "force", "progress")}
-    return {"opts": o, "fps": plan.fps, "sizes": plan.sizes, "motor": plan.motor.to_dict() if plan.motor else None,
-            "first": [plan.first.hand, list(plan.first.action_names), list(plan.first.exo_names)],
-            "act_length": _act_length(plan) if opts.fmt == "act" else None}
+    o = {
+        k: (str(v) if isinstance(v, Path) else v)
+        for k, v in vars(opts).items()
+        if k not in ("out", "force", "progress")
+    }
+    return {
+        "opts": o,
+        "fps": plan.fps,
+        "sizes": plan.sizes,
+        "motor": plan.motor.to_dict() if plan.motor else None,
+        "first": [plan.first.hand, list(plan.first.action_names), list(plan.first.exo_names)],
+        "act_length": _act_length(plan) if opts.fmt == "act" else None,
+    }
 
 
 def _act_length(plan: ExportPlan) -> int:
@@ -119,9 +127,17 @@ def _lerobot_shard(plan: ExportPlan, ep: Episode, info: SourceInfo, d: Path) -> 
             arrays[f"samples-{k}"] = np.stack(e.samples[c])
     for k, b in enumerate(e.tactile):
         arrays[f"tactile-{k}"] = e.tactile[b]
-    np.savez(d / "arrays.npz", allow_pickle=False, **arrays)  # numeric arrays only: nothing written can need pickle to read
-    return {"frames": e.T, "task": e.task, "source": e.source, "outcome": e.outcome, "operator": e.operator,
-            "info_task": e.info_task}
+    np.savez(
+        d / "arrays.npz", allow_pickle=False, **arrays
+    )  # numeric arrays only: nothing written can need pickle to read
+    return {
+        "frames": e.T,
+        "task": e.task,
+        "source": e.source,
+        "outcome": e.outcome,
+        "operator": e.operator,
+        "info_task": e.info_task,
+    }
 
 
 def _shard_loop(plan: ExportPlan, good: list[tuple[SourceInfo, dict, Path]]):
@@ -147,19 +163,35 @@ def _load_encoded(plan: ExportPlan, d: Path, meta: dict):
     samples = {c: list(a[f"samples-{k}"]) if f"samples-{k}" in a else [] for k, c in enumerate(plan.cameras)}
     r = meta["row"]
     tactile = {b: a[f"tactile-{k}"] for k, (b, _, _) in enumerate(_tactile(plan)) if f"tactile-{k}" in a}
-    return Encoded(int(r["frames"]), a["action"], a["qpos"], a["valid"], a.get("exo"), samples, r["task"],
-                   r["source"], r["outcome"], r["operator"], r.get("info_task"), tactile)
+    return Encoded(
+        int(r["frames"]),
+        a["action"],
+        a["qpos"],
+        a["valid"],
+        a.get("exo"),
+        samples,
+        r["task"],
+        r["source"],
+        r["outcome"],
+        r["operator"],
+        r.get("info_task"),
+        tactile,
+    )
 
 
-def export_sharded(paths: list[str | Path], opts: ExportOptions, engine: Engine,
-                   work: str | Path | None = None):
+def export_sharded(paths: list[str | Path], opts: ExportOptions, engine: Engine, work: str | Path | None = None):
     """Plan here, convert each episode as a batch task on `engine`, assemble and publish here."""
     if opts.fmt not in SHARDED:
         raise DexumiError(f"--engine: the batch engines export {', '.join(SHARDED)}, not --to {opts.fmt}")
     t0 = time.perf_counter()
     plan = make_plan(paths, opts)
-    staged = StagedDir(opts.out, opts.force, "export", inputs=[Path(p) for p in paths],
-                       info={"format": opts.fmt, "layout": opts.layout if opts.fmt == "zarr" else None})
+    staged = StagedDir(
+        opts.out,
+        opts.force,
+        "export",
+        inputs=[Path(p) for p in paths],
+        info={"format": opts.fmt, "layout": opts.layout if opts.fmt == "zarr" else None},
+    )
     check_space(plan, opts)
     wd = work_dir(opts.out, work)
     shards = wd / "shards"
@@ -173,8 +205,10 @@ def export_sharded(paths: list[str | Path], opts: ExportOptions, engine: Engine,
     for k in list(man.entries):  # a recorded shard that is gone is converted again
         if not (shards / _shard_name(k) / SHARD_META).exists():
             man.entries.pop(k)
-    tasks = [Task(k, convert_one, (plan, info, str(shards / _shard_name(k)), length), source=str(info.path))
-             for k, info in zip(keys, plan.episodes)]
+    tasks = [
+        Task(k, convert_one, (plan, info, str(shards / _shard_name(k)), length), source=str(info.path))
+        for k, info in zip(keys, plan.episodes)
+    ]
     try:
         outs = run_tasks(tasks, engine, f"export {opts.fmt}", opts.progress, man)
     finally:

@@ -19,8 +19,17 @@ from dexumi.errors import DexumiError
 
 
 #: the wrist pose in exported state/action vectors (`dexumi.pose.pose_action(..., "relative", "rot6d")`)
-POSE_VECTOR_NAMES = ("wrist_x", "wrist_y", "wrist_z", "wrist_r00", "wrist_r10", "wrist_r20", "wrist_r01",
-                     "wrist_r11", "wrist_r21")
+POSE_VECTOR_NAMES = (
+    "wrist_x",
+    "wrist_y",
+    "wrist_z",
+    "wrist_r00",
+    "wrist_r10",
+    "wrist_r20",
+    "wrist_r01",
+    "wrist_r11",
+    "wrist_r21",
+)
 
 
 @dataclass
@@ -60,8 +69,11 @@ def split_parts(info: SourceInfo) -> tuple[list[SourceInfo], str | None]:
     """A file with a trim/split → one SourceInfo per part (trimmed frames left out); (parts, why none)."""
     if info.parts is None:
         return [info], None
-    out = [replace(info, part=(i0, i1), part_index=k, frames=i1 - i0, span_s=span, parts=None)
-           for k, (i0, i1, span) in enumerate(info.parts) if i1 - i0 >= 2]
+    out = [
+        replace(info, part=(i0, i1), part_index=k, frames=i1 - i0, span_s=span, parts=None)
+        for k, (i0, i1, span) in enumerate(info.parts)
+        if i1 - i0 >= 2
+    ]
     return out, None if out else f"{info.path}: its trim/split keeps no part of 2 or more aligned frames"
 
 
@@ -73,8 +85,9 @@ def inspect(path: str | Path) -> SourceInfo:
     except DexumiError:
         raise
     except Exception as exc:  # noqa: BLE001 - h5py raises several types on damaged files
-        raise DexumiError(f"{p}: unreadable HDF5 ({str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__})"
-                          ) from None
+        raise DexumiError(
+            f"{p}: unreadable HDF5 ({str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__})"
+        ) from None
     try:
         if not ep.finalized:
             raise DexumiError(f"{p}: unfinished episode (state {ep.state!r}); run `dexumi recover` first")
@@ -93,12 +106,24 @@ def inspect(path: str | Path) -> SourceInfo:
             ts = ep.f[S.TIMESTAMPS][:]
             parts = [(i0, i1, float(ts[i1 - 1] - ts[i0])) for i0, i1 in ep.parts()]
         poses = ep.poses
-        return SourceInfo(p, a.get(S.A_NUMBER), str(a.get(S.A_HAND, "")), str(a.get(S.A_EXO, "")),
-                          str(a.get(S.A_TASK, "")), str(a.get(S.A_OUTCOME, "unknown")),
-                          str(a.get(S.A_OPERATOR, "")), tuple(ep.action_names),
-                          exo_names, cams, n, float(a.get(S.A_FPS, 0.0) or 0.0),
-                          float(ep.f[S.TIMESTAMPS][n - 1] - ep.f[S.TIMESTAMPS][0]), parts=parts,
-                          pose=poses[0] if poses else "", tactile=_tactile_roles(ep.f))
+        return SourceInfo(
+            p,
+            a.get(S.A_NUMBER),
+            str(a.get(S.A_HAND, "")),
+            str(a.get(S.A_EXO, "")),
+            str(a.get(S.A_TASK, "")),
+            str(a.get(S.A_OUTCOME, "unknown")),
+            str(a.get(S.A_OPERATOR, "")),
+            tuple(ep.action_names),
+            exo_names,
+            cams,
+            n,
+            float(a.get(S.A_FPS, 0.0) or 0.0),
+            float(ep.f[S.TIMESTAMPS][n - 1] - ep.f[S.TIMESTAMPS][0]),
+            parts=parts,
+            pose=poses[0] if poses else "",
+            tactile=_tactile_roles(ep.f),
+        )
     except DexumiError:
         raise
     except Exception as exc:  # noqa: BLE001 - h5py raises several types on damage: one DexumiError
@@ -139,8 +164,9 @@ def check_sizes(ep: Episode, n: int) -> None:
             raise DexumiError(f"{p}: {name} has shape {ds.shape}; a damaged file")
         claimed = int(np.prod(ds.shape, dtype=np.float64)) * ds.dtype.itemsize
         if ds.dtype.kind == "f" and claimed > MAX_RATIO * file_bytes + (1 << 20):
-            raise DexumiError(f"{p}: {name} claims {claimed / 2**20:.0f} MB in a {file_bytes / 2**20:.1f} MB file; "
-                              "a damaged file")
+            raise DexumiError(
+                f"{p}: {name} claims {claimed / 2**20:.0f} MB in a {file_bytes / 2**20:.1f} MB file; a damaged file"
+            )
     for c in ep.cameras:
         frames = ep.f[f"{S.CAMERAS}/{c}/{S.FRAMES}"]
         if frames.ndim != 1 or frames.shape[0] > MAX_FRAMES:
@@ -206,8 +232,15 @@ def pose_vector(ep: Episode, name: str, grid: np.ndarray) -> tuple[np.ndarray, n
     return vec.astype(np.float32), ok
 
 
-def resample(ep: Episode, fps: float, horizon: int = ACTION_HORIZON, motor=None, pose: str = "",
-             tactile: tuple[str, ...] = (), opts=None) -> Resampled:
+def resample(
+    ep: Episode,
+    fps: float,
+    horizon: int = ACTION_HORIZON,
+    motor=None,
+    pose: str = "",
+    tactile: tuple[str, ...] = (),
+    opts=None,
+) -> Resampled:
     """Joints interpolated linearly at k / fps; each camera's image is the aligned frame nearest in time;
     action[k] = qpos[k + horizon] on this grid (dexumi.episode.aligned.next_step_action). `pose`: a wrist-pose
     stream put in front of the joints in both (`pose_vector`; its invalid instants are invalid)."""
@@ -245,8 +278,9 @@ def resample(ep: Episode, fps: float, horizon: int = ACTION_HORIZON, motor=None,
     for entry in tactile:  # each board at the nearest aligned frame; its invalid instants are invalid
         from dexumi.export.tactile import tactile_at
 
-        touch[entry], tok = tactile_at(ep, entry, near, bool(getattr(opts, "tactile_baseline", False)),
-                                      bool(getattr(opts, "tactile_total", False)))
+        touch[entry], tok = tactile_at(
+            ep, entry, near, bool(getattr(opts, "tactile_baseline", False)), bool(getattr(opts, "tactile_total", False))
+        )
         valid &= tok
     return Resampled(fps, rel, action, qg, _interp(grid, ts, exo), valid, images, touch)
 
@@ -302,17 +336,18 @@ class ImageSource:
         if (W, H) == self.resized:
             return bgr
         if ox <= 0 and oy <= 0:  # crop
-            return bgr[-oy:-oy + H, -ox:-ox + W]
+            return bgr[-oy : -oy + H, -ox : -ox + W]
         out = np.zeros((H, W, 3), np.uint8)  # pad
-        out[oy:oy + bgr.shape[0], ox:ox + bgr.shape[1]] = bgr
+        out[oy : oy + bgr.shape[0], ox : ox + bgr.shape[1]] = bgr
         return out
 
     def get(self, raw_index: int) -> np.ndarray:
         if self._last is not None and self._last[0] == raw_index:
             return self._last[1]
         if not 0 <= raw_index < self._n:
-            raise DexumiError(f"{self.ep.path}: camera {self.camera} frame {raw_index} is outside its {self._n} "
-                              "stored frames")
+            raise DexumiError(
+                f"{self.ep.path}: camera {self.camera} frame {raw_index} is outside its {self._n} stored frames"
+            )
         try:
             buf = self._ds[raw_index]
             if buf.size > 64 << 20:
@@ -342,13 +377,13 @@ class ImageSource:
             if step > 1 and all(b - a == step for a, b in zip(uniq, uniq[1:])):
                 # every step-th frame (15 fps out of 30): one strided hyperslab, the frames in between unread
                 try:
-                    arr = self._ds[lo:hi + 1:step]
+                    arr = self._ds[lo : hi + 1 : step]
                     return {j: arr[(j - lo) // step] for j in uniq}
                 except (OSError, ValueError):
                     pass
             if hi - lo + 1 <= 2 * len(uniq) + 8:
                 try:
-                    arr = self._ds[lo:hi + 1]
+                    arr = self._ds[lo : hi + 1]
                     return {j: arr[j - lo] for j in uniq}
                 except (OSError, ValueError):
                     pass
@@ -360,8 +395,9 @@ class ImageSource:
         idx = [int(j) for j in indices]
         for j in idx:
             if not 0 <= j < self._n:
-                raise DexumiError(f"{self.ep.path}: camera {self.camera} frame {j} is outside its {self._n} "
-                                  "stored frames")
+                raise DexumiError(
+                    f"{self.ep.path}: camera {self.camera} frame {j} is outside its {self._n} stored frames"
+                )
         uniq = list(dict.fromkeys(idx))
         if self._last is not None and self._last[0] in uniq:
             uniq.remove(self._last[0])

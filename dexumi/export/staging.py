@@ -18,7 +18,11 @@ import shutil
 import socket
 from pathlib import Path
 
-from dexumi.errors import DISK_FULL, DexumiError, is_disk_full  # the disk-full test lives in dexumi.errors (batch uses it too)
+from dexumi.errors import (
+    DISK_FULL,
+    DexumiError,
+    is_disk_full,
+)  # the disk-full test lives in dexumi.errors (batch uses it too)
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +67,14 @@ class StagedDir:
 
     An old `out` is replaced only with `force`, and only when it holds the marker of the same command."""
 
-    def __init__(self, out: str | Path, force: bool = False, command: str = "export",
-                 inputs: list[Path] | None = None, info: dict | None = None) -> None:
+    def __init__(
+        self,
+        out: str | Path,
+        force: bool = False,
+        command: str = "export",
+        inputs: list[Path] | None = None,
+        info: dict | None = None,
+    ) -> None:
         self.out = Path(out).expanduser()
         self.force = force
         self.command = command
@@ -77,8 +87,10 @@ class StagedDir:
             if not force:
                 raise DexumiError(f"{self.out} already exists; use --force to replace it")
             if any(self.out.iterdir()) and not self._ours(self.out):
-                raise DexumiError(f"{self.out} was not written by `dexumi {command}` (no {OUTPUT_MARKER}); "
-                                  f"not replacing it, even with --force")
+                raise DexumiError(
+                    f"{self.out} was not written by `dexumi {command}` (no {OUTPUT_MARKER}); "
+                    f"not replacing it, even with --force"
+                )
         self.tmp = self.out.parent / f".{self.out.name}.partial-{os.getpid()}"
 
     def _ours(self, d: Path) -> bool:
@@ -109,8 +121,7 @@ class StagedDir:
                 log.warning("removed %s left by a killed run (pid %d)", d, pid)
 
     def _marker(self, name: str) -> dict:
-        return {"command": self.command, "pid": os.getpid(), "host": socket.gethostname(), **self.info,
-                "marker": name}
+        return {"command": self.command, "pid": os.getpid(), "host": socket.gethostname(), **self.info, "marker": name}
 
     def __enter__(self) -> Path:
         try:
@@ -128,8 +139,7 @@ class StagedDir:
         if exc_type is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             if exc is not None and is_disk_full(exc):
-                raise DexumiError(f"cannot write {self.out}: no space left on device (nothing was published)"
-                                  ) from None
+                raise DexumiError(f"cannot write {self.out}: no space left on device (nothing was published)") from None
             return
         try:
             (self.tmp / OUTPUT_MARKER).write_text(json.dumps(self._marker(OUTPUT_MARKER)))

@@ -10,8 +10,13 @@ QUANTILES = (0.01, 0.10, 0.50, 0.90, 0.99)
 def vector_stats(x: np.ndarray) -> dict[str, list]:
     """Per-column statistics of an (N, D) array."""
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
-    out = {"min": x.min(axis=0).tolist(), "max": x.max(axis=0).tolist(), "mean": x.mean(axis=0).tolist(),
-           "std": x.std(axis=0).tolist(), "count": [int(len(x))]}
+    out = {
+        "min": x.min(axis=0).tolist(),
+        "max": x.max(axis=0).tolist(),
+        "mean": x.mean(axis=0).tolist(),
+        "std": x.std(axis=0).tolist(),
+        "count": [int(len(x))],
+    }
     for q in QUANTILES:
         out[f"q{int(round(q * 100)):02d}"] = np.quantile(x, q, axis=0).tolist()
     return out
@@ -62,8 +67,13 @@ class ImageStats:
         def shape(x: object) -> list:
             return np.asarray(x, dtype=np.float64).reshape(3, 1, 1).tolist()
 
-        out = {"min": shape([vals[z[0]] for z in nz]), "max": shape([vals[z[-1]] for z in nz]), "mean": shape(mean),
-               "std": shape(np.sqrt(var)), "count": [int(self.count)]}
+        out = {
+            "min": shape([vals[z[0]] for z in nz]),
+            "max": shape([vals[z[-1]] for z in nz]),
+            "mean": shape(mean),
+            "std": shape(np.sqrt(var)),
+            "count": [int(self.count)],
+        }
         for q in QUANTILES:
             out[f"q{int(round(q * 100)):02d}"] = shape([_hist_quantile(c, q) for c in cum])
         return out

@@ -46,8 +46,7 @@ def names(entry: str, total: bool) -> list[str]:
     return [f"{role}.{n}" for n in channel_names(proto)]
 
 
-def board_view(ep: Episode, entry: str, baseline: bool = False, total: bool = False
-               ) -> tuple[np.ndarray, np.ndarray]:
+def board_view(ep: Episode, entry: str, baseline: bool = False, total: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """((T, C) float64 values, (T,) valid) of one board (`entry`: role:protocol) over the episode's selected
     window; `baseline` subtracts the window's first valid reading, `total` gives per-finger totals."""
     role, _, proto = entry.partition(":")
@@ -58,8 +57,9 @@ def board_view(ep: Episode, entry: str, baseline: bool = False, total: bool = Fa
     return vals, valid
 
 
-def tactile_at(ep: Episode, entry: str, near: np.ndarray, baseline: bool = False, total: bool = False
-               ) -> tuple[np.ndarray, np.ndarray]:
+def tactile_at(
+    ep: Episode, entry: str, near: np.ndarray, baseline: bool = False, total: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """((K, C) float32 values at the aligned frames `near` of the selected window, (K,) valid) of one board."""
     vals, valid = board_view(ep, entry, baseline, total)
     return vals[near].astype(np.float32), valid[near]

@@ -34,8 +34,13 @@ class MotorScale:
         return (self.offset + self.scale * np.asarray(rad, dtype=np.float64)).astype(np.float32)
 
     def to_dict(self) -> dict:
-        return {"names": list(self.names), "scale": self.scale.tolist(), "offset": self.offset.tolist(),
-                "rule": "motor = offset + scale * rad", "source": self.source}
+        return {
+            "names": list(self.names),
+            "scale": self.scale.tolist(),
+            "offset": self.offset.tolist(),
+            "rule": "motor = offset + scale * rad",
+            "source": self.source,
+        }
 
 
 def motor_scale(rmap: RetargetMap, names: tuple[str, ...], hand: str, source: str) -> MotorScale:
@@ -56,8 +61,10 @@ def motor_scale(rmap: RetargetMap, names: tuple[str, ...], hand: str, source: st
             continue
         kin = kin or (models.hand(hand) if hand else None)
         if kin is None or n not in kin.joint_names:
-            raise DexumiError(f"--action-units motor: joint '{n}': min/max need the hand model's limits "
-                              f"(hand {hand!r} unknown); give scale/offset instead")
+            raise DexumiError(
+                f"--action-units motor: joint '{n}': min/max need the hand model's limits "
+                f"(hand {hand!r} unknown); give scale/offset instead"
+            )
         lo, hi = float(kin.lower[kin.index(n)]), float(kin.upper[kin.index(n)])
         if hi <= lo:
             raise DexumiError(f"--action-units motor: joint '{n}' has no range in the hand model")
@@ -81,8 +88,10 @@ def for_episodes(paths: list[Path], names: tuple[str, ...], hand: str, motor_map
             raise DexumiError(f"--action-units motor: {p} stores no retarget map; pass --motor-map FILE")
         ms = motor_scale(parse_map(text, f"{p}:meta/retarget_map"), names, hand, f"{p.name}:meta/retarget_map")
         if found is not None and not (np.allclose(found.scale, ms.scale) and np.allclose(found.offset, ms.offset)):
-            raise DexumiError(f"--action-units motor: {p} has other motor units than {found.source}; "
-                              "pass --motor-map FILE or export them separately")
+            raise DexumiError(
+                f"--action-units motor: {p} has other motor units than {found.source}; "
+                "pass --motor-map FILE or export them separately"
+            )
         found = found or ms
     assert found is not None
     return found

@@ -34,8 +34,16 @@ FAST_MOTION = "me=dia:subme=1"
 class H264Writer:
     """Append RGB frames (H, W, 3) to an MP4; `close()` flushes the encoder. Frame i is shown at i / fps."""
 
-    def __init__(self, path: str | Path, size: tuple[int, int], fps: float, crf: int = 23, preset: str = "veryfast",
-                 gop: int | None = None, x264_params: str = FAST_MOTION) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        size: tuple[int, int],
+        fps: float,
+        crf: int = 23,
+        preset: str = "veryfast",
+        gop: int | None = None,
+        x264_params: str = FAST_MOTION,
+    ) -> None:
         if size[0] % 2 or size[1] % 2:
             raise DexumiError(f"H.264 needs even frame sizes, not {size[0]}x{size[1]}")
         self.path = Path(path)
@@ -50,8 +58,13 @@ class H264Writer:
         # through the lookahead), so the same export could differ byte for byte between runs or hosts. One
         # thread: each camera is encoded in its own Python thread already, and x264's frame threads cost
         # ~30 % more CPU at export sizes (synchronisation) for no extra throughput on 2 cores
-        opts: dict[str, object] = {"crf": str(crf), "preset": preset, "g": str(gop or max(1, int(round(fps)))), "bf": "0",
-                                   "threads": "1"}
+        opts: dict[str, object] = {
+            "crf": str(crf),
+            "preset": preset,
+            "g": str(gop or max(1, int(round(fps)))),
+            "bf": "0",
+            "threads": "1",
+        }
         if x264_params:
             opts["x264-params"] = x264_params
         self.stream.options = opts

@@ -33,9 +33,17 @@ class ExportSummary:
         return int(sum(e["frames"] for e in self.episodes))
 
     def to_dict(self) -> dict:
-        return {"format": self.fmt, "out": str(self.out), "fps": self.fps,
-                "image_size": {c: f"{w}x{h}" for c, (w, h) in self.sizes.items()}, "episodes": self.episodes,
-                "frames": self.frames, "skipped": self.skipped, "seconds": round(self.seconds, 3), "bytes": self.bytes}
+        return {
+            "format": self.fmt,
+            "out": str(self.out),
+            "fps": self.fps,
+            "image_size": {c: f"{w}x{h}" for c, (w, h) in self.sizes.items()},
+            "episodes": self.episodes,
+            "frames": self.frames,
+            "skipped": self.skipped,
+            "seconds": round(self.seconds, 3),
+            "bytes": self.bytes,
+        }
 
 
 def output_bytes(p: Path) -> int:
@@ -93,11 +101,17 @@ def check_space(plan: ExportPlan, opts: ExportOptions) -> None:
         parent = parent.parent
     free = shutil.disk_usage(parent).free
     if est > RAW_WARN_BYTES:
-        log.warning("%s export with raw images: about %.1f GB (%.1f GB free); --image-size or --act-compress make "
-                    "it smaller", opts.fmt, est / 2**30, free / 2**30)
+        log.warning(
+            "%s export with raw images: about %.1f GB (%.1f GB free); --image-size or --act-compress make it smaller",
+            opts.fmt,
+            est / 2**30,
+            free / 2**30,
+        )
     if est > free:
-        raise DexumiError(f"{opts.out}: this {opts.fmt} export needs about {human_bytes(est)} of raw images, "
-                          f"{human_bytes(free)} free; nothing written (--image-size or --act-compress make it smaller)")
+        raise DexumiError(
+            f"{opts.out}: this {opts.fmt} export needs about {human_bytes(est)} of raw images, "
+            f"{human_bytes(free)} free; nothing written (--image-size or --act-compress make it smaller)"
+        )
 
 
 def human_bytes(n: float) -> str:

@@ -71,14 +71,17 @@ class _ReplayBuffer:
         self.touch = {e: feature_key(e, "") for e in plan.first.tactile}  # data/<role>: each tactile board
         vec.update({key: (len(names(e, total)),) for e, key in self.touch.items()})
         dt = {"valid": bool, "timestamp": np.float64}
-        self.vec = {k: self.data.zeros(k, shape=(0, *s), chunks=(4096, *s), dtype=dt.get(k, np.float32),
-                                       compressor=comp) for k, s in vec.items()}
+        self.vec = {
+            k: self.data.zeros(k, shape=(0, *s), chunks=(4096, *s), dtype=dt.get(k, np.float32), compressor=comp)
+            for k, s in vec.items()
+        }
         img = _image_compressor(plan)
         self.img = {}
         for i, c in enumerate(plan.cameras):
             w, h = plan.sizes[c]
-            self.img[c] = self.data.zeros(f"camera{i}_rgb", shape=(0, h, w, 3), chunks=(1, h, w, 3), dtype=np.uint8,
-                                          compressor=img)
+            self.img[c] = self.data.zeros(
+                f"camera{i}_rgb", shape=(0, h, w, 3), chunks=(1, h, w, 3), dtype=np.uint8, compressor=img
+            )
             self.img[c].attrs["camera"] = c
         self.total = 0
 
@@ -89,8 +92,7 @@ class _ReplayBuffer:
             for c in self.plan.cameras:
                 self.img[c].append(imgs[c])
             self.tick(k1 - k0)
-        cols = {"action": r.action, "state": r.qpos, "valid": r.valid, "timestamp": r.t,
-                "privileged_exo_joints": r.exo}
+        cols = {"action": r.action, "state": r.qpos, "valid": r.valid, "timestamp": r.t, "privileged_exo_joints": r.exo}
         cols.update({key: r.tactile[e] for e, key in self.touch.items()})
         for k, arr in self.vec.items():
             arr.append(cols[k])
@@ -131,13 +133,15 @@ class _DexUMI:
             g.array(e.split(":")[0], x, compressor=comp)
             if e.endswith(":fsr") and "fsr" not in g:
                 g.array("fsr", x[:, -2:] if x.shape[1] > 2 else x, compressor=comp)
-        g.attrs.update({"source": p.attrs["source"], "outcome": info.outcome, "task": info.task,
-                        "operator": info.operator})
+        g.attrs.update(
+            {"source": p.attrs["source"], "outcome": info.outcome, "task": info.task, "operator": info.operator}
+        )
         img = _image_compressor(self.plan)
         for ci, c in enumerate(self.plan.cameras):
             w, h = self.plan.sizes[c]
-            ds = g.require_group(f"camera_{ci}").zeros("rgb", shape=(T, h, w, 3), chunks=(1, h, w, 3),
-                                                        dtype=np.uint8, compressor=img)
+            ds = g.require_group(f"camera_{ci}").zeros(
+                "rgb", shape=(T, h, w, 3), chunks=(1, h, w, 3), dtype=np.uint8, compressor=img
+            )
             ds.attrs["camera"] = c
         for k0, k1, imgs in p.image_blocks(self.plan.cameras):
             for ci, c in enumerate(self.plan.cameras):

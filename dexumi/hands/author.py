@@ -130,10 +130,16 @@ def _link(name: str, body: list[str]) -> list[str]:
 def render(spec: HandSpec) -> str:
     """URDF text of a hand spec (deterministic, so the committed files can be checked)."""
     centre, half = palm_box(spec)
-    palm = (f'<origin xyz="{_v(centre)}" rpy="0 0 0"/><geometry><box size="{_v((2 * half[0], 2 * half[1], 2 * half[2]))}"/>'
-            "</geometry>")
-    out = ['<?xml version="1.0"?>', f"<!-- {spec.comment} -->", f'<robot name="{spec.name}">',
-           *_link("base", [f"    <visual>{palm}</visual>", f"    <collision>{palm}</collision>"])]
+    palm = (
+        f'<origin xyz="{_v(centre)}" rpy="0 0 0"/><geometry><box size="{_v((2 * half[0], 2 * half[1], 2 * half[2]))}"/>'
+        "</geometry>"
+    )
+    out = [
+        '<?xml version="1.0"?>',
+        f"<!-- {spec.comment} -->",
+        f'<robot name="{spec.name}">',
+        *_link("base", [f"    <visual>{palm}</visual>", f"    <collision>{palm}</collision>"]),
+    ]
     rods = {seg.link: seg for seg in link_segments(spec)}
     for finger in spec.fingers:
         parent = "base"
@@ -146,11 +152,15 @@ def render(spec: HandSpec) -> str:
             out.append(f'    <child link="{child}"/>')
             out.append(f'    <origin xyz="{_v(j.xyz)}" rpy="{_v(j.rpy)}"/>')
             out.append(f'    <axis xyz="{_v(j.axis)}"/>')
-            out.append(f'    <limit lower="{_f(j.lower)}" upper="{_f(j.upper)}" effort="{_f(spec.effort)}" '
-                       f'velocity="{_f(spec.velocity)}"/>')
+            out.append(
+                f'    <limit lower="{_f(j.lower)}" upper="{_f(j.upper)}" effort="{_f(spec.effort)}" '
+                f'velocity="{_f(spec.velocity)}"/>'
+            )
             if j.mimic is not None:
-                out.append(f'    <mimic joint="{j.mimic.joint}" multiplier="{_f(j.mimic.multiplier)}" '
-                           f'offset="{_f(j.mimic.offset)}"/>')
+                out.append(
+                    f'    <mimic joint="{j.mimic.joint}" multiplier="{_f(j.mimic.multiplier)}" '
+                    f'offset="{_f(j.mimic.offset)}"/>'
+                )
             out.append("  </joint>")
             parent = child
         tip = f"{finger.name}_tip"
@@ -179,45 +189,82 @@ THUMB_INTER_MULT, THUMB_DISTAL_MULT = 1.334, 0.667
 PROX_MAX, YAW_MAX, PITCH_MAX = 1.47, 1.308, 0.6
 
 
-def _linkage_finger(name: str, prefix: str, mcp: Vec3, l1: float, tip: Vec3, mult: float, offset: float,
-                    prox_max: float) -> Finger:
+def _linkage_finger(
+    name: str, prefix: str, mcp: Vec3, l1: float, tip: Vec3, mult: float, offset: float, prox_max: float
+) -> Finger:
     act = f"{prefix}{name}_proximal" if prefix == "" else f"{prefix}{name}"
     inter = f"{prefix}{name}_intermediate"
     lo, hi = sorted((offset, mult * prox_max + offset))
-    return Finger(name, (
-        Joint(act, mcp, FLEX, 0.0, prox_max),
-        Joint(inter, (0.0, 0.0, l1), FLEX, lo, hi, mimic=Mimic(act, mult, offset)),
-    ), tip)
+    return Finger(
+        name,
+        (
+            Joint(act, mcp, FLEX, 0.0, prox_max),
+            Joint(inter, (0.0, 0.0, l1), FLEX, lo, hi, mimic=Mimic(act, mult, offset)),
+        ),
+        tip,
+    )
 
 
-def _linkage_thumb(prefix: str, base: Vec3, l0: Vec3, l1: Vec3, l2: Vec3, tip: Vec3, mults: tuple[float, float],
-                   yaw_max: float, pitch_max: float) -> Finger:
+def _linkage_thumb(
+    prefix: str,
+    base: Vec3,
+    l0: Vec3,
+    l1: Vec3,
+    l2: Vec3,
+    tip: Vec3,
+    mults: tuple[float, float],
+    yaw_max: float,
+    pitch_max: float,
+) -> Finger:
     yaw, pitch = f"{prefix}thumb_yaw", f"{prefix}thumb_pitch"
-    return Finger("thumb", (
-        Joint(yaw, base, THUMB_ROT, 0.0, yaw_max),
-        Joint(pitch, l0, THUMB_FLEX, 0.0, pitch_max),
-        Joint(f"{prefix}thumb_intermediate", l1, THUMB_FLEX, 0.0, mults[0] * pitch_max, mimic=Mimic(pitch, mults[0])),
-        Joint(f"{prefix}thumb_distal", l2, THUMB_FLEX, 0.0, mults[1] * pitch_max, mimic=Mimic(pitch, mults[1])),
-    ), tip)
+    return Finger(
+        "thumb",
+        (
+            Joint(yaw, base, THUMB_ROT, 0.0, yaw_max),
+            Joint(pitch, l0, THUMB_FLEX, 0.0, pitch_max),
+            Joint(
+                f"{prefix}thumb_intermediate", l1, THUMB_FLEX, 0.0, mults[0] * pitch_max, mimic=Mimic(pitch, mults[0])
+            ),
+            Joint(f"{prefix}thumb_distal", l2, THUMB_FLEX, 0.0, mults[1] * pitch_max, mimic=Mimic(pitch, mults[1])),
+        ),
+        tip,
+    )
 
 
 def inspire_like() -> HandSpec:
     """Inspire RH56-class linkage hand: 6 actuated, 12 joints (6 mimic)."""
     fingers = (
-        _linkage_thumb("", (0.012, 0.022, 0.045), (0.0, 0.012, 0.008), (0.0, 0.036, 0.022), (0.0, 0.018, 0.008),
-                       (0.0, 0.020, 0.006), (THUMB_INTER_MULT, THUMB_DISTAL_MULT), YAW_MAX, PITCH_MAX),
-        _linkage_finger("index", "", (0.0, 0.0275, 0.115), 0.032, (0.006, 0.0, 0.044), FINGER_MULT, FINGER_OFFSET,
-                        PROX_MAX),
-        _linkage_finger("middle", "", (0.0, 0.0095, 0.118), 0.034, (0.006, 0.0, 0.046), FINGER_MULT, FINGER_OFFSET,
-                        PROX_MAX),
-        _linkage_finger("ring", "", (0.0, -0.0095, 0.115), 0.032, (0.006, 0.0, 0.043), FINGER_MULT, FINGER_OFFSET,
-                        PROX_MAX),
-        _linkage_finger("pinky", "", (0.0, -0.0275, 0.110), 0.028, (0.005, 0.0, 0.037), FINGER_MULT, FINGER_OFFSET,
-                        PROX_MAX),
+        _linkage_thumb(
+            "",
+            (0.012, 0.022, 0.045),
+            (0.0, 0.012, 0.008),
+            (0.0, 0.036, 0.022),
+            (0.0, 0.018, 0.008),
+            (0.0, 0.020, 0.006),
+            (THUMB_INTER_MULT, THUMB_DISTAL_MULT),
+            YAW_MAX,
+            PITCH_MAX,
+        ),
+        _linkage_finger(
+            "index", "", (0.0, 0.0275, 0.115), 0.032, (0.006, 0.0, 0.044), FINGER_MULT, FINGER_OFFSET, PROX_MAX
+        ),
+        _linkage_finger(
+            "middle", "", (0.0, 0.0095, 0.118), 0.034, (0.006, 0.0, 0.046), FINGER_MULT, FINGER_OFFSET, PROX_MAX
+        ),
+        _linkage_finger(
+            "ring", "", (0.0, -0.0095, 0.115), 0.032, (0.006, 0.0, 0.043), FINGER_MULT, FINGER_OFFSET, PROX_MAX
+        ),
+        _linkage_finger(
+            "pinky", "", (0.0, -0.0275, 0.110), 0.028, (0.005, 0.0, 0.037), FINGER_MULT, FINGER_OFFSET, PROX_MAX
+        ),
     )
-    return HandSpec("inspire_like", "Inspire RH56-class linkage hand authored by dexumi from published dimensions "
-                    "and linkage coefficients (kinematic model: no meshes). Frame: +z wrist->fingers, +y thumb side, "
-                    "+x palm normal.", fingers)
+    return HandSpec(
+        "inspire_like",
+        "Inspire RH56-class linkage hand authored by dexumi from published dimensions "
+        "and linkage coefficients (kinematic model: no meshes). Frame: +z wrist->fingers, +y thumb side, "
+        "+x palm normal.",
+        fingers,
+    )
 
 
 def inspire_exo() -> HandSpec:
@@ -225,16 +272,29 @@ def inspire_exo() -> HandSpec:
     link lengths (within a few mm of the robot's) and its own linkage coefficients."""
     p = "exo_"
     fingers = (
-        _linkage_thumb(p, (0.014, 0.024, 0.043), (0.0, 0.013, 0.008), (0.0, 0.035, 0.021), (0.0, 0.019, 0.008),
-                       (0.0, 0.021, 0.005), (1.30, 0.70), 1.35, 0.65),
+        _linkage_thumb(
+            p,
+            (0.014, 0.024, 0.043),
+            (0.0, 0.013, 0.008),
+            (0.0, 0.035, 0.021),
+            (0.0, 0.019, 0.008),
+            (0.0, 0.021, 0.005),
+            (1.30, 0.70),
+            1.35,
+            0.65,
+        ),
         _linkage_finger("index", p, (0.002, 0.0265, 0.112), 0.034, (0.005, 0.0, 0.045), 1.02, -0.03, 1.5),
         _linkage_finger("middle", p, (0.002, 0.0085, 0.116), 0.036, (0.005, 0.0, 0.047), 1.02, -0.03, 1.5),
         _linkage_finger("ring", p, (0.002, -0.0100, 0.112), 0.033, (0.005, 0.0, 0.044), 1.02, -0.03, 1.5),
         _linkage_finger("pinky", p, (0.002, -0.0270, 0.106), 0.029, (0.004, 0.0, 0.036), 1.02, -0.03, 1.5),
     )
-    return HandSpec("inspire_exo", "Exoskeleton matching the inspire_like hand (dexumi-authored kinematic model): "
-                    "one encoder per actuated joint, human-fitted links, its own linkage couplings. Same frame as "
-                    "inspire_like.", fingers)
+    return HandSpec(
+        "inspire_exo",
+        "Exoskeleton matching the inspire_like hand (dexumi-authored kinematic model): "
+        "one encoder per actuated joint, human-fitted links, its own linkage couplings. Same frame as "
+        "inspire_like.",
+        fingers,
+    )
 
 
 def _full_finger(name: str, prefix: str, mcp: Vec3, l1: float, tip: Vec3, abd: float | None) -> Finger:
@@ -248,11 +308,15 @@ def _full_finger(name: str, prefix: str, mcp: Vec3, l1: float, tip: Vec3, abd: f
 
 
 def _full_thumb(prefix: str, base: Vec3, l0: Vec3, l1: Vec3, tip: Vec3) -> Finger:
-    return Finger("thumb", (
-        Joint(f"{prefix}thumb_rot", base, THUMB_ROT, 0.0, 1.83),
-        Joint(f"{prefix}thumb_mcp", l0, THUMB_FLEX, -0.35, 1.05),
-        Joint(f"{prefix}thumb_ip", l1, THUMB_FLEX, 0.0, 1.57),
-    ), tip)
+    return Finger(
+        "thumb",
+        (
+            Joint(f"{prefix}thumb_rot", base, THUMB_ROT, 0.0, 1.83),
+            Joint(f"{prefix}thumb_mcp", l0, THUMB_FLEX, -0.35, 1.05),
+            Joint(f"{prefix}thumb_ip", l1, THUMB_FLEX, 0.0, 1.57),
+        ),
+        tip,
+    )
 
 
 def xhand_like(prefix: str = "", name: str = "xhand_like", d: float = 0.0) -> HandSpec:
@@ -260,19 +324,24 @@ def xhand_like(prefix: str = "", name: str = "xhand_like", d: float = 0.0) -> Ha
 
     ``d`` perturbs link lengths (metres) for the matching exoskeleton."""
     fingers = (
-        _full_thumb(prefix, (0.010, 0.024, 0.040 + d), (0.0, 0.030 + d, 0.022), (0.0, 0.032 - d, 0.014),
-                    (0.0, 0.026, 0.006)),
+        _full_thumb(
+            prefix, (0.010, 0.024, 0.040 + d), (0.0, 0.030 + d, 0.022), (0.0, 0.032 - d, 0.014), (0.0, 0.026, 0.006)
+        ),
         _full_finger("index", prefix, (0.0, 0.027, 0.105 + d), 0.045 + d, (0.004, 0.0, 0.048 - d), 0.17),
         _full_finger("middle", prefix, (0.0, 0.008, 0.108 + d), 0.048, (0.004, 0.0, 0.051 + d), None),
         _full_finger("ring", prefix, (0.0, -0.011, 0.105), 0.045 - d, (0.004, 0.0, 0.047), None),
         _full_finger("pinky", prefix, (0.0, -0.029, 0.098 - d), 0.038, (0.004, 0.0, 0.040 + d), None),
     )
     if prefix:
-        comment = ("Exoskeleton matching the xhand_like hand (dexumi-authored kinematic model): one encoder per "
-                   "joint, human-fitted links. Same frame as xhand_like.")
+        comment = (
+            "Exoskeleton matching the xhand_like hand (dexumi-authored kinematic model): one encoder per "
+            "joint, human-fitted links. Same frame as xhand_like."
+        )
     else:
-        comment = ("XHand-class fully actuated 12-joint hand authored by dexumi from published dimensions and "
-                   "joint ranges (kinematic model: no meshes). Frame: +z wrist->fingers, +y thumb side, +x palm normal.")
+        comment = (
+            "XHand-class fully actuated 12-joint hand authored by dexumi from published dimensions and "
+            "joint ranges (kinematic model: no meshes). Frame: +z wrist->fingers, +y thumb side, +x palm normal."
+        )
     return HandSpec(name, comment, fingers)
 
 

@@ -23,14 +23,30 @@ class HandModel:
 
 
 BUNDLED: tuple[HandModel, ...] = (
-    HandModel("inspire_like", "robot", MODELS_DIR / "inspire_like.urdf", "inspire_exo",
-              "Inspire RH56-class linkage hand: 6 actuated / 12 joints (mimic)"),
-    HandModel("inspire_exo", "exoskeleton", MODELS_DIR / "inspire_exo.urdf", "inspire_like",
-              "exoskeleton for inspire_like: 6 encoders / 12 joints (mimic)"),
-    HandModel("xhand_like", "robot", MODELS_DIR / "xhand_like.urdf", "xhand_exo",
-              "XHand-class fully actuated hand: 12 joints"),
-    HandModel("xhand_exo", "exoskeleton", MODELS_DIR / "xhand_exo.urdf", "xhand_like",
-              "exoskeleton for xhand_like: 12 encoders"),
+    HandModel(
+        "inspire_like",
+        "robot",
+        MODELS_DIR / "inspire_like.urdf",
+        "inspire_exo",
+        "Inspire RH56-class linkage hand: 6 actuated / 12 joints (mimic)",
+    ),
+    HandModel(
+        "inspire_exo",
+        "exoskeleton",
+        MODELS_DIR / "inspire_exo.urdf",
+        "inspire_like",
+        "exoskeleton for inspire_like: 6 encoders / 12 joints (mimic)",
+    ),
+    HandModel(
+        "xhand_like", "robot", MODELS_DIR / "xhand_like.urdf", "xhand_exo", "XHand-class fully actuated hand: 12 joints"
+    ),
+    HandModel(
+        "xhand_exo",
+        "exoskeleton",
+        MODELS_DIR / "xhand_exo.urdf",
+        "xhand_like",
+        "exoskeleton for xhand_like: 12 encoders",
+    ),
 )
 
 
@@ -44,8 +60,9 @@ def get(name: str) -> HandModel:
     for m in BUNDLED:
         if m.name == name:
             return m
-    raise DexumiError(f"no bundled hand model '{name}' (known: {', '.join(m.name for m in BUNDLED)}; "
-                      "or give a path to a .urdf file)")
+    raise DexumiError(
+        f"no bundled hand model '{name}' (known: {', '.join(m.name for m in BUNDLED)}; or give a path to a .urdf file)"
+    )
 
 
 def resolve(ref: str | Path) -> Path:

@@ -8,10 +8,15 @@ from typing import TYPE_CHECKING
 from dexumi.lazy import Where, lazy_exports
 
 _NAMES: dict[str, Where] = {
-    "DriftFinding": "dexumi.quality.drift", "DriftTracker": "dexumi.quality.drift",
-    "drift_findings": "dexumi.quality.drift", "LatencyThresholds": "dexumi.quality.latency_check",
-    "CameraLatencyCheck": "dexumi.quality.latency_check", "check_open_file": "dexumi.quality.latency_check",
-    "EpisodeFeatures": "dexumi.quality.rank", "Ranked": "dexumi.quality.rank", "rank_paths": "dexumi.quality.rank",
+    "DriftFinding": "dexumi.quality.drift",
+    "DriftTracker": "dexumi.quality.drift",
+    "drift_findings": "dexumi.quality.drift",
+    "LatencyThresholds": "dexumi.quality.latency_check",
+    "CameraLatencyCheck": "dexumi.quality.latency_check",
+    "check_open_file": "dexumi.quality.latency_check",
+    "EpisodeFeatures": "dexumi.quality.rank",
+    "Ranked": "dexumi.quality.rank",
+    "rank_paths": "dexumi.quality.rank",
     "EpisodeQA": "dexumi.quality.session_hook",
 }
 __all__ = list(_NAMES)

@@ -19,8 +19,9 @@ PERCENTILE = 5.0
 MIN_SPAN_S = 3.0  # an episode shorter than this may miss the hold: no level
 
 
-def reference_levels(angles: np.ndarray, times: np.ndarray | None = None,
-                     percentile: float = PERCENTILE) -> np.ndarray | None:
+def reference_levels(
+    angles: np.ndarray, times: np.ndarray | None = None, percentile: float = PERCENTILE
+) -> np.ndarray | None:
     """Each channel's reference-hold level (J,) in radians, or None when the episode is too short."""
     a = np.asarray(angles, np.float64)
     if a.ndim != 2 or len(a) < 10:
@@ -40,8 +41,10 @@ class DriftFinding:
     level: str  # warn | error
 
     def line(self) -> str:
-        return (f"calibration drift: channel {self.channel} moved {self.drift_deg:+.1f}° over {self.episodes} "
-                f"episodes — re-check its calibration")
+        return (
+            f"calibration drift: channel {self.channel} moved {self.drift_deg:+.1f}° over {self.episodes} "
+            f"episodes — re-check its calibration"
+        )
 
 
 @dataclass
@@ -70,8 +73,9 @@ class DriftTracker:
         return drift_findings(self.levels, self.names, self.warn_deg, self.error_deg, self.window)
 
 
-def drift_findings(levels: list[np.ndarray], names: list[str], warn_deg: float = 1.5, error_deg: float = 5.0,
-                   window: int = 3) -> list[DriftFinding]:
+def drift_findings(
+    levels: list[np.ndarray], names: list[str], warn_deg: float = 1.5, error_deg: float = 5.0, window: int = 3
+) -> list[DriftFinding]:
     """Channels whose level moved more than `warn_deg` over the episodes (at least 4), worst first.
     `window` is kept for callers; the trend uses every episode."""
     rows = [np.asarray(x, np.float64) for x in levels if x is not None]

@@ -75,8 +75,10 @@ def grade(c: CameraLatencyCheck, th: LatencyThresholds) -> CameraLatencyCheck:
     diff_ms = c.difference_s * 1e3
     unc_ms = (c.uncertainty_s or 0.0) * 1e3
     trusted = (c.peak_correlation or 0.0) >= th.min_correlation and unc_ms <= th.max_uncertainty_ms
-    text = (f"{c.camera}: latency {c.estimate_s * 1e3:.1f} ± {unc_ms:.1f} ms from the episode's frames, "
-            f"profile {c.profile_s * 1e3:.1f} ms (difference {diff_ms:+.1f} ms)")
+    text = (
+        f"{c.camera}: latency {c.estimate_s * 1e3:.1f} ± {unc_ms:.1f} ms from the episode's frames, "
+        f"profile {c.profile_s * 1e3:.1f} ms (difference {diff_ms:+.1f} ms)"
+    )
     if not trusted:
         c.status = "unmeasured"
         c.message = text + f": not trusted (peak r={c.peak_correlation or 0:.2f}, ± {unc_ms:.1f} ms)"
@@ -116,10 +118,19 @@ def _decode(data: np.ndarray, reduce: int) -> np.ndarray:
     return decode_jpeg(data, reduce)
 
 
-def check_camera(name: str, enc_times: np.ndarray, enc_angles: np.ndarray, jpegs: h5py.Dataset | list,
-                 mapped_time: np.ndarray, profile_s: float, sim: bool, rate_hz: float = 6.0,
-                 reduce: int | None = None, th: LatencyThresholds | None = None,
-                 width: int = 0) -> CameraLatencyCheck:
+def check_camera(
+    name: str,
+    enc_times: np.ndarray,
+    enc_angles: np.ndarray,
+    jpegs: h5py.Dataset | list,
+    mapped_time: np.ndarray,
+    profile_s: float,
+    sim: bool,
+    rate_hz: float = 6.0,
+    reduce: int | None = None,
+    th: LatencyThresholds | None = None,
+    width: int = 0,
+) -> CameraLatencyCheck:
     """Re-estimate one camera's latency. `mapped_time`: frame times with the profile latency subtracted.
 
     `reduce`: JPEG decode scale (default: the largest of 8/4/2/1 that keeps `width` / reduce >= 80 px)."""
@@ -177,8 +188,7 @@ def check_camera(name: str, enc_times: np.ndarray, enc_angles: np.ndarray, jpegs
     return grade(c, th or LatencyThresholds())
 
 
-def check_open_file(f: h5py.File, enc_times: np.ndarray | None = None,
-                    th: LatencyThresholds | None = None) -> dict:
+def check_open_file(f: h5py.File, enc_times: np.ndarray | None = None, th: LatencyThresholds | None = None) -> dict:
     """The self-check of every camera of an open episode file, as a JSON-friendly dict for the sync report.
 
     `enc_times`: the encoder samples on the recording clock (finalising passes its final fit); else the
@@ -193,8 +203,9 @@ def check_open_file(f: h5py.File, enc_times: np.ndarray | None = None,
     n = min(enc[k].shape[0] for k in ("device_time_us", "host_time", "segment", "angles"))
     angles = enc["angles"][:n]
     if enc_times is None:
-        enc_times = refit_encoder_times(enc["device_time_us"][:n], enc["host_time"][:n], enc["segment"][:n],
-                                        float(enc.attrs.get("latency_s", 0.0))).time
+        enc_times = refit_encoder_times(
+            enc["device_time_us"][:n], enc["host_time"][:n], enc["segment"][:n], float(enc.attrs.get("latency_s", 0.0))
+        ).time
     cams: dict[str, dict] = {}
     for name, g in f.get(S.CAMERAS, {}).items():
         if not isinstance(g, h5py.Group) or S.FRAMES not in g or "mapped_time" not in g:
@@ -202,13 +213,25 @@ def check_open_file(f: h5py.File, enc_times: np.ndarray | None = None,
         spec = g.attrs.get("spec", "")
         spec = spec.decode() if isinstance(spec, bytes) else str(spec)
         m = min(g[S.FRAMES].shape[0], g["mapped_time"].shape[0])
-        c = check_camera(name, enc_times[:n], angles, g[S.FRAMES], g["mapped_time"][:m],
-                         float(g.attrs.get("latency_s", 0.0)), spec.startswith("sim"), th=th,
-                         width=int(g.attrs.get("width", 0) or 0))
+        c = check_camera(
+            name,
+            enc_times[:n],
+            angles,
+            g[S.FRAMES],
+            g["mapped_time"][:m],
+            float(g.attrs.get("latency_s", 0.0)),
+            spec.startswith("sim"),
+            th=th,
+            width=int(g.attrs.get("width", 0) or 0),
+        )
         cams[name] = c.to_json()
     worst = summarize(cams)
-    return {"cameras": cams, "status": worst, "thresholds_ms": {"warn": th.warn_ms, "error": th.error_ms},
-            "seconds": time.perf_counter() - t0}
+    return {
+        "cameras": cams,
+        "status": worst,
+        "thresholds_ms": {"warn": th.warn_ms, "error": th.error_ms},
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def summarize(cams: dict[str, dict]) -> str:
@@ -235,8 +258,9 @@ def one_line(report: dict) -> str:
     return "latency self-check: " + "; ".join(parts)
 
 
-def safe_check_open_file(f: h5py.File, enc_times: np.ndarray | None = None,
-                         th: LatencyThresholds | None = None) -> dict:
+def safe_check_open_file(
+    f: h5py.File, enc_times: np.ndarray | None = None, th: LatencyThresholds | None = None
+) -> dict:
     """`check_open_file` for finalising: a failure of the check is reported, never raised (the episode
     must be saved whatever the check finds)."""
     try:

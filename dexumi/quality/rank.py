@@ -71,7 +71,7 @@ def _jerk_p99(t: np.ndarray, q: np.ndarray, valid: np.ndarray) -> float | None:
     dt = float(np.median(np.diff(t)))
     if not dt > 0:
         return None
-    d3 = np.diff(q.astype(np.float64), n=3, axis=0) / dt ** 3
+    d3 = np.diff(q.astype(np.float64), n=3, axis=0) / dt**3
     ok = valid[3:].astype(bool) & valid[:-3].astype(bool) & np.isfinite(d3).all(axis=1)
     if ok.sum() < 5:
         return None
@@ -132,6 +132,7 @@ def features(path: str | Path, fingertips: bool = True) -> EpisodeFeatures:
 
 def score(feats: list[EpisodeFeatures], threshold: float = THRESHOLD) -> list[Ranked]:
     """Score every episode against the others (jerk, fingertips and duration are relative to the folder)."""
+
     def med(vals: list[float | None]) -> float | None:
         v = [x for x in vals if x is not None and math.isfinite(x)]
         return float(np.median(v)) if v else None
@@ -153,22 +154,38 @@ def score(feats: list[EpisodeFeatures], threshold: float = THRESHOLD) -> list[Ra
             if f.gaps:
                 pen.append((15.0 * f.gaps + 50.0 * f.gap_s, f"{f.gaps} encoder gap(s), {f.gap_s:.2f} s"))
             if f.latency_diff_ms is not None and f.latency_diff_ms > 5.0:
-                pen.append((1.5 * (f.latency_diff_ms - 5.0),
-                            f"latency drift: {f.latency_camera} {f.latency_diff_ms:.0f} ms off its profile"))
+                pen.append(
+                    (
+                        1.5 * (f.latency_diff_ms - 5.0),
+                        f"latency drift: {f.latency_camera} {f.latency_diff_ms:.0f} ms off its profile",
+                    )
+                )
             if f.jerk_p99 is not None and jerk_med and f.jerk_p99 > 1.5 * jerk_med:
                 ratio = f.jerk_p99 / jerk_med
                 pen.append((25.0 * math.log2(ratio), f"jerky: p99 jerk {ratio:.1f}× the folder median"))
             if f.tip_p95_mm is not None and tip_med is not None and f.tip_p95_mm > tip_med + 10.0:
-                pen.append((0.5 * (f.tip_p95_mm - tip_med - 10.0),
-                            f"fingertip error p95 {f.tip_p95_mm:.0f} mm (folder median {tip_med:.0f} mm)"))
+                pen.append(
+                    (
+                        0.5 * (f.tip_p95_mm - tip_med - 10.0),
+                        f"fingertip error p95 {f.tip_p95_mm:.0f} mm (folder median {tip_med:.0f} mm)",
+                    )
+                )
             z = abs(f.duration_s - dur_med) / (1.4826 * dur_mad + 0.05 * dur_med) if dur_med > 0 else 0.0
             if z > 3.0:
                 pen.append((5.0 * (z - 3.0), f"duration {f.duration_s:.1f} s vs folder median {dur_med:.1f} s"))
         total = sum(p for p, _ in pen)
         s = max(0.0, 100.0 - total)
         reasons = [r for _, r in sorted(pen, key=lambda x: -x[0])]
-        out.append(Ranked(f.episode, f.path, round(s, 2), reasons, s < threshold,
-                          features={k: v for k, v in asdict(f).items() if k not in ("path", "episode")}))
+        out.append(
+            Ranked(
+                f.episode,
+                f.path,
+                round(s, 2),
+                reasons,
+                s < threshold,
+                features={k: v for k, v in asdict(f).items() if k not in ("path", "episode")},
+            )
+        )
     out.sort(key=lambda r: (r.score, r.episode))
     for i, r in enumerate(out):
         r.rank = i + 1
@@ -179,23 +196,42 @@ def _features_dict(path: str, fingertips: bool) -> dict:
     return asdict(features(path, fingertips))
 
 
-def rank_paths(paths: list[Path], threshold: float = THRESHOLD, fingertips: bool = True,
-               progress: bool = False, engine: Engine | None = None, manifest: str | Path | None = None) -> list[Ranked]:
+def rank_paths(
+    paths: list[Path],
+    threshold: float = THRESHOLD,
+    fingertips: bool = True,
+    progress: bool = False,
+    engine: Engine | None = None,
+    manifest: str | Path | None = None,
+) -> list[Ranked]:
     """Features per episode as batch tasks (dexumi.batch: local pool by default, or `engine`), then the score
     over the folder (which needs every episode's features, so it runs here)."""
     from dexumi.batch import run_episode_tasks
 
-    outs = run_episode_tasks(paths, _features_dict, (fingertips,), engine=engine, manifest=manifest, command="rank",
-                             params={"fingertips": fingertips}, progress=progress, unit="file")
-    feats = [EpisodeFeatures(**o.value) if o.ok else EpisodeFeatures(str(p), Path(p).name, error=o.error)
-             for o, p in zip(outs, paths)]
+    outs = run_episode_tasks(
+        paths,
+        _features_dict,
+        (fingertips,),
+        engine=engine,
+        manifest=manifest,
+        command="rank",
+        params={"fingertips": fingertips},
+        progress=progress,
+        unit="file",
+    )
+    feats = [
+        EpisodeFeatures(**o.value) if o.ok else EpisodeFeatures(str(p), Path(p).name, error=o.error)
+        for o, p in zip(outs, paths)
+    ]
     return score(feats, threshold)
 
 
 def suspects_text(ranked: list[Ranked], source: str, threshold: float) -> str:
     """The suspects file: one episode file name per line, `#` comments (what `export --exclude` reads)."""
-    lines = [f"# dexumi rank suspects of {source}: score < {threshold:g}, worst first",
-             "# one episode file name per line; lines starting with # are comments"]
+    lines = [
+        f"# dexumi rank suspects of {source}: score < {threshold:g}, worst first",
+        "# one episode file name per line; lines starting with # are comments",
+    ]
     for r in ranked:
         if r.suspect:
             lines.append(f"# score {r.score:.1f}: {'; '.join(r.reasons)}")

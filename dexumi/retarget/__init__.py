@@ -4,5 +4,14 @@ from dexumi.retarget.curves import LinearCurve, PiecewiseCurve, PolyCurve, fit_c
 from dexumi.retarget.mapfile import RetargetMap, load_map, map_to_dict, parse_map
 from dexumi.retarget.retargeter import Retargeter
 
-__all__ = ["LinearCurve", "PiecewiseCurve", "PolyCurve", "RetargetMap", "Retargeter", "fit_curve", "load_map",
-           "map_to_dict", "parse_map"]
+__all__ = [
+    "LinearCurve",
+    "PiecewiseCurve",
+    "PolyCurve",
+    "RetargetMap",
+    "Retargeter",
+    "fit_curve",
+    "load_map",
+    "map_to_dict",
+    "parse_map",
+]

@@ -61,8 +61,13 @@ def fit_similarity(src: np.ndarray, dst: np.ndarray, with_scale: bool = True) ->
     return Alignment(rot, mu_d - scale * rot @ mu_s, scale)
 
 
-def auto_alignment(exo: HandKinematics, robot: HandKinematics, exo_frames: Sequence[str],
-                   robot_frames: Sequence[str], fractions: Sequence[float] = (0.0, 0.3)) -> Alignment:
+def auto_alignment(
+    exo: HandKinematics,
+    robot: HandKinematics,
+    exo_frames: Sequence[str],
+    robot_frames: Sequence[str],
+    fractions: Sequence[float] = (0.0, 0.3),
+) -> Alignment:
     """Fit the alignment on matching poses of both models: the open hand (q = 0 clipped to limits) and
     the same fraction of each joint's range towards its upper limit. A heuristic for hands that were not
     designed as a pair; prefer an explicit transform when you know it."""
@@ -75,8 +80,9 @@ def auto_alignment(exo: HandKinematics, robot: HandKinematics, exo_frames: Seque
     return fit_similarity(np.concatenate(src), np.concatenate(dst))
 
 
-def alignment_from_spec(spec: AlignSpec, exo: HandKinematics, robot: HandKinematics, exo_frames: Sequence[str],
-                        robot_frames: Sequence[str]) -> Alignment:
+def alignment_from_spec(
+    spec: AlignSpec, exo: HandKinematics, robot: HandKinematics, exo_frames: Sequence[str], robot_frames: Sequence[str]
+) -> Alignment:
     """The Alignment a map's ``fingertip.align`` asks for."""
     if spec.kind == "identity":
         return Alignment.identity()

@@ -130,8 +130,7 @@ def _calibration_pairs(exo: np.ndarray, robot: np.ndarray, min_points: int) -> t
     return x, y
 
 
-def fit_curve(exo: np.ndarray, robot: np.ndarray, kind: str = "linear", *, degree: int = 3,
-              knots: int = 8) -> Curve:
+def fit_curve(exo: np.ndarray, robot: np.ndarray, kind: str = "linear", *, degree: int = 3, knots: int = 8) -> Curve:
     """Fit a monotonic curve robot = f(exo) from calibration pairs (radians).
 
     ``kind``: ``linear`` (least squares; sign taken from the slope), ``piecewise`` (``knots`` knots at
@@ -148,8 +147,10 @@ def fit_curve(exo: np.ndarray, robot: np.ndarray, kind: str = "linear", *, degre
         try:
             return PolyCurve(tuple(float(c) for c in coeffs), (float(x.min()), float(x.max())))
         except DexumiError:
-            raise DexumiError(f"fitted degree-{degree} polynomial is not monotonic over the calibration range: "
-                              "use a lower degree or kind 'piecewise'") from None
+            raise DexumiError(
+                f"fitted degree-{degree} polynomial is not monotonic over the calibration range: "
+                "use a lower degree or kind 'piecewise'"
+            ) from None
     if kind == "piecewise":
         x, y = _calibration_pairs(exo, robot, 2)
         k = int(max(2, min(knots, np.unique(x).size)))

@@ -102,8 +102,9 @@ def read_joints(path: str | Path) -> JointRecording:
     elif suffix in (".h5", ".hdf5"):
         rec = _read_h5(p)
     else:
-        raise DexumiError(f"{p}: unsupported input type '{suffix}' (expected .npy, .csv, .h5 of exoskeleton "
-                          "joint angles)")
+        raise DexumiError(
+            f"{p}: unsupported input type '{suffix}' (expected .npy, .csv, .h5 of exoskeleton joint angles)"
+        )
     if rec.values.ndim != 2:
         raise DexumiError(f"{p}: expected a 2-D array (frames x joints), got shape {rec.values.shape}")
     if rec.names is not None and len(rec.names) != rec.values.shape[1]:
@@ -115,8 +116,10 @@ def select_channels(rec: JointRecording, channels: tuple[str, ...]) -> np.ndarra
     """Columns in the map's channel order: by name when the file has names, else by count."""
     if rec.names is None:
         if rec.values.shape[1] != len(channels):
-            raise DexumiError(f"{rec.source}: {rec.values.shape[1]} columns but the map lists {len(channels)} "
-                              f"channels ({', '.join(channels)})")
+            raise DexumiError(
+                f"{rec.source}: {rec.values.shape[1]} columns but the map lists {len(channels)} "
+                f"channels ({', '.join(channels)})"
+            )
         return rec.values
     missing = [c for c in channels if c not in rec.names]
     if missing:
@@ -136,8 +139,9 @@ def write_joints(path: str | Path, q: np.ndarray, names: tuple[str, ...], timest
             w = csv.writer(fh)
             w.writerow((["t"] if timestamps is not None else []) + list(names))
             for i, row in enumerate(q):
-                w.writerow(([repr(float(timestamps[i]))] if timestamps is not None else [])
-                           + [repr(float(v)) for v in row])
+                w.writerow(
+                    ([repr(float(timestamps[i]))] if timestamps is not None else []) + [repr(float(v)) for v in row]
+                )
     elif suffix in (".h5", ".hdf5"):
         import h5py
 

@@ -17,8 +17,14 @@ from dexumi.retarget.mapfile import JointRule
 class JointMapper:
     """Vectorised (N, channels) -> (N, robot nq)."""
 
-    def __init__(self, robot: HandKinematics, channels: Sequence[str], rules: Sequence[JointRule],
-                 defaults: dict[str, float] | None = None, source: str = "map") -> None:
+    def __init__(
+        self,
+        robot: HandKinematics,
+        channels: Sequence[str],
+        rules: Sequence[JointRule],
+        defaults: dict[str, float] | None = None,
+        source: str = "map",
+    ) -> None:
         self.robot = robot
         self.channels = tuple(channels)
         ch = {c: i for i, c in enumerate(self.channels)}

@@ -127,8 +127,9 @@ def _curve(doc: CheckedDoc, path: tuple, spec: dict) -> Curve:
             pw = doc.table(path + ("piecewise",), spec["piecewise"], ("x", "y"))
             if "x" not in pw or "y" not in pw:
                 raise doc.error(path + ("piecewise",), "needs x and y lists")
-            return PiecewiseCurve(doc.numbers(path + ("piecewise", "x"), pw["x"]),
-                                  doc.numbers(path + ("piecewise", "y"), pw["y"]))
+            return PiecewiseCurve(
+                doc.numbers(path + ("piecewise", "x"), pw["x"]), doc.numbers(path + ("piecewise", "y"), pw["y"])
+            )
         if "poly" in spec:
             dom = doc.numbers(path + ("domain",), spec["domain"], 2) if "domain" in spec else None
             return PolyCurve(doc.numbers(path + ("poly",), spec["poly"]), dom)  # type: ignore[arg-type]
@@ -139,8 +140,11 @@ def _curve(doc: CheckedDoc, path: tuple, spec: dict) -> Curve:
     sign = spec.get("sign", 1)
     if sign not in (1, -1) or isinstance(sign, bool):
         raise doc.error(path + ("sign",), f"must be 1 or -1, got {sign!r}")
-    return LinearCurve(doc.number(path + ("scale",), spec.get("scale", 1.0)),
-                       doc.number(path + ("offset",), spec.get("offset", 0.0)), int(sign))
+    return LinearCurve(
+        doc.number(path + ("scale",), spec.get("scale", 1.0)),
+        doc.number(path + ("offset",), spec.get("offset", 0.0)),
+        int(sign),
+    )
 
 
 def _joint_rules(doc: CheckedDoc, value: Any) -> tuple[JointRule, ...]:
@@ -170,8 +174,13 @@ def _pairs(doc: CheckedDoc, path: tuple, value: Any, weights: dict) -> tuple[Tip
             item = doc.table(path + (i,), item, ("exo", "robot", "weight"))
             if "exo" not in item or "robot" not in item:
                 raise doc.error(path + (i,), "needs keys 'exo' and 'robot'")
-            out.append(TipPair(doc.name(path + (i, "exo"), item["exo"]), doc.name(path + (i, "robot"), item["robot"]),
-                               doc.number(path + (i, "weight"), item.get("weight", 1.0), nonneg=True)))
+            out.append(
+                TipPair(
+                    doc.name(path + (i, "exo"), item["exo"]),
+                    doc.name(path + (i, "robot"), item["robot"]),
+                    doc.number(path + (i, "weight"), item.get("weight", 1.0), nonneg=True),
+                )
+            )
     else:
         raise doc.error(path, "expected a mapping exo frame -> robot frame, or a list of {exo, robot, weight}")
     for k in weights:
@@ -203,15 +212,19 @@ def _directions(doc: CheckedDoc, value: Any) -> tuple[DirectionTerm, ...]:
             if not (isinstance(v, list) and len(v) == 2 and all(isinstance(s, str) for s in v)):
                 raise doc.error(path + (i, key), "expected [from_frame, to_frame]")
             ends.append((v[0], v[1]))
-        out.append(DirectionTerm(ends[0], ends[1], doc.number(path + (i, "weight"), item.get("weight", 0.02),
-                                                         nonneg=True)))
+        out.append(
+            DirectionTerm(ends[0], ends[1], doc.number(path + (i, "weight"), item.get("weight", 0.02), nonneg=True))
+        )
     return tuple(out)
 
 
 def _fingertip(doc: CheckedDoc, value: Any) -> FingertipSettings:
     path = ("fingertip",)
-    spec = doc.table(path, value, ("pairs", "weights", "directions", "align", "iterations", "damping",
-                                     "temporal_weight", "tolerance"))
+    spec = doc.table(
+        path,
+        value,
+        ("pairs", "weights", "directions", "align", "iterations", "damping", "temporal_weight", "tolerance"),
+    )
     weights = spec.get("weights", {})
     if not isinstance(weights, dict):
         raise doc.error(path + ("weights",), "expected a mapping exo frame -> weight")
@@ -230,8 +243,7 @@ def _fingertip(doc: CheckedDoc, value: Any) -> FingertipSettings:
     )
 
 
-TOP_KEYS = ("version", "robot", "exoskeleton", "mode", "channels", "joints", "defaults", "fingertip", "filter",
-            "motor")
+TOP_KEYS = ("version", "robot", "exoskeleton", "mode", "channels", "joints", "defaults", "fingertip", "filter", "motor")
 
 
 def _motor(doc: CheckedDoc, value: Any) -> tuple[MotorUnits, ...]:
@@ -272,8 +284,10 @@ def parse_map(text: str, source: str = "<map>", suffix: str = ".yaml", path: Pat
     if "version" not in data:
         raise doc.error(("version",), "missing; this reader knows versions " + ", ".join(map(str, SUPPORTED_VERSIONS)))
     if data["version"] not in SUPPORTED_VERSIONS or isinstance(data["version"], bool):
-        raise doc.error(("version",), f"unsupported version {data['version']!r} (known: "
-                        + ", ".join(map(str, SUPPORTED_VERSIONS)) + ")")
+        raise doc.error(
+            ("version",),
+            f"unsupported version {data['version']!r} (known: " + ", ".join(map(str, SUPPORTED_VERSIONS)) + ")",
+        )
     for key in ("robot", "channels"):
         if key not in data:
             raise doc.error((key,), "missing required key")
@@ -348,17 +362,22 @@ def map_to_dict(rmap: RetargetMap) -> dict:
         d["fingertip"] = {
             "pairs": [{"exo": p.exo, "robot": p.robot, "weight": p.weight} for p in ft.pairs],
             "align": a.kind if a.kind != "explicit" else {"xyz": list(a.xyz), "rpy": list(a.rpy), "scale": a.scale},
-            "iterations": ft.iterations, "damping": ft.damping, "temporal_weight": ft.temporal_weight,
+            "iterations": ft.iterations,
+            "damping": ft.damping,
+            "temporal_weight": ft.temporal_weight,
             "tolerance": ft.tolerance,
         }
         if ft.directions:
-            d["fingertip"]["directions"] = [{"exo": list(t.exo), "robot": list(t.robot), "weight": t.weight}
-                                            for t in ft.directions]
+            d["fingertip"]["directions"] = [
+                {"exo": list(t.exo), "robot": list(t.robot), "weight": t.weight} for t in ft.directions
+            ]
     if rmap.filter is not None:
         d["filter"] = {"cutoff_hz": rmap.filter.cutoff_hz}
         if rmap.filter.rate_hz is not None:
             d["filter"]["rate_hz"] = rmap.filter.rate_hz
     if rmap.motor:
-        d["motor"] = {m.joint: ({"min": m.min, "max": m.max} if m.scale is None else
-                                {"scale": m.scale, "offset": m.offset}) for m in rmap.motor}
+        d["motor"] = {
+            m.joint: ({"min": m.min, "max": m.max} if m.scale is None else {"scale": m.scale, "offset": m.offset})
+            for m in rmap.motor
+        }
     return d

@@ -45,8 +45,9 @@ class EpisodeMetrics:
         return asdict(self)
 
 
-def tip_errors_mm(robot: HandKinematics, robot_q: np.ndarray, robot_frames: Sequence[str], targets: np.ndarray
-                  ) -> np.ndarray:
+def tip_errors_mm(
+    robot: HandKinematics, robot_q: np.ndarray, robot_frames: Sequence[str], targets: np.ndarray
+) -> np.ndarray:
     """(N, F) distances in mm between robot frames at ``robot_q`` (N, nq) and ``targets`` (N, F, 3) metres."""
     p = robot.batch_positions(np.atleast_2d(robot_q), robot_frames)
     return 1000.0 * np.linalg.norm(p - np.asarray(targets, dtype=float), axis=-1)
@@ -75,14 +76,25 @@ def derivatives(q: np.ndarray, timestamps: np.ndarray) -> tuple[np.ndarray, np.n
     return vel, np.gradient(acc, t, axis=0)
 
 
-def frame_metrics(robot: HandKinematics, robot_q: np.ndarray, *, robot_frames: Sequence[str] = (),
-                  targets: np.ndarray | None = None, timestamps: np.ndarray | None = None) -> FrameMetrics:
+def frame_metrics(
+    robot: HandKinematics,
+    robot_q: np.ndarray,
+    *,
+    robot_frames: Sequence[str] = (),
+    targets: np.ndarray | None = None,
+    timestamps: np.ndarray | None = None,
+) -> FrameMetrics:
     """Per-frame metrics; ``targets`` are the exoskeleton fingertips in the robot frame (N, F, 3)."""
     robot_q = np.atleast_2d(np.asarray(robot_q, dtype=float))
     err = tip_errors_mm(robot, robot_q, robot_frames, targets) if targets is not None and robot_frames else None
     der = derivatives(robot_q, timestamps) if timestamps is not None else None
-    return FrameMetrics(tuple(robot_frames), err, limit_excess(robot, robot_q),
-                        None if der is None else der[0], None if der is None else der[1])
+    return FrameMetrics(
+        tuple(robot_frames),
+        err,
+        limit_excess(robot, robot_q),
+        None if der is None else der[0],
+        None if der is None else der[1],
+    )
 
 
 def summarize(m: FrameMetrics) -> EpisodeMetrics:
@@ -107,11 +119,17 @@ def summarize(m: FrameMetrics) -> EpisodeMetrics:
     )
 
 
-def evaluate(retargeter, exo_channels: np.ndarray, robot_q: np.ndarray, timestamps: np.ndarray | None = None
-             ) -> tuple[FrameMetrics, EpisodeMetrics]:
+def evaluate(
+    retargeter, exo_channels: np.ndarray, robot_q: np.ndarray, timestamps: np.ndarray | None = None
+) -> tuple[FrameMetrics, EpisodeMetrics]:
     """Metrics of one retargeted episode (a ``Retargeter``'s input and output)."""
     tips = retargeter.tips
     targets = retargeter.fingertip_targets(exo_channels) if tips is not None else None
-    fm = frame_metrics(retargeter.robot, robot_q, robot_frames=tips.robot_frames if tips else (),
-                       targets=targets, timestamps=timestamps)
+    fm = frame_metrics(
+        retargeter.robot,
+        robot_q,
+        robot_frames=tips.robot_frames if tips else (),
+        targets=targets,
+        timestamps=timestamps,
+    )
     return fm, summarize(fm)

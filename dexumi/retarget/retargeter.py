@@ -40,8 +40,9 @@ def _load_model(ref: str, what: str, source: str) -> HandKinematics:
 class Retargeter:
     """Exoskeleton joint angles (channels of the map, radians) -> robot actuated joints (robot q order)."""
 
-    def __init__(self, rmap: RetargetMap, robot: HandKinematics, exo: HandKinematics | None = None,
-                 mode: str | None = None) -> None:
+    def __init__(
+        self, rmap: RetargetMap, robot: HandKinematics, exo: HandKinematics | None = None, mode: str | None = None
+    ) -> None:
         self.map = rmap
         self.mode = mode or rmap.mode
         self.robot, self.exo = robot, exo
@@ -69,8 +70,9 @@ class Retargeter:
             self._check_frames(robot, [f for d in ft.directions for f in d.robot], "robot", src)
             self._check_frames(exo, [f for d in ft.directions for f in d.exo], "exoskeleton", src)
             assert self.tips is not None  # an exoskeleton is given: checked above
-            self.solver = FingertipSolver(robot, self.tips.robot_frames, [p.weight for p in ft.pairs], directions,
-                                          settings)
+            self.solver = FingertipSolver(
+                robot, self.tips.robot_frames, [p.weight for p in ft.pairs], directions, settings
+            )
         self.filter = LowPassFilter(rmap.filter.cutoff_hz, rmap.filter.rate_hz) if rmap.filter else None
         self.last_stats: SolveStats | None = None
 
@@ -89,21 +91,28 @@ class Retargeter:
         unknown = [c for c in self.channels if c not in exo.joint_names]
         if unknown:
             if unknown[0] in exo.mimics:
-                raise DexumiError(f"{src}: channels: '{unknown[0]}' is a mimic joint of exoskeleton '{exo.name}' "
-                                  "(no encoder)")
-            raise DexumiError(f"{src}: channels: '{unknown[0]}' is not a joint of exoskeleton '{exo.name}' "
-                              f"(joints: {', '.join(exo.joint_names)})")
+                raise DexumiError(
+                    f"{src}: channels: '{unknown[0]}' is a mimic joint of exoskeleton '{exo.name}' (no encoder)"
+                )
+            raise DexumiError(
+                f"{src}: channels: '{unknown[0]}' is not a joint of exoskeleton '{exo.name}' "
+                f"(joints: {', '.join(exo.joint_names)})"
+            )
         missing = [j for j in exo.joint_names if j not in self.channels]
         if missing:
-            raise DexumiError(f"{src}: channels: the map lists {len(self.channels)} channels but exoskeleton "
-                              f"'{exo.name}' has {exo.nq} joints; missing '{missing[0]}'")
+            raise DexumiError(
+                f"{src}: channels: the map lists {len(self.channels)} channels but exoskeleton "
+                f"'{exo.name}' has {exo.nq} joints; missing '{missing[0]}'"
+            )
 
     @staticmethod
     def _check_frames(kin: HandKinematics, frames: list[str], what: str, src: str) -> None:
         for f in frames:
             if not kin.model.existFrame(f):
-                raise DexumiError(f"{src}: fingertip: {what} model '{kin.name}' has no frame '{f}' "
-                                  f"(fingertip frames: {', '.join(kin.tip_frames)})")
+                raise DexumiError(
+                    f"{src}: fingertip: {what} model '{kin.name}' has no frame '{f}' "
+                    f"(fingertip frames: {', '.join(kin.tip_frames)})"
+                )
 
     def _tip_correspondence(self, src: str) -> TipCorrespondence | None:
         if self.exo is None:
@@ -139,8 +148,10 @@ class Retargeter:
         if x.ndim == 1:
             x = x[None, :]
         if x.ndim != 2 or x.shape[1] != len(self.channels):
-            raise DexumiError(f"input has {x.shape[-1] if x.ndim else 0} channels per frame but the map lists "
-                              f"{len(self.channels)} ({', '.join(self.channels)})")
+            raise DexumiError(
+                f"input has {x.shape[-1] if x.ndim else 0} channels per frame but the map lists "
+                f"{len(self.channels)} ({', '.join(self.channels)})"
+            )
         if not np.all(np.isfinite(x)):
             bad = int(np.argwhere(~np.isfinite(x))[0][0])
             raise DexumiError(f"input frame {bad} has a non-finite joint angle")
@@ -186,8 +197,9 @@ class Retargeter:
     def solve_targets(self, targets: np.ndarray, dir_targets: np.ndarray | None = None) -> np.ndarray:
         """Fingertip mode on given (N, F, 3) targets in the robot frame (warm-started across calls)."""
         if self.solver is None:
-            self.solver = FingertipSolver(self.robot, self.tips.robot_frames if self.tips else self.robot.tip_frames,
-                                          settings=SolverSettings())
+            self.solver = FingertipSolver(
+                self.robot, self.tips.robot_frames if self.tips else self.robot.tip_frames, settings=SolverSettings()
+            )
         out, self.last_stats = self.solver.solve_batch(targets, dir_targets)
         return out
 

@@ -50,8 +50,14 @@ class SolveStats:
 class FingertipSolver:
     """Solve robot q so that named frames reach target positions (and optional directions)."""
 
-    def __init__(self, kin: HandKinematics, frames: Sequence[str], weights: Sequence[float] | None = None,
-                 directions: Sequence[tuple[str, str, float]] = (), settings: SolverSettings | None = None) -> None:
+    def __init__(
+        self,
+        kin: HandKinematics,
+        frames: Sequence[str],
+        weights: Sequence[float] | None = None,
+        directions: Sequence[tuple[str, str, float]] = (),
+        settings: SolverSettings | None = None,
+    ) -> None:
         self.kin = kin
         self.settings = settings or SolverSettings()
         self.frames = tuple(frames)
@@ -76,8 +82,9 @@ class FingertipSolver:
         self._q_before = None
 
     # ---- residuals ----------------------------------------------------------------------------
-    def _residuals(self, q: np.ndarray, targets: np.ndarray, dir_targets: np.ndarray | None
-                   ) -> tuple[np.ndarray, np.ndarray]:
+    def _residuals(
+        self, q: np.ndarray, targets: np.ndarray, dir_targets: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         pos, jac = self.kin.positions_and_jacobians(q, self._ids)
         if not self._dirs and self._unit_w:  # the tips are all the frames, in order: no copies
             return (pos - targets).ravel(), jac.reshape(-1, q.size)
@@ -97,10 +104,11 @@ class FingertipSolver:
             js.append(wd * proj @ (jac[b] - jac[a]))
         return np.concatenate(rs), np.concatenate(js)
 
-    def _step(self, jm: np.ndarray, r: np.ndarray, dq_ref: np.ndarray, q: np.ndarray, mu: float, tau2: float
-              ) -> np.ndarray:
+    def _step(
+        self, jm: np.ndarray, r: np.ndarray, dq_ref: np.ndarray, q: np.ndarray, mu: float, tau2: float
+    ) -> np.ndarray:
         h = jm.T @ jm
-        h.flat[::h.shape[0] + 1] += tau2 + mu
+        h.flat[:: h.shape[0] + 1] += tau2 + mu
         g = jm.T @ r
         if tau2:
             g += tau2 * dq_ref
@@ -124,8 +132,9 @@ class FingertipSolver:
         return dq
 
     # ---- solving ------------------------------------------------------------------------------
-    def solve(self, targets: np.ndarray, dir_targets: np.ndarray | None = None, iterations: int | None = None
-              ) -> tuple[np.ndarray, int, float]:
+    def solve(
+        self, targets: np.ndarray, dir_targets: np.ndarray | None = None, iterations: int | None = None
+    ) -> tuple[np.ndarray, int, float]:
         """One frame: (F,3) targets [+ (D,3) unit directions] -> (q, iterations used, final cost)."""
         s = self.settings
         first = self.q_prev is None
@@ -166,8 +175,7 @@ class FingertipSolver:
         self.q_prev = q
         return q, it, cost
 
-    def solve_batch(self, targets: np.ndarray, dir_targets: np.ndarray | None = None
-                    ) -> tuple[np.ndarray, SolveStats]:
+    def solve_batch(self, targets: np.ndarray, dir_targets: np.ndarray | None = None) -> tuple[np.ndarray, SolveStats]:
         """(N,F,3) targets -> (N,nq) joints, frame after frame, warm-started."""
         targets = np.asarray(targets, dtype=float)
         n = targets.shape[0]

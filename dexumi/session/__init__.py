@@ -8,9 +8,12 @@ from typing import TYPE_CHECKING
 from dexumi.lazy import Where, lazy_exports
 
 _NAMES: dict[str, Where] = {
-    "SessionConfig": "dexumi.session.config", "SessionStatus": "dexumi.session.config",
-    "StreamStatus": "dexumi.session.config", "RecordingSession": "dexumi.session.session",
-    "bundled_map": "dexumi.session.retarget", "choose_map": "dexumi.session.retarget",
+    "SessionConfig": "dexumi.session.config",
+    "SessionStatus": "dexumi.session.config",
+    "StreamStatus": "dexumi.session.config",
+    "RecordingSession": "dexumi.session.session",
+    "bundled_map": "dexumi.session.retarget",
+    "choose_map": "dexumi.session.retarget",
     "load_retargeter": "dexumi.session.retarget",
 }
 __all__ = list(_NAMES)

@@ -20,8 +20,12 @@ log = logging.getLogger(__name__)
 class SessionClient:
     """`call(cmd, **args)` → result (DexumiError on failure); `latest_status` is the newest status event."""
 
-    def __init__(self, status_interval_s: float = 0.5, argv: list[str] | None = None,
-                 on_exit: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        status_interval_s: float = 0.5,
+        argv: list[str] | None = None,
+        on_exit: Callable[[int], None] | None = None,
+    ) -> None:
         """`argv` runs another server speaking the same protocol (the recorder's host); `on_exit(code)` is
         called when the process's output ends."""
         argv = argv or [sys.executable, "-m", "dexumi.session.server", "--status-interval", str(status_interval_s)]

@@ -24,8 +24,13 @@ def _calibration(c: EncoderCalibration | dict[str, Any]) -> EncoderCalibration:
     """An EncoderCalibration from its `asdict` form (as `to_wire` writes it); one already made as it is."""
     if isinstance(c, EncoderCalibration):
         return c
-    return EncoderCalibration(tuple(c["zero_rad"]), tuple(c["sign"]), tuple(c["scale_rad_per_count"]),
-                              bool(c.get("wrap", False)), str(c.get("profile_id", "")))
+    return EncoderCalibration(
+        tuple(c["zero_rad"]),
+        tuple(c["sign"]),
+        tuple(c["scale_rad_per_count"]),
+        bool(c.get("wrap", False)),
+        str(c.get("profile_id", "")),
+    )
 
 
 @dataclass
@@ -109,8 +114,10 @@ class SessionConfig:
         if self.sim and self.port not in (None, "sim") and self.port.startswith("sim:"):
             from dexumi.errors import DexumiError
 
-            raise DexumiError(f"--port {self.port}: a simulated recording takes its emulator settings from --channels, "
-                              "--sim-seed and the profile, not from port options (those are for `dexumi stream`)")
+            raise DexumiError(
+                f"--port {self.port}: a simulated recording takes its emulator settings from --channels, "
+                "--sim-seed and the profile, not from port options (those are for `dexumi stream`)"
+            )
 
     def apply_profile(self, profile: Profile | str | Path) -> SessionConfig:
         """Merge a calibration profile (or its file) in place: encoder calibration, latencies, its id and text;

@@ -55,13 +55,16 @@ def _check_protocol(role: str, kind: str, protocol: str) -> str:
     if kind == "exo":
         protocol = protocol or "auto"
         if protocol not in EXO_PROTOCOLS:
-            raise DexumiError(f"--device {role}: protocol must be {', '.join(EXO_PROTOCOLS)} for an exoskeleton, "
-                              f"not {protocol!r}")
+            raise DexumiError(
+                f"--device {role}: protocol must be {', '.join(EXO_PROTOCOLS)} for an exoskeleton, not {protocol!r}"
+            )
     else:
         protocol = protocol or "xhand-tactile"
         if protocol not in TACTILE_PROTOCOLS:
-            raise DexumiError(f"--device {role}: protocol must be {' or '.join(TACTILE_PROTOCOLS)} for a tactile "
-                              f"board, not {protocol!r}")
+            raise DexumiError(
+                f"--device {role}: protocol must be {' or '.join(TACTILE_PROTOCOLS)} for a tactile "
+                f"board, not {protocol!r}"
+            )
     return protocol
 
 
@@ -90,9 +93,15 @@ def parse_device(text: str) -> DeviceSpec:
             rate = float(opts["rate"])
         except ValueError:
             raise DexumiError(f"--device {role}: rate={opts['rate']!r} is not a number") from None
-    return DeviceSpec(role, port, _check_protocol(role, kind, opts.get("protocol", "")),
-                      Path(opts["map"]) if "map" in opts else None, opts.get("hand"),
-                      Path(opts["profile"]) if "profile" in opts else None, rate)
+    return DeviceSpec(
+        role,
+        port,
+        _check_protocol(role, kind, opts.get("protocol", "")),
+        Path(opts["map"]) if "map" in opts else None,
+        opts.get("hand"),
+        Path(opts["profile"]) if "profile" in opts else None,
+        rate,
+    )
 
 
 def apply_device_profiles(cfg: SessionConfig) -> SessionConfig:
@@ -120,10 +129,10 @@ def device_file_specs(path: Path | None) -> list[str]:
 def load_device_file(path: Path) -> list[str]:
     """A session's devices from a YAML file, as `--device` texts:
 
-        devices:
-          - {role: exo_right, port: /dev/serial/by-id/usb-exo-right, map: maps/xhand.yaml}
-          - {role: exo_left, port: /dev/serial/by-id/usb-exo-left, protocol: v1, rate: 2000}
-          - {role: tactile_right, port: /dev/ttyUSB0, protocol: xhand-tactile}
+    devices:
+      - {role: exo_right, port: /dev/serial/by-id/usb-exo-right, map: maps/xhand.yaml}
+      - {role: exo_left, port: /dev/serial/by-id/usb-exo-left, protocol: v1, rate: 2000}
+      - {role: tactile_right, port: /dev/ttyUSB0, protocol: xhand-tactile}
     """
     from dexumi.safe_yaml import safe_load
 
@@ -135,7 +144,9 @@ def load_device_file(path: Path) -> list[str]:
     try:
         doc = safe_load(text, str(p))
     except Exception as exc:  # noqa: BLE001 - safe_yaml raises DexumiError or yaml errors: one line either way
-        raise DexumiError(f"--device-file {p}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        raise DexumiError(
+            f"--device-file {p}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from None
     items = doc.get("devices") if isinstance(doc, dict) else None
     if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
         raise DexumiError(f"--device-file {p}: expected a 'devices:' list of {{role: ..., port: ...}} entries")
@@ -147,8 +158,12 @@ def load_device_file(path: Path) -> list[str]:
         unknown = sorted(set(item) - {"role", "port", *KEYS})
         if unknown:
             raise DexumiError(f"--device-file {p}: entry {k + 1} ({item['role']}): unknown key(s) {', '.join(unknown)}")
-        rel = [e if not e.startswith(("map=", "profile=")) or Path(e.split("=", 1)[1]).is_absolute()
-               else e.split("=", 1)[0] + "=" + str(p.parent / e.split("=", 1)[1]) for e in extra]
+        rel = [
+            e
+            if not e.startswith(("map=", "profile=")) or Path(e.split("=", 1)[1]).is_absolute()
+            else e.split("=", 1)[0] + "=" + str(p.parent / e.split("=", 1)[1])
+            for e in extra
+        ]
         out.append(",".join([f"{item['role']}={item['port']}", *rel]))
     return out
 
@@ -220,8 +235,9 @@ class DeviceSet:
     handles: list[DeviceHandle] = field(default_factory=list)
 
     @classmethod
-    def open(cls, specs: list[DeviceSpec], cfg: SessionConfig, sim_epoch: float | None,
-             calibrations: dict | None = None) -> DeviceSet:
+    def open(
+        cls, specs: list[DeviceSpec], cfg: SessionConfig, sim_epoch: float | None, calibrations: dict | None = None
+    ) -> DeviceSet:
         ds = cls()
         try:
             for k, spec in enumerate(specs):
@@ -261,7 +277,7 @@ class DeviceSet:
         out = {}
         for h in self.handles:
             g = h.driver.stats().gap_events
-            out[h.spec.role] = g[h.gaps_seen:]
+            out[h.spec.role] = g[h.gaps_seen :]
             h.gaps_seen = len(g)
         return out
 
@@ -273,10 +289,23 @@ class DeviceSet:
         out = []
         for h in self.handles:
             s = h.driver.stats()
-            out.append(StreamStatus(h.spec.role, "tactile" if h.spec.kind == "tactile" else "encoder", s.connected,
-                                    s.rate_hz, s.nominal_rate_hz, h.total, (in_episode or {}).get(h.spec.role, 0),
-                                    s.missing_samples + s.overflows, s.gaps + len(s.gap_events), s.reconnects,
-                                    s.last_data_age_s, s.drift_ppm, s.residual_ms))
+            out.append(
+                StreamStatus(
+                    h.spec.role,
+                    "tactile" if h.spec.kind == "tactile" else "encoder",
+                    s.connected,
+                    s.rate_hz,
+                    s.nominal_rate_hz,
+                    h.total,
+                    (in_episode or {}).get(h.spec.role, 0),
+                    s.missing_samples + s.overflows,
+                    s.gaps + len(s.gap_events),
+                    s.reconnects,
+                    s.last_data_age_s,
+                    s.drift_ppm,
+                    s.residual_ms,
+                )
+            )
         return out
 
     def close(self) -> None:
@@ -333,16 +362,37 @@ def _open_one(spec: DeviceSpec, k: int, cfg: SessionConfig, epoch: float | None,
         info = getattr(drv, "info", None)
         device = (info.device_id if info is not None else "") + f" @ {port}"
         if spec.kind == "tactile":
-            layout = DeviceLayout(spec.role, spec.protocol, drv.channels, channel_names(spec.protocol),
-                                  channel_unit(spec.protocol), drv.stats().nominal_rate_hz, lat, port, device)
+            layout = DeviceLayout(
+                spec.role,
+                spec.protocol,
+                drv.channels,
+                channel_names(spec.protocol),
+                channel_unit(spec.protocol),
+                drv.stats().nominal_rate_hz,
+                lat,
+                port,
+                device,
+            )
             return DeviceHandle(spec, drv, layout, None, sim)
         from dexumi.session.retarget import choose_map, load_retargeter
 
         joints = drv.joints
         rt, map_yaml = load_retargeter(choose_map(spec.map_path, spec.hand, joints), joints)
         names = list(rt.channels) if rt is not None else [f"ch{i}" for i in range(joints)]
-        layout = DeviceLayout(spec.role, drv.protocol, joints, names, "rad", drv.stats().nominal_rate_hz, lat, port,
-                              device, map_yaml, list(rt.robot_joint_names) if rt is not None else [], drv.channels)
+        layout = DeviceLayout(
+            spec.role,
+            drv.protocol,
+            joints,
+            names,
+            "rad",
+            drv.stats().nominal_rate_hz,
+            lat,
+            port,
+            device,
+            map_yaml,
+            list(rt.robot_joint_names) if rt is not None else [],
+            drv.channels,
+        )
         return DeviceHandle(spec, drv, layout, rt, sim)
     except BaseException:
         drv.close()

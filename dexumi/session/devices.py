@@ -83,12 +83,17 @@ def _sim_camera_specs(cfg: SessionConfig, epoch: float, motion: str = "grasp") -
     if _use_world(cfg):
         w, h = cfg.sim_world_size
         pre = f",prerender={cfg.sim_world_prerender_s:g}s" if cfg.sim_world_prerender_s > 0 else ""
-        return [f"world:name=wrist{i},latency={ms:g}ms,fps={cfg.sim_camera_fps:g},width={w},height={h},"
-                f"seed={cfg.sim_seed},epoch={epoch!r},joints={cfg.sim_channels},motion={motion}{pre}"
-                for i in range(2)]
+        return [
+            f"world:name=wrist{i},latency={ms:g}ms,fps={cfg.sim_camera_fps:g},width={w},height={h},"
+            f"seed={cfg.sim_seed},epoch={epoch!r},joints={cfg.sim_channels},motion={motion}{pre}"
+            for i in range(2)
+        ]
     w, h = cfg.sim_camera_size
-    return [f"sim:name=wrist{i},latency={ms:g}ms,fps={cfg.sim_camera_fps:g},width={w},height={h},"
-            f"seed={cfg.sim_seed},epoch={epoch!r},joints={cfg.sim_channels},motion={motion}" for i in range(2)]
+    return [
+        f"sim:name=wrist{i},latency={ms:g}ms,fps={cfg.sim_camera_fps:g},width={w},height={h},"
+        f"seed={cfg.sim_seed},epoch={epoch!r},joints={cfg.sim_channels},motion={motion}"
+        for i in range(2)
+    ]
 
 
 def open_devices(cfg: SessionConfig) -> Devices:
@@ -111,8 +116,9 @@ def open_devices(cfg: SessionConfig) -> Devices:
                 latencies.setdefault(f"wrist{i}", cfg.sim_camera_latency_s)
     elif port is None:
         raise DexumiError("no encoder: give --port PORT (or --sim)")
-    sources = [make_camera(spec, width=cfg.camera_width, height=cfg.camera_height, fps=cfg.camera_fps)
-               for spec in specs]
+    sources = [
+        make_camera(spec, width=cfg.camera_width, height=cfg.camera_height, fps=cfg.camera_fps) for spec in specs
+    ]
     devices: Devices | None = None
     try:
         from dexumi.devices.cameras.world import WorldCamera
@@ -121,14 +127,34 @@ def open_devices(cfg: SessionConfig) -> Devices:
             if isinstance(src, WorldCamera):
                 src.launch()
         if cfg.sim:
-            sim = SimDeviceProcess("--channels", cfg.sim_channels, "--rate", cfg.sim_rate_hz, "--seed",
-                                   cfg.sim_seed, "--motion", motion, "--motion-epoch", repr(epoch),
-                                   *cfg.sim_extra_args, truth=cfg.sim_truth)
+            sim = SimDeviceProcess(
+                "--channels",
+                cfg.sim_channels,
+                "--rate",
+                cfg.sim_rate_hz,
+                "--seed",
+                cfg.sim_seed,
+                "--motion",
+                motion,
+                "--motion-epoch",
+                repr(epoch),
+                *cfg.sim_extra_args,
+                truth=cfg.sim_truth,
+            )
             port = sim.port
         assert port is not None  # --sim gave one, else checked above
-        devices = Devices(EncoderDriver(EncoderConfig(port, cfg.protocol, None, cfg.encoder_rate_hz or
-                                                      (cfg.sim_rate_hz if cfg.sim else None), cfg.calibration)),
-                          sim=sim)
+        devices = Devices(
+            EncoderDriver(
+                EncoderConfig(
+                    port,
+                    cfg.protocol,
+                    None,
+                    cfg.encoder_rate_hz or (cfg.sim_rate_hz if cfg.sim else None),
+                    cfg.calibration,
+                )
+            ),
+            sim=sim,
+        )
         if cfg.sim:
             devices.sim_epoch = epoch
         devices.encoder.start()
@@ -148,9 +174,17 @@ def open_devices(cfg: SessionConfig) -> Devices:
             names.add(name)
             grabber = FrameGrabber(src).start()
             g = src.granted
-            cam = CameraDevice(name, spec, grabber, float(latencies.get(name, 0.0)), g.width if g else 0,
-                               g.height if g else 0, g.fps if g else 0.0, "jpeg",
-                               bool(getattr(src, "device_time_is_host_clock", False)))
+            cam = CameraDevice(
+                name,
+                spec,
+                grabber,
+                float(latencies.get(name, 0.0)),
+                g.width if g else 0,
+                g.height if g else 0,
+                g.fps if g else 0.0,
+                "jpeg",
+                bool(getattr(src, "device_time_is_host_clock", False)),
+            )
             devices.cameras.append(cam)
             if type(src).__name__ in ("SimCamera", "WorldCamera"):
                 devices.sim_cameras.append(src)

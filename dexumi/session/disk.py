@@ -34,8 +34,10 @@ def check_space(folder: str | Path, min_free_mb: float) -> float:
     """Free MB; DexumiError when below the threshold."""
     left = free_mb(folder)
     if left < min_free_mb:
-        raise DexumiError(f"only {left:.0f} MB free in {folder} (need at least {min_free_mb:.0f} MB to record; "
-                          "free space or use another --out)")
+        raise DexumiError(
+            f"only {left:.0f} MB free in {folder} (need at least {min_free_mb:.0f} MB to record; "
+            "free space or use another --out)"
+        )
     return left
 
 

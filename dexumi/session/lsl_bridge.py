@@ -35,8 +35,12 @@ class LslBridge:
             self._wait_for_data(cfg.device_timeout_s)
             if cfg.lsl_outlets:
                 enc = devices.encoder
-                self.outlets = LslOutlets(list(joint_names), [c.name for c in devices.cameras],
-                                          enc.stats().nominal_rate_hz, {c.name: c.fps for c in devices.cameras})
+                self.outlets = LslOutlets(
+                    list(joint_names),
+                    [c.name for c in devices.cameras],
+                    enc.stats().nominal_rate_hz,
+                    {c.name: c.fps for c in devices.cameras},
+                )
         except BaseException:
             self.close()
             raise
@@ -57,8 +61,10 @@ class LslBridge:
     def layouts(self) -> list:
         from dexumi.episode.extra import ExtraLayout
 
-        return [ExtraLayout(s.name, s.channels, list(s.channel_names), s.nominal_rate_hz, "lsl", s.stype)
-                for s in self.inlets]
+        return [
+            ExtraLayout(s.name, s.channels, list(s.channel_names), s.nominal_rate_hz, "lsl", s.stype)
+            for s in self.inlets
+        ]
 
     def poll(self, enc_batches: list, frames: dict, cameras: list) -> dict[str, list]:
         """Read every inlet; push the encoder samples and camera frame indices to the outlets."""
@@ -83,9 +89,23 @@ class LslBridge:
         out = []
         for s in self.inlets:
             est = s.segments[-1].fit.estimate() if s.segments else None
-            out.append(StreamStatus(s.name, "lsl", s.connected, s.rate_hz(), s.nominal_rate_hz, s.samples, 0, 0, 0, 0,
-                                    now - s.last_arrival, est.drift_ppm if est else 0.0,
-                                    est.residual_ms if est else 0.0))
+            out.append(
+                StreamStatus(
+                    s.name,
+                    "lsl",
+                    s.connected,
+                    s.rate_hz(),
+                    s.nominal_rate_hz,
+                    s.samples,
+                    0,
+                    0,
+                    0,
+                    0,
+                    now - s.last_arrival,
+                    est.drift_ppm if est else 0.0,
+                    est.residual_ms if est else 0.0,
+                )
+            )
         return out
 
     def close(self) -> None:

@@ -166,9 +166,18 @@ class PoseReader:
 
         now = time.monotonic() if now is None else now
         lost_frac = float(np.mean([x[1] for x in r])) if r else 0.0
-        return PoseHealth(self.name, self.connected, self.rate_hz(), STATE_NAMES.get(last.state, "?") if last else "none",
-                          lost_frac, self.dropped, [float(x) for x in tracked.position] if tracked else [],
-                          max(0.0, now - last.host_time) if last else None, events, reconnects)
+        return PoseHealth(
+            self.name,
+            self.connected,
+            self.rate_hz(),
+            STATE_NAMES.get(last.state, "?") if last else "none",
+            lost_frac,
+            self.dropped,
+            [float(x) for x in tracked.position] if tracked else [],
+            max(0.0, now - last.host_time) if last else None,
+            events,
+            reconnects,
+        )
 
     def close(self) -> None:
         self._stop.set()
@@ -183,8 +192,11 @@ class PoseReader:
 
 def _since(b: PoseBatch, t0: float) -> PoseBatch | None:
     h = b.columns["host_time"]
-    k = int(np.searchsorted(h, t0, side="left")) if len(h) and np.all(np.diff(h) >= 0) else \
-        (int(np.argmax(h >= t0)) if (h >= t0).any() else len(h))
+    k = (
+        int(np.searchsorted(h, t0, side="left"))
+        if len(h) and np.all(np.diff(h) >= 0)
+        else (int(np.argmax(h >= t0)) if (h >= t0).any() else len(h))
+    )
     if k >= len(b):
         return None
     if k == 0:
@@ -195,9 +207,15 @@ def _since(b: PoseBatch, t0: float) -> PoseBatch | None:
 class PoseBridge:
     """The session's pose sources: `poll()` every session poll, `layouts()` for a new episode, `close()`."""
 
-    def __init__(self, specs: list[str], latencies_s: dict[str, float] | None = None, sim_epoch: float | None = None,
-                 timeout_s: float = 15.0, cameras: list[CameraDevice] | None = None,
-                 lenses: dict[str, Intrinsics] | None = None) -> None:
+    def __init__(
+        self,
+        specs: list[str],
+        latencies_s: dict[str, float] | None = None,
+        sim_epoch: float | None = None,
+        timeout_s: float = 15.0,
+        cameras: list[CameraDevice] | None = None,
+        lenses: dict[str, Intrinsics] | None = None,
+    ) -> None:
         self.readers: list[PoseReader] = []
         self.lenses = dict(lenses or {})  # the calibration profile's intrinsics, by camera name
         self.fed: dict[str, list[BoardPose]] = {}  # session camera → the board sources its frames feed
@@ -230,8 +248,14 @@ class PoseBridge:
         if cam is None:
             have = ", ".join(c.name for c in cameras) or "none"
             raise DexumiError(f"{src.spec}: the session has no camera {src.camera!r} (cameras: {have})")
-        src.use_camera(cam.width, cam.height, cam.fps, cam.spec.startswith("world"), cam.host_clock_device_time,
-                       lens_for(self.lenses, cam.name))
+        src.use_camera(
+            cam.width,
+            cam.height,
+            cam.fps,
+            cam.spec.startswith("world"),
+            cam.host_clock_device_time,
+            lens_for(self.lenses, cam.name),
+        )
         self.fed.setdefault(cam.name, []).append(src)
         return cam
 
@@ -266,8 +290,12 @@ class PoseBridge:
             raise DexumiError(f"no data within {timeout_s:g} s from: {', '.join(silent)}")
 
     def layouts(self) -> list[PoseLayout]:
-        return [PoseLayout(r.name, r.source.spec, float(r.source.rate_hz or 0.0), r.latency_s,
-                           bool(r.source.counts_samples)) for r in self.readers]
+        return [
+            PoseLayout(
+                r.name, r.source.spec, float(r.source.rate_hz or 0.0), r.latency_s, bool(r.source.counts_samples)
+            )
+            for r in self.readers
+        ]
 
     def poll(self) -> dict[str, list[PoseBatch]]:
         return {r.name: r.take() for r in self.readers}
@@ -281,10 +309,23 @@ class PoseBridge:
         for r in self.readers:
             clock = getattr(r.source, "clock", None)
             est = clock.fit.estimate() if clock is not None else None
-            out.append(StreamStatus(f"pose:{r.name}", "pose", r.connected, r.rate_hz(), float(r.source.rate_hz or 0.0),
-                                    r.samples, (in_episode or {}).get(f"pose:{r.name}", 0), r.dropped, r.lost,
-                                    r.reconnects, now - r.last_arrival, est.drift_ppm if est else 0.0,
-                                    est.residual_ms if est else 0.0))
+            out.append(
+                StreamStatus(
+                    f"pose:{r.name}",
+                    "pose",
+                    r.connected,
+                    r.rate_hz(),
+                    float(r.source.rate_hz or 0.0),
+                    r.samples,
+                    (in_episode or {}).get(f"pose:{r.name}", 0),
+                    r.dropped,
+                    r.lost,
+                    r.reconnects,
+                    now - r.last_arrival,
+                    est.drift_ppm if est else 0.0,
+                    est.residual_ms if est else 0.0,
+                )
+            )
         return out
 
     def health(self, now: float | None = None) -> list[PoseHealth]:

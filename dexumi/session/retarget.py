@@ -20,6 +20,8 @@ def load_retargeter(map_path: Path | None, joints: int):
 
     rmap = load_map(map_path)
     if len(rmap.channels) != joints:
-        raise DexumiError(f"{map_path}: the map has {len(rmap.channels)} channels but the encoder has {joints} "
-                          "joints; pick the map (--map/--hand) made for this exoskeleton")
+        raise DexumiError(
+            f"{map_path}: the map has {len(rmap.channels)} channels but the encoder has {joints} "
+            "joints; pick the map (--map/--hand) made for this exoskeleton"
+        )
     return Retargeter.from_map(rmap), Path(map_path).read_text()

@@ -77,12 +77,22 @@ class Server:
             req_streams = req.get("require") or []
             if not isinstance(req_streams, list):
                 raise DexumiError("'require' must be a list of stream names")
-            return {"episode": s.start_episode(req.get("task"), req.get("notes", ""), req.get("operator"),
-                                               required=[str(x) for x in req_streams])}
+            return {
+                "episode": s.start_episode(
+                    req.get("task"), req.get("notes", ""), req.get("operator"), required=[str(x) for x in req_streams]
+                )
+            }
         if cmd == "streams":
-            return [{"name": x.name, "kind": x.kind, "connected": x.connected, "rate_hz": x.rate_hz,
-                     "last_data_age_s": x.last_data_age_s if x.last_data_age_s != float("inf") else None}
-                    for x in s.status().streams]
+            return [
+                {
+                    "name": x.name,
+                    "kind": x.kind,
+                    "connected": x.connected,
+                    "rate_hz": x.rate_hz,
+                    "last_data_age_s": x.last_data_age_s if x.last_data_age_s != float("inf") else None,
+                }
+                for x in s.status().streams
+            ]
         if cmd == "stop":
             path = s.stop_episode(req.get("outcome"), req.get("notes"))
             return {"path": str(path), "quality": list(s.qa_lines)}  # latency self-check, calibration drift
@@ -96,7 +106,9 @@ class Server:
             return None
         if cmd == "status":
             return s.status().to_json()
-        raise DexumiError(f"unknown command {cmd!r} (open, start, stop, discard, outcome, notes, status, streams, close)")
+        raise DexumiError(
+            f"unknown command {cmd!r} (open, start, stop, discard, outcome, notes, status, streams, close)"
+        )
 
     def _watcher(self) -> None:
         s = self.session
@@ -141,8 +153,9 @@ def add_control_arguments(ap: argparse.ArgumentParser) -> None:
 
 def run_server(server: Server, args: argparse.Namespace, label: str, ignore_sigint: bool = False) -> int:
     """Serve JSON lines on stdin (and TCP with `--tcp`) until EOF or SIGTERM; exit status (2: bad --tcp)."""
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     ctl = None
     if args.tcp:
         from dexumi.session.tcp import TcpControl, parse_address

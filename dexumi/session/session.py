@@ -66,8 +66,15 @@ def _since(batch: EncoderBatch, t0: float) -> EncoderBatch | None:
     k = int(np.searchsorted(batch.host_time, t0, side="left"))
     if k >= len(batch):
         return None
-    return EncoderBatch(batch.index[k:], batch.device_time_us[k:], batch.host_time[k:], batch.mapped_time[k:],
-                        batch.raw[k:], batch.angles[k:], batch.segment)
+    return EncoderBatch(
+        batch.index[k:],
+        batch.device_time_us[k:],
+        batch.host_time[k:],
+        batch.mapped_time[k:],
+        batch.raw[k:],
+        batch.angles[k:],
+        batch.segment,
+    )
 
 
 class RecordingSession:
@@ -146,8 +153,9 @@ class RecordingSession:
             joints = self.devices.encoder.joints
             mp = choose_map(cfg.map_path, cfg.hand, joints)
             self.retargeter, self.map_yaml = load_retargeter(mp, joints)
-            self.joint_names = tuple(self.retargeter.channels) if self.retargeter else \
-                tuple(f"ch{i}" for i in range(joints))
+            self.joint_names = (
+                tuple(self.retargeter.channels) if self.retargeter else tuple(f"ch{i}" for i in range(joints))
+            )
             wait_for_data(self.devices, cfg.device_timeout_s)
             if cfg.lsl_streams or cfg.lsl_outlets:
                 from dexumi.session.lsl_bridge import LslBridge
@@ -158,8 +166,14 @@ class RecordingSession:
 
                 from dexumi.tracking.lenses import profile_lenses
 
-                self.pose = PoseBridge(cfg.pose_sources, cfg.latencies_s, self.devices.sim_epoch, cfg.device_timeout_s,
-                                       self.devices.cameras, profile_lenses(cfg.profile_yaml))
+                self.pose = PoseBridge(
+                    cfg.pose_sources,
+                    cfg.latencies_s,
+                    self.devices.sim_epoch,
+                    cfg.device_timeout_s,
+                    self.devices.cameras,
+                    profile_lenses(cfg.profile_yaml),
+                )
             if further:
                 from dexumi.session.device_set import DeviceSet
 
@@ -218,11 +232,11 @@ class RecordingSession:
         """Which of the required streams (config + `required`) are absent, disconnected or silent."""
         want = list(dict.fromkeys([*self.cfg.required_streams, *(required or [])]))
         have = {s.name: s for s in self.status().streams}
-        return [n for n in want if n not in have or not have[n].connected or
-                not (have[n].last_data_age_s <= max_age_s)]
+        return [n for n in want if n not in have or not have[n].connected or not (have[n].last_data_age_s <= max_age_s)]
 
-    def start_episode(self, task: str | None = None, notes: str = "", operator: str | None = None,
-                      required: list[str] | None = None) -> int:
+    def start_episode(
+        self, task: str | None = None, notes: str = "", operator: str | None = None, required: list[str] | None = None
+    ) -> int:
         """Reserve the next number and start writing; returns the episode number. `task`/`operator` None:
         the session's. The required-streams gate: no episode starts while a required stream is missing."""
         missing = self.missing_streams(required)
@@ -235,25 +249,46 @@ class RecordingSession:
             number, path = numbering.reserve(self.out_dir)
             assert self.devices is not None
             enc = self.devices.encoder
-            cams = [CameraLayout(c.name, c.width, c.height, c.encoding, c.fps, c.latency_s, c.spec)
-                    for c in self.devices.cameras]
+            cams = [
+                CameraLayout(c.name, c.width, c.height, c.encoding, c.fps, c.latency_s, c.spec)
+                for c in self.devices.cameras
+            ]
             rmap = self.retargeter.map if self.retargeter else None
             meta = EpisodeMeta(
-                number=number, task=self.cfg.task if task is None else task, operator=self.cfg.operator if operator is None else operator,
-                robot_hand=rmap.robot if rmap else "", exoskeleton=(rmap.exoskeleton or "") if rmap else "",
-                nominal_fps=cams[0].fps if cams else 30.0, software_version=f"dexumi {__version__}",
-                calibration_profile_id=self.cfg.profile_id, calibration_profile_yaml=self.cfg.profile_yaml,
-                retarget_map_yaml=self.map_yaml, main_camera=self.cfg.main_camera or (cams[0].name if cams else ""),
-                notes=notes, session_json=json.dumps(self.cfg.to_json()))
-            layout = EncoderLayout(enc.channels, self.joint_names, enc.stats().nominal_rate_hz,
-                                   float(self.cfg.latencies_s.get("encoder", 0.0)),
-                                   (enc.info.device_id if enc.info else "") + f" @ {enc.config.port}")
+                number=number,
+                task=self.cfg.task if task is None else task,
+                operator=self.cfg.operator if operator is None else operator,
+                robot_hand=rmap.robot if rmap else "",
+                exoskeleton=(rmap.exoskeleton or "") if rmap else "",
+                nominal_fps=cams[0].fps if cams else 30.0,
+                software_version=f"dexumi {__version__}",
+                calibration_profile_id=self.cfg.profile_id,
+                calibration_profile_yaml=self.cfg.profile_yaml,
+                retarget_map_yaml=self.map_yaml,
+                main_camera=self.cfg.main_camera or (cams[0].name if cams else ""),
+                notes=notes,
+                session_json=json.dumps(self.cfg.to_json()),
+            )
+            layout = EncoderLayout(
+                enc.channels,
+                self.joint_names,
+                enc.stats().nominal_rate_hz,
+                float(self.cfg.latencies_s.get("encoder", 0.0)),
+                (enc.info.device_id if enc.info else "") + f" @ {enc.config.port}",
+            )
             try:
-                self._writer = EpisodeWriter(path, meta, layout, cams, self.cfg.flush_interval_s,
-                                             tuple(self.retargeter.robot_joint_names) if self.retargeter else None,
-                                             self.lsl.layouts() if self.lsl else None,
-                                             self.pose.layouts() if self.pose else None,
-                                             self.multi.layouts() if self.multi else None, self.primary_role)
+                self._writer = EpisodeWriter(
+                    path,
+                    meta,
+                    layout,
+                    cams,
+                    self.cfg.flush_interval_s,
+                    tuple(self.retargeter.robot_joint_names) if self.retargeter else None,
+                    self.lsl.layouts() if self.lsl else None,
+                    self.pose.layouts() if self.pose else None,
+                    self.multi.layouts() if self.multi else None,
+                    self.primary_role,
+                )
             except Exception:
                 path.unlink(missing_ok=True) if path.exists() and path.stat().st_size == 0 else None
                 raise
@@ -379,7 +414,7 @@ class RecordingSession:
             try:
                 self._append(w, enc_batches, frames, extra, pose, more)
                 gaps = self.devices.encoder.stats().gap_events
-                for g in gaps[self._gaps_seen:]:
+                for g in gaps[self._gaps_seen :]:
                     w.append_gap(g)
                 self._gaps_seen = len(gaps)
                 w.maybe_flush()
@@ -389,9 +424,15 @@ class RecordingSession:
             except Exception as exc:  # noqa: BLE001 - HDF5 reports ENOSPC as OSError or RuntimeError
                 self._on_write_error(exc)
 
-    def _append(self, w: EpisodeWriter, enc_batches: list[EncoderBatch], frames: dict[str, list[CameraFrame]],
-                extra: dict[str, list], pose: dict[str, list[PoseBatch]],
-                more: dict[str, list[EncoderBatch]] | None = None) -> None:
+    def _append(
+        self,
+        w: EpisodeWriter,
+        enc_batches: list[EncoderBatch],
+        frames: dict[str, list[CameraFrame]],
+        extra: dict[str, list],
+        pose: dict[str, list[PoseBatch]],
+        more: dict[str, list[EncoderBatch]] | None = None,
+    ) -> None:
         """What was drained (`more`: further devices by role), from the episode's start on, into its file."""
         assert self.devices is not None
         w.append_encoder([b for b in (_since(b, self._t0) for b in enc_batches) if b is not None])
@@ -423,8 +464,10 @@ class RecordingSession:
             # set before the episode ends, so whoever waits for the end sees why
             self.fatal = f"disk almost full: {self._free_mb:.0f} MB left in {self.out_dir}; episode {n} stopped"
             path = self._stop_locked(None, None, "disk almost full")
-            self._fatal(f"disk almost full: {self._free_mb:.0f} MB left in {self.out_dir} (threshold "
-                        f"{self.cfg.min_free_mb:.0f} MB); episode {n} stopped and saved as {path.name}")
+            self._fatal(
+                f"disk almost full: {self._free_mb:.0f} MB left in {self.out_dir} (threshold "
+                f"{self.cfg.min_free_mb:.0f} MB); episode {n} stopped and saved as {path.name}"
+            )
 
     def _on_write_error(self, exc: BaseException) -> None:
         w = self._writer
@@ -434,8 +477,10 @@ class RecordingSession:
             w.close_partial()
         name = w.path.name if w else "?"
         if disk.is_disk_full(exc) or disk.free_mb(self.out_dir) < 1.0:
-            self._fatal(f"disk full while recording: data up to the last flush (≤ {self.cfg.flush_interval_s:g} s "
-                        f"before) is in {name}; free space, then run `dexumi recover {self.out_dir}`")
+            self._fatal(
+                f"disk full while recording: data up to the last flush (≤ {self.cfg.flush_interval_s:g} s "
+                f"before) is in {name}; free space, then run `dexumi recover {self.out_dir}`"
+            )
         else:
             self._fatal(f"write error while recording {name}: {exc}; the file is recoverable with `dexumi recover`")
         self.episode_ended.set()
@@ -445,8 +490,18 @@ class RecordingSession:
         assert self.devices is not None
         now = self.devices.encoder.stats()
         start = self._link0
-        keys = ("crc_errors", "resync_bytes", "gaps", "missing_samples", "duplicates", "out_of_order", "reconnects",
-                "device_resets", "overflows", "device_errors")
+        keys = (
+            "crc_errors",
+            "resync_bytes",
+            "gaps",
+            "missing_samples",
+            "duplicates",
+            "out_of_order",
+            "reconnects",
+            "device_resets",
+            "overflows",
+            "device_errors",
+        )
         return {k: int(getattr(now, k)) - (int(getattr(start, k)) if start is not None else 0) for k in keys}
 
     def _stop_locked(self, outcome: str | None, notes: str | None, reason: str) -> Path:
@@ -469,12 +524,20 @@ class RecordingSession:
             more = self.multi.read() if self.multi is not None else {}
             self._append(w, enc_all, cam_all, extra, pose, more)
             t_final = time.perf_counter()
-            path = w.finalize(outcome, notes, reason, self.retargeter,
-                              {"elapsed_s": time.monotonic() - self._t0, "flushes": w.flushes,
-                               "camera_drops": {k: c.dropped for k, c in w.cameras.items()},
-                               "encoder_overflows": self.devices.encoder.stats().overflows,
-                               "link": self._link_counts()},
-                              device_retargeters=self.multi.retargeters() if self.multi is not None else None)
+            path = w.finalize(
+                outcome,
+                notes,
+                reason,
+                self.retargeter,
+                {
+                    "elapsed_s": time.monotonic() - self._t0,
+                    "flushes": w.flushes,
+                    "camera_drops": {k: c.dropped for k, c in w.cameras.items()},
+                    "encoder_overflows": self.devices.encoder.stats().overflows,
+                    "link": self._link_counts(),
+                },
+                device_retargeters=self.multi.retargeters() if self.multi is not None else None,
+            )
             log.info("episode %d finalised in %.3f s: %s", w.meta.number, time.perf_counter() - t_final, path)
             finalised = True
         except (OSError, RuntimeError) as exc:
@@ -516,15 +579,40 @@ class RecordingSession:
         counts = w.counts() if w is not None else {}
         if self.devices is not None:
             s = self.devices.encoder.stats()
-            streams.append(StreamStatus("encoder", "encoder", s.connected, s.rate_hz, s.nominal_rate_hz,
-                                        self._totals.get("encoder", 0), counts.get("encoder", 0),
-                                        s.missing_samples + s.overflows, s.gaps + len(s.gap_events), s.reconnects,
-                                        s.last_data_age_s, s.drift_ppm, s.residual_ms))
+            streams.append(
+                StreamStatus(
+                    "encoder",
+                    "encoder",
+                    s.connected,
+                    s.rate_hz,
+                    s.nominal_rate_hz,
+                    self._totals.get("encoder", 0),
+                    counts.get("encoder", 0),
+                    s.missing_samples + s.overflows,
+                    s.gaps + len(s.gap_events),
+                    s.reconnects,
+                    s.last_data_age_s,
+                    s.drift_ppm,
+                    s.residual_ms,
+                )
+            )
             for cam in self.devices.cameras:
                 c = cam.grabber.stats()
-                streams.append(StreamStatus(cam.name, "camera", c.connected, c.rate_hz, c.nominal_rate_hz,
-                                            self._totals.get(cam.name, 0), counts.get(cam.name, 0),
-                                            c.missing_samples + c.overflows, c.gaps, c.reconnects, c.last_data_age_s))
+                streams.append(
+                    StreamStatus(
+                        cam.name,
+                        "camera",
+                        c.connected,
+                        c.rate_hz,
+                        c.nominal_rate_hz,
+                        self._totals.get(cam.name, 0),
+                        counts.get(cam.name, 0),
+                        c.missing_samples + c.overflows,
+                        c.gaps,
+                        c.reconnects,
+                        c.last_data_age_s,
+                    )
+                )
         if self.multi is not None:
             streams += self.multi.statuses(counts)
         if self.lsl is not None:
@@ -536,14 +624,26 @@ class RecordingSession:
             streams += self.pose.statuses(time.monotonic(), counts)
             pose_health = [asdict(h) for h in self.pose.health()]
         for st in streams:
-            st.episode_dropped = (st.dropped - self._drops0.get(st.name, st.dropped) if w is not None
-                                  else self.last_episode_dropped.get(st.name, 0))
+            st.episode_dropped = (
+                st.dropped - self._drops0.get(st.name, st.dropped)
+                if w is not None
+                else self.last_episode_dropped.get(st.name, 0)
+            )
         meta = self._meta
         return SessionStatus(
-            state=self.state, out_dir=str(self.out_dir), episode=w.meta.number if w else None,
-            episode_path=str(w.path) if w else None, elapsed_s=time.monotonic() - self._t0 if w else 0.0,
+            state=self.state,
+            out_dir=str(self.out_dir),
+            episode=w.meta.number if w else None,
+            episode_path=str(w.path) if w else None,
+            elapsed_s=time.monotonic() - self._t0 if w else 0.0,
             last_episode=str(self.last_episode) if self.last_episode else None,
-            episodes_recorded=self.episodes_recorded, disk_free_mb=round(self._free_mb, 1),
-            min_free_mb=self.cfg.min_free_mb, streams=streams, errors=list(self.errors),
-            outcome=meta.outcome if meta else "unknown", notes=meta.notes if meta else "",
-            quality=list(self.qa_lines), pose=pose_health)
+            episodes_recorded=self.episodes_recorded,
+            disk_free_mb=round(self._free_mb, 1),
+            min_free_mb=self.cfg.min_free_mb,
+            streams=streams,
+            errors=list(self.errors),
+            outcome=meta.outcome if meta else "unknown",
+            notes=meta.notes if meta else "",
+            quality=list(self.qa_lines),
+            pose=pose_health,
+        )

@@ -87,9 +87,18 @@ class _TcpServer(socketserver.ThreadingTCPServer):
 class TcpControl:
     """Serve `handle(request) -> answer` (e.g. `Server.handle`) on a TCP port; `start()`, `close()`."""
 
-    def __init__(self, handle: Callable[[dict], dict], host: str = "127.0.0.1", port: int = 0,
-                 token: str | None = None, allow_remote: bool = False, max_clients: int = 4,
-                 max_line: int = MAX_LINE, idle_timeout_s: float = 300.0, max_requests: int = 100_000) -> None:
+    def __init__(
+        self,
+        handle: Callable[[dict], dict],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str | None = None,
+        allow_remote: bool = False,
+        max_clients: int = 4,
+        max_line: int = MAX_LINE,
+        idle_timeout_s: float = 300.0,
+        max_requests: int = 100_000,
+    ) -> None:
         if not _is_loopback(host):
             if not allow_remote:
                 raise DexumiError(f"remote control on {host}: only loopback (127.0.0.1) without --allow-remote")
@@ -128,13 +137,18 @@ class TcpControl:
                 return {"id": rid, "ok": False, "error": "refused: wrong or missing token"}, False
         cmd = str(req.get("cmd", ""))
         if cmd not in ALLOWED:
-            return {"id": rid, "ok": False, "error": f"command {cmd!r} not allowed over TCP ({', '.join(ALLOWED)})"}, True
+            return {
+                "id": rid,
+                "ok": False,
+                "error": f"command {cmd!r} not allowed over TCP ({', '.join(ALLOWED)})",
+            }, True
         req = {k: v for k, v in req.items() if k != "token"}
         return self.handle(req), True
 
     def start(self) -> TcpControl:
-        self._thread = threading.Thread(target=self._srv.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="tcp-control", daemon=True)
+        self._thread = threading.Thread(
+            target=self._srv.serve_forever, kwargs={"poll_interval": 0.2}, name="tcp-control", daemon=True
+        )
         self._thread.start()
         log.info("remote control listening on %s:%d", *self.address)
         return self
@@ -149,8 +163,9 @@ class TcpControl:
 class TcpClient:
     """A small blocking client: `call(cmd, **args)` → result, DexumiError on a refusal or failure."""
 
-    def __init__(self, host: str, port: int, token: str | None = None, timeout: float = 60.0,
-                 wait_s: float = 0.0) -> None:
+    def __init__(
+        self, host: str, port: int, token: str | None = None, timeout: float = 60.0, wait_s: float = 0.0
+    ) -> None:
         """`wait_s`: keep trying to connect this long (the session listens once its devices are open)."""
         import time
 

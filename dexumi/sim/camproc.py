@@ -34,15 +34,25 @@ def main(argv: list[str] | None = None) -> int:
         cv2.setNumThreads(1)  # one camera per process: the lens remap, noise and JPEG stay in this thread
         from dexumi.sim.world import World, world_config
 
-        cfg = world_config(int(args["width"]), int(args["height"]), int(args.get("cameras", 2)),
-                           script=args.get("script", "pick"), motion=args.get("motion", "grasp"),
-                           channels=args.get("channels"), seed=int(args.get("seed", 0)))
+        cfg = world_config(
+            int(args["width"]),
+            int(args["height"]),
+            int(args.get("cameras", 2)),
+            script=args.get("script", "pick"),
+            motion=args.get("motion", "grasp"),
+            channels=args.get("channels"),
+            seed=int(args.get("seed", 0)),
+        )
         world = World(cfg)
         if args["camera"] not in world.camera_names:
             raise ValueError(f"no camera {args['camera']!r} in the world (it has {', '.join(world.camera_names)})")
-        r = world.renderer(args["camera"], exposure=float(args.get("exposure", 1.0)),
-                           noise=float(args.get("noise", 2.0)), seed=int(args.get("seed", 0)),
-                           quality=int(args.get("quality", 80)))
+        r = world.renderer(
+            args["camera"],
+            exposure=float(args.get("exposure", 1.0)),
+            noise=float(args.get("noise", 2.0)),
+            seed=int(args.get("seed", 0)),
+            quality=int(args.get("quality", 80)),
+        )
         world.set_time(0.0)
         r.jpeg(0)  # warm up the GL context before saying ready
         t0 = time.perf_counter()
@@ -51,8 +61,10 @@ def main(argv: list[str] | None = None) -> int:
             r.jpeg(i)
         per_frame = (time.perf_counter() - t0) / 4
     except Exception as exc:  # noqa: BLE001 - one line for the parent, never a traceback
-        print(f"world camera: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
-              file=sys.stderr)
+        print(
+            f"world camera: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
+            file=sys.stderr,
+        )
         return 2
     out.write(b"R" + struct.pack("<d", per_frame))
     out.flush()

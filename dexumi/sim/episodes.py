@@ -26,8 +26,15 @@ class RenderedEpisode:
     T_world_cam: np.ndarray  # (n, 4, 4) the camera in the world
 
 
-def render_episode(path: str | Path, times: np.ndarray, camera: str = "wrist0", script: str = "pick",
-                   size: tuple[int, int] = (640, 480), t0: float = 100.0, number: int = 1) -> RenderedEpisode:
+def render_episode(
+    path: str | Path,
+    times: np.ndarray,
+    camera: str = "wrist0",
+    script: str = "pick",
+    size: tuple[int, int] = (640, 480),
+    t0: float = 100.0,
+    number: int = 1,
+) -> RenderedEpisode:
     """Render `camera` at `times` into a finished episode at `path` (`…/episode_NNNN.h5`)."""
     from dexumi.sim.world import World, world_config
 
@@ -40,13 +47,27 @@ def render_episode(path: str | Path, times: np.ndarray, camera: str = "wrist0", 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     spec = f"world:name={camera},fps={fps:g},width={w},height={h}"
-    writer = EpisodeWriter(path.with_name(path.name + ".partial"), EpisodeMeta(number, nominal_fps=fps),
-                           EncoderLayout(world.channels, tuple(f"j{i}" for i in range(world.channels)), 1000.0),
-                           [CameraLayout(camera, w, h, "jpeg", fps, 0.0, spec)])
+    writer = EpisodeWriter(
+        path.with_name(path.name + ".partial"),
+        EpisodeMeta(number, nominal_fps=fps),
+        EncoderLayout(world.channels, tuple(f"j{i}" for i in range(world.channels)), 1000.0),
+        [CameraLayout(camera, w, h, "jpeg", fps, 0.0, spec)],
+    )
     te = np.arange(times[0] - 0.05, times[-1] + 0.05, 1e-3)
     ang = world.angles_at(te)
-    writer.append_encoder([EncoderBatch(np.arange(len(te)), ((t0 + te) * 1e6).astype(np.int64), t0 + te, t0 + te,
-                                        np.zeros(ang.shape, np.int32), ang, 0)])
+    writer.append_encoder(
+        [
+            EncoderBatch(
+                np.arange(len(te)),
+                ((t0 + te) * 1e6).astype(np.int64),
+                t0 + te,
+                t0 + te,
+                np.zeros(ang.shape, np.int32),
+                ang,
+                0,
+            )
+        ]
+    )
     T_wc = np.empty((len(times), 4, 4))
     for k, t in enumerate(times):
         world.set_time(float(t))

@@ -30,8 +30,9 @@ def _undistorted_rays(cam: CameraSpec, u: np.ndarray, v: np.ndarray) -> np.ndarr
         crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 1e-10)
         out = cv2.fisheye.undistortPoints(pts, cam.K(), cam.dist(), criteria=crit)
     else:
-        out = cv2.undistortPoints(pts, cam.K(), cam.dist(), None, None, None,
-                                  (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10))
+        out = cv2.undistortPoints(
+            pts, cam.K(), cam.dist(), None, None, None, (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10)
+        )
     return out.reshape(-1, 2)
 
 
@@ -55,8 +56,19 @@ def canvas(cam: CameraSpec) -> Canvas:
     if not needs_lens(cam):
         return Canvas(cam.width, cam.height, cam.focal_px)
     w, h = cam.width, cam.height
-    edge = np.array([[0, 0], [w - 1, 0], [0, h - 1], [w - 1, h - 1], [(w - 1) / 2, 0], [(w - 1) / 2, h - 1],
-                     [0, (h - 1) / 2], [w - 1, (h - 1) / 2]], np.float64)
+    edge = np.array(
+        [
+            [0, 0],
+            [w - 1, 0],
+            [0, h - 1],
+            [w - 1, h - 1],
+            [(w - 1) / 2, 0],
+            [(w - 1) / 2, h - 1],
+            [0, (h - 1) / 2],
+            [w - 1, (h - 1) / 2],
+        ],
+        np.float64,
+    )
     rays = _undistorted_rays(cam, edge[:, 0], edge[:, 1])
     f = cam.focal_px
     half_w = min(MAX_CANVAS * w / 2, float(np.max(np.abs(rays[:, 0]))) * f + 2)
@@ -94,14 +106,17 @@ class Lens:
         """`apply` for a canvas read from OpenGL (bottom row first), bilinear: one pass, no separate flip."""
         if self.identity:
             return cv2.flip(image, 0)
-        return cv2.remap(image, self.gl_map_x, self.gl_map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                         borderValue=0)
+        return cv2.remap(
+            image, self.gl_map_x, self.gl_map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        )
 
     def apply(self, image: np.ndarray, nearest: bool = False) -> np.ndarray:
         if self.identity:
             return image
         if nearest:
-            return cv2.remap(image, self.map_x, self.map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
-                             borderValue=0)
-        return cv2.remap(image, self.map_x_i, self.map_y_i, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                         borderValue=0)
+            return cv2.remap(
+                image, self.map_x, self.map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+            )
+        return cv2.remap(
+            image, self.map_x_i, self.map_y_i, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        )

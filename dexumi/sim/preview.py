@@ -19,9 +19,18 @@ from dexumi.sim.world import SEG_CLASSES, World, WorldConfig
 log = logging.getLogger(__name__)
 
 #: BGR colour of each segmentation part in overlays
-PART_BGR = {"background": (0, 0, 0), "exo": (255, 0, 255), "hand": (0, 200, 255), "object": (0, 255, 0),
-            "board": (255, 255, 0), "marker": (255, 120, 0), "table": (40, 80, 160), "forearm": (0, 120, 255),
-            "floor": (90, 90, 90), "robot": (255, 255, 255)}
+PART_BGR = {
+    "background": (0, 0, 0),
+    "exo": (255, 0, 255),
+    "hand": (0, 200, 255),
+    "object": (0, 255, 0),
+    "board": (255, 255, 0),
+    "marker": (255, 120, 0),
+    "table": (40, 80, 160),
+    "forearm": (0, 120, 255),
+    "floor": (90, 90, 90),
+    "robot": (255, 255, 255),
+}
 _LUT = np.zeros((256, 3), np.uint8)
 for _name, _id in SEG_CLASSES.items():
     _LUT[_id] = PART_BGR[_name]

@@ -51,8 +51,9 @@ def _sample_one_mip_level(renderer) -> None:
 
 
 class CameraRenderer:
-    def __init__(self, world, camera: str, exposure: float = 1.0, noise: float = 2.0, seed: int = 0,
-                 quality: int = 80) -> None:
+    def __init__(
+        self, world, camera: str, exposure: float = 1.0, noise: float = 2.0, seed: int = 0, quality: int = 80
+    ) -> None:
         import mujoco
 
         self.world, self.camera = world, camera
@@ -96,7 +97,7 @@ class CameraRenderer:
         if self._bank is None or len(self._bank) < 2 * n:
             self._bank = np.random.default_rng([self.seed, 7]).standard_normal(2 * n, np.float32)
         off = int(np.random.default_rng([self.seed, frame, 7]).integers(0, len(self._bank) - n + 1))
-        return self._bank[off:off + n]
+        return self._bank[off : off + n]
 
     def rgb(self, frame: int = 0) -> np.ndarray:
         """The camera's image (H, W, 3) RGB uint8 after lens, exposure and noise (noise seeded by `frame`)."""

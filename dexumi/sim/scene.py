@@ -135,25 +135,41 @@ class CameraSpec:
 def default_cameras(width: int = 640, height: int = 480, count: int = 2) -> list[CameraSpec]:
     """wrist0: pinhole with mild barrel distortion; wrist1: a wider fisheye beside it, yawed a little (its
     canvas at 0.8 of the focal length: 0.8 canvas pixels per image pixel in the centre, ≥ 1 beyond ~27°)."""
-    cams = [CameraSpec("wrist0", width, height, 62.0, "pinhole", (-0.08, 0.02, 0.0, 0.0, 0.0),
-                       (-0.10, 0.012, -0.06), 30.0, 0.0),
-            CameraSpec("wrist1", width, height, 80.0, "fisheye", (0.05, -0.01, 0.0, 0.0),
-                       (-0.10, -0.022, -0.055), 28.0, -6.0, canvas_scale=0.8)]
+    cams = [
+        CameraSpec(
+            "wrist0", width, height, 62.0, "pinhole", (-0.08, 0.02, 0.0, 0.0, 0.0), (-0.10, 0.012, -0.06), 30.0, 0.0
+        ),
+        CameraSpec(
+            "wrist1",
+            width,
+            height,
+            80.0,
+            "fisheye",
+            (0.05, -0.01, 0.0, 0.0),
+            (-0.10, -0.022, -0.055),
+            28.0,
+            -6.0,
+            canvas_scale=0.8,
+        ),
+    ]
     return cams[:count]
 
 
 def default_objects() -> list[ObjectConfig]:
     return [
         ObjectConfig("cube", "box", (0.025, 0.025, 0.025), (0.12, -0.04), (0.85, 0.25, 0.15), (0.95, 0.85, 0.2)),
-        ObjectConfig("can", "cylinder", (0.03, 0.05), (0.24, 0.14), (0.15, 0.45, 0.85), (0.9, 0.9, 0.95),
-                     "gradient"),
+        ObjectConfig("can", "cylinder", (0.03, 0.05), (0.24, 0.14), (0.15, 0.45, 0.85), (0.9, 0.9, 0.95), "gradient"),
         ObjectConfig("ball", "sphere", (0.03,), (0.02, 0.2), (0.2, 0.75, 0.3), (0.1, 0.3, 0.1)),
     ]
 
 
 def default_markers() -> list[MarkerConfig]:
-    return [MarkerConfig(0, (-0.33, -0.22)), MarkerConfig(1, (0.33, -0.22)), MarkerConfig(2, (-0.33, 0.25)),
-            MarkerConfig(3, (0.33, 0.25))]
+    return [
+        MarkerConfig(0, (-0.33, -0.22)),
+        MarkerConfig(1, (0.33, -0.22)),
+        MarkerConfig(2, (-0.33, 0.25)),
+        MarkerConfig(3, (0.33, 0.25)),
+    ]
 
 
 @dataclass
@@ -179,8 +195,9 @@ def tag_image(tag_id: int, px: int = 200) -> np.ndarray:
     cells = 10  # 6 data + 2 black border, plus 1 white each side
     img = cv2.aruco.generateImageMarker(d, tag_id, px * 8 // cells)
     pad = (px - img.shape[0]) // 2
-    return cv2.copyMakeBorder(img, pad, px - img.shape[0] - pad, pad, px - img.shape[0] - pad,
-                              cv2.BORDER_CONSTANT, value=255)
+    return cv2.copyMakeBorder(
+        img, pad, px - img.shape[0] - pad, pad, px - img.shape[0] - pad, cv2.BORDER_CONSTANT, value=255
+    )
 
 
 def _png(img: np.ndarray) -> bytes:
@@ -222,24 +239,34 @@ def _finger_bodies(finger: author.Finger, rods: dict[str, author.Segment], inden
         end = np.asarray(seg.end)
         pad = indent + "  " * k
         out.append(f'{pad}<body name="{link}" pos="{_v(j.xyz)}">')
-        out.append(f'{pad}  <joint name="{j.name}" type="hinge" axis="{_v(j.axis)}" range="{j.lower:.9g} '
-                   f'{j.upper:.9g}" limited="true"/>')
+        out.append(
+            f'{pad}  <joint name="{j.name}" type="hinge" axis="{_v(j.axis)}" range="{j.lower:.9g} '
+            f'{j.upper:.9g}" limited="true"/>'
+        )
         if np.linalg.norm(end) > 1e-9:
-            out.append(f'{pad}  <geom name="hand:{link}" type="capsule" fromto="0 0 0 {_v(end)}" size="{seg.radius:.9g}" '
-                       f'rgba="{SKIN}" {HAND_CONTACT}/>')
+            out.append(
+                f'{pad}  <geom name="hand:{link}" type="capsule" fromto="0 0 0 {_v(end)}" size="{seg.radius:.9g}" '
+                f'rgba="{SKIN}" {HAND_CONTACT}/>'
+            )
             # the exoskeleton's link: a bar on the back of the finger (-x), from 15 % to 85 % of the link
             back = np.array([-(seg.radius + 0.0032), 0.0, 0.0])
             a, b = back + 0.15 * end, back + 0.85 * end
-            out.append(f'{pad}  <geom name="exo:{link}" type="capsule" fromto="{_v(a)} {_v(b)}" size="0.0034" '
-                       f'rgba="{EXO}" {NO_CONTACT}/>')
-            out.append(f'{pad}  <geom name="exo:{link}:enc" type="cylinder" pos="{_v(back * 1.15)}" '
-                       f'size="0.0052 0.004" euler="1.5708 0 0" rgba="{EXO_ACCENT}" {NO_CONTACT}/>')
+            out.append(
+                f'{pad}  <geom name="exo:{link}" type="capsule" fromto="{_v(a)} {_v(b)}" size="0.0034" '
+                f'rgba="{EXO}" {NO_CONTACT}/>'
+            )
+            out.append(
+                f'{pad}  <geom name="exo:{link}:enc" type="cylinder" pos="{_v(back * 1.15)}" '
+                f'size="0.0052 0.004" euler="1.5708 0 0" rgba="{EXO_ACCENT}" {NO_CONTACT}/>'
+            )
         closers.insert(0, f"{pad}</body>")
     pad = indent + "  " * len(finger.joints)
     r = rods[f"{finger.joints[-1].name}_link"].radius
     out.append(f'{pad}<site name="{finger.name}_tip" pos="{_v(finger.tip)}" size="0.002"/>')
-    out.append(f'{pad}<geom name="tip:{finger.name}" type="sphere" pos="{_v(finger.tip)}" size="{r:.9g}" '
-               f'rgba="{SKIN}" {HAND_CONTACT}/>')
+    out.append(
+        f'{pad}<geom name="tip:{finger.name}" type="sphere" pos="{_v(finger.tip)}" size="{r:.9g}" '
+        f'rgba="{SKIN}" {HAND_CONTACT}/>'
+    )
     return out + closers
 
 
@@ -263,20 +290,23 @@ def build_mjcf(cfg: SceneConfig) -> tuple[str, dict[str, bytes]]:
     # (shadows=True: MuJoCo's defaults, with a shadow-casting light: the benchmark's baseline)
     tess = f'numslices="{cfg.slices}" numstacks="{max(4, cfg.slices // 2)}" numquads="{max(1, cfg.slices // 10)}"'
     quality = "" if cfg.shadows else f'<quality shadowsize="0" offsamples="0" {tess}/>'
-    x = ['<mujoco model="dexumi_world">', '  <compiler angle="radian"/>',
-         '  <option gravity="0 0 0" timestep="0.002"/>',
-         f'  <visual>{quality}<global offwidth="{offw}" offheight="{offh}"/>'
-         '<headlight ambient="0.5 0.5 0.5" diffuse="0.6 0.6 0.6" specular="0.05 0.05 0.05"/>'
-         '<map znear="0.005" zfar="50"/></visual>',
-         "  <asset>",
-         '    <texture name="floor" type="2d" builtin="checker" rgb1="0.32 0.34 0.36" rgb2="0.26 0.27 0.29" '
-         'width="256" height="256"/>',
-         '    <material name="floor" texture="floor" texrepeat="4 4"/>',
-         '    <texture name="wood" type="2d" builtin="flat" mark="random" random="0.35" rgb1="0.55 0.4 0.26" '
-         'rgb2="0.4 0.28 0.17" markrgb="0.47 0.33 0.2" width="512" height="512"/>',
-         '    <material name="table" texture="wood" texrepeat="3 3"/>',
-         '    <texture name="board" type="2d" file="board.png"/>',
-         '    <material name="board" texture="board" emission="0.25" specular="0"/>']
+    x = [
+        '<mujoco model="dexumi_world">',
+        '  <compiler angle="radian"/>',
+        '  <option gravity="0 0 0" timestep="0.002"/>',
+        f'  <visual>{quality}<global offwidth="{offw}" offheight="{offh}"/>'
+        '<headlight ambient="0.5 0.5 0.5" diffuse="0.6 0.6 0.6" specular="0.05 0.05 0.05"/>'
+        '<map znear="0.005" zfar="50"/></visual>',
+        "  <asset>",
+        '    <texture name="floor" type="2d" builtin="checker" rgb1="0.32 0.34 0.36" rgb2="0.26 0.27 0.29" '
+        'width="256" height="256"/>',
+        '    <material name="floor" texture="floor" texrepeat="4 4"/>',
+        '    <texture name="wood" type="2d" builtin="flat" mark="random" random="0.35" rgb1="0.55 0.4 0.26" '
+        'rgb2="0.4 0.28 0.17" markrgb="0.47 0.33 0.2" width="512" height="512"/>',
+        '    <material name="table" texture="wood" texrepeat="3 3"/>',
+        '    <texture name="board" type="2d" file="board.png"/>',
+        '    <material name="board" texture="board" emission="0.25" specular="0"/>',
+    ]
     for m in cfg.markers:
         x.append(f'    <texture name="tag{m.tag_id}" type="2d" file="tag{m.tag_id}.png"/>')
         x.append(f'    <material name="tag{m.tag_id}" texture="tag{m.tag_id}" emission="0.25" specular="0"/>')
@@ -284,32 +314,42 @@ def build_mjcf(cfg: SceneConfig) -> tuple[str, dict[str, bytes]]:
         x.extend("    " + a for a in robot.asset_xml)
         assets.update(robot.assets)
     for o in cfg.objects:
-        x.append(f'    <texture name="tex_{o.name}" type="2d" builtin="{o.texture}" rgb1="{_v(o.rgb1)}" '
-                 f'rgb2="{_v(o.rgb2)}" width="128" height="128"/>')
+        x.append(
+            f'    <texture name="tex_{o.name}" type="2d" builtin="{o.texture}" rgb1="{_v(o.rgb1)}" '
+            f'rgb2="{_v(o.rgb2)}" width="128" height="128"/>'
+        )
         x.append(f'    <material name="mat_{o.name}" texture="tex_{o.name}" texrepeat="2 2"/>')
     x.append("  </asset>")
     x.append("  <worldbody>")
     if cfg.shadows:
         x.append('    <light name="sun" directional="true" pos="0 0 3" dir="0.2 0.3 -1" castshadow="true"/>')
     x.append(f'    <geom name="floor" type="plane" size="2 2 0.5" material="floor" {NO_CONTACT}/>')
-    x.append(f'    <geom name="table" type="box" pos="0 0 {TABLE_HALF[2]:.9g}" size="{_v(TABLE_HALF)}" '
-             f'material="table" {NO_CONTACT}/>')
+    x.append(
+        f'    <geom name="table" type="box" pos="0 0 {TABLE_HALF[2]:.9g}" size="{_v(TABLE_HALF)}" '
+        f'material="table" {NO_CONTACT}/>'
+    )
     bw, bh = cfg.board.spec.size_m
     bx, by = cfg.board.centre
     # a box's +z face shows a 2-D texture with image rows along -y: the image's top edge lies towards +y
-    x.append(f'    <geom name="board" type="box" pos="{bx:.9g} {by:.9g} {TABLE_TOP + 0.0005:.9g}" '
-             f'size="{bw / 2:.9g} {bh / 2:.9g} 0.0005" material="board" {NO_CONTACT}/>')
+    x.append(
+        f'    <geom name="board" type="box" pos="{bx:.9g} {by:.9g} {TABLE_TOP + 0.0005:.9g}" '
+        f'size="{bw / 2:.9g} {bh / 2:.9g} 0.0005" material="board" {NO_CONTACT}/>'
+    )
     for m in cfg.markers:
         s = m.size_m * 10 / 8  # the texture holds the tag plus its white border
-        x.append(f'    <geom name="marker:tag{m.tag_id}" type="box" pos="{m.centre[0]:.9g} {m.centre[1]:.9g} '
-                 f'{TABLE_TOP + 0.0005:.9g}" size="{s / 2:.9g} {s / 2:.9g} 0.0005" material="tag{m.tag_id}" '
-                 f'{NO_CONTACT}/>')
+        x.append(
+            f'    <geom name="marker:tag{m.tag_id}" type="box" pos="{m.centre[0]:.9g} {m.centre[1]:.9g} '
+            f'{TABLE_TOP + 0.0005:.9g}" size="{s / 2:.9g} {s / 2:.9g} 0.0005" material="tag{m.tag_id}" '
+            f"{NO_CONTACT}/>"
+        )
     for o in cfg.objects:
         z = TABLE_TOP + o.half_height
         size = " ".join(f"{s:.9g}" for s in o.size)
         x.append(f'    <body name="{o.name}" mocap="true" pos="{o.xy[0]:.9g} {o.xy[1]:.9g} {z:.9g}">')
-        x.append(f'      <geom name="object:{o.name}" type="{o.shape}" size="{size}" material="mat_{o.name}" '
-                 f'{OBJECT_CONTACT}/>')
+        x.append(
+            f'      <geom name="object:{o.name}" type="{o.shape}" size="{size}" material="mat_{o.name}" '
+            f"{OBJECT_CONTACT}/>"
+        )
         x.append("    </body>")
     # the operator's forearm and hand, wearing the exoskeleton; the wrist is a mocap body following the script
     x.append('    <body name="wrist" mocap="true" pos="0 -0.3 1.0">')
@@ -331,14 +371,16 @@ def wearer_lines(spec: author.HandSpec, indent: str) -> list[str]:
     rods = {s.link: s for s in author.link_segments(spec)}
     centre, half = author.palm_box(spec)
     plate = (centre[0] - half[0] - 0.004, centre[1], centre[2] * 0.8)
-    x = [f'{indent}<geom name="forearm" type="capsule" fromto="0 0 -0.30 0 0 -0.03" size="0.032" rgba="{SKIN}" '
-         f'{NO_CONTACT}/>',
-         f'{indent}<geom name="exo:cuff" type="box" pos="-0.036 0 -0.06" size="0.008 0.034 0.035" rgba="{EXO}" '
-         f'{NO_CONTACT}/>',
-         f'{indent}<geom name="hand:palm" type="box" pos="{_v(centre)}" size="{_v(half)}" rgba="{SKIN}" '
-         f'{HAND_CONTACT}/>',
-         f'{indent}<geom name="exo:plate" type="box" pos="{_v(plate)}" size="0.004 {half[1] * 0.8:.9g} '
-         f'{half[2] * 0.6:.9g}" rgba="{EXO}" {NO_CONTACT}/>']
+    x = [
+        f'{indent}<geom name="forearm" type="capsule" fromto="0 0 -0.30 0 0 -0.03" size="0.032" rgba="{SKIN}" '
+        f"{NO_CONTACT}/>",
+        f'{indent}<geom name="exo:cuff" type="box" pos="-0.036 0 -0.06" size="0.008 0.034 0.035" rgba="{EXO}" '
+        f"{NO_CONTACT}/>",
+        f'{indent}<geom name="hand:palm" type="box" pos="{_v(centre)}" size="{_v(half)}" rgba="{SKIN}" '
+        f"{HAND_CONTACT}/>",
+        f'{indent}<geom name="exo:plate" type="box" pos="{_v(plate)}" size="0.004 {half[1] * 0.8:.9g} '
+        f'{half[2] * 0.6:.9g}" rgba="{EXO}" {NO_CONTACT}/>',
+    ]
     for finger in spec.fingers:
         x.extend(_finger_bodies(finger, rods, indent))
     return x
@@ -354,6 +396,7 @@ def _camera_lines(cfg: SceneConfig) -> list[str]:
             from dexumi.sim.lens import render_fovy_deg
 
             fovy = render_fovy_deg(cam)
-        x.append(f'      <camera name="{cam.name}" pos="{_v(T[:3, 3])}" xyaxes="{_rot_to_xyaxes(R_mj)}" '
-                 f'fovy="{fovy:.9g}"/>')
+        x.append(
+            f'      <camera name="{cam.name}" pos="{_v(T[:3, 3])}" xyaxes="{_rot_to_xyaxes(R_mj)}" fovy="{fovy:.9g}"/>'
+        )
     return x

@@ -134,27 +134,37 @@ def _pick(scene: SceneConfig) -> Trajectory:
     R = rot.as_matrix()
     # where the wrist must be for the object's centre to sit under the fingers, just below the palm
     offset = R @ np.array([0.013 + cube.half_height + 0.004, 0.0, 0.135])
+
     def at(xy: tuple[float, float], lift: float = 0.0) -> tuple[float, float, float]:
         c = np.array([xy[0], xy[1], TABLE_TOP + cube.half_height + lift])
         return tuple(c - offset)
+
     a, b = cube.xy, (cube.xy[0] - 0.12, cube.xy[1] - 0.12)
     home = (0.0, -0.42, TABLE_TOP + 0.30)
     keys = []
     for src, dst in ((a, b), (b, a)):
-        keys += [Key(home, palm_down(0, 15), 1.5, 0.5),
-                 Key(at(src, 0.10), rot, 1.5, 0.3),
-                 Key(at(src), rot, 1.0, 0.6, grasp=cube.name),
-                 Key(at(src, 0.12), rot, 1.0, 0.2, grasp=cube.name),
-                 Key(at(dst, 0.12), rot, 1.5, 0.2, grasp=cube.name),
-                 Key(at(dst), rot, 1.0, 0.3, grasp=cube.name),
-                 Key(at(dst), rot, 0.0, 0.5),
-                 Key(at(dst, 0.10), rot, 0.8, 0.2)]
+        keys += [
+            Key(home, palm_down(0, 15), 1.5, 0.5),
+            Key(at(src, 0.10), rot, 1.5, 0.3),
+            Key(at(src), rot, 1.0, 0.6, grasp=cube.name),
+            Key(at(src, 0.12), rot, 1.0, 0.2, grasp=cube.name),
+            Key(at(dst, 0.12), rot, 1.5, 0.2, grasp=cube.name),
+            Key(at(dst), rot, 1.0, 0.3, grasp=cube.name),
+            Key(at(dst), rot, 0.0, 0.5),
+            Key(at(dst, 0.10), rot, 0.8, 0.2),
+        ]
     return Trajectory("pick", keys)
 
 
-def wrist_pose_for_camera(scene: SceneConfig, cam_pos: np.ndarray, target: np.ndarray, roll_deg: float = 0.0,
-                          camera: int = 0, up_deg: float = 0.0, side_deg: float = 0.0
-                          ) -> tuple[tuple[float, float, float], Rotation]:
+def wrist_pose_for_camera(
+    scene: SceneConfig,
+    cam_pos: np.ndarray,
+    target: np.ndarray,
+    roll_deg: float = 0.0,
+    camera: int = 0,
+    up_deg: float = 0.0,
+    side_deg: float = 0.0,
+) -> tuple[tuple[float, float, float], Rotation]:
     """The wrist pose that puts camera `camera` at `cam_pos` with `target` in view: on the optical axis, or
     `up_deg` above it and `side_deg` to the right of it in the image; the view rolled by roll_deg."""
     cam = scene.cameras[camera]
@@ -173,17 +183,26 @@ def _calibration(scene: SceneConfig) -> Trajectory:
     keys = []
     # (tilt about x, about y, distance, roll, side): the hand fills the lower half of a wrist camera's view,
     # so the board is held in the upper half, left to right
-    views = [(0, 0.0, 0.30, 0, 0), (25, 0.0, 0.30, 10, 12), (-25, 0.0, 0.30, -10, -12), (0, 25, 0.30, 0, 18),
-             (0, -25, 0.30, 15, -18), (20, 20, 0.26, -15, 8), (-20, -20, 0.26, 20, -8), (20, -20, 0.34, 5, 22),
-             (-20, 20, 0.34, -5, -22), (0, 35, 0.36, 0, 5), (35, 0, 0.36, 25, -5), (-35, 0, 0.36, -25, 15)]
+    views = [
+        (0, 0.0, 0.30, 0, 0),
+        (25, 0.0, 0.30, 10, 12),
+        (-25, 0.0, 0.30, -10, -12),
+        (0, 25, 0.30, 0, 18),
+        (0, -25, 0.30, 15, -18),
+        (20, 20, 0.26, -15, 8),
+        (-20, -20, 0.26, 20, -8),
+        (20, -20, 0.34, 5, 22),
+        (-20, 20, 0.34, -5, -22),
+        (0, 35, 0.36, 0, 5),
+        (35, 0, 0.36, 25, -5),
+        (-35, 0, 0.36, -25, 15),
+    ]
     for k, (ax, ay, dist, roll, side) in enumerate(views):
         # tilted views; the aim moves about the board so its corners reach every part of the image
-        d = np.array([np.sin(np.radians(ax)), -np.cos(np.radians(ay)) * 0.35 + np.sin(np.radians(ay)),
-                      1.0])
+        d = np.array([np.sin(np.radians(ax)), -np.cos(np.radians(ay)) * 0.35 + np.sin(np.radians(ay)), 1.0])
         d /= np.linalg.norm(d)
         aim = target + np.array([0.03 * np.sin(1.7 * k), 0.025 * np.cos(2.3 * k), 0.0])
-        pos, rot = wrist_pose_for_camera(scene, aim + dist * d, aim, roll, up_deg=15.0 + 4.0 * np.sin(k),
-                                         side_deg=side)
+        pos, rot = wrist_pose_for_camera(scene, aim + dist * d, aim, roll, up_deg=15.0 + 4.0 * np.sin(k), side_deg=side)
         keys.append(Key(pos, rot, 1.0, 0.6))
     return Trajectory("calibration", keys)
 

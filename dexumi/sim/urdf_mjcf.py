@@ -56,8 +56,12 @@ def rpy_quat(rpy: tuple[float, float, float]) -> tuple[float, float, float, floa
     """URDF roll-pitch-yaw (R = Rz(y) Ry(p) Rx(r)) as a MuJoCo quaternion (w, x, y, z)."""
     r, p, y = (a / 2 for a in rpy)
     cr, sr, cp, sp, cy, sy = math.cos(r), math.sin(r), math.cos(p), math.sin(p), math.cos(y), math.sin(y)
-    return (cr * cp * cy + sr * sp * sy, sr * cp * cy - cr * sp * sy, cr * sp * cy + sr * cp * sy,
-            cr * cp * sy - sr * sp * cy)
+    return (
+        cr * cp * cy + sr * sp * sy,
+        sr * cp * cy - cr * sp * sy,
+        cr * sp * cy + sr * cp * sy,
+        cr * cp * sy - sr * sp * cy,
+    )
 
 
 def _fmt(v) -> str:
@@ -74,7 +78,7 @@ def _origin(el: ET.Element | None) -> str:
 
 def _resolve_mesh(filename: str, base: Path) -> Path:
     if filename.startswith("package://"):
-        rest = filename[len("package://"):]
+        rest = filename[len("package://") :]
         pkg, _, rel = rest.partition("/")
         for d in (base, *base.parents):  # the package folder is the URDF's folder or one above it
             if d.name == pkg and (d / rel).is_file():
@@ -83,13 +87,17 @@ def _resolve_mesh(filename: str, base: Path) -> Path:
                 return d / pkg / rel
         return base / rel
     if filename.startswith("file://"):
-        return Path(filename[len("file://"):])
+        return Path(filename[len("file://") :])
     p = Path(filename)
     return p if p.is_absolute() else base / p
 
 
-def hand_bodies(urdf: str | Path, prefix: str, rgba: tuple[float, ...] | None = None,
-                geom_attrs: str = 'contype="0" conaffinity="0"') -> HandBodies:
+def hand_bodies(
+    urdf: str | Path,
+    prefix: str,
+    rgba: tuple[float, ...] | None = None,
+    geom_attrs: str = 'contype="0" conaffinity="0"',
+) -> HandBodies:
     """MJCF bodies of the URDF's kinematic tree below its root link; names are `prefix + URDF name`.
 
     Geoms are named `{prefix}{link}:{k}` so a segmentation render can tell the hand's pixels apart."""
@@ -156,11 +164,15 @@ def hand_bodies(urdf: str | Path, prefix: str, rgba: tuple[float, ...] | None = 
                 fn = shape.get("filename", "")
                 mp = _resolve_mesh(fn, base)
                 if mp.suffix.lower() not in MESH_FORMATS:
-                    raise DexumiError(f"{src}: link '{link.get('name')}': mesh {fn} is {mp.suffix or 'of no known'} "
-                                      f"format; MuJoCo reads {', '.join(MESH_FORMATS)} (convert it)")
+                    raise DexumiError(
+                        f"{src}: link '{link.get('name')}': mesh {fn} is {mp.suffix or 'of no known'} "
+                        f"format; MuJoCo reads {', '.join(MESH_FORMATS)} (convert it)"
+                    )
                 if not mp.is_file():
-                    raise DexumiError(f"{src}: link '{link.get('name')}': mesh {fn} not found (the hand model's "
-                                      "meshes are missing; nothing to render)")
+                    raise DexumiError(
+                        f"{src}: link '{link.get('name')}': mesh {fn} not found (the hand model's "
+                        "meshes are missing; nothing to render)"
+                    )
                 asset = f"{prefix}{len(out.assets)}{mp.suffix.lower()}"
                 out.assets[asset] = mp.read_bytes()
                 scale = _floats(shape.get("scale"), 3, 1.0)
@@ -193,8 +205,11 @@ def hand_bodies(urdf: str | Path, prefix: str, rgba: tuple[float, ...] | None = 
                 out.joints.append(jname)
                 m = j.find("mimic")
                 if m is not None:
-                    out.mimics[jname] = (m.get("joint", ""), float(m.get("multiplier", "1")),
-                                         float(m.get("offset", "0")))
+                    out.mimics[jname] = (
+                        m.get("joint", ""),
+                        float(m.get("multiplier", "1")),
+                        float(m.get("offset", "0")),
+                    )
             body.extend(geoms(links[child], indent + "  "))
             walk(child, indent + "  ")
             body.append(f"{indent}</body>")

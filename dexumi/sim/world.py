@@ -38,10 +38,30 @@ log = logging.getLogger(__name__)
 
 FINGER_NAMES = ("thumb", "index", "middle", "ring", "pinky")
 #: segmentation part ids (the label image's values); geom name prefixes map onto them
-SEG_CLASSES = {"background": 0, "exo": 1, "hand": 2, "object": 3, "board": 4, "marker": 5, "table": 6,
-               "forearm": 7, "floor": 8, "robot": 9}
-_PREFIX = {"exo": "exo", "hand": "hand", "tip": "hand", "object": "object", "board": "board", "marker": "marker",
-           "table": "table", "floor": "floor", "forearm": "forearm", "robot": "robot"}
+SEG_CLASSES = {
+    "background": 0,
+    "exo": 1,
+    "hand": 2,
+    "object": 3,
+    "board": 4,
+    "marker": 5,
+    "table": 6,
+    "forearm": 7,
+    "floor": 8,
+    "robot": 9,
+}
+_PREFIX = {
+    "exo": "exo",
+    "hand": "hand",
+    "tip": "hand",
+    "object": "object",
+    "board": "board",
+    "marker": "marker",
+    "table": "table",
+    "floor": "floor",
+    "forearm": "forearm",
+    "robot": "robot",
+}
 
 
 def setup_gl() -> None:
@@ -77,8 +97,13 @@ class WorldTruth:
     objects: dict[str, np.ndarray]
 
     def save(self, path) -> None:
-        arrays: dict[str, Any] = {"time": self.time, "wrist": self.wrist, "exo_angles": self.exo_angles,
-                  "contact_forces": self.contact_forces, "tip_forces": self.tip_forces}
+        arrays: dict[str, Any] = {
+            "time": self.time,
+            "wrist": self.wrist,
+            "exo_angles": self.exo_angles,
+            "contact_forces": self.contact_forces,
+            "tip_forces": self.tip_forces,
+        }
         arrays.update({f"camera/{k}": v for k, v in self.cameras.items()})
         arrays.update({f"object/{k}": v for k, v in self.objects.items()})
         with open(path, "wb") as f:
@@ -137,7 +162,9 @@ class World:
         self.geom_finger = np.full(m.ngeom, -1, np.int64)
         self.geom_tip = np.full(m.ngeom, -1, np.int64)
         finger_of_body = {}
-        self.robot: Retargeter | None = None  # embodiment "robot": the retargeter that poses the robot hand from the exo angles
+        self.robot: Retargeter | None = (
+            None  # embodiment "robot": the retargeter that poses the robot hand from the exo angles
+        )
         if sc.embodiment == "robot":
             self._init_robot()
         for fi, f in enumerate(self.spec.fingers if self.robot is None else ()):
@@ -151,8 +178,11 @@ class World:
             if b in finger_of_body and prefix in ("hand", "tip"):
                 self.geom_finger[g] = finger_of_body[b]
             if prefix == "tip":
-                self.geom_tip[g] = FINGER_NAMES.index(name.split(":", 1)[1]) if name.split(":", 1)[1] in \
-                    FINGER_NAMES else finger_of_body.get(b, -1)
+                self.geom_tip[g] = (
+                    FINGER_NAMES.index(name.split(":", 1)[1])
+                    if name.split(":", 1)[1] in FINGER_NAMES
+                    else finger_of_body.get(b, -1)
+                )
         self._cams = {c.name: c for c in sc.cameras}
         self.time = 0.0
         self._angles = np.zeros(self.channels)
@@ -239,8 +269,9 @@ class World:
         return self._angles.copy()
 
     def object_poses(self) -> dict[str, np.ndarray]:
-        return {n: _mat(self.data.xpos[self.model.body(n).id], self.data.xmat[self.model.body(n).id])
-                for n in self._objects}
+        return {
+            n: _mat(self.data.xpos[self.model.body(n).id], self.data.xmat[self.model.body(n).id]) for n in self._objects
+        }
 
     def _forces(self, per_geom: np.ndarray) -> np.ndarray:
         out = np.zeros(len(FINGER_NAMES))

@@ -26,9 +26,13 @@ def profile_lenses(text: str) -> dict[str, Intrinsics]:
         doc = safe_yaml.safe_load(text) or {}
         out: dict[str, Intrinsics] = {}
         for key, c in (doc.get("cameras") or {}).items():
-            out[str(key)] = Intrinsics(np.asarray(c["matrix"], np.float64).reshape(3, 3),
-                                       np.asarray(c["distortion"], np.float64), str(c.get("model", "pinhole")),
-                                       int(c.get("width", 0)), int(c.get("height", 0)))
+            out[str(key)] = Intrinsics(
+                np.asarray(c["matrix"], np.float64).reshape(3, 3),
+                np.asarray(c["distortion"], np.float64),
+                str(c.get("model", "pinhole")),
+                int(c.get("width", 0)),
+                int(c.get("height", 0)),
+            )
         names = (doc.get("device") or {}).get("cameras") or {}
         for name, key in names.items():
             if str(key) in out:

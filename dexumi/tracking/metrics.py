@@ -31,7 +31,7 @@ def umeyama(src: np.ndarray, dst: np.ndarray, scale: bool = False) -> tuple[floa
     if np.linalg.det(U) * np.linalg.det(Vt) < 0:
         S[2, 2] = -1
     R = U @ S @ Vt
-    s = float(np.trace(np.diag(D) @ S) / np.mean(np.sum(xs ** 2, 1))) if scale else 1.0
+    s = float(np.trace(np.diag(D) @ S) / np.mean(np.sum(xs**2, 1))) if scale else 1.0
     return s, R, md - s * R @ ms
 
 
@@ -67,9 +67,17 @@ def _stats(t_err_m: np.ndarray, r_err_deg: np.ndarray, scale: float = 1.0) -> Po
     if len(mm) == 0:
         nan = float("nan")
         return PoseError(0, nan, nan, nan, nan, nan, nan, nan, scale)
-    return PoseError(len(mm), float(np.sqrt(np.mean(mm ** 2))), float(mm.mean()), float(np.median(mm)),
-                     float(mm.max()), float(np.sqrt(np.mean(r_err_deg ** 2))), float(r_err_deg.mean()),
-                     float(r_err_deg.max()), scale)
+    return PoseError(
+        len(mm),
+        float(np.sqrt(np.mean(mm**2))),
+        float(mm.mean()),
+        float(np.median(mm)),
+        float(mm.max()),
+        float(np.sqrt(np.mean(r_err_deg**2))),
+        float(r_err_deg.mean()),
+        float(r_err_deg.max()),
+        scale,
+    )
 
 
 def ape(est: np.ndarray, ref: np.ndarray, align_mode: str | None = None) -> PoseError:

@@ -108,9 +108,16 @@ class Track:
     @classmethod
     def empty(cls, index: np.ndarray, time_s: np.ndarray) -> Track:
         n = len(index)
-        return cls(np.asarray(index, np.int64), np.asarray(time_s, np.float64), np.full((n, 3), np.nan),
-                   np.full((n, 4), np.nan), np.full(n, LOST, np.uint8), np.zeros(n, np.float32),
-                   np.zeros(n, np.int32), np.full(n, np.nan, np.float32))
+        return cls(
+            np.asarray(index, np.int64),
+            np.asarray(time_s, np.float64),
+            np.full((n, 3), np.nan),
+            np.full((n, 4), np.nan),
+            np.full(n, LOST, np.uint8),
+            np.zeros(n, np.float32),
+            np.zeros(n, np.int32),
+            np.full(n, np.nan, np.float32),
+        )
 
     def set(self, k: int, T: np.ndarray, state: int, quality: float) -> None:
         self.position[k] = T[:3, 3]
@@ -148,8 +155,9 @@ def episode_lens(ep, camera: str) -> Intrinsics:
             img = ep.raw_image(camera, 0)
             h, w = img.shape[:2]
         return world_lens(camera, w, h)
-    raise DexumiError(f"{ep.path.name}: no intrinsics for camera {camera!r} (record with a calibration profile "
-                      "that has this camera)")
+    raise DexumiError(
+        f"{ep.path.name}: no intrinsics for camera {camera!r} (record with a calibration profile that has this camera)"
+    )
 
 
 def _pick_camera(ep, camera: str | None) -> str:
@@ -239,8 +247,9 @@ class SfmModel:
     seconds: dict[str, float]
 
 
-def run_sfm(jpegs: list[bytes], lens: Intrinsics, mask: np.ndarray | None, max_features: int = 2048,
-            threads: int = 2) -> SfmModel:
+def run_sfm(
+    jpegs: list[bytes], lens: Intrinsics, mask: np.ndarray | None, max_features: int = 2048, threads: int = 2
+) -> SfmModel:
     """COLMAP on the key frames' JPEG bytes (as recorded, not re-encoded); the largest model."""
     pycolmap = _pycolmap()
     work = Path(tempfile.mkdtemp(prefix="dexumi-sfm-"))
@@ -262,8 +271,15 @@ def run_sfm(jpegs: list[bytes], lens: Intrinsics, mask: np.ndarray | None, max_f
         eo.sift.max_num_features = max_features
         db = work / "db.db"
         t0 = time.monotonic()
-        pycolmap.extract_features(db, img, image_names=names, camera_mode=pycolmap.CameraMode.SINGLE,
-                                  reader_options=ro, extraction_options=eo, device=pycolmap.Device.cpu)
+        pycolmap.extract_features(
+            db,
+            img,
+            image_names=names,
+            camera_mode=pycolmap.CameraMode.SINGLE,
+            reader_options=ro,
+            extraction_options=eo,
+            device=pycolmap.Device.cpu,
+        )
         t1 = time.monotonic()
         po = pycolmap.SequentialPairingOptions()
         po.overlap, po.quadratic_overlap = 10, True
@@ -277,8 +293,10 @@ def run_sfm(jpegs: list[bytes], lens: Intrinsics, mask: np.ndarray | None, max_f
         recs = pycolmap.incremental_mapping(db, img, work / "sparse", opt)
         t3 = time.monotonic()
         if not recs:
-            raise DexumiError(f"structure from motion failed to register the frames ({len(jpegs)} key frames: "
-                              "too little texture or motion?)")
+            raise DexumiError(
+                f"structure from motion failed to register the frames ({len(jpegs)} key frames: "
+                "too little texture or motion?)"
+            )
         rec = max(recs.values(), key=lambda r: r.num_reg_images())
         poses, seen, rms = {}, {}, {}
         err = {pid: p.error for pid, p in rec.points3D.items()}
@@ -317,8 +335,9 @@ def _apply(S: np.ndarray, T: np.ndarray) -> np.ndarray:
     return out
 
 
-def sfm_track(ep, camera: str, rows: np.ndarray, times: np.ndarray, lens: Intrinsics, opt: OfflineOptions
-              ) -> tuple[Track, dict]:
+def sfm_track(
+    ep, camera: str, rows: np.ndarray, times: np.ndarray, lens: Intrinsics, opt: OfflineOptions
+) -> tuple[Track, dict]:
     """SfM on key frames, scaled and framed by the board (or a known distance), filled between key frames."""
     fps = (len(times) - 1) / max(times[-1] - times[0], 1e-9) if len(times) > 1 else SFM_FPS
     stride = opt.stride or max(1, int(round(fps / SFM_FPS)))
@@ -348,28 +367,35 @@ def sfm_track(ep, camera: str, rows: np.ndarray, times: np.ndarray, lens: Intrin
         res = tracker.track(greys[j])
         if res.T_target_cam is not None and res.state == TRACKING:
             board[j] = res.T_target_cam
-    info: dict = {"key_frames": int(len(keys)), "stride": int(stride), "mask_fraction":
-                  round(float((mask == 0).mean()) if mask is not None else 0.0, 3), "timing_s":
-                  {k: round(v, 2) for k, v in model.seconds.items()}, "board_key_frames": len(board)}
+    info: dict = {
+        "key_frames": int(len(keys)),
+        "stride": int(stride),
+        "mask_fraction": round(float((mask == 0).mean()) if mask is not None else 0.0, 3),
+        "timing_s": {k: round(v, 2) for k, v in model.seconds.items()},
+        "board_key_frames": len(board),
+    }
     shared = sorted(board)
     spread = np.ptp(np.array([board[j][:3, 3] for j in shared]), axis=0).max() if len(shared) >= 3 else 0.0
     if len(shared) >= 3 and spread > 0.01:
-        S = _similarity(np.array([model.poses[j][:3, 3] for j in shared]),
-                        np.array([board[j][:3, 3] for j in shared]))
+        S = _similarity(np.array([model.poses[j][:3, 3] for j in shared]), np.array([board[j][:3, 3] for j in shared]))
         info.update(frame="board", scale_source="board")
     elif opt.distance is not None:
         a, b, metres = opt.distance
         ka, kb = (int(np.argmin(np.abs(rows[keys] - x))) for x in (a, b))
         if ka not in model.poses or kb not in model.poses:
-            raise DexumiError(f"--distance {a}:{b}: frames {rows[keys[ka]]} and {rows[keys[kb]]} are not both "
-                              "registered (pick registered key frames)")
+            raise DexumiError(
+                f"--distance {a}:{b}: frames {rows[keys[ka]]} and {rows[keys[kb]]} are not both "
+                "registered (pick registered key frames)"
+            )
         d = np.linalg.norm(model.poses[ka][:3, 3] - model.poses[kb][:3, 3])
         S = np.linalg.inv(model.poses[reg[0]])
         S[:3, :] *= metres / d
         info.update(frame="first_frame", scale_source="distance")
     else:
-        raise DexumiError(f"{ep.path.name}: no metric scale for structure from motion: the board is tracked on "
-                          f"{len(shared)} registered key frames (3+ apart needed); give --distance A:B:METRES")
+        raise DexumiError(
+            f"{ep.path.name}: no metric scale for structure from motion: the board is tracked on "
+            f"{len(shared)} registered key frames (3+ apart needed); give --distance A:B:METRES"
+        )
     scale = float(np.cbrt(np.linalg.det(S[:3, :3])))
     poses = {j: _apply(S, T) for j, T in model.poses.items()}
     if info["scale_source"] == "board":
@@ -408,9 +434,16 @@ def _write(f, tr: Track, ep_times: np.ndarray, extra: dict) -> None:
     from dexumi.pose import align_poses
 
     g = f.create_group("frames")
-    for name, arr, unit in (("index", tr.index, "1"), ("time", tr.time, "s"), ("position", tr.position, "m"),
-                            ("orientation", tr.orientation, "xyzw"), ("state", tr.state, "0 tracking, 1 limited, 2 lost"),
-                            ("quality", tr.quality, "0..1"), ("points", tr.points, "1"), ("rms_px", tr.rms_px, "px")):
+    for name, arr, unit in (
+        ("index", tr.index, "1"),
+        ("time", tr.time, "s"),
+        ("position", tr.position, "m"),
+        ("orientation", tr.orientation, "xyzw"),
+        ("state", tr.state, "0 tracking, 1 limited, 2 lost"),
+        ("quality", tr.quality, "0..1"),
+        ("points", tr.points, "1"),
+        ("rms_px", tr.rms_px, "px"),
+    ):
         g.create_dataset(name, data=arr).attrs["unit"] = unit
     if "interpolated" in extra:
         g.create_dataset("interpolated", data=extra["interpolated"].astype(np.uint8))
@@ -418,8 +451,9 @@ def _write(f, tr: Track, ep_times: np.ndarray, extra: dict) -> None:
         reg[(tr.state == TRACKING)] = 1
         g.create_dataset("registered", data=reg)
     fps = (len(tr.time) - 1) / max(tr.time[-1] - tr.time[0], 1e-9) if len(tr.time) > 1 else 30.0
-    al = align_poses(tr.time, tr.position, tr.orientation, tr.state, ep_times, index=tr.index,
-                     max_gap_s=max(0.05, 1.5 / fps))
+    al = align_poses(
+        tr.time, tr.position, tr.orientation, tr.state, ep_times, index=tr.index, max_gap_s=max(0.05, 1.5 / fps)
+    )
     a = f.create_group("aligned")
     a.create_dataset("time", data=np.asarray(ep_times, np.float64))
     a.create_dataset("position", data=al.position)
@@ -458,18 +492,41 @@ def offline_pose(episode_path: str | Path, options: OfflineOptions) -> OfflineRe
         else:
             tr, extra = sfm_track(ep, camera, rows, times, lens, options)
             attrs = {k: extra[k] for k in ("frame", "scale_source", "scale")}
-    counts = {"frames": len(rows), "tracked": int((tr.state == TRACKING).sum()),
-              "limited": int((tr.state == LIMITED).sum()), "lost": int((tr.state == LOST).sum())}
+    counts = {
+        "frames": len(rows),
+        "tracked": int((tr.state == TRACKING).sum()),
+        "limited": int((tr.state == LIMITED).sum()),
+        "lost": int((tr.state == LOST).sum()),
+    }
     fit = extra.get("board_fit_rms_mm")
-    attrs.update(counts, method=options.method, camera=camera, lens=lens.model,
-                 registered=int(extra.get("registered", counts["tracked"])),
-                 board_fit_rms_mm=float("nan") if fit is None else fit, seconds=time.monotonic() - t0)
+    attrs.update(
+        counts,
+        method=options.method,
+        camera=camera,
+        lens=lens.model,
+        registered=int(extra.get("registered", counts["tracked"])),
+        board_fit_rms_mm=float("nan") if fit is None else fit,
+        seconds=time.monotonic() - t0,
+    )
     out = write_derived(path, kind, lambda f: _write(f, tr, ep_times, extra), force=options.force, attrs=attrs)
-    info = {k: v for k, v in extra.items() if k not in ("points3d", "interpolated", "frame", "scale_source", "scale",
-                                                         "registered", "board_fit_rms_mm")}
-    return OfflineResult(str(path), str(out), options.method, camera, scale_source=attrs["scale_source"],
-                         scale=float(attrs["scale"]), registered=attrs["registered"], board_fit_rms_mm=fit,
-                         seconds=round(time.monotonic() - t0, 2), extra=info, **counts)
+    info = {
+        k: v
+        for k, v in extra.items()
+        if k not in ("points3d", "interpolated", "frame", "scale_source", "scale", "registered", "board_fit_rms_mm")
+    }
+    return OfflineResult(
+        str(path),
+        str(out),
+        options.method,
+        camera,
+        scale_source=attrs["scale_source"],
+        scale=float(attrs["scale"]),
+        registered=attrs["registered"],
+        board_fit_rms_mm=fit,
+        seconds=round(time.monotonic() - t0, 2),
+        extra=info,
+        **counts,
+    )
 
 
 def read_offline(episode_path: str | Path, method: str) -> dict[str, np.ndarray]:

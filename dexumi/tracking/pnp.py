@@ -45,8 +45,9 @@ class Intrinsics:
     @classmethod
     def from_profile(cls, cam) -> Intrinsics:
         """A calibration profile's `CameraIntrinsics`."""
-        return cls(np.asarray(cam.matrix, np.float64), np.asarray(cam.distortion, np.float64), cam.model,
-                   cam.width, cam.height)
+        return cls(
+            np.asarray(cam.matrix, np.float64), np.asarray(cam.distortion, np.float64), cam.model, cam.width, cam.height
+        )
 
     def undistort(self, pts: np.ndarray) -> np.ndarray:
         p = np.asarray(pts, np.float64).reshape(-1, 1, 2)
@@ -60,8 +61,9 @@ class Intrinsics:
     def project(self, obj: np.ndarray, rvec: np.ndarray, tvec: np.ndarray) -> np.ndarray:
         o = np.asarray(obj, np.float64).reshape(-1, 1, 3)
         if self.model == "fisheye":
-            p, _ = cv2.fisheye.projectPoints(o, rvec.reshape(1, 1, 3), tvec.reshape(1, 1, 3), self.matrix,
-                                             self.distortion)
+            p, _ = cv2.fisheye.projectPoints(
+                o, rvec.reshape(1, 1, 3), tvec.reshape(1, 1, 3), self.matrix, self.distortion
+            )
         else:
             p, _ = cv2.projectPoints(o, rvec, tvec, self.matrix, self.distortion)
         return p.reshape(-1, 2)
@@ -122,7 +124,7 @@ def solve_pose(obs: Observation, lens: Intrinsics) -> PnPResult:
     assert sol is not None  # the loop ran and returned on None
     rvec, tvec = sol
     err = np.linalg.norm(lens.project(obj[keep], rvec, tvec) - obs.image_points[keep], axis=1)
-    rms = float(np.sqrt(np.mean(err ** 2)))
+    rms = float(np.sqrt(np.mean(err**2)))
     n = int(keep.sum())
     quality = float(min(1.0, n / 24.0) * np.exp(-rms / 1.5))
     if n >= MIN_POINTS and rms <= MAX_RMS_PX:

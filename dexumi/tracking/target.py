@@ -152,8 +152,13 @@ class TargetDetector:
         n_board = 0
         if ids is not None and corners is not None and len(ids) >= 4:
             o, i = self.board.matchImagePoints(corners, ids)  # type: ignore[call-overload, unused-ignore]  # OpenCV's stub wants a list; the array is what detectBoard gives
-            i = cv2.cornerSubPix(gray, np.asarray(i, np.float32).reshape(-1, 1, 2), SUBPIX_WIN, (-1, -1),
-                                 (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 0.0005))
+            i = cv2.cornerSubPix(
+                gray,
+                np.asarray(i, np.float32).reshape(-1, 1, 2),
+                SUBPIX_WIN,
+                (-1, -1),
+                (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 0.0005),
+            )
             obj.append(np.asarray(o, np.float64).reshape(-1, 3))
             img.append(np.asarray(i, np.float64).reshape(-1, 2))
             n_board = len(ids)

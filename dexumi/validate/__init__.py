@@ -5,5 +5,12 @@ from dexumi.validate.episode import validate_file
 from dexumi.validate.result import CheckResult, EpisodeReport
 from dexumi.validate.runner import ValidationRun, validate_paths
 
-__all__ = ["CheckResult", "EpisodeReport", "ValidateConfig", "ValidationRun", "load_config", "validate_file",
-           "validate_paths"]
+__all__ = [
+    "CheckResult",
+    "EpisodeReport",
+    "ValidateConfig",
+    "ValidationRun",
+    "load_config",
+    "validate_file",
+    "validate_paths",
+]

@@ -7,8 +7,20 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-PALETTE = [(180, 119, 31), (14, 127, 255), (44, 160, 44), (40, 39, 214), (189, 103, 148), (75, 86, 140),
-           (194, 119, 227), (127, 127, 127), (34, 189, 188), (207, 190, 23), (0, 0, 0), (100, 200, 100)]
+PALETTE = [
+    (180, 119, 31),
+    (14, 127, 255),
+    (44, 160, 44),
+    (40, 39, 214),
+    (189, 103, 148),
+    (75, 86, 140),
+    (194, 119, 227),
+    (127, 127, 127),
+    (34, 189, 188),
+    (207, 190, 23),
+    (0, 0, 0),
+    (100, 200, 100),
+]
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
@@ -118,5 +130,6 @@ class Chart:
 
 def stack(images: list[np.ndarray]) -> np.ndarray:
     width = max(i.shape[1] for i in images)
-    return np.vstack([cv2.copyMakeBorder(i, 0, 0, 0, width - i.shape[1], cv2.BORDER_CONSTANT, value=(255, 255, 255))
-                      for i in images])
+    return np.vstack(
+        [cv2.copyMakeBorder(i, 0, 0, 0, width - i.shape[1], cv2.BORDER_CONSTANT, value=(255, 255, 255)) for i in images]
+    )

@@ -50,13 +50,28 @@ def check_joint_limits(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) ->
     exo_out = _exo_outside(d, cfg)
     if out:
         times = d.timestamps[rows] - d.t0 if d.timestamps is not None and len(d.timestamps) == len(d.action) else None
-        emit(r, cfg, "joint_limits", "error", f"outside {name}'s limits by up to {worst:.3f} rad: "
-             + ", ".join(f"{k} ({v} frames)" for k, v in list(out.items())[:4]), times, violations=out,
-             max_excess_rad=worst)
+        emit(
+            r,
+            cfg,
+            "joint_limits",
+            "error",
+            f"outside {name}'s limits by up to {worst:.3f} rad: "
+            + ", ".join(f"{k} ({v} frames)" for k, v in list(out.items())[:4]),
+            times,
+            violations=out,
+            max_excess_rad=worst,
+        )
     elif exo_out:
-        emit(r, cfg, "joint_limits", "warn", f"action within {name}'s limits; exoskeleton joints outside "
-             f"{d.attrs.get(S.A_EXO)}'s range (calibration?): " + ", ".join(f"{k} by {v:.2f} rad" for k, v in
-                                                                      list(exo_out.items())[:4]), exo_excess_rad=exo_out)
+        emit(
+            r,
+            cfg,
+            "joint_limits",
+            "warn",
+            f"action within {name}'s limits; exoskeleton joints outside "
+            f"{d.attrs.get(S.A_EXO)}'s range (calibration?): "
+            + ", ".join(f"{k} by {v:.2f} rad" for k, v in list(exo_out.items())[:4]),
+            exo_excess_rad=exo_out,
+        )
     else:
         emit(r, cfg, "joint_limits", "pass", f"within {name}'s limits")
 
@@ -101,11 +116,23 @@ def check_fingertips(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> N
     err = 1000.0 * np.linalg.norm(pos - targets, axis=-1)
     p95 = float(np.percentile(err, 95))
     per_tip = {k: round(float(v), 2) for k, v in zip(rt.tips.robot_frames, err.mean(axis=0))}
-    r.metrics["tip_error_mm"] = {"mean": round(float(err.mean()), 2), "p95": round(p95, 2),
-                                 "max": round(float(err.max()), 2)}
+    r.metrics["tip_error_mm"] = {
+        "mean": round(float(err.mean()), 2),
+        "p95": round(p95, 2),
+        "max": round(float(err.max()), 2),
+    }
     lvl = graded(p95, cfg.tip_warn_mm, cfg.tip_error_mm)
-    emit(r, cfg, "fingertips", lvl, f"fingertip error mean {err.mean():.1f} mm, p95 {p95:.1f} mm, "
-         f"max {err.max():.1f} mm", mean_mm=float(err.mean()), p95_mm=p95, max_mm=float(err.max()), per_tip_mm=per_tip)
+    emit(
+        r,
+        cfg,
+        "fingertips",
+        lvl,
+        f"fingertip error mean {err.mean():.1f} mm, p95 {p95:.1f} mm, max {err.max():.1f} mm",
+        mean_mm=float(err.mean()),
+        p95_mm=p95,
+        max_mm=float(err.max()),
+        per_tip_mm=per_tip,
+    )
 
 
 def check_images(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
@@ -124,7 +151,7 @@ def check_images(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
         checker = DecodeChecker(flag, want)  # decodes a frame only when its verdict is not already known
         for k0 in range(0, n, IMAGE_BLOCK):
             try:
-                block = ds[k0:min(n, k0 + IMAGE_BLOCK)]
+                block = ds[k0 : min(n, k0 + IMAGE_BLOCK)]
             except OSError:
                 bad.setdefault(cam.name, []).extend(range(k0, min(n, k0 + IMAGE_BLOCK)))
                 continue
@@ -138,7 +165,14 @@ def check_images(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
         for name, idx in bad.items():
             gt = d.cameras[name].grab_time
             times += [float(gt[i]) - d.t0 for i in idx if i < len(gt)]
-        emit(r, cfg, "images", "error", "undecodable frames: " + ", ".join(
-            f"{k} {len(v)} (first #{v[0]})" for k, v in bad.items()), times, frames={k: v[:50] for k, v in bad.items()})
+        emit(
+            r,
+            cfg,
+            "images",
+            "error",
+            "undecodable frames: " + ", ".join(f"{k} {len(v)} (first #{v[0]})" for k, v in bad.items()),
+            times,
+            frames={k: v[:50] for k, v in bad.items()},
+        )
     else:
         emit(r, cfg, "images", "pass", f"{total} frames decode")

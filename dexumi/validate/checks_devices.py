@@ -102,8 +102,9 @@ def check_devices(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None
     enc = f[S.ENCODER]
     primary_role = str(_attr(enc, "role", "encoder")) or "encoder"
     residual = {primary_role: float((rep.get("encoder", {}).get("clock", {}).get("0") or {}).get("residual_ms", 0.0))}
-    all_groups = {primary_role: (enc, Protocol.V1.value if "angles" in enc else "")} | {k: (g, str(_attr(g, "protocol")))
-                                                                           for k, g in groups.items()}
+    all_groups = {primary_role: (enc, Protocol.V1.value if "angles" in enc else "")} | {
+        k: (g, str(_attr(g, "protocol"))) for k, g in groups.items()
+    }
     per: dict[str, dict] = {}
     levels, notes = [], []
     for role, (g, protocol) in all_groups.items():
@@ -119,13 +120,16 @@ def check_devices(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None
             m["stuck_channels"] = stuck_channels(raw, host, cfg.stuck_min_s, kind == "tactile")
             lv = graded(m["saturated_fraction"], cfg.saturation_warn_frac, cfg.saturation_error_frac)
             if lv != PASS:
-                notes.append(f"{role}: {m['saturated_fraction']:.1%} of samples saturated (channels "
-                             f"{m['saturated_channels'][:8]})")
+                notes.append(
+                    f"{role}: {m['saturated_fraction']:.1%} of samples saturated (channels "
+                    f"{m['saturated_channels'][:8]})"
+                )
             levels.append(lv)
             if m["stuck_channels"]:
                 levels.append(WARN)
-                notes.append(f"{role}: channel(s) {m['stuck_channels'][:8]} stuck at one value for ≥ "
-                             f"{cfg.stuck_min_s:g} s")
+                notes.append(
+                    f"{role}: channel(s) {m['stuck_channels'][:8]} stuck at one value for ≥ {cfg.stuck_min_s:g} s"
+                )
         if role in groups:
             dr = dev_rep.get(role, {})
             residual[role] = float((dr.get("clock", {}).get("0") or {}).get("residual_ms", 0.0))
@@ -135,9 +139,11 @@ def check_devices(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None
             if m["gaps_s"]:
                 levels.append(WARN)
                 notes.append(f"{role}: {len(m['gaps_s'])} gap(s) ({', '.join(f'{x:.2f}' for x in m['gaps_s'])} s)")
-            lv = graded(1.0 - m["aligned_valid_fraction"], cfg.device_invalid_warn_frac,
-                                                                cfg.device_invalid_error_frac) \
-                if frames else WARN
+            lv = (
+                graded(1.0 - m["aligned_valid_fraction"], cfg.device_invalid_warn_frac, cfg.device_invalid_error_frac)
+                if frames
+                else WARN
+            )
             if lv != PASS:
                 notes.append(f"{role}: valid at {m['aligned_valid_fraction']:.1%} of the aligned frames")
             levels.append(lv)
@@ -145,24 +151,38 @@ def check_devices(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None
                 vals = g["values"][:n]
                 drift = baseline_drift(protocol, vals, host)
                 m["baseline_drift"] = drift
-                limit = cfg.fsr_baseline_drift_warn_counts if protocol == TactileProtocol.FSR else cfg.tactile_baseline_drift_warn_n
+                limit = (
+                    cfg.fsr_baseline_drift_warn_counts
+                    if protocol == TactileProtocol.FSR
+                    else cfg.tactile_baseline_drift_warn_n
+                )
                 if drift is not None and drift > limit:
                     levels.append(WARN)
                     unit = "counts" if protocol == TactileProtocol.FSR else "N"
-                    notes.append(f"{role}: no-load baseline moved {drift:.2f} {unit} over the episode (limit "
-                                 f"{limit:g}): re-zero the board")
+                    notes.append(
+                        f"{role}: no-load baseline moved {drift:.2f} {unit} over the episode (limit "
+                        f"{limit:g}): re-zero the board"
+                    )
         per[role] = m
     roles = list(residual)
-    pairs = {f"{a}/{b}": float(np.hypot(residual[a], residual[b])) for i, a in enumerate(roles) for b in roles[i + 1:]}
+    pairs = {f"{a}/{b}": float(np.hypot(residual[a], residual[b])) for i, a in enumerate(roles) for b in roles[i + 1 :]}
     worst = max(pairs.values()) if pairs else 0.0
     lv = graded(worst, cfg.cross_device_sync_warn_ms, cfg.cross_device_sync_error_ms)
     if lv != PASS:
-        notes.append(f"cross-device sync: clock fits allow {worst:.2f} ms between devices (limit "
-                     f"{cfg.cross_device_sync_warn_ms:g} ms)")
+        notes.append(
+            f"cross-device sync: clock fits allow {worst:.2f} ms between devices (limit "
+            f"{cfg.cross_device_sync_warn_ms:g} ms)"
+        )
     levels.append(lv)
     r.metrics["devices"] = per
     r.metrics["cross_device_sync_ms"] = worst
     level = ERROR if ERROR in levels else WARN if WARN in levels else PASS
-    msg = "; ".join(notes) if notes else (f"{len(per)} devices ({', '.join(per)}): no saturation, nothing stuck, "
-                                          f"cross-device sync within {worst:.2f} ms")
+    msg = (
+        "; ".join(notes)
+        if notes
+        else (
+            f"{len(per)} devices ({', '.join(per)}): no saturation, nothing stuck, "
+            f"cross-device sync within {worst:.2f} ms"
+        )
+    )
     emit(r, cfg, "devices", level, msg, streams=per, cross_device_sync_ms=pairs)

@@ -45,7 +45,9 @@ def speeds(r: dict[str, np.ndarray], counts: bool) -> tuple[np.ndarray, np.ndarr
     dt = r["time"][i + 1] - r["time"][i]
     v = np.linalg.norm(r["position"][i + 1] - r["position"][i], axis=1) / dt
     if len(i):
-        w = (Rotation.from_quat(r["orientation"][i]).inv() * Rotation.from_quat(r["orientation"][i + 1])).magnitude() / dt
+        w = (
+            Rotation.from_quat(r["orientation"][i]).inv() * Rotation.from_quat(r["orientation"][i + 1])
+        ).magnitude() / dt
     else:
         w = np.zeros(0)
     return 0.5 * (r["time"][i] + r["time"][i + 1]), v, w
@@ -75,14 +77,19 @@ def camera_latency(d: EpisodeData, t: np.ndarray, v: np.ndarray, w: np.ndarray) 
         energy.append(float(core.motion_energy([a, b], size=(b.shape[1], b.shape[0]))[-1]))
     speed = v / max(float(np.percentile(v, 95)), 1e-6) + w / max(float(np.percentile(w, 95)), 1e-6)
     try:
-        est = core.estimate_latency(t, speed, cam.mapped_time[idx], np.asarray(energy),
-                                    search_s=LATENCY_SEARCH_S, block_s=BLOCK_S)
+        est = core.estimate_latency(
+            t, speed, cam.mapped_time[idx], np.asarray(energy), search_s=LATENCY_SEARCH_S, block_s=BLOCK_S
+        )
     except ValueError:
         return None
     if est.peak_correlation < LATENCY_MIN_CORRELATION:
         return None
-    return {"camera": cam.name, "camera_late_ms": float(est.latency_s * 1e3),
-            "uncertainty_ms": float(est.uncertainty_s * 1e3), "peak_correlation": float(est.peak_correlation)}
+    return {
+        "camera": cam.name,
+        "camera_late_ms": float(est.latency_s * 1e3),
+        "uncertainty_ms": float(est.uncertainty_s * 1e3),
+        "peak_correlation": float(est.peak_correlation),
+    }
 
 
 def check_pose(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
@@ -101,10 +108,15 @@ def check_pose(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
         summ = stream_summary(raw, counts)
         t, v, w = speeds(raw, counts)
         jumps = (v > cfg.pose_speed_max_m_s) | (np.degrees(w) > cfg.pose_angular_speed_max_deg_s)
-        m = {"samples": summ["samples"], "lost": summ["lost"], "dropped": summ["dropped"],
-             "lost_fraction": summ["lost_fraction"], "jumps": int(jumps.sum()),
-             "speed_max_m_s": float(v.max()) if len(v) else 0.0,
-             "angular_speed_max_deg_s": float(np.degrees(w.max())) if len(w) else 0.0}
+        m = {
+            "samples": summ["samples"],
+            "lost": summ["lost"],
+            "dropped": summ["dropped"],
+            "lost_fraction": summ["lost_fraction"],
+            "jumps": int(jumps.sum()),
+            "speed_max_m_s": float(v.max()) if len(v) else 0.0,
+            "angular_speed_max_deg_s": float(np.degrees(w.max())) if len(w) else 0.0,
+        }
         vp = f"{S.WRIST_POSE}/{name}/valid"
         if vp in d.f:
             valid = d.f[vp][:]
@@ -117,23 +129,31 @@ def check_pose(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
         lv_jump = PASS if not jumps.any() else (ERROR if jf > cfg.pose_jump_error_frac else WARN)
         levels += [lv_loss, lv_jump]
         if lv_loss != PASS:
-            notes.append(f"{name}: tracking lost for {summ['lost_fraction']:.1%} of samples "
-                         f"({summ['lost']} lost, {summ['dropped']} dropped)")
+            notes.append(
+                f"{name}: tracking lost for {summ['lost_fraction']:.1%} of samples "
+                f"({summ['lost']} lost, {summ['dropped']} dropped)"
+            )
         if lv_jump != PASS:
-            notes.append(f"{name}: {int(jumps.sum())} pose jump(s) (max {m['speed_max_m_s']:.1f} m/s, "
-                         f"{m['angular_speed_max_deg_s']:.0f} °/s; limits {cfg.pose_speed_max_m_s:g} m/s, "
-                         f"{cfg.pose_angular_speed_max_deg_s:g} °/s)")
+            notes.append(
+                f"{name}: {int(jumps.sum())} pose jump(s) (max {m['speed_max_m_s']:.1f} m/s, "
+                f"{m['angular_speed_max_deg_s']:.0f} °/s; limits {cfg.pose_speed_max_m_s:g} m/s, "
+                f"{cfg.pose_angular_speed_max_deg_s:g} °/s)"
+            )
             marks += list(t[jumps] - t0)
         if lat is not None and abs(lat["camera_late_ms"]) > cfg.pose_latency_warn_ms:
             levels.append(WARN)
-            notes.append(f"{name}: camera {lat['camera']} is {lat['camera_late_ms']:+.0f} ms against the pose "
-                         f"(± {lat['uncertainty_ms']:.0f} ms): calibrate the pose latency")
+            notes.append(
+                f"{name}: camera {lat['camera']} is {lat['camera_late_ms']:+.0f} ms against the pose "
+                f"(± {lat['uncertainty_ms']:.0f} ms): calibrate the pose latency"
+            )
     r.metrics["pose"] = per
     level = ERROR if ERROR in levels else WARN if WARN in levels else PASS
     if level == PASS:
-        msg = "; ".join(f"{k}: {m['samples']} samples, {m['lost_fraction']:.1%} lost, no jumps" +
-                        (f", camera {m['camera_latency']['camera_late_ms']:+.1f} ms" if m["camera_latency"] else "")
-                        for k, m in per.items())
+        msg = "; ".join(
+            f"{k}: {m['samples']} samples, {m['lost_fraction']:.1%} lost, no jumps"
+            + (f", camera {m['camera_latency']['camera_late_ms']:+.1f} ms" if m["camera_latency"] else "")
+            for k, m in per.items()
+        )
     else:
         msg = "; ".join(notes)
     emit(r, cfg, "pose", level, msg, marks or None, streams=per)

@@ -18,8 +18,13 @@ def check_schema(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
     state = str(d.attrs.get(S.A_STATE, ""))
     if state not in (EpisodeState.FINAL, EpisodeState.RECOVERED):
         problems.append(f"state is {state!r}, not final (an unfinished episode: run `dexumi recover`)")
-    for name, arr in ((S.TIMESTAMPS, d.timestamps), (S.ACTION, d.action), (S.QPOS, d.qpos),
-                      (S.EXO_JOINTS, d.exo), (S.VALID, d.valid)):
+    for name, arr in (
+        (S.TIMESTAMPS, d.timestamps),
+        (S.ACTION, d.action),
+        (S.QPOS, d.qpos),
+        (S.EXO_JOINTS, d.exo),
+        (S.VALID, d.valid),
+    ):
         if arr is None:
             problems.append(f"/{name} missing")
     if not problems:
@@ -53,8 +58,15 @@ def check_schema(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
     if problems:
         emit(r, cfg, "schema", "error", "; ".join(problems[:4]), problems=problems)
     else:
-        emit(r, cfg, "schema", "pass", f"{S.FORMAT} v{d.attrs.get(S.A_VERSION)} {state}, "
-             f"{len(d.cameras)} camera(s), action {d.action.shape[1] if d.action is not None else 0} joints", version=int(d.attrs.get(S.A_VERSION, 0)))
+        emit(
+            r,
+            cfg,
+            "schema",
+            "pass",
+            f"{S.FORMAT} v{d.attrs.get(S.A_VERSION)} {state}, "
+            f"{len(d.cameras)} camera(s), action {d.action.shape[1] if d.action is not None else 0} joints",
+            version=int(d.attrs.get(S.A_VERSION, 0)),
+        )
 
 
 def check_length(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
@@ -65,8 +77,15 @@ def check_length(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
     dur = float(d.timestamps[-1] - d.timestamps[0]) if T > 1 else 0.0
     r.metrics.update(frames=T, duration_s=round(dur, 4))
     if T < cfg.min_frames or dur < cfg.min_duration_s:
-        emit(r, cfg, "length", "error", f"{T} frames over {dur:.2f} s (minimum {cfg.min_frames} frames, "
-             f"{cfg.min_duration_s:g} s)", frames=T, duration_s=dur)
+        emit(
+            r,
+            cfg,
+            "length",
+            "error",
+            f"{T} frames over {dur:.2f} s (minimum {cfg.min_frames} frames, {cfg.min_duration_s:g} s)",
+            frames=T,
+            duration_s=dur,
+        )
     else:
         emit(r, cfg, "length", "pass", f"{T} frames over {dur:.2f} s", frames=T, duration_s=dur)
 
@@ -81,8 +100,11 @@ def check_finite(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
     for cam in d.cameras.values():
         arrays[f"{S.CAMERAS}/{cam.name}/grab_time"] = cam.grab_time
         arrays[f"{S.CAMERAS}/{cam.name}/mapped_time"] = cam.mapped_time
-        if cam.aligned_offset is not None and cam.aligned_index is not None and \
-                cam.aligned_offset.shape == cam.aligned_index.shape:
+        if (
+            cam.aligned_offset is not None
+            and cam.aligned_index is not None
+            and cam.aligned_offset.shape == cam.aligned_index.shape
+        ):
             arrays[f"{S.IMAGE_OFFSETS}/{cam.name}"] = cam.aligned_offset[cam.aligned_index >= 0]
     for name, a in arrays.items():
         if a is None or a.dtype.kind != "f":
@@ -96,7 +118,16 @@ def check_finite(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
                 times += (ts[np.isfinite(ts)] - t0).tolist()
     if bad:
         first = next(iter(bad))
-        emit(r, cfg, "finite", "error", f"non-finite values: {', '.join(f'{k} ({v})' for k, v in bad.items())}"
-             if len(bad) < 4 else f"non-finite values in {len(bad)} datasets, first /{first}", times, counts=bad)
+        emit(
+            r,
+            cfg,
+            "finite",
+            "error",
+            f"non-finite values: {', '.join(f'{k} ({v})' for k, v in bad.items())}"
+            if len(bad) < 4
+            else f"non-finite values in {len(bad)} datasets, first /{first}",
+            times,
+            counts=bad,
+        )
     else:
         emit(r, cfg, "finite", "pass", "no NaN or inf")

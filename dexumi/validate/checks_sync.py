@@ -29,11 +29,9 @@ def check_latency_drift(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -
         level = ERROR if any(c.status == "error" for c in bad) else WARN
         emit(r, cfg, "latency_drift", level, "; ".join(c.message for c in bad), cameras=details)
     elif any(c.status == "ok" for c in checks):
-        emit(r, cfg, "latency_drift", "pass", "; ".join(c.message for c in checks if c.status == "ok"),
-             cameras=details)
+        emit(r, cfg, "latency_drift", "pass", "; ".join(c.message for c in checks if c.status == "ok"), cameras=details)
     else:
-        emit(r, cfg, "latency_drift", "info", "; ".join(c.message for c in checks) or "not measured",
-             cameras=details)
+        emit(r, cfg, "latency_drift", "info", "; ".join(c.message for c in checks) or "not measured", cameras=details)
     from dexumi.quality.drift import reference_levels
 
     ang = d.encoder.get("angles")

@@ -50,8 +50,15 @@ def check_timestamps(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> N
         if len(k):
             found["encoder host_time"] = len(k)
     if found:
-        emit(r, cfg, "timestamps", "error", "time goes backwards: " + ", ".join(f"{k} ×{v}" for k, v in found.items()),
-             times, reversals=found)
+        emit(
+            r,
+            cfg,
+            "timestamps",
+            "error",
+            "time goes backwards: " + ", ".join(f"{k} ×{v}" for k, v in found.items()),
+            times,
+            reversals=found,
+        )
     else:
         emit(r, cfg, "timestamps", "pass", "monotonic")
 
@@ -68,8 +75,10 @@ def check_rates(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
     if d.timestamps is not None:
         rows["aligned"] = {"rate_hz": effective_rate(d.timestamps), "nominal_hz": d.nominal_fps}
     if "mapped_time" in d.encoder:
-        rows["encoder"] = {"rate_hz": effective_rate(d.encoder["mapped_time"]),
-                           "nominal_hz": float(d.encoder_attrs.get("nominal_rate_hz", 0.0) or 0.0)}
+        rows["encoder"] = {
+            "rate_hz": effective_rate(d.encoder["mapped_time"]),
+            "nominal_hz": float(d.encoder_attrs.get("nominal_rate_hz", 0.0) or 0.0),
+        }
     for cam in d.cameras.values():
         rows[cam.name] = {"rate_hz": effective_rate(cam.grab_time), "nominal_hz": cam.fps}
     worst = PASS
@@ -107,9 +116,16 @@ def check_gaps(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
     longest = max(b - a for v in found.values() for a, b in v)
     lvl = ERROR if longest > cfg.gap_error_s else CheckLevel.WARN
     msg = ", ".join(f"{k} {len(v)} (max {max(b - a for a, b in v) * 1e3:.0f} ms)" for k, v in found.items())
-    emit(r, cfg, "gaps", lvl, f"gaps: {msg}", [a - t0 for v in found.values() for a, _ in v],
-         gaps={k: [[round(a - t0, 4), round(b - a, 4)] for a, b in v[:50]] for k, v in found.items()},
-         longest_s=round(longest, 4))
+    emit(
+        r,
+        cfg,
+        "gaps",
+        lvl,
+        f"gaps: {msg}",
+        [a - t0 for v in found.values() for a, _ in v],
+        gaps={k: [[round(a - t0, 4), round(b - a, 4)] for a, b in v[:50]] for k, v in found.items()},
+        longest_s=round(longest, 4),
+    )
 
 
 def check_drops(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
@@ -169,8 +185,10 @@ def check_sequence(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> Non
     info["crc_errors"] = _crc_errors(d.stats)
     r.metrics["sequence"] = dict(info)
     crc = "CRC errors not recorded" if info["crc_errors"] is None else f"CRC errors {info['crc_errors']}"
-    msg = (f"encoder: {info['segments']} segment(s), {info['duplicates']} duplicate(s), "
-           f"{info['out_of_order']} out of order; {crc}")
+    msg = (
+        f"encoder: {info['segments']} segment(s), {info['duplicates']} duplicate(s), "
+        f"{info['out_of_order']} out of order; {crc}"
+    )
     if info["duplicates"] or info["out_of_order"] or cam_bad:
         extra = f"; camera index not increasing: {cam_bad}" if cam_bad else ""
         emit(r, cfg, "sequence", "error", msg + extra, **info, cameras=cam_bad)
@@ -202,7 +220,11 @@ def check_alignment(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> No
         if inv and d.timestamps is not None and len(d.timestamps) == len(d.valid):
             times += (d.timestamps[d.valid == 0] - d.t0).tolist()
     for cam in d.cameras.values():
-        if cam.aligned_offset is None or cam.aligned_index is None or cam.aligned_offset.shape != cam.aligned_index.shape:
+        if (
+            cam.aligned_offset is None
+            or cam.aligned_index is None
+            or cam.aligned_offset.shape != cam.aligned_index.shape
+        ):
             continue
         off = np.abs(cam.aligned_offset[cam.aligned_index >= 0])
         off = off[np.isfinite(off)]

@@ -11,9 +11,25 @@ from dexumi.vocab import CheckLevel
 
 # the one list of checks, in report order; an episode check NAME is the function `check_NAME` of one of the
 # dexumi/validate/checks_*.py modules (run by validate/episode.py), folder checks are validate/folder.py's
-CHECKS = ("schema", "length", "finite", "timestamps", "rates", "gaps", "drops", "sequence", "alignment",
-          "joint_limits", "fingertips", "images", "numbering", "latency_drift", "calibration_drift", "pose",
-          "devices")
+CHECKS = (
+    "schema",
+    "length",
+    "finite",
+    "timestamps",
+    "rates",
+    "gaps",
+    "drops",
+    "sequence",
+    "alignment",
+    "joint_limits",
+    "fingertips",
+    "images",
+    "numbering",
+    "latency_drift",
+    "calibration_drift",
+    "pose",
+    "devices",
+)
 FOLDER_CHECKS = ("numbering", "calibration_drift")
 EPISODE_CHECKS = tuple(c for c in CHECKS if c not in FOLDER_CHECKS)
 SEVERITIES = ("off", "warn", "error")

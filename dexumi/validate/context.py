@@ -114,10 +114,18 @@ def load(f: h5py.File, path: Path) -> EpisodeData:
             return g[k][:n] if k in g else np.zeros(0)
 
         a = _attrs(g)
-        d.cameras[name] = CameraData(name, int(g[S.FRAMES].shape[0]), get("grab_time"), get("mapped_time"),
-                                     get("index"), float(a.get("fps", 0.0) or 0.0), int(a.get("width", 0)),
-                                     int(a.get("height", 0)), _get(f, f"{S.IMAGES}/{name}"),
-                                     _get(f, f"{S.IMAGE_OFFSETS}/{name}"))
+        d.cameras[name] = CameraData(
+            name,
+            int(g[S.FRAMES].shape[0]),
+            get("grab_time"),
+            get("mapped_time"),
+            get("index"),
+            float(a.get("fps", 0.0) or 0.0),
+            int(a.get("width", 0)),
+            int(a.get("height", 0)),
+            _get(f, f"{S.IMAGES}/{name}"),
+            _get(f, f"{S.IMAGE_OFFSETS}/{name}"),
+        )
     d.sync_report = _json(f, S.SYNC_REPORT)
     d.stats = _json(f, S.STATS)
     try:

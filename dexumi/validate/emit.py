@@ -11,8 +11,15 @@ from dexumi.validate.result import EpisodeReport
 from dexumi.vocab import CheckLevel
 
 
-def emit(r: EpisodeReport, cfg: ValidateConfig, check: str, level: CheckLevel | str, message: str,
-         times: Any = None, **details: Any) -> None:
+def emit(
+    r: EpisodeReport,
+    cfg: ValidateConfig,
+    check: str,
+    level: CheckLevel | str,
+    message: str,
+    times: Any = None,
+    **details: Any,
+) -> None:
     """Add a finding at `level` (a CheckLevel or its name: another name is a one-line VocabularyError); `times`
     (array-like, recording clock minus episode start) become markers."""
     ts = [] if times is None else [round(float(t), 4) for t in np.asarray(times, dtype=float).ravel()[:50]]

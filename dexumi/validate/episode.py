@@ -25,7 +25,6 @@ from dexumi.validate.result import EpisodeReport
 log = logging.getLogger(__name__)
 
 
-
 def _check_function(name: str) -> Callable[..., Any]:
     """`check_NAME` of the module that implements it."""
     found = [getattr(m, f"check_{name}") for m in (K, T, C, Y, P, D) if hasattr(m, f"check_{name}")]
@@ -39,7 +38,7 @@ CHECKS = [(name, _check_function(name)) for name in EPISODE_CHECKS]
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
-    return (text.splitlines()[0][:120] if text else type(exc).__name__)
+    return text.splitlines()[0][:120] if text else type(exc).__name__
 
 
 def open_file(path: Path) -> h5py.File:
@@ -56,8 +55,9 @@ def open_file(path: Path) -> h5py.File:
     return f
 
 
-def validate_file(path: str | Path, cfg: ValidateConfig | None = None, plots_dir: str | Path | None = None
-                  ) -> EpisodeReport:
+def validate_file(
+    path: str | Path, cfg: ValidateConfig | None = None, plots_dir: str | Path | None = None
+) -> EpisodeReport:
     """Every check on one file; never raises for a bad file (the report says what is wrong)."""
     cfg = cfg or ValidateConfig()
     p = Path(path)
@@ -85,8 +85,14 @@ def validate_file(path: str | Path, cfg: ValidateConfig | None = None, plots_dir
                 fn(d, cfg, r)
             except Exception as exc:
                 log.debug("check %s on %s failed", name, p, exc_info=True)
-                emit(r, cfg, name, "error", f"check failed on damaged data: {type(exc).__name__}: "
-                     f"{str(exc).splitlines()[0][:120] if str(exc) else ''}")
+                emit(
+                    r,
+                    cfg,
+                    name,
+                    "error",
+                    f"check failed on damaged data: {type(exc).__name__}: "
+                    f"{str(exc).splitlines()[0][:120] if str(exc) else ''}",
+                )
         r.metrics["episode_number"] = d.attrs.get(S.A_NUMBER)
         r.metrics["robot_hand"] = d.attrs.get(S.A_HAND, "")
         if plots_dir is not None:

@@ -46,7 +46,7 @@ def structure_ok(buf: np.ndarray | bytes) -> bool:
         i += 2 + length
         if marker == 0xDA:
             break
-    data = b[i:end - 2]
+    data = b[i : end - 2]
     ff = np.flatnonzero(data[:-1] == 0xFF)
     if len(ff) and not _ALLOWED[data[ff + 1]].all():
         return False

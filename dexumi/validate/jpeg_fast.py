@@ -68,7 +68,7 @@ class DecodeChecker:
         end, baseline = _header_end(b, tail)
         if not end or not baseline:
             return self._slow(b)
-        data = b[end:tail - 2]
+        data = b[end : tail - 2]
         ff = np.flatnonzero(data[:-1] == 0xFF)
         if len(ff) and not _SCAN_OK[data[ff + 1]].all():
             return self._slow(b)  # a second scan or a stray marker: the full check and libjpeg decide

@@ -63,8 +63,11 @@ def residuals_png(d: EpisodeData, r: EpisodeReport) -> np.ndarray:
         c = Chart("encoder arrival minus mapped time (ms)")
         step = max(1, len(enc["host_time"]) // 4000)
         lat = float(d.encoder_attrs.get("latency_s", 0.0) or 0.0)
-        c.line(enc["host_time"][::step] - t0, (enc["host_time"][::step] - enc["mapped_time"][::step] - lat) * 1e3,
-               "residual")
+        c.line(
+            enc["host_time"][::step] - t0,
+            (enc["host_time"][::step] - enc["mapped_time"][::step] - lat) * 1e3,
+            "residual",
+        )
         panels.append(c.render())
     return stack(panels)
 

@@ -13,7 +13,13 @@ from dexumi.validate.runner import ValidationRun
 from dexumi.vocab import CheckLevel
 
 REPORT_VERSION = 1
-MARK: dict[str, str] = {CheckLevel.PASS: "ok", CheckLevel.INFO: "ok", CheckLevel.SKIP: "-", CheckLevel.WARN: "WARN", CheckLevel.ERROR: "FAIL"}
+MARK: dict[str, str] = {
+    CheckLevel.PASS: "ok",
+    CheckLevel.INFO: "ok",
+    CheckLevel.SKIP: "-",
+    CheckLevel.WARN: "WARN",
+    CheckLevel.ERROR: "FAIL",
+}
 
 
 def to_json(run: ValidationRun, cfg: ValidateConfig, warn_as_error: bool) -> dict[str, Any]:
@@ -22,9 +28,13 @@ def to_json(run: ValidationRun, cfg: ValidateConfig, warn_as_error: bool) -> dic
         "report_version": REPORT_VERSION,
         "passed": not run.failed(warn_as_error),
         "warn_as_error": warn_as_error,
-        "summary": {"files": len(eps), "passed": sum(r.level not in (WARN, ERROR) for r in eps),
-                    "warnings": sum(r.level == WARN for r in eps), "failed": sum(r.level == ERROR for r in eps),
-                    "problems": run.problems},
+        "summary": {
+            "files": len(eps),
+            "passed": sum(r.level not in (WARN, ERROR) for r in eps),
+            "warnings": sum(r.level == WARN for r in eps),
+            "failed": sum(r.level == ERROR for r in eps),
+            "problems": run.problems,
+        },
         "config": cfg.to_dict(),
         "episodes": [r.to_dict() for r in eps],
         "folders": [r.to_dict() for r in run.folders],
@@ -60,6 +70,8 @@ def table(run: ValidationRun, verbose: bool = False) -> str:
     for p in run.problems:
         lines.append(f"error: {p}")
     eps = run.episodes
-    lines.append(f"{len(eps)} file(s): {sum(r.level not in (WARN, ERROR) for r in eps)} passed, "
-                 f"{sum(r.level == WARN for r in eps)} with warnings, {sum(r.level == ERROR for r in eps)} failed")
+    lines.append(
+        f"{len(eps)} file(s): {sum(r.level not in (WARN, ERROR) for r in eps)} passed, "
+        f"{sum(r.level == WARN for r in eps)} with warnings, {sum(r.level == ERROR for r in eps)} failed"
+    )
     return "\n".join(lines)

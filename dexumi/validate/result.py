@@ -51,11 +51,21 @@ class EpisodeReport:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "status": self.level, "counts": self.counts(), "metrics": self.metrics,
-                "checks": [asdict(c) for c in self.checks], "plots": self.plots}
+        return {
+            "path": self.path,
+            "status": self.level,
+            "counts": self.counts(),
+            "metrics": self.metrics,
+            "checks": [asdict(c) for c in self.checks],
+            "plots": self.plots,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EpisodeReport:
-        r = cls(d["path"], [CheckResult(**c) for c in d.get("checks", [])], dict(d.get("metrics", {})),
-                list(d.get("plots", [])))
+        r = cls(
+            d["path"],
+            [CheckResult(**c) for c in d.get("checks", [])],
+            dict(d.get("metrics", {})),
+            list(d.get("plots", [])),
+        )
         return r

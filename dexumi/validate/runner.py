@@ -27,8 +27,11 @@ class ValidationRun:
     problems: list[str] = field(default_factory=list)
 
     def failed(self, warn_as_error: bool = False) -> bool:
-        return bool(self.problems) or not self.episodes or \
-            any(r.failed(warn_as_error) for r in self.episodes + self.folders)
+        return (
+            bool(self.problems)
+            or not self.episodes
+            or any(r.failed(warn_as_error) for r in self.episodes + self.folders)
+        )
 
 
 def _one(path: str, cfg: ValidateConfig, plots: str | None) -> dict:
@@ -38,9 +41,15 @@ def _one(path: str, cfg: ValidateConfig, plots: str | None) -> dict:
 __all__ = ["ValidationRun", "default_workers", "validate_paths"]
 
 
-def validate_paths(paths: list[str | Path], cfg: ValidateConfig | None = None, plots_dir: str | Path | None = None,
-                   workers: int | None = None, progress: bool = True, engine: Engine | None = None,
-                   manifest: str | Path | None = None) -> ValidationRun:
+def validate_paths(
+    paths: list[str | Path],
+    cfg: ValidateConfig | None = None,
+    plots_dir: str | Path | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    engine: Engine | None = None,
+    manifest: str | Path | None = None,
+) -> ValidationRun:
     """Validate files and folders; reports come back in input order. One task per file on `engine` (default: the
     local process pool of `workers`); with `manifest`, files validated before with these settings and unchanged
     since are not read again."""
@@ -48,13 +57,25 @@ def validate_paths(paths: list[str | Path], cfg: ValidateConfig | None = None, p
     inputs = expand(paths)
     run = ValidationRun(problems=list(inputs.problems))
     plots = None if plots_dir is None else str(Path(plots_dir).expanduser().resolve())
-    pool = engine.workers if isinstance(engine, LocalEngine) else (
-        (default_workers() if workers is None else max(1, workers)) if engine is None else 1)
+    pool = (
+        engine.workers
+        if isinstance(engine, LocalEngine)
+        else ((default_workers() if workers is None else max(1, workers)) if engine is None else 1)
+    )
     if pool > 1 and len(inputs.files) > 1:
         models.preload()  # once here, not once in each forked worker
-    outcomes = run_episode_tasks(inputs.files, _one, (cfg, plots), engine=engine, workers=workers,
-                                 manifest=manifest, command="validate",
-                                 params={"config": cfg.to_dict(), "plots": plots}, progress=progress, unit="file")
+    outcomes = run_episode_tasks(
+        inputs.files,
+        _one,
+        (cfg, plots),
+        engine=engine,
+        workers=workers,
+        manifest=manifest,
+        command="validate",
+        params={"config": cfg.to_dict(), "plots": plots},
+        progress=progress,
+        unit="file",
+    )
     for o, p in zip(outcomes, inputs.files):
         if o.ok:
             run.episodes.append(EpisodeReport.from_dict(o.value))
@@ -67,6 +88,8 @@ def validate_paths(paths: list[str | Path], cfg: ValidateConfig | None = None, p
         if not by_folder.get(folder.resolve()):
             continue  # an empty folder is already one of `problems`
         rep = check_numbering(folder, cfg, by_folder.get(folder.resolve(), {}))
-        check_calibration_drift(rep, cfg, [r for r in run.episodes if Path(r.path).parent.resolve() == folder.resolve()])
+        check_calibration_drift(
+            rep, cfg, [r for r in run.episodes if Path(r.path).parent.resolve() == folder.resolve()]
+        )
         run.folders.append(rep)
     return run

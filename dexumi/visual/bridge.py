@@ -63,19 +63,25 @@ class VisualBridge:
         for names, m, what in ((self.exo_names, exo_m, "exoskeleton"), (self.robot_names, robot_m, "robot")):
             known = {j.split(":", 1)[-1] for j in m.joints} if m is not None else set()
             if names and m is not None and not known & set(names):
-                raise DexumiError(f"the episode's {what} joints ({', '.join(names[:4])}…) are not joints of the "
-                                  f"{what} model '{m.name}' ({', '.join(sorted(known)[:4])}…); give the right "
-                                  f"model with --{'exo' if what == 'exoskeleton' else 'robot'}")
+                raise DexumiError(
+                    f"the episode's {what} joints ({', '.join(names[:4])}…) are not joints of the "
+                    f"{what} model '{m.name}' ({', '.join(sorted(known)[:4])}…); give the right "
+                    f"model with --{'exo' if what == 'exoskeleton' else 'robot'}"
+                )
         self._views: dict[str, _Camera] = {}
         for name, cal in self.cameras.items():
             T = cal.mount.matrix()
-            self._views[name] = _Camera(cal, HandView(exo_m, cal.intrinsics, T),
-                                        HandView(robot_m, cal.intrinsics, T) if robot_m else None,
-                                        (cal.intrinsics.width, cal.intrinsics.height))
+            self._views[name] = _Camera(
+                cal,
+                HandView(exo_m, cal.intrinsics, T),
+                HandView(robot_m, cal.intrinsics, T) if robot_m else None,
+                (cal.intrinsics.width, cal.intrinsics.height),
+            )
 
     @classmethod
-    def for_episode(cls, ep, cameras: list[str] | None = None, exo: str | None = None, robot: str | None = None,
-                    **kw) -> VisualBridge:
+    def for_episode(
+        cls, ep, cameras: list[str] | None = None, exo: str | None = None, robot: str | None = None, **kw
+    ) -> VisualBridge:
         a = ep.attrs
         exo = exo or str(a.get("exoskeleton") or "") or "inspire_exo"
         robot = robot or str(a.get("robot_hand") or "") or None
@@ -133,8 +139,7 @@ class VisualBridge:
         self.last_wearer = layers.wearer
         margin = margin_px(w) if self.margin is None else self.margin
         hole = dilate(layers.wearer, margin)
-        filled = (self.inpainter.inpaint(bgr, hole) if self.inpainter is not None
-                  else fill(bgr, hole, self.inpaint))
+        filled = self.inpainter.inpaint(bgr, hole) if self.inpainter is not None else fill(bgr, hole, self.inpaint)
         if "exo-masked" in modes:
             out["exo-masked"] = filled
         if "robot-overlay" in modes:
@@ -155,14 +160,22 @@ def frame_joints(ep, camera: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     raw, first = np.unique(idx[ok], return_index=True)
     t = (ts[ok] + off[ok])[first]
     exo, q = ep.exo_joints.astype(np.float64), ep.qpos.astype(np.float64)
-    interp = (lambda a: np.stack([np.interp(t, ts, a[:, k]) for k in range(a.shape[1])], 1)
-              if len(ts) > 1 else a[ok][first])
+    interp = lambda a: (
+        np.stack([np.interp(t, ts, a[:, k]) for k in range(a.shape[1])], 1) if len(ts) > 1 else a[ok][first]
+    )
     return raw, interp(exo), interp(q)
 
 
-def render_episode(path: str | Path, modes: list[str], cameras: list[str] | None = None, force: bool = False,
-                   exo: str | None = None, robot: str | None = None, inpaint: str = "pushpull",
-                   progress=None) -> tuple[Path, dict]:
+def render_episode(
+    path: str | Path,
+    modes: list[str],
+    cameras: list[str] | None = None,
+    force: bool = False,
+    exo: str | None = None,
+    robot: str | None = None,
+    inpaint: str = "pushpull",
+    progress=None,
+) -> tuple[Path, dict]:
     """Write the derived `visual` file of an episode; returns (its path, figures).
 
     Layout: `/<mode>/<camera>` vlen uint8 JPEGs indexed like the episode's raw frames
@@ -213,13 +226,21 @@ def render_episode(path: str | Path, modes: list[str], cameras: list[str] | None
                         dsets[m].attrs["mount"] = json.dumps(v.cal.mount.to_dict())
                         dsets[m].attrs["width"], dsets[m].attrs["height"] = v.size
 
-            attrs = {"modes": json.dumps(modes), "cameras": json.dumps(cams), "exoskeleton": bridge.exo,
-                     "robot_hand": bridge.robot or "", "inpaint": inpaint,
-                     "margin_px": json.dumps({c: margin_px(bridge._views[c].size[0]) for c in cams})}
+            attrs = {
+                "modes": json.dumps(modes),
+                "cameras": json.dumps(cams),
+                "exoskeleton": bridge.exo,
+                "robot_hand": bridge.robot or "",
+                "inpaint": inpaint,
+                "margin_px": json.dumps({c: margin_px(bridge._views[c].size[0]) for c in cams}),
+            }
             out = derived.write_derived(path, KIND, write, force=force, attrs=attrs)
             wall = time.perf_counter() - t0
-            figures.update(wall_s=wall, fps=figures["frames"] / max(wall, 1e-9),
-                           cpu_ms_per_frame=(time.process_time() - cpu0) * 1e3 / max(1, figures["frames"]))
+            figures.update(
+                wall_s=wall,
+                fps=figures["frames"] / max(wall, 1e-9),
+                cpu_ms_per_frame=(time.process_time() - cpu0) * 1e3 / max(1, figures["frames"]),
+            )
             return out, figures
         finally:
             bridge.close()
@@ -237,8 +258,10 @@ def open_visual(episode: str | Path, mode: str, camera: str):
     if key not in f:
         have = json.loads(str(f.attrs.get("modes", "[]")))
         f.close()
-        raise DexumiError(f"{episode}: its rendered visual file has no '{mode}' frames of {camera} (rendered: "
-                          f"{', '.join(have) or 'none'}); run `dexumi render {episode} --mode {mode} --force`")
+        raise DexumiError(
+            f"{episode}: its rendered visual file has no '{mode}' frames of {camera} (rendered: "
+            f"{', '.join(have) or 'none'}); run `dexumi render {episode} --mode {mode} --force`"
+        )
     return f, f[key]
 
 
@@ -251,12 +274,21 @@ def check_rendered(episode: str | Path, mode: str, cameras: list[str]) -> None:
     with derived.open_derived(episode, KIND) as f:
         missing = [c for c in cameras if f"{mode}/{c}" not in f]
     if missing:
-        raise DexumiError(f"{episode}: its rendered visual file has no '{mode}' frames of {missing[0]}; run "
-                          f"`dexumi render {episode} --mode {mode} --force`")
+        raise DexumiError(
+            f"{episode}: its rendered visual file has no '{mode}' frames of {missing[0]}; run "
+            f"`dexumi render {episode} --mode {mode} --force`"
+        )
 
 
-def render_episode_task(path: str, modes: list[str], cameras: list[str] | None, force: bool, exo: str | None,
-                        robot: str | None, inpaint: str) -> dict:
+def render_episode_task(
+    path: str,
+    modes: list[str],
+    cameras: list[str] | None,
+    force: bool,
+    exo: str | None,
+    robot: str | None,
+    inpaint: str,
+) -> dict:
     """`render_episode` as a batch task (dexumi.batch): a JSON-able result for the manifest and the engines."""
     out, fig = render_episode(path, modes, cameras, force, exo, robot, inpaint)
     return {"episode": str(path), "output": str(out), **fig}

@@ -65,8 +65,7 @@ def pushpull_fill(img: np.ndarray, hole: np.ndarray) -> np.ndarray:
         a = np.minimum(w * 4.0, 1.0)
         c = up + a * (own - up)
     assert c is not None  # `levels` holds at least the half-size level
-    full = cv2.convertScaleAbs(cv2.resize(c, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR),
-                               alpha=255.0)
+    full = cv2.convertScaleAbs(cv2.resize(c, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR), alpha=255.0)
     out = img.copy()
     cv2.copyTo(full, hole.view(np.uint8), out)
     return out

@@ -48,8 +48,11 @@ class Intrinsics:
             return self
         sx, sy = width / self.width, height / self.height
         K = np.asarray(self.K, np.float64)
-        K2 = [[K[0, 0] * sx, 0.0, (K[0, 2] + 0.5) * sx - 0.5], [0.0, K[1, 1] * sy, (K[1, 2] + 0.5) * sy - 0.5],
-              [0.0, 0.0, 1.0]]
+        K2 = [
+            [K[0, 0] * sx, 0.0, (K[0, 2] + 0.5) * sx - 0.5],
+            [0.0, K[1, 1] * sy, (K[1, 2] + 0.5) * sy - 0.5],
+            [0.0, 0.0, 1.0],
+        ]
         return Intrinsics(self.model, width, height, tuple(map(tuple, K2)), self.dist)
 
 
@@ -98,17 +101,24 @@ class CameraMount:
         return T
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"xyz_m": [float(v) for v in self.xyz_m],
-                             "rotvec_rad": [float(v) for v in self.rotvec_rad], "method": self.method,
-                             "residual_px": float(self.residual_px), "frames": int(self.frames),
-                             "points": int(self.points)}
+        d: dict[str, Any] = {
+            "xyz_m": [float(v) for v in self.xyz_m],
+            "rotvec_rad": [float(v) for v in self.rotvec_rad],
+            "method": self.method,
+            "residual_px": float(self.residual_px),
+            "frames": int(self.frames),
+            "points": int(self.points),
+        }
         d.update({k: float(v) for k, v in self.extra.items()})
         return d
 
 
 def _vec3(v: Any, where: str) -> tuple[float, float, float]:
-    if (not isinstance(v, list) or len(v) != 3 or
-            not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)):
+    if (
+        not isinstance(v, list)
+        or len(v) != 3
+        or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)
+    ):
         raise DexumiError(f"'{where}' must be a list of 3 finite numbers, not {v!r}")
     return float(v[0]), float(v[1]), float(v[2])
 
@@ -152,8 +162,15 @@ def mounts_from_dict(section: Any) -> dict[str, CameraMount]:
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise DexumiError(f"'{where}.{k}' must be an integer >= 0, not {v!r}")
             ints.append(v)
-        out[str(cam)] = CameraMount(_vec3(m["xyz_m"], f"{where}.xyz_m"), _vec3(m["rotvec_rad"], f"{where}.rotvec_rad"),
-                                    method, float(res), ints[0], ints[1], extra)
+        out[str(cam)] = CameraMount(
+            _vec3(m["xyz_m"], f"{where}.xyz_m"),
+            _vec3(m["rotvec_rad"], f"{where}.rotvec_rad"),
+            method,
+            float(res),
+            ints[0],
+            ints[1],
+            extra,
+        )
     return out
 
 
@@ -216,10 +233,14 @@ def episode_cameras(ep, cameras: list[str] | None = None) -> dict[str, CameraCal
             raise DexumiError(f"{src}: no camera '{name}' (cameras: {', '.join(ep.cameras) or 'none'})")
         if name not in mounts:
             why = "no calibration profile" if not text.strip() else f"its calibration profile has no '{SECTION}.{name}'"
-            raise DexumiError(f"{src}: camera {name} has no calibrated mount ({why}); calibrate it with "
-                              "`dexumi calibrate-mount` and record with that profile")
+            raise DexumiError(
+                f"{src}: camera {name} has no calibrated mount ({why}); calibrate it with "
+                "`dexumi calibrate-mount` and record with that profile"
+            )
         if name not in cams:
-            raise DexumiError(f"{src}: camera {name} has no intrinsics in its calibration profile "
-                              f"('cameras.{name}'); calibrate the camera first")
+            raise DexumiError(
+                f"{src}: camera {name} has no intrinsics in its calibration profile "
+                f"('cameras.{name}'); calibrate the camera first"
+            )
         out[name] = CameraCalibration(name, intrinsics_from_dict(name, cams[name]), mounts[name])
     return out

@@ -60,6 +60,7 @@ def load_plugin(ref: str, kind: type) -> object:
         raise DexumiError(f"plug-in '{ref}': {exc}") from None
     obj = factory()
     if not isinstance(obj, kind):
-        raise DexumiError(f"plug-in '{ref}' is not a {kind.__name__} (needs a "
-                          f"{'refine' if kind is Segmenter else 'inpaint'} method)")
+        raise DexumiError(
+            f"plug-in '{ref}' is not a {kind.__name__} (needs a {'refine' if kind is Segmenter else 'inpaint'} method)"
+        )
     return obj

@@ -27,27 +27,55 @@ def sim_profile_yaml(world, mounts: dict[str, CameraMount] | None) -> str:
     cams = {}
     for name in world.camera_names:
         s = world.camera_spec(name)
-        cams[name] = {"model": s.lens, "width": s.width, "height": s.height,
-                      "matrix": [[float(x) for x in r] for r in s.K()], "distortion": [float(x) for x in s.dist()],
-                      "rms_px": 0.0, "views": 0, "coverage": 0.0}
-    doc = {"format": "dexumi-profile", "version": 1, "id": "sim-visual", "created": "2026-01-01T00:00:00Z",
-           "device": {"channels": world.channels}, "hand": "inspire_like", "exoskeleton": world.config.scene.hand,
-           "encoder": {"wrap": False, "input": "counts", "channels": [
-               {"name": j.name, "zero_rad": 0.0, "sign": 1, "scale_rad_per_count": 1e-4} for j in world.actuated]},
-           "cameras": cams}
+        cams[name] = {
+            "model": s.lens,
+            "width": s.width,
+            "height": s.height,
+            "matrix": [[float(x) for x in r] for r in s.K()],
+            "distortion": [float(x) for x in s.dist()],
+            "rms_px": 0.0,
+            "views": 0,
+            "coverage": 0.0,
+        }
+    doc = {
+        "format": "dexumi-profile",
+        "version": 1,
+        "id": "sim-visual",
+        "created": "2026-01-01T00:00:00Z",
+        "device": {"channels": world.channels},
+        "hand": "inspire_like",
+        "exoskeleton": world.config.scene.hand,
+        "encoder": {
+            "wrap": False,
+            "input": "counts",
+            "channels": [
+                {"name": j.name, "zero_rad": 0.0, "sign": 1, "scale_rad_per_count": 1e-4} for j in world.actuated
+            ],
+        },
+        "cameras": cams,
+    }
     if mounts:
         doc["camera_mounts"] = mounts_to_dict(mounts)
     return yaml.safe_dump(doc, sort_keys=False)
 
 
 def true_mounts(world) -> dict[str, CameraMount]:
-    return {n: CameraMount.from_matrix(world.camera_spec(n).T_wrist_cam(), method="rig-truth")
-            for n in world.camera_names}
+    return {
+        n: CameraMount.from_matrix(world.camera_spec(n).T_wrist_cam(), method="rig-truth") for n in world.camera_names
+    }
 
 
-def write_sim_episode(path: str | Path, seconds: float = 2.0, size: tuple[int, int] = (240, 240), fps: float = 15.0,
-                      cameras: int = 1, start_s: float = 2.0, mounts: dict[str, CameraMount] | None | str = "truth",
-                      noise: float = 2.0, seed: int = 0) -> Path:
+def write_sim_episode(
+    path: str | Path,
+    seconds: float = 2.0,
+    size: tuple[int, int] = (240, 240),
+    fps: float = 15.0,
+    cameras: int = 1,
+    start_s: float = 2.0,
+    mounts: dict[str, CameraMount] | None | str = "truth",
+    noise: float = 2.0,
+    seed: int = 0,
+) -> Path:
     """Write a finished episode at `path` (`episode_NNNN.h5.partial`; returns the final path)."""
     from dexumi.episode import schema as S
     from dexumi.episode.layout import CameraLayout, EncoderLayout, EpisodeMeta
@@ -63,13 +91,24 @@ def write_sim_episode(path: str | Path, seconds: float = 2.0, size: tuple[int, i
     names = tuple(j.name for j in world.actuated)
     rt = Retargeter.from_map(MAPS_DIR / "inspire.yaml")
     path = Path(path)
-    meta = EpisodeMeta(number=S.episode_number(path) or 1, task="pick", robot_hand="inspire_like",
-                       exoskeleton=world.config.scene.hand, nominal_fps=fps, calibration_profile_id="sim-visual",
-                       calibration_profile_yaml=sim_profile_yaml(world, mounts),
-                       retarget_map_yaml=(MAPS_DIR / "inspire.yaml").read_text(), main_camera="wrist0")
-    w = EpisodeWriter(path, meta, EncoderLayout(len(names), names, RATE_HZ),
-                      [CameraLayout(c, size[0], size[1], fps=fps) for c in world.camera_names],
-                      action_names=tuple(rt.robot_joint_names))
+    meta = EpisodeMeta(
+        number=S.episode_number(path) or 1,
+        task="pick",
+        robot_hand="inspire_like",
+        exoskeleton=world.config.scene.hand,
+        nominal_fps=fps,
+        calibration_profile_id="sim-visual",
+        calibration_profile_yaml=sim_profile_yaml(world, mounts),
+        retarget_map_yaml=(MAPS_DIR / "inspire.yaml").read_text(),
+        main_camera="wrist0",
+    )
+    w = EpisodeWriter(
+        path,
+        meta,
+        EncoderLayout(len(names), names, RATE_HZ),
+        [CameraLayout(c, size[0], size[1], fps=fps) for c in world.camera_names],
+        action_names=tuple(rt.robot_joint_names),
+    )
     rends = {c: world.renderer(c, noise=noise, seed=seed, quality=90) for c in world.camera_names}
     try:
         n_frames = int(round(seconds * fps))
@@ -77,17 +116,22 @@ def write_sim_episode(path: str | Path, seconds: float = 2.0, size: tuple[int, i
         tw = start_s - 0.1 + idx / RATE_HZ
         ang = world.angles_at(tw)
         host = T0 + tw
-        w.append_encoder([EncoderBatch(idx, (idx * 1e6 / RATE_HZ).astype(np.int64), host, host,
-                                       (ang * 1e4).astype(np.int32), ang, 0)])
+        w.append_encoder(
+            [
+                EncoderBatch(
+                    idx, (idx * 1e6 / RATE_HZ).astype(np.int64), host, host, (ang * 1e4).astype(np.int32), ang, 0
+                )
+            ]
+        )
         for k in range(n_frames):
             t = start_s + k / fps
             world.set_time(t)
             for c, r in rends.items():
-                w.append_frames(c, [CameraFrame(c, k, T0 + t, r.jpeg(k), "jpeg", size[0], size[1])],
-                                mapped_times=np.array([T0 + t]))
+                w.append_frames(
+                    c, [CameraFrame(c, k, T0 + t, r.jpeg(k), "jpeg", size[0], size[1])], mapped_times=np.array([T0 + t])
+                )
         return w.finalize("success", "simulated visual-bridge episode", "sim", rt)
     finally:
         for r in rends.values():
             r.close()
         w.close_partial()
-

@@ -33,8 +33,9 @@ def _rays(intr: Intrinsics, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 1e-10)
         out = cv2.fisheye.undistortPoints(pts, K, d, criteria=crit)
     else:
-        out = cv2.undistortPoints(pts, K, d, None, None, None,
-                                  (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10))
+        out = cv2.undistortPoints(
+            pts, K, d, None, None, None, (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10)
+        )
     return out.reshape(-1, 2)
 
 
@@ -47,13 +48,25 @@ class LensMap:
         K = np.asarray(intr.K, np.float64)
         self.focal = float(K[1, 1])
         centred = abs(K[0, 2] - (w - 1) / 2) < 1e-6 and abs(K[1, 2] - (h - 1) / 2) < 1e-6
-        self.identity = (intr.model == "pinhole" and not np.any(np.asarray(intr.dist)) and centred
-                         and abs(K[0, 0] - K[1, 1]) < 1e-9)
+        self.identity = (
+            intr.model == "pinhole" and not np.any(np.asarray(intr.dist)) and centred and abs(K[0, 0] - K[1, 1]) < 1e-9
+        )
         if self.identity:
             self.cw, self.ch = w, h
             return
-        edge = np.array([[0, 0], [w - 1, 0], [0, h - 1], [w - 1, h - 1], [(w - 1) / 2, 0], [(w - 1) / 2, h - 1],
-                         [0, (h - 1) / 2], [w - 1, (h - 1) / 2]], np.float64)
+        edge = np.array(
+            [
+                [0, 0],
+                [w - 1, 0],
+                [0, h - 1],
+                [w - 1, h - 1],
+                [(w - 1) / 2, 0],
+                [(w - 1) / 2, h - 1],
+                [0, (h - 1) / 2],
+                [w - 1, (h - 1) / 2],
+            ],
+            np.float64,
+        )
         r = _rays(intr, edge[:, 0], edge[:, 1])
         f = self.focal
         half_w = max(min(MAX_CANVAS * w / 2, float(np.max(np.abs(r[:, 0]))) * f + 2), w / 2)
@@ -100,12 +113,20 @@ def mjcf(model: HandModel) -> str:
     headlight, so shading matches the rig's), the hand at the origin and one camera `cam`."""
     s = model.slices
     tess = f'numslices="{s}" numstacks="{max(4, s // 2)}" numquads="{max(1, s // 10)}"'
-    x = [f'<mujoco model="{model.name}">', '  <compiler angle="radian"/>',
-         f'  <visual><quality shadowsize="0" offsamples="0" {tess}/><global offwidth="2048" offheight="2048"/>'
-         f'<headlight {model.headlight}/><map znear="0.005" zfar="50"/></visual>',
-         "  <asset>", *("    " + a for a in model.asset_xml), "  </asset>",
-         "  <worldbody>", '    <camera name="cam" pos="0 0 0" quat="1 0 0 0" fovy="60"/>',
-         *("    " + line for line in model.body_xml), "  </worldbody>", "</mujoco>"]
+    x = [
+        f'<mujoco model="{model.name}">',
+        '  <compiler angle="radian"/>',
+        f'  <visual><quality shadowsize="0" offsamples="0" {tess}/><global offwidth="2048" offheight="2048"/>'
+        f'<headlight {model.headlight}/><map znear="0.005" zfar="50"/></visual>',
+        "  <asset>",
+        *("    " + a for a in model.asset_xml),
+        "  </asset>",
+        "  <worldbody>",
+        '    <camera name="cam" pos="0 0 0" quat="1 0 0 0" fovy="60"/>',
+        *("    " + line for line in model.body_xml),
+        "  </worldbody>",
+        "</mujoco>",
+    ]
     return "\n".join(x) + "\n"
 
 
@@ -124,8 +145,9 @@ class HandView:
         try:
             self.model = mujoco.MjModel.from_xml_string(mjcf(model), model.assets)
         except ValueError as exc:
-            raise DexumiError(f"hand model '{model.name}' does not compile in MuJoCo: "
-                              f"{str(exc).splitlines()[0]}") from None
+            raise DexumiError(
+                f"hand model '{model.name}' does not compile in MuJoCo: {str(exc).splitlines()[0]}"
+            ) from None
         m = self.model
         m.vis.global_.offwidth = max(m.vis.global_.offwidth, self.lens.cw)
         m.vis.global_.offheight = max(m.vis.global_.offheight, self.lens.ch)
@@ -136,8 +158,10 @@ class HandView:
         try:
             self._r = mujoco.Renderer(m, self.lens.ch, self.lens.cw)
         except Exception as exc:  # noqa: BLE001 - no GL context: one line naming MUJOCO_GL
-            raise DexumiError(f"offscreen rendering unavailable (MUJOCO_GL={__import__('os').environ.get('MUJOCO_GL')}): "
-                              f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+            raise DexumiError(
+                f"offscreen rendering unavailable (MUJOCO_GL={__import__('os').environ.get('MUJOCO_GL')}): "
+                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            ) from None
         self.geom_label = np.zeros(m.ngeom + 1, np.uint8)
         mujoco.mj_forward(m, self.data)
 

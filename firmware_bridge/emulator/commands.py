@@ -36,7 +36,7 @@ class CommandHandler:
             if end < 0:
                 break
             chunk = bytes(self.buffer[:end])
-            del self.buffer[:end + 1]
+            del self.buffer[: end + 1]
             frame = protocol.decode_wire_chunk(chunk) if chunk else None
             if frame is not None:
                 self._answer(frame, time.monotonic())
@@ -77,6 +77,15 @@ class CommandHandler:
         if status == protocol.AckStatus.UNSUPPORTED:
             d.reply(MsgType.ERROR, protocol.error_payload(protocol.ErrorCode.BAD_COMMAND, kind, "unknown command"))
         if kind == MsgType.GET_INFO:
-            info = protocol.DeviceInfo(d.cfg.device_id, "dexumi-sim", (0, 1, 0), d.cfg.channels,
-                                       d.cfg.resolution_bits, 3, 64, d.cfg.rate_hz, 20000.0)
+            info = protocol.DeviceInfo(
+                d.cfg.device_id,
+                "dexumi-sim",
+                (0, 1, 0),
+                d.cfg.channels,
+                d.cfg.resolution_bits,
+                3,
+                64,
+                d.cfg.rate_hz,
+                20000.0,
+            )
             d.reply(MsgType.INFO, protocol.info_payload(info))

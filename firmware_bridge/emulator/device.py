@@ -32,7 +32,10 @@ from firmware_bridge.vocab import Protocol, TactileProtocol
 
 log = logging.getLogger(__name__)
 LEGACY_REF_VOLTS = 3.3
-TACTILE_CHANNELS: dict[str, int] = {TactileProtocol.FSR: 14, TactileProtocol.XHAND: 363}  # decoded columns of the tactile frames
+TACTILE_CHANNELS: dict[str, int] = {
+    TactileProtocol.FSR: 14,
+    TactileProtocol.XHAND: 363,
+}  # decoded columns of the tactile frames
 TACTILE_GRASP_JOINTS = 12
 PREPARE_AHEAD_S = 0.01
 
@@ -154,8 +157,13 @@ class Emulator:
         self.truth = TruthLog(cfg.truth_path, cfg.channels, self._meta()) if cfg.truth_path else None
         self.dtype = record_dtype(cfg.channels)
         # a free-running tactile board does not wait for a host that is not reading (FaultyWire.stall_timeout)
-        self.wire = FaultyWire(cfg, self.link, self.truth, np.random.default_rng(cfg.seed + 1_000_003),
-                               stall_timeout=0.0 if self.tactile is not None else 0.5)
+        self.wire = FaultyWire(
+            cfg,
+            self.link,
+            self.truth,
+            np.random.default_rng(cfg.seed + 1_000_003),
+            stall_timeout=0.0 if self.tactile is not None else 0.5,
+        )
         self.commands = CommandHandler(self)
         self.clock = DeviceClock(cfg.drift_ppm)
         self.running = True
@@ -167,9 +175,17 @@ class Emulator:
 
     def _meta(self) -> dict[str, Any]:
         c = self.cfg
-        return {"protocol": c.protocol, "channels": c.channels, "rate_hz": c.rate_hz, "seed": c.seed,
-                "drift_ppm": c.drift_ppm, "jitter_ms": c.jitter_ms, "motion": c.motion, "t0": self.t0,
-                "motion_epoch": self.motion_epoch}
+        return {
+            "protocol": c.protocol,
+            "channels": c.channels,
+            "rate_hz": c.rate_hz,
+            "seed": c.seed,
+            "drift_ppm": c.drift_ppm,
+            "jitter_ms": c.jitter_ms,
+            "motion": c.motion,
+            "t0": self.t0,
+            "motion_epoch": self.motion_epoch,
+        }
 
     # ------------------------------------------------------------------------------------------ the clock
     def _boot(self, now: float, clock_start_us: int | None = None) -> None:
@@ -218,8 +234,10 @@ class Emulator:
         now = time.monotonic()
         wake = now + 0.005
         if self.streaming:
-            wake = min(wake, float(self.clock.host_time(self.next_sample_us + (self.batch - 1) * self.period_us))
-                       - PREPARE_AHEAD_S)
+            wake = min(
+                wake,
+                float(self.clock.host_time(self.next_sample_us + (self.batch - 1) * self.period_us)) - PREPARE_AHEAD_S,
+            )
         write_at = self.wire.next_write_at()
         if write_at is not None:
             wake = min(wake, write_at)
@@ -285,7 +303,7 @@ class Emulator:
         rec["device_time_us"], rec["true_time"] = times_us, true_t
         rec["values"] = values
         angle_cols = np.zeros((n, self.cfg.channels))
-        angle_cols[:, :angles.shape[1]] = angles
+        angle_cols[:, : angles.shape[1]] = angles
         rec["angles"] = angle_cols
         self.seq += 1
         self.wire.queue(wire, build_t, rec)
@@ -308,11 +326,11 @@ class Emulator:
         rec["index"], rec["segment"] = self.sample_index + np.arange(n), self.segment
         rec["frame_seq"] = self.seq + np.arange(n)
         rec["device_time_us"], rec["true_time"], rec["values"] = times_us, true_t, values
-        rec["angles"][:, :angles.shape[1]] = angles
+        rec["angles"][:, : angles.shape[1]] = angles
         self.sample_index += n
         self.seq += n
         for k in range(n):
-            self.wire.queue(wire[k * size:(k + 1) * size], float(true_t[k]), rec[k:k + 1].copy())
+            self.wire.queue(wire[k * size : (k + 1) * size], float(true_t[k]), rec[k : k + 1].copy())
 
     # ----------------------------------------------------------------------------------------- cable
     def _unplug(self, now: float) -> None:

@@ -67,8 +67,10 @@ class GraspCycleMotion:
     def _range(self) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = np.asarray(self.lower, np.float64), np.asarray(self.upper, np.float64)
         if lo.shape != (self.joints,) or hi.shape != (self.joints,) or not np.all(hi > lo):
-            raise ValueError(f"grasp motion: need {self.joints} lower and upper limits with upper > lower "
-                             f"(got {len(self.lower)} and {len(self.upper)})")
+            raise ValueError(
+                f"grasp motion: need {self.joints} lower and upper limits with upper > lower "
+                f"(got {len(self.lower)} and {len(self.upper)})"
+            )
         return lo, hi
 
     def spec(self) -> str:
@@ -76,8 +78,12 @@ class GraspCycleMotion:
         Lists are '/'-separated so the spec can sit inside a comma-separated camera spec."""
         if not (self.lower or self.upper):
             return "grasp"
-        return ("grasp:lower=" + "/".join(f"{v:.9g}" for v in self.lower)
-                + ";upper=" + "/".join(f"{v:.9g}" for v in self.upper))
+        return (
+            "grasp:lower="
+            + "/".join(f"{v:.9g}" for v in self.lower)
+            + ";upper="
+            + "/".join(f"{v:.9g}" for v in self.upper)
+        )
 
     def closure(self, t: np.ndarray) -> np.ndarray:
         """Closure in [0, 1], shape (len(t), joints)."""
@@ -93,8 +99,9 @@ class GraspCycleMotion:
 
     def angles(self, t: np.ndarray) -> np.ndarray:
         t = np.asarray(t, dtype=np.float64)
-        tremor = (np.sin(2 * np.pi * self.tremor_freq[:, 0] * t[:, None] + self.tremor_phase[:, 0])
-                  + np.sin(2 * np.pi * self.tremor_freq[:, 1] * t[:, None] + self.tremor_phase[:, 1]))
+        tremor = np.sin(2 * np.pi * self.tremor_freq[:, 0] * t[:, None] + self.tremor_phase[:, 0]) + np.sin(
+            2 * np.pi * self.tremor_freq[:, 1] * t[:, None] + self.tremor_phase[:, 1]
+        )
         angles: np.ndarray = self.low + self.span * self.closure(t) + self.tremor_amp * tremor
         return angles
 
@@ -164,6 +171,7 @@ def make_motion(spec: str, joints: int, seed: int) -> MotionModel:
 
 
 # --------------------------------------------------------------------------- scripted calibration motion
+
 
 @dataclass(frozen=True)
 class ScriptSegment:
@@ -236,7 +244,9 @@ class CalibrationMotion:
 
         def add(name: str, kind: str, length: float, pose: np.ndarray | None = None) -> None:
             nonlocal t
-            segs.append(ScriptSegment(name, kind, t, t + length, tuple(float(x) for x in pose) if pose is not None else ()))
+            segs.append(
+                ScriptSegment(name, kind, t, t + length, tuple(float(x) for x in pose) if pose is not None else ())
+            )
             t += length
 
         add("flat", "hold", self.hold_s, self.flat_pose)

@@ -37,8 +37,14 @@ class EmulatorProcess:
             argv += ["--truth", str(truth)]
         self.truth = truth
         self._stderr = tempfile.TemporaryFile(mode="w+t")  # a file, not a pipe: a full pipe would stall it
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self._stderr, text=True,
-                                     start_new_session=True, preexec_fn=die_with_parent)
+        self.proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
         self.port = self._read_port(startup_timeout)
 
     def _read_port(self, timeout: float) -> str:
@@ -54,7 +60,9 @@ class EmulatorProcess:
             self._stderr.seek(0)
             err = self._stderr.read()
             self._stderr.close()
-            raise self.error(f"the simulated device did not start: {err.strip().splitlines()[-1] if err.strip() else line!r}")
+            raise self.error(
+                f"the simulated device did not start: {err.strip().splitlines()[-1] if err.strip() else line!r}"
+            )
         return line
 
     def stop(self, timeout: float = 5.0, close_log: bool = True) -> int | None:

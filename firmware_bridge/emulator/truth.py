@@ -25,17 +25,19 @@ class Fate(enum.IntEnum):
 
 
 def record_dtype(channels: int) -> np.dtype:
-    return np.dtype([
-        ("index", "<i8"),  # sample counter of the device (restarts with the device)
-        ("segment", "<i4"),  # connection number: 0 before the first re-plug, 1 after, ...
-        ("fate", "u1"),
-        ("frame_seq", "<i8"),  # sequence number of the frame that carried it
-        ("device_time_us", "<i8"),  # device clock, unwrapped
-        ("true_time", "<f8"),  # host monotonic time at which the sample was taken
-        ("send_time", "<f8"),  # host monotonic time at which its frame was written to the port
-        ("angles", "<f8", (channels,)),  # the true joint angles behind the values (radians)
-        ("values", "<i4", (channels,)),  # the raw counts sent
-    ])
+    return np.dtype(
+        [
+            ("index", "<i8"),  # sample counter of the device (restarts with the device)
+            ("segment", "<i4"),  # connection number: 0 before the first re-plug, 1 after, ...
+            ("fate", "u1"),
+            ("frame_seq", "<i8"),  # sequence number of the frame that carried it
+            ("device_time_us", "<i8"),  # device clock, unwrapped
+            ("true_time", "<f8"),  # host monotonic time at which the sample was taken
+            ("send_time", "<f8"),  # host monotonic time at which its frame was written to the port
+            ("angles", "<f8", (channels,)),  # the true joint angles behind the values (radians)
+            ("values", "<i4", (channels,)),  # the raw counts sent
+        ]
+    )
 
 
 def is_truth_log(path: Path) -> bool:
@@ -66,9 +68,13 @@ class TruthLog:
         self.dtype = record_dtype(channels)
         check_truth_path(path)
         self._file = open(path, "wb")
-        header = {"format": FORMAT, "version": VERSION, "channels": channels,
-                  "dtype": [list(d) if len(d) == 2 else [d[0], d[1], list(d[2])] for d in self.dtype.descr],
-                  "meta": meta}
+        header = {
+            "format": FORMAT,
+            "version": VERSION,
+            "channels": channels,
+            "dtype": [list(d) if len(d) == 2 else [d[0], d[1], list(d[2])] for d in self.dtype.descr],
+            "meta": meta,
+        }
         self._file.write(json.dumps(header).encode() + b"\n")
         self._file.flush()
 
@@ -92,6 +98,6 @@ def read_truth(path: str | Path) -> tuple[dict[str, Any], np.ndarray]:
     if header.get("format") != FORMAT:
         raise ValueError(f"{path} is not a dexumi emulator truth log")
     dtype = record_dtype(int(header["channels"]))
-    body = raw[end + 1:]
+    body = raw[end + 1 :]
     n = len(body) // dtype.itemsize
-    return header, np.frombuffer(body[:n * dtype.itemsize], dtype)
+    return header, np.frombuffer(body[: n * dtype.itemsize], dtype)

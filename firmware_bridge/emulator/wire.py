@@ -28,8 +28,14 @@ class PendingFrame:
 class FaultyWire:
     """Drops, corrupts and delays frames as configured; knows the truth of every one (`stats`, the log)."""
 
-    def __init__(self, cfg: EmulatorConfig, link: PtyLink, truth: TruthLog | None, fault_rng: np.random.Generator,
-                 stall_timeout: float = 0.5) -> None:
+    def __init__(
+        self,
+        cfg: EmulatorConfig,
+        link: PtyLink,
+        truth: TruthLog | None,
+        fault_rng: np.random.Generator,
+        stall_timeout: float = 0.5,
+    ) -> None:
         self.cfg = cfg
         # how long a write waits for a host that is not reading; 0 for a free-running tactile board (before the
         # port is opened, or stalled for longer than the tty's ~19 KB of buffers): what does not fit is lost
@@ -113,8 +119,12 @@ class FaultyWire:
     def _log(self, frame: PendingFrame, sent_at: float) -> None:
         frame.records["fate"] = frame.fate
         frame.records["send_time"] = sent_at
-        key = {Fate.SENT: "frames", Fate.CORRUPTED: "corrupted_frames", Fate.DROPPED: "dropped_frames",
-               Fate.NOT_SENT: "not_sent"}[frame.fate]
+        key = {
+            Fate.SENT: "frames",
+            Fate.CORRUPTED: "corrupted_frames",
+            Fate.DROPPED: "dropped_frames",
+            Fate.NOT_SENT: "not_sent",
+        }[frame.fate]
         self.stats[key] += 1
         self.stats["samples"] += len(frame.records)
         if self.truth:

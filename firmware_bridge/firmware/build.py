@@ -95,8 +95,21 @@ def build_host_sil(out: Path = DEFAULT_OUT) -> Path:
     cc = _need(host_cc(), "cc")
     out.mkdir(parents=True, exist_ok=True)
     exe = out / "host_sil"
-    _run([cc, *WARNINGS, "-O2", *LARGE_CONFIG, f"-I{CORE_DIR}", f"-I{COMMON_DIR}", *core_sources(),
-          COMMON_DIR / "dx_synth_adc.c", BOARDS_DIR / "host_sil" / "host_sil.c", "-o", exe])
+    _run(
+        [
+            cc,
+            *WARNINGS,
+            "-O2",
+            *LARGE_CONFIG,
+            f"-I{CORE_DIR}",
+            f"-I{COMMON_DIR}",
+            *core_sources(),
+            COMMON_DIR / "dx_synth_adc.c",
+            BOARDS_DIR / "host_sil" / "host_sil.c",
+            "-o",
+            exe,
+        ]
+    )
     return exe
 
 
@@ -104,8 +117,19 @@ def build_vectors_test(out: Path = DEFAULT_OUT) -> Path:
     cc = _need(host_cc(), "cc")
     out.mkdir(parents=True, exist_ok=True)
     exe = out / "dx_vectors_test"
-    _run([cc, *WARNINGS, "-D_POSIX_C_SOURCE=200809L", "-O1", f"-I{CORE_DIR}", *protocol_sources(),
-          TESTS_DIR / "dx_vectors_test.c", "-o", exe])
+    _run(
+        [
+            cc,
+            *WARNINGS,
+            "-D_POSIX_C_SOURCE=200809L",
+            "-O1",
+            f"-I{CORE_DIR}",
+            *protocol_sources(),
+            TESTS_DIR / "dx_vectors_test.c",
+            "-o",
+            exe,
+        ]
+    )
     return exe
 
 
@@ -114,9 +138,31 @@ def build_qemu(out: Path = DEFAULT_OUT) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     board = BOARDS_DIR / "qemu_mps2_an385"
     elf = out / "fw_mps2_an385.elf"
-    _run([gcc, "-mcpu=cortex-m3", "-mthumb", "-O2", "-ffreestanding", *WARNINGS, *LARGE_CONFIG, f"-I{CORE_DIR}",
-          f"-I{COMMON_DIR}", *core_sources(), COMMON_DIR / "dx_synth_adc.c", COMMON_DIR / "dx_freestanding.c", board / "qemu_board.c",
-          "-nostdlib", "-nostartfiles", "-T", board / "mps2_an385.ld", "-Wl,--gc-sections", "-lgcc", "-o", elf])
+    _run(
+        [
+            gcc,
+            "-mcpu=cortex-m3",
+            "-mthumb",
+            "-O2",
+            "-ffreestanding",
+            *WARNINGS,
+            *LARGE_CONFIG,
+            f"-I{CORE_DIR}",
+            f"-I{COMMON_DIR}",
+            *core_sources(),
+            COMMON_DIR / "dx_synth_adc.c",
+            COMMON_DIR / "dx_freestanding.c",
+            board / "qemu_board.c",
+            "-nostdlib",
+            "-nostartfiles",
+            "-T",
+            board / "mps2_an385.ld",
+            "-Wl,--gc-sections",
+            "-lgcc",
+            "-o",
+            elf,
+        ]
+    )
     return elf
 
 
@@ -139,12 +185,32 @@ def build_stm32f0(out: Path = DEFAULT_OUT) -> tuple[Path, Size]:
     out.mkdir(parents=True, exist_ok=True)
     board = BOARDS_DIR / "dexumi_stm32f0"
     elf = out / "fw_dexumi_stm32f0.elf"
-    _run([gcc, *M0_FLAGS, f"-I{CORE_DIR}", f"-I{COMMON_DIR}", f"-I{board}", *core_sources(),
-          COMMON_DIR / "dx_ads1256.c", COMMON_DIR / "dx_freestanding.c", *sorted(board.glob("*.c")), "-nostdlib", "-nostartfiles",
-          "-T", board / "stm32f042k6.ld", "-Wl,--gc-sections", "-ffunction-sections", "-fdata-sections",
-          "-lgcc", "-o", elf])
-    _run([shutil.which("arm-none-eabi-objcopy") or "arm-none-eabi-objcopy", "-O", "binary", elf,
-          elf.with_suffix(".bin")])
+    _run(
+        [
+            gcc,
+            *M0_FLAGS,
+            f"-I{CORE_DIR}",
+            f"-I{COMMON_DIR}",
+            f"-I{board}",
+            *core_sources(),
+            COMMON_DIR / "dx_ads1256.c",
+            COMMON_DIR / "dx_freestanding.c",
+            *sorted(board.glob("*.c")),
+            "-nostdlib",
+            "-nostartfiles",
+            "-T",
+            board / "stm32f042k6.ld",
+            "-Wl,--gc-sections",
+            "-ffunction-sections",
+            "-fdata-sections",
+            "-lgcc",
+            "-o",
+            elf,
+        ]
+    )
+    _run(
+        [shutil.which("arm-none-eabi-objcopy") or "arm-none-eabi-objcopy", "-O", "binary", elf, elf.with_suffix(".bin")]
+    )
     return elf, size([elf])
 
 

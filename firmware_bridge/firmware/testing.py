@@ -31,8 +31,11 @@ QEMU_PTY = re.compile(r"char device redirected to (/dev/pts/\d+)")
 def missing_tools(*tools: str) -> str | None:
     """A skip reason naming the tools that are not on PATH, or None."""
     gone = [t for t in tools if shutil.which(t) is None]
-    return f"not on PATH: {', '.join(gone)} (apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi " \
-           f"qemu-system-arm)" if gone else None
+    return (
+        f"not on PATH: {', '.join(gone)} (apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)"
+        if gone
+        else None
+    )
 
 
 @functools.cache
@@ -130,8 +133,12 @@ def read_until(port: serial.Serial, cap: Capture, predicate: Callable[[Capture],
 @contextmanager
 def sil_device(*args: str, seconds: float = 60.0) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """Run the host SIL device; yields its pty path and process, stops it afterwards."""
-    proc = subprocess.Popen([str(built("host_sil")), "--seconds", str(seconds), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(built("host_sil")), "--seconds", str(seconds), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         path = proc.stdout.readline().strip()
@@ -148,9 +155,13 @@ def qemu_device(timeout: float = 10.0) -> Iterator[tuple[str, subprocess.Popen[s
 
     QEMU 7.2 prints 'char device redirected to /dev/pts/N (label serial0)' on stdout with -nographic
     -monitor none (older notes say stderr): both are read."""
-    proc = subprocess.Popen([QEMU, "-M", "mps2-an385", "-nographic", "-monitor", "none", "-serial", "pty",
-                             "-kernel", str(built("qemu"))], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [QEMU, "-M", "mps2-an385", "-nographic", "-monitor", "none", "-serial", "pty", "-kernel", str(built("qemu"))],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         end = time.monotonic() + timeout

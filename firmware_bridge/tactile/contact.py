@@ -42,8 +42,10 @@ class GraspContact:
         """(n, fingers) mean closure of each finger's joints."""
         c = self.motion.closure(np.asarray(t, np.float64))
         finger = finger_of_joint(self.motion.joints)
-        return np.stack([c[:, finger == f].mean(axis=1) if np.any(finger == f) else np.zeros(len(c))
-                         for f in range(len(FINGERS))], axis=1)
+        return np.stack(
+            [c[:, finger == f].mean(axis=1) if np.any(finger == f) else np.zeros(len(c)) for f in range(len(FINGERS))],
+            axis=1,
+        )
 
     def in_contact(self, t: np.ndarray) -> np.ndarray:
         return self.finger_closure(t) > self.contact_at
@@ -61,7 +63,7 @@ def fsr_readings(forces_n: np.ndarray) -> np.ndarray:
 
 
 def _blob() -> np.ndarray:
-    r, c = np.mgrid[0:xhand.ROWS, 0:xhand.COLS]
+    r, c = np.mgrid[0 : xhand.ROWS, 0 : xhand.COLS]
     g = np.exp(-(((r - 4.5) / 2.5) ** 2 + ((c - 5.5) / 3.0) ** 2))
     blob: np.ndarray = g / g.sum()
     return blob

@@ -91,8 +91,7 @@ class FixedFrameDecoder:
         else:
             self.stats.crc_errors += len(rejected)
             self._trim(size + 3)
-            values, ticks, ends = (np.empty((0, self.channels), np.int32), np.empty(0, np.int64),
-                                   np.empty(0, np.int64))
+            values, ticks, ends = (np.empty((0, self.channels), np.int32), np.empty(0, np.int64), np.empty(0, np.int64))
         if self._held is not None:  # the frame that waited for its successor
             hv, ht, he = self._held
             values, ticks, ends = np.concatenate([hv, values]), np.concatenate([ht, ticks]), np.concatenate([he, ends])
@@ -173,7 +172,10 @@ class XHandTactileDecoder(FixedFrameDecoder):
     _implausible = staticmethod(xhand.implausible)
 
 
-TACTILE_DECODERS: dict[str, type[FixedFrameDecoder]] = {TactileProtocol.FSR: FsrDecoder, TactileProtocol.XHAND: XHandTactileDecoder}
+TACTILE_DECODERS: dict[str, type[FixedFrameDecoder]] = {
+    TactileProtocol.FSR: FsrDecoder,
+    TactileProtocol.XHAND: XHandTactileDecoder,
+}
 
 
 def make_tactile_decoder(protocol_name: str) -> FixedFrameDecoder:

@@ -23,9 +23,9 @@ def find_headers(b: np.ndarray, header: bytes) -> np.ndarray:
     k = len(header)
     if len(b) < k:
         return np.empty(0, np.int64)
-    m = b[:len(b) - k + 1] == header[0]
+    m = b[: len(b) - k + 1] == header[0]
     for i in range(1, k):
-        m &= b[i:len(b) - k + 1 + i] == header[i]
+        m &= b[i : len(b) - k + 1 + i] == header[i]
     return np.flatnonzero(m)
 
 
@@ -48,8 +48,7 @@ def _header_at_offsets(b: np.ndarray, offsets: np.ndarray, header: bytes) -> np.
     return out
 
 
-def _neighbours_ok(b: np.ndarray, pos: np.ndarray, size: int, header: bytes, final: bool,
-                   anchored: bool) -> np.ndarray:
+def _neighbours_ok(b: np.ndarray, pos: np.ndarray, size: int, header: bytes, final: bool, anchored: bool) -> np.ndarray:
     """The framing rule per candidate: the next header follows; or the stream ends right after it; or a
     header 2, 3 or 4 frames on follows in step and the previous header (or the step of the last accepted
     frame) precedes it.
@@ -67,20 +66,22 @@ def _neighbours_ok(b: np.ndarray, pos: np.ndarray, size: int, header: bytes, fin
     return after | (before & later)
 
 
-def _chain(b: np.ndarray, start: int, size: int, header: bytes, check: CheckRows, final: bool,
-           anchored: bool) -> np.ndarray:
+def _chain(
+    b: np.ndarray, start: int, size: int, header: bytes, check: CheckRows, final: bool, anchored: bool
+) -> np.ndarray:
     n = (len(b) - start) // size
     if n <= 0:
         return np.empty(0, np.int64)
-    rows = b[start:start + n * size].reshape(n, size)
+    rows = b[start : start + n * size].reshape(n, size)
     ok = check(rows)
     good = ok & _neighbours_ok(b, start + size * np.arange(n, dtype=np.int64), size, header, final, anchored)
     lead = n if good.all() else int(np.argmin(good))
     return start + size * np.arange(lead, dtype=np.int64)
 
 
-def _scan(b: np.ndarray, lo: int, size: int, header: bytes, check: CheckRows, final: bool,
-          anchored: bool) -> tuple[np.ndarray, np.ndarray]:
+def _scan(
+    b: np.ndarray, lo: int, size: int, header: bytes, check: CheckRows, final: bool, anchored: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Every header candidate from offset `lo` on, checked in arrays (offsets are into all of `b`)."""
     pos = find_headers(b[lo:], header) + lo
     pos = pos[pos + size <= len(b)]
@@ -104,15 +105,16 @@ def _scan(b: np.ndarray, lo: int, size: int, header: bytes, check: CheckRows, fi
     return good, bad
 
 
-def valid_frames(b: np.ndarray, size: int, header: bytes, check: CheckRows, final: bool = False,
-                 anchored: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def valid_frames(
+    b: np.ndarray, size: int, header: bytes, check: CheckRows, final: bool = False, anchored: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """(starts of accepted frames, starts of header candidates whose check failed outside them).
 
     `anchored`: `b` begins right where an accepted frame ended; a frame exactly in step with it (at a
     multiple of `size`, within ALIGNED_REACH frames) needs no header beside it: frames come back to back,
     and a header inside a payload is never in step.
     """
-    first = bytes(b[:min(len(b), 1 << 20)]).find(header) if len(b) >= len(header) else -1
+    first = bytes(b[: min(len(b), 1 << 20)]).find(header) if len(b) >= len(header) else -1
     if first < 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     lead = _chain(b, first, size, header, check, final, anchored)
@@ -128,7 +130,7 @@ def rows_at(b: np.ndarray, starts: np.ndarray, size: int) -> np.ndarray:
     n = len(starts)
     if n and int(starts[-1]) - int(starts[0]) == (n - 1) * size:
         s0 = int(starts[0])
-        return b[s0:s0 + n * size].reshape(n, size)
+        return b[s0 : s0 + n * size].reshape(n, size)
     return b[starts[:, None] + np.arange(size, dtype=np.int64)]
 
 
@@ -141,8 +143,7 @@ def spikes(rows: np.ndarray, threshold: int) -> np.ndarray:
     return np.asarray((big[:-1] & big[1:] & (np.abs(d[:-1] + d[1:]) < threshold)).any(axis=1))
 
 
-def neighbour_spikes(values: np.ndarray, prev: np.ndarray | None, nxt: np.ndarray | None,
-                     threshold: int) -> np.ndarray:
+def neighbour_spikes(values: np.ndarray, prev: np.ndarray | None, nxt: np.ndarray | None, threshold: int) -> np.ndarray:
     """Per row of `values`: `spikes`, with the rows before and after the batch (if known) as neighbours.
 
     A row with no neighbour on one side (the first of a stream, the last at its end) is not judged.

@@ -61,16 +61,21 @@ def unpack(b: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, ms.astype(np.int64)
 
 
-def implausible(values: np.ndarray, ms: np.ndarray, prev: tuple[np.ndarray, int] | None,
-                nxt: tuple[np.ndarray, int] | None, usual_step_ms: float | None) -> np.ndarray:
+def implausible(
+    values: np.ndarray,
+    ms: np.ndarray,
+    prev: tuple[np.ndarray, int] | None,
+    nxt: tuple[np.ndarray, int] | None,
+    usual_step_ms: float | None,
+) -> np.ndarray:
     """Frames whose checksum passed but whose content cannot be what the board sent (see module doc)."""
 
     def strip(r: tuple[np.ndarray, int] | None) -> tuple[np.ndarray, int] | None:
         return None if r is None else (r[0][:ADC_WORDS], r[1])
 
-    bad = implausible_rows(values[:, :ADC_WORDS], ms.astype(np.uint16), strip(prev), strip(nxt),
-                                  usual_step_ms)
+    bad = implausible_rows(values[:, :ADC_WORDS], ms.astype(np.uint16), strip(prev), strip(nxt), usual_step_ms)
     hi = slice(ADC_WORDS + 1, ADC_WORDS + 2)
-    bad |= framing.neighbour_spikes(values[:, hi], None if prev is None else prev[0][hi],
-                                    None if nxt is None else nxt[0][hi], FSR_SPIKE)
+    bad |= framing.neighbour_spikes(
+        values[:, hi], None if prev is None else prev[0][hi], None if nxt is None else nxt[0][hi], FSR_SPIKE
+    )
     return bad

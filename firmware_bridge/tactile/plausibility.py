@@ -8,8 +8,13 @@ import numpy as np
 SPIKE_COUNTS = 1 << 15  # a channel that jumps this far and straight back was corrupted in its upper bytes
 
 
-def implausible_rows(values: np.ndarray, ms: np.ndarray, prev: tuple[np.ndarray, int] | None,
-                     nxt: tuple[np.ndarray, int] | None, usual_step_ms: float | None = None) -> np.ndarray:
+def implausible_rows(
+    values: np.ndarray,
+    ms: np.ndarray,
+    prev: tuple[np.ndarray, int] | None,
+    nxt: tuple[np.ndarray, int] | None,
+    usual_step_ms: float | None = None,
+) -> np.ndarray:
     """Frames whose checksum passed but whose content cannot be what the board sent.
 
     The checksum is the low 16 bits of the sum: it misses changes to bits 16-31 of any channel and to the

@@ -30,19 +30,34 @@ def xhand_frame(fx: int, fy: int, fz: int, maps: list[list[int]], timestamp: int
 def build_vectors() -> list[dict[str, Any]]:
     out = []
     for name, adc, lo, hi, ms in [
-        ("fsr_basic", [1, -1, 1000, -1000, 0x0055AA, 2_000_000, -2_000_000, 0, 7, 65535, 65536, 4_000_000],
-         1234, 4095, 65535),
+        (
+            "fsr_basic",
+            [1, -1, 1000, -1000, 0x0055AA, 2_000_000, -2_000_000, 0, 7, 65535, 65536, 4_000_000],
+            1234,
+            4095,
+            65535,
+        ),
         ("fsr_extremes", [(1 << 23) - 1, -(1 << 23)] * 6, 0xFFFF, 0xFFFF, 0),
     ]:
-        out.append({"name": name, "format": "fsr", "inputs": {"adc": adc, "fsr": [lo, hi], "ms": ms},
-                    "frame_hex": fsr_frame(adc, lo, hi, ms).hex()})
+        out.append(
+            {
+                "name": name,
+                "format": "fsr",
+                "inputs": {"adc": adc, "fsr": [lo, hi], "ms": ms},
+                "frame_hex": fsr_frame(adc, lo, hi, ms).hex(),
+            }
+        )
     ramp = [[(m * 1000 + 37 * k) % 65536 for k in range(120)] for m in range(3)]
     zeros = [[0] * 120 for _ in range(3)]
-    for name, fx, fy, fz, maps, ts in [("xhand_ramp", -128, 127, 255, ramp, 65535),
-                                       ("xhand_zero", 0, 0, 0, zeros, 0)]:
-        out.append({"name": name, "format": "xhand-tactile",
-                    "inputs": {"fx": fx, "fy": fy, "fz": fz, "maps": maps, "timestamp": ts},
-                    "frame_hex": xhand_frame(fx, fy, fz, maps, ts).hex()})
+    for name, fx, fy, fz, maps, ts in [("xhand_ramp", -128, 127, 255, ramp, 65535), ("xhand_zero", 0, 0, 0, zeros, 0)]:
+        out.append(
+            {
+                "name": name,
+                "format": "xhand-tactile",
+                "inputs": {"fx": fx, "fy": fy, "fz": fz, "maps": maps, "timestamp": ts},
+                "frame_hex": xhand_frame(fx, fy, fz, maps, ts).hex(),
+            }
+        )
     return out
 
 
@@ -52,8 +67,9 @@ def load_vectors() -> list[dict[str, Any]]:
 
 
 def write_vectors() -> None:
-    VECTORS_PATH.write_text(json.dumps({"formats": "DexUMI FSR (60 B), XHand tactile (728 B)",
-                                        "vectors": build_vectors()}, indent=1) + "\n")
+    VECTORS_PATH.write_text(
+        json.dumps({"formats": "DexUMI FSR (60 B), XHand tactile (728 B)", "vectors": build_vectors()}, indent=1) + "\n"
+    )
 
 
 if __name__ == "__main__":

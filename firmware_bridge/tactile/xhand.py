@@ -44,7 +44,7 @@ def encode_frames(resultant: np.ndarray, maps: np.ndarray, timestamps: np.ndarra
     out[:, 2:5] = (resultant & 0xFF).astype(np.uint8)
     m = (np.asarray(maps, dtype=np.int64).reshape(n, 3 * TAXELS) & 0xFFFF).astype("<u2")
     out[:, _MAP_OFF:_TS_OFF] = m.view(np.uint8).reshape(n, -1)
-    out[:, _TS_OFF:_TS_OFF + 2] = (np.asarray(timestamps, np.int64) & 0xFFFF).astype("<u2")[:, None].view(np.uint8)
+    out[:, _TS_OFF : _TS_OFF + 2] = (np.asarray(timestamps, np.int64) & 0xFFFF).astype("<u2")[:, None].view(np.uint8)
     out[:, -1] = (out[:, 2:-1].sum(axis=1, dtype=np.int64) & 0xFF).astype(np.uint8)
     return out.tobytes()
 
@@ -67,16 +67,22 @@ def unpack(b: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     out[:, 0:2] = rows[:, 2:4].view(np.int8)
     out[:, 2] = rows[:, 4]
     out[:, 3:] = np.ascontiguousarray(rows[:, _MAP_OFF:_TS_OFF]).view("<u2")
-    ts = np.ascontiguousarray(rows[:, _TS_OFF:_TS_OFF + 2]).view("<u2")[:, 0].astype(np.int64)
+    ts = np.ascontiguousarray(rows[:, _TS_OFF : _TS_OFF + 2]).view("<u2")[:, 0].astype(np.int64)
     return out, ts
 
 
-def implausible(values: np.ndarray, ts: np.ndarray, prev: tuple[np.ndarray, int] | None,
-                nxt: tuple[np.ndarray, int] | None, usual_step: float | None) -> np.ndarray:
+def implausible(
+    values: np.ndarray,
+    ts: np.ndarray,
+    prev: tuple[np.ndarray, int] | None,
+    nxt: tuple[np.ndarray, int] | None,
+    usual_step: float | None,
+) -> np.ndarray:
     """Taxel spikes (≥ TAXEL_SPIKE) and legacy's counter-glitch rule (decoded values are all 24-bit-valid)."""
     bad = implausible_rows(values, ts.astype(np.uint16), prev, nxt, usual_step)
-    spikes = framing.neighbour_spikes(values[:, 3:], None if prev is None else prev[0][3:],
-                                      None if nxt is None else nxt[0][3:], TAXEL_SPIKE)
+    spikes = framing.neighbour_spikes(
+        values[:, 3:], None if prev is None else prev[0][3:], None if nxt is None else nxt[0][3:], TAXEL_SPIKE
+    )
     out: np.ndarray = bad | spikes
     return out
 

@@ -54,8 +54,9 @@ def _serial(path: str, spec: str) -> Callable[[PortHints], Transport]:
 
 register_port_scheme("ble", _ble, "ble:NAME", "ble:ADDRESS")
 register_port_scheme("sim", _sim, "sim[:key=value,...]")
-PORTS.register_fallback(lambda spec: spec.startswith(("/", ".")), _serial,
-                        "a serial path (/dev/ttyACM0, /dev/serial/by-id/...)")
+PORTS.register_fallback(
+    lambda spec: spec.startswith(("/", ".")), _serial, "a serial path (/dev/ttyACM0, /dev/serial/by-id/...)"
+)
 
 
 def port_scheme(spec: str) -> str:
@@ -68,8 +69,9 @@ def is_sim_port(spec: str | None) -> bool:
     return spec is not None and port_scheme(spec) == "sim"
 
 
-def make_transport(spec: str, protocol: str | None = None, channels: int | None = None,
-                   rate_hz: float | None = None) -> Transport:
+def make_transport(
+    spec: str, protocol: str | None = None, channels: int | None = None, rate_hz: float | None = None
+) -> Transport:
     """The transport for a port spec, not yet opened (the hints shape a `sim` port's emulator)."""
     return PORTS.resolve(spec)(PortHints(protocol, channels, rate_hz))
 
@@ -81,5 +83,14 @@ def open_transport(spec: str, **hints: object) -> Transport:
     return transport
 
 
-__all__ = ["PORTS", "PortHints", "Transport", "TransportLost", "is_sim_port", "make_transport", "open_transport",
-           "port_scheme", "register_port_scheme"]
+__all__ = [
+    "PORTS",
+    "PortHints",
+    "Transport",
+    "TransportLost",
+    "is_sim_port",
+    "make_transport",
+    "open_transport",
+    "port_scheme",
+    "register_port_scheme",
+]

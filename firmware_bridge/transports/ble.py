@@ -47,6 +47,7 @@ CLOSE_TIMEOUT = 5.0
 
 # ------------------------------------------------------------------------------------------ spec parsing
 
+
 @dataclass(frozen=True)
 class BleTarget:
     """Which peripheral a spec names: by address, by advertised name, or the first one with our service."""
@@ -83,6 +84,7 @@ class BleTarget:
 
 
 # ------------------------------------------------------------------------------------------ event loop
+
 
 class _LoopThread:
     """An asyncio event loop in a daemon thread; `run` executes a coroutine there and waits for it."""
@@ -137,6 +139,7 @@ def _stop_ble_loop() -> None:
 
 # ------------------------------------------------------------------------------------------ byte stream
 
+
 class _ByteStream:
     """Notification payloads appended in arrival order, read as one byte stream from another thread."""
 
@@ -189,6 +192,7 @@ class _ByteStream:
 
 # ------------------------------------------------------------------------------------------ errors
 
+
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
@@ -201,7 +205,9 @@ def _no_bluetooth_reason(exc: BaseException) -> str | None:
     if isinstance(exc, BleakBluetoothNotAvailableError):
         return f"no usable Bluetooth adapter ({_one_line(exc)})"
     if isinstance(exc, BleakDBusError) and exc.dbus_error in (
-            "org.freedesktop.DBus.Error.ServiceUnknown", "org.freedesktop.DBus.Error.NameHasNoOwner"):
+        "org.freedesktop.DBus.Error.ServiceUnknown",
+        "org.freedesktop.DBus.Error.NameHasNoOwner",
+    ):
         return "BlueZ (org.bluez) is not running on the D-Bus system bus (start bluetoothd)"
     if isinstance(exc, (FileNotFoundError, ConnectionRefusedError, PermissionError)):
         return f"cannot reach BlueZ on the D-Bus system bus ({_one_line(exc)})"
@@ -209,6 +215,7 @@ def _no_bluetooth_reason(exc: BaseException) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------ scanning
+
 
 async def _scan_for(target: BleTarget, timeout: float) -> tuple[Any, Any] | None:
     """The first (BLEDevice, AdvertisementData) matching `target`, or None after `timeout`."""
@@ -234,8 +241,15 @@ async def _discover(timeout: float) -> list[dict[str, Any]]:
     for device, adv in found.values():
         has_service = SERVICE_UUID in (u.lower() for u in adv.service_uuids)
         name = adv.local_name or device.name
-        out.append({"name": name, "address": device.address, "rssi": adv.rssi, "has_service": has_service,
-                    "spec": f"ble:{name}" if name else f"ble:{device.address}"})
+        out.append(
+            {
+                "name": name,
+                "address": device.address,
+                "rssi": adv.rssi,
+                "has_service": has_service,
+                "spec": f"ble:{name}" if name else f"ble:{device.address}",
+            }
+        )
     out.sort(key=lambda d: (not d["has_service"], -(int(d["rssi"]) if d["rssi"] is not None else -999)))
     return out
 
@@ -251,14 +265,17 @@ def scan_ble(timeout: float = 3.0) -> list[dict[str, Any]]:
 
 # ------------------------------------------------------------------------------------------ BlueZ watch
 
+
 class _BlueZWatch:
     """Marks the stream lost when bluetoothd (org.bluez) leaves the system bus or the bus itself dies.
 
     bleak notices a dead bus but not a BlueZ restart: its device would look connected forever, with no data.
     """
 
-    RULE = ("type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
-            "member='NameOwnerChanged',arg0='org.bluez'")
+    RULE = (
+        "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
+        "member='NameOwnerChanged',arg0='org.bluez'"
+    )
 
     def __init__(self) -> None:
         self._bus: Any = None
@@ -272,14 +289,26 @@ class _BlueZWatch:
         await bus.connect()
 
         def on_message(msg: Message) -> None:
-            if msg.message_type == MessageType.SIGNAL and msg.member == "NameOwnerChanged" \
-                    and msg.body and msg.body[0] == "org.bluez" and not msg.body[2]:
+            if (
+                msg.message_type == MessageType.SIGNAL
+                and msg.member == "NameOwnerChanged"
+                and msg.body
+                and msg.body[0] == "org.bluez"
+                and not msg.body[2]
+            ):
                 stream.mark_lost(f"{spec}: BLE link lost (bluetoothd left the system bus)")
 
         bus.add_message_handler(on_message)
-        await bus.call(Message(destination="org.freedesktop.DBus", path="/org/freedesktop/DBus",
-                               interface="org.freedesktop.DBus", member="AddMatch", signature="s",
-                               body=[self.RULE]))
+        await bus.call(
+            Message(
+                destination="org.freedesktop.DBus",
+                path="/org/freedesktop/DBus",
+                interface="org.freedesktop.DBus",
+                member="AddMatch",
+                signature="s",
+                body=[self.RULE],
+            )
+        )
         self._bus = bus
 
         async def watch_bus() -> None:
@@ -298,6 +327,7 @@ class _BlueZWatch:
 
 
 # ------------------------------------------------------------------------------------------ transport
+
 
 @dataclass
 class BleLinkInfo:
@@ -350,14 +380,17 @@ class BleTransport(Transport):
     @property
     def stats(self) -> dict[str, Any]:
         s = self._stream
-        return {"notifications": s.notifications, "bytes": s.bytes, "largest_notification": s.largest,
-                "dropped_bytes": s.dropped}
+        return {
+            "notifications": s.notifications,
+            "bytes": s.bytes,
+            "largest_notification": s.largest,
+            "dropped_bytes": s.dropped,
+        }
 
     def describe(self) -> str:
         if self.info is None:
             return self.spec
-        return (f"{self.spec} ({self.info.name or '?'} {self.info.address}, MTU {self.mtu}, "
-                f"RSSI {self.info.rssi} dBm)")
+        return f"{self.spec} ({self.info.name or '?'} {self.info.address}, MTU {self.mtu}, RSSI {self.info.rssi} dBm)"
 
     # -------------------------------------------------------------- open / close
     def open(self) -> None:
@@ -369,8 +402,7 @@ class BleTransport(Transport):
             self._loop = _ble_loop()
             self._stream = _ByteStream()
             try:
-                self._loop.run(self._open_async(self._stream),
-                               self.scan_timeout + self.connect_timeout + 5.0)
+                self._loop.run(self._open_async(self._stream), self.scan_timeout + self.connect_timeout + 5.0)
             except BridgeError:
                 self._release()
                 raise
@@ -379,8 +411,7 @@ class BleTransport(Transport):
                 reason = _no_bluetooth_reason(exc)
                 if reason is not None:
                     raise PortNotFound(f"{self.spec}: {reason}") from None
-                raise PortNotFound(f"{self.spec}: found the device but could not connect: "
-                                   f"{_one_line(exc)}") from None
+                raise PortNotFound(f"{self.spec}: found the device but could not connect: {_one_line(exc)}") from None
 
     async def _open_async(self, stream: _ByteStream) -> None:
         from bleak import BleakClient
@@ -388,16 +419,19 @@ class BleTransport(Transport):
         t0 = time.monotonic()
         hit = await _scan_for(self.target, self.scan_timeout)
         if hit is None:
-            raise PortNotFound(f"no BLE device {self.target.describe()} found in {self.scan_timeout:g} s "
-                               f"(is it on, advertising and not connected elsewhere? `dexumi devices` lists "
-                               f"what is around)")
+            raise PortNotFound(
+                f"no BLE device {self.target.describe()} found in {self.scan_timeout:g} s "
+                f"(is it on, advertising and not connected elsewhere? `dexumi devices` lists "
+                f"what is around)"
+            )
         device, adv = hit
 
         def on_disconnect(_client: Any) -> None:
             stream.mark_lost(f"{self.spec}: BLE link lost (device disconnected)")
 
-        client = BleakClient(device, disconnected_callback=on_disconnect, services=[SERVICE_UUID],
-                             timeout=self.connect_timeout)
+        client = BleakClient(
+            device, disconnected_callback=on_disconnect, services=[SERVICE_UUID], timeout=self.connect_timeout
+        )
         if client.backend_id == "bluez_dbus":
             self._watch = _BlueZWatch()
             await self._watch.start(stream, self.spec)
@@ -409,14 +443,21 @@ class BleTransport(Transport):
         if samples is None or commands is None:
             await client.disconnect()
             self._client = None
-            raise ProtocolMismatch(f"{self.spec}: {device.address} has no dexumi GATT service {SERVICE_UUID} "
-                                   f"with samples and commands characteristics")
+            raise ProtocolMismatch(
+                f"{self.spec}: {device.address} has no dexumi GATT service {SERVICE_UUID} "
+                f"with samples and commands characteristics"
+            )
         self._samples, self._commands = samples, commands
         await client.start_notify(samples, lambda _char, data: stream.push(bytes(data)))
         if not client.is_connected:  # dropped while subscribing
             stream.mark_lost(f"{self.spec}: BLE link lost while subscribing")
-        self.info = BleLinkInfo(device.address, adv.local_name or device.name, adv.rssi,
-                                self._read_mtu(client, samples), time.monotonic() - t0)
+        self.info = BleLinkInfo(
+            device.address,
+            adv.local_name or device.name,
+            adv.rssi,
+            self._read_mtu(client, samples),
+            time.monotonic() - t0,
+        )
         log.info("BLE connected: %s in %.2f s", self.describe(), self.info.connect_s)
 
     @staticmethod
@@ -478,4 +519,4 @@ class BleTransport(Transport):
         no_response = "write-without-response" in char.properties
         size = max(1, char.max_write_without_response_size) if no_response else 512
         for i in range(0, len(data), size):
-            await client.write_gatt_char(char, data[i:i + size], response=not no_response)
+            await client.write_gatt_char(char, data[i : i + size], response=not no_response)

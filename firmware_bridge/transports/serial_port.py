@@ -58,8 +58,17 @@ def list_serial_ports() -> list[SerialPortInfo]:
     for p in list_ports.comports():
         if p.vid is None and not p.device.startswith(("/dev/ttyACM", "/dev/ttyUSB")):
             continue
-        ports.append(SerialPortInfo(p.device, p.description, p.vid, p.pid, p.serial_number, p.manufacturer,
-                                    links.get(os.path.realpath(p.device))))
+        ports.append(
+            SerialPortInfo(
+                p.device,
+                p.description,
+                p.vid,
+                p.pid,
+                p.serial_number,
+                p.manufacturer,
+                links.get(os.path.realpath(p.device)),
+            )
+        )
     return ports
 
 
@@ -104,11 +113,15 @@ class SerialTransport(Transport):
         code = getattr(exc, "errno", None)
         text = str(exc)
         if code == errno.EACCES or "Permission denied" in text:
-            return PortPermission(f"permission denied opening {self.spec}: add yourself to the 'dialout' group "
-                                  f"(sudo usermod -aG dialout $USER, then log in again)")
+            return PortPermission(
+                f"permission denied opening {self.spec}: add yourself to the 'dialout' group "
+                f"(sudo usermod -aG dialout $USER, then log in again)"
+            )
         if code in (errno.EBUSY, errno.EAGAIN, errno.EWOULDBLOCK) or "exclusively lock" in text or "busy" in text:
-            return PortBusy(f"serial port {self.spec} is busy: another program has it open (close it, or "
-                            f"find it with `fuser {self.spec}`)")
+            return PortBusy(
+                f"serial port {self.spec} is busy: another program has it open (close it, or "
+                f"find it with `fuser {self.spec}`)"
+            )
         if code == errno.ENOENT:
             return PortNotFound(f"serial port {self.spec} disappeared; {_available_hint()}")
         return PortNotFound(f"cannot open serial port {self.spec}: {text.splitlines()[0] if text else code}")
@@ -135,8 +148,9 @@ class SerialTransport(Transport):
                 return b""
             raise TransportLost(f"{self.spec}: {exc}") from None
         if not data:  # readable but nothing to read: the device went away (pyserial says the same)
-            raise TransportLost(f"{self.spec}: device reports readiness to read but returned no data "
-                                f"(device disconnected?)")
+            raise TransportLost(
+                f"{self.spec}: device reports readiness to read but returned no data (device disconnected?)"
+            )
         return data
 
     def _read_portable(self, ser: serial.Serial, max_bytes: int, timeout: float) -> bytes:

@@ -24,12 +24,21 @@ log = logging.getLogger(__name__)
 
 # option → (emulator flag, kind): kind is int, float, str, "duration" (seconds with a unit → the flag's unit)
 SIM_OPTIONS: dict[str, tuple[str, object]] = {
-    "protocol": ("--protocol", str), "channels": ("--channels", int), "rate": ("--rate", float),
-    "batch": ("--batch", int), "seed": ("--seed", int), "motion": ("--motion", str),
-    "drift-ppm": ("--drift-ppm", float), "jitter": ("--jitter-ms", "ms"), "corrupt": ("--corrupt", float),
-    "drop": ("--drop", float), "disconnect-after": ("--disconnect-after", "s"),
-    "reconnect-after": ("--reconnect-after", "s"), "noise-counts": ("--noise-counts", float),
-    "device-id": ("--device-id", str), "duration": ("--duration", "s"),
+    "protocol": ("--protocol", str),
+    "channels": ("--channels", int),
+    "rate": ("--rate", float),
+    "batch": ("--batch", int),
+    "seed": ("--seed", int),
+    "motion": ("--motion", str),
+    "drift-ppm": ("--drift-ppm", float),
+    "jitter": ("--jitter-ms", "ms"),
+    "corrupt": ("--corrupt", float),
+    "drop": ("--drop", float),
+    "disconnect-after": ("--disconnect-after", "s"),
+    "reconnect-after": ("--reconnect-after", "s"),
+    "noise-counts": ("--noise-counts", float),
+    "device-id": ("--device-id", str),
+    "duration": ("--duration", "s"),
 }
 SIM_FLAGS = {"keep-counters": "--keep-counters", "autostart": "--autostart"}
 HINT = "sim[:key=value,...] with keys " + ", ".join([*SIM_OPTIONS, *SIM_FLAGS])
@@ -74,12 +83,21 @@ class SimPortOptions:
 class SimTransport(Transport):
     """The emulator behind a pty, as a transport. `hints`: what the driver will ask (protocol, channels, rate)."""
 
-    def __init__(self, spec: str, body: str = "", protocol: str | None = None, channels: int | None = None,
-                 rate_hz: float | None = None) -> None:
+    def __init__(
+        self,
+        spec: str,
+        body: str = "",
+        protocol: str | None = None,
+        channels: int | None = None,
+        rate_hz: float | None = None,
+    ) -> None:
         self.spec = spec
         self.options = SimPortOptions.parse(body)
-        self._defaults = {"protocol": protocol if protocol in (Protocol.V1, Protocol.LEGACY) else "v1",
-                          "channels": channels or 16, "rate": rate_hz or 1000}
+        self._defaults = {
+            "protocol": protocol if protocol in (Protocol.V1, Protocol.LEGACY) else "v1",
+            "channels": channels or 16,
+            "rate": rate_hz or 1000,
+        }
         self.process: EmulatorProcess | None = None
         self._link: SerialTransport | None = None
 

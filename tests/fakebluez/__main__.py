@@ -24,29 +24,51 @@ log = logging.getLogger("fakebluez")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d = DeviceConfig()
-    p = argparse.ArgumentParser(prog="python -m tests.fakebluez", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--bus", default=os.environ.get("DBUS_SYSTEM_BUS_ADDRESS"),
-                   help="D-Bus address to serve on (default: $DBUS_SYSTEM_BUS_ADDRESS)")
+    p = argparse.ArgumentParser(
+        prog="python -m tests.fakebluez", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--bus",
+        default=os.environ.get("DBUS_SYSTEM_BUS_ADDRESS"),
+        help="D-Bus address to serve on (default: $DBUS_SYSTEM_BUS_ADDRESS)",
+    )
     p.add_argument("--start-bus", action="store_true", help="start a private dbus-daemon and serve on it")
     p.add_argument("--name", default=d.name, help="advertised device name")
     p.add_argument("--address", default=d.address, help="device address AA:BB:CC:DD:EE:FF")
     p.add_argument("--rssi", type=int, default=d.rssi)
-    p.add_argument("--no-service-uuid", dest="advertise_service", action="store_false",
-                   help="do not advertise the dexumi service UUID")
+    p.add_argument(
+        "--no-service-uuid",
+        dest="advertise_service",
+        action="store_false",
+        help="do not advertise the dexumi service UUID",
+    )
     p.add_argument("--mtu", type=int, default=d.mtu, help="ATT MTU (23 = default, 247 = typical after exchange)")
     p.add_argument("--rate", dest="rate_hz", type=float, default=d.rate_hz, help="sample rate (Hz)")
     p.add_argument("--channels", type=int, default=d.channels)
     p.add_argument("--width", type=int, default=d.width, choices=(2, 3, 4))
     p.add_argument("--batch", type=int, default=d.batch, help="samples per frame (0 = ceil(rate/500))")
-    p.add_argument("--interval-ms", dest="connection_interval_ms", type=float, default=d.connection_interval_ms,
-                   help="connection interval (one burst of notifications per interval)")
-    p.add_argument("--packets", dest="packets_per_event", type=int, default=d.packets_per_event,
-                   help="notifications per connection event at most")
+    p.add_argument(
+        "--interval-ms",
+        dest="connection_interval_ms",
+        type=float,
+        default=d.connection_interval_ms,
+        help="connection interval (one burst of notifications per interval)",
+    )
+    p.add_argument(
+        "--packets",
+        dest="packets_per_event",
+        type=int,
+        default=d.packets_per_event,
+        help="notifications per connection event at most",
+    )
     p.add_argument("--drop-after", type=float, default=None, help="force a disconnect this many s after Connect")
     p.add_argument("--drops", type=int, default=d.drops, help="number of forced disconnects")
-    p.add_argument("--reappear-after", type=float, default=d.reappear_after,
-                   help="seconds the device stays away after a forced disconnect")
+    p.add_argument(
+        "--reappear-after",
+        type=float,
+        default=d.reappear_after,
+        help="seconds the device stays away after a forced disconnect",
+    )
     p.add_argument("--autostart", action="store_true", help="stream on StartNotify without a START command")
     p.add_argument("--log", dest="log_path", default=None, help="ground-truth JSON lines file")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -64,8 +86,7 @@ def device_config(args: argparse.Namespace) -> DeviceConfig:
 async def serve(cfg: AdapterConfig, address: str, extra: dict) -> int:
     bluez = FakeBlueZ(cfg, address)
     await bluez.start()
-    print(json.dumps({"ready": True, "bus": address, "devices": [d.path for d in bluez.devices], **extra}),
-          flush=True)
+    print(json.dumps({"ready": True, "bus": address, "devices": [d.path for d in bluez.devices], **extra}), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -84,8 +105,11 @@ async def serve(cfg: AdapterConfig, address: str, extra: dict) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
-                        format="fakebluez %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        stream=sys.stderr,
+        format="fakebluez %(levelname)s %(name)s: %(message)s",
+    )
     cfg = AdapterConfig(devices=[device_config(args)])
     bus = PrivateBus() if args.start_bus else None
     address = bus.start() if bus else args.bus

@@ -27,11 +27,18 @@ from .config import DeviceConfig
 from .harness import FakeBlueZProcess, HostSession
 
 
-def measure_throughput(bus: str, mtu: int, packets: int, seconds: float, tmp: Path, channels: int = 16,
-                       width: int = 3) -> dict:
-    cfg = DeviceConfig(name=f"bench-{mtu}-{packets}-{channels}", mtu=mtu, packets_per_event=packets,
-                       rate_hz=4000, channels=channels, width=width,
-                       log_path=str(tmp / f"bench-{mtu}-{packets}-{channels}.jsonl"))
+def measure_throughput(
+    bus: str, mtu: int, packets: int, seconds: float, tmp: Path, channels: int = 16, width: int = 3
+) -> dict:
+    cfg = DeviceConfig(
+        name=f"bench-{mtu}-{packets}-{channels}",
+        mtu=mtu,
+        packets_per_event=packets,
+        rate_hz=4000,
+        channels=channels,
+        width=width,
+        log_path=str(tmp / f"bench-{mtu}-{packets}-{channels}.jsonl"),
+    )
     with FakeBlueZProcess(bus, cfg), BleTransport(f"ble:{cfg.name}") as t:
         s = HostSession(t)
         s.send(MsgType.START)
@@ -44,11 +51,18 @@ def measure_throughput(bus: str, mtu: int, packets: int, seconds: float, tmp: Pa
             lost = True
         dt = time.monotonic() - t0
         b1, n1 = t.stats["bytes"], t.stats["notifications"]
-    return {"mtu": mtu, "packets_per_event": packets, "paced_limit_Bps": round((mtu - 3) * packets / 0.0075),
-            "bytes_per_s": round((b1 - b0) / dt), "notifications_per_s": round((n1 - n0) / dt),
-            "channels": channels, "samples_per_s": round(s.decoder.stats.samples / (dt + 0.5)),
-            "link_dropped": lost,
-            "crc_errors": s.decoder.stats.crc_errors, "gaps": s.decoder.stats.gaps}
+    return {
+        "mtu": mtu,
+        "packets_per_event": packets,
+        "paced_limit_Bps": round((mtu - 3) * packets / 0.0075),
+        "bytes_per_s": round((b1 - b0) / dt),
+        "notifications_per_s": round((n1 - n0) / dt),
+        "channels": channels,
+        "samples_per_s": round(s.decoder.stats.samples / (dt + 0.5)),
+        "link_dropped": lost,
+        "crc_errors": s.decoder.stats.crc_errors,
+        "gaps": s.decoder.stats.gaps,
+    }
 
 
 def measure_reconnect(bus: str, tmp: Path, away: float) -> dict:
@@ -72,8 +86,12 @@ def measure_reconnect(bus: str, tmp: Path, away: float) -> dict:
                 time.sleep(0.05)
         back = time.monotonic() - lost
         t.close()
-    return {"first_open_s": round(first_open, 3), "away_s": away, "reconnect_s": round(back, 3),
-            "reconnect_minus_away_s": round(back - away, 3)}
+    return {
+        "first_open_s": round(first_open, 3),
+        "away_s": away,
+        "reconnect_s": round(back, 3),
+        "reconnect_minus_away_s": round(back - away, 3),
+    }
 
 
 def main() -> None:
@@ -85,11 +103,9 @@ def main() -> None:
         os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = bus.address
         for mtu in (23, 247):
             for packets in (4, 6, 1000):
-                print(json.dumps(measure_throughput(bus.address, mtu, packets, args.seconds, Path(tmp))),
-                      flush=True)
+                print(json.dumps(measure_throughput(bus.address, mtu, packets, args.seconds, Path(tmp))), flush=True)
         for mtu in (23, 247):  # the rig's own ceiling: 4 kHz x 64 channels x 4 B, unpaced
-            print(json.dumps(measure_throughput(bus.address, mtu, 1000, args.seconds, Path(tmp), 64, 4)),
-                  flush=True)
+            print(json.dumps(measure_throughput(bus.address, mtu, 1000, args.seconds, Path(tmp), 64, 4)), flush=True)
         print(json.dumps(measure_reconnect(bus.address, Path(tmp), 0.5)), flush=True)
 
 

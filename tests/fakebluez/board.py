@@ -75,7 +75,7 @@ class Board:
         self._rx += data
         while (end := self._rx.find(0)) >= 0:
             chunk = bytes(self._rx[:end])
-            del self._rx[:end + 1]
+            del self._rx[: end + 1]
             if chunk:
                 frame = protocol.decode_wire_chunk(chunk)
                 if frame is None:
@@ -121,8 +121,17 @@ class Board:
             self._ack(frame, AckStatus.UNSUPPORTED)
 
     def info(self) -> protocol.DeviceInfo:
-        return protocol.DeviceInfo(self.cfg.device_id, self.cfg.model, (1, 0, 0), self.cfg.channels, 24,
-                                   self.cfg.width, MAX_BATCH, self.rate_hz, MAX_RATE_HZ)
+        return protocol.DeviceInfo(
+            self.cfg.device_id,
+            self.cfg.model,
+            (1, 0, 0),
+            self.cfg.channels,
+            24,
+            self.cfg.width,
+            MAX_BATCH,
+            self.rate_hz,
+            MAX_RATE_HZ,
+        )
 
     # ------------------------------------------------------------------ sampling
     def start(self) -> None:
@@ -150,15 +159,16 @@ class Board:
             values = synthetic_values(idx, self.cfg.channels, self.cfg.width)
             seq = self.seq
             self._emit(MsgType.SAMPLES, protocol.samples_payload(self.next_index, t_us, values, self.cfg.width))
-            self._pending.append(PendingFrame(self._tx_offset + len(self.tx), self.next_index, t_us.tolist(),
-                                              values.tolist(), seq))
+            self._pending.append(
+                PendingFrame(self._tx_offset + len(self.tx), self.next_index, t_us.tolist(), values.tolist(), seq)
+            )
             self.next_index += self.batch
 
     # ------------------------------------------------------------------ radio side
     def take(self, max_bytes: int) -> bytes:
         """Up to max_bytes of the outgoing stream (one notification's payload)."""
         chunk = bytes(self.tx[:max_bytes])
-        del self.tx[:len(chunk)]
+        del self.tx[: len(chunk)]
         self._tx_offset += len(chunk)
         while self._pending and self._pending[0].end <= self._tx_offset:
             self._on_sent(self._pending.popleft())

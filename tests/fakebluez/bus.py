@@ -61,9 +61,13 @@ class PrivateBus:
         self._dir = Path(tempfile.mkdtemp(prefix="fakebluez-bus-"))
         conf = self._dir / "bus.conf"
         conf.write_text(CONFIG.format(socket=self._dir / "system_bus_socket"))
-        self._proc = subprocess.Popen([exe, f"--config-file={conf}", "--print-address", "--nofork", "--nopidfile"],
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                      start_new_session=True)
+        self._proc = subprocess.Popen(
+            [exe, f"--config-file={conf}", "--print-address", "--nofork", "--nopidfile"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         assert self._proc.stdout is not None
         line = self._proc.stdout.readline().strip()
         if not line:

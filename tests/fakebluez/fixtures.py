@@ -18,8 +18,10 @@ __all__ = ["ble_bus", "start_fake", "require_dbus_daemon"]
 def require_dbus_daemon() -> None:
     """Skip the calling test module (with the reason printed by -rs) when dbus-daemon is missing."""
     if dbus_daemon_path() is None:
-        pytest.skip("dbus-daemon is not installed (apt-get install dbus): the fake BlueZ needs a private bus",
-                    allow_module_level=True)
+        pytest.skip(
+            "dbus-daemon is not installed (apt-get install dbus): the fake BlueZ needs a private bus",
+            allow_module_level=True,
+        )
 
 
 @pytest.fixture(scope="module")

@@ -63,5 +63,9 @@ def read_ground_truth(path: str | Path) -> GroundTruth:
         else:
             events.append(rec)
     channels = len(rows[0]) if rows else 0
-    return GroundTruth(np.asarray(index, np.int64), np.asarray(times, np.int64),
-                       np.asarray(rows, np.int32).reshape(-1, channels), events)
+    return GroundTruth(
+        np.asarray(index, np.int64),
+        np.asarray(times, np.int64),
+        np.asarray(rows, np.int32).reshape(-1, channels),
+        events,
+    )

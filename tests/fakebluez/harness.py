@@ -25,11 +25,22 @@ if TYPE_CHECKING:
     from firmware_bridge.transports.base import Transport
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
-_FLAGS = {"name": "--name", "address": "--address", "rssi": "--rssi", "mtu": "--mtu", "rate_hz": "--rate",
-          "channels": "--channels", "width": "--width", "batch": "--batch",
-          "connection_interval_ms": "--interval-ms", "packets_per_event": "--packets",
-          "drop_after": "--drop-after", "drops": "--drops", "reappear_after": "--reappear-after",
-          "log_path": "--log"}
+_FLAGS = {
+    "name": "--name",
+    "address": "--address",
+    "rssi": "--rssi",
+    "mtu": "--mtu",
+    "rate_hz": "--rate",
+    "channels": "--channels",
+    "width": "--width",
+    "batch": "--batch",
+    "connection_interval_ms": "--interval-ms",
+    "packets_per_event": "--packets",
+    "drop_after": "--drop-after",
+    "drops": "--drops",
+    "reappear_after": "--reappear-after",
+    "log_path": "--log",
+}
 
 
 def cli_args(cfg: DeviceConfig) -> list[str]:
@@ -60,9 +71,14 @@ class FakeBlueZProcess:
 
     def start(self, timeout: float = 15.0) -> FakeBlueZProcess:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")])}
-        self.proc = subprocess.Popen([sys.executable, "-m", "fakebluez", "--bus", self.bus_address,
-                                      *cli_args(self.cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, env=env, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "fakebluez", "--bus", self.bus_address, *cli_args(self.cfg)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
         assert self.proc.stdout is not None
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         line = self.proc.stdout.readline() if ready else ""

@@ -49,8 +49,9 @@ class FakeDevice:
         svc = f"{self.path}/service{SERVICE_HANDLE:04x}"
         self.service = gatt.GattService1(self, SERVICE_UUID, SERVICE_HANDLE)
         self.samples = gatt.GattCharacteristic1(self, SAMPLES_CHAR_UUID, SERVICE_HANDLE + 2, svc, ["notify"])
-        self.commands = gatt.GattCharacteristic1(self, COMMANDS_CHAR_UUID, SERVICE_HANDLE + 5, svc,
-                                                 ["write-without-response", "write"])
+        self.commands = gatt.GattCharacteristic1(
+            self, COMMANDS_CHAR_UUID, SERVICE_HANDLE + 5, svc, ["write-without-response", "write"]
+        )
         samples_path = f"{svc}/char{SERVICE_HANDLE + 1:04x}"
         self.cccd = gatt.GattDescriptor1(self.samples, samples_path, CCCD_UUID)
         self._gatt_objects = [

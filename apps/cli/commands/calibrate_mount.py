@@ -7,10 +7,13 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("calibrate-mount", help="find where each wrist camera sits on the exoskeleton",
-                       description="Refine each wrist camera's mount (camera ↔ exoskeleton extrinsics) from the CAD "
-                       "prior in the profile, using the exoskeleton's encoder caps seen in an episode's frames at the "
-                       "recorded joint angles; writes a profile with the calibrated `camera_mounts` section.")
+    p = sub.add_parser(
+        "calibrate-mount",
+        help="find where each wrist camera sits on the exoskeleton",
+        description="Refine each wrist camera's mount (camera ↔ exoskeleton extrinsics) from the CAD "
+        "prior in the profile, using the exoskeleton's encoder caps seen in an episode's frames at the "
+        "recorded joint angles; writes a profile with the calibrated `camera_mounts` section.",
+    )
     p.add_argument("episode", type=Path, help="an episode whose frames show the exoskeleton moving")
     p.add_argument("--out", required=True, type=Path, help="the profile to write")
     p.add_argument("--profile", type=Path, help="the profile to start from (default: the episode's own)")
@@ -49,11 +52,14 @@ def run(args: argparse.Namespace) -> int:
             if cam not in ep.cameras:
                 raise DexumiError(f"{args.episode}: no camera '{cam}' (cameras: {', '.join(ep.cameras)})")
             if cam not in prof.camera_mounts:
-                raise DexumiError(f"camera {cam}: the profile has no prior mount (camera_mounts.{cam}, e.g. the "
-                                  "CAD design's, method: cad) to refine")
+                raise DexumiError(
+                    f"camera {cam}: the profile has no prior mount (camera_mounts.{cam}, e.g. the "
+                    "CAD design's, method: cad) to refine"
+                )
             if cam not in prof.cameras:
-                raise DexumiError(f"camera {cam}: the profile has no intrinsics (cameras.{cam}); calibrate the "
-                                  "camera first")
+                raise DexumiError(
+                    f"camera {cam}: the profile has no intrinsics (cameras.{cam}); calibrate the camera first"
+                )
             from dataclasses import asdict
 
             intr = intrinsics_from_dict(cam, asdict(prof.cameras[cam]))
@@ -64,8 +70,10 @@ def run(args: argparse.Namespace) -> int:
             images = [ep.raw_image(cam, int(raw[k])) for k in pick]
             res = calibrate_mount(images, exo_q[pick], names, intr, prof.camera_mounts[cam].matrix(), exo)
             prof.camera_mounts[cam] = res.mount()
-            print(f"{cam}: {res.points} caps in {res.frames} frames, residual {res.residual_px:.2f} px; moved "
-                  f"{res.prior_shift_mm:.1f} mm / {res.prior_shift_deg:.2f} deg from the prior")
+            print(
+                f"{cam}: {res.points} caps in {res.frames} frames, residual {res.residual_px:.2f} px; moved "
+                f"{res.prior_shift_mm:.1f} mm / {res.prior_shift_deg:.2f} deg from the prior"
+            )
     save_profile(prof, args.out, overwrite=args.force)
     print(f"wrote {args.out}")
     return 0

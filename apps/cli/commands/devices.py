@@ -7,8 +7,11 @@ import json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("devices", help="list serial ports, cameras and BLE encoder boards",
-                       description="List the encoder boards and cameras this machine can see.")
+    p = sub.add_parser(
+        "devices",
+        help="list serial ports, cameras and BLE encoder boards",
+        description="List the encoder boards and cameras this machine can see.",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object instead of text")
     p.add_argument("--no-ble", action="store_true", help="skip the Bluetooth scan")
     p.add_argument("--ble-timeout", type=float, default=3.0, help="seconds to scan for BLE boards")
@@ -54,8 +57,10 @@ def run(args: argparse.Namespace) -> int:
         print("BLE encoder boards (use with --port ble:NAME):")
         if ble:
             for b in ble:
-                print(f"  ble:{b.get('name') or b.get('address')}  {b.get('address')}  RSSI {b.get('rssi')} dBm"
-                      + ("" if b.get("has_service", True) else "  (not a dexumi board)"))
+                print(
+                    f"  ble:{b.get('name') or b.get('address')}  {b.get('address')}  RSSI {b.get('rssi')} dBm"
+                    + ("" if b.get("has_service", True) else "  (not a dexumi board)")
+                )
         else:
             print("  none found (or no Bluetooth adapter on this machine)")
     print("Simulated: --port sim, --camera sim")

@@ -12,19 +12,34 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("edit", help="change an episode's task, outcome, operator, notes, trim; discard it",
-                       description="Edit a finished episode's metadata atomically (a kill at any instant leaves "
-                                   "the old or the new file), with the change logged in the file. EPISODE is a "
-                                   "file, or FOLDER/NUMBER.")
+    p = sub.add_parser(
+        "edit",
+        help="change an episode's task, outcome, operator, notes, trim; discard it",
+        description="Edit a finished episode's metadata atomically (a kill at any instant leaves "
+        "the old or the new file), with the change logged in the file. EPISODE is a "
+        "file, or FOLDER/NUMBER.",
+    )
     p.add_argument("episode", help="episode file, or FOLDER/NUMBER (e.g. recordings/42)")
     p.add_argument("--task", default=None)
     p.add_argument("--outcome", default=None, choices=("success", "failure", "unknown"))
     p.add_argument("--operator", default=None)
     p.add_argument("--notes", default=None)
-    p.add_argument("--trim", nargs=2, type=float, default=None, metavar=("START", "END"),
-                   help="non-destructive: keep the aligned view from START to END seconds (END 0: to the end)")
-    p.add_argument("--split", nargs="+", type=float, default=None, metavar="T",
-                   help="non-destructive: split the aligned view at these seconds (export writes the parts)")
+    p.add_argument(
+        "--trim",
+        nargs=2,
+        type=float,
+        default=None,
+        metavar=("START", "END"),
+        help="non-destructive: keep the aligned view from START to END seconds (END 0: to the end)",
+    )
+    p.add_argument(
+        "--split",
+        nargs="+",
+        type=float,
+        default=None,
+        metavar="T",
+        help="non-destructive: split the aligned view at these seconds (export writes the parts)",
+    )
     p.add_argument("--clear-view-edits", action="store_true", help="remove trim and split points")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--discard", action="store_true", help="rename to .h5.discarded (its number stays taken)")
@@ -54,8 +69,9 @@ def run(args: argparse.Namespace) -> int:
         changes[M.A_SPLITS] = np.zeros(0)
     todo = {k: v for k, v in changes.items() if v is not None}
     if not todo and not (args.discard or args.undiscard or args.log):
-        raise DexumiError("nothing to edit: give --task, --outcome, --operator, --notes, --trim, --split, "
-                          "--discard or --undiscard")
+        raise DexumiError(
+            "nothing to edit: give --task, --outcome, --operator, --notes, --trim, --split, --discard or --undiscard"
+        )
     result = {"path": str(path), "changes": {}}
     if todo:
         if args.undiscard:
@@ -81,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
     if not result["changes"] and todo:
         print(f"{Path(path).name}: unchanged (the values were already so)")
     for e in result.get("log", []):
-        print(f"  {e.get('utc')} {e.get('user')}@{e.get('host')} {e.get('action', 'edit')}: "
-              + ", ".join(f"{k} {o!r} -> {n!r}" for k, (o, n) in e.get("changes", {}).items()))
+        print(
+            f"  {e.get('utc')} {e.get('user')}@{e.get('host')} {e.get('action', 'edit')}: "
+            + ", ".join(f"{k} {o!r} -> {n!r}" for k, (o, n) in e.get("changes", {}).items())
+        )
     return 0

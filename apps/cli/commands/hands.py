@@ -6,9 +6,12 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("hands", help="list bundled hand models and their joints",
-                       description="List the bundled robot hands and exoskeletons with their joints, limits, mimic "
-                                   "couplings and fingertip frames; or describe the given models (names or URDF paths).")
+    p = sub.add_parser(
+        "hands",
+        help="list bundled hand models and their joints",
+        description="List the bundled robot hands and exoskeletons with their joints, limits, mimic "
+        "couplings and fingertip frames; or describe the given models (names or URDF paths).",
+    )
     p.add_argument("models", nargs="*", metavar="MODEL", help="bundled model name or path to a .urdf (default: all)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=run)
@@ -21,9 +24,15 @@ def _describe(ref: str) -> dict:
     d = kin.describe()
     bundled = {m.name: m for m in registry.bundled()}
     m = bundled.get(ref)
-    d.update({"kind": m.kind if m else "user", "pair": m.pair if m else None,
-              "description": m.description if m else "", "path": str(m.path if m else ref),
-              "joints_total": len(kin.all_joint_names)})
+    d.update(
+        {
+            "kind": m.kind if m else "user",
+            "pair": m.pair if m else None,
+            "description": m.description if m else "",
+            "path": str(m.path if m else ref),
+            "joints_total": len(kin.all_joint_names),
+        }
+    )
     return d
 
 

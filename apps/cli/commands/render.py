@@ -16,22 +16,33 @@ log = logging.getLogger(__name__)
 def register(sub: argparse._SubParsersAction) -> None:
     from dexumi.visual.compose import MODES
 
-    p = sub.add_parser("render", help="render the exoskeleton mask and the robot hand into the camera images",
-                       description="The visual bridge: per frame, render the exoskeleton (as worn) from the "
-                       "calibrated camera mount at the recorded joint angles, fill what it covered, and compose the "
-                       "robot hand at the retargeted joints. Writes <stem>.derived/visual.h5 beside each episode "
-                       "(the episode is never changed); `dexumi export --visual MODE` uses it.")
+    p = sub.add_parser(
+        "render",
+        help="render the exoskeleton mask and the robot hand into the camera images",
+        description="The visual bridge: per frame, render the exoskeleton (as worn) from the "
+        "calibrated camera mount at the recorded joint angles, fill what it covered, and compose the "
+        "robot hand at the retargeted joints. Writes <stem>.derived/visual.h5 beside each episode "
+        "(the episode is never changed); `dexumi export --visual MODE` uses it.",
+    )
     p.add_argument("paths", nargs="*", type=Path, help="episode files or folders")
     p.add_argument("--mode", action="append", choices=MODES, help="variant(s) to write (repeatable; default: all)")
     p.add_argument("--camera", action="append", help="only this camera (repeatable; default: every camera)")
     p.add_argument("--exo", help="exoskeleton model (bundled name or URDF; default: the episode's)")
     p.add_argument("--robot", help="robot hand model (bundled name or URDF with meshes; default: the episode's)")
-    p.add_argument("--inpaint", choices=("pushpull", "telea"), default="pushpull",
-                   help="how the exoskeleton's pixels are filled (default: pushpull)")
+    p.add_argument(
+        "--inpaint",
+        choices=("pushpull", "telea"),
+        default="pushpull",
+        help="how the exoskeleton's pixels are filled (default: pushpull)",
+    )
     p.add_argument("--force", action="store_true", help="replace a previous render of this command")
     p.add_argument("--json", action="store_true", help="one JSON object per episode")
-    p.add_argument("--sim-episode", type=Path, metavar="DIR",
-                   help="instead: write a simulated episode (with a calibrated mount) into DIR to try this on")
+    p.add_argument(
+        "--sim-episode",
+        type=Path,
+        metavar="DIR",
+        help="instead: write a simulated episode (with a calibrated mount) into DIR to try this on",
+    )
     p.add_argument("--duration", type=float, default=2.0, help="--sim-episode: seconds (default 2)")
     p.add_argument("--size", type=size, default=(240, 240), help="--sim-episode: image size WxH (default 240x240)")
     add_batch_args(p)
@@ -65,8 +76,10 @@ def run(args: argparse.Namespace) -> int:
         elif args.json:
             print(json.dumps(fig))
         else:
-            print(f"{path}: {fig['frames']} frames ({', '.join(modes)}) at {fig['fps']:.0f} frames/s, "
-                  f"{fig['cpu_ms_per_frame']:.1f} ms CPU per frame -> {fig['output']}")
+            print(
+                f"{path}: {fig['frames']} frames ({', '.join(modes)}) at {fig['fps']:.0f} frames/s, "
+                f"{fig['cpu_ms_per_frame']:.1f} ms CPU per frame -> {fig['output']}"
+            )
     if failed:
         print(f"dexumi render: {failed} of {len(files)} episode(s) failed", file=sys.stderr)
         return 1

@@ -8,10 +8,13 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("replay", help="replay an episode: cameras, joints, 3D hand, findings; or render a video",
-                       description="Replay an episode (or a folder: PgDn/PgUp switch episodes). Keys: Space play/pause, "
-                                   "Left/Right step (Shift: 10), Home/End, Up/Down speed, M/Shift+M next/previous "
-                                   "marker, Q quit.")
+    p = sub.add_parser(
+        "replay",
+        help="replay an episode: cameras, joints, 3D hand, findings; or render a video",
+        description="Replay an episode (or a folder: PgDn/PgUp switch episodes). Keys: Space play/pause, "
+        "Left/Right step (Shift: 10), Home/End, Up/Down speed, M/Shift+M next/previous "
+        "marker, Q quit.",
+    )
     p.add_argument("path", type=Path, metavar="EPISODE|DIR")
     p.add_argument("--headless", action="store_true", help="no window: render a video (needs --out)")
     p.add_argument("--out", type=Path, help="--headless: the MP4 to write (H.264)")

@@ -10,11 +10,19 @@ from dexumi.errors import DexumiError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sim-world", help="render the simulated 3D rig (MuJoCo) to look at it",
-                       description="Render the simulated rig: table, objects, ChArUco board, AprilTags, the hand "
-                                   "wearing the exoskeleton, seen by its wrist cameras (docs/simulation.md).")
-    p.add_argument("--preview", type=Path, required=True, metavar="OUT",
-                   help="folder to write preview.mp4, PNGs of every camera (image, segmentation, depth) and truth.npz")
+    p = sub.add_parser(
+        "sim-world",
+        help="render the simulated 3D rig (MuJoCo) to look at it",
+        description="Render the simulated rig: table, objects, ChArUco board, AprilTags, the hand "
+        "wearing the exoskeleton, seen by its wrist cameras (docs/simulation.md).",
+    )
+    p.add_argument(
+        "--preview",
+        type=Path,
+        required=True,
+        metavar="OUT",
+        help="folder to write preview.mp4, PNGs of every camera (image, segmentation, depth) and truth.npz",
+    )
     p.add_argument("--seconds", type=float, default=4.0, help="length of the preview (default 4 s)")
     p.add_argument("--fps", type=float, default=10.0, help="frames per second of the preview (default 10)")
     p.add_argument("--size", default="640x480", help="camera image size WxH (default 640x480)")
@@ -48,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
     from dexumi.sim.world import world_config
 
     try:
-        cfg = world_config(int(m.group(1)), int(m.group(2)), args.cameras, script=args.script, motion=args.motion,
-                           seed=args.seed)
+        cfg = world_config(
+            int(m.group(1)), int(m.group(2)), args.cameras, script=args.script, motion=args.motion, seed=args.seed
+        )
     except ValueError as exc:
         raise DexumiError(str(exc)) from None
     res = write_preview(args.preview, cfg, args.seconds, args.fps)

@@ -11,19 +11,31 @@ from apps.cli.per_episode import add_batch_args, batch_engine
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("validate", help="check episode files (schema, timing, drops, limits, images, numbering)",
-                       description="Validate episode files and folders. Exit status 0 only when every file passes "
-                                   "(warnings pass unless --strict); 1 when a check fails; 2 for bad arguments.")
+    p = sub.add_parser(
+        "validate",
+        help="check episode files (schema, timing, drops, limits, images, numbering)",
+        description="Validate episode files and folders. Exit status 0 only when every file passes "
+        "(warnings pass unless --strict); 1 when a check fails; 2 for bad arguments.",
+    )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="episode files or folders of episodes")
-    p.add_argument("--json", nargs="?", const="-", metavar="FILE",
-                   help="write the full report as JSON to FILE; `--json` or `--json -` prints it on stdout "
-                        "(the table then goes to stderr)")
+    p.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        metavar="FILE",
+        help="write the full report as JSON to FILE; `--json` or `--json -` prints it on stdout "
+        "(the table then goes to stderr)",
+    )
     p.add_argument("--plots", type=Path, metavar="DIR", help="write PNG diagnostics (rates, residuals, joints)")
-    p.add_argument("--strict", "--warn-as-error", dest="strict", action="store_true",
-                   help="warnings fail too")
+    p.add_argument("--strict", "--warn-as-error", dest="strict", action="store_true", help="warnings fail too")
     p.add_argument("--config", type=Path, metavar="FILE", help="thresholds and severities (YAML or JSON)")
-    p.add_argument("--severity", action="append", default=[], metavar="CHECK=LEVEL",
-                   help="report a check's findings as off|warn|error (repeatable; CHECK may be 'all')")
+    p.add_argument(
+        "--severity",
+        action="append",
+        default=[],
+        metavar="CHECK=LEVEL",
+        help="report a check's findings as off|warn|error (repeatable; CHECK may be 'all')",
+    )
     p.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: up to 2)")
     p.add_argument("--verbose-table", "-V", action="store_true", help="list every warning and error")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

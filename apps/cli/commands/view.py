@@ -10,10 +10,13 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("view", help="show episodes in an external viewer (rerun)",
-                       description="Log an episode (or a folder's finished episodes) to rerun: cameras, "
-                                   "exoskeleton and robot joints, the posed robot hand, wrist pose and touch when "
-                                   "present. Opens a rerun viewer, or writes an .rrd file with --save.")
+    p = sub.add_parser(
+        "view",
+        help="show episodes in an external viewer (rerun)",
+        description="Log an episode (or a folder's finished episodes) to rerun: cameras, "
+        "exoskeleton and robot joints, the posed robot hand, wrist pose and touch when "
+        "present. Opens a rerun viewer, or writes an .rrd file with --save.",
+    )
     p.add_argument("path", type=Path, help="an episode file or a folder")
     p.add_argument("--rerun", action="store_true", help="use rerun (the only viewer so far; the default)")
     p.add_argument("--save", type=Path, default=None, metavar="FILE.rrd", help="write an .rrd instead of a viewer")
@@ -34,8 +37,11 @@ def run(args: argparse.Namespace) -> int:
         raise DexumiError("no display to open a rerun viewer on: use --save FILE.rrd and open it with `rerun FILE.rrd`")
     counts = log_paths(paths, save=args.save, progress=sys.stderr.isatty())
     if args.json:
-        print(json.dumps({"path": str(args.path), "episodes": len(paths), "save": str(args.save or ""),
-                          "entities": counts}))
+        print(
+            json.dumps(
+                {"path": str(args.path), "episodes": len(paths), "save": str(args.save or ""), "entities": counts}
+            )
+        )
     elif args.save is not None:
         print(f"{args.save}: {len(paths)} episode(s), {len(counts)} entities")
     return 0

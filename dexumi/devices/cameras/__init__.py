@@ -12,5 +12,17 @@ from dexumi.devices.cameras.opencv import OpenCVCamera
 from dexumi.devices.cameras.sim import SimCamera, SimCameraConfig
 from dexumi.devices.cameras.spec import make_camera, open_camera
 
-__all__ = ["CameraLost", "CameraSettings", "CameraSource", "FileCamera", "FrameGrabber", "GrabberConfig",
-           "OpenCVCamera", "SimCamera", "SimCameraConfig", "list_cameras", "make_camera", "open_camera"]
+__all__ = [
+    "CameraLost",
+    "CameraSettings",
+    "CameraSource",
+    "FileCamera",
+    "FrameGrabber",
+    "GrabberConfig",
+    "OpenCVCamera",
+    "SimCamera",
+    "SimCameraConfig",
+    "list_cameras",
+    "make_camera",
+    "open_camera",
+]

@@ -34,7 +34,9 @@ def host_stamp(frame: CameraFrame, device_time_is_host_clock: bool) -> float:
     return frame.device_time if device_time_is_host_clock and frame.device_time is not None else frame.grab_time
 
 
-def exposure_times(frames: Sequence[CameraFrame], device_time_is_host_clock: bool, latency_s: float = 0.0) -> np.ndarray:
+def exposure_times(
+    frames: Sequence[CameraFrame], device_time_is_host_clock: bool, latency_s: float = 0.0
+) -> np.ndarray:
     """Exposure times on the recording clock: `host_stamp` − the camera's latency."""
     return np.array([host_stamp(f, device_time_is_host_clock) for f in frames], np.float64) - latency_s
 

@@ -63,8 +63,17 @@ def list_cameras() -> list[dict]:
             continue  # metadata or output node
         stable = by_id.get(os.path.realpath(path), "")
         index = int(re.sub(r"\D", "", path) or -1)
-        cameras.append({"spec": stable or path, "name": card, "by_id": stable, "path": path, "index": index,
-                        "driver": driver, "bus": bus})
+        cameras.append(
+            {
+                "spec": stable or path,
+                "name": card,
+                "by_id": stable,
+                "path": path,
+                "index": index,
+                "driver": driver,
+                "bus": bus,
+            }
+        )
     return cameras
 
 

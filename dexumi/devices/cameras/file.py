@@ -34,8 +34,9 @@ class FileCamera(CameraSource):
 
     counts_frames = True
 
-    def __init__(self, path: str | Path, name: str = "file", realtime: bool = True, loop: bool = False,
-                 quality: int = 90) -> None:
+    def __init__(
+        self, path: str | Path, name: str = "file", realtime: bool = True, loop: bool = False, quality: int = 90
+    ) -> None:
         super().__init__(name, f"file:{path}")
         self.path = Path(path)
         self.realtime, self.loop, self.quality = realtime, loop, quality
@@ -71,7 +72,14 @@ class FileCamera(CameraSource):
         self.opened = True
         g = self.granted
         assert g is not None  # set by _open_container above
-        log.info("file camera %s: %dx%d at %.3g fps, %s", self.path, g.width, g.height, g.fps, "MJPEG pass-through" if self.passthrough else "decoded and re-encoded as JPEG")
+        log.info(
+            "file camera %s: %dx%d at %.3g fps, %s",
+            self.path,
+            g.width,
+            g.height,
+            g.fps,
+            "MJPEG pass-through" if self.passthrough else "decoded and re-encoded as JPEG",
+        )
         return self
 
     def _open_container(self) -> None:

@@ -42,8 +42,15 @@ class FrameGrabber(StreamWorker[CameraFrame]):
     def __init__(self, source: CameraSource, config: GrabberConfig | None = None) -> None:
         cfg = config or GrabberConfig()
         every = cfg.reconnect_interval_s
-        super().__init__(source.name, StreamStats(source.name), cfg.buffer_frames, unit="frames",
-                         reconnect=cfg.reconnect, backoff=Backoff(every, every, 1.0), log_name=f"camera {source.name}")
+        super().__init__(
+            source.name,
+            StreamStats(source.name),
+            cfg.buffer_frames,
+            unit="frames",
+            reconnect=cfg.reconnect,
+            backoff=Backoff(every, every, 1.0),
+            log_name=f"camera {source.name}",
+        )
         self.source = source
         self.config = cfg
         self._latest: CameraFrame | None = None
@@ -82,9 +89,16 @@ class FrameGrabber(StreamWorker[CameraFrame]):
             try:
                 frame = self.source.read()
             except CameraLost as exc:
-                if not self._reconnect(str(exc), close=self.source.close, reopen=self.source.open,
-                                       errors=(DexumiError,), resume=self._resume, lost="lost", back="reopened",
-                                       gap="camera lost"):
+                if not self._reconnect(
+                    str(exc),
+                    close=self.source.close,
+                    reopen=self.source.open,
+                    errors=(DexumiError,),
+                    resume=self._resume,
+                    lost="lost",
+                    back="reopened",
+                    gap="camera lost",
+                ):
                     if not self.config.reconnect:
                         self.error = str(exc)
                     break
@@ -128,15 +142,27 @@ class FrameGrabber(StreamWorker[CameraFrame]):
             jump = late
         elif late and not jump:
             self.stalls += 1
-            s.gap_events.append(GapEvent(self._last_rx or frame.grab_time, frame.grab_time, 0,
-                                         "frames late, none lost"))
-            log.info("camera %s: %.1f ms between frames %d and %d, none lost", self.name,
-                     since_last * 1e3, frame.index - 1, frame.index)
+            s.gap_events.append(
+                GapEvent(self._last_rx or frame.grab_time, frame.grab_time, 0, "frames late, none lost")
+            )
+            log.info(
+                "camera %s: %.1f ms between frames %d and %d, none lost",
+                self.name,
+                since_last * 1e3,
+                frame.index - 1,
+                frame.index,
+            )
         if jump > 0:
             s.gaps += 1
             s.missing_samples += jump
-            s.gap_events.append(GapEvent(self._last_rx or frame.grab_time, frame.grab_time, jump,
-                                         "dropped frames" if self.source.counts_frames else "timestamp gap"))
+            s.gap_events.append(
+                GapEvent(
+                    self._last_rx or frame.grab_time,
+                    frame.grab_time,
+                    jump,
+                    "dropped frames" if self.source.counts_frames else "timestamp gap",
+                )
+            )
             log.warning("camera %s: %d frame(s) dropped before frame %d", self.name, jump, frame.index)
         self._last_index, self._last_t = frame.index, t
         self._push(frame, 1, f"frame {frame.index}")

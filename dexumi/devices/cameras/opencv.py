@@ -35,8 +35,16 @@ class OpenCVCamera(CameraSource):
 
     counts_frames = False  # V4L2's sequence number is not exposed by OpenCV: drops come from timestamps
 
-    def __init__(self, device: int | str, name: str = "camera", width: int = 1280, height: int = 800,
-                 fps: float = 60.0, fourcc: str = "MJPG", passthrough: bool = True) -> None:
+    def __init__(
+        self,
+        device: int | str,
+        name: str = "camera",
+        width: int = 1280,
+        height: int = 800,
+        fps: float = 60.0,
+        fourcc: str = "MJPG",
+        passthrough: bool = True,
+    ) -> None:
         super().__init__(name, str(device))
         self.device = device
         self.asked = CameraSettings(width, height, fps, fourcc)
@@ -70,8 +78,12 @@ class OpenCVCamera(CameraSource):
         if self.passthrough and granted_fourcc == "MJPG":
             cap.set(cv2.CAP_PROP_CONVERT_RGB, 0)
             cap.set(cv2.CAP_PROP_FORMAT, -1)  # raw buffer on backends that need it; ignored elsewhere
-        self.granted = CameraSettings(int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
-                                      float(cap.get(cv2.CAP_PROP_FPS)) or a.fps, granted_fourcc)
+        self.granted = CameraSettings(
+            int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+            float(cap.get(cv2.CAP_PROP_FPS)) or a.fps,
+            granted_fourcc,
+        )
         self.mismatches = report_mismatch(self.name, a, self.granted)
         self._cap = cap
         self._index = 0
@@ -95,8 +107,9 @@ class OpenCVCamera(CameraSource):
             encoding = "jpeg"
         else:
             payload, encoding = data, "bgr"
-        frame = CameraFrame(self.name, self._index, grab_time, payload, encoding, g.width, g.height,
-                            self._buffer_time(grab_time))
+        frame = CameraFrame(
+            self.name, self._index, grab_time, payload, encoding, g.width, g.height, self._buffer_time(grab_time)
+        )
         self._index += 1
         return frame
 
@@ -110,8 +123,11 @@ class OpenCVCamera(CameraSource):
         if not self._host_clock_checked:
             self._host_clock_checked = True
             self.device_time_is_host_clock = 0.0 <= grab_time - t < 1.0
-            log.info("camera %s: buffer timestamps %s the host clock", self.name,
-                     "are on" if self.device_time_is_host_clock else "are not on")
+            log.info(
+                "camera %s: buffer timestamps %s the host clock",
+                self.name,
+                "are on" if self.device_time_is_host_clock else "are not on",
+            )
         return t
 
     def close(self) -> None:

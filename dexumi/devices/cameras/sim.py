@@ -53,8 +53,10 @@ class SimCameraConfig:
 
     def validate(self) -> None:
         if not (self.fps > 0 and self.width >= 64 and self.height >= 48):
-            raise DexumiError(f"sim camera: fps must be > 0 and size at least 64x48 (got {self.width}x"
-                              f"{self.height} at {self.fps:g} fps)")
+            raise DexumiError(
+                f"sim camera: fps must be > 0 and size at least 64x48 (got {self.width}x"
+                f"{self.height} at {self.fps:g} fps)"
+            )
         if not 0 <= self.drop < 1:
             raise DexumiError(f"sim camera: drop must be in [0, 1), got {self.drop:g}")
         if self.latency_s < 0:
@@ -67,8 +69,13 @@ def finger_flexion(angles: np.ndarray) -> np.ndarray:
     """Per-finger flexion (n, 5): the mean of each finger's joints, as the drawing shows it."""
     angles = np.atleast_2d(angles)
     finger = finger_of_joint(angles.shape[1])
-    return np.stack([angles[:, finger == f].mean(axis=1) if np.any(finger == f) else np.zeros(len(angles))
-                     for f in range(len(FINGERS))], axis=1)
+    return np.stack(
+        [
+            angles[:, finger == f].mean(axis=1) if np.any(finger == f) else np.zeros(len(angles))
+            for f in range(len(FINGERS))
+        ],
+        axis=1,
+    )
 
 
 def _cell(f: int, w: int, h: int) -> tuple[int, int, int, int]:
@@ -102,11 +109,19 @@ class HandRenderer:
         bw = w / CODE_BITS
         for b in range(CODE_BITS):
             if (number >> (CODE_BITS - 1 - b)) & 1:
-                img[:y1, int(round(b * bw)):int(round((b + 1) * bw))] = 235
+                img[:y1, int(round(b * bw)) : int(round((b + 1) * bw))] = 235
             else:
-                img[:y1, int(round(b * bw)):int(round((b + 1) * bw))] = 15
-        cv2.putText(img, f"#{number}", (2, int(0.2 * h)), cv2.FONT_HERSHEY_PLAIN, max(0.6, h / 200), (255, 255, 255),
-                    1, cv2.LINE_AA)
+                img[:y1, int(round(b * bw)) : int(round((b + 1) * bw))] = 15
+        cv2.putText(
+            img,
+            f"#{number}",
+            (2, int(0.2 * h)),
+            cv2.FONT_HERSHEY_PLAIN,
+            max(0.6, h / 200),
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
         shift = 4  # sub-pixel coordinates (1/16 px): smooth motion, measurable flexion
         thick = max(2, int(round(0.1 * w / len(FINGERS))))
         for f, theta in enumerate(flexion[: len(FINGERS)]):
@@ -237,7 +252,7 @@ class SimCamera(CameraSource):
         out["capture_time"] = self.capture_time(k)
         out["deliver_time"] = out["capture_time"] + self.config.latency_s
         lost = np.unpackbits(np.frombuffer(bytes(self._lost), np.uint8), bitorder="little")[:n]
-        out["lost"][:len(lost)] = lost
+        out["lost"][: len(lost)] = lost
         return out
 
     def close(self) -> None:

@@ -61,8 +61,10 @@ def parse_sim_options(options: str, name: str = "sim") -> SimCameraConfig:
         elif key in ("motion", "name"):
             setattr(cfg, key, value)
         else:
-            raise DexumiError(f"camera spec: unknown sim option {key!r} (latency, fps, width, height, size, seed, "
-                              f"epoch, drop, motion, joints, quality, frames, buffers, name)")
+            raise DexumiError(
+                f"camera spec: unknown sim option {key!r} (latency, fps, width, height, size, seed, "
+                f"epoch, drop, motion, joints, quality, frames, buffers, name)"
+            )
     cfg.validate()
     return cfg
 
@@ -86,9 +88,11 @@ def parse_world_options(options: str):
         elif key in ("motion", "name", "script"):
             setattr(cfg, key, value)
         else:
-            raise DexumiError(f"camera spec: unknown world option {key!r} (name, latency, fps, width, height, size, "
-                              f"seed, epoch, drop, motion, script, joints, quality, frames, buffers, noise, "
-                              f"exposure, cameras, prerender)")
+            raise DexumiError(
+                f"camera spec: unknown world option {key!r} (name, latency, fps, width, height, size, "
+                f"seed, epoch, drop, motion, script, joints, quality, frames, buffers, noise, "
+                f"exposure, cameras, prerender)"
+            )
     from dexumi.sim.trajectory import SCRIPTS
 
     if cfg.script not in SCRIPTS:
@@ -115,6 +119,7 @@ def _world(body: str, spec: str):
         from dexumi.devices.cameras.world import WorldCamera
 
         return WorldCamera(parse_world_options(body), spec)
+
     return make
 
 
@@ -132,8 +137,9 @@ CAMERAS.register_fallback(lambda spec: re.fullmatch(r"\d+", spec) is not None, _
 CAMERAS.register_fallback(lambda spec: spec.startswith("/dev/"), _devpath, "/dev/video2", "/dev/v4l/by-id/...")
 
 
-def make_camera(spec: str, name: str | None = None, width: int = 1280, height: int = 800, fps: float = 60.0,
-                realtime: bool = True) -> CameraSource:
+def make_camera(
+    spec: str, name: str | None = None, width: int = 1280, height: int = 800, fps: float = 60.0, realtime: bool = True
+) -> CameraSource:
     """The (not yet opened) source a spec names. `width/height/fps`: what to ask a real camera for."""
     try:
         maker = CAMERAS.resolve(str(spec))

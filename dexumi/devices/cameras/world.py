@@ -72,8 +72,10 @@ class WorldCameraConfig:
 
     def validate(self) -> None:
         if not (self.fps > 0 and self.width >= 32 and self.height >= 24):
-            raise DexumiError(f"world camera: fps must be > 0 and size at least 32x24 (got {self.width}x"
-                              f"{self.height} at {self.fps:g} fps)")
+            raise DexumiError(
+                f"world camera: fps must be > 0 and size at least 32x24 (got {self.width}x"
+                f"{self.height} at {self.fps:g} fps)"
+            )
         if not 0 <= self.drop < 1:
             raise DexumiError(f"world camera: drop must be in [0, 1), got {self.drop:g}")
         if self.latency_s < 0:
@@ -85,8 +87,10 @@ class WorldCameraConfig:
         if self.cameras not in (1, 2):
             raise DexumiError(f"world camera: cameras must be 1 or 2, got {self.cameras}")
         if self.name not in [f"wrist{i}" for i in range(self.cameras)]:
-            raise DexumiError(f"world camera: name must be one of the world's cameras "
-                              f"({', '.join(f'wrist{i}' for i in range(self.cameras))}), got {self.name!r}")
+            raise DexumiError(
+                f"world camera: name must be one of the world's cameras "
+                f"({', '.join(f'wrist{i}' for i in range(self.cameras))}), got {self.name!r}"
+            )
 
 
 class WorldCamera(CameraSource):
@@ -119,9 +123,23 @@ class WorldCamera(CameraSource):
 
     def _args(self) -> str:
         c = self.config
-        return json.dumps({"camera": c.name, "width": c.width, "height": c.height, "fps": c.fps, "seed": c.seed,
-                           "motion": c.motion, "script": c.script, "channels": c.joints, "quality": c.quality,
-                           "frames": self._clip_frames(), "noise": c.noise, "exposure": c.exposure, "cameras": c.cameras})
+        return json.dumps(
+            {
+                "camera": c.name,
+                "width": c.width,
+                "height": c.height,
+                "fps": c.fps,
+                "seed": c.seed,
+                "motion": c.motion,
+                "script": c.script,
+                "channels": c.joints,
+                "quality": c.quality,
+                "frames": self._clip_frames(),
+                "noise": c.noise,
+                "exposure": c.exposure,
+                "cameras": c.cameras,
+            }
+        )
 
     def _clip_frames(self) -> int | None:
         c = self.config
@@ -148,9 +166,15 @@ class WorldCamera(CameraSource):
         env.setdefault("MUJOCO_GL", "egl")
         env.setdefault("LP_NUM_THREADS", "0")  # llvmpipe rasterises in the render process's own thread: each
         # camera has its own process, so threads only add hand-offs (~10 % of a frame's CPU)
-        self._proc = subprocess.Popen([sys.executable, "-m", "dexumi.sim.camproc", self._args()],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env,
-                                      start_new_session=True, preexec_fn=die_with_parent)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "dexumi.sim.camproc", self._args()],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=env,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
         assert self._proc.stdout is not None  # stdout=PIPE
         try:
             fcntl.fcntl(self._proc.stdout.fileno(), F_SETPIPE_SZ, 1 << 20)  # ~20 frames of render-ahead
@@ -223,9 +247,14 @@ class WorldCamera(CameraSource):
             ahead = time.monotonic() + 0.1
             while self._next < len(self._clip or []) and self.capture_time(self._next) + c.latency_s < ahead:
                 self._next += 1
-            log.info("world camera %s: pre-rendered %d frames (%.1f s); playing from frame %d, %.1f s from now",
-                     self.name, len(self._clip or []), len(self._clip or []) / c.fps, self._next,
-                     float(self.capture_time(self._next)) + c.latency_s - time.monotonic())
+            log.info(
+                "world camera %s: pre-rendered %d frames (%.1f s); playing from frame %d, %.1f s from now",
+                self.name,
+                len(self._clip or []),
+                len(self._clip or []) / c.fps,
+                self._next,
+                float(self.capture_time(self._next)) + c.latency_s - time.monotonic(),
+            )
         self.opened = True
         return self
 
@@ -312,8 +341,9 @@ class WorldCamera(CameraSource):
         from dexumi.sim.world import World, world_config
 
         c = self.config
-        world = World(world_config(c.width, c.height, c.cameras, script=c.script, motion=c.motion,
-                                   channels=c.joints, seed=c.seed))
+        world = World(
+            world_config(c.width, c.height, c.cameras, script=c.script, motion=c.motion, channels=c.joints, seed=c.seed)
+        )
         t = self.truth()
         return world.truth(t["capture_time"] - self.epoch if len(t) else np.zeros(0))
 
@@ -363,8 +393,17 @@ def _probe_key(env: dict[str, str]) -> str:
         mj = version("mujoco")
     except PackageNotFoundError:
         mj = ""
-    gl = {k: env.get(k, "") for k in ("MUJOCO_GL", "PYOPENGL_PLATFORM", "EGL_PLATFORM", "LIBGL_ALWAYS_SOFTWARE",
-                                      "MUJOCO_EGL_DEVICE_ID", "__EGL_VENDOR_LIBRARY_FILENAMES")}
+    gl = {
+        k: env.get(k, "")
+        for k in (
+            "MUJOCO_GL",
+            "PYOPENGL_PLATFORM",
+            "EGL_PLATFORM",
+            "LIBGL_ALWAYS_SOFTWARE",
+            "MUJOCO_EGL_DEVICE_ID",
+            "__EGL_VENDOR_LIBRARY_FILENAMES",
+        )
+    }
     return json.dumps({"python": sys.executable, "mujoco": mj, **gl}, sort_keys=True)
 
 
@@ -395,9 +434,11 @@ def world_available(timeout: float = 60.0) -> tuple[bool, str]:
         if json.loads(_probe_cache().read_text()).get("ok_for") == key:
             _AVAILABLE = (True, "")
             return _AVAILABLE
-    code = ("import os; os.environ.setdefault('MUJOCO_GL','egl'); import mujoco; "
-            "m=mujoco.MjModel.from_xml_string('<mujoco><worldbody><geom size=\"1 1 .1\" type=\"plane\"/>"
-            "</worldbody></mujoco>'); r=mujoco.Renderer(m,24,32); d=mujoco.MjData(m); r.update_scene(d); r.render()")
+    code = (
+        "import os; os.environ.setdefault('MUJOCO_GL','egl'); import mujoco; "
+        'm=mujoco.MjModel.from_xml_string(\'<mujoco><worldbody><geom size="1 1 .1" type="plane"/>'
+        "</worldbody></mujoco>'); r=mujoco.Renderer(m,24,32); d=mujoco.MjData(m); r.update_scene(d); r.render()"
+    )
     try:
         p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
@@ -405,8 +446,11 @@ def world_available(timeout: float = 60.0) -> tuple[bool, str]:
         return _AVAILABLE
     if p.returncode != 0:
         lines = [ln for ln in p.stderr.strip().splitlines() if ln.strip()]
-        _AVAILABLE = (False, f"offscreen rendering fails (MUJOCO_GL={env['MUJOCO_GL']}): "
-                             f"{lines[-1].strip() if lines else 'exit ' + str(p.returncode)}")
+        _AVAILABLE = (
+            False,
+            f"offscreen rendering fails (MUJOCO_GL={env['MUJOCO_GL']}): "
+            f"{lines[-1].strip() if lines else 'exit ' + str(p.returncode)}",
+        )
     else:
         _AVAILABLE = (True, "")
         with contextlib.suppress(OSError):  # a read-only home only costs the probe next time

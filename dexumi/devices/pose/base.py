@@ -18,12 +18,21 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from dexumi.errors import DexumiError
-# the sample and its states live below the sources, for readers of pose streams; re-exported here
-from dexumi.pose_sample import (LIMITED, LOST, STATE_CODES, STATE_NAMES, TRACKING, PoseSample,
-                                samples_to_arrays)
 
-__all__ = ["LIMITED", "LOST", "STATE_CODES", "STATE_NAMES", "TRACKING", "PoseLost", "PoseSample", "PoseSource",
-           "samples_to_arrays"]
+# the sample and its states live below the sources, for readers of pose streams; re-exported here
+from dexumi.pose_sample import LIMITED, LOST, STATE_CODES, STATE_NAMES, TRACKING, PoseSample, samples_to_arrays
+
+__all__ = [
+    "LIMITED",
+    "LOST",
+    "STATE_CODES",
+    "STATE_NAMES",
+    "TRACKING",
+    "PoseLost",
+    "PoseSample",
+    "PoseSource",
+    "samples_to_arrays",
+]
 
 log = logging.getLogger(__name__)
 

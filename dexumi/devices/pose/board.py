@@ -27,6 +27,7 @@ from scipy.spatial.transform import Rotation
 from dexumi.devices.pose.base import LOST, PoseSample, PoseSource
 from dexumi.devices.pose.clock import PoseClock
 from dexumi.errors import DexumiError
+
 # board PnP on one image and the simulated cameras' lenses live in dexumi.tracking.board (the offline tracker uses
 # them too); re-exported here
 from dexumi.tracking.board import BoardTracker, world_lens
@@ -53,9 +54,18 @@ def decode(frame: CameraFrame) -> np.ndarray:
 class BoardPose(PoseSource):
     """The camera's pose from board views; fed frames (`feed`) or reading `camera` itself."""
 
-    def __init__(self, camera: str, lens: Intrinsics | None = None, target: Target | None = None,
-                 source=None, name: str | None = None, spec: str | None = None,
-                 T_cam_tracked: np.ndarray | None = None, queue_frames: int = 8, tags: str = "auto") -> None:
+    def __init__(
+        self,
+        camera: str,
+        lens: Intrinsics | None = None,
+        target: Target | None = None,
+        source=None,
+        name: str | None = None,
+        spec: str | None = None,
+        T_cam_tracked: np.ndarray | None = None,
+        queue_frames: int = 8,
+        tags: str = "auto",
+    ) -> None:
         super().__init__(name or f"board-{camera}", spec or f"pose:board:{camera}")
         self.camera = camera  # the stream whose frames feed this source
         self.tags = tags
@@ -80,8 +90,15 @@ class BoardPose(PoseSource):
         self.size_given = False  # the spec said size=WxH (else a session's world camera gives its own)
         self.lens_is_world = False  # `lens` is a simulated world camera's, taken by its name (wrist0, wrist1)
 
-    def use_camera(self, width: int, height: int, fps: float, simulated_world: bool, host_clock: bool = False,
-                   calibrated: Intrinsics | None = None) -> None:
+    def use_camera(
+        self,
+        width: int,
+        height: int,
+        fps: float,
+        simulated_world: bool,
+        host_clock: bool = False,
+        calibrated: Intrinsics | None = None,
+    ) -> None:
         """Feed from a recording session's own camera of this size: the queue holds ~2 s of its frames (the
         session hands them over in bursts), a simulated world camera's exact lens is taken at its size, any
         other camera's is `calibrated` (the session's calibration profile) unless the spec gave one, and
@@ -94,26 +111,31 @@ class BoardPose(PoseSource):
             raise DexumiError(f"{self.spec}: already reads a camera of its own")
         if simulated_world and (self.lens is None or (self.lens.width, self.lens.height) != (width, height)):
             if self.size_given:
-                raise DexumiError(f"{self.spec}: size={self.lens.width if self.lens else 0}x"
-                                  f"{self.lens.height if self.lens else 0} but camera {self.camera} records "
-                                  f"{width}x{height} (leave size= out to take the camera's)")
+                raise DexumiError(
+                    f"{self.spec}: size={self.lens.width if self.lens else 0}x"
+                    f"{self.lens.height if self.lens else 0} but camera {self.camera} records "
+                    f"{width}x{height} (leave size= out to take the camera's)"
+                )
             self.lens = world_lens(self.camera, width, height)
         elif not simulated_world:
             if self.lens_is_world:  # a camera merely named like a world camera: the world's lens is not its lens
                 self.lens, self.lens_is_world = None, False
             if self.lens is None and calibrated is not None:
                 if (calibrated.width, calibrated.height) not in ((width, height), (0, 0)):
-                    raise DexumiError(f"{self.spec}: the calibration profile's intrinsics of camera {self.camera} "
-                                      f"are for {calibrated.width}x{calibrated.height} but it records "
-                                      f"{width}x{height} (record at that size, or calibrate the camera at this one)")
+                    raise DexumiError(
+                        f"{self.spec}: the calibration profile's intrinsics of camera {self.camera} "
+                        f"are for {calibrated.width}x{calibrated.height} but it records "
+                        f"{width}x{height} (record at that size, or calibrate the camera at this one)"
+                    )
                 self.lens = calibrated
 
     def open(self) -> BoardPose:
         if self.opened:
             return self
         if self.lens is None:
-            raise DexumiError(f"{self.spec}: no intrinsics for camera {self.camera!r} (calibrate it, or use a "
-                              "simulated world camera)")
+            raise DexumiError(
+                f"{self.spec}: no intrinsics for camera {self.camera!r} (calibrate it, or use a simulated world camera)"
+            )
         self._tracker = BoardTracker(self.lens, self.target, self.tags)
         self._in, self._out = queue.Queue(self._queue_frames), queue.Queue()
         self._stop.clear()
@@ -123,8 +145,9 @@ class BoardPose(PoseSource):
         if self.source is not None:
             if not self.source.opened:
                 self.source.open()
-            self._threads.append(threading.Thread(target=self._grab, name=f"pose-board-grab-{self.camera}",
-                                                  daemon=True))
+            self._threads.append(
+                threading.Thread(target=self._grab, name=f"pose-board-grab-{self.camera}", daemon=True)
+            )
         self.opened = True
         for t in self._threads:
             t.start()
@@ -141,8 +164,12 @@ class BoardPose(PoseSource):
             now = time.monotonic()
             if now - self._warned >= 1.0:  # once a second: a tracker behind a 30 fps camera would log 30 lines
                 self._warned = now
-                log.warning("%s: tracking is behind, frame %s not tracked (%d so far)", self.spec,
-                            None if frame is None else frame.index, self.overflows)
+                log.warning(
+                    "%s: tracking is behind, frame %s not tracked (%d so far)",
+                    self.spec,
+                    None if frame is None else frame.index,
+                    self.overflows,
+                )
             return False
 
     def _grab(self) -> None:
@@ -175,11 +202,20 @@ class BoardPose(PoseSource):
         host = dev if self.host_clock else frame.grab_time
         mapped = self.clock.add(float(dev), float(host))
         if res.T_target_cam is None:
-            return PoseSample(int(frame.index), float(dev), float(host), np.full(3, np.nan),
-                              np.full(4, np.nan), LOST, 0.0, mapped)
+            return PoseSample(
+                int(frame.index), float(dev), float(host), np.full(3, np.nan), np.full(4, np.nan), LOST, 0.0, mapped
+            )
         T = res.T_target_cam if self.T_cam_tracked is None else res.T_target_cam @ self.T_cam_tracked
-        return PoseSample(int(frame.index), float(dev), float(host), T[:3, 3].copy(),
-                          Rotation.from_matrix(T[:3, :3]).as_quat(), res.state, res.quality, mapped)
+        return PoseSample(
+            int(frame.index),
+            float(dev),
+            float(host),
+            T[:3, 3].copy(),
+            Rotation.from_matrix(T[:3, :3]).as_quat(),
+            res.state,
+            res.quality,
+            mapped,
+        )
 
     def read(self, timeout: float | None = 1.0) -> PoseSample | None:
         if not self.opened:

@@ -40,14 +40,15 @@ def channel_map(labels: list[str], n: int) -> dict[str, int]:
         return {c: low.index(c) for c in (*POSE_CHANNELS, *OPTIONAL) if c in low}
     if n < 7:
         raise DexumiError(f"pose:lsl: the stream has {n} channels; a pose needs 7 (x, y, z, qx, qy, qz, qw)")
-    return {c: i for i, c in enumerate((*POSE_CHANNELS, *OPTIONAL)[:min(n, 10)])}
+    return {c: i for i, c in enumerate((*POSE_CHANNELS, *OPTIONAL)[: min(n, 10)])}
 
 
 class LslPose(PoseSource):
     """Resolves the LSL stream NAME on open (within `resolve_timeout_s`)."""
 
-    def __init__(self, stream: str, name: str | None = None, spec: str | None = None,
-                 resolve_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, stream: str, name: str | None = None, spec: str | None = None, resolve_timeout_s: float = 5.0
+    ) -> None:
         if not stream:
             raise DexumiError("pose:lsl needs a stream name, e.g. pose:lsl:MocapWrist")
         super().__init__(name or stream, spec or f"pose:lsl:{stream}")

@@ -72,8 +72,9 @@ class OpenVRPose(PoseSource):
                 continue
             if str(s) == self.serial:
                 return i
-        raise DexumiError(f"{self.spec}: no tracked device with serial {self.serial!r} (is SteamVR running and the "
-                          "tracker on?)")
+        raise DexumiError(
+            f"{self.spec}: no tracked device with serial {self.serial!r} (is SteamVR running and the tracker on?)"
+        )
 
     def open(self) -> OpenVRPose:
         if self.opened:
@@ -116,8 +117,16 @@ class OpenVRPose(PoseSource):
             else:
                 T = matrix34(p.mDeviceToAbsoluteTracking)
                 ok = p.eTrackingResult == ovr.TrackingResult_Running_OK
-                s = PoseSample(self._count, now, now, T[:3, 3], Rotation.from_matrix(T[:3, :3]).as_quat(),
-                               TRACKING if ok else LIMITED, 1.0 if ok else 0.5, mapped)
+                s = PoseSample(
+                    self._count,
+                    now,
+                    now,
+                    T[:3, 3],
+                    Rotation.from_matrix(T[:3, :3]).as_quat(),
+                    TRACKING if ok else LIMITED,
+                    1.0 if ok else 0.5,
+                    mapped,
+                )
             self._count += 1
             try:
                 self._q.put_nowait(s)

@@ -39,8 +39,14 @@ def list_devices() -> list[dict]:
         rec = _module()
     except DexumiError:
         return []
-    return [{"spec": f"pose:record3d:{i}", "udid": str(getattr(d, "udid", "")),
-             "product_id": int(getattr(d, "product_id", 0))} for i, d in enumerate(rec.Record3DStream.get_connected_devices())]
+    return [
+        {
+            "spec": f"pose:record3d:{i}",
+            "udid": str(getattr(d, "udid", "")),
+            "product_id": int(getattr(d, "product_id", 0)),
+        }
+        for i, d in enumerate(rec.Record3DStream.get_connected_devices())
+    ]
 
 
 class Record3DPose(PoseSource):
@@ -93,8 +99,9 @@ class Record3DPose(PoseSource):
         pos = np.array([p.tx, p.ty, p.tz], np.float64)
         quat = np.array([p.qx, p.qy, p.qz, p.qw], np.float64)
         n = np.linalg.norm(quat)
-        lost = not (np.isfinite(pos).all() and np.isfinite(quat).all() and n > 0.5) or \
-            (not pos.any() and abs(quat[3]) == 1.0)
+        lost = not (np.isfinite(pos).all() and np.isfinite(quat).all() and n > 0.5) or (
+            not pos.any() and abs(quat[3]) == 1.0
+        )
         mapped = self.clock.add(now, now)
         if lost:
             sample = PoseSample(self._count, now, now, np.full(3, np.nan), np.full(4, np.nan), LOST, 0.0, mapped)
@@ -113,8 +120,11 @@ class Record3DPose(PoseSource):
         if not self.opened:
             raise DexumiError(f"pose source {self.spec!r} is not open")
         try:
-            return self._q.get(timeout=0 if self._stopped else timeout) if not (self._stopped and self._q.empty()) \
+            return (
+                self._q.get(timeout=0 if self._stopped else timeout)
+                if not (self._stopped and self._q.empty())
                 else self._raise()
+            )
         except queue.Empty:
             return None
 

@@ -28,8 +28,16 @@ from dexumi.errors import DexumiError
 log = logging.getLogger(__name__)
 
 #: `truth()` record: every generated sample. state: 0 tracking, 2 lost; dropped: never delivered.
-TRUTH_DTYPE = np.dtype([("index", "<i8"), ("capture_time", "<f8"), ("device_time", "<f8"),
-                        ("deliver_time", "<f8"), ("state", "u1"), ("dropped", "u1")])
+TRUTH_DTYPE = np.dtype(
+    [
+        ("index", "<i8"),
+        ("capture_time", "<f8"),
+        ("device_time", "<f8"),
+        ("deliver_time", "<f8"),
+        ("state", "u1"),
+        ("dropped", "u1"),
+    ]
+)
 
 
 @dataclass
@@ -230,8 +238,9 @@ class SimPose(PoseSource):
                 else:
                     p, q = pos[j].copy(), quat[j].copy()
                 mapped = self.clock.add(float(dev[j]), deliver)
-                batch.append(PoseSample(int(ks[j]), float(dev[j]), deliver, p, q, state,
-                                        0.0 if state == LOST else 1.0, mapped))
+                batch.append(
+                    PoseSample(int(ks[j]), float(dev[j]), deliver, p, q, state, 0.0 if state == LOST else 1.0, mapped)
+                )
             if batch:
                 self._queue.put(batch)
                 last_put = time.monotonic()

@@ -24,8 +24,10 @@ from dexumi.errors import DexumiError
 from firmware_bridge import specs
 from firmware_bridge.specs import SchemeRegistry
 
-SPEC_HELP = ("use pose:sim[:key=value,...], pose:udp:PORT[:name=NAME,host=ADDRESS,batch=10ms], "
-             "pose:lsl:STREAM[:name=NAME,timeout=5s], pose:board:CAMERA, pose:record3d or pose:openvr:SERIAL")
+SPEC_HELP = (
+    "use pose:sim[:key=value,...], pose:udp:PORT[:name=NAME,host=ADDRESS,batch=10ms], "
+    "pose:lsl:STREAM[:name=NAME,timeout=5s], pose:board:CAMERA, pose:record3d or pose:openvr:SERIAL"
+)
 _duration = partial(specs.parse_duration, what="pose", error=DexumiError, example="20ms")
 
 
@@ -54,8 +56,10 @@ def parse_sim_options(options: str) -> SimPoseConfig:
         elif key in ("name", "script"):
             setattr(cfg, key, value)
         else:
-            raise DexumiError(f"pose spec: unknown sim option {key!r} (name, rate, latency, jitter, drift, offset, "
-                              f"drop, loss, loss_s, noise, seed, epoch, script, samples)")
+            raise DexumiError(
+                f"pose spec: unknown sim option {key!r} (name, rate, latency, jitter, drift, offset, "
+                f"drop, loss, loss_s, noise, seed, epoch, script, samples)"
+            )
     cfg.validate()
     return cfg
 
@@ -66,6 +70,7 @@ def _sim(body: str, spec: str):
         if name:
             cfg.name = name
         return SimPose(cfg, text)
+
     return make
 
 
@@ -87,6 +92,7 @@ def _udp(body: str, spec: str):
             else:
                 raise DexumiError(f"pose spec: unknown udp option {key!r} (name, host, batch)")
         return UdpPose(port, uname, host, text, batch)
+
     return make
 
 
@@ -108,6 +114,7 @@ def _lsl(body: str, spec: str):
             else:
                 raise DexumiError(f"pose spec: unknown lsl option {key!r} (name, timeout)")
         return LslPose(stream.strip(), lname, text, timeout)
+
     return make
 
 
@@ -141,5 +148,7 @@ def list_pose_sources() -> list[dict]:
     The simulated tracker is always there; a UDP stream is whatever port the sender is told, so it is
     listed as a template; LSL, board, Record3D and OpenVR sources are named by their specs (docs/pose.md).
     """
-    return [{"spec": "pose:sim", "name": "sim", "kind": "simulated wrist tracker (the MuJoCo world's script)"},
-            {"spec": "pose:udp:PORT", "name": "udp", "kind": "JSON-over-UDP pose stream (docs/pose.md)"}]
+    return [
+        {"spec": "pose:sim", "name": "sim", "kind": "simulated wrist tracker (the MuJoCo world's script)"},
+        {"spec": "pose:udp:PORT", "name": "udp", "kind": "JSON-over-UDP pose stream (docs/pose.md)"},
+    ]

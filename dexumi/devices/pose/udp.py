@@ -69,16 +69,21 @@ def parse_message(data: bytes) -> tuple[int, float, np.ndarray, np.ndarray, int,
     n = math.sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3])
     if not 0.9 < n < 1.1:
         raise ValueError(f"'q' is not a unit quaternion (norm {n:.3g})")
-    return seq, float(t), np.array(p, np.float64), np.array((q[0] / n, q[1] / n, q[2] / n, q[3] / n)), state, \
-        float(quality)
+    return (
+        seq,
+        float(t),
+        np.array(p, np.float64),
+        np.array((q[0] / n, q[1] / n, q[2] / n, q[3] / n)),
+        state,
+        float(quality),
+    )
 
 
 _NUMBER_TYPES = frozenset((int, float))  # exactly: a bool is an int to isinstance, not a number here
 
 
 def _numbers(v: object, n: int) -> TypeGuard[list[float]]:
-    return (type(v) is list and len(v) == n and all(type(x) in _NUMBER_TYPES for x in v)
-            and all(map(math.isfinite, v)))
+    return type(v) is list and len(v) == n and all(type(x) in _NUMBER_TYPES for x in v) and all(map(math.isfinite, v))
 
 
 def encode_message(seq: int, t: float, p, q, state: str = "tracking", quality: float | None = None) -> bytes:
@@ -101,8 +106,14 @@ class UdpPose(PoseSource):
     it comes at 200 Hz, at no cost in timing. Elsewhere (no kernel timestamps) every datagram is read when it arrives.
     """
 
-    def __init__(self, port: int, name: str | None = None, host: str = "0.0.0.0", spec: str | None = None,
-                 batch_s: float = BATCH_S) -> None:
+    def __init__(
+        self,
+        port: int,
+        name: str | None = None,
+        host: str = "0.0.0.0",
+        spec: str | None = None,
+        batch_s: float = BATCH_S,
+    ) -> None:
         if not 0 <= port <= 65535:
             raise DexumiError(f"pose:udp: port must be 0..65535, got {port}")
         super().__init__(name or f"udp{port}", spec or f"pose:udp:{port}")
