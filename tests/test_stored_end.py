@@ -21,7 +21,7 @@ from tests.test_episode_format import write_episode
 MOVED_ROW = 10
 
 
-def _move_heap_past_eoa(path, camera: str, row: int) -> int:
+def _move_heap_past_eoa(path, camera: str, row: int) -> None:
     """Copy the heap collection of `camera`'s frame `row` to after the file's end and point the row at the copy:
     the file's EOA stays where it was, so the row's bytes are in the file but beyond what HDF5 will read."""
     with h5py.File(path, "r") as f:
@@ -38,7 +38,6 @@ def _move_heap_past_eoa(path, camera: str, row: int) -> int:
     data += data[addr : addr + size]
     data[ref_at + 4 : ref_at + 12] = moved_to.to_bytes(8, "little")
     path.write_bytes(bytes(data))
-    return moved_to
 
 
 def test_stored_end_is_the_superblock_eoa(tmp_path):

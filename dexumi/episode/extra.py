@@ -16,6 +16,7 @@ import h5py
 import numpy as np
 
 from dexumi.episode.columns import Column
+from dexumi.episode.heapcheck import readable_prefix
 
 EXTRA = "raw/extra"
 CHUNK = 1024
@@ -114,8 +115,6 @@ def layouts_in(f: h5py.File) -> list[ExtraLayout]:
 
 def copy_rows(g: h5py.Group, stream: ExtraStream, cols: tuple[str, ...]) -> int:
     """Copy the rows every one of `cols` has from a recorded group into a new stream; finalise its mapping."""
-    from dexumi.episode.heapcheck import readable_prefix
-
     n = readable_prefix(g, cols)  # an interrupted file: only rows that lie before its stored end
     for c in cols:
         stream.cols[c].append(g[c][:n])
