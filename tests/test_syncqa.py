@@ -7,6 +7,7 @@ recorded through the TCP remote control; the other tests work on copies of its e
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -59,10 +60,10 @@ def _record(
         **extra,
     )
     paths = []
-    with RecordingSession(cfg) as s:
+    with RecordingSession(cfg) as s, open(os.devnull, "w") as replies:
         if on_open is not None:
             on_open(s)
-        server = Server(open("/dev/null", "w"))
+        server = Server(replies)
         server.session = s
         ctl = TcpControl(server.handle, "127.0.0.1", 0, TOKEN, max_line=4096).start()
         try:
@@ -133,6 +134,7 @@ def session(tmp_path_factory):
         collector.stop()
         proc.kill()
         proc.wait(10)
+        proc.stdout.close()
     tcp["lsl"] = {"name": name, "got": collector.got}
     return paths, tcp
 

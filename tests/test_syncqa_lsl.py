@@ -118,6 +118,7 @@ def test_foreign_clock_mapped_within_half_ms_and_drift_found():
         s.close()
     finally:
         p.wait(30)
+        p.stdout.close()
     t, fits = map_times(d["stamp"], d["host"], d["segment"])
     err = t - d["values"][:, 0]
     floor = float(np.min(d["host"] - d["values"][:, 0]))  # the quickest delivery seen: invisible to any fit

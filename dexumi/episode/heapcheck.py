@@ -44,6 +44,14 @@ def stored_end(path: str | Path) -> int:
     return min(size, base + eoa)
 
 
+def published_end(f: h5py.File) -> int:
+    """`stored_end` of an open file. A file this process writes is flushed first: its superblock on disk
+    holds the end of allocation of the last flush, and everything written since lies after it."""
+    if f.mode != "r":
+        f.flush()
+    return stored_end(f.filename)
+
+
 def readable_rows(ds: h5py.Dataset, n: int | None = None) -> int:
     """Leading rows (≤ n) whose chunks, and for variable-length rows heap collections, lie whole before the
     file's stored end."""
@@ -51,7 +59,7 @@ def readable_rows(ds: h5py.Dataset, n: int | None = None) -> int:
     if n == 0 or ds.chunks is None:
         return n
     try:
-        end = stored_end(ds.file.filename)
+        end = published_end(ds.file)
         rows = ds.chunks[0]
         chunks = {}
         for i in range(ds.id.get_num_chunks()):

@@ -93,3 +93,8 @@ class SessionClient:
             log.warning("session process %d did not exit; terminating it", self.proc.pid)
             self.proc.terminate()
             return self.proc.wait(10)
+        finally:
+            if threading.current_thread() is not self._reader:
+                self._reader.join(5)  # the process is gone: its output ends, and the reader with it
+            if self.proc.stdout and not self._reader.is_alive():
+                self.proc.stdout.close()
