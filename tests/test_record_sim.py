@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import time
 
+import h5py
 import numpy as np
 import psutil
 import pytest
@@ -128,12 +129,18 @@ def test_cli_record_info_and_newer_version(tmp_path):
     info = subprocess.run([*DEXUMI, "info", str(eps[1]), "--json"], capture_output=True, text=True, timeout=60)
     j = json.loads(info.stdout)
     assert j["aligned_frames"] > 50 and j["task"] == "pick" and j["episode_number"] == 2
-    assert j["drops"] == {"encoder": 0, "wrist0": 0, "wrist1": 0}
+    # the encoder link loses nothing; a sim camera models a 4-buffer driver queue, so a reader stalled
+    # > 4 frames (a loaded 2-core CI machine) loses frames as a real camera would: few, and each one reported
+    assert set(j["drops"]) == {"encoder", "wrist0", "wrist1"} and j["drops"]["encoder"] == 0
+
+    with h5py.File(eps[1], "r") as f:
+        for cam in ("wrist0", "wrist1"):
+            idx = f[f"{S.CAMERAS}/{cam}/index"][:]
+            gaps = int((np.diff(idx) - 1).clip(min=0).sum())
+            assert gaps <= j["drops"][cam] <= 3, (cam, gaps, j["drops"])
     if shutil.which("h5ls"):
         assert subprocess.run(["h5ls", "-r", str(eps[0])], capture_output=True, timeout=30).returncode == 0
     # a file from a newer schema version: one line, exit 2
-    import h5py
-
     newer = tmp_path / "episode_0099.h5"
     shutil.copy(eps[0], newer)
     with h5py.File(newer, "r+") as f:
