@@ -34,7 +34,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     n_eps, rounds, pad_mb = (40, 3, 50) if args.quick else (300, 5, 500)
-    from dexumi.episode.listing import list_folder
+    from dexumi.validate.listing import list_validated
     from dexumi.episode.metadata import edit_file
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -64,11 +64,11 @@ def main() -> None:
         day.mkdir()
         for i in range(1, n_eps + 1):
             shutil.copy(ep, day / f"episode_{i:04d}.h5")
-        list_folder(day)  # validates once, fills the cache
+        list_validated(day)  # validates once, fills the cache
         ours, bare = [], []
         for _ in range(rounds):
             t = time.perf_counter()
-            rows = list_folder(day)
+            rows = list_validated(day)
             ours.append(time.perf_counter() - t)
             assert len(rows) == n_eps
             t = time.perf_counter()

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from dexumi.episode.listing import EpisodeEntry, list_folder, next_number
+from dexumi.episode.listing import EpisodeEntry, next_number
+from dexumi.validate.listing import list_validated
 
 log = logging.getLogger(__name__)
 COLS = ("#", "time", "dur", "task", "outcome", "operator", "status", "valid.", "drops", "notes")
@@ -59,7 +60,7 @@ class EpisodeTable(QtWidgets.QWidget):
             self.entries = []
         else:
             try:
-                self.entries = list_folder(self.folder, validate="cached")
+                self.entries = list_validated(self.folder, cached_only=True)
                 for e in self.entries:
                     v = self.known_validation.get(Path(e.path).name)
                     if v and not e.validation and e.status in ("final", "recovered"):

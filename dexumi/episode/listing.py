@@ -2,8 +2,8 @@
 
 Finished files (`.h5`, state final/recovered) are summarised fully; discarded, partial (interrupted or still
 recording) and recovering files from their root attributes and raw streams, without changing them; a failed
-reservation is a row too. Validation results are cached in the folder (`.dexumi-validation.json`, keyed by
-file name, size and modification time), so listing 300 episodes validates only the new or edited ones.
+reservation is a row too. The rows' validation column comes from `dexumi.validate.listing` (validation reads
+episodes, so it sits above this package).
 """
 
 from __future__ import annotations
@@ -19,11 +19,9 @@ import numpy as np
 from dexumi.episode import schema as S
 from dexumi.episode.numbering import scan
 from dexumi.errors import DexumiError
-from dexumi.safe_output import write_atomic
-from dexumi.vocab import CheckLevel, EpisodeState
+from dexumi.vocab import EpisodeState
 
 log = logging.getLogger(__name__)
-CACHE = ".dexumi-validation.json"
 # which file stands for a number when several exist (a finished file wins over leftovers)
 PREFERENCE = (S.SUFFIX, S.DISCARDED, S.RECOVERING, S.PARTIAL, S.FAILED)
 STATUS = {
@@ -197,61 +195,9 @@ def _report_drops(e: EpisodeEntry, f) -> None:
     e.drops = int(sum(drops.values()))
 
 
-# ---- validation cache ------------------------------------------------------------------------------------
-def _key(path: Path) -> str:
-    st = path.stat()
-    return f"{st.st_size}:{st.st_mtime_ns}"
-
-
-def _load_cache(folder: Path) -> dict[str, Any]:
-    try:
-        d = json.loads((folder / CACHE).read_text())
-        return d if isinstance(d, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def _save_cache(folder: Path, cache: dict[str, Any]) -> None:
-    try:
-        write_atomic(folder / CACHE, json.dumps(cache))
-    except OSError:  # a read-only folder: validate again next time
-        pass
-
-
-def validate_entries(
-    folder: Path, entries: list[EpisodeEntry], progress: bool = False, cached_only: bool = False
-) -> None:
-    """Fill `validation` for finished and recovered episodes, from the cache or by validating (not with
-    `cached_only`: a GUI lists at once and validates elsewhere)."""
-    from dexumi.validate import validate_paths
-
-    cache = _load_cache(folder)
-    todo = []
-    for e in entries:
-        if e.status not in ("final", "recovered") or e.error:
-            continue
-        p = Path(e.path)
-        hit = cache.get(p.name)
-        if hit and hit.get("key") == _key(p):
-            e.validation, e.validation_message = hit["level"], hit.get("message", "")
-        else:
-            todo.append(e)
-    if not todo or cached_only:
-        return
-    run = validate_paths([e.path for e in todo], progress=progress)
-    for e, r in zip(todo, run.episodes):
-        bad = sorted(
-            (c for c in r.checks if c.level in (CheckLevel.WARN, CheckLevel.ERROR)),
-            key=lambda c: c.level != CheckLevel.ERROR,
-        )
-        e.validation = r.level
-        e.validation_message = f"{bad[0].check}: {bad[0].message}" if bad else ""
-        cache[Path(e.path).name] = {"key": _key(Path(e.path)), "level": e.validation, "message": e.validation_message}
-    _save_cache(folder, cache)
-
-
-def list_folder(folder: str | Path, validate: bool | str = True, progress: bool = False) -> list[EpisodeEntry]:
-    """Every episode number in `folder`, oldest first; `validate="cached"`: only results already cached."""
+def list_folder(folder: str | Path) -> list[EpisodeEntry]:
+    """Every episode number in `folder`, oldest first (the `validation` column is filled by
+    `dexumi.validate.listing.validate_entries`)."""
     d = Path(folder)
     if not d.is_dir():
         raise DexumiError(f"{d}: not a folder")
@@ -260,8 +206,6 @@ def list_folder(folder: str | Path, validate: bool | str = True, progress: bool 
         chosen = pick(files, n)
         if chosen is not None:
             out.append(entry(chosen[0], n, chosen[1]))
-    if validate:
-        validate_entries(d, out, progress=progress, cached_only=validate == "cached")
     return out
 
 

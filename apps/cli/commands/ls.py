@@ -114,8 +114,12 @@ def print_table(rows, next_number: int, out=sys.stdout) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dexumi.episode.listing import list_folder, next_number
+    from dexumi.validate.listing import list_validated
 
-    rows = list_folder(args.folder, validate=not args.no_validate, progress=sys.stderr.isatty())
+    if args.no_validate:
+        rows = list_folder(args.folder)
+    else:
+        rows = list_validated(args.folder, progress=sys.stderr.isatty())
     rows = _sort(_filter(rows, args), args.sort)
     if getattr(args, "reverse", False):
         rows.reverse()
