@@ -22,7 +22,7 @@ import pytest
 
 from dexumi.episode import schema as S
 from dexumi.errors import DexumiError
-from dexumi.quality import rank
+from dexumi.validate import rank
 from dexumi.quality.latency_check import check_open_file
 from dexumi.quality.session_hook import A_DRIFT, EpisodeQA
 from dexumi.validate import ValidateConfig, validate_paths

@@ -59,7 +59,7 @@ PRELOAD = [
     "dexumi.batch.manifest",
     "dexumi.episode.derived",
     "dexumi.validate.episode",
-    "dexumi.quality.rank",
+    "dexumi.validate.rank",
     "dexumi.export.sharded",
     "dexumi.export.lerobot",
     "dexumi.export.act",

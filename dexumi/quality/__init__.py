@@ -1,5 +1,5 @@
-"""Sync and quality assurance of recorded episodes: latency self-check, calibration drift, ranking.
-Names load on first use."""
+"""Sync quality of recorded episodes: the latency self-check, calibration drift, the per-episode QA hook.
+Ranking a folder by these is `dexumi.validate.rank` (it scores with validate's checks). Names load on first use."""
 
 from __future__ import annotations
 
@@ -14,9 +14,6 @@ _NAMES: dict[str, Where] = {
     "LatencyThresholds": "dexumi.quality.latency_check",
     "CameraLatencyCheck": "dexumi.quality.latency_check",
     "check_open_file": "dexumi.quality.latency_check",
-    "EpisodeFeatures": "dexumi.quality.rank",
-    "Ranked": "dexumi.quality.rank",
-    "rank_paths": "dexumi.quality.rank",
     "EpisodeQA": "dexumi.quality.session_hook",
 }
 __all__ = list(_NAMES)
@@ -29,7 +26,4 @@ if TYPE_CHECKING:
     from dexumi.quality.latency_check import CameraLatencyCheck as CameraLatencyCheck
     from dexumi.quality.latency_check import LatencyThresholds as LatencyThresholds
     from dexumi.quality.latency_check import check_open_file as check_open_file
-    from dexumi.quality.rank import EpisodeFeatures as EpisodeFeatures
-    from dexumi.quality.rank import Ranked as Ranked
-    from dexumi.quality.rank import rank_paths as rank_paths
     from dexumi.quality.session_hook import EpisodeQA as EpisodeQA

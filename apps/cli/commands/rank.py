@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from dexumi.episode import schema as S
     from dexumi.errors import DexumiError
-    from dexumi.quality.rank import rank_paths, suspects_text
+    from dexumi.validate.rank import rank_paths, suspects_text
     from dexumi.safe_output import write_atomic
 
     d: Path = args.dir
