@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dexumi import sync
 from dexumi.devices.cameras import CameraSettings, CameraSource, FrameGrabber
-from dexumi.devices.cameras.sim import HandRenderer
+from dexumi.finger_bars import HandRenderer
 from dexumi.episode.frames import CameraFrameStore
 from dexumi.types import CameraFrame
 

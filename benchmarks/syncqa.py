@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dexumi.episode import schema as S
 from dexumi.episode.aligned import refit_encoder_times
-from dexumi.quality import latency_check as L
+from dexumi.episode import latency_check as L
 from dexumi.validate.rank import rank_paths
 
 

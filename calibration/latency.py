@@ -16,7 +16,7 @@ import numpy as np
 
 from dexumi import latency as core
 from dexumi.devices.cameras.base import CameraSource, exposure_times, frame_stamp
-from dexumi.devices.cameras.sim import finger_flexion
+from dexumi.finger_bars import finger_flexion
 from dexumi.errors import DexumiError
 from dexumi.types import CameraFrame
 from dexumi.vocab import FrameEncoding

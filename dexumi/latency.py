@@ -23,6 +23,8 @@ import cv2
 import numpy as np
 
 from dexumi.errors import DexumiError
+from dexumi.finger_bars import measure_flexion
+from dexumi.jpeg import decode_jpeg
 
 log = logging.getLogger(__name__)
 
@@ -146,9 +148,6 @@ def estimate_latency(
 
 def flexion_from_jpegs(frames: Iterable[bytes | np.ndarray], reduce: int = 4) -> np.ndarray:
     """Per-finger flexion (n, 5) measured from sim-camera JPEGs (pixels only, decoded at 1/`reduce` size)."""
-    from dexumi.devices.cameras.sim import measure_flexion
-    from dexumi.episode.frames import decode_jpeg
-
     return np.array([measure_flexion(decode_jpeg(f, reduce)) for f in frames])
 
 

@@ -26,7 +26,7 @@ from dexumi.devices.cameras import (
     open_camera,
 )
 from dexumi.devices.cameras.base import CameraSettings
-from dexumi.devices.cameras.sim import finger_flexion, measure_flexion, read_frame_number
+from dexumi.finger_bars import finger_flexion, measure_flexion, read_frame_number
 from dexumi.episode.frames import CameraFrameStore, frame_count, read_jpeg
 from dexumi.errors import DexumiError
 from dexumi.types import CameraFrame

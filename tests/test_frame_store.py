@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-from dexumi.devices.cameras.sim import HandRenderer, read_frame_number
+from dexumi.finger_bars import HandRenderer, read_frame_number
 from dexumi.episode.frames import LAYOUT, CameraFrameStore, LazyFrames, frame_count, read_frame, read_jpeg
 from dexumi.errors import DexumiError
 from dexumi.types import CameraFrame

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dexumi import latency
-from dexumi.devices.cameras.sim import HandRenderer, finger_flexion
+from dexumi.finger_bars import HandRenderer, finger_flexion
 from dexumi.errors import DexumiError
 from firmware_bridge.emulator.motion import make_motion
 

@@ -13,7 +13,7 @@ import pytest
 
 from dexumi import latency, sync
 from dexumi.devices.cameras import FrameGrabber, open_camera
-from dexumi.devices.cameras.sim import finger_flexion
+from dexumi.finger_bars import finger_flexion
 from dexumi.devices.encoder import EncoderConfig, EncoderDriver
 from dexumi.devices.sim import SimDeviceProcess
 from firmware_bridge.emulator import Fate, read_truth

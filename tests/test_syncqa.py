@@ -23,7 +23,7 @@ import pytest
 from dexumi.episode import schema as S
 from dexumi.errors import DexumiError
 from dexumi.validate import rank
-from dexumi.quality.latency_check import check_open_file
+from dexumi.episode.latency_check import check_open_file
 from dexumi.quality.session_hook import A_DRIFT, EpisodeQA
 from dexumi.validate import ValidateConfig, validate_paths
 

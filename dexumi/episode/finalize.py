@@ -145,7 +145,9 @@ def finalize_open_file(
 
     if device_groups(f):  # further devices: /raw/<role> → observations/<side>/… (issue 17)
         report["devices"] = write_device_view(f, view.timestamps, device_retargeters)
-    from dexumi.quality.latency_check import safe_check_open_file  # per-episode latency self-check
+    from dexumi.episode.latency_check import (
+        safe_check_open_file,
+    )  # per-episode latency self-check (cv2, scipy: loaded when finalising)
 
     report["latency_check"] = safe_check_open_file(f, times.time)
     _text(f, S.SYNC_REPORT, json.dumps(report, indent=1))

@@ -27,6 +27,7 @@ import numpy as np
 
 from dexumi.episode.columns import create_extendible
 from dexumi.errors import DexumiError
+from dexumi.jpeg import decode_jpeg as decode_jpeg  # re-exported: frames are decoded from here
 from dexumi.types import CameraFrame
 from dexumi.vocab import FrameEncoding
 
@@ -166,24 +167,6 @@ def frame_count(group: h5py.Group) -> int:
 def read_jpeg(group: h5py.Group, i: int) -> bytes:
     """Frame i's JPEG bytes, exactly as stored."""
     return group["jpeg"][i].tobytes()
-
-
-_REDUCE = {
-    1: cv2.IMREAD_COLOR,
-    2: cv2.IMREAD_REDUCED_COLOR_2,
-    4: cv2.IMREAD_REDUCED_COLOR_4,
-    8: cv2.IMREAD_REDUCED_COLOR_8,
-}
-
-
-def decode_jpeg(data: bytes | np.ndarray, reduce: int = 1) -> np.ndarray:
-    """BGR image from JPEG bytes; `reduce` 2/4/8 decodes at 1/2, 1/4, 1/8 size (much faster)."""
-    if reduce not in _REDUCE:
-        raise ValueError(f"reduce must be one of {sorted(_REDUCE)}")
-    img = cv2.imdecode(np.frombuffer(data, np.uint8) if isinstance(data, bytes) else data, _REDUCE[reduce])
-    if img is None:
-        raise DexumiError("a stored camera frame is not a valid JPEG")
-    return img
 
 
 def read_frame(group: h5py.Group, i: int, reduce: int = 1) -> np.ndarray:

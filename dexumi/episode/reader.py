@@ -18,31 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import h5py
 import numpy as np
 
 from dexumi.episode import schema as S
 from dexumi.episode.h5open import check_version, open_h5  # noqa: F401 - re-exported: readers open episodes here
 from dexumi.errors import DexumiError
+from dexumi.jpeg import REDUCE_FLAGS as REDUCE_FLAGS  # re-exported: the readers' decode flags
+from dexumi.jpeg import decode_jpeg as decode_jpeg  # re-exported: readers decode frames from here
 from dexumi.vocab import EpisodeState
-
-REDUCE_FLAGS = {
-    1: cv2.IMREAD_COLOR,
-    2: cv2.IMREAD_REDUCED_COLOR_2,
-    4: cv2.IMREAD_REDUCED_COLOR_4,
-    8: cv2.IMREAD_REDUCED_COLOR_8,
-}
-
-
-def decode_jpeg(data: np.ndarray | bytes, reduce: int = 1) -> np.ndarray:
-    """JPEG bytes → BGR uint8; `reduce` 2/4/8 decodes at 1/2, 1/4, 1/8 size (much faster)."""
-    if reduce not in REDUCE_FLAGS:
-        raise DexumiError(f"reduce must be one of {sorted(REDUCE_FLAGS)}, not {reduce}")
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), REDUCE_FLAGS[reduce])
-    if img is None:
-        raise DexumiError("corrupt JPEG frame")
-    return img
 
 
 def _guarded(fn):

@@ -11,9 +11,9 @@ _NAMES: dict[str, Where] = {
     "DriftFinding": "dexumi.quality.drift",
     "DriftTracker": "dexumi.quality.drift",
     "drift_findings": "dexumi.quality.drift",
-    "LatencyThresholds": "dexumi.quality.latency_check",
-    "CameraLatencyCheck": "dexumi.quality.latency_check",
-    "check_open_file": "dexumi.quality.latency_check",
+    "LatencyThresholds": "dexumi.episode.latency_check",
+    "CameraLatencyCheck": "dexumi.episode.latency_check",
+    "check_open_file": "dexumi.episode.latency_check",
     "EpisodeQA": "dexumi.quality.session_hook",
 }
 __all__ = list(_NAMES)
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from dexumi.quality.drift import DriftFinding as DriftFinding
     from dexumi.quality.drift import DriftTracker as DriftTracker
     from dexumi.quality.drift import drift_findings as drift_findings
-    from dexumi.quality.latency_check import CameraLatencyCheck as CameraLatencyCheck
-    from dexumi.quality.latency_check import LatencyThresholds as LatencyThresholds
-    from dexumi.quality.latency_check import check_open_file as check_open_file
+    from dexumi.episode.latency_check import CameraLatencyCheck as CameraLatencyCheck
+    from dexumi.episode.latency_check import LatencyThresholds as LatencyThresholds
+    from dexumi.episode.latency_check import check_open_file as check_open_file
     from dexumi.quality.session_hook import EpisodeQA as EpisodeQA

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import h5py
 
-from dexumi.quality import drift, latency_check
+from dexumi.episode import latency_check
+from dexumi.quality import drift
 
 log = logging.getLogger(__name__)
 A_DRIFT = "calibration_drift"  # root attribute: one line naming a drifting channel ('' = none)

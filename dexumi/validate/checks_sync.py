@@ -3,7 +3,7 @@ and the per-channel reference-hold level that the folder's `calibration_drift` c
 
 from __future__ import annotations
 
-from dexumi.quality.latency_check import CameraLatencyCheck, LatencyThresholds, check_open_file, grade
+from dexumi.episode.latency_check import CameraLatencyCheck, LatencyThresholds, check_open_file, grade
 from dexumi.validate.config import ValidateConfig
 from dexumi.validate.context import EpisodeData
 from dexumi.validate.emit import emit

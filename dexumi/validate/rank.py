@@ -102,7 +102,7 @@ def features(path: str | Path, fingertips: bool = True) -> EpisodeFeatures:
         ft.gap_s = float(sum(float(g.get("seconds", 0.0)) for g in gaps))
         lc = d.sync_report.get("latency_check")
         if not lc or not lc.get("cameras"):
-            from dexumi.quality.latency_check import check_open_file
+            from dexumi.episode.latency_check import check_open_file
 
             lc = check_open_file(f) if d.cameras else {}
         for name, c in (lc or {}).get("cameras", {}).items():

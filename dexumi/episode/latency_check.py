@@ -22,7 +22,12 @@ import h5py
 import numpy as np
 
 from dexumi import latency as core
+from dexumi.episode import schema as S
+from dexumi.episode.aligned import refit_encoder_times
+from dexumi.episode.heapcheck import readable_rows
 from dexumi.errors import DexumiError
+from dexumi.finger_bars import finger_flexion, measure_flexion
+from dexumi.jpeg import decode_jpeg
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +96,7 @@ def grade(c: CameraLatencyCheck, th: LatencyThresholds) -> CameraLatencyCheck:
     return c
 
 
-def _sample(n: int, times: np.ndarray, rate_hz: float) -> np.ndarray:
+def sample_indices(n: int, times: np.ndarray, rate_hz: float) -> np.ndarray:
     """Indices of frames subsampled to about `rate_hz` (all of them if the camera is slower)."""
     if n < 2:
         return np.arange(n)
@@ -101,21 +106,13 @@ def _sample(n: int, times: np.ndarray, rate_hz: float) -> np.ndarray:
     return np.arange(0, n, step)
 
 
-def _rows(jpegs: h5py.Dataset | list, idx: np.ndarray) -> list:
+def jpeg_rows(jpegs: h5py.Dataset | list, idx: np.ndarray) -> list:
     """The JPEGs at increasing indices `idx`: one h5py selection (4× faster than row by row)."""
     if isinstance(jpegs, h5py.Dataset) and len(idx):
-        from dexumi.episode.heapcheck import readable_rows
-
         if int(np.max(idx)) >= readable_rows(jpegs):  # a torn file: HDF5 would spin on a heap past its end
             raise DexumiError("camera frames past the end of a torn file")
         return list(jpegs[np.asarray(idx, np.int64)])
     return [jpegs[int(i)] for i in idx]
-
-
-def _decode(data: np.ndarray, reduce: int) -> np.ndarray:
-    from dexumi.episode.frames import decode_jpeg
-
-    return decode_jpeg(data, reduce)
 
 
 def check_camera(
@@ -146,12 +143,10 @@ def check_camera(
         et, ea = et[ok], ea[ok]
         if len(mt) < 20 or len(et) < 20:
             raise DexumiError(f"too few frames ({len(mt)}) or encoder samples ({len(et)})")
-        idx = _sample(len(mt), mt, rate_hz)
+        idx = sample_indices(len(mt), mt, rate_hz)
         if sim:
-            from dexumi.devices.cameras.sim import finger_flexion, measure_flexion
-
-            data = _rows(jpegs, idx)
-            cam = np.array([measure_flexion(_decode(data[k], reduce)) for k in range(len(idx))])
+            data = jpeg_rows(jpegs, idx)
+            cam = np.array([measure_flexion(decode_jpeg(data[k], reduce)) for k in range(len(idx))])
             ref = finger_flexion(ea)
             cam_t = mt[idx]
         else:
@@ -159,10 +154,10 @@ def check_camera(
 
             idx = idx[idx >= 1]
             both = np.union1d(idx - 1, idx)
-            rows = dict(zip(both.tolist(), _rows(jpegs, both)))
+            rows = dict(zip(both.tolist(), jpeg_rows(jpegs, both)))
             energy = []
             for i in idx.tolist():
-                a, b = (cv2.cvtColor(_decode(rows[k], reduce), cv2.COLOR_BGR2GRAY) for k in (i - 1, i))
+                a, b = (cv2.cvtColor(decode_jpeg(rows[k], reduce), cv2.COLOR_BGR2GRAY) for k in (i - 1, i))
                 energy.append(float(core.motion_energy([a, b], size=(b.shape[1], b.shape[0]))[-1]))
             cam = np.asarray(energy)
             ref = core.joint_speed(et, ea)
@@ -194,9 +189,6 @@ def check_open_file(f: h5py.File, enc_times: np.ndarray | None = None, th: Laten
     `enc_times`: the encoder samples on the recording clock (finalising passes its final fit); else the
     final fit is recomputed from the raw stream.
     """
-    from dexumi.episode import schema as S
-    from dexumi.episode.aligned import refit_encoder_times
-
     th = th or LatencyThresholds()
     t0 = time.perf_counter()
     enc = f[S.ENCODER]
