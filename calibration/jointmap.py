@@ -21,7 +21,7 @@ import yaml
 
 from dexumi.errors import DexumiError
 from dexumi.retarget.curves import Curve, fit_curve
-from dexumi.retarget.io import read_joints
+from dexumi.joint_files import read_joints
 from dexumi.retarget.mapfile import JointRule, RetargetMap, load_map, map_to_dict, parse_map
 from dexumi.retarget.retargeter import Retargeter
 from dexumi.safe_output import write_atomic

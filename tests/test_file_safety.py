@@ -58,31 +58,31 @@ def sha(path: Path) -> str:
 # --------------------------------------------------------------------------------------------- folder lock
 def test_second_recorder_refused_and_live_partial_not_recovered(tmp_path):
     out = tmp_path / "day"
-    first = subprocess.Popen(
+    with subprocess.Popen(  # the context closes its pipes and reaps it
         [*DEXUMI, "record", "--headless", "--sim", "--out", str(out), "--duration", "60"],
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
         cwd=REPO,
-    )
-    try:
+    ) as first:
+        try:
 
-        def partials() -> list:
-            assert first.poll() is None, first.stderr.read()  # the first recorder must still be recording
-            return list(out.glob("*" + S.PARTIAL))
+            def partials() -> list:
+                assert first.poll() is None, first.stderr.read()  # the first recorder must still be recording
+                return list(out.glob("*" + S.PARTIAL))
 
-        live = wait_until(partials, timeout=60, message="the first recorder's episode file")
-        second = dexumi("record", "--headless", "--sim", "--out", out, "--duration", "1")
-        one_line_error(second, "in use by another dexumi")
-        rec = dexumi("recover", out)
-        one_line_error(rec, "in use")
-        assert live[0].exists() and not (out / "episode_0002.h5.partial").exists()
-        assert first.poll() is None, "the first recorder must still be recording"
-        first.send_signal(signal.SIGINT)
-        assert first.wait(timeout=60) == 0, first.stderr.read()
-    finally:
-        if first.poll() is None:
-            first.kill()
+            live = wait_until(partials, timeout=60, message="the first recorder's episode file")
+            second = dexumi("record", "--headless", "--sim", "--out", out, "--duration", "1")
+            one_line_error(second, "in use by another dexumi")
+            rec = dexumi("recover", out)
+            one_line_error(rec, "in use")
+            assert live[0].exists() and not (out / "episode_0002.h5.partial").exists()
+            assert first.poll() is None, "the first recorder must still be recording"
+            first.send_signal(signal.SIGINT)
+            assert first.wait(timeout=60) == 0, first.stderr.read()
+        finally:
+            if first.poll() is None:
+                first.kill()
     with h5py.File(out / "episode_0001.h5", "r") as f:
         assert f.attrs[S.A_STATE] == "final" and f["timestamps"].shape[0] > 10
     assert dexumi("record", "--headless", "--sim", "--out", out, "--duration", "0.5").returncode == 0  # lock freed

@@ -16,7 +16,7 @@ from dexumi.hands import registry
 from dexumi.retarget import PiecewiseCurve, PolyCurve, Retargeter, fit_curve, load_map, map_to_dict, parse_map
 from dexumi.retarget.align import fit_similarity, rpy_matrix
 from dexumi.retarget.filters import LowPassFilter
-from dexumi.retarget.io import read_joints, select_channels, write_joints
+from dexumi.joint_files import read_joints, select_channels, write_joints
 from dexumi.retarget.metrics import derivatives, evaluate, limit_excess
 from dexumi.retarget.solver import FingertipSolver, SolverSettings
 

@@ -59,7 +59,7 @@ def test_retarget_npy_to_csv_with_metrics(angles: Path, tmp_path: Path) -> None:
     assert s["frames"] == 90 and s["mode"] == "joint" and s["robot"] == "inspire_like"
     m = s["metrics"]
     assert 0 < m["tip_error_mean_mm"] < 10 and m["limit_violation_frames"] == 0 and m["jerk_rms_rad_s3"] > 0
-    rows = list(csv.reader(out.open()))
+    rows = list(csv.reader(out.read_text().splitlines()))
     assert rows[0][0] == "t" and set(rows[0][1:]) == set(s["joints"]) and len(rows) == 91
     yaw = np.array([float(r[rows[0].index("thumb_yaw")]) for r in rows[1:]])
     np.testing.assert_allclose(yaw, 0.9689 * np.load(angles)[:, 0], atol=1e-12)

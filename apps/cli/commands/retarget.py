@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     from dexumi.errors import DexumiError
     from dexumi.retarget import Retargeter, load_map
-    from dexumi.retarget.io import read_joints, select_channels, write_joints
+    from dexumi.joint_files import read_joints, select_channels, write_joints
     from dexumi.retarget.metrics import evaluate
 
     if args.out and Path(args.out).suffix.lower() not in (".npy", ".csv", ".h5", ".hdf5"):

@@ -1,4 +1,6 @@
-"""Reading recorded exoskeleton joint angles (.npy, .csv, HDF5 episode) and writing robot joints."""
+"""Joint-angle files for `dexumi retarget` and the map fit: exoskeleton joints read from .npy, .csv or an HDF5
+episode, robot joints written to .npy, .csv or .h5. (Above dexumi.episode, whose files it reads; dexumi.retarget,
+below the episode file that stores its maps, does not import it.)"""
 
 from __future__ import annotations
 
