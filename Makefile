@@ -4,6 +4,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# the default suite in processes side by side (pytest-xdist), one test file per worker at a time
+TEST_WORKERS ?= 2
 
 .PHONY: sim test test-slow setup system-deps lint-imports
 
@@ -33,7 +35,7 @@ lint-imports: setup
 	$(VENV)/bin/lint-imports
 
 test: setup system-deps
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m "not slow and not hardware" $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m "not slow and not hardware" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-slow: setup system-deps
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m "slow and not hardware" $(PYTEST_ARGS) || [ $$? -eq 5 ]
