@@ -145,9 +145,8 @@ def finalize_open_file(
 
     if device_groups(f):  # further devices: /raw/<role> → observations/<side>/… (issue 17)
         report["devices"] = write_device_view(f, view.timestamps, device_retargeters)
-    from dexumi.episode.latency_check import (
-        safe_check_open_file,
-    )  # per-episode latency self-check (cv2, scipy: loaded when finalising)
+    # the per-episode latency self-check (imported here: a recorder loads its estimator only when it finalises)
+    from dexumi.episode.latency_check import safe_check_open_file
 
     report["latency_check"] = safe_check_open_file(f, times.time)
     _text(f, S.SYNC_REPORT, json.dumps(report, indent=1))

@@ -115,6 +115,21 @@ def jpeg_rows(jpegs: h5py.Dataset | list, idx: np.ndarray) -> list:
     return [jpegs[int(i)] for i in idx]
 
 
+def motion_energy_at(jpegs: h5py.Dataset | list, idx: np.ndarray, reduce: int) -> tuple[np.ndarray, np.ndarray]:
+    """Optical-flow motion energy of the frames at `idx`, each against the frame before it (decoded at
+    1/`reduce` size): the indices used (frame 0 has no predecessor and is left out) and their energies."""
+    import cv2
+
+    idx = idx[idx >= 1]
+    both = np.union1d(idx - 1, idx)
+    rows = dict(zip(both.tolist(), jpeg_rows(jpegs, both)))
+    energy = []
+    for i in idx.tolist():
+        a, b = (cv2.cvtColor(decode_jpeg(rows[k], reduce), cv2.COLOR_BGR2GRAY) for k in (i - 1, i))
+        energy.append(float(core.motion_energy([a, b], size=(b.shape[1], b.shape[0]))[-1]))
+    return idx, np.asarray(energy)
+
+
 def check_camera(
     name: str,
     enc_times: np.ndarray,
@@ -150,16 +165,7 @@ def check_camera(
             ref = finger_flexion(ea)
             cam_t = mt[idx]
         else:
-            import cv2
-
-            idx = idx[idx >= 1]
-            both = np.union1d(idx - 1, idx)
-            rows = dict(zip(both.tolist(), jpeg_rows(jpegs, both)))
-            energy = []
-            for i in idx.tolist():
-                a, b = (cv2.cvtColor(decode_jpeg(rows[k], reduce), cv2.COLOR_BGR2GRAY) for k in (i - 1, i))
-                energy.append(float(core.motion_energy([a, b], size=(b.shape[1], b.shape[0]))[-1]))
-            cam = np.asarray(energy)
+            idx, cam = motion_energy_at(jpegs, idx, reduce)
             ref = core.joint_speed(et, ea)
             cam_t = mt[idx]
         needed_s = 2 * BLOCK_S + 2 * SEARCH_S

@@ -196,8 +196,8 @@ def _report_drops(e: EpisodeEntry, f) -> None:
 
 
 def list_folder(folder: str | Path) -> list[EpisodeEntry]:
-    """Every episode number in `folder`, oldest first (the `validation` column is filled by
-    `dexumi.validate.listing.validate_entries`)."""
+    """Every episode number in `folder`, oldest first, with an empty `validation` column
+    (`dexumi.validate.listing.list_validated` fills it)."""
     d = Path(folder)
     if not d.is_dir():
         raise DexumiError(f"{d}: not a folder")

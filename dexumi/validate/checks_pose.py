@@ -56,31 +56,20 @@ def speeds(r: dict[str, np.ndarray], counts: bool) -> tuple[np.ndarray, np.ndarr
 def camera_latency(d: EpisodeData, t: np.ndarray, v: np.ndarray, w: np.ndarray) -> dict | None:
     """How late the main camera's frames are against the pose stream (s), or None when not measurable."""
     from dexumi import latency as core
-    from dexumi.episode.latency_check import BLOCK_S, jpeg_rows, sample_indices
-    from dexumi.jpeg import decode_jpeg
+    from dexumi.episode.latency_check import BLOCK_S, motion_energy_at, sample_indices
 
     cam = d.cameras.get(str(d.attrs.get(S.A_MAIN_CAMERA, ""))) or next(iter(d.cameras.values()), None)
     if cam is None or len(t) < 50 or len(cam.mapped_time) < 20:
         return None
     if float(t[-1] - t[0]) < 2 * BLOCK_S + 2 * LATENCY_SEARCH_S:
         return None
-    import cv2
-
     idx = sample_indices(len(cam.mapped_time), cam.mapped_time, 6.0)
-    idx = idx[idx >= 1]
-    both = np.union1d(idx - 1, idx)
     jpegs = d.f[f"{S.CAMERAS}/{cam.name}/{S.FRAMES}"]
-    rows = dict(zip(both.tolist(), jpeg_rows(jpegs, both)))
     reduce = next((r for r in (8, 4, 2) if cam.width and cam.width // r >= 80), 1)
-    energy = []
-    for i in idx.tolist():
-        a, b = (cv2.cvtColor(decode_jpeg(rows[k], reduce), cv2.COLOR_BGR2GRAY) for k in (i - 1, i))
-        energy.append(float(core.motion_energy([a, b], size=(b.shape[1], b.shape[0]))[-1]))
+    idx, energy = motion_energy_at(jpegs, idx, reduce)
     speed = v / max(float(np.percentile(v, 95)), 1e-6) + w / max(float(np.percentile(w, 95)), 1e-6)
     try:
-        est = core.estimate_latency(
-            t, speed, cam.mapped_time[idx], np.asarray(energy), search_s=LATENCY_SEARCH_S, block_s=BLOCK_S
-        )
+        est = core.estimate_latency(t, speed, cam.mapped_time[idx], energy, search_s=LATENCY_SEARCH_S, block_s=BLOCK_S)
     except ValueError:
         return None
     if est.peak_correlation < LATENCY_MIN_CORRELATION:

@@ -3,8 +3,9 @@
 Frame k is *captured* at `t_k = start + k / fps` and shows five fingers whose flexion follows the same
 motion model as the emulator (`make_motion(motion, joints, seed)` at `t_k - epoch`); it is *delivered*
 (stamped, returned by `read()`) `latency` later, as a real camera pipeline delivers an exposure late. The
-frame number is drawn as a 24-bit code strip and as text (the picture: `dexumi.finger_bars`). Frames are JPEG-encoded like a UVC camera's
-MJPG. Rendering is cheap: the scene is drawn at a quarter of the size, upscaled and encoded.
+frame number is drawn as a 24-bit code strip and as text (the picture: `dexumi.finger_bars`). Frames are
+JPEG-encoded like a UVC camera's MJPG. Rendering is cheap: the scene is drawn at a quarter of the size, upscaled
+and encoded.
 
 `drop=P` makes the camera skip frames with probability P (their index still advances, so drops are
 visible in the index); a reader later than `buffers` frames loses the oldest frames the same way (a V4L2
