@@ -102,6 +102,7 @@ def test_sim_recording_60s_truth_and_rss(tmp_path):
     assert growth_mb < 100, f"RSS grew by {growth_mb:.0f} MB while recording (bounded memory expected)"
 
 
+@pytest.mark.slow  # a real-time end-to-end run (two CLI recordings, >10 s): CI's `make test-slow` runs it
 def test_cli_record_info_and_newer_version(tmp_path):
     out = tmp_path / "out"
     p = subprocess.run(
