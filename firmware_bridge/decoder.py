@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from cobs import cobs
+from crc32c import crc32c
 
 from firmware_bridge import legacy, legacy_checks, protocol
 from firmware_bridge.protocol import Frame, MsgType
@@ -20,6 +22,7 @@ from firmware_bridge.vocab import Protocol
 
 _TYPE_NAMES = {int(t): t.name for t in MsgType}
 U32 = 1 << 32
+CRC32C_RESIDUE = 0x48674BC7  # crc32c(data + crc32c(data) as 4 little-endian bytes), for any data
 HALF_U32 = 1 << 31
 
 
@@ -196,6 +199,9 @@ class V1Decoder:
         chunks = bytes(buf[:last]).split(b"\x00")
         del buf[: last + 1]
         end = base
+        if not frames:
+            taken, end = self._fast_samples(chunks, end, out)
+            chunks = chunks[taken:] if taken else chunks
         for chunk in chunks:
             end += len(chunk) + 1
             if not chunk:
@@ -302,23 +308,99 @@ class V1Decoder:
             return protocol.parse_error(frame.payload)
         return None
 
+    def _fast_samples(self, chunks: list[bytes], end: int, out: DecodeOutput) -> tuple[int, int]:
+        """The live case without a per-frame object: SAMPLES frames in sequence, all of one layout, each
+        checking out. Takes the longest such prefix of `chunks` and returns how many it took and the stream
+        offset after them; the general path decides the rest (and anything unusual) frame by frame."""
+        next_seq = self._next_seq
+        if next_seq is None:
+            return 0, end
+        start, taken = end, 0
+        size = expected = -1
+        layout = (0, 0, 0)
+        bodies: list[bytes] = []
+        firsts: list[int] = []
+        frame_times: list[int] = []
+        frame_ends: list[int] = []
+        for chunk in chunks:
+            if chunk:
+                try:
+                    body = cobs.decode(chunk)
+                except cobs.DecodeError:
+                    break
+                if len(body) != size if size >= 0 else len(body) < protocol.MIN_BODY:
+                    break
+                if crc32c(body) != CRC32C_RESIDUE:  # the CRC over the body with its own CRC appended
+                    break
+                version, msg_type, length, seq, time_us = protocol.HEADER.unpack_from(body)
+                first, count, channels, width = protocol.SAMPLES_HEADER.unpack_from(body, protocol.HEADER_SIZE)
+                if version != protocol.PROTOCOL_VERSION or msg_type != MsgType.SAMPLES or seq != next_seq:
+                    break
+                if size < 0:  # the first frame fixes the layout that the others must share
+                    size, layout = len(body), (count, channels, width)
+                    expected = protocol.SAMPLES_HEADER.size + count * (4 + channels * width)
+                    if width not in protocol.SAMPLE_WIDTHS or not channels or not count:
+                        break
+                    if expected > protocol.MAX_PAYLOAD or expected != size - protocol.MIN_BODY:
+                        break
+                elif (count, channels, width) != layout:
+                    break
+                if length != expected:
+                    break
+                next_seq = (seq + 1) % U32
+                bodies.append(body)
+                firsts.append(first)
+                frame_times.append(time_us)
+                frame_ends.append(end + len(chunk) + 1)
+            taken += 1
+            end += len(chunk) + 1
+        if not bodies:
+            return 0, start
+        self._next_seq = next_seq
+        self._restart_expected = False
+        self.stats.frames += len(bodies)
+        self.stats.messages["SAMPLES"] = self.stats.messages.get("SAMPLES", 0) + len(bodies)
+        rows = np.frombuffer(b"".join(bodies), np.uint8).reshape(len(bodies), -1)
+        self._emit_rows(rows, protocol.HEADER_SIZE, layout, firsts, frame_times, frame_ends, out)
+        return taken, end
+
     def _emit_run(self, run: list[tuple[Frame, tuple[int, int, int, int], int]], out: DecodeOutput) -> None:
         """Decode frames of one layout together: one numpy pass for all of them."""
         _, count, channels, width = run[0][1]
-        payload = b"".join(f.payload for f, _, _ in run)
-        rows = np.frombuffer(payload, np.uint8).reshape(len(run), -1)
-        off = protocol.SAMPLES_HEADER.size
-        raw_times = rows[:, off : off + 4 * count].copy().view("<u4").reshape(-1)
-        values = protocol.unpack_values(rows[:, off + 4 * count :].tobytes(), width, len(run) * count, channels)
+        rows = np.frombuffer(b"".join(f.payload for f, _, _ in run), np.uint8).reshape(len(run), -1)
+        firsts = [lay[0] for _, lay, _ in run]
+        self._emit_rows(
+            rows, 0, (count, channels, width), firsts, [f.time_us for f, _, _ in run], [e for _, _, e in run], out
+        )
+
+    def _emit_rows(
+        self,
+        rows: np.ndarray,
+        payload_at: int,
+        layout: tuple[int, int, int],
+        firsts: list[int],
+        frame_times: list[int],
+        frame_ends: list[int],
+        out: DecodeOutput,
+    ) -> None:
+        """One block from frames of one layout: `rows` holds one frame per row, its SAMPLES payload at
+        column `payload_at`; `firsts`, `frame_times` and `frame_ends` are each frame's raw counters."""
+        count, channels, width = layout
+        off = payload_at + protocol.SAMPLES_HEADER.size
+        voff = off + 4 * count
+        n = len(firsts)
+        raw_times = rows[:, off:voff].copy().view("<u4").reshape(-1)
+        values = protocol.unpack_values(
+            rows[:, voff : voff + count * channels * width].tobytes(), width, n * count, channels
+        )
         # per-frame counters in plain ints (a live decode sees a handful of frames), per-sample ones in numpy
-        first = self._index.unwrap_list([lay[0] for _, lay, _ in run])
-        ends = [e for _, _, e in run]
-        stream_end = np.repeat(np.array(ends, np.int64), count)
+        first = self._index.unwrap_list(firsts)
+        stream_end = np.repeat(np.array(frame_ends, np.int64), count)
         index = (np.array(first, np.int64)[:, None] + np.arange(count)).reshape(-1)
         times = self._sample_clock.unwrap_array(raw_times)
-        out.frame_time_us.extend(self._frame_clock.unwrap_list([f.time_us for f, _, _ in run]))
-        out.frame_end.extend(ends)
-        keep = np.ones(len(index), bool)
+        out.frame_time_us.extend(self._frame_clock.unwrap_list(frame_times))
+        out.frame_end.extend(frame_ends)
+        keep = None
         expected = self._next_index
         for k, lo in enumerate(first):
             if expected is not None and lo != expected:
@@ -326,12 +408,14 @@ class V1Decoder:
                     self.stats.gaps += 1
                     self.stats.missing_samples += lo - expected
                 else:  # overlap with samples already delivered
+                    if keep is None:
+                        keep = np.ones(len(index), bool)
                     dup = min(expected - lo, count)
                     keep[k * count : k * count + dup] = False
                     self.stats.duplicates += 1
             expected = max(lo + count, expected or 0)
         self._next_index = expected
-        if not keep.all():
+        if keep is not None:
             index, times, values, stream_end = index[keep], times[keep], values[keep], stream_end[keep]
         self.stats.samples += len(index)
         out.blocks.append(SampleBlock(index, times, values, stream_end))

@@ -306,3 +306,73 @@ def test_stream_offsets_point_just_past_each_frame():
     got = [b.stream_end for i in range(0, len(raw), 33) for b in ld.feed(raw[i : i + 33]).blocks]
     got += [b.stream_end for b in ld.flush().blocks]
     assert np.array_equal(np.concatenate(got), (np.arange(20) + 1) * legacy.frame_size(8))
+
+
+class _GeneralPathOnly(V1Decoder):
+    """The decoder with its live fast path turned off: every frame goes the general, frame-by-frame way."""
+
+    def _fast_samples(self, chunks, end, out):
+        return 0, end
+
+
+class _CountingFastPath(V1Decoder):
+    fast_frames = 0
+
+    def _fast_samples(self, chunks, end, out):
+        before = self.stats.frames
+        taken, end = super()._fast_samples(chunks, end, out)
+        self.fast_frames += self.stats.frames - before
+        return taken, end
+
+
+def _everything(decoder, chunks):
+    outs = [decoder.feed(c) for c in chunks] + [decoder.flush()]
+    rows = [  # sample by sample: blocks may be cut differently, what they hold may not differ
+        (int(i), int(t), tuple(v.tolist()), int(e))
+        for o in outs
+        for b in o.blocks
+        for i, t, v, e in zip(b.index, b.device_time_us, b.values, b.stream_end)
+    ]
+    return (
+        rows,
+        [(o.frame_time_us, o.frame_end, o.device_reset, [repr(m) for m in o.messages]) for o in outs],
+        decoder.stats.as_dict(),
+    )
+
+
+@FUZZ
+@given(
+    order=st.permutations(list(range(14))).map(lambda p: sorted(p[:11]) if p[0] % 3 else p[:11]),
+    noise=st.lists(st.tuples(st.integers(0, 4000), st.binary(min_size=1, max_size=30)), max_size=4),
+    cuts=st.lists(st.integers(1, 1500), min_size=1, max_size=12),
+)
+def test_v1_fast_path_decodes_exactly_as_the_general_path(order, noise, cuts):
+    """Same samples, stream offsets, clocks, messages and counters with and without the live fast path, on
+    streams with gaps, duplicates, late frames, a batch-size change, an INFO frame and garbage."""
+    frames, _ = v1_stream(8, batch=3, channels=5, seed=4)
+    more, _ = v1_stream(6, batch=2, channels=5, seed=5, start_seq=8, start_index=24)
+    # one sample of 17 two-byte channels: another layout in a frame of the very same size as the batch-2 ones
+    odd = p.samples_payload(36, np.array([9000]), np.arange(17).reshape(1, 17), 2)
+    assert len(odd) == len(p.samples_payload(0, np.zeros(2), np.zeros((2, 5), np.int64), 3))
+    odd_frame = p.encode_frame(p.MsgType.SAMPLES, 14, 9000, odd)
+    info = p.encode_frame(p.MsgType.PONG, 15, 123, p.pong_payload(7, 99, 456))
+    pool = frames + more
+    tail = odd_frame + info + b"".join(pool[i] for i in range(11, 14))
+    data = bytearray(b"".join(pool[i] for i in order) + tail)
+    for pos, junk in noise:
+        data[min(pos, len(data)) : min(pos, len(data))] = junk
+    chunks, i = [], 0
+    for c in cuts * 10:
+        chunks.append(bytes(data[i : i + c]))
+        i += c
+    chunks.append(bytes(data[i:]))
+    assert _everything(V1Decoder(), chunks) == _everything(_GeneralPathOnly(), chunks)
+
+
+def test_v1_fast_path_takes_the_clean_live_stream():
+    """A clean stream read in live-sized pieces goes through the fast path (all but the frame that syncs)."""
+    frames, values = v1_stream(100, batch=4, channels=16)
+    d = _CountingFastPath()
+    index, got, _ = decode_all(d, b"".join(frames), step=1100)
+    assert np.array_equal(got, values) and np.array_equal(index, np.arange(400))
+    assert d.fast_frames >= 95
