@@ -7,7 +7,8 @@ Prints one JSON object as its last line: speedup_by_chunk (legacy stream handed 
 decodes; the decoder gathers up to 4 KB or 10 ms per pass), speedup_by_chunk_every_call (the same with
 gathering off: one decode pass per call), samples_per_s (protocol v1, batched frames), legacy_samples_per_s, baseline_samples_per_s,
 speedup (legacy, 64 KB pieces), speedup_v1 (v1 vs the baseline's legacy figure), reader_cpu_pct (16 ch at
-2 kHz v1 through a real pty), and the live legacy readers side by side on the same emulated board
+2 kHz v1 through a real pty, drained every reader_poll_s as a recording session does; reader_cpu_pct_waiting:
+a consumer blocked in read(timeout) for each batch), and the live legacy readers side by side on the same emulated board
 (8 ch, 1700 frames/s): legacy_reader_cpu_pct / legacy_reads_per_s (ours) against dexumi_reader_cpu_pct
 (DexUMI's own UARTReader + JointEncoder: its source when DEXUMI_SRC names a DexUMI checkout, else a
 line-for-line re-implementation of its poll loop; `dexumi_reader_source` says which), and serial_read_us /
@@ -140,8 +141,11 @@ def timed(fn, *args) -> tuple[float, int]:
     return time.perf_counter() - t, n
 
 
-def reader_cpu(seconds: float) -> float:
-    """CPU share (% of one core) of this process while the driver streams 16 ch at 2 kHz from the emulator."""
+def reader_cpu(seconds: float, poll_s: float | None) -> float:
+    """CPU share (% of one core) of this process while the driver streams 16 ch at 2 kHz from the emulator.
+
+    The consumer drains the driver as a recording session does (`read()` every `poll_s`), or, with
+    `poll_s=None`, waits in `read(timeout)` for every batch (a consumer that wants each one at once)."""
     from dexumi.devices.encoder import EncoderConfig, EncoderDriver
     from dexumi.devices.sim import SimDeviceProcess
 
@@ -153,7 +157,11 @@ def reader_cpu(seconds: float) -> float:
             c0, w0 = time.process_time(), time.perf_counter()
             samples = 0
             while time.perf_counter() - w0 < seconds:
-                samples += sum(len(b) for b in driver.read(timeout=0.1))
+                if poll_s is None:
+                    samples += sum(len(b) for b in driver.read(timeout=0.1))
+                else:
+                    time.sleep(poll_s)
+                    samples += sum(len(b) for b in driver.read())
             cpu = (time.process_time() - c0) / (time.perf_counter() - w0) * 100
         finally:
             driver.close()
@@ -394,7 +402,11 @@ def main() -> None:
     ratios = [a / b for a, b in zip(leg_rates, base_rates)]
     chunks, chunks_per_call = by_chunk(20_000 if args.quick else 60_000, rounds)
     reads = read_cost(2000 if args.quick else 10_000, rounds)
-    cpu = reader_cpu(5.0 if args.quick else 20.0)
+    from dexumi.session import SessionConfig
+
+    poll_s = SessionConfig(out_dir=Path(".")).poll_interval_s
+    cpu = [reader_cpu(5.0 if args.quick else 10.0, poll_s) for _ in range(1 if args.quick else 2)]
+    cpu_waiting = reader_cpu(5.0 if args.quick else 10.0, None)
     live = live_legacy(4.0 if args.quick else 15.0, 2 if args.quick else 3)
     result = {
         "speedup_by_chunk": chunks,
@@ -404,7 +416,9 @@ def main() -> None:
         "baseline_samples_per_s": round(statistics.median(base_rates)),
         "speedup": round(statistics.median(ratios), 2),
         "speedup_v1": round(statistics.median(v1_rates) / statistics.median(base_rates), 2),
-        "reader_cpu_pct": round(cpu, 2),
+        "reader_cpu_pct": round(statistics.median(cpu), 2),
+        "reader_cpu_pct_waiting": round(cpu_waiting, 2),
+        "reader_poll_s": poll_s,
         **reads,
         **live,
         "legacy_frames": frames,

@@ -50,6 +50,33 @@ def test_16_channels_at_2khz_for_10s_lossless_in_order_exact(sim_device):
     assert abs(s.rate_hz - 2000) < 20
 
 
+def test_a_polling_consumer_gets_every_read_decoded_and_a_waiting_one_is_woken_promptly(sim_device):
+    """Reads are decoded when someone needs them: a session-style poll (read() every 50 ms) gets samples as
+    fresh as the port's last read, and a consumer blocked in read(timeout) is woken within about one decode
+    interval (10 ms), though the reader alone decodes only every 100 ms."""
+    dev = sim_device("--channels", 16, "--rate", 2000, "--seed", 1)
+    driver = EncoderDriver(EncoderConfig(dev.port)).start()
+    try:
+        time.sleep(0.3)
+        driver.read()
+        ages, waits = [], []
+        for _ in range(20):
+            time.sleep(0.05)
+            asked = time.monotonic()
+            batches = driver.read()
+            ages.append(asked - batches[-1].host_time[-1])  # frames arrive every 2 ms
+        for _ in range(20):
+            time.sleep(0.03)
+            driver.read()
+            asked = time.monotonic()
+            assert driver.read(timeout=1.0)
+            waits.append(time.monotonic() - asked)
+    finally:
+        driver.close()
+    assert np.median(ages) < 0.015, ages  # left to the reader's own 100 ms decodes: ~50 ms
+    assert np.median(waits) < 0.04, waits  # ~10 ms; without the wake-up: up to 100 ms
+
+
 def test_corruption_never_accepted_and_every_intact_frame_delivered(sim_device):
     dev = sim_device("--channels", 12, "--rate", 1000, "--seed", 2, "--corrupt", 0.001)
     driver, batches = run_driver(dev.port, 6.0)

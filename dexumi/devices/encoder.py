@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -32,7 +33,11 @@ from firmware_bridge.vocab import Protocol
 
 log = logging.getLogger(__name__)
 READ_CHUNK = 1 << 16
-DECODE_INTERVAL_S = 0.01  # reads are stamped one by one, but decoded together at most this often
+# Reads are stamped one by one as they arrive, and decoded together later: by the consumer's own read() (so
+# a consumer polling every 50 ms, as a session does, gets everything read so far, decoded in one pass), and
+# by the reader thread at most this often while a consumer waits in read(timeout) ...
+DECODE_INTERVAL_S = 0.01
+IDLE_DECODE_INTERVAL_S = 0.1  # ... or, with nobody waiting, this often (memory, stats and clock stay current)
 MAX_READS_KEPT = 4096
 # legacy boards send one 40-64 byte frame at a time (~1700/s): after a read, let bytes gather this long
 # (DexUMI's own reader polls every 1 ms). Not for v1, whose frames are batched by the board: bytes unread
@@ -106,6 +111,10 @@ class EncoderDriver(StreamWorker[EncoderBatch]):
         self._acks: dict[int, protocol.Ack] = {}
         self._read_ends: list[int] = []  # stream offset just past each read not yet fully decoded
         self._read_times: list[float] = []  # and its host receive time
+        self._pending = _Reads()  # reads stamped, not yet given to the decoder
+        self._last_decode = 0.0
+        self._decode_lock = threading.Lock()  # the decoder, the pending reads and the clock fits
+        self._waiting = 0  # consumers blocked in read(timeout)
         self._pongs: deque[tuple[protocol.Pong, float]] = deque(maxlen=64)
         self.device_errors: deque[protocol.DeviceError] = deque(maxlen=100)
 
@@ -206,44 +215,66 @@ class EncoderDriver(StreamWorker[EncoderBatch]):
 
     # ---------------------------------------------------------------------------------- reader thread
     def _run(self, pending: bytes) -> None:
-        """Stamp every read with the host clock; decode what came in about every 10 ms.
+        """Stamp every read with the host clock as it arrives; decode what came in when someone needs it.
 
         Decoding each read alone would cost a numpy pass per frame; decoding them together keeps the CPU
         share low, and each frame still gets the receive time of the read that completed it.
         """
-        reads = _Reads()
-        last_decode = time.monotonic()
+        self._last_decode = time.monotonic()
         if pending:
-            reads.add(pending, last_decode)
+            self._pending.add(pending, self._last_decode)
         while not self._stop.is_set():
             try:
                 data = self.transport.read(READ_CHUNK, 0.05)
             except TransportLost as exc:
-                if reads.chunks:
-                    self._ingest(*reads.take())
-                if self.decoder is not None:
-                    self._deliver_stamped(self.decoder.drain())  # what it gathered, before the reconnect
+                self._decode_before_reconnect()
                 self._on_lost(str(exc))
                 continue
             now = time.monotonic()
             if data:
-                reads.add(data, now)
-            if reads.chunks and (not data or now - last_decode >= DECODE_INTERVAL_S):
-                self._ingest(*reads.take())
-                last_decode = now
-            elif not data and self.decoder is not None:
-                self._deliver_stamped(self.decoder.feed(b""))  # the line is idle: let gathered bytes out
+                with self._decode_lock:
+                    self._pending.add(data, now)
+            interval = DECODE_INTERVAL_S if self._waiting else IDLE_DECODE_INTERVAL_S
+            if not data or now - self._last_decode >= interval:
+                self._decode_pending()  # also on an idle line: lets out the bytes the decoder gathered
             if data and self.link is not None and self.link.coalesce_reads and len(data) < READ_CHUNK // 2:
                 # a trickle (a 40-byte legacy frame per read at 1.7 kHz): wait, then take all that gathered,
                 # never past the next decode (no added latency). Each frame keeps the stamp of the read that
                 # brought it; the clock fit's lower envelope rests on the newest frame of each read.
-                wait = min(READ_COALESCE_S, last_decode + DECODE_INTERVAL_S - time.monotonic())
+                wait = min(READ_COALESCE_S, self._last_decode + interval - time.monotonic())
                 if wait > 0.0005:
                     self._stop.wait(wait)
-        if reads.chunks:
-            self._ingest(*reads.take())
-        if self.decoder is not None:
-            self._deliver_stamped(self.decoder.flush())
+        with self._decode_lock:
+            if self._pending.chunks:
+                self._ingest(*self._pending.take())
+            if self.decoder is not None:
+                self._deliver_stamped(self.decoder.flush())
+
+    def _decode_pending(self, drain: bool = False) -> None:
+        """Decode the reads stamped so far and deliver their samples (from the reader or a consumer thread).
+
+        `drain` also lets out what the decoder holds back to decode in larger passes (a legacy decoder
+        gathers up to 10 ms): a consumer asking now gets every complete frame."""
+        with self._decode_lock:
+            self._last_decode = time.monotonic()
+            if self.decoder is None:
+                return
+            if self._pending.chunks:
+                self._ingest(*self._pending.take())
+            elif not drain:
+                self._deliver_stamped(self.decoder.feed(b""))
+            if drain:
+                self._deliver_stamped(self.decoder.drain())
+
+    def _decode_before_reconnect(self) -> None:
+        """Everything received, before the link drops its bytes: also a frame the decoder holds back."""
+        self._decode_pending(drain=True)
+        with self._decode_lock:
+            self._deliver_stamped(self._held_frames())
+
+    def _held_frames(self) -> DecodeOutput:
+        """What the decoder still holds once drained (v1 and legacy decoders hold nothing back)."""
+        return DecodeOutput()
 
     def _ingest(self, chunks: list[bytes], read_ends: list[int], read_times: list[float]) -> None:
         assert self.decoder is not None
@@ -334,7 +365,8 @@ class EncoderDriver(StreamWorker[EncoderBatch]):
 
     def _resume(self) -> bool:
         assert self.decoder is not None and self.link is not None
-        self.decoder.mark_reconnect()
+        with self._decode_lock:
+            self.decoder.mark_reconnect()
         try:
             self.link.resume()
         except TransportLost:
@@ -343,18 +375,30 @@ class EncoderDriver(StreamWorker[EncoderBatch]):
 
     # ----------------------------------------------------------------------------------- consumer API
     def read(self, timeout: float = 0.0) -> list[EncoderBatch]:
-        """Everything buffered so far (waiting up to `timeout` for the first batch)."""
-        return self._take(timeout)
+        """Everything received so far, decoded (waiting up to `timeout` for the first batch)."""
+        if timeout <= 0:
+            self._decode_pending(drain=True)
+            return self._take(0.0)
+        with self._ready:
+            self._waiting += 1  # before decoding: a read arriving meanwhile is then decoded promptly
+        try:
+            self._decode_pending(drain=True)
+            return self._take(timeout)
+        finally:
+            with self._ready:
+                self._waiting -= 1
 
     def clock(self, segment: int | None = None) -> ClockEstimate | None:
-        return self.segments[-1 if segment is None else segment].fit.estimate()
+        with self._decode_lock:
+            return self.segments[-1 if segment is None else segment].fit.estimate()
 
     def ping(self, token: int | None = None) -> int:
         """Send a clock probe (answered by PONG); returns the command's sequence number."""
         return self._send(MsgType.PING, token=token if token is not None else time.monotonic_ns())
 
     def stats(self) -> StreamStats:
-        """A consistent snapshot of counters, rate and clock state."""
+        """A consistent snapshot of counters, rate and clock state (of everything received so far)."""
+        self._decode_pending()
         s = replace(self._stats, gap_events=list(self._stats.gap_events))
         s.protocol = self.protocol
         d = self.decoder.stats if self.decoder is not None else None

@@ -61,7 +61,8 @@ def finger_totals(protocol_name: str, values: np.ndarray) -> tuple[np.ndarray, l
 
 
 class _DrainingDecoder:
-    """A tactile decoder with the `drain()` the reader calls before a reconnect (its held frame comes out)."""
+    """A tactile decoder with the `drain()` a consumer's read calls: every frame complete so far comes out, the
+    stream goes on (the newest frame waits for its successor; `flush()` lets it out before a reconnect)."""
 
     def __init__(self, inner: FixedFrameDecoder) -> None:
         self.inner = inner
@@ -73,7 +74,7 @@ class _DrainingDecoder:
         return self.inner.feed(data)
 
     def drain(self) -> DecodeOutput:
-        return self.inner.flush()
+        return self.inner.feed(b"")
 
     def flush(self) -> DecodeOutput:
         return self.inner.flush()
@@ -122,6 +123,10 @@ class TactileDriver(EncoderDriver):
     @property
     def joints(self) -> int:
         return self.channels
+
+    def _held_frames(self) -> DecodeOutput:
+        assert self.decoder is not None
+        return self.decoder.flush()  # the held frame's successor will never come
 
     def _check_calibration(self) -> None:  # tactile boards take no joint calibration
         return
