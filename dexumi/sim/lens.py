@@ -11,6 +11,7 @@ Projecting a world point with `cv2.projectPoints` / `cv2.fisheye.projectPoints` 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,17 +24,36 @@ if TYPE_CHECKING:
 MAX_CANVAS = 1.6  # the canvas is at most this many times the image size per side
 
 
-def _undistorted_rays(cam: CameraSpec, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Normalised undistorted image coordinates (n, 2) of pixels (u, v)."""
+def undistorted_rays(K: np.ndarray, dist: np.ndarray, fisheye: bool, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Normalised undistorted image coordinates (n, 2) of pixels (u, v) of an OpenCV pinhole or fisheye lens."""
     pts = np.stack([u, v], axis=-1).reshape(-1, 1, 2).astype(np.float64)
-    if cam.lens == "fisheye":
+    K, dist = np.asarray(K, np.float64), np.asarray(dist, np.float64)
+    if fisheye:
         crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 1e-10)
-        out = cv2.fisheye.undistortPoints(pts, cam.K(), cam.dist(), criteria=crit)
+        out = cv2.fisheye.undistortPoints(pts, K, dist, criteria=crit)
     else:
         out = cv2.undistortPoints(
-            pts, cam.K(), cam.dist(), None, None, None, (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10)
+            pts, K, dist, None, None, None, (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10)
         )
     return out.reshape(-1, 2)
+
+
+def canvas_half_size(
+    width: int, height: int, focal_px: float, rays_of: Callable[[np.ndarray, np.ndarray], np.ndarray]
+) -> tuple[float, float]:
+    """Half width and height (px, at `focal_px`) of the pinhole canvas that holds the rays of the image's corners
+    and edge midpoints (`rays_of(u, v)`), at least the image and at most `MAX_CANVAS` times it per side."""
+    w, h = width, height
+    cx, cy = (w - 1) / 2, (h - 1) / 2
+    edge = np.array([[0, 0], [w - 1, 0], [0, h - 1], [w - 1, h - 1], [cx, 0], [cx, h - 1], [0, cy], [w - 1, cy]])
+    rays = rays_of(edge[:, 0].astype(np.float64), edge[:, 1].astype(np.float64))
+    half_w = min(MAX_CANVAS * w / 2, float(np.max(np.abs(rays[:, 0]))) * focal_px + 2)
+    half_h = min(MAX_CANVAS * h / 2, float(np.max(np.abs(rays[:, 1]))) * focal_px + 2)
+    return max(half_w, w / 2), max(half_h, h / 2)
+
+
+def _undistorted_rays(cam: CameraSpec, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    return undistorted_rays(cam.K(), cam.dist(), cam.lens == "fisheye", u, v)
 
 
 def needs_lens(cam: CameraSpec) -> bool:
@@ -55,25 +75,8 @@ def canvas(cam: CameraSpec) -> Canvas:
     """The ideal pinhole image to render for `cam` (same focal length, wide enough for its distortion)."""
     if not needs_lens(cam):
         return Canvas(cam.width, cam.height, cam.focal_px)
-    w, h = cam.width, cam.height
-    edge = np.array(
-        [
-            [0, 0],
-            [w - 1, 0],
-            [0, h - 1],
-            [w - 1, h - 1],
-            [(w - 1) / 2, 0],
-            [(w - 1) / 2, h - 1],
-            [0, (h - 1) / 2],
-            [w - 1, (h - 1) / 2],
-        ],
-        np.float64,
-    )
-    rays = _undistorted_rays(cam, edge[:, 0], edge[:, 1])
+    half_w, half_h = canvas_half_size(cam.width, cam.height, cam.focal_px, lambda u, v: _undistorted_rays(cam, u, v))
     f = cam.focal_px
-    half_w = min(MAX_CANVAS * w / 2, float(np.max(np.abs(rays[:, 0]))) * f + 2)
-    half_h = min(MAX_CANVAS * h / 2, float(np.max(np.abs(rays[:, 1]))) * f + 2)
-    half_w, half_h = max(half_w, w / 2), max(half_h, h / 2)
     s = min(max(float(cam.canvas_scale), 0.25), 1.0)
     return Canvas(int(math.ceil(half_w * s)) * 2, int(math.ceil(half_h * s)) * 2, f * s)
 

@@ -21,22 +21,12 @@ import cv2
 import numpy as np
 
 from dexumi.errors import DexumiError
+from dexumi.sim.lens import canvas_half_size, undistorted_rays
 from dexumi.visual.mount import Intrinsics
-
-MAX_CANVAS = 1.6  # as dexumi.sim.lens: the canvas is at most this many times the image per side
 
 
 def _rays(intr: Intrinsics, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    pts = np.stack([u, v], axis=-1).reshape(-1, 1, 2).astype(np.float64)
-    K, d = np.asarray(intr.K, np.float64), np.asarray(intr.dist, np.float64)
-    if intr.model == "fisheye":
-        crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 1e-10)
-        out = cv2.fisheye.undistortPoints(pts, K, d, criteria=crit)
-    else:
-        out = cv2.undistortPoints(
-            pts, K, d, None, None, None, (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10)
-        )
-    return out.reshape(-1, 2)
+    return undistorted_rays(np.asarray(intr.K), np.asarray(intr.dist), intr.model == "fisheye", u, v)
 
 
 class LensMap:
@@ -54,23 +44,8 @@ class LensMap:
         if self.identity:
             self.cw, self.ch = w, h
             return
-        edge = np.array(
-            [
-                [0, 0],
-                [w - 1, 0],
-                [0, h - 1],
-                [w - 1, h - 1],
-                [(w - 1) / 2, 0],
-                [(w - 1) / 2, h - 1],
-                [0, (h - 1) / 2],
-                [w - 1, (h - 1) / 2],
-            ],
-            np.float64,
-        )
-        r = _rays(intr, edge[:, 0], edge[:, 1])
         f = self.focal
-        half_w = max(min(MAX_CANVAS * w / 2, float(np.max(np.abs(r[:, 0]))) * f + 2), w / 2)
-        half_h = max(min(MAX_CANVAS * h / 2, float(np.max(np.abs(r[:, 1]))) * f + 2), h / 2)
+        half_w, half_h = canvas_half_size(w, h, f, lambda u, v: _rays(intr, u, v))
         self.cw, self.ch = int(math.ceil(half_w)) * 2, int(math.ceil(half_h)) * 2
         u, v = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
         rays = _rays(intr, u.ravel(), v.ravel())
