@@ -49,9 +49,8 @@ def _one_kill(out, rng, max_wait: float) -> float:
     """Start a recording, kill it at a random instant once it records; returns the kill time (monotonic)."""
     proc = subprocess.Popen(
         [*DEXUMI, "record", "--headless", "--sim", "--out", str(out), "--episodes", "20", "--duration", "1.5"],
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,  # never read: a pipe would be left open (and could fill)
         stderr=subprocess.DEVNULL,
-        text=True,
     )
     try:
         wait_until(lambda: list(out.glob("*" + S.PARTIAL)), timeout=30, message="the recorder's episode file")

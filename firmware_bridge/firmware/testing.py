@@ -180,6 +180,7 @@ def qemu_device(timeout: float = 10.0) -> Iterator[tuple[str, subprocess.Popen[s
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
+    """Stop the device process and close its pipes."""
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -187,3 +188,6 @@ def _stop(proc: subprocess.Popen[str]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
