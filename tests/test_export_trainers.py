@@ -63,8 +63,8 @@ def test_lerobot_train_act_losses_fall(folder, tmp_path):
             "--policy.n_decoder_layers=1",
             "--policy.use_vae=false",
             "--policy.optimizer_lr=1e-3",
-            "--steps=10",
-            "--batch_size=2",
+            "--steps=60",  # 10 steps of 2 samples were noise (1 run in CI failed "falls"); 60 of 8 fall ~4x
+            "--batch_size=8",
             "--log_freq=1",
             "--save_checkpoint=false",
             f"--output_dir={tmp_path / 'run'}",
@@ -79,8 +79,9 @@ def test_lerobot_train_act_losses_fall(folder, tmp_path):
     log = p.stdout + p.stderr
     assert p.returncode == 0, log[-2000:]
     losses = [float(x) for x in re.findall(r"loss:([0-9.eE+-]+)", log)]
-    assert len(losses) >= 8, log[-2000:]
-    assert all(np.isfinite(losses)) and np.mean(losses[-3:]) < np.mean(losses[:3]), losses
+    assert len(losses) >= 50, log[-2000:]
+    # it learns: over the last 10 steps the loss is well below the first 10 (0.22-0.25 vs 0.88-0.93 measured)
+    assert all(np.isfinite(losses)) and np.mean(losses[-10:]) < 0.6 * np.mean(losses[:10]), losses
 
 
 ACT_LOADER = r"""
