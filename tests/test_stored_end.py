@@ -85,3 +85,25 @@ def test_a_file_being_written_has_every_row_readable(tmp_path):
             ds[i] = rng.integers(0, 255, 3000, dtype=np.uint8)
         assert readable_rows(ds) == 40
         assert readable_prefix(f, ["jpeg"]) == 40
+
+
+def test_a_row_band_is_readable_only_if_every_column_chunk_of_it_is(tmp_path):
+    """Another tool's file may chunk a table across its columns: a band of rows needs all of its chunks."""
+    p = tmp_path / "columns.h5"
+    with h5py.File(p, "w") as f:
+        ds = f.create_dataset("t", shape=(40, 8), maxshape=(None, 8), chunks=(10, 4), dtype="f8")
+        for band in range(4):  # band 2 writes its right-hand chunk first: its left one lies later in the file
+            halves = (slice(4, 8), slice(0, 4)) if band == 2 else (slice(0, 4), slice(4, 8))
+            for cols in halves:
+                ds[band * 10 : band * 10 + 10, cols] = band
+                f.flush()
+    with h5py.File(p, "r") as f:
+        ds = f["t"]
+        infos = [ds.id.get_chunk_info(i) for i in range(ds.id.get_num_chunks())]
+        left_of_band_2 = next(c for c in infos if tuple(c.chunk_offset) == (20, 0))
+        right_of_band_2 = next(c for c in infos if tuple(c.chunk_offset) == (20, 4))
+        assert left_of_band_2.byte_offset > right_of_band_2.byte_offset
+        assert readable_rows(ds) == 40
+        # the stored end falls inside band 2's left chunk, after its right one: rows 20.. are not whole
+        assert readable_rows(ds, end=left_of_band_2.byte_offset + left_of_band_2.size - 1) == 20
+        assert readable_rows(ds, end=right_of_band_2.byte_offset + right_of_band_2.size - 1) == 20

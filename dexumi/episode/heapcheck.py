@@ -13,6 +13,7 @@ collection, is checked from the raw file to lie whole before the stored end befo
 from __future__ import annotations
 
 import logging
+import math
 import struct
 from collections.abc import Iterable
 from pathlib import Path
@@ -52,19 +53,21 @@ def published_end(f: h5py.File) -> int:
     return stored_end(f.filename)
 
 
-def readable_rows(ds: h5py.Dataset, n: int | None = None) -> int:
-    """Leading rows (≤ n) whose chunks, and for variable-length rows heap collections, lie whole before the
-    file's stored end."""
+def readable_rows(ds: h5py.Dataset, n: int | None = None, end: int | None = None) -> int:
+    """Leading rows (≤ n) whose chunks (every chunk of a row band, where a dataset is chunked across its
+    columns too), and for variable-length rows heap collections, lie whole before the file's stored end
+    (`end`: that end, if the caller knows it)."""
     n = ds.shape[0] if n is None else min(n, ds.shape[0])
     if n == 0 or ds.chunks is None:
         return n
     try:
-        end = published_end(ds.file)
+        end = published_end(ds.file) if end is None else end
         rows = ds.chunks[0]
-        chunks = {}
+        per_band = math.prod(-(-size // c) for size, c in zip(ds.shape[1:], ds.chunks[1:]))
+        chunks: dict[int, list] = {}
         for i in range(ds.id.get_num_chunks()):
             info = ds.id.get_chunk_info(i)
-            chunks[info.chunk_offset[0]] = info
+            chunks.setdefault(info.chunk_offset[0], []).append(info)
     except Exception as exc:  # noqa: BLE001 - a damaged chunk index: nothing is safe
         log.debug("chunk index of %s unreadable: %s", ds.name, exc)
         return 0
@@ -85,11 +88,12 @@ def readable_rows(ds: h5py.Dataset, n: int | None = None) -> int:
             return good[addr]
 
         for start in range(0, n, rows):
-            info = chunks.get(start)
-            if info is None or info.byte_offset is None or info.byte_offset + info.size > end:
+            band = chunks.get(start, [])
+            if len(band) < per_band or any(c.byte_offset is None or c.byte_offset + c.size > end for c in band):
                 return start
             if not refs_inline:
                 continue
+            info = band[0]  # variable-length rows: one column
             count = min(rows, n - start)
             fh.seek(info.byte_offset)
             refs = np.frombuffer(fh.read(count * REF.itemsize), REF)
