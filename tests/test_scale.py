@@ -276,8 +276,13 @@ def test_ray_cluster_validate_export_worker_killed_and_resume(fifty, cluster, tm
             "--no-progress",
         ]
     )
-    assert _wait_for(lambda: _lines(work) >= 3 and cluster.busy_workers(), p)
-    victims = cluster.busy_workers()
+    victims: list = []  # the workers found busy, kept from the same look (asked again, they may be done)
+
+    def busy() -> bool:
+        victims[:] = cluster.busy_workers() if _lines(work) >= 3 else []
+        return bool(victims)
+
+    assert _wait_for(busy, p), "the job ended before a worker was seen busy"
     for pid, _ in victims:
         os.kill(pid, signal.SIGKILL)
     out, err = p.communicate(timeout=900)
