@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 from cobs import cobs
-from crc32c import crc32c
 
 from firmware_bridge import legacy, legacy_checks, protocol
 from firmware_bridge.protocol import Frame, MsgType
@@ -22,7 +21,6 @@ from firmware_bridge.vocab import Protocol
 
 _TYPE_NAMES = {int(t): t.name for t in MsgType}
 U32 = 1 << 32
-CRC32C_RESIDUE = 0x48674BC7  # crc32c(data + crc32c(data) as 4 little-endian bytes), for any data
 HALF_U32 = 1 << 31
 
 
@@ -316,8 +314,7 @@ class V1Decoder:
         if next_seq is None:
             return 0, end
         start, taken = end, 0
-        size = expected = -1
-        layout = (0, 0, 0)
+        layout: tuple[int, int, int] | None = None
         bodies: list[bytes] = []
         firsts: list[int] = []
         frame_times: list[int] = []
@@ -328,33 +325,21 @@ class V1Decoder:
                     body = cobs.decode(chunk)
                 except cobs.DecodeError:
                     break
-                if len(body) != size if size >= 0 else len(body) < protocol.MIN_BODY:
+                head = protocol.body_header(body)
+                if head is None or head[0] != MsgType.SAMPLES or head[2] != next_seq:
                     break
-                if crc32c(body) != CRC32C_RESIDUE:  # the CRC over the body with its own CRC appended
-                    break
-                version, msg_type, length, seq, time_us = protocol.HEADER.unpack_from(body)
-                first, count, channels, width = protocol.SAMPLES_HEADER.unpack_from(body, protocol.HEADER_SIZE)
-                if version != protocol.PROTOCOL_VERSION or msg_type != MsgType.SAMPLES or seq != next_seq:
-                    break
-                if size < 0:  # the first frame fixes the layout that the others must share
-                    size, layout = len(body), (count, channels, width)
-                    expected = protocol.SAMPLES_HEADER.size + count * (4 + channels * width)
-                    if width not in protocol.SAMPLE_WIDTHS or not channels or not count:
-                        break
-                    if expected > protocol.MAX_PAYLOAD or expected != size - protocol.MIN_BODY:
-                        break
-                elif (count, channels, width) != layout:
-                    break
-                if length != expected:
-                    break
-                next_seq = (seq + 1) % U32
+                lay = protocol.samples_layout(body, protocol.HEADER_SIZE, head[1])
+                if lay is None or (layout is not None and lay[1:] != layout):
+                    break  # the first frame fixes the layout that the others must share
+                layout = lay[1:]
+                next_seq = (next_seq + 1) % U32
                 bodies.append(body)
-                firsts.append(first)
-                frame_times.append(time_us)
+                firsts.append(lay[0])
+                frame_times.append(head[3])
                 frame_ends.append(end + len(chunk) + 1)
             taken += 1
             end += len(chunk) + 1
-        if not bodies:
+        if layout is None:
             return 0, start
         self._next_seq = next_seq
         self._restart_expected = False

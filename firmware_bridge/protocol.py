@@ -27,6 +27,7 @@ CRC = struct.Struct("<I")
 CRC_SIZE = CRC.size
 MAX_PAYLOAD = 4096
 MIN_BODY = HEADER_SIZE + CRC_SIZE
+CRC32C_RESIDUE = 0x48674BC7  # crc32c(data + crc32c(data) as 4 little-endian bytes), for any data
 # COBS adds one byte per 254 plus one; the delimiter adds one more.
 MAX_WIRE_FRAME = HEADER_SIZE + MAX_PAYLOAD + CRC_SIZE + (HEADER_SIZE + MAX_PAYLOAD + CRC_SIZE) // 254 + 2
 
@@ -304,16 +305,26 @@ def command_frame(
 # ----------------------------------------------------------------------------------------------- decoding
 
 
-def parse_body(body: bytes) -> Frame | None:
-    """Check one COBS-decoded body (CRC, version, declared length); None if it is not a valid frame."""
+def body_header(body: bytes) -> tuple[int, int, int, int] | None:
+    """(msg_type, payload_len, seq, time_us) of one COBS-decoded body whose version, declared length and CRC
+    check out; None if it is not a valid frame."""
     if len(body) < MIN_BODY:
         return None
     version, msg_type, length, seq, time_us = HEADER.unpack_from(body)
     if version != PROTOCOL_VERSION or length != len(body) - MIN_BODY or length > MAX_PAYLOAD:
         return None
-    if CRC.unpack_from(body, len(body) - CRC_SIZE)[0] != crc32c(memoryview(body)[:-CRC_SIZE]):
+    if crc32c(body) != CRC32C_RESIDUE:  # the CRC over the body with its own CRC appended
         return None
-    return Frame(msg_type, seq, time_us, bytes(body[HEADER_SIZE:-CRC_SIZE]), version)
+    return msg_type, length, seq, time_us
+
+
+def parse_body(body: bytes) -> Frame | None:
+    """Check one COBS-decoded body (CRC, version, declared length); None if it is not a valid frame."""
+    head = body_header(body)
+    if head is None:
+        return None
+    msg_type, _, seq, time_us = head
+    return Frame(msg_type, seq, time_us, bytes(body[HEADER_SIZE:-CRC_SIZE]), PROTOCOL_VERSION)
 
 
 def decode_wire_chunk(chunk: bytes) -> Frame | None:
@@ -341,14 +352,16 @@ def parse_samples(frame: Frame) -> SampleFrame | None:
     return SampleFrame(first, times, values, frame.seq, frame.time_us)
 
 
-def samples_layout(payload: bytes) -> tuple[int, int, int, int] | None:
-    """(first_index, count, channels, width) of a SAMPLES payload whose size is consistent, else None."""
-    if len(payload) < SAMPLES_HEADER.size:
+def samples_layout(payload: bytes, offset: int = 0, length: int | None = None) -> tuple[int, int, int, int] | None:
+    """(first_index, count, channels, width) of a SAMPLES payload whose size is consistent, else None; the
+    payload may sit inside a larger buffer, `length` bytes from `offset`."""
+    size = len(payload) - offset if length is None else length
+    if size < SAMPLES_HEADER.size:
         return None
-    first, count, channels, width = SAMPLES_HEADER.unpack_from(payload)
+    first, count, channels, width = SAMPLES_HEADER.unpack_from(payload, offset)
     if width not in SAMPLE_WIDTHS or channels == 0 or count == 0:
         return None
-    if len(payload) != SAMPLES_HEADER.size + 4 * count + count * channels * width:
+    if size != SAMPLES_HEADER.size + 4 * count + count * channels * width:
         return None
     return first, count, channels, width
 
