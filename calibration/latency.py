@@ -127,7 +127,12 @@ def latency_from_motion(
     energy = core.motion_energy(images)
     speed = core.joint_speed(enc_times, enc_angles)
     est = core.estimate_latency(
-        enc_times, speed, frame_times(frames, host_clock_device_time), energy, search_s=search_s, block_s=block_s
+        enc_times,
+        speed,
+        core.motion_energy_times(frame_times(frames, host_clock_device_time)),
+        energy,
+        search_s=search_s,
+        block_s=block_s,
     )
     return LatencyResult(
         stream,

@@ -154,7 +154,8 @@ def flexion_from_jpegs(frames: Iterable[bytes | np.ndarray], reduce: int = 4) ->
 def motion_energy(images: Iterable[np.ndarray], size: tuple[int, int] = (160, 100)) -> np.ndarray:
     """Mean optical-flow magnitude between consecutive images (n,), first value repeated: for real cameras.
 
-    Dense Farneback flow on small grey images; pair with `joint_speed` of the encoder.
+    Dense Farneback flow on small grey images; pair with `joint_speed` of the encoder, at the times
+    `motion_energy_times` gives (the middle of each pair of frames).
     """
     out: list[float] = []
     prev = None
@@ -166,6 +167,19 @@ def motion_energy(images: Iterable[np.ndarray], size: tuple[int, int] = (160, 10
             out.append(float(np.mean(np.hypot(flow[..., 0], flow[..., 1]))))
         prev = g
     return np.array(out[:1] + out) if out else np.zeros(1 if prev is not None else 0)
+
+
+def motion_energy_times(times: np.ndarray) -> np.ndarray:
+    """The moment each `motion_energy` value describes: the middle of its frame and the one before it.
+
+    The flow between frames k−1 and k measures the motion between them; stamping it with frame k's time would
+    make every camera look half a frame later than it is (17 ms at 30 fps). The first value (a copy of the
+    second) gets the second's moment."""
+    t = np.asarray(times, np.float64)
+    if len(t) < 2:
+        return t.copy()
+    mid = 0.5 * (t[1:] + t[:-1])
+    return np.concatenate([mid[:1], mid])
 
 
 def joint_speed(times: np.ndarray, angles: np.ndarray, smooth_s: float = 0.02) -> np.ndarray:

@@ -55,6 +55,33 @@ def test_motion_energy_follows_joint_speed():
     assert len(energy) == len(images)
     ref_t = np.arange(-1, 10, 0.001)
     speed = latency.joint_speed(ref_t, motion.angles(ref_t))
-    # flow between frames k-1 and k describes the motion around the middle of the two
-    est = latency.estimate_latency(ref_t, speed, stamps - 0.5 / 30, energy)
+    est = latency.estimate_latency(ref_t, speed, latency.motion_energy_times(stamps), energy)
     assert est.latency_s == pytest.approx(lat, abs=10e-3), est
+
+
+@pytest.mark.parametrize("seed", [2, 5, 9])
+def test_calibration_motion_latency_is_not_half_a_frame_late(seed):
+    """The calibration's motion estimate on 30 fps frames: the flow between two frames describes the moment
+    between them, so the estimate has no half-frame (17 ms) bias."""
+    from calibration.latency import latency_from_motion
+    from dexumi.types import CameraFrame
+
+    motion = make_motion("grasp", 10, seed=seed)
+    renderer = HandRenderer(320, 240)
+    fps, lat = 30.0, 0.05
+    stamps = np.arange(0, 12, 1 / fps)
+    frames = [
+        CameraFrame(
+            "wrist0",
+            k,
+            float(t),
+            renderer.render(finger_flexion(motion.angles(np.array([t - lat])))[0], 0),
+            "bgr",
+            320,
+            240,
+        )
+        for k, t in enumerate(stamps)
+    ]
+    enc_t = np.arange(-1, 13, 0.002)
+    result = latency_from_motion("wrist0", frames, enc_t, motion.angles(enc_t))
+    assert result.latency_s == pytest.approx(lat, abs=8e-3), result

@@ -115,9 +115,12 @@ def jpeg_rows(jpegs: h5py.Dataset | list, idx: np.ndarray) -> list:
     return [jpegs[int(i)] for i in idx]
 
 
-def motion_energy_at(jpegs: h5py.Dataset | list, idx: np.ndarray, reduce: int) -> tuple[np.ndarray, np.ndarray]:
+def motion_energy_at(
+    jpegs: h5py.Dataset | list, times: np.ndarray, idx: np.ndarray, reduce: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Optical-flow motion energy of the frames at `idx`, each against the frame before it (decoded at
-    1/`reduce` size): the indices used (frame 0 has no predecessor and is left out) and their energies."""
+    1/`reduce` size): the indices used (frame 0 has no predecessor and is left out), the moments the energies
+    describe (the middle of each frame and the one before it, on the clock of `times`) and the energies."""
     import cv2
 
     idx = idx[idx >= 1]
@@ -127,7 +130,8 @@ def motion_energy_at(jpegs: h5py.Dataset | list, idx: np.ndarray, reduce: int) -
     for i in idx.tolist():
         a, b = (cv2.cvtColor(decode_jpeg(rows[k], reduce), cv2.COLOR_BGR2GRAY) for k in (i - 1, i))
         energy.append(float(core.motion_energy([a, b], size=(b.shape[1], b.shape[0]))[-1]))
-    return idx, np.asarray(energy)
+    t = np.asarray(times, np.float64)
+    return idx, 0.5 * (t[idx - 1] + t[idx]), np.asarray(energy)
 
 
 def check_camera(
@@ -165,9 +169,8 @@ def check_camera(
             ref = finger_flexion(ea)
             cam_t = mt[idx]
         else:
-            idx, cam = motion_energy_at(jpegs, idx, reduce)
+            idx, cam_t, cam = motion_energy_at(jpegs, mt, idx, reduce)
             ref = core.joint_speed(et, ea)
-            cam_t = mt[idx]
         needed_s = 2 * BLOCK_S + 2 * SEARCH_S
         if len(et) < 2 or float(et[-1] - et[0]) < needed_s:  # too short: don't run (and warn from) the estimator
             raise ValueError(f"episode too short for a latency estimate (needs >= {needed_s:.0f} s)")

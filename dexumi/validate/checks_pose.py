@@ -66,10 +66,10 @@ def camera_latency(d: EpisodeData, t: np.ndarray, v: np.ndarray, w: np.ndarray) 
     idx = sample_indices(len(cam.mapped_time), cam.mapped_time, 6.0)
     jpegs = d.f[f"{S.CAMERAS}/{cam.name}/{S.FRAMES}"]
     reduce = next((r for r in (8, 4, 2) if cam.width and cam.width // r >= 80), 1)
-    idx, energy = motion_energy_at(jpegs, idx, reduce)
+    idx, moments, energy = motion_energy_at(jpegs, cam.mapped_time, idx, reduce)
     speed = v / max(float(np.percentile(v, 95)), 1e-6) + w / max(float(np.percentile(w, 95)), 1e-6)
     try:
-        est = core.estimate_latency(t, speed, cam.mapped_time[idx], energy, search_s=LATENCY_SEARCH_S, block_s=BLOCK_S)
+        est = core.estimate_latency(t, speed, moments, energy, search_s=LATENCY_SEARCH_S, block_s=BLOCK_S)
     except ValueError:
         return None
     if est.peak_correlation < LATENCY_MIN_CORRELATION:
