@@ -99,11 +99,13 @@ def _kind(name: str) -> str:
 
 
 def bundled_map(exoskeleton: str) -> Path | None:
-    """The bundled retargeting map whose exoskeleton is `exoskeleton`, if any."""
-    for path in sorted(MAPS_DIR.glob("*.yaml")):
-        if load_map(path).exoskeleton == exoskeleton:
-            return path
-    return None
+    """The bundled retargeting map of a bundled exoskeleton's paired robot hand (inspire_exo: inspire.yaml), if
+    any. By the pair, not by the maps' `exoskeleton` key: several maps start from one exoskeleton (allegro.yaml
+    also reads inspire_exo) and the channel order must not depend on which file sorts first."""
+    from dexumi.bundled_maps import MAP_OF_HAND
+
+    pair = next((m.pair for m in registry.bundled() if m.name == exoskeleton), None)
+    return MAPS_DIR / MAP_OF_HAND[pair] if pair in MAP_OF_HAND else None
 
 
 def channel_order(exoskeleton: str) -> tuple[str, ...]:

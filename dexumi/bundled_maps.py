@@ -16,6 +16,8 @@ MAP_OF_HAND = {
     "inspire": "inspire.yaml",
     "xhand_like": "xhand.yaml",
     "xhand": "xhand.yaml",
+    "allegro_right": "allegro.yaml",  # the packaged Allegro (dexumi.hands.packaged); left and right share joints
+    "allegro_left": "allegro.yaml",
 }
 MAP_OF_JOINTS = {6: "inspire.yaml", 12: "xhand.yaml"}
 
@@ -37,7 +39,8 @@ def choose_map(map_path: Path | None, hand: str | None, joints: int) -> Path | N
     if hand:
         if hand not in MAP_OF_HAND:
             raise DexumiError(
-                f"no bundled retargeting map for hand '{hand}' (bundled: inspire_like, xhand_like); "
+                f"no bundled retargeting map for hand '{hand}' (bundled: inspire_like, xhand_like, allegro_right, "
+                "allegro_left); "
                 "give one with --map FILE"
             )
         return MAPS_DIR / MAP_OF_HAND[hand]

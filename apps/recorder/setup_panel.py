@@ -54,9 +54,11 @@ def camera_choices() -> list[str]:
 
 
 def hand_choices() -> list[str]:
-    from dexumi.hands import registry
+    """Bundled robot hands, then those of installed packages (allegro_right with dexumi[models])."""
+    from dexumi.hands import packaged, registry
 
-    return [m.name for m in registry.bundled() if m.kind == "robot"]
+    bundled = [m.name for m in registry.bundled() if m.kind == "robot"]
+    return bundled + [m.name for m in packaged.packaged() if m.kind == "robot" and m.installed()]
 
 
 class SetupPanel(QtWidgets.QGroupBox):

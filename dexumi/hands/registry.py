@@ -1,4 +1,5 @@
-"""Bundled hand models (robot hands and their exoskeletons) and loading any URDF by name or path."""
+"""Bundled hand models (robot hands and their exoskeletons), models from installed packages
+(`dexumi.hands.packaged`), and loading any URDF by name or path."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dexumi.errors import DexumiError
+from dexumi.hands import packaged
 from dexumi.kinematics import HandKinematics
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -60,9 +62,8 @@ def get(name: str) -> HandModel:
     for m in BUNDLED:
         if m.name == name:
             return m
-    raise DexumiError(
-        f"no bundled hand model '{name}' (known: {', '.join(m.name for m in BUNDLED)}; or give a path to a .urdf file)"
-    )
+    known = [m.name for m in BUNDLED] + [m.name for m in packaged.PACKAGED]
+    raise DexumiError(f"no bundled hand model '{name}' (known: {', '.join(known)}; or give a path to a .urdf file)")
 
 
 def resolve(ref: str | Path) -> Path:
@@ -70,6 +71,9 @@ def resolve(ref: str | Path) -> Path:
     s = str(ref)
     if any(m.name == s for m in BUNDLED):
         return get(s).path
+    from_package = packaged.find(s)
+    if from_package is not None:
+        return from_package.path()
     p = Path(s)
     if p.suffix.lower() == ".urdf" or p.exists() or "/" in s:
         if not p.is_file():
@@ -81,6 +85,6 @@ def resolve(ref: str | Path) -> Path:
 def load(ref: str | Path, *, mimic: bool = True) -> HandKinematics:
     """Kinematics of a bundled model (by name) or any URDF (by path)."""
     kin = HandKinematics.from_urdf(resolve(ref), mimic=mimic)
-    if any(m.name == str(ref) for m in BUNDLED):
+    if any(m.name == str(ref) for m in BUNDLED) or packaged.find(str(ref)) is not None:
         kin.name = str(ref)
     return kin

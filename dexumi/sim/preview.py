@@ -54,8 +54,8 @@ def write_preview(out: Path, config: WorldConfig, seconds: float = 4.0, fps: flo
     import av
     from tqdm import tqdm
 
+    world = World(config)  # first: a bad config leaves no folder behind
     out.mkdir(parents=True, exist_ok=True)
-    world = World(config)
     cams = world.camera_names
     renderers = {c: world.renderer(c, seed=config.seed) for c in cams}
     n = max(1, int(round(seconds * fps)))

@@ -49,7 +49,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--outcome", choices=("success", "failure", "unknown"), default="unknown")
     p.add_argument("--notes", default="")
     p.add_argument("--profile", type=Path, default=None, help="calibration profile (YAML)")
-    p.add_argument("--hand", default=None, help="robot hand (bundled: inspire_like, xhand_like)")
+    p.add_argument(
+        "--hand",
+        default=None,
+        help="robot hand (bundled: inspire_like, xhand_like; from example-robot-data: allegro_right, allegro_left)",
+    )
     p.add_argument("--map", type=Path, default=None, help="retargeting map file (default: the hand's bundled map)")
     p.add_argument("--protocol", choices=("auto", "v1", "legacy"), default="auto")
     p.add_argument("--rate", type=float, default=None, help="v1 encoder: ask for this sample rate")

@@ -30,6 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--script", default="pick", help="wrist script: pick, calibration or still (default pick)")
     p.add_argument("--motion", default="grasp", help="finger motion model, as the emulator's --motion")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--robot",
+        metavar="HAND",
+        help="film this robot hand instead of the wearer (a bundled or packaged name such as allegro_right, "
+        "or a URDF path; driven through its retargeting map)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -61,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise DexumiError(str(exc)) from None
+    if args.robot:
+        cfg.scene.embodiment = "robot"
+        cfg.scene.robot = args.robot
     res = write_preview(args.preview, cfg, args.seconds, args.fps)
     print(f"{res['mp4']}  ({len(res['png'])} PNGs, truth {res['truth'].name})")
     return 0
