@@ -93,6 +93,26 @@ def test_sim_recording_matches_truth(tmp_path):
         assert out.returncode == 0 and "observations" in out.stdout
 
 
+def test_sim_cameras_given_as_specs_film_the_session_motion(tmp_path):
+    """Under --sim, a sim camera named by spec starts its motion at the emulator's epoch with the session's
+    motion (as pose:sim does), unless its spec sets an epoch: else its hand runs seconds apart from the
+    encoder's and the wrist pose's, and every latency measured against them is wrong."""
+    from dexumi.session.devices import open_devices
+    from dexumi.session.simmotion import sim_motion_spec
+
+    cfg = SessionConfig(
+        out_dir=tmp_path / "out", sim=True, cameras=["sim:name=a", "sim:name=b,epoch=5,motion=calibration"]
+    )
+    devices = open_devices(cfg)
+    try:
+        a, b = devices.sim_cameras
+        assert devices.sim_epoch is not None and a.epoch == devices.sim_epoch
+        assert a.config.motion == sim_motion_spec(cfg.map_path, cfg.hand, cfg.sim_channels, cfg.sim_seed)
+        assert b.epoch == 5.0 and b.config.motion == "calibration"
+    finally:
+        devices.close()
+
+
 @pytest.mark.slow
 def test_sim_recording_60s_truth_and_rss(tmp_path):
     paths, tr, cams, rss = _record(tmp_path, 60.0, sim_camera_fps=60.0, sim_camera_size=(1280, 800))

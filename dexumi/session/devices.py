@@ -96,6 +96,22 @@ def _sim_camera_specs(cfg: SessionConfig, epoch: float, motion: str = "grasp") -
     ]
 
 
+def _share_sim_motion(sources: list, epoch: float, motion: str) -> None:
+    """Under --sim, the sim and world cameras given as specs film the session's motion, not their own: those
+    whose spec sets no epoch start their script at the emulator's epoch (as pose:sim does), and those with the
+    default motion get the session's (the exoskeleton's joint ranges). Without this a camera's world runs
+    seconds apart from the encoder's and the wrist pose's, and every latency measured against them is wrong."""
+    from dexumi.devices.cameras.sim import SimCameraConfig
+    from dexumi.devices.cameras.world import WorldCameraConfig
+
+    for src in sources:
+        c = getattr(src, "config", None)
+        if isinstance(c, SimCameraConfig | WorldCameraConfig) and c.epoch is None:
+            c.epoch = epoch
+            if c.motion == type(c).motion:
+                c.motion = motion
+
+
 def open_devices(cfg: SessionConfig) -> Devices:
     """Start everything; on any failure, close what was started and raise."""
     from dexumi.devices.cameras.grabber import FrameGrabber
@@ -119,6 +135,8 @@ def open_devices(cfg: SessionConfig) -> Devices:
     sources = [
         make_camera(spec, width=cfg.camera_width, height=cfg.camera_height, fps=cfg.camera_fps) for spec in specs
     ]
+    if cfg.sim:
+        _share_sim_motion(sources, epoch, motion)
     devices: Devices | None = None
     try:
         from dexumi.devices.cameras.world import WorldCamera
