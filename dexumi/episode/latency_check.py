@@ -7,9 +7,16 @@ encoder's (final clock fit) with the estimator of `dexumi.latency` measures what
 `estimate = profile + difference`.
 
 Signals, as the latency calibration uses them: a sim camera's per-finger flexion measured from its pixels
-against the encoder's per-finger flexion; any other camera's optical-flow motion energy against the joints'
-total speed. To stay within ~1 s per 60 s episode, frames are subsampled to `rate_hz` (6 Hz: a grasp's motion
-has nothing faster that the estimator needs; measured as accurate as all 30 fps) and decoded at 1/8 size.
+against the encoder's per-finger flexion; when the episode has a wrist pose, any other camera's optical flow
+against the wrist's twist (`dexumi.latency_twist`: the camera rides on the wrist, and a moving wrist's flow
+swamps the fingers'; the pose stream that explains the flow best is the camera's wrist); else the camera's
+optical-flow motion energy against the joints' total speed. An estimate the data does not support (weak fit,
+wide spread over blocks, or the best lag at the search window's edge) is "unmeasured", never a figure.
+
+To stay within ~1 s per 60 s episode, frames are subsampled to `rate_hz` (6 Hz: a grasp's motion has nothing
+faster that the estimator needs; measured as accurate as all 30 fps) and decoded at 1/8 size; the pose-flow
+method takes 6 frame pairs a second, decoded to 80 px width (±1.5 ms against every pair: a drift check with
+a 10 ms threshold; `validate` measures at 15 pairs a second).
 """
 
 from __future__ import annotations
@@ -50,7 +57,7 @@ class CameraLatencyCheck:
     """One camera's self-check, as stored in the sync report (`latency_check.cameras.<name>`)."""
 
     camera: str
-    method: str  # "sim flexion" | "motion energy" | ""
+    method: str  # "sim flexion" | "motion energy" | "pose flow (<pose stream>)" | ""
     profile_s: float  # the latency the episode was recorded with
     estimate_s: float | None = None  # what the episode's own frames say
     difference_s: float | None = None  # estimate − profile
@@ -134,6 +141,75 @@ def motion_energy_at(
     return idx, 0.5 * (t[idx - 1] + t[idx]), np.asarray(energy)
 
 
+POSE_BLOCK_S = 10.0  # blocks for the pose-flow uncertainty: a wrist's motion needs more than 2 s to fit well
+POSE_PAIR_RATE_HZ = 15.0  # frame pairs a second for a pose-flow measurement (all 30: twice the cost, ~same figure)
+
+
+def flow_pairs_at(
+    jpegs: h5py.Dataset | list, times: np.ndarray, idx: np.ndarray, reduce: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The mean optical flow (`dexumi.latency_twist.mean_flow`) of each frame at `idx` against the frame before it,
+    decoded at 1/`reduce` size: (pair start times, pair end times, (k, 2) mean flows) on the clock of `times`."""
+    from dexumi.latency_twist import mean_flow
+
+    idx = idx[idx >= 1]
+    both = np.union1d(idx - 1, idx)
+    rows = dict(zip(both.tolist(), jpeg_rows(jpegs, both)))
+    flows = [mean_flow(decode_jpeg(rows[i - 1], reduce), decode_jpeg(rows[i], reduce)) for i in idx.tolist()]
+    t = np.asarray(times, np.float64)
+    return t[idx - 1], t[idx], np.array(flows) if flows else np.zeros((0, 2))
+
+
+def flow_reduce(width: int) -> int:
+    """JPEG decode scale for the pose-flow method: the largest of 8/4/2 keeping >= FLOW_WIDTH px of width."""
+    from dexumi.latency_twist import FLOW_WIDTH
+
+    return next((r for r in (8, 4, 2) if width and width // r >= FLOW_WIDTH), 1)
+
+
+def pose_twist(g: h5py.Group) -> tuple[np.ndarray, np.ndarray]:
+    """A raw pose stream's body twist between consecutive tracking samples of one segment, on the recording
+    clock (`time`, the latency-corrected mapping): (midpoint times, (k, 6))."""
+    from dexumi.latency_twist import body_twist
+    from dexumi.pose_sample import LOST
+
+    key = "time" if "time" in g else "mapped_time"
+    n = min(g[k].shape[0] for k in (key, "position", "orientation", "state", "segment"))
+    t, pos, quat = g[key][:n], g["position"][:n], g["orientation"][:n]
+    ok = (g["state"][:n] != LOST) & np.isfinite(pos).all(axis=1) & np.isfinite(quat).all(axis=1)
+    ok &= np.isfinite(t) & (np.linalg.norm(quat, axis=1) > 0.5)
+    seg = g["segment"][:n]
+    pair = ok[:-1] & ok[1:] & (seg[:-1] == seg[1:]) & (np.diff(t) > 0) if n >= 2 else np.zeros(0, bool)
+    return body_twist(t, pos, quat, np.flatnonzero(pair))
+
+
+def pose_flow_estimate(
+    twists: dict[str, tuple[np.ndarray, np.ndarray]],
+    starts: np.ndarray,
+    ends: np.ndarray,
+    flows: np.ndarray,
+    search_s: float = SEARCH_S,
+    block_s: float = POSE_BLOCK_S,
+) -> tuple[str, core.LatencyEstimate]:
+    """The camera's latency against the pose stream that explains its flow best (the wrist it rides on):
+    (stream name, estimate). Raises DexumiError when no stream gives an estimate."""
+    from dexumi.latency_twist import estimate_latency_from_twist
+
+    best: tuple[str, core.LatencyEstimate] | None = None
+    why = "no wrist pose"
+    for name, (t, tw) in twists.items():
+        try:
+            est = estimate_latency_from_twist(t, tw, starts, ends, flows, search_s=search_s, block_s=block_s)
+        except DexumiError as exc:
+            why = str(exc)
+            continue
+        if best is None or est.peak_correlation > best[1].peak_correlation:
+            best = (name, est)
+    if best is None:
+        raise DexumiError(why)
+    return best
+
+
 def check_camera(
     name: str,
     enc_times: np.ndarray,
@@ -146,11 +222,17 @@ def check_camera(
     reduce: int | None = None,
     th: LatencyThresholds | None = None,
     width: int = 0,
+    pose_twists: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> CameraLatencyCheck:
     """Re-estimate one camera's latency. `mapped_time`: frame times with the profile latency subtracted.
 
+    `pose_twists` (`pose_twist` of the episode's wrist-pose streams): a camera that is not a flat sim camera
+    is then measured against the wrist it rides on (its flow against the wrist's twist), not against the
+    fingers' speed, which a moving wrist's flow swamps.
     `reduce`: JPEG decode scale (default: the largest of 8/4/2/1 that keeps `width` / reduce >= 80 px)."""
     t0 = time.perf_counter()
+    if not sim and pose_twists:
+        return _check_against_pose(name, jpegs, mapped_time, profile_s, pose_twists, th, width, rate_hz, t0)
     if reduce is None:
         reduce = next((r for r in (8, 4, 2) if width and width // r >= 80), 1 if width else 8)
     c = CameraLatencyCheck(name, "sim flexion" if sim else "motion energy", float(profile_s))
@@ -192,6 +274,70 @@ def check_camera(
     return grade(c, th or LatencyThresholds())
 
 
+def measure_against_pose(
+    jpegs: h5py.Dataset | list,
+    mapped_time: np.ndarray,
+    width: int,
+    twists: dict[str, tuple[np.ndarray, np.ndarray]],
+    rate_hz: float = POSE_PAIR_RATE_HZ,
+) -> tuple[str, core.LatencyEstimate, int]:
+    """A camera's latency against the wrist pose it rides on, from frame pairs at about `rate_hz`:
+    (pose stream, estimate, frame pairs used). Raises DexumiError when it cannot be estimated."""
+    mt = np.asarray(mapped_time, np.float64)
+    if len(mt) < 20:
+        raise DexumiError(f"too few frames ({len(mt)})")
+    idx = sample_indices(len(mt), mt, rate_hz)
+    starts, ends, flows = flow_pairs_at(jpegs, mt, idx, flow_reduce(width))
+    stream, est = pose_flow_estimate(twists, starts, ends, flows)
+    return stream, est, int(len(starts))
+
+
+def _check_against_pose(
+    name: str,
+    jpegs: h5py.Dataset | list,
+    mapped_time: np.ndarray,
+    profile_s: float,
+    twists: dict[str, tuple[np.ndarray, np.ndarray]],
+    th: LatencyThresholds | None,
+    width: int,
+    rate_hz: float,
+    t0: float,
+) -> CameraLatencyCheck:
+    c = CameraLatencyCheck(name, "pose flow", float(profile_s))
+    try:
+        stream, est, used = measure_against_pose(jpegs, mapped_time, width, twists, rate_hz)
+        c.method = f"pose flow ({stream})"
+        c.difference_s = float(est.latency_s)
+        c.estimate_s = float(profile_s + est.latency_s)
+        c.uncertainty_s = float(est.uncertainty_s)
+        c.peak_correlation = float(est.peak_correlation)
+        c.frames_used = used
+        c.blocks = int(est.blocks)
+        if est.blocks < 2:
+            c.message = (
+                f"{name}: episode too short for an uncertainty (needs >= {2 * POSE_BLOCK_S:.0f} s with a wrist pose)"
+            )
+            c.estimate_s = c.difference_s = None
+        elif abs(est.latency_s) > 0.98 * SEARCH_S:  # the fit's best is the window's edge: not a measurement
+            c.message = f"{name}: latency not measured (no lag within ±{SEARCH_S * 1e3:.0f} ms explains the flow)"
+            c.estimate_s = c.difference_s = None
+    except (DexumiError, ValueError) as exc:
+        c.message = f"{name}: latency not measured ({exc})"
+    c.seconds = time.perf_counter() - t0
+    return grade(c, th or LatencyThresholds())
+
+
+def episode_pose_twists(f: h5py.File) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """`pose_twist` of every wrist-pose stream of an episode with enough tracking samples to use."""
+    out = {}
+    for name, g in f.get(S.POSE, {}).items():
+        if isinstance(g, h5py.Group) and all(k in g for k in ("position", "orientation", "state", "segment")):
+            t, tw = pose_twist(g)
+            if len(t) >= 50:
+                out[name] = (t, tw)
+    return out
+
+
 def check_open_file(f: h5py.File, enc_times: np.ndarray | None = None, th: LatencyThresholds | None = None) -> dict:
     """The self-check of every camera of an open episode file, as a JSON-friendly dict for the sync report.
 
@@ -208,6 +354,7 @@ def check_open_file(f: h5py.File, enc_times: np.ndarray | None = None, th: Laten
             enc["device_time_us"][:n], enc["host_time"][:n], enc["segment"][:n], float(enc.attrs.get("latency_s", 0.0))
         ).time
     cams: dict[str, dict] = {}
+    twists = episode_pose_twists(f)
     for name, g in f.get(S.CAMERAS, {}).items():
         if not isinstance(g, h5py.Group) or S.FRAMES not in g or "mapped_time" not in g:
             continue
@@ -224,6 +371,7 @@ def check_open_file(f: h5py.File, enc_times: np.ndarray | None = None, th: Laten
             spec.startswith("sim"),
             th=th,
             width=int(g.attrs.get("width", 0) or 0),
+            pose_twists=twists,
         )
         cams[name] = c.to_json()
     worst = summarize(cams)
@@ -250,7 +398,7 @@ def one_line(report: dict) -> str:
         return "latency self-check: no camera"
     parts = []
     for name, c in cams.items():
-        if c.get("estimate_s") is None:
+        if c.get("estimate_s") is None or c.get("status") == "unmeasured":
             parts.append(f"{name} unmeasured")
         else:
             diff = int(round(c["difference_s"] * 1e3))

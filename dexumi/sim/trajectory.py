@@ -207,12 +207,27 @@ def _calibration(scene: SceneConfig) -> Trajectory:
     return Trajectory("calibration", keys)
 
 
+def _shake(scene: SceneConfig) -> Trajectory:
+    """The latency-calibration motion: the wrist turns briskly and irregularly (±15° about every axis, a few
+    cm, 0.25-0.6 s a move, no holds) over the table, as a collector shakes a camera against its tracker;
+    a rotation's image motion does not depend on the scene's depth, so camera and pose agree sharply in time."""
+    rng = np.random.default_rng(20261204)  # fixed: the script is part of the world, not of its seed
+    home = np.array([0.0, -0.40, TABLE_TOP + 0.28])
+    base = palm_down(0, 20)
+    keys = []
+    for _ in range(36):
+        turn = Rotation.from_rotvec(np.radians(rng.uniform(-15.0, 15.0, 3)))
+        pos = home + rng.uniform(-0.02, 0.02, 3)
+        keys.append(Key(tuple(pos), turn * base, float(rng.uniform(0.25, 0.6)), 0.0))
+    return Trajectory("shake", keys)
+
+
 def _still(scene: SceneConfig) -> Trajectory:
     home = (0.0, -0.42, TABLE_TOP + 0.30)
     return Trajectory("still", [Key(home, palm_down(0, 15), 0.0, 1.0)])
 
 
-SCRIPTS = {"pick": _pick, "calibration": _calibration, "still": _still}
+SCRIPTS = {"pick": _pick, "calibration": _calibration, "shake": _shake, "still": _still}
 
 
 def make_trajectory(name: str, scene: SceneConfig) -> Trajectory:

@@ -1,6 +1,6 @@
 """The `pose` check: per wrist-pose stream, jumps (speed / angular-speed limits between consecutive tracking
-samples), the tracking-loss fraction (lost + dropped samples), and the pose-vs-camera latency where it is
-measurable (the main camera's optical-flow motion energy cross-correlated with the wrist's speed)."""
+samples), the tracking-loss fraction (lost + dropped samples), and each camera's latency against the pose
+where it is measurable (the camera's optical flow regressed on the wrist's twist, `dexumi.latency_twist`)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from dexumi.episode import schema as S
+from dexumi.errors import DexumiError
 from dexumi.validate.config import ValidateConfig
 from dexumi.validate.context import EpisodeData
 from dexumi.validate.emit import emit, graded
@@ -53,33 +54,32 @@ def speeds(r: dict[str, np.ndarray], counts: bool) -> tuple[np.ndarray, np.ndarr
     return 0.5 * (r["time"][i] + r["time"][i + 1]), v, w
 
 
-def camera_latency(d: EpisodeData, t: np.ndarray, v: np.ndarray, w: np.ndarray) -> dict | None:
-    """How late the main camera's frames are against the pose stream (s), or None when not measurable."""
-    from dexumi import latency as core
-    from dexumi.episode.latency_check import BLOCK_S, motion_energy_at, sample_indices
+def camera_latencies(d: EpisodeData, stream: str) -> dict[str, dict]:
+    """How late each camera's frames are against the pose stream `stream` (ms), for the cameras where it is
+    measurable: each camera's optical flow against the wrist's twist (`dexumi.latency_twist`)."""
+    from dexumi.episode.latency_check import measure_against_pose, pose_twist
 
-    cam = d.cameras.get(str(d.attrs.get(S.A_MAIN_CAMERA, ""))) or next(iter(d.cameras.values()), None)
-    if cam is None or len(t) < 50 or len(cam.mapped_time) < 20:
-        return None
-    if float(t[-1] - t[0]) < 2 * BLOCK_S + 2 * LATENCY_SEARCH_S:
-        return None
-    idx = sample_indices(len(cam.mapped_time), cam.mapped_time, 6.0)
-    jpegs = d.f[f"{S.CAMERAS}/{cam.name}/{S.FRAMES}"]
-    reduce = next((r for r in (8, 4, 2) if cam.width and cam.width // r >= 80), 1)
-    idx, moments, energy = motion_energy_at(jpegs, cam.mapped_time, idx, reduce)
-    speed = v / max(float(np.percentile(v, 95)), 1e-6) + w / max(float(np.percentile(w, 95)), 1e-6)
-    try:
-        est = core.estimate_latency(t, speed, moments, energy, search_s=LATENCY_SEARCH_S, block_s=BLOCK_S)
-    except ValueError:
-        return None
-    if est.peak_correlation < LATENCY_MIN_CORRELATION:
-        return None
-    return {
-        "camera": cam.name,
-        "camera_late_ms": float(est.latency_s * 1e3),
-        "uncertainty_ms": float(est.uncertainty_s * 1e3),
-        "peak_correlation": float(est.peak_correlation),
-    }
+    t, tw = pose_twist(d.f[f"{S.POSE}/{stream}"])
+    out: dict[str, dict] = {}
+    if len(t) < 50:
+        return out
+    for cam in d.cameras.values():
+        try:
+            _, est, used = measure_against_pose(
+                d.f[f"{S.CAMERAS}/{cam.name}/{S.FRAMES}"], cam.mapped_time, cam.width, {stream: (t, tw)}
+            )
+        except DexumiError:
+            continue
+        if est.peak_correlation < LATENCY_MIN_CORRELATION or abs(est.latency_s) > 0.98 * LATENCY_SEARCH_S:
+            continue
+        out[cam.name] = {
+            "camera": cam.name,
+            "camera_late_ms": float(est.latency_s * 1e3),
+            "uncertainty_ms": float(est.uncertainty_s * 1e3),
+            "peak_correlation": float(est.peak_correlation),
+            "frame_pairs": used,
+        }
+    return out
 
 
 def check_pose(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
@@ -111,8 +111,10 @@ def check_pose(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
         if vp in d.f:
             valid = d.f[vp][:]
             m["aligned_invalid_fraction"] = float(1 - valid.mean()) if len(valid) else 0.0
-        lat = camera_latency(d, t, v, w) if cfg.pose_latency and len(v) else None
-        m["camera_latency"] = lat
+        lats = camera_latencies(d, name) if cfg.pose_latency and len(v) else {}
+        main = str(d.attrs.get(S.A_MAIN_CAMERA, ""))
+        m["camera_latencies"] = lats
+        m["camera_latency"] = lats.get(main) or next(iter(lats.values()), None)
         per[name] = m
         lv_loss = graded(summ["lost_fraction"], cfg.pose_loss_warn_frac, cfg.pose_loss_error_frac)
         jf = float(jumps.mean()) if len(jumps) else 0.0
@@ -130,18 +132,19 @@ def check_pose(d: EpisodeData, cfg: ValidateConfig, r: EpisodeReport) -> None:
                 f"{cfg.pose_angular_speed_max_deg_s:g} °/s)"
             )
             marks += list(t[jumps] - t0)
-        if lat is not None and abs(lat["camera_late_ms"]) > cfg.pose_latency_warn_ms:
-            levels.append(WARN)
-            notes.append(
-                f"{name}: camera {lat['camera']} is {lat['camera_late_ms']:+.0f} ms against the pose "
-                f"(± {lat['uncertainty_ms']:.0f} ms): calibrate the pose latency"
-            )
+        for lat in lats.values():
+            if abs(lat["camera_late_ms"]) > cfg.pose_latency_warn_ms:
+                levels.append(WARN)
+                notes.append(
+                    f"{name}: camera {lat['camera']} is {lat['camera_late_ms']:+.1f} ms against the pose "
+                    f"(± {lat['uncertainty_ms']:.1f} ms): calibrate the pose latency"
+                )
     r.metrics["pose"] = per
     level = ERROR if ERROR in levels else WARN if WARN in levels else PASS
     if level == PASS:
         msg = "; ".join(
             f"{k}: {m['samples']} samples, {m['lost_fraction']:.1%} lost, no jumps"
-            + (f", camera {m['camera_latency']['camera_late_ms']:+.1f} ms" if m["camera_latency"] else "")
+            + "".join(f", {c} {x['camera_late_ms']:+.1f} ms" for c, x in m["camera_latencies"].items())
             for k, m in per.items()
         )
     else:

@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=float, default=10.0, help="frames per second of the preview (default 10)")
     p.add_argument("--size", default="640x480", help="camera image size WxH (default 640x480)")
     p.add_argument("--cameras", type=int, default=2, choices=(1, 2), help="wrist cameras (default 2)")
-    p.add_argument("--script", default="pick", help="wrist script: pick, calibration or still (default pick)")
+    p.add_argument("--script", default="pick", help="wrist script: pick, calibration, shake or still (default pick)")
     p.add_argument("--motion", default="grasp", help="finger motion model, as the emulator's --motion")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(

@@ -9,7 +9,7 @@ Grammar (also in docs/cameras-and-sync.md):
     KEY     := latency | fps | width | height | size | seed | epoch | drop | motion | joints | quality
                | frames | buffers | name | flat      ("sim:flat": the flat five-bar camera, same as "sim")
     WOPTIONS := OPTIONS with KEY := name (wrist0 | wrist1) | latency | fps | width | height | size | seed
-               | epoch | drop | motion | script (pick | calibration | still) | joints | quality | frames
+               | epoch | drop | motion | script (pick | calibration | shake | still) | joints | quality | frames
                | buffers | noise | exposure | cameras (1 | 2) | prerender (a duration: render ahead, then play)
                                                                       (the MuJoCo world, docs/simulation.md)
 

@@ -4,7 +4,7 @@
                 | board:CAMERA | record3d | openvr:SERIAL )  (the last three: dexumi/devices/pose/extra.py)
     OPTIONS  := KEY "=" VALUE ("," KEY "=" VALUE)*
     KEY      := name | rate | latency | jitter | drift | offset | drop | loss | loss_s | noise | seed | epoch
-                | script (pick | calibration | still) | samples
+                | script (pick | calibration | shake | still) | samples
     UOPTIONS := name=NAME | host=ADDRESS (bind address, default 0.0.0.0) | batch=DURATION (default 10ms)
     LOPTIONS := name=NAME | timeout=DURATION (default 5s)
 
