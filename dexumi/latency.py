@@ -55,6 +55,17 @@ def _resample(t: np.ndarray, x: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return out
 
 
+def parabola_peak(values: np.ndarray) -> tuple[int, float]:
+    """(index of the largest value, sub-sample offset in [-0.5, 0.5] of a parabola's vertex through it and
+    its two neighbours; 0 at an edge or where the three points do not curve down)."""
+    j = int(np.argmax(values))
+    if not 0 < j < len(values) - 1:
+        return j, 0.0
+    y0, y1, y2 = values[j - 1], values[j], values[j + 1]
+    den = y0 - 2 * y1 + y2
+    return j, float(0.5 * (y0 - y2) / den) if den < 0 else 0.0
+
+
 def _peak(ref: np.ndarray, cam: np.ndarray, m: int, rate_hz: float) -> tuple[float, float, float]:
     """(lag s, correlation, width s) of cam against ref; ref is m samples longer on each side than cam.
 
@@ -79,12 +90,7 @@ def _peak(ref: np.ndarray, cam: np.ndarray, m: int, rate_hz: float) -> tuple[flo
         corr += correlate(r, c[:, ch], mode="valid", method="fft") / (rn * cn)
         active += 1
     corr /= max(1, active)
-    j = int(np.argmax(corr))
-    frac = 0.0
-    if 0 < j < len(corr) - 1:
-        y0, y1, y2 = corr[j - 1], corr[j], corr[j + 1]
-        den = y0 - 2 * y1 + y2
-        frac = 0.5 * (y0 - y2) / den if den < 0 else 0.0
+    j, frac = parabola_peak(corr)
     half = corr.min() + 0.5 * (corr[j] - corr.min())
     above = np.flatnonzero(corr >= half)
     width = (above[-1] - above[0] + 1) / rate_hz if len(above) else 0.0

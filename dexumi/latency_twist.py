@@ -24,7 +24,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from dexumi.errors import DexumiError
-from dexumi.latency import LatencyEstimate
+from dexumi.latency import LatencyEstimate, parabola_peak
 
 log = logging.getLogger(__name__)
 
@@ -112,12 +112,7 @@ def _fit_lag(
     """(lag s, R² at the peak) of the flow of frame pairs over [starts, ends] against the twist."""
     y = (flow - flow.mean(axis=0)) / np.maximum(flow.std(axis=0), 1e-12)
     r2 = np.array([_r2(twist.mean(starts - lag, ends - lag), y) for lag in lags])
-    j = int(np.argmax(r2))
-    frac = 0.0
-    if 0 < j < len(r2) - 1:
-        y0, y1, y2 = r2[j - 1], r2[j], r2[j + 1]
-        den = y0 - 2 * y1 + y2
-        frac = 0.5 * (y0 - y2) / den if den < 0 else 0.0
+    j, frac = parabola_peak(r2)
     step = float(lags[1] - lags[0]) if len(lags) > 1 else 0.0
     return float(lags[j] + frac * step), float(r2[j])
 
@@ -145,8 +140,9 @@ def estimate_latency_from_twist(
 ) -> LatencyEstimate:
     """How late the camera's timestamps are against the pose stream's clock.
 
-    `twist` (n, 6) at `pose_times` (`body_twist`); `flow` (m, D) the mean flows (`mean_flow`) of frame pairs whose frames
-    are stamped `pair_starts` and `pair_ends` (latency not subtracted). `peak_correlation` is √R² of the fit.
+    `twist` (n, 6) at `pose_times` (`body_twist`); `flow` (m, D) the mean flows (`mean_flow`) of frame pairs
+    whose frames are stamped `pair_starts` and `pair_ends` (latency not subtracted). `peak_correlation` is
+    √R² of the fit.
     """
     pt = np.asarray(pose_times, np.float64)
     tw = np.asarray(twist, np.float64)
