@@ -289,7 +289,8 @@ def main() -> None:
         worker(w, h, float(secs_s), int(cam))
         return
     logging.basicConfig(level=logging.WARNING)
-    secs, rounds = (0.6, 8) if args.quick else (6.0, 8)  # best of many short rounds: this machine's noise comes in bursts
+    # the best of many short rounds: this machine's noise comes in bursts
+    secs, rounds = (0.6, 8) if args.quick else (6.0, 8)
     res: dict = {
         "render_fps_basis": "frames per CPU second of the rendering process (one core)",
         "gl": os.environ.get("MUJOCO_GL", ""),
